@@ -1,0 +1,41 @@
+"""explorekit: explore vector data in Jupyter with Qdrant's exact answers.
+
+>>> import explorekit as ek
+>>> col = ek.Collection.from_arrays([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+>>> col.recommend(positive=[0], strategy="best_score")["id"].tolist()
+[2, 1]
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._errors import (BackendError, DimensionError, DuplicateIdError, ExploreError, FilterError,
+                      MissingDependencyError, NonFiniteError, PersistenceError, QuantizationError,
+                      RequestError, UnknownCollectionError, UnknownIdError, UnknownVectorError)
+from .collection import Collection
+from .params import SearchParams
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendError", "Collection", "DimensionError", "DuplicateIdError", "ExploreError", "Explorer",
+    "FilterError", "MissingDependencyError", "NonFiniteError", "PersistenceError", "QuantizationError",
+    "Report", "RequestError", "SearchParams", "UnknownCollectionError", "UnknownIdError",
+    "UnknownVectorError", "connect", "datasets", "plots", "projection", "report", "widgets",
+]
+
+_LAZY_MODULES = frozenset({"datasets", "plots", "widgets", "report", "projection"})
+_LAZY_NAMES = {"Explorer": ("widgets", "Explorer"), "Report": ("report", "Report"),
+               "connect": ("backends.qdrant", "connect")}
+
+
+def __getattr__(name: str) -> Any:
+    """Load UI modules on first use, so ``import explorekit`` stays free of plotly and widgets."""
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_NAMES:
+        module, attr = _LAZY_NAMES[name]
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    raise AttributeError(f"module 'explorekit' has no attribute {name!r}")

@@ -1,0 +1,94 @@
+"""Errors raised by explorekit.
+
+Every bad input raises a subclass of :class:`ExploreError` (itself a ``ValueError``) whose
+message says what the offending value was, where it was given, what would be accepted, and
+how to fix the call.
+
+Examples
+--------
+>>> import explorekit as ek
+>>> col = ek.Collection.from_arrays([[1.0, 0.0], [0.0, 1.0]])
+>>> try:
+...     col.search([1.0, 0.0, 0.0])
+... except ek.DimensionError as err:
+...     print(err)                                          # doctest: +ELLIPSIS
+Vector dimension error: expected dim: 2, got 3 (query). ...
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ExploreError(ValueError):
+    """Base class of every bad-input error raised by explorekit."""
+
+
+class UnknownIdError(ExploreError, KeyError):
+    """A point id that is not in the collection."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DimensionError(ExploreError):
+    """A vector whose length differs from the collection's dimension."""
+
+
+class NonFiniteError(ExploreError):
+    """NaN or infinite values in vectors."""
+
+
+class DuplicateIdError(ExploreError):
+    """The same point id given twice."""
+
+
+class UnknownVectorError(ExploreError):
+    """A vector name the collection does not have."""
+
+
+class UnknownCollectionError(ExploreError):
+    """A ``lookup_from`` collection name that is not known."""
+
+
+class FilterError(ExploreError):
+    """A malformed payload filter."""
+
+
+class RequestError(ExploreError):
+    """A malformed request: bad strategy, limit, examples, REST body, parameters."""
+
+
+class QuantizationError(ExploreError):
+    """A malformed quantization config or quantized-search parameter."""
+
+
+class PersistenceError(ExploreError):
+    """A saved collection that cannot be read back: missing, newer, truncated or corrupted."""
+
+
+class BackendError(ExploreError):
+    """An error reported by a Qdrant server, carrying the server's message."""
+
+
+class MissingDependencyError(ImportError):
+    """An optional package is not installed."""
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """``repr`` cut to ``limit`` characters, so messages stay readable for big inputs."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def unknown(kind: str, value: object, known: Iterable[object], fix: str) -> str:
+    """Message for an unknown name, with close matches when there are some.
+
+    >>> unknown("vector name", "imgae", ["image", "text"], "Pass using= one of ['image', 'text'].")
+    "Unknown vector name 'imgae'. Did you mean 'image'? Pass using= one of ['image', 'text']."
+    """
+    names = [str(k) for k in known]
+    close = difflib.get_close_matches(str(value), names, n=3)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    return f"Unknown {kind} {short_repr(value)}.{hint} {fix}"

@@ -1,0 +1,382 @@
+"""The Collection: point ids, one or more named vectors and a payload, queried like Qdrant.
+
+Examples
+--------
+>>> import explorekit as ek
+>>> col = ek.Collection.from_arrays([[1, 0], [0, 1], [3, 4]], ids=[1, 2, 3],
+...                                 payload=pd.DataFrame({"colour": ["red", "blue", "red"]}))
+>>> col.search([1, 0], limit=2)[["id", "score", "colour"]].values.tolist()
+[[1, 1.0, 'red'], [3, 0.6000000238418579, 'red']]
+>>> col.recommend(positive=[1], negative=[2], strategy="best_score")["id"].tolist()
+[3]
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import engine, planner
+from ._errors import ExploreError, NonFiniteError, RequestError, UnknownVectorError, short_repr, unknown
+from ._validate import as_matrix
+from .distances import Distance, normalize_distance, preprocess
+from .filters import filter_mask, validate_filter
+from .ids import IdIndex
+from .payload import Payload
+from .requests import Request
+from .results import to_frame, vector_column
+
+_RESERVED = ("id", "score")
+
+
+@dataclass
+class VectorSpace:
+    """One vector name: its distance, the stored (preprocessed) matrix and what is built on it."""
+
+    name: str
+    distance: Distance
+    stored: np.ndarray
+    index: Any = None                     # approximate index (explorekit.index), built on need
+    quantizer: Any = None                 # explorekit.quantization.Quantizer, from col.quantize
+    extras: dict = field(default_factory=dict)   # cached projections and the like
+
+    @property
+    def dim(self) -> int:
+        return int(self.stored.shape[1])
+
+    @property
+    def label(self) -> str:
+        return "(the unnamed vector)" if self.name == "" else repr(self.name)
+
+
+class Collection:
+    """Points with ids, named vectors and payload; every query returns a pandas DataFrame.
+
+    Build one with :meth:`from_dataframe` or :meth:`from_arrays`. Queries (:meth:`search`,
+    :meth:`recommend`, :meth:`discover`, their ``*_batch`` forms and :meth:`query`) give
+    Qdrant's answers for the same data and request.
+    """
+
+    _by_name: "weakref.WeakValueDictionary[str, Collection]" = weakref.WeakValueDictionary()
+
+    def __init__(self, ids: IdIndex, spaces: dict[str, VectorSpace], payload: Payload,
+                 name: str | None = None) -> None:
+        self._ids, self._spaces, self._payload, self.name = ids, spaces, payload, name
+        if name is not None:
+            if not isinstance(name, str) or not name:
+                raise ExploreError(f"name: {short_repr(name)} is not a non-empty string.")
+            Collection._by_name[name] = self
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_arrays(cls, vectors: Any, ids: Sequence[Any] | None = None, payload: Any = None,
+                    distance: str | Mapping[str, str] = "cosine", name: str | None = None) -> "Collection":
+        """A collection from a 2-D array (the unnamed vector) or ``{name: 2-D array}``.
+
+        ``ids`` default to ``0..n-1``; ``payload`` is a DataFrame aligned with the rows, a list
+        of JSON dicts, or None.
+        """
+        named = dict(vectors) if isinstance(vectors, Mapping) else {"": vectors}
+        if not named:
+            raise ExploreError("vectors: no vectors given. Pass a 2-D array or {name: 2-D array}.")
+        matrices = {key: as_matrix(value, f"vectors[{key!r}]" if key else "vectors") for key, value in named.items()}
+        lengths = {key: len(m) for key, m in matrices.items()}
+        n = next(iter(lengths.values()))
+        if len(set(lengths.values())) > 1:
+            raise ExploreError(f"vectors: the named vectors have different numbers of rows {lengths}. "
+                               "Every vector name needs one row per point.")
+        id_index = IdIndex(range(n) if ids is None else list(ids))
+        if len(id_index) != n:
+            raise ExploreError(f"ids: {len(id_index)} ids for {n} vectors. Give one id per row.")
+        if payload is None:
+            store = Payload.empty(n)
+        elif isinstance(payload, pd.DataFrame):
+            store = Payload.from_frame(payload.reset_index(drop=True))
+        else:
+            store = Payload.from_records(list(payload))
+        if len(store) != n:
+            raise ExploreError(f"payload: {len(store)} rows for {n} vectors. Align the payload with the rows.")
+        return cls._assemble(id_index, matrices, store, distance, name)
+
+    @classmethod
+    def from_dataframe(cls, df: pd.DataFrame, vectors: str | Mapping[str, str] = "embedding",
+                       id: str | None = None, distance: str | Mapping[str, str] = "cosine",
+                       name: str | None = None) -> "Collection":
+        """A collection from a DataFrame with one row per point.
+
+        ``vectors`` names the column holding one vector per row, or maps vector names to
+        columns. ``id`` names the id column (None: the DataFrame's index). Every other column
+        is payload.
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise ExploreError(f"from_dataframe: expected a pandas DataFrame, got {type(df).__name__}.")
+        columns = {"": vectors} if isinstance(vectors, str) else dict(vectors)
+        for key, column in columns.items():
+            if column not in df.columns:
+                raise ExploreError(unknown("vector column", column, df.columns,
+                                           f"vectors= must name columns of the DataFrame; it has {list(df.columns)[:20]}."))
+        if id is not None and id not in df.columns:
+            raise ExploreError(unknown("id column", id, df.columns, "id= must name a column, or None for the index."))
+        matrices = {key: _stack_column(df[column], column) for key, column in columns.items()}
+        ids = df[id].tolist() if id is not None else df.index.tolist()
+        rest = df.drop(columns=list(columns.values()) + ([id] if id is not None else []))
+        return cls.from_arrays(matrices if not (len(matrices) == 1 and "" in matrices) else matrices[""],
+                               ids=ids, payload=rest.reset_index(drop=True), distance=distance, name=name)
+
+    @classmethod
+    def _assemble(cls, ids: IdIndex, matrices: dict[str, np.ndarray], payload: Payload,
+                  distance: str | Mapping[str, str], name: str | None) -> "Collection":
+        if isinstance(distance, Mapping):
+            missing = [k for k in matrices if k not in distance]
+            if missing:
+                raise ExploreError(f"distance: no distance given for vector(s) {missing}. "
+                                   f"Pass one for each of {list(matrices)} or a single string.")
+            distances = {k: normalize_distance(distance[k]) for k in matrices}
+        else:
+            distances = {k: normalize_distance(distance) for k in matrices}
+        for column in payload.columns:
+            if column in _RESERVED or column in matrices or column == "vector":
+                raise ExploreError(f"payload column {column!r} clashes with a result column "
+                                   f"({list(_RESERVED)} and the vector names). Rename it, e.g. "
+                                   f"df.rename(columns={{{column!r}: {column + '_'!r}}}).")
+        spaces = {}
+        for key, matrix in matrices.items():
+            stored = preprocess(matrix, distances[key])
+            stored.setflags(write=False)
+            spaces[key] = VectorSpace(key, distances[key], stored)
+        return cls(ids, spaces, payload, name)
+
+    @classmethod
+    def named(cls, name: str) -> "Collection | None":
+        """The live collection created with ``name=``, if any (used by ``lookup_from``)."""
+        return cls._by_name.get(name)
+
+    # ------------------------------------------------------------------ accessors
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __repr__(self) -> str:
+        spaces = ", ".join(f"{s.name or '<unnamed>'}: {s.dim}-d {s.distance}" for s in self._spaces.values())
+        label = f" {self.name!r}" if self.name else ""
+        return f"<explorekit.Collection{label}: {len(self)} points; {spaces}; payload {list(self._payload.columns)[:8]}>"
+
+    @property
+    def ids(self) -> pd.Index:
+        """Point ids in insertion order."""
+        from .results import id_series
+        return pd.Index(id_series(self, np.arange(len(self))), name="id")
+
+    @property
+    def payload(self) -> pd.DataFrame:
+        """The payload as a DataFrame indexed by id (a copy)."""
+        frame = self._payload.frame.copy()
+        frame.index = self.ids
+        return frame
+
+    @property
+    def vector_names(self) -> list[str]:
+        """Vector names; ``""`` is the unnamed default vector."""
+        return list(self._spaces)
+
+    def distance(self, using: str | None = None) -> str:
+        return self._space(using).distance
+
+    def vectors(self, using: str | None = None) -> np.ndarray:
+        """The stored float32 matrix of one vector name (read-only; cosine rows normalised)."""
+        return self._space(using).stored
+
+    def _space(self, using: str | None, where: str = "using") -> VectorSpace:
+        if using is None or using == "":
+            if "" in self._spaces:
+                return self._spaces[""]
+            if len(self._spaces) == 1 and using is None:
+                return next(iter(self._spaces.values()))
+            names = [n for n in self._spaces]
+            raise UnknownVectorError(f"{where}: this collection has named vectors {names}; "
+                                     f"say which one to search, e.g. using={names[0]!r}.")
+        if using not in self._spaces:
+            known = [n or "<unnamed: using=None>" for n in self._spaces]
+            raise UnknownVectorError(unknown(f"vector name ({where})", using, known,
+                                             f"Pass {where}= one of {known}."))
+        return self._spaces[using]
+
+    def retrieve(self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False,
+                 with_payload: bool | Sequence[str] = True) -> pd.DataFrame:
+        """The points with these ids, in the order given (unknown ids raise UnknownIdError)."""
+        if not isinstance(ids, (list, tuple, np.ndarray, pd.Index, pd.Series)):
+            ids = [ids]
+        rows = self._ids.rows(list(ids), what="retrieve")
+        request = Request.build("search", query=[0.0], with_payload=with_payload, with_vectors=with_vectors)
+        return to_frame(self, rows, None, request.with_payload, request.with_vectors)
+
+    def scroll(self, filter: Any = None, limit: int | None = None, with_payload: bool | Sequence[str] = True,
+               with_vectors: bool | Sequence[str] = False) -> pd.DataFrame:
+        """Points passing ``filter``, ordered by id as Qdrant scrolls (ints first, then others)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+            raise RequestError(f"limit: {short_repr(limit)} is not a positive integer.")
+        request = Request.build("search", query=[0.0], with_payload=with_payload, with_vectors=with_vectors)
+        mask = filter_mask(filter, self._payload, self._ids)
+        rows = np.flatnonzero(mask)
+        keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in self._ids.take(rows)]
+        rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
+        if limit is not None:
+            rows = rows[:limit]
+        return to_frame(self, rows, None, request.with_payload, request.with_vectors)
+
+    # ------------------------------------------------------------------ queries
+    def search(self, query: Any, *, using: str | None = None, filter: Any = None, limit: int = 10,
+               offset: int = 0, score_threshold: float | None = None, params: Any = None,
+               with_payload: Any = True, with_vectors: Any = False) -> pd.DataFrame:
+        """Nearest points to a vector, or to a stored point given by id (which is left out).
+
+        For euclid and manhattan the score is the distance (smaller first), as in Qdrant.
+        """
+        return self._run([Request.build("search", query=query, using=using, filter=filter, limit=limit,
+                                        offset=offset, score_threshold=score_threshold, params=params,
+                                        with_payload=with_payload, with_vectors=with_vectors)])[0]
+
+    def recommend(self, positive: Any = (), negative: Any = (), *, strategy: str = "average_vector",
+                  using: str | None = None, lookup_from: Any = None, filter: Any = None, limit: int = 10,
+                  offset: int = 0, score_threshold: float | None = None, params: Any = None,
+                  with_payload: Any = True, with_vectors: Any = False) -> pd.DataFrame:
+        """Points like the positive examples and unlike the negative ones (ids and/or vectors).
+
+        ``strategy``: ``"average_vector"`` (a nearest search with ``2 avg(P) - avg(N)``),
+        ``"best_score"`` (each point scored by its closest example) or ``"sum_scores"``.
+        Ids given as examples are left out of the results.
+        """
+        return self._run([Request.build("recommend", positive=positive, negative=negative, strategy=strategy,
+                                        using=using, lookup_from=lookup_from, filter=filter, limit=limit,
+                                        offset=offset, score_threshold=score_threshold, params=params,
+                                        with_payload=with_payload, with_vectors=with_vectors)])[0]
+
+    def discover(self, target: Any = None, context: Any = (), *, using: str | None = None,
+                 lookup_from: Any = None, filter: Any = None, limit: int = 10, offset: int = 0,
+                 score_threshold: float | None = None, params: Any = None, with_payload: Any = True,
+                 with_vectors: Any = False) -> pd.DataFrame:
+        """Discovery search (a target and context pairs), or context search when ``target=None``.
+
+        ``context``: ``[(positive, negative), ...]`` or ``[{"positive": p, "negative": n}, ...]``.
+        """
+        kind = "discover" if target is not None else "context"
+        return self._run([Request.build(kind, target=target, context=context, using=using,
+                                        lookup_from=lookup_from, filter=filter, limit=limit, offset=offset,
+                                        score_threshold=score_threshold, params=params,
+                                        with_payload=with_payload, with_vectors=with_vectors)])[0]
+
+    def search_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
+        """Several searches in one pass over the vectors; a list of DataFrames in order."""
+        return self._run(self._batch("search", requests))
+
+    def recommend_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
+        """Several recommendations in one pass over the vectors; a list of DataFrames in order."""
+        return self._run(self._batch("recommend", requests))
+
+    def discover_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
+        """Several discovery/context searches in one pass; a list of DataFrames in order."""
+        return self._run(self._batch("discover", requests))
+
+    def _batch(self, kind: str, requests: Sequence[Mapping[str, Any]]) -> list[Request]:
+        from .rest import parse_body
+        if isinstance(requests, Mapping) or not isinstance(requests, Sequence):
+            raise RequestError(f"{kind}_batch: expected a list of requests (dicts), got {type(requests).__name__}.")
+        out = []
+        for i, item in enumerate(requests):
+            if isinstance(item, Request):
+                out.append(item)
+            elif isinstance(item, Mapping):
+                try:
+                    out.append(_from_kwargs_or_body(kind, dict(item)))
+                except ExploreError as err:
+                    raise type(err)(f"requests[{i}]: {err}") from None
+            else:
+                raise RequestError(f"requests[{i}]: {short_repr(item)} is not a dict of query arguments.")
+        return out
+
+    def query(self, body: Mapping[str, Any], endpoint: str | None = None) -> Any:
+        """Run a Qdrant REST body of ``/points/search``, ``/points/recommend``,
+        ``/points/recommend/batch``, ``/points/discover`` or ``/points/query``.
+
+        The endpoint is recognised from the body's keys (or given as ``endpoint``); a batch body
+        (``{"searches": [...]}``) returns a list of DataFrames.
+        """
+        from .rest import parse_body
+        requests, batch = parse_body(body, endpoint)
+        results = self._run(requests)
+        return results if batch else results[0]
+
+    def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
+        plans = [engine.prepare(self, r) for r in requests]   # every check before any work
+        answers = planner.answer(self, plans)
+        frames = []
+        for plan, (rows, scores) in zip(plans, answers):
+            r = plan.request
+            frames.append(to_frame(self, rows, scores, r.with_payload, r.with_vectors, r.to_body()))
+        return frames
+
+    # ------------------------------------------------------------------ index and quantization
+    def quantize(self, config: Mapping[str, Any], using: str | None = None) -> "Collection":
+        """Quantize one vector space with a Qdrant quantization config; returns the collection."""
+        from .quantization import make_quantizer
+        space = self._space(using)
+        quantizer = make_quantizer(config, space.distance)
+        quantizer.fit(space.stored, space.distance)
+        space.quantizer = quantizer
+        return self
+
+    def build_index(self, using: str | None = None, n_trees: int | None = None) -> "Collection":
+        """Build the approximate (annoy) index of one vector space now instead of on first need."""
+        from .index import build_index
+        space = self._space(using)
+        space.index = build_index(space, n_trees=n_trees)
+        return self
+
+    def memory_usage(self) -> pd.DataFrame:
+        """Bytes per vector name: original vectors, approximate index and quantized codes."""
+        rows = []
+        for space in self._spaces.values():
+            rows.append({"vector": space.name, "dim": space.dim, "points": len(space.stored),
+                         "original_bytes": int(space.stored.nbytes),
+                         "index_bytes": int(getattr(space.index, "nbytes", 0) or 0),
+                         "quantized_bytes": int(getattr(space.quantizer, "nbytes", 0) or 0),
+                         "quantization": None if space.quantizer is None else space.quantizer.method})
+        frame = pd.DataFrame(rows).set_index("vector")
+        frame["compression"] = frame["original_bytes"] / frame["quantized_bytes"].where(frame["quantized_bytes"] > 0)
+        return frame
+
+
+def _from_kwargs_or_body(kind: str, item: dict) -> Request:
+    from .rest import is_rest_body, parse_body
+    if is_rest_body(kind, item):
+        requests, _ = parse_body(item, {"search": "/points/search", "recommend": "/points/recommend",
+                                        "discover": "/points/discover"}[kind])
+        return requests[0]
+    if kind == "discover":
+        kind = "discover" if item.get("target") is not None else "context"
+    return Request.build(kind, **item)
+
+
+def _stack_column(column: pd.Series, name: str) -> np.ndarray:
+    values = column.tolist()
+    lengths = {}
+    for row, value in enumerate(values):
+        size = np.size(value) if value is not None and not (np.isscalar(value)) else -1
+        lengths.setdefault(size, row)
+    if -1 in lengths:
+        raise ExploreError(f"vector column {name!r}: row {lengths[-1]} holds {short_repr(values[lengths[-1]])}, "
+                           "not a vector. Every row needs a list or array of numbers.")
+    if len(lengths) > 1:
+        raise ExploreError(f"vector column {name!r}: rows have different lengths "
+                           f"{ {size: f'first at row {row}' for size, row in lengths.items()} }. "
+                           "Every vector of one name must have the same dimension.")
+    if not values:
+        return np.zeros((0, 0), np.float32)
+    try:
+        return np.asarray(np.stack([np.asarray(v, dtype=np.float32) for v in values]))
+    except (TypeError, ValueError) as err:
+        raise NonFiniteError(f"vector column {name!r}: {err}. Vectors must hold numbers.") from None
