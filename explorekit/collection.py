@@ -23,6 +23,7 @@ import pandas as pd
 
 from . import engine, planner
 from ._errors import ExploreError, NonFiniteError, RequestError, UnknownVectorError, short_repr, unknown
+from ._threads import blas_threads
 from ._validate import as_matrix
 from .distances import Distance, normalize_distance, preprocess
 from .filters import filter_mask, validate_filter
@@ -312,7 +313,8 @@ class Collection:
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
         plans = [engine.prepare(self, r) for r in requests]   # every check before any work
-        answers = planner.answer(self, plans)
+        with blas_threads():
+            answers = planner.answer(self, plans)
         frames = []
         for plan, (rows, scores) in zip(plans, answers):
             r = plan.request
