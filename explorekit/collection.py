@@ -13,6 +13,7 @@ Examples
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ class Collection:
     def __init__(self, ids: IdIndex, spaces: dict[str, VectorSpace], payload: Payload,
                  name: str | None = None) -> None:
         self._ids, self._spaces, self._payload, self.name = ids, spaces, payload, name
+        self._lock = threading.RLock()      # queries from widget callbacks vs changes in a cell
         if name is not None:
             if not isinstance(name, str) or not name:
                 raise ExploreError(f"name: {short_repr(name)} is not a non-empty string.")
@@ -312,14 +314,94 @@ class Collection:
         return results if batch else results[0]
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
-        plans = [engine.prepare(self, r) for r in requests]   # every check before any work
-        with blas_threads():
+        with self._lock, blas_threads():
+            plans = [engine.prepare(self, r) for r in requests]   # every check before any work
             answers = planner.answer(self, plans)
         frames = []
         for plan, (rows, scores) in zip(plans, answers):
             r = plan.request
             frames.append(to_frame(self, rows, scores, r.with_payload, r.with_vectors, r.to_body()))
         return frames
+
+    # ------------------------------------------------------------------ changes
+    def upsert(self, ids: Sequence[Any], vectors: Any, payload: Any = None) -> "Collection":
+        """Insert points, or replace the vectors and payload of existing ids (as Qdrant's upsert).
+
+        ``vectors`` is a 2-D array (unnamed vector) or ``{name: 2-D array}`` covering every vector
+        name. Quantized codes are re-encoded with the fitted quantizer, the approximate index is
+        marked stale (rebuilt on next need) and cached projections are dropped. Everything is
+        checked first: a failed upsert changes nothing.
+        """
+        ids = list(ids) if not isinstance(ids, (str, int)) else [ids]
+        new_ids = IdIndex(ids)
+        named = dict(vectors) if isinstance(vectors, Mapping) else {next(iter(self._spaces)): vectors}
+        if set(named) != set(self._spaces):
+            raise UnknownVectorError(f"upsert: vectors for {sorted(named)} given; this collection has "
+                                     f"{sorted(self._spaces)}. Give a 2-D array for every vector name.")
+        matrices = {k: as_matrix(named[k], f"upsert vectors[{k!r}]" if k else "upsert vectors",
+                                 dim=self._spaces[k].dim) for k in self._spaces}
+        for k, matrix in matrices.items():
+            if len(matrix) != len(new_ids):
+                raise ExploreError(f"upsert: {len(new_ids)} ids but {len(matrix)} vectors for {k or 'the vector'}. "
+                                   "Give one row per id.")
+        if payload is None:
+            incoming = Payload.empty(len(new_ids))
+        elif isinstance(payload, pd.DataFrame):
+            incoming = Payload.from_frame(payload.reset_index(drop=True))
+        else:
+            incoming = Payload.from_records(list(payload))
+        if len(incoming) != len(new_ids):
+            raise ExploreError(f"upsert: {len(incoming)} payload rows for {len(new_ids)} ids.")
+        for column in incoming.columns:
+            if column in _RESERVED or column in self._spaces or column == "vector":
+                raise ExploreError(f"upsert: payload column {column!r} clashes with a result column. Rename it.")
+        with self._lock:
+            replaced = [v for v in new_ids.values if v in self._ids]
+            drop = self._ids.rows(replaced) if replaced else np.empty(0, np.int64)
+            keep = np.setdiff1d(np.arange(len(self)), drop)
+            self._apply(keep, new_ids.values, {k: preprocess(m, self._spaces[k].distance) for k, m in matrices.items()},
+                        incoming)
+        return self
+
+    def delete(self, ids: Sequence[Any]) -> "Collection":
+        """Remove points by id (unknown ids raise UnknownIdError and nothing is removed)."""
+        ids = list(ids) if not isinstance(ids, (str, int)) else [ids]
+        with self._lock:
+            drop = self._ids.rows(ids, what="delete")
+            keep = np.setdiff1d(np.arange(len(self)), drop)
+            empty = {k: np.zeros((0, s.dim), np.float32) for k, s in self._spaces.items()}
+            self._apply(keep, [], empty, Payload.empty(0))
+        return self
+
+    def _apply(self, keep: np.ndarray, added_ids: list, added: dict[str, np.ndarray], payload: Payload) -> None:
+        """Build the changed state completely, then swap it in (nothing half-applied)."""
+        ids = IdIndex(self._ids.take(keep) + list(added_ids))
+        new_payload = self._payload.take(keep).concat(payload)
+        spaces = {}
+        for name, space in self._spaces.items():
+            stored = np.concatenate([np.asarray(space.stored[keep]), added[name]]).astype(np.float32)
+            stored.setflags(write=False)
+            quantizer = None
+            if space.quantizer is not None:
+                quantizer = space.quantizer.copy() if hasattr(space.quantizer, "copy") else space.quantizer
+                quantizer.keep(keep)
+                if len(added[name]):
+                    quantizer.add(added[name])
+            spaces[name] = VectorSpace(name, space.distance, stored, index=None, quantizer=quantizer)
+        self._ids, self._payload, self._spaces = ids, new_payload, spaces
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: Any) -> Any:
+        """Save everything needed to answer the same queries again (atomic; see persistence)."""
+        from .persistence import save
+        with self._lock:
+            return save(self, path)
+
+    @classmethod
+    def load(cls, path: Any, mmap: bool = True, verify: bool = True) -> "Collection":
+        """Load a saved collection; vectors are memory-mapped (read-only) when ``mmap``."""
+        from .persistence import load
+        return load(path, mmap=mmap, verify=verify)
 
     # ------------------------------------------------------------------ index and quantization
     def quantize(self, config: Mapping[str, Any], using: str | None = None) -> "Collection":
