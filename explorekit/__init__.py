@@ -22,13 +22,14 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendError", "Collection", "DimensionError", "DuplicateIdError", "ExploreError", "Explorer",
     "FilterError", "MissingDependencyError", "NonFiniteError", "PersistenceError", "QuantizationError",
-    "Report", "RequestError", "SearchParams", "UnknownCollectionError", "UnknownIdError",
+    "QdrantCollection", "Report", "RequestError", "SearchParams", "UnknownCollectionError", "UnknownIdError",
     "UnknownVectorError", "connect", "datasets", "plots", "projection", "report", "widgets",
 ]
 
 _LAZY_MODULES = frozenset({"datasets", "plots", "widgets", "report", "projection"})
 _LAZY_NAMES = {"Explorer": ("widgets", "Explorer"), "Report": ("report", "Report"),
-               "connect": ("backends.qdrant", "connect")}
+               "connect": ("backends.qdrant", "connect"),
+               "QdrantCollection": ("backends.qdrant", "QdrantCollection")}
 
 
 def __getattr__(name: str) -> Any:

@@ -390,6 +390,25 @@ class Collection:
             spaces[name] = VectorSpace(name, space.distance, stored, index=None, quantizer=quantizer)
         self._ids, self._payload, self._spaces = ids, new_payload, spaces
 
+    # ------------------------------------------------------------------ Qdrant
+    def to_qdrant(self, client: Any, name: str, quantization: Any = None, batch_size: int = 256, *,
+                  progress: bool = True, **create_options: Any) -> Any:
+        """Upload to a Qdrant collection (created if missing; safe to re-run after an interruption).
+
+        ``create_options`` go to ``create_collection`` (``shard_number``, ``replication_factor``,
+        ``hnsw_config``...). Returns the Qdrant-backed collection object.
+        """
+        from .backends.qdrant import to_qdrant
+        return to_qdrant(self, client, name, quantization=quantization, batch_size=batch_size,
+                         progress=progress, **create_options)
+
+    @classmethod
+    def from_qdrant(cls, client: Any, name: str, limit: int | None = None, filter: Any = None, *,
+                    order: str = "id", local_name: str | None = None) -> "Collection":
+        """Pull a Qdrant collection (or a sample / filtered part of it) into a local Collection."""
+        from .backends.qdrant import from_qdrant
+        return from_qdrant(client, name, limit=limit, filter=filter, order=order, local_name=local_name)
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: Any) -> Any:
         """Save everything needed to answer the same queries again (atomic; see persistence)."""

@@ -85,20 +85,22 @@ def prepare(col: "Collection", request: Request) -> Prepared:
 
 
 def _lookup_source(col: "Collection", request: Request, space: "VectorSpace"):
+    from .collection import Collection
     lookup = request.lookup
     if lookup is None:
         return col, space.name, True
     other = lookup.collection
     if isinstance(other, str):
-        from .collection import Collection
         found = Collection.named(other)
         if found is None:
             raise UnknownCollectionError(
                 f"Collection {other!r} not found (lookup_from). Give the collection object itself, "
                 "or create it with name=... so it can be found by name.")
         other = found
-    if not hasattr(other, "_space"):
-        raise RequestError(f"lookup_from: {type(other).__name__} is not a Collection or a collection name.")
+    if not isinstance(other, Collection):
+        raise RequestError(f"lookup_from: {type(other).__name__} is not a local Collection or the name of one. "
+                           "To look ids up in a Qdrant collection, pull it first with "
+                           "ek.Collection.from_qdrant(client, name).")
     if lookup.vector is not None:
         name = lookup.vector
     elif request.lookup_default == "using":

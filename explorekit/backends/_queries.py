@@ -1,0 +1,271 @@
+"""One explorekit :class:`~explorekit.requests.Request` -> one qdrant-client ``QueryRequest``,
+and the points Qdrant returns -> the DataFrame a local Collection would return.
+
+Every request goes through the Query API (``query_batch_points``): nearest, recommend (all three
+strategies), discover and context. What cannot be sent as it is:
+
+* string ids are sent as their uuid5 (see :mod:`._convert`), also inside ``has_id`` filters;
+* a pandas query string is translated to a Qdrant filter (``filters.pandas_query_to_filter``);
+* a boolean array is aligned with ``col.ids`` and sent as ``has_id`` of the passing ids;
+* ``lookup_from`` a *local* Collection: its ids are turned into vectors here and sent raw (ids
+  of another collection are never excluded, so the answer is the same);
+* a context query with no pairs (every point scores 0) is sent as a plain scroll, score 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import FilterError, RequestError, short_repr
+from ..distances import passes_threshold
+from ..payload import Payload
+from ..requests import Example, Request
+from ..results import vector_column
+from ._convert import ID_FIELD, RemoteSpace, check_dim, id_series, original_id, qdrant_modules, to_point_id
+
+if TYPE_CHECKING:
+    from .qdrant import QdrantCollection
+
+
+@dataclass
+class Outgoing:
+    """A request made ready for the server."""
+
+    request: Request                 # as the user gave it: result.attrs["query"] comes from it
+    space: RemoteSpace
+    body: Any                        # qdrant_client.models.QueryRequest
+    empty_context: bool = False
+
+
+def outgoing(remote: "QdrantCollection", request: Request) -> Outgoing:
+    """Check ``request`` against the remote collection and build its QueryRequest."""
+    _, models = qdrant_modules()
+    space = remote._space(request.using)
+    original = request
+    lookup_from = None
+    if request.lookup is not None:
+        request, lookup_from = _lookup(remote, request, space, models)
+
+    def ex(example: Example, where: str) -> Any:
+        if example.is_id:
+            return to_point_id(example.id, where)
+        if lookup_from is None:
+            check_dim(example.vector, space, where)  # type: ignore[arg-type]
+        return [float(v) for v in example.vector]  # type: ignore[union-attr]
+
+    def pairs() -> list:
+        return [models.ContextPair(positive=ex(p, f"context[{i}].positive"), negative=ex(n, f"context[{i}].negative"))
+                for i, (p, n) in enumerate(request.context)]
+
+    empty_context = False
+    if request.kind == "search":
+        query: Any = ex(request.query, "query")  # type: ignore[arg-type]
+        if not isinstance(query, (int, str)):
+            query = models.NearestQuery(nearest=query)
+    elif request.kind == "recommend":
+        query = models.RecommendQuery(recommend=models.RecommendInput(
+            positive=[ex(e, f"positive[{i}]") for i, e in enumerate(request.positive)],
+            negative=[ex(e, f"negative[{i}]") for i, e in enumerate(request.negative)],
+            strategy=models.RecommendStrategy(request.strategy)))
+    elif request.kind == "discover":
+        query = models.DiscoverQuery(discover=models.DiscoverInput(target=ex(request.target, "target"),  # type: ignore[arg-type]
+                                                                   context=pairs()))
+    elif request.context:
+        query = models.ContextQuery(context=pairs())
+    else:
+        query, empty_context = None, True
+    body = models.QueryRequest(
+        query=query, using=space.name or None, filter=to_filter(remote, request.filter, models),
+        params=search_params(request.params, models),
+        score_threshold=None if empty_context else request.score_threshold,
+        limit=request.limit, offset=request.offset or None,
+        with_payload=payload_selector(remote, request.with_payload),
+        with_vector=vector_selector(remote, request.with_vectors), lookup_from=lookup_from)
+    return Outgoing(original, space, body, empty_context)
+
+
+def _lookup(remote: "QdrantCollection", request: Request, space: RemoteSpace, models: Any) -> tuple[Request, Any]:
+    lookup = request.lookup
+    assert lookup is not None
+    if lookup.vector is not None:
+        vector = lookup.vector
+    else:
+        vector = space.name if request.lookup_default == "using" else ""
+    other = lookup.collection
+    if hasattr(other, "_spaces") and hasattr(other, "_ids"):         # a local explorekit Collection
+        return _resolve_locally(request, other, vector, space), None
+    if isinstance(other, str):
+        name = other
+    elif hasattr(other, "client") and hasattr(other, "_space"):       # another QdrantCollection
+        if other.client is not remote.client:
+            raise RequestError(f"lookup_from: collection {other.name!r} is on another Qdrant connection; "
+                               "lookup_from must name a collection of the same server (or pass a local "
+                               "Collection, whose vectors are then sent as raw vectors).")
+        other._space(vector, where="lookup_from vector")
+        name = other.name
+    else:
+        raise RequestError(f"lookup_from: {short_repr(other)} is not a collection or a collection name.")
+    send = vector if (vector or space.name) else None
+    return request, models.LookupLocation(collection=name, vector=send)
+
+
+def _resolve_locally(request: Request, other: Any, vector: str, space: RemoteSpace) -> Request:
+    lookup_space = other._space(vector, where="lookup_from vector")
+
+    def fix(e: Example | None, where: str) -> Example | None:
+        if e is None or not e.is_id:
+            if e is not None:
+                check_dim(e.vector, space, where)  # type: ignore[arg-type]
+            return e
+        stored = lookup_space.stored[other._ids.row(e.id, what=where)]
+        if stored.shape[0] != space.dim:
+            check_dim(stored, space, f"{where}, looked up in another collection")
+        return Example(vector=np.array(stored, dtype=np.float32))
+
+    return request.replace(
+        query=fix(request.query, "query"), target=fix(request.target, "target"),
+        positive=tuple(fix(e, f"positive[{i}]") for i, e in enumerate(request.positive)),
+        negative=tuple(fix(e, f"negative[{i}]") for i, e in enumerate(request.negative)),
+        context=tuple((fix(p, f"context[{i}].positive"), fix(n, f"context[{i}].negative"))
+                      for i, (p, n) in enumerate(request.context)),
+        lookup=None)
+
+
+def search_params(params: Any, models: Any) -> Any:
+    """explorekit SearchParams -> ``models.SearchParams`` (None when all defaults)."""
+    quant = None
+    if params.ignore or params.rescore is not None or params.oversampling is not None:
+        quant = models.QuantizationSearchParams(ignore=params.ignore, rescore=params.rescore,
+                                                oversampling=params.oversampling)
+    if not params.exact and params.hnsw_ef is None and quant is None:
+        return None
+    return models.SearchParams(hnsw_ef=params.hnsw_ef, exact=params.exact, quantization=quant)
+
+
+def payload_selector(remote: "QdrantCollection", with_payload: bool | tuple[str, ...]) -> Any:
+    if with_payload is True:
+        return True
+    names = list(remote._check_payload_fields(with_payload)) if with_payload else []
+    return names + [ID_FIELD] if (names or remote._maybe_mapped) else False
+
+
+def vector_selector(remote: "QdrantCollection", with_vectors: bool | tuple[str, ...]) -> Any:
+    if isinstance(with_vectors, bool):
+        return with_vectors
+    names = [remote._space(name, where="with_vectors").name for name in with_vectors]
+    return True if set(names) == {""} or set(names) >= set(remote.vector_names) else names
+
+
+# ---------------------------------------------------------------------------------- filters
+
+def to_filter(remote: "QdrantCollection", value: Any, models: Any) -> Any:
+    """A filter in any explorekit form -> ``models.Filter`` (or None); same checks as locally."""
+    from ..filters import pandas_query_to_filter, to_filter_dict, validate_filter
+    if value is None:
+        return None
+    validate_filter(value)
+    if isinstance(value, str):
+        value = pandas_query_to_filter(value)
+    if isinstance(value, (np.ndarray, pd.Series)):
+        return models.Filter(must=[models.HasIdCondition(has_id=_mask_ids(remote, value))])
+    plain = to_filter_dict(value)
+    validate_filter(plain)
+    try:
+        return models.Filter.model_validate(_map_ids(plain))
+    except ValueError as err:
+        raise FilterError(f"filter: {short_repr(plain)} is not a filter qdrant-client accepts: "
+                          f"{' '.join(str(err).splitlines()[:3])}. See Qdrant's filter documentation.") from None
+
+
+def _map_ids(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: ([to_point_id(i, "filter has_id") for i in v] if k == "has_id" and isinstance(v, (list, tuple))
+                    else _map_ids(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_map_ids(v) for v in value]
+    return value
+
+
+def _mask_ids(remote: "QdrantCollection", value: np.ndarray | pd.Series) -> list:
+    """Ids passing a boolean array (aligned with ``col.ids``) or Series (by id, or by position)."""
+    ids = remote.ids
+    n = len(ids)
+    if isinstance(value, pd.Series):
+        if value.isna().any():
+            raise FilterError(f"filter: the boolean Series has {int(value.isna().sum())} missing values. "
+                              "Fill them, e.g. s.fillna(False).")
+        flags = value.to_numpy(dtype=bool)
+        index = value.index
+        if len(value) == n and index.is_unique and set(_norm(index)) == set(ids):
+            return [to_point_id(i) for i in index[flags]]
+        if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and len(index) == n):
+            raise FilterError(f"filter: the boolean Series (length {len(value)}) is neither indexed by the {n} "
+                              f"point ids nor a RangeIndex of length {n}. Align it, e.g. "
+                              "s.reindex(col.ids, fill_value=False).")
+        value = flags
+    if len(value) != n:
+        raise FilterError(f"filter: the boolean array has length {len(value)} but the collection has {n} points. "
+                          "Pass one value per point, aligned with col.ids (Qdrant's id order).")
+    return [to_point_id(i) for i in ids[np.asarray(value, dtype=bool)]]
+
+
+def _norm(index: pd.Index) -> list:
+    from ..ids import normalize_id
+    out = []
+    for v in index:
+        try:
+            out.append(normalize_id(v))
+        except ValueError:
+            out.append(v)
+    return out
+
+
+# ---------------------------------------------------------------------------------- answers
+
+def to_frame(remote: "QdrantCollection", points: list, with_payload: bool | tuple[str, ...],
+             with_vectors: bool | tuple[str, ...], *, scores: bool = True, query: dict | None = None,
+             zero_scores: bool = False) -> pd.DataFrame:
+    """The result frame for the points Qdrant returned, shaped exactly like a local result."""
+    ids = [original_id(p.id, p.payload) for p in points]
+    parts: dict[str, pd.Series] = {"id": id_series(ids, remote._int_ids)}
+    if scores:
+        values = np.zeros(len(points)) if zero_scores else [p.score for p in points]
+        parts["score"] = pd.Series(np.asarray(values, dtype=np.float32).astype(np.float64), name="score")
+    frame = pd.DataFrame(parts)
+    records = [{k: v for k, v in (p.payload or {}).items() if k != ID_FIELD} for p in points]
+    remote._see_columns(records)
+    columns = remote._payload_columns(with_payload)
+    if columns:
+        store = Payload.from_records(records, normalised=True)
+        have = [c for c in columns if c in store.columns]
+        part = store.select(np.arange(len(points)), have)
+        for c in columns:
+            if c not in have:
+                part[c] = np.full(len(points), np.nan)
+        frame = pd.concat([frame, part[columns].reset_index(drop=True)], axis=1)
+    for name in remote._vector_names(with_vectors):
+        cells = [_vector_of(p.vector, name) for p in points]
+        frame[vector_column(name)] = pd.Series(cells, dtype=object)
+    if query is not None:
+        frame.attrs["query"] = query
+    return frame
+
+
+def _vector_of(vector: Any, name: str) -> np.ndarray | None:
+    if isinstance(vector, Mapping):
+        vector = vector.get(name)
+    return None if vector is None else np.asarray(vector, dtype=np.float32)
+
+
+def finish_empty_context(frame: pd.DataFrame, out: Outgoing) -> pd.DataFrame:
+    """Score threshold of a no-pair context query (every score 0), applied here."""
+    threshold = out.request.score_threshold
+    if threshold is not None and len(frame) and not passes_threshold(np.zeros(1, np.float32), threshold,
+                                                                     out.space.distance)[0]:  # type: ignore[arg-type]
+        frame = frame.iloc[:0].reset_index(drop=True)
+    return frame

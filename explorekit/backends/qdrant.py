@@ -1,0 +1,435 @@
+"""The explorekit query API answered by a Qdrant server (or qdrant-client's local mode).
+
+``ek.connect(url=..., api_key=...)`` (or ``ek.connect(client=QdrantClient(...))``) returns a
+:class:`Connection`; ``conn["name"]`` is a :class:`QdrantCollection` with the query API of a
+local :class:`~explorekit.Collection` (search, recommend with every strategy, discover,
+context, the batches, ``query(body)``, filters in all three forms, ``params``). Requests are
+checked and normalised by the same code as locally, sent through Qdrant's Query API, and the
+answers come back as the same DataFrames (``id``, ``score``, payload, vectors;
+``attrs["query"]`` is the same ``/points/query`` body).
+
+What differs from a local collection (see docs/qdrant.md):
+
+* the server answers: HNSW, quantization, oversampling and rescoring happen there, so with
+  ``exact=False`` results are approximate as the server's index makes them;
+* ``ids``, ``payload``, ``vectors()`` and boolean-array filters scroll the whole collection
+  (fine for thousands of points, slow for millions: use filters and ``sample()`` instead);
+* points are in Qdrant's id order (integers, then UUIDs), also for ``scroll`` and ``ids``;
+* string ids that are not UUIDs live on the server as uuid5 with the original in the payload
+  field ``_explorekit_id`` (see :mod:`explorekit.backends._convert`);
+* server errors are :class:`~explorekit.BackendError` with the server's message.
+
+Examples
+--------
+>>> import explorekit as ek
+>>> from qdrant_client import QdrantClient
+>>> local = ek.Collection.from_arrays([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], ids=[1, 2, 3])
+>>> remote = local.to_qdrant(QdrantClient(":memory:"), "demo", progress=False)  # doctest: +SKIP
+>>> remote = to_qdrant(local, QdrantClient(":memory:"), "demo", progress=False)
+>>> remote.recommend(positive=[1], negative=[2], strategy="best_score")["id"].tolist()
+[3]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._errors import ExploreError, RequestError, UnknownIdError, UnknownVectorError, short_repr, unknown
+from ..requests import Request
+from ._convert import RemoteSpace, qdrant_modules, server_errors, spaces_of, to_point_id
+from ._queries import finish_empty_context, outgoing, payload_selector, to_filter, to_frame, vector_selector
+from ._transfer import from_qdrant, to_qdrant
+
+__all__ = ["Connection", "QdrantCollection", "connect", "from_qdrant", "to_qdrant"]
+
+_PAGE = 512
+
+
+def connect(url: str | None = None, *, api_key: str | None = None, client: Any = None,
+            **kwargs: Any) -> "Connection":
+    """Connect to a Qdrant server, cluster or qdrant-client local mode.
+
+    Parameters
+    ----------
+    url : str, optional
+        ``"http://localhost:6333"``, ``"https://xyz.cloud.qdrant.io:6333"`` (TLS), or
+        ``":memory:"`` for qdrant-client's in-memory local mode.
+    api_key : str, optional
+        The server's API key (sent over TLS when the URL is https).
+    client : qdrant_client.QdrantClient, optional
+        An existing client instead of ``url`` (then give no other argument).
+    **kwargs
+        Passed to ``QdrantClient``: ``path=`` (local mode on disk), ``prefer_grpc=True``,
+        ``timeout=``, ``https=``, ``prefix=``, ``verify=`` (a CA bundle/SSLContext for REST).
+
+    Returns
+    -------
+    Connection
+        ``conn["name"]`` is a :class:`QdrantCollection`.
+
+    Raises
+    ------
+    BackendError
+        The server cannot be reached or refuses the key (the server's message included).
+
+    Examples
+    --------
+    >>> conn = connect(":memory:")
+    >>> conn.collections
+    []
+    """
+    QdrantClient, _ = qdrant_modules()
+    if client is not None:
+        if url is not None or api_key is not None or kwargs:
+            raise RequestError("connect: give either client=QdrantClient(...) or url=/api_key=/options, not both.")
+        if not hasattr(client, "query_batch_points"):
+            raise RequestError(f"connect: client={short_repr(client)} is not a qdrant_client.QdrantClient.")
+    else:
+        if url is None and not ({"location", "path", "host"} & set(kwargs)):
+            raise RequestError('connect: say where Qdrant is: url="http://localhost:6333", '
+                               'url=":memory:" or path="./qdrant-data" (local mode), or client=QdrantClient(...).')
+        if url == ":memory:":
+            kwargs.setdefault("location", ":memory:")
+            url = None
+        with server_errors("connect"):
+            client = QdrantClient(url=url, api_key=api_key, **kwargs)
+    conn = Connection(client)
+    with server_errors(f"connect to {url or kwargs.get('path') or kwargs.get('location') or 'Qdrant'}"):
+        client.get_collections()
+    return conn
+
+
+class Connection:
+    """A Qdrant connection: ``conn["name"]`` gives a :class:`QdrantCollection`."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"<explorekit Qdrant connection: {len(self.collections)} collections>"
+
+    @property
+    def collections(self) -> list[str]:
+        """Names of the server's collections."""
+        with server_errors("listing collections"):
+            return sorted(c.name for c in self.client.get_collections().collections)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self.collections
+
+    def __getitem__(self, name: str) -> "QdrantCollection":
+        if not isinstance(name, str) or not name:
+            raise RequestError(f"conn[...]: {short_repr(name)} is not a collection name (a non-empty string).")
+        known = self.collections
+        if name not in known:
+            from ._convert import RemoteUnknownCollectionError
+            raise RemoteUnknownCollectionError(unknown("collection", name, known,
+                                                       f"The server has {known[:20]}; upload one with "
+                                                       "col.to_qdrant(conn.client, name)."))
+        return QdrantCollection(self.client, name)
+
+    def upload(self, col: Any, name: str, **kwargs: Any) -> "QdrantCollection":
+        """``to_qdrant(col, conn.client, name, **kwargs)``."""
+        return to_qdrant(col, self.client, name, **kwargs)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class QdrantCollection:
+    """A Qdrant collection with the query API of :class:`explorekit.Collection`.
+
+    Build one with ``ek.connect(...)["name"]`` or ``QdrantCollection(client, "name")``.
+    """
+
+    def __init__(self, client: Any, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise RequestError(f"name: {short_repr(name)} is not a collection name (a non-empty string).")
+        self.client, self.name = client, name
+        self._ids_cache: pd.Index | None = None
+        self.refresh()
+
+    def refresh(self) -> "QdrantCollection":
+        """Read the collection's config again (after someone else changed it)."""
+        with server_errors(f"reading collection {self.name!r}"):
+            info = self.client.get_collection(self.name)
+        self.info = info
+        self._spaces: dict[str, RemoteSpace] = spaces_of(info)
+        meta = ((getattr(info.config, "metadata", None) or {}).get("explorekit") or {})
+        self._columns: list[str] = list(meta.get("payload_columns") or [])
+        self._columns_known = "payload_columns" in meta
+        self._int_ids: bool | None = meta.get("int_ids")
+        self._maybe_mapped: bool = meta.get("mapped_ids", True)
+        self._ids_cache = None
+        if not self._columns_known:
+            self._columns += [k for k in (info.payload_schema or {}) if k not in self._columns]
+            self._see_columns([p.payload or {} for p in self._scroll_points(None, 64, True, False)])
+        return self
+
+    # ------------------------------------------------------------------ accessors
+    def __len__(self) -> int:
+        with server_errors(f"count on {self.name!r}"):
+            return int(self.client.count(self.name, exact=True).count)
+
+    def __repr__(self) -> str:
+        spaces = ", ".join(f"{s.name or '<unnamed>'}: {s.dim}-d {s.distance}" for s in self._spaces.values())
+        return f"<explorekit.QdrantCollection {self.name!r}: {len(self)} points; {spaces}; payload {self._columns[:8]}>"
+
+    @property
+    def vector_names(self) -> list[str]:
+        """Vector names; ``""`` is the unnamed default vector."""
+        return list(self._spaces)
+
+    def distance(self, using: str | None = None) -> str:
+        return self._space(using).distance
+
+    def dim(self, using: str | None = None) -> int:
+        return self._space(using).dim
+
+    @property
+    def ids(self) -> pd.Index:
+        """Every point id, in Qdrant's id order (scrolls the whole collection once; cached)."""
+        n = len(self)
+        if self._ids_cache is None or len(self._ids_cache) != n:
+            self._ids_cache = pd.Index(self.scroll(with_payload=False)["id"], name="id")
+        return self._ids_cache
+
+    @property
+    def payload(self) -> pd.DataFrame:
+        """The whole payload as a DataFrame indexed by id (scrolls the whole collection)."""
+        frame = self.scroll()
+        frame.index = pd.Index(frame.pop("id"), name="id")
+        frame.columns = pd.Index(list(frame.columns), dtype=object)
+        return frame
+
+    def vectors(self, using: str | None = None) -> np.ndarray:
+        """Every stored vector of one name, in ``ids`` order (scrolls the whole collection)."""
+        space = self._space(using)
+        frame = self.scroll(with_payload=False, with_vectors=[space.name])
+        return _stack(frame[space.name or "vector"], space.dim)
+
+    def vectors_of(self, ids: Sequence[Any], using: str | None = None) -> np.ndarray:
+        """The stored vectors of these ids (for placing results on a map fitted on a sample)."""
+        space = self._space(using)
+        frame = self.retrieve(list(ids), with_vectors=[space.name], with_payload=False)
+        return _stack(frame[space.name or "vector"], space.dim)
+
+    def sample(self, limit: int = 1000, filter: Any = None, order: str = "random") -> Any:
+        """A local :class:`explorekit.Collection` of up to ``limit`` points, drawn at random by
+        the server (``order="id"``: the first ones); see :func:`from_qdrant`."""
+        return from_qdrant(self.client, self.name, limit=limit, filter=filter, order=order)
+
+    # ------------------------------------------------------------------ the map
+    def map_sample(self, limit: int | None = None, *, order: str = "random", refresh: bool = False) -> Any:
+        """The local sample the map is fitted on: ``limit`` points (default 5000), fetched once
+        and kept; asking for another ``limit``, or ``refresh=True``, draws a new one."""
+        current = getattr(self, "_map", None)
+        if refresh or current is None or (limit is not None and limit != self._map_limit):
+            self._map_limit = 5000 if limit is None else limit
+            self._map = current = self.sample(self._map_limit, order=order)
+        return current
+
+    def project(self, using: str | None = None, method: str = "auto", *, sample: int | None = None,
+                **options: Any) -> pd.DataFrame:
+        """The map: ``(id, x, y)`` of the points of :meth:`map_sample`, fitted on them
+        (:func:`explorekit.projection.project` on the local sample)."""
+        from ..projection import project
+        return project(self.map_sample(sample), using=using, method=method, **options)
+
+    def place(self, vectors: Any, using: str | None = None, method: str = "auto") -> np.ndarray:
+        """Map coordinates ``(m, 2)`` of point ids and/or vectors, on the map of :meth:`project`.
+
+        Ids in the sample keep their map position; other ids are placed by their stored
+        vectors (fetched from the server with :meth:`vectors_of`), raw vectors by transform.
+        """
+        from ..projection import place
+        from ..requests import parse_examples
+        sample = self.map_sample()
+        if isinstance(vectors, (pd.Series, pd.Index)):
+            vectors = vectors.tolist()
+        examples = parse_examples(vectors, "vectors")
+        away = list(dict.fromkeys(e.id for e in examples if e.is_id and e.id not in sample._ids))
+        fetched = dict(zip(away, self.vectors_of(away, using=using))) if away else {}
+        items = [e.vector if not e.is_id else fetched.get(e.id, e.id) for e in examples]
+        return place(sample, items, using=using, method=method)
+
+    def _space(self, using: str | None, where: str = "using") -> RemoteSpace:
+        if using is None or using == "":
+            if "" in self._spaces:
+                return self._spaces[""]
+            if len(self._spaces) == 1 and using is None:
+                return next(iter(self._spaces.values()))
+            names = list(self._spaces)
+            raise UnknownVectorError(f"{where}: this collection has named vectors {names}; "
+                                     f"say which one to search, e.g. using={names[0]!r}.")
+        if using not in self._spaces:
+            known = [n or "<unnamed: using=None>" for n in self._spaces]
+            raise UnknownVectorError(unknown(f"vector name ({where})", using, known, f"Pass {where}= one of {known}."))
+        return self._spaces[using]
+
+    def _check_payload_fields(self, names: Sequence[str]) -> Sequence[str]:
+        if self._columns_known:
+            for name in names:
+                if name not in self._columns:
+                    raise RequestError(unknown("payload field", name, self._columns,
+                                               f"with_payload takes True, False or names from {self._columns[:20]}."))
+        return names
+
+    def _see_columns(self, records: list[dict]) -> None:
+        from ._convert import ID_FIELD
+        seen = dict.fromkeys(self._columns)
+        for record in records:
+            for key in record:
+                if key not in seen and key != ID_FIELD:
+                    seen[key] = None
+                    self._columns.append(key)
+
+    def _payload_columns(self, with_payload: bool | tuple[str, ...]) -> list[str]:
+        if with_payload is True:
+            return list(self._columns)
+        if with_payload is False:
+            return []
+        return [c for c in self._columns if c in with_payload] + [c for c in with_payload if c not in self._columns]
+
+    def _vector_names(self, with_vectors: bool | tuple[str, ...]) -> list[str]:
+        if with_vectors is False:
+            return []
+        if with_vectors is True:
+            return self.vector_names
+        return [self._space(name, where="with_vectors").name for name in with_vectors]
+
+    def retrieve(self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False,
+                 with_payload: bool | Sequence[str] = True) -> pd.DataFrame:
+        """The points with these ids, in the order given (unknown ids raise UnknownIdError)."""
+        if not isinstance(ids, (list, tuple, np.ndarray, pd.Index, pd.Series)):
+            ids = [ids]
+        ids = list(ids)
+        request = Request.build("search", query=[0.0], with_payload=with_payload, with_vectors=with_vectors)
+        sent = [to_point_id(i, "retrieve") for i in ids]
+        with server_errors(f"retrieve on {self.name!r}"):
+            found = self.client.retrieve(self.name, ids=list(dict.fromkeys(sent)),
+                                         with_payload=payload_selector(self, request.with_payload),
+                                         with_vectors=vector_selector(self, request.with_vectors))
+        by_id = {str(p.id): p for p in found}
+        for given, pid in zip(ids, sent):
+            if str(pid) not in by_id:
+                raise UnknownIdError(f"No point with id {short_repr(given)} found (retrieve). The collection "
+                                     f"{self.name!r} has {len(self)} points; check col.ids or col.scroll().")
+        points = [by_id[str(pid)] for pid in sent]
+        return to_frame(self, points, request.with_payload, request.with_vectors, scores=False)
+
+    def scroll(self, filter: Any = None, limit: int | None = None, with_payload: bool | Sequence[str] = True,
+               with_vectors: bool | Sequence[str] = False) -> pd.DataFrame:
+        """Points passing ``filter``, in Qdrant's id order (at most ``limit`` of them)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+            raise RequestError(f"limit: {short_repr(limit)} is not a positive integer.")
+        request = Request.build("search", query=[0.0], with_payload=with_payload, with_vectors=with_vectors)
+        _, models = qdrant_modules()
+        flt = to_filter(self, filter, models)
+        points = self._scroll_points(flt, limit, payload_selector(self, request.with_payload),
+                                     vector_selector(self, request.with_vectors))
+        return to_frame(self, points, request.with_payload, request.with_vectors, scores=False)
+
+    def _scroll_points(self, flt: Any, limit: int | None, with_payload: Any, with_vectors: Any) -> list:
+        points: list = []
+        offset = None
+        with server_errors(f"scroll on {self.name!r}"):
+            while limit is None or len(points) < limit:
+                page = _PAGE if limit is None else min(_PAGE, limit - len(points))
+                batch, offset = self.client.scroll(self.name, scroll_filter=flt, limit=page, offset=offset,
+                                                   with_payload=with_payload, with_vectors=with_vectors)
+                points += batch
+                if offset is None or not batch:
+                    break
+        return points
+
+    # ------------------------------------------------------------------ queries
+    def search(self, query: Any, *, using: str | None = None, filter: Any = None, limit: int = 10,
+               offset: int = 0, score_threshold: float | None = None, params: Any = None,
+               with_payload: Any = True, with_vectors: Any = False) -> pd.DataFrame:
+        """Nearest points to a vector, or to a stored point given by id (left out), on the server."""
+        return self._run([Request.build("search", query=query, using=using, filter=filter, limit=limit,
+                                        offset=offset, score_threshold=score_threshold, params=params,
+                                        with_payload=with_payload, with_vectors=with_vectors)])[0]
+
+    def recommend(self, positive: Any = (), negative: Any = (), *, strategy: str = "average_vector",
+                  using: str | None = None, lookup_from: Any = None, filter: Any = None, limit: int = 10,
+                  offset: int = 0, score_threshold: float | None = None, params: Any = None,
+                  with_payload: Any = True, with_vectors: Any = False) -> pd.DataFrame:
+        """Points like the positive examples and unlike the negative ones, on the server."""
+        return self._run([Request.build("recommend", positive=positive, negative=negative, strategy=strategy,
+                                        using=using, lookup_from=lookup_from, filter=filter, limit=limit,
+                                        offset=offset, score_threshold=score_threshold, params=params,
+                                        with_payload=with_payload, with_vectors=with_vectors)])[0]
+
+    def discover(self, target: Any = None, context: Any = (), *, using: str | None = None,
+                 lookup_from: Any = None, filter: Any = None, limit: int = 10, offset: int = 0,
+                 score_threshold: float | None = None, params: Any = None, with_payload: Any = True,
+                 with_vectors: Any = False) -> pd.DataFrame:
+        """Discovery search, or context search when ``target=None``, on the server."""
+        kind = "discover" if target is not None else "context"
+        return self._run([Request.build(kind, target=target, context=context, using=using,
+                                        lookup_from=lookup_from, filter=filter, limit=limit, offset=offset,
+                                        score_threshold=score_threshold, params=params,
+                                        with_payload=with_payload, with_vectors=with_vectors)])[0]
+
+    def search_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
+        """Several searches in one server call; a list of DataFrames in order."""
+        return self._run(self._batch("search", requests))
+
+    def recommend_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
+        """Several recommendations in one server call; a list of DataFrames in order."""
+        return self._run(self._batch("recommend", requests))
+
+    def discover_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
+        """Several discovery/context searches in one server call; a list of DataFrames in order."""
+        return self._run(self._batch("discover", requests))
+
+    def _batch(self, kind: str, requests: Sequence[Mapping[str, Any]]) -> list[Request]:
+        from ..collection import _from_kwargs_or_body
+        if isinstance(requests, Mapping) or not isinstance(requests, Sequence):
+            raise RequestError(f"{kind}_batch: expected a list of requests (dicts), got {type(requests).__name__}.")
+        out = []
+        for i, item in enumerate(requests):
+            if isinstance(item, Request):
+                out.append(item)
+            elif isinstance(item, Mapping):
+                try:
+                    out.append(_from_kwargs_or_body(kind, dict(item)))
+                except ExploreError as err:
+                    raise type(err)(f"requests[{i}]: {err}") from None
+            else:
+                raise RequestError(f"requests[{i}]: {short_repr(item)} is not a dict of query arguments.")
+        return out
+
+    def query(self, body: Mapping[str, Any], endpoint: str | None = None) -> Any:
+        """Run a Qdrant REST body (``/points/search``, ``/points/recommend[/batch]``,
+        ``/points/discover``, ``/points/query[/batch]``); a batch body returns a list."""
+        from ..rest import parse_body
+        requests, batch = parse_body(body, endpoint)
+        results = self._run(requests)
+        return results if batch else results[0]
+
+    def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
+        outs = [outgoing(self, r) for r in requests]             # every check before any call
+        what = f"{requests[0].kind} on {self.name!r}" if len(requests) == 1 else \
+            f"a batch of {len(requests)} queries on {self.name!r}"
+        with server_errors(what):
+            answers = self.client.query_batch_points(self.name, requests=[o.body for o in outs])
+        frames = []
+        for out, answer in zip(outs, answers):
+            r = out.request
+            frame = to_frame(self, answer.points, r.with_payload, r.with_vectors, query=r.to_body(),
+                             zero_scores=out.empty_context)
+            frames.append(finish_empty_context(frame, out) if out.empty_context else frame)
+        return frames
+
+
+def _stack(cells: pd.Series, dim: int) -> np.ndarray:
+    out = np.vstack(cells.tolist()).astype(np.float32) if len(cells) else np.zeros((0, dim), np.float32)
+    out.setflags(write=False)
+    return out
