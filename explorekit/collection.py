@@ -177,7 +177,7 @@ class Collection:
     @property
     def payload(self) -> pd.DataFrame:
         """The payload as a DataFrame indexed by id (a copy)."""
-        frame = self._payload.frame.copy()
+        frame = self._payload.frame          # a fresh copy on every access
         frame.index = self.ids
         return frame
 

@@ -286,5 +286,6 @@ def _filter_json(value: Any) -> Any:
     if isinstance(value, (dict, str)):
         return value
     if hasattr(value, "model_dump"):
-        return value.model_dump(exclude_none=True, by_alias=True)
+        from .filters import to_filter_dict
+        return to_filter_dict(value)
     return "<boolean mask>"
