@@ -35,7 +35,7 @@ import pandas as pd
 
 from ._errors import PersistenceError
 from .ids import IdIndex
-from .payload import Payload, _Column
+from .payload import Payload
 
 if TYPE_CHECKING:
     from .collection import Collection
@@ -61,46 +61,22 @@ def checksum(path: Path) -> str:
 
 # ------------------------------------------------------------------ payload
 def _save_payload(payload: Payload, path: Path) -> dict:
-    import pyarrow as pa
     import pyarrow.parquet as pq
-    arrays, names, kinds = [], [], {}
-    for key, col in payload._cols.items():
-        kinds[key] = col.kind
-        valid = col.valid
-        if col.kind in ("int", "float", "bool"):
-            data = pa.array(col.data, mask=~valid)
-        elif col.kind == "str":
-            data = pa.array([v if ok else None for v, ok in zip(col.data.tolist(), valid.tolist())], type=pa.string())
-        else:
-            data = pa.array([json.dumps(v) if ok else None for v, ok in zip(col.data.tolist(), valid.tolist())],
-                            type=pa.string())
-        arrays += [data, pa.array(col.present), pa.array(col.null)]
-        names += [f"v:{key}", f"p:{key}", f"n:{key}"]
-    table = pa.Table.from_arrays(arrays, names=names) if arrays else pa.table({"_rows": pa.array(np.zeros(len(payload), np.int8))})
-    pq.write_table(table, path)
-    return {"kinds": kinds, "rows": len(payload), "keys": list(kinds)}
+    pq.write_table(payload.to_arrow(), path)
+    return {"rows": len(payload)}
 
 
 def _load_payload(path: Path, meta: dict) -> Payload:
     import pyarrow.parquet as pq
     table = pq.read_table(path)
-    cols = {}
-    for key in meta["keys"]:
-        kind = meta["kinds"][key]
-        present = table.column(f"p:{key}").to_numpy().astype(bool)
-        null = table.column(f"n:{key}").to_numpy().astype(bool)
-        values = table.column(f"v:{key}")
-        if kind in ("int", "float", "bool"):
-            fill = {"int": 0, "float": 0.0, "bool": False}[kind]
-            data = values.fill_null(fill).to_numpy().astype({"int": np.int64, "float": np.float64, "bool": bool}[kind])
-        else:
-            listed = values.to_pylist()
-            if kind == "json":
-                listed = [None if v is None else json.loads(v) for v in listed]
-            data = np.empty(len(listed), dtype=object)
-            data[:] = listed
-        cols[key] = _Column(kind, data, present, null)
-    return Payload(meta["rows"], cols)
+    if "keys" in meta:                      # the first layout: v:/p:/n: columns, kinds in the manifest
+        from ._payload_arrow import upgrade_first_layout
+        table = upgrade_first_layout(table, {k: meta["kinds"][k] for k in meta["keys"]}, meta["rows"])
+    payload = Payload.from_arrow(table)
+    if len(payload) != meta["rows"]:
+        raise PersistenceError(f"load: {str(path)!r} holds {len(payload)} payload rows, the manifest says "
+                               f"{meta['rows']}. Restore it from a backup or save the collection again.")
+    return payload
 
 
 # ------------------------------------------------------------------ save

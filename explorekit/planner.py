@@ -6,7 +6,9 @@ Rules (``result.attrs`` records the path; see :func:`answer`):
 * a quantized vector space and not ``quantization.ignore`` -> candidates by quantized score,
   ``floor(oversampling * (limit + offset))`` of them, rescored with the originals when
   ``rescore`` is on (Qdrant's default per method when unset).
-* otherwise the exact scan; the approximate index path plugs in here (explorekit.index).
+* otherwise :func:`explorekit.index.choose_path`: exact below Qdrant's indexing and
+  full-scan thresholds, else the cheapest of the exact scan and the index's candidate
+  generators (annoy, sign codes), whose candidates are always rescored exactly.
 """
 
 from __future__ import annotations
@@ -25,28 +27,34 @@ if TYPE_CHECKING:
 
 
 def choose(plan: "Prepared") -> str:
-    """The path for one prepared request: ``"exact"``, ``"quantized"`` or ``"index"``."""
+    """The path for one prepared request: ``"exact"``, ``"quantized"``, ``"annoy"`` or ``"binary"``.
+
+    Sets ``plan.path`` (the same string) and ``plan.reason`` (one sentence saying why).
+    """
     params = plan.request.params
     if params.exact:
-        return "exact"
+        return _decide(plan, "exact", "params.exact=True: exact scan of the original vectors, "
+                                      "quantization off (as Qdrant)")
     if plan.space.quantizer is not None and not params.ignore:
-        return "quantized"
-    index_path = _index_planner()
-    if index_path is not None:
-        return index_path(plan)
-    return "exact"
+        return _decide(plan, "quantized", f"{plan.space.quantizer.method} quantization of "
+                                          f"{plan.space.label}: candidates by quantized score")
+    from .index import choose_path
+    return choose_path(plan)
 
 
-def _index_planner():
-    try:
-        from .index import choose_path
-    except ImportError:
-        return None
-    return choose_path
+def _decide(plan: "Prepared", path: str, reason: str) -> str:
+    plan.path = path            # type: ignore[attr-defined]
+    plan.reason = reason        # type: ignore[attr-defined]
+    return path
 
 
 def answer(col: "Collection", plans: list["Prepared"]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Rows and shown scores of every plan, after threshold, offset and limit."""
+    """Rows and shown scores of every plan, after threshold, offset and limit.
+
+    Afterwards ``plan.path`` names the path that answered (``"exact"``, ``"quantized"``,
+    ``"annoy"``, ``"binary"``; an index path that falls back records the fallback) and
+    ``plan.reason`` says why.
+    """
     paths = [choose(p) for p in plans]
     out: list = [None] * len(plans)
     exact = [i for i, path in enumerate(paths) if path == "exact"]
@@ -57,11 +65,10 @@ def answer(col: "Collection", plans: list["Prepared"]) -> list[tuple[np.ndarray,
         plan = plans[i]
         if path == "quantized":
             out[i] = quantized(plan)
-        elif path == "index":
+        elif path in ("annoy", "binary"):
             from .index import index_candidates
             rows, scores = index_candidates(plan)
             out[i] = engine.finish(plan, rows, scores)
-        plan.request_path = path  # type: ignore[attr-defined]
     return out
 
 

@@ -59,16 +59,17 @@ def to_frame(col: "Collection", rows: np.ndarray, scores: np.ndarray | None,
              with_vectors: bool | tuple[str, ...] = False, query: dict | None = None) -> pd.DataFrame:
     """Build the result frame for ``rows`` (positions in the collection), best first."""
     rows = np.asarray(rows, dtype=np.int64)
-    parts = {"id": id_series(col, rows)}
+    index = pd.RangeIndex(len(rows))
+    data = {"id": id_series(col, rows)}
     if scores is not None:
-        parts["score"] = pd.Series(np.asarray(scores, dtype=np.float32).astype(np.float64), name="score")
-    frame = pd.DataFrame(parts)
+        data["score"] = np.asarray(scores, dtype=np.float32).astype(np.float64)
     cols = payload_columns(col, with_payload)
     if cols:
-        frame = pd.concat([frame, col._payload.select(rows, cols).reset_index(drop=True)], axis=1)
+        data.update(col._payload.display_columns(rows, cols))
     for name in vector_names(col, with_vectors):
         stored = col._space(name).stored
-        frame[vector_column(name)] = pd.Series([stored[r].copy() for r in rows], dtype=object)
+        data[vector_column(name)] = pd.Series([stored[r].copy() for r in rows], index=index, dtype=object)
+    frame = pd.DataFrame(data, index=index, copy=False)    # every column is a fresh array
     if query is not None:
         frame.attrs["query"] = query
     return frame

@@ -158,3 +158,136 @@ def test_round_trip_take_concat_properties(records, data):
     frame = both.frame
     sub = both.select(rows, None)
     pd.testing.assert_frame_equal(sub, frame.iloc[rows].reset_index(drop=True))
+
+
+# ---------------------------------------------------------------------- Arrow round trip
+def _exact(p: Payload) -> tuple:
+    """Everything a payload holds, with JSON types told apart (1 vs 1.0 vs True)."""
+    import json
+    return len(p), p.columns, p.kinds(), json.dumps(p.to_records())
+
+
+ARROW_CASES = {
+    "kinds, missing vs null, nested": RECORDS,
+    "typed columns with nulls": [{"i": 1, "f": 0.1, "b": True, "s": "x"}, {"i": None, "f": None, "b": None, "s": None},
+                                 {}, {"i": -2**63, "f": -0.0, "b": False, "s": ""}],
+    "json: big ints, mixed, unicode": [{"j": 2**70, "k": "é\u2028"}, {"j": [1, 1.0, True, "1", None, {}, []]},
+                                       {"j": None}, {"k": 3}],
+    "keys that look like paths": [{"a.b": 1, "": "empty", 'x[0] "q"': [1]}, {"v:a.b": 2}],
+    "empty json column": [{}, {"z": None}, {}],
+}
+
+
+@pytest.mark.parametrize("name", list(ARROW_CASES))
+def test_arrow_round_trip_is_exact(name, tmp_path):
+    import pyarrow.parquet as pq
+    p = Payload.from_records(ARROW_CASES[name])
+    table = p.to_arrow()
+    assert table.column_names == p.columns and table.num_rows == len(p)
+    back = Payload.from_arrow(table)
+    assert _exact(back) == _exact(p)
+    for key in p.columns:                      # the stored arrays, placeholders included
+        a, b = p._cols[key], back._cols[key]
+        assert a.data.dtype == b.data.dtype and a.data.tolist() == b.data.tolist()
+        assert a.present.tolist() == b.present.tolist() and a.null.tolist() == b.null.tolist()
+    pq.write_table(table, tmp_path / "p.parquet")
+    assert _exact(Payload.from_arrow(pq.read_table(tmp_path / "p.parquet"))) == _exact(p)
+
+
+def test_arrow_round_trip_of_frames_and_shapes(tmp_path):
+    import pyarrow.parquet as pq
+    df = pd.DataFrame({"i": [1, 2, 3], "f": [0.5, np.nan, 2.0], "b": [True, False, True], "s": ["x", "y", None],
+                       "ig": [2020.0, None, 1.0], "l": [[1], None, {"a": 2}]})
+    p = Payload.from_frame(df)
+    table = p.to_arrow()
+    assert table.column("s").to_pylist() == ["x", "y", None] and str(table.schema.field("i").type) == "int64"
+    pd.testing.assert_frame_equal(Payload.from_arrow(table).frame, p.frame)
+    for n in (0, 5):                           # no columns: the row count travels in the metadata
+        empty = Payload.empty(n).to_arrow()
+        pq.write_table(empty, tmp_path / "e.parquet")
+        assert len(Payload.from_arrow(pq.read_table(tmp_path / "e.parquet"))) == n
+    assert _exact(Payload.from_arrow(p.take([]).to_arrow())) == _exact(p.take([]))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(records=PAYLOADS)
+def test_arrow_round_trip_properties(records):
+    p = Payload.from_records(records)
+    back = Payload.from_arrow(p.to_arrow())
+    assert _exact(back) == _exact(p)
+    ids = IdIndex(range(len(records)))
+    flt = {"must": [{"is_null": {"key": "a"}}], "must_not": [{"is_empty": {"key": "b"}}]}
+    assert filter_mask(flt, back, ids).tolist() == filter_mask(flt, p, ids).tolist()
+
+
+def test_from_arrow_errors_name_the_problem():
+    import pyarrow as pa
+    good = Payload.from_records(RECORDS).to_arrow()
+    with pytest.raises(ExploreError, match="Payload.from_arrow: .* of type dict is not a pyarrow Table"):
+        Payload.from_arrow({"a": [1]})
+    with pytest.raises(ExploreError, match=r"no explorekit.payload metadata.*Payload.from_frame\(table.to_pandas\(\)\)"):
+        Payload.from_arrow(pa.table({"a": [1, 2]}))
+    relabelled = good.replace_schema_metadata(good.schema.metadata)
+    fields = [f.with_metadata({"kind": "int", "encoding": "plain"}) if f.name == "s" else f for f in good.schema]
+    with pytest.raises(ExploreError, match="column 's' .*kind 'int', encoding 'plain'.* is not a payload column"):
+        Payload.from_arrow(pa.Table.from_arrays(relabelled.columns, schema=pa.schema(fields, good.schema.metadata)))
+    fields = [pa.field("i", pa.string(), metadata={"kind": "int", "encoding": "json"})]
+    with pytest.raises(ExploreError, match="column 'i' of kind 'int' holds 'x'"):
+        Payload.from_arrow(pa.Table.from_arrays([pa.array(['"x"'])], schema=pa.schema(fields, good.schema.metadata)))
+    with pytest.raises(ExploreError, match="column 'i' holds text that is not JSON"):
+        Payload.from_arrow(pa.Table.from_arrays([pa.array(["{"])], schema=pa.schema(fields, good.schema.metadata)))
+
+
+def test_collections_saved_in_the_first_layout_still_load(tmp_path):
+    """The first saves kept v:/p:/n: columns per key and the kinds in the manifest."""
+    import json
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from explorekit.persistence import _load_payload
+    p = Payload.from_records(RECORDS)
+    arrays, names = [], []
+    for key in p.columns:
+        col = p._cols[key]
+        values = [v if ok else None for v, ok in zip(col.data.tolist(), col.valid.tolist())]
+        if col.kind == "json":
+            values = [None if v is None else json.dumps(v) for v in values]
+        arrays += [pa.array(values), pa.array(col.present), pa.array(col.null)]
+        names += [f"v:{key}", f"p:{key}", f"n:{key}"]
+    pq.write_table(pa.Table.from_arrays(arrays, names=names), tmp_path / "old.parquet")
+    meta = {"kinds": p.kinds(), "rows": len(p), "keys": p.columns}
+    assert _exact(_load_payload(tmp_path / "old.parquet", meta)) == _exact(p)
+
+
+# ---------------------------------------------------------------------- display columns and result frames
+def test_display_columns_are_what_select_shows():
+    p = Payload.from_records(RECORDS + [{"l": "only strings here"}])
+    data = p.display_columns([4, 0], ["l", "i", "s", "b"])
+    assert list(data) == ["l", "i", "s", "b"]
+    assert isinstance(data["l"], pd.Series) and data["l"].dtype == object     # no str inference
+    frame = pd.DataFrame(data, index=pd.RangeIndex(2))
+    pd.testing.assert_frame_equal(frame, p.select([4, 0], ["l", "i", "s", "b"]), check_column_type=False)
+    p.display_columns([0])["l"].iloc[0].append("changed")                       # copies by default
+    assert p.record(0)["l"] == RECORDS[0]["l"]
+    with pytest.raises(ExploreError, match="Unknown payload column 'ii'"):
+        p.display_columns([0], ["ii"])
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(records=PAYLOADS, data=st.data())
+def test_result_frames_equal_the_concatenated_frames(records, data):
+    """results.to_frame builds one DataFrame; it equals id/score next to ``select`` (the old way)."""
+    import explorekit as ek
+    from explorekit.results import to_frame
+    n = len(records)
+    col = ek.Collection.from_arrays(np.eye(n, 3, dtype=np.float32) + 1, payload=records)
+    rows = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=6)), dtype=np.int64)
+    scores = data.draw(st.none() | st.just(np.linspace(1, 0, len(rows))))
+    columns = data.draw(st.sampled_from([True, False, tuple(col._payload.columns[:1])]))
+    got = to_frame(col, rows, scores, columns, True)
+    head = {"id": pd.Series(rows, dtype="int64")}
+    if scores is not None:
+        head["score"] = pd.Series(scores.astype(np.float32).astype(np.float64))
+    names = col._payload.columns if columns is True else list(columns or [])
+    want = pd.concat([pd.DataFrame(head), col._payload.select(rows, names)], axis=1) if names else pd.DataFrame(head)
+    want["vector"] = pd.Series([col.vectors()[r].copy() for r in rows], dtype=object)
+    pd.testing.assert_frame_equal(got, want)
