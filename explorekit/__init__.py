@@ -23,10 +23,11 @@ __all__ = [
     "BackendError", "Collection", "DimensionError", "DuplicateIdError", "ExploreError", "Explorer",
     "FilterError", "MissingDependencyError", "NonFiniteError", "PersistenceError", "QuantizationError",
     "QdrantCollection", "Report", "RequestError", "SearchParams", "UnknownCollectionError", "UnknownIdError",
-    "UnknownVectorError", "connect", "datasets", "plots", "projection", "report", "widgets",
+    "UnknownVectorError", "connect", "datasets", "explain", "plots", "projection", "report", "rescoring",
+    "widgets", "zones",
 ]
 
-_LAZY_MODULES = frozenset({"datasets", "plots", "widgets", "report", "projection"})
+_LAZY_MODULES = frozenset({"datasets", "plots", "widgets", "report", "projection", "explain", "zones", "rescoring"})
 _LAZY_NAMES = {"Explorer": ("widgets", "Explorer"), "Report": ("report", "Report"),
                "connect": ("backends.qdrant", "connect"),
                "QdrantCollection": ("backends.qdrant", "QdrantCollection")}

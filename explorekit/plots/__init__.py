@@ -1,0 +1,36 @@
+"""Figures of vector data and of the queries on it: plain plotly ``go.Figure`` objects.
+
+They show in notebooks (JupyterLab, Notebook 7, VS Code), export with ``fig.write_html`` and
+serialise with ``fig.to_json``; none calls ``show()``. Points are WebGL traces whose
+``customdata[:, 0]`` is the point id, and every trace names its part in ``meta["role"]``.
+Above ``max_points`` (100,000) a seeded sample is drawn and the figure says so; queries and
+colours are always computed on the whole collection.
+
+=================== ==========================================================================
+``map``             the points on their 2-D map (PCA, UMAP or the plane), coloured/sized by
+                    payload, hover text, thumbnails
+``recommendation``  examples, results, and a line from each result to the example that
+                    decided its score
+``discovery``       points coloured by discovery rank, pairs, target, results; the exact zones
+                    as a background on 2-D data
+``context``         points coloured by context loss, zero-loss points and region highlighted
+``rescoring``       slope chart of quantized rank against rank after rescoring
+``recall_curve``    recall@k against oversampling
+=================== ==========================================================================
+
+Examples
+--------
+>>> import explorekit as ek
+>>> col = ek.datasets.load("clusters2d", as_collection=True)
+>>> fig = ek.plots.map(col, color="fruit")
+>>> sum(len(t.x) for t in fig.data) == len(col)
+True
+"""
+
+from ._context import context
+from ._discovery import discovery
+from ._map import map
+from ._recommend import recommendation
+from ._rescoring import recall_curve, rescoring
+
+__all__ = ["context", "discovery", "map", "recall_curve", "recommendation", "rescoring"]

@@ -1,0 +1,276 @@
+"""Pieces every figure shares: the map, sampling, ids, hover text, colours, thumbnails, layout.
+
+Conventions (all figures): plain ``go.Figure``; the points are WebGL (``Scattergl``) traces;
+``customdata[:, 0]`` holds the point id of every marker; every trace has
+``meta={"role": ...}`` (``points``, ``results``, ``positive``, ``negative``, ``average``,
+``query``, ``target``, ``pair``, ``decision``, ``field``, ``boundary`` ...) so code can find it
+without relying on trace order or names.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+from .._errors import ExploreError, short_repr, unknown
+from ..projection import place, project
+
+if TYPE_CHECKING:
+    from ..collection import Collection
+
+MAX_POINTS = 100_000          # drawn smoothly by a WebGL trace (exploration-peers.md §5.2)
+MAX_CATEGORIES = 20
+PALETTE = qualitative.D3 + qualitative.Pastel
+GREY = "rgba(150, 150, 150, 0.35)"
+ROLE_STYLE = {
+    "positive": dict(symbol="triangle-up", color="#1a9850", size=15),
+    "negative": dict(symbol="triangle-down", color="#d73027", size=15),
+    "average": dict(symbol="diamond", color="#7b3294", size=15),
+    "query": dict(symbol="star", color="#7b3294", size=17),
+    "target": dict(symbol="star", color="#f1a340", size=19),
+}
+
+
+@dataclass
+class Map:
+    """The projected points of one vector space, and which of them are drawn."""
+
+    col: "Collection"
+    using: str | None
+    method: str
+    coords: np.ndarray           # (n, 2) every point
+    info: dict                   # projection attrs
+    drawn: np.ndarray            # rows drawn in the background (all, or a seeded sample)
+    note: str
+
+    def xy(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.coords[rows, 0], self.coords[rows, 1]
+
+    def place(self, vectors: list) -> np.ndarray:
+        """Map positions of example vectors (ids of this collection: their own position)."""
+        if not len(vectors):
+            return np.zeros((0, 2), np.float32)
+        return place(self.col, vectors, using=self.using, method=self.method)
+
+
+def build_map(col: "Collection", using: str | None, method: str, max_points: int, seed: int) -> Map:
+    """Project (cached) and choose the drawn rows: all, or a seeded sample above max_points."""
+    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
+        raise ExploreError(f"max_points: {short_repr(max_points)} is not a positive integer. "
+                           f"The default, {MAX_POINTS:,}, stays smooth in a browser.")
+    frame = project(col, using=using, method=method)
+    coords = np.column_stack([frame["x"].to_numpy(np.float32), frame["y"].to_numpy(np.float32)])
+    n = len(coords)
+    if n > max_points:
+        drawn = np.sort(np.random.default_rng(seed).choice(n, size=int(max_points), replace=False))
+        note = (f"Showing {max_points:,} of {n:,} points (random sample, seed {seed}); "
+                "every query ran on all points.")
+    else:
+        drawn, note = np.arange(n), ""
+    return Map(col, using, frame.attrs["projection"]["method"], coords, frame.attrs["projection"], drawn, note)
+
+
+def customdata(col: "Collection", rows: np.ndarray, *extra: np.ndarray) -> np.ndarray:
+    """``(len(rows), 1 + len(extra))``: ids first (int32 when they fit, so they travel binary)."""
+    values = col._ids.take(rows)
+    if col._ids.all_int and (not values or max(values) < 2**31):
+        ids = np.asarray(values, dtype=np.int32)
+        if not extra:
+            return ids.reshape(-1, 1)
+    else:
+        ids = np.asarray(values, dtype=object)
+    return np.column_stack([ids.astype(object), *extra]) if extra else ids.astype(object).reshape(-1, 1)
+
+
+def hover_columns(col: "Collection", hover_data: Any) -> list[str]:
+    """Payload columns for hover text: the given ones, else up to four short ones."""
+    columns = list(col._payload.columns)
+    if hover_data is None:
+        kinds = col._payload.kinds()
+        picks = [c for c in columns if kinds[c] != "json" and not _is_image_column(col, c)]
+        return picks[:4]
+    names = [hover_data] if isinstance(hover_data, str) else list(hover_data)
+    for name in names:
+        if name not in columns:
+            raise ExploreError(unknown("payload column (hover_data)", name, columns,
+                                       f"hover_data takes names from {columns[:20]}."))
+    return names
+
+
+def hover_text(col: "Collection", rows: np.ndarray, columns: list[str], head: list[str] | None = None) -> np.ndarray:
+    """One hover string per row: optional head lines, ``id``, then ``column: value`` lines."""
+    ids = pd.Series(col._ids.take(rows), dtype=object).astype(str)
+    text = "id " + ids
+    if head is not None:
+        text = pd.Series(head, dtype=object).astype(str) + "<br>" + text
+    if columns:
+        values = col._payload.select(rows, columns)
+        for name in columns:
+            shown = values[name].astype(str).str.slice(0, 80)
+            shown = shown.str.replace("&", "&amp;").str.replace("<", "&lt;").str.replace(">", "&gt;")
+            text = text + f"<br>{html.escape(name)}: " + shown.to_numpy(dtype=object)
+    return text.to_numpy(dtype=object)
+
+
+def column_values(col: "Collection", rows: np.ndarray, name: str, what: str) -> pd.Series:
+    if name not in col._payload.columns:
+        raise ExploreError(unknown(f"payload column ({what})", name, col._payload.columns,
+                                   f"{what}= takes a payload column, one of {list(col._payload.columns)[:20]}."))
+    return col._payload.select(rows, [name])[name]
+
+
+def is_numeric(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) \
+        and values.nunique(dropna=True) > MAX_CATEGORIES
+
+
+def point_traces(m: Map, rows: np.ndarray, *, color: str | None = None, size: str | None = None,
+                 hover_data: Any = None, name: str = "points", base_color: str = GREY,
+                 marker_size: float = 5) -> list[go.Scattergl]:
+    """Background traces of the drawn points: one grey trace, one continuous colour scale, or
+    one trace per category (at most 20; the rest become "other")."""
+    col = m.col
+    columns = hover_columns(col, hover_data)
+    sizes = _sizes(column_values(col, rows, size, "size")) if size is not None else marker_size
+    x, y = m.xy(rows)
+    text = hover_text(col, rows, columns)
+    common = dict(mode="markers", hoverinfo="text", meta={"role": "points"})
+    if color is None:
+        return [go.Scattergl(x=x, y=y, customdata=customdata(col, rows), text=text, name=name,
+                             marker=dict(color=base_color, size=sizes), **common)]
+    values = column_values(col, rows, color, "color")
+    if is_numeric(values):
+        numbers = values.to_numpy(np.float64, na_value=np.nan)
+        ok = np.isfinite(numbers)
+        traces = [go.Scattergl(x=x[ok], y=y[ok], customdata=customdata(col, rows[ok]), text=text[ok], name=color,
+                               marker=dict(color=numbers[ok].astype(np.float32), colorscale="Viridis",
+                                           size=sizes if np.isscalar(sizes) else sizes[ok], showscale=True,
+                                           colorbar=dict(title=dict(text=color), thickness=14)),
+                               showlegend=False, **common)]
+        if not ok.all():
+            traces.append(go.Scattergl(x=x[~ok], y=y[~ok], customdata=customdata(col, rows[~ok]), text=text[~ok],
+                                       name=f"{color} missing", marker=dict(color=GREY, size=marker_size), **common))
+        return traces
+    labels = values.map(_label).astype(str).to_numpy(dtype=object)
+    counts = pd.Series(labels).value_counts(sort=True)
+    keep = list(counts.index[:MAX_CATEGORIES - 1]) if len(counts) > MAX_CATEGORIES else list(counts.index)
+    if len(counts) > MAX_CATEGORIES:
+        other = f"other ({len(counts) - len(keep)} values)"
+        labels = np.where(np.isin(labels, keep), labels, other).astype(object)
+        keep.append(other)
+    traces = []
+    for i, label in enumerate(sorted(keep, key=lambda v: (v.startswith("other ("), v))):
+        sel = labels == label
+        traces.append(go.Scattergl(x=x[sel], y=y[sel], customdata=customdata(col, rows[sel]), text=text[sel],
+                                   name=label, legendgroup=label,
+                                   marker=dict(color=PALETTE[i % len(PALETTE)],
+                                               size=sizes if np.isscalar(sizes) else sizes[sel]), **common))
+    return traces
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return ", ".join(map(str, value)) if len(value) else "(empty)"
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "(missing)"
+    return str(value)
+
+
+def _sizes(values: pd.Series) -> np.ndarray:
+    numbers = values.to_numpy(np.float64, na_value=np.nan)
+    finite = numbers[np.isfinite(numbers)]
+    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    scaled = (numbers - low) / (high - low) if high > low else np.zeros_like(numbers)
+    return np.where(np.isfinite(scaled), 3.0 + 11.0 * scaled, 3.0).astype(np.float32)
+
+
+def _is_image_column(col: "Collection", name: str) -> bool:
+    if col._payload.kinds().get(name) != "str" or not len(col):
+        return False
+    first = col._payload.select(np.arange(min(3, len(col))), [name])[name].dropna()
+    return bool(len(first)) and all(str(v).startswith("data:image/") for v in first)
+
+
+def thumbnail_column(col: "Collection", thumbnails: Any) -> str | None:
+    """The payload column of image data URIs: given, detected (None), or off (False)."""
+    if thumbnails is False:
+        return None
+    if isinstance(thumbnails, str):
+        if thumbnails not in col._payload.columns:
+            raise ExploreError(unknown("payload column (thumbnails)", thumbnails, col._payload.columns,
+                                       "thumbnails= takes a column of image data URIs, None (detect) or False."))
+        return thumbnails
+    if thumbnails not in (None, True):
+        raise ExploreError(f"thumbnails: {short_repr(thumbnails)} is not a column name, None or False.")
+    return next((c for c in col._payload.columns if _is_image_column(col, c)), None)
+
+
+def add_thumbnails(fig: go.Figure, m: Map, rows: np.ndarray, column: str, scale: float = 0.045,
+                   span: np.ndarray | None = None, beside: bool = False) -> None:
+    """Images of these points at their map positions (layout images, ``scale`` of ``span``).
+
+    ``span`` is the shown (width, height) in map units (default: the whole map); ``beside``
+    puts each image to the upper right of its marker instead of over it.
+    """
+    if not len(rows):
+        return
+    span = np.ptp(m.coords, axis=0) if span is None else np.asarray(span, np.float64)
+    sizex, sizey = float(span[0] * scale or 1), float(span[1] * scale or 1)
+    sources = column_values(m.col, rows, column, "thumbnails").tolist()
+    x, y = m.xy(rows)
+    for xi, yi, source in zip(x.tolist(), y.tolist(), sources):
+        if isinstance(source, str) and source.startswith("data:image/"):
+            fig.add_layout_image(source=source, x=xi + (0.25 * sizex if beside else 0.0),
+                                 y=yi + (0.25 * sizey if beside else 0.0), xref="x", yref="y", sizex=sizex,
+                                 sizey=sizey, xanchor="left" if beside else "center",
+                                 yanchor="bottom" if beside else "middle", layer="above", sizing="contain",
+                                 opacity=0.95)
+
+
+def axis_titles(m: Map) -> tuple[str, str]:
+    if m.method == "pca":
+        share = m.info.get("explained_variance", [0, 0])
+        return f"PC1 ({100 * share[0]:.1f}%)", f"PC2 ({100 * share[1]:.1f}%)"
+    if m.method == "umap":
+        return "UMAP 1", "UMAP 2"
+    return "dimension 0", "dimension 1"
+
+
+def finish(fig: go.Figure, m: Map, *, title: str | None, subtitle: str = "", width: int | None = None,
+           height: int | None = None) -> go.Figure:
+    """Title, note (sampling, projection), axes and size; equal axis scales except for UMAP."""
+    notes = [t for t in (subtitle, _projection_note(m), m.note) if t]
+    xt, yt = axis_titles(m)
+    fig.update_layout(template="plotly_white", width=width, height=height or 640,
+                      title=dict(text=title or "", subtitle=dict(text="<br>".join(notes), font=dict(size=11))),
+                      margin=dict(t=90 + 14 * max(0, len(notes) - 1), l=60, r=30, b=60),
+                      legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=-0.12,
+                                  yanchor="top"), hovermode="closest")
+    fig.update_xaxes(title_text=xt, zeroline=False)
+    fig.update_yaxes(title_text=yt, zeroline=False)
+    if m.method != "umap":
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def _projection_note(m: Map) -> str:
+    info = m.info
+    name = {"pca": "PCA", "umap": "UMAP", "identity": "the plane itself"}[m.method]
+    fitted = info.get("fitted_on", info.get("points"))
+    if m.method == "identity":
+        return "Map: the 2-D vectors as they are."
+    if fitted and fitted < info.get("points", fitted):
+        return (f"Map: {name} fitted on {fitted:,} of {info['points']:,} points (seed {info.get('seed', 0)}), "
+                "the rest placed.")
+    return f"Map: {name} of {info.get('points', 0):,} points."
+
+
+def check_size(name: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 50):
+        raise ExploreError(f"{name}: {short_repr(value)} is not a size in pixels (an integer >= 50, or None).")

@@ -1,0 +1,93 @@
+"""Context search on the map: every point coloured by its context loss, zero loss stands out."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .. import zones
+from . import _base
+from ._query import (boundary_traces, example_traces, field_trace, pair_traces, query_view, results_trace,
+                     zoom_to)
+
+if TYPE_CHECKING:
+    from ..collection import Collection
+
+ZERO = "#e6550d"
+LOSS_SCALE = [[0.0, "#08306b"], [0.5, "#4292c6"], [1.0, "#b9d9ee"]]     # most negative -> just below 0
+
+
+def context(col: "Collection", result: Any, *, method: str = "auto", field: bool | None = None,
+            resolution: int = 200, hover_data: Any = None, zoom: bool = False,
+            max_points: int = _base.MAX_POINTS, seed: int = 0,
+            title: str | None = None, width: int | None = None, height: int | None = None) -> go.Figure:
+    """Context search: points coloured by loss, the zero-loss points (and region) highlighted.
+
+    A point's context loss is ``sum_k fs(min(sim(p_k, x) - sim(n_k, x) - EPS, 0))``: 0 on the
+    positive side of every pair (all of those tie at the top of a context search), more
+    negative the further it is on the wrong side. Values from :func:`explorekit.zones.points`.
+
+    Parameters
+    ----------
+    result : what ``col.discover(context=...)`` (no target) returned, or the REST body.
+    field : for 2-D vectors drawn as they are, the loss over the plane with the zero-loss region
+        filled and the exact pair boundaries (default on there).
+    method, resolution, hover_data, zoom, max_points, seed : as in :func:`discovery`.
+
+    Examples
+    --------
+    >>> import explorekit as ek
+    >>> col = ek.Collection.from_arrays([[0, 0], [4, 0], [1, 0], [3, 1]], distance="euclid")
+    >>> fig = ek.plots.context(col, col.discover(context=[(0, 1)]))
+    >>> {t.name: t.customdata[:, 0].tolist() for t in fig.data if t.meta["role"] == "points"}
+    {'zero loss': [0, 2], 'loss below 0': [1, 3]}
+    """
+    _base.check_size("width", width)
+    _base.check_size("height", height)
+    q = query_view(col, result, method, max_points, seed, ("context",), "context")
+    z = zones.points(col, q.request)
+    pairs = len(q.request.context)
+    loss = z["loss"].to_numpy()
+    low = float(min(loss.min(), -1e-6)) if len(loss) else -1.0
+    fig = go.Figure()
+    draw_field = q.m.method == "identity" if field is None else bool(field)
+    if draw_field:
+        grid = zones.grid(col, q.request, resolution=resolution)
+        fig.add_trace(field_trace(grid, "loss", colorscale=LOSS_SCALE, zmin=low, zmax=0.0, opacity=0.3))
+        zero = grid.copy()
+        zero["zero"] = np.where(grid["zero_loss"].to_numpy(), 1.0, np.nan)
+        fig.add_trace(field_trace(zero, "zero", colorscale=[[0, ZERO], [1, ZERO]], zmin=0, zmax=1, opacity=0.28,
+                                  role="zero_loss_region", name="zero-loss region"))
+    rows = q.m.drawn
+    columns = _base.hover_columns(col, hover_data)
+    satisfied = z["satisfied"].to_numpy()[rows]
+    head = [f"loss {v:.4f}: no loss on {s} of {pairs} pair{'s' * (pairs != 1)}"
+            for v, s in zip(loss[rows].tolist(), satisfied.tolist())]
+    text = _base.hover_text(col, rows, columns, head=head)
+    x, y = q.m.xy(rows)
+    is_zero = z["zero_loss"].to_numpy()[rows]
+    fig.add_trace(go.Scattergl(                     # zero loss first, so the losses draw over it
+        x=x[is_zero], y=y[is_zero], mode="markers", name="zero loss", meta={"role": "points", "zero_loss": True},
+        customdata=_base.customdata(col, rows[is_zero]), text=text[is_zero], hoverinfo="text",
+        marker=dict(color=ZERO, size=6)))
+    fig.add_trace(go.Scattergl(
+        x=x[~is_zero], y=y[~is_zero], mode="markers", name="loss below 0", meta={"role": "points", "zero_loss": False},
+        customdata=_base.customdata(col, rows[~is_zero]), text=text[~is_zero], hoverinfo="text",
+        marker=dict(color=loss[rows][~is_zero].astype(np.float32), colorscale=LOSS_SCALE, cmin=low, cmax=0.0,
+                    size=6, colorbar=dict(title=dict(text="context loss"), thickness=14))))
+    if draw_field:
+        fig.add_traces(boundary_traces(zones.boundaries(col, q.request), grid.attrs["grid"]["bounds"]))
+    fig.add_traces(pair_traces(q))
+    fig.add_traces(example_traces(q, ("positive", "negative")))
+    fig.add_trace(results_trace(q, ringed=True))
+    total = int(z["zero_loss"].sum())
+    default = f"context search: {pairs} pair{'s' * (pairs != 1)}, {total:,} point{'s' * (total != 1)} with zero loss"
+    sub = "Colour: context loss (0 = positive side of every pair, in orange); results ringed and numbered."
+    if draw_field:
+        sub += " Background: loss over the plane, zero-loss region filled."
+    _base.finish(fig, q.m, title=title or default, subtitle=sub, width=width, height=height)
+    if zoom:
+        zoom_to(fig, q)
+    return fig

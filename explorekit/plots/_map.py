@@ -1,0 +1,66 @@
+"""The map: every point of a vector space on its 2-D projection."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .._errors import ExploreError, short_repr
+from . import _base
+
+if TYPE_CHECKING:
+    from ..collection import Collection
+
+
+def map(col: "Collection", using: str | None = None, *, method: str = "auto", color: str | None = None,
+        size: str | None = None, hover_data: Any = None, thumbnails: Any = None, max_thumbnails: int = 60,
+        max_points: int = _base.MAX_POINTS, seed: int = 0, title: str | None = None,
+        width: int | None = None, height: int | None = None) -> go.Figure:
+    """The points of one vector space on its map, coloured or sized by payload columns.
+
+    Parameters
+    ----------
+    col, using : the collection and vector name.
+    method : projection (:func:`explorekit.projection.project`): ``"auto"``, ``"pca"``,
+        ``"umap"`` or ``"identity"``; computed once and cached.
+    color : payload column; numbers get a colour scale, anything else one legend entry per
+        value (the 19 most common, then "other").
+    size : numeric payload column scaled to 3-14 px.
+    hover_data : payload columns shown on hover (default: up to four short ones).
+    thumbnails : column of image data URIs (detected when None; False: none); up to
+        ``max_thumbnails`` of them are drawn on the map, spread by a seeded sample.
+    max_points : above this many points a seeded sample is drawn, and the figure says so.
+    seed : sample seed.
+
+    Returns
+    -------
+    plotly ``go.Figure`` of ``Scattergl`` traces; ``customdata[:, 0]`` holds point ids.
+
+    Examples
+    --------
+    >>> import explorekit as ek
+    >>> col = ek.Collection.from_arrays([[0, 0], [1, 1], [2, 0]], distance="euclid",
+    ...                                 payload=[{"kind": "a"}, {"kind": "b"}, {"kind": "a"}])
+    >>> fig = ek.plots.map(col, color="kind")
+    >>> [(t.name, t.customdata[:, 0].tolist()) for t in fig.data]
+    [('a', [0, 2]), ('b', [1])]
+    """
+    _base.check_size("width", width)
+    _base.check_size("height", height)
+    if isinstance(max_thumbnails, bool) or not isinstance(max_thumbnails, (int, np.integer)) or max_thumbnails < 0:
+        raise ExploreError(f"max_thumbnails: {short_repr(max_thumbnails)} is not a non-negative integer.")
+    m = _base.build_map(col, using, method, max_points, seed)
+    fig = go.Figure(_base.point_traces(m, m.drawn, color=color, size=size, hover_data=hover_data,
+                                       base_color="#4c78a8" if color is None else _base.GREY))
+    column = _base.thumbnail_column(col, thumbnails)
+    if column is not None and max_thumbnails:
+        count = min(int(max_thumbnails), len(m.drawn))
+        rows = np.sort(np.random.default_rng(seed).choice(m.drawn, size=count, replace=False))
+        _base.add_thumbnails(fig, m, rows, column)
+    space = col._space(using)
+    name = f"{col.name}: " if col.name else ""
+    vector = f"vector {space.name!r}, " if space.name else ""
+    default = f"{name}{len(col):,} points, {vector}{space.dim}-d {space.distance}"
+    return _base.finish(fig, m, title=title or default, width=width, height=height)
