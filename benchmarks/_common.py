@@ -18,43 +18,39 @@ RESULTS = HERE / "results"
 
 
 def data(n: int, dim: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
-    """(stored vectors, held-out queries, description): the large real set when it is built and
-    big enough, else an anisotropic random stand-in (said so in the description)."""
-    sys.path.insert(0, str(HERE))
-    try:
-        from large_set import load_large  # built by `python benchmarks/large_set.py --build`
-        vectors, queries = _large(load_large, n)
-        if dim == vectors.shape[1] and len(vectors) >= n:
-            return vectors[:n], queries, f"{n} x {dim} real MiniLM embeddings of Debian package descriptions"
-    except Exception as err:  # noqa: BLE001 - the stand-in is the documented fallback
-        note = f" (large set unavailable: {type(err).__name__})"
-    else:
-        note = ""
+    """(stored vectors, held-out queries, description).
+
+    For 384-d runs: the large real set (MiniLM embeddings of Debian package descriptions, built
+    once by ``python benchmarks/large_set.py --build``; never built from here). It holds about
+    63,000 points: a larger ``n`` is filled with perturbed copies (Gaussian noise of 0.02 per
+    component, re-normalised), and the description says how many. Otherwise, or when the set is
+    not built, an anisotropic random stand-in, also said in the description.
+    """
+    note = ""
+    if dim == 384:
+        sys.path.insert(0, str(HERE))
+        try:
+            from large_set import load_large
+            large = load_large(build_if_missing=False)
+            vectors, queries = np.asarray(large.vectors, np.float32), np.asarray(large.queries, np.float32)
+            real = min(n, len(vectors))
+            out = vectors[:real]
+            if n > real:
+                rng = np.random.default_rng(seed)
+                extra = vectors[rng.integers(0, len(vectors), n - real)]
+                extra = extra + rng.normal(scale=0.02, size=extra.shape).astype(np.float32)
+                extra /= np.linalg.norm(extra, axis=1, keepdims=True)
+                out = np.vstack([out, extra.astype(np.float32)])
+                return out, queries, (f"{n} x {dim}: {real} real MiniLM embeddings of Debian package descriptions "
+                                      f"+ {n - real} perturbed copies; 200 held-out real queries")
+            return out, queries, f"{n} x {dim} real MiniLM embeddings of Debian package descriptions; 200 held-out queries"
+        except (FileNotFoundError, ImportError) as err:
+            note = f" (large set not built: {type(err).__name__})"
     rng = np.random.default_rng(seed)
     scales = np.linspace(2.0, 0.2, dim).astype(np.float32)
     vectors = (rng.normal(size=(n, dim)).astype(np.float32) * scales + 0.3)
     queries = (rng.normal(size=(200, dim)).astype(np.float32) * scales + 0.3)
     return vectors, queries, f"{n} x {dim} anisotropic random stand-in{note}"
-
-
-def _large(load_large, n):
-    loaded = load_large(n)
-    if isinstance(loaded, tuple):
-        frame_or_vectors, queries = loaded[0], loaded[1]
-    else:
-        frame_or_vectors, queries = loaded, None
-    vectors = frame_or_vectors
-    if hasattr(frame_or_vectors, "columns"):
-        column = "embedding" if "embedding" in frame_or_vectors.columns else frame_or_vectors.columns[0]
-        vectors = np.stack(frame_or_vectors[column].to_numpy())
-    vectors = np.asarray(vectors, np.float32)
-    if queries is None:
-        queries = vectors[-200:]
-        vectors = vectors[:-200]
-    if hasattr(queries, "columns"):
-        column = "embedding" if "embedding" in queries.columns else queries.columns[0]
-        queries = np.stack(queries[column].to_numpy())
-    return vectors, np.asarray(queries, np.float32)
 
 
 def timeit(fn: Callable[[], Any], *, repeat: int = 7, warmup: int = 1) -> float:

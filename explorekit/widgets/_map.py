@@ -1,0 +1,147 @@
+"""The Explorer's map: the 2-D points (from :mod:`explorekit.projection`), the base trace built
+once, and the small overlay traces that change on every click.
+
+Trace order in the figure: first the base traces of :func:`explorekit.plots.map` (every point,
+Scattergl, float32 x/y, ids in ``customdata[:, 0]``; one trace per colour category), then the
+three overlays: ``results``, ``lines`` (context pairs), ``examples``.
+Overlays are drawn with ``hoverinfo="skip"``, so clicks and hovers always reach the base
+trace underneath; only overlays are ever updated, inside one ``batch_update``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from .._errors import ExploreError, short_repr
+from ..ids import is_id
+
+from ..plots._base import ROLE_STYLE
+
+# role -> (colour, symbol), as the explanation figures draw them; context sides as positive/negative
+STYLE = {role: (ROLE_STYLE[role]["color"], ROLE_STYLE[role]["symbol"]) for role in ("positive", "negative", "target")}
+STYLE.update({"context+": STYLE["positive"], "context-": STYLE["negative"], "pending": ("#737373", "triangle-up")})
+
+MAP_SAMPLE = 20_000      # points mapped from a remote collection (a sample; the rest is placed on need)
+
+
+def map_collection(col: Any, sample: int = MAP_SAMPLE) -> Any:
+    """The local collection the map is computed on: ``col`` itself, or a sample of a remote one."""
+    from ..collection import Collection
+    if isinstance(col, Collection):
+        return col
+    if hasattr(col, "sample"):
+        return col.sample(limit=sample)
+    raise ExploreError(f"collection: {short_repr(col)} is neither an explorekit Collection nor a remote "
+                       "collection with sample(); pass ek.Collection or ek.connect(...)['name'].")
+
+
+def project_points(map_col: Any, using: str | None, method: str) -> pd.DataFrame:
+    """The map's points ``(id, x, y)`` from :func:`explorekit.projection.project` (cached there)."""
+    from ..projection import project
+    if not isinstance(method, str):
+        raise ExploreError(f"projection: {short_repr(method)} is not a projection method. "
+                           "Use 'umap', 'pca', 'auto' or 'identity' (2-D vectors).")
+    points = project(map_col, using=using, method=method)
+    return pd.DataFrame({"id": points["id"].to_numpy(),
+                         "x": np.asarray(points["x"], np.float32), "y": np.asarray(points["y"], np.float32)})
+
+
+class MapIndex:
+    """Where each point id sits on the map; looks up many ids at once (vectorised).
+
+    Ids that are not on the map (a map of a remote collection's sample) and raw vectors are
+    placed with :func:`explorekit.projection.place` on the map's own projection.
+    """
+
+    def __init__(self, points: pd.DataFrame, col: Any = None, map_col: Any = None,
+                 using: str | None = None, method: str | None = None) -> None:
+        self.ids = pd.Index(points["id"].to_numpy())
+        self.id_list = self.ids.tolist()          # python ints/strs, as the core's ids are
+        self.x = np.ascontiguousarray(points["x"], dtype=np.float32)
+        self.y = np.ascontiguousarray(points["y"], dtype=np.float32)
+        self.col, self.map_col, self.using, self.method = col, map_col, using, method
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, point_inds: list[int]) -> list[Any]:
+        """Ids of points of the base trace, by position in the trace."""
+        return [self.id_list[i] for i in point_inds]
+
+    def xy(self, examples: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Map positions of ids and raw vectors; NaN where a point cannot be placed."""
+        x = np.full(len(examples), np.nan, np.float32)
+        y = np.full(len(examples), np.nan, np.float32)
+        if not examples:
+            return x, y
+        id_at = np.array([i for i, e in enumerate(examples) if is_id(e)], dtype=np.int64)
+        place_at, place_what = [], []
+        if len(id_at):
+            rows = self.ids.get_indexer([examples[i] for i in id_at])
+            found = rows >= 0
+            x[id_at[found]], y[id_at[found]] = self.x[rows[found]], self.y[rows[found]]
+            missing = id_at[~found].tolist()
+            if missing and self.col is not None and hasattr(self.col, "vectors_of"):
+                place_at += missing
+                place_what += list(self.col.vectors_of([examples[i] for i in missing], using=self.using))
+        vec_at = [i for i, e in enumerate(examples) if not is_id(e)]
+        place_at += vec_at
+        place_what += [np.asarray(examples[i], np.float32) for i in vec_at]
+        if place_at and self.map_col is not None and self.method is not None:
+            from ..projection import place
+            coords = place(self.map_col, np.stack(place_what), using=self.using, method=self.method)
+            x[place_at], y[place_at] = coords[:, 0], coords[:, 1]
+        return x, y
+
+
+def base_figure(map_col: Any, using: str | None, method: str, color: str | None, hover: Any,
+                height: int, max_points: int) -> go.Figure:
+    """The plain map (:func:`explorekit.plots.map`): its traces are the base, built once."""
+    from ..plots import map as plot_map
+    return plot_map(map_col, using=using, method=method, color=color, hover_data=hover, height=height,
+                    max_points=max_points)
+
+
+def trace_ids(trace: Any) -> list[Any]:
+    """Point ids of a base trace, by position (``customdata[:, 0]``, as every plot stores them)."""
+    data = trace.customdata
+    if data is None or not len(data):
+        return []
+    column = np.asarray(data)[:, 0] if np.ndim(data) == 2 else np.asarray(data)
+    return column.tolist()
+
+
+def overlay_traces() -> list[go.Scattergl]:
+    """Empty overlay traces (results, context lines, examples), drawn above the base map."""
+    common = dict(hoverinfo="skip", showlegend=False)
+    return [go.Scattergl(x=[], y=[], mode="markers", name="results", **common,
+                         marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#ff7f00"))),
+            go.Scattergl(x=[], y=[], mode="lines", name="context pairs", **common,
+                         line=dict(width=1.5, color="#636363", dash="dash")),
+            go.Scattergl(x=[], y=[], mode="markers", name="examples", **common,
+                         marker=dict(size=16, line=dict(width=1.5, color="black")))]
+
+
+def example_overlay(index: MapIndex, selection: Any) -> dict[str, Any]:
+    """x, y, colours and symbols of every chosen example, and the context-pair line segments."""
+    items: list[tuple[str, Any]] = [("positive", e) for e in selection.positive]
+    items += [("negative", e) for e in selection.negative]
+    if selection.target is not None:
+        items.append(("target", selection.target))
+    for p, n in selection.context:
+        items += [("context+", p), ("context-", n)]
+    if selection.pending is not None:
+        items.append(("pending", selection.pending))
+    x, y = index.xy([e for _, e in items])
+    n_pairs = len(selection.context)
+    start = len(items) - 2 * n_pairs - (selection.pending is not None)
+    lx = np.full(3 * n_pairs, np.nan, np.float32)
+    ly = np.full(3 * n_pairs, np.nan, np.float32)
+    lx[0::3], lx[1::3] = x[start:start + 2 * n_pairs:2], x[start + 1:start + 2 * n_pairs:2]
+    ly[0::3], ly[1::3] = y[start:start + 2 * n_pairs:2], y[start + 1:start + 2 * n_pairs:2]
+    return {"x": x, "y": y, "color": [STYLE[r][0] for r, _ in items], "symbol": [STYLE[r][1] for r, _ in items],
+            "line_x": lx, "line_y": ly}

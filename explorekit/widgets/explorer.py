@@ -1,0 +1,377 @@
+"""``ek.Explorer``: click examples on a map of the collection and see the query's results.
+
+The view (ipywidgets + plotly ``FigureWidget``) over :class:`~explorekit.widgets._state.ExplorerState`.
+It holds no scoring: every result comes from the collection's public query methods, every
+explanation from :func:`explorekit.explain.explain` and :mod:`explorekit.plots`.
+
+Examples
+--------
+>>> import explorekit as ek
+>>> col = ek.datasets.load("clusters2d", as_collection=True)
+>>> ex = ek.Explorer(col, projection="auto", color="fruit")
+>>> ex                                   # doctest: +SKIP
+>>> ex.examples = {"positive": [0, 1], "negative": [200]}
+>>> ex.result["fruit"].tolist()[:3]
+['pear', 'pear', 'pear']
+>>> col.query(ex.query).equals(ex.result)                # the next cell continues from the clicks
+True
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+import ipywidgets as W
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from .._errors import ExploreError
+from ..requests import STRATEGIES
+from . import _map
+from ._model import KINDS, MODES
+from ._state import ExplorerState
+from ._table import to_html
+from ._explain import explanation_figure, is_quantized
+
+
+INSPECT_CAP = 1_000     # points a typed query selects in inspect mode
+
+
+class Explorer(W.VBox):
+    """A map of the collection to pick examples on, the query they make, and its results.
+
+    Parameters
+    ----------
+    collection : Collection or QdrantCollection
+        Anything with the query API (``search``, ``recommend``, ``discover``, ``retrieve``, ``scroll``).
+    using : str, optional
+        The vector name to map and query (None: the only or unnamed vector).
+    projection : {"umap", "pca"} or DataFrame, default "umap"
+        How the map is made (:func:`explorekit.projection.project`), or a ready ``(id, x, y)`` frame.
+    color : str, optional
+        A payload column to colour the map by.
+    hover : list of str, optional
+        Payload columns shown when hovering a point.
+    limit : int, default 10
+        Results per query.
+    height : int, default 520
+        Height of the map in pixels.
+
+    max_points : int, default 100,000
+        Above this many points the map draws a seeded sample (queries still use every point).
+
+    Attributes
+    ----------
+    result : DataFrame or None
+        The current result, exactly as the public query method returned it.
+    examples : dict
+        The chosen examples per role; assigning a dict updates the widget.
+    selection : DataFrame
+        The points of the last box/lasso selection (or click) in inspect mode, with payload.
+    query : dict or None
+        The request as a Qdrant ``/points/query`` body: ``col.query(explorer.query)`` repeats it.
+
+    Notes
+    -----
+    Clicks and selections on the map, typed ids, queries and filters that are wrong show a
+    message in the status line and change nothing. The base map is sent to the browser once;
+    a click updates only the overlay traces (examples, results, context-pair lines).
+    """
+
+    def __init__(self, collection: Any, using: str | None = None, projection: str = "umap",
+                 color: str | None = None, hover: Any = None, *, limit: int = 10, height: int = 520,
+                 max_points: int = 100_000) -> None:
+        self.state = ExplorerState(collection, using)
+        self.state.set_limit(limit)                  # checked here: a bad limit raises RequestError
+        self.method = projection
+        self.map_col = _map.map_collection(collection)
+        self.points = _map.project_points(self.map_col, using, projection)
+        self.index = _map.MapIndex(self.points, collection, self.map_col, using, projection)
+        base = _map.base_figure(self.map_col, using, projection, color, hover, height, max_points)
+        self._base_ids = [_map.trace_ids(trace) for trace in base.data]
+        n = len(base.data)
+        self._results, self._lines, self._examples = n, n + 1, n + 2       # overlay trace indexes
+        self.figure = go.FigureWidget(data=[*base.data, *_map.overlay_traces()], layout=base.layout)
+        self.figure.update_layout(clickmode="event", dragmode="pan", uirevision="explorer")
+        for trace in self.figure.data[:n]:
+            trace.on_click(self._on_click)
+            trace.on_selection(self._on_selection)
+            trace.on_deselect(self._on_deselect)
+        self._selected: list[Any] = []         # ids of the last inspect-mode box/lasso selection
+        self._gathering: list[Any] = []        # ids of one selection event, gathered over base traces
+        self._explained: Any = None            # (result identity, figure) of the last explanation
+        self.timings: dict[str, float] = {}
+
+        self.mode = W.ToggleButtons(options=list(MODES), value="positive", description="click adds",
+                                    style={"button_width": "104px"})
+        self.kind = W.Dropdown(options=list(KINDS), value="auto", description="query",
+                               layout=W.Layout(width="190px"))
+        self.strategy = W.Dropdown(options=list(STRATEGIES), value="average_vector", description="strategy",
+                                   layout=W.Layout(width="250px"))
+        self.limit = W.BoundedIntText(value=limit, min=1, max=1000, description="limit",
+                                      layout=W.Layout(width="150px"))
+        self.add_box = W.Text(placeholder="ids (3, 17) or a pandas query (digit == 3)", continuous_update=False,
+                              description="add", layout=W.Layout(width="380px"))
+        self.add_button = W.Button(description="add", layout=W.Layout(width="60px"))
+        self.filter_box = W.Text(placeholder='pandas query (ink > 300) or Qdrant JSON {"must": [...]}',
+                                 continuous_update=False, description="filter", layout=W.Layout(width="460px"))
+        self.rescore = W.Dropdown(options=[("default", None), ("on", True), ("off", False)], value=None,
+                                  description="rescore", layout=W.Layout(width="170px"))
+        self.oversampling = W.BoundedFloatText(value=1.0, min=1.0, max=100.0, step=0.5, description="oversampling",
+                                               layout=W.Layout(width="190px"), style={"description_width": "90px"})
+        self.ignore = W.Checkbox(value=False, description="ignore quantization", indent=False)
+        quantized = is_quantized(collection, using)
+        self.quantization = W.HBox([self.rescore, self.oversampling, self.ignore],
+                                   layout=W.Layout(display="flex" if quantized else "none"))
+        self.clear_button = W.Button(description="clear examples", layout=W.Layout(width="130px"))
+        self.example_list = W.VBox(layout=W.Layout(max_height="150px", overflow="auto"))
+        self.status = W.HTML()
+        self.table = W.HTML(to_html(None))
+        self.explanation = go.FigureWidget(layout=dict(height=380, margin=dict(l=40, r=10, t=40, b=40)))
+        self.inspect = W.HTML("<i>Inspect mode: click a point, or box/lasso points, to read them here.</i>")
+        self.tabs = W.Tab(children=[self.table, self.explanation, self.inspect],
+                          titles=("results", "explanation", "inspect"))
+
+        self.mode.observe(self._on_mode, names="value")
+        self.kind.observe(lambda ch: self._apply(lambda: self.state.set_kind(ch["new"])), names="value")
+        self.strategy.observe(lambda ch: self._apply(lambda: self.state.set_strategy(ch["new"])), names="value")
+        self.limit.observe(lambda ch: self._apply(lambda: self.state.set_limit(int(ch["new"]))), names="value")
+        self.add_box.observe(self._on_add_text, names="value")
+        self.add_button.on_click(lambda _: self._on_add_text({"new": self.add_box.value}))
+        self.filter_box.observe(lambda ch: self._apply(lambda: self.state.set_filter(ch["new"])), names="value")
+        for control in (self.rescore, self.oversampling, self.ignore):
+            control.observe(self._on_params, names="value")
+        self.clear_button.on_click(lambda _: self._apply(self.state.clear))
+        self.tabs.observe(lambda ch: self._refresh_explanation(), names="selected_index")
+
+        super().__init__([self.mode, W.HBox([self.kind, self.strategy, self.limit]),
+                          W.HBox([self.add_box, self.add_button, self.clear_button]), self.filter_box,
+                          self.quantization, self.example_list, self.status, self.figure, self.tabs])
+        self._refresh()
+
+    # ------------------------------------------------------------------ Python side
+    @property
+    def result(self) -> pd.DataFrame | None:
+        """The current result (the DataFrame the public query method returned), or None."""
+        return self.state.result
+
+    @property
+    def examples(self) -> dict[str, Any]:
+        """The chosen examples: ``{"positive", "negative", "target", "context"}``. Assign to change them."""
+        return self.state.selection.as_dict()
+
+    @examples.setter
+    def examples(self, value: dict[str, Any]) -> None:
+        try:
+            self.state.set_examples(value)
+        except ExploreError as err:
+            self._show_error(err)
+            raise
+        self._refresh()
+
+    @property
+    def selection(self) -> pd.DataFrame:
+        """Points of the last box/lasso selection in inspect mode (``id`` and payload)."""
+        return self.state.col.retrieve(list(self._selected))
+
+    @property
+    def query(self) -> dict | None:
+        """The current request as a Qdrant ``/points/query`` body: ``col.query(explorer.query)``."""
+        return self.state.query
+
+    # ------------------------------------------------------------------ browser side
+    def _apply(self, change: Any) -> bool:
+        """Run a state change; show bad input in the status line instead of raising."""
+        start = time.perf_counter()
+        try:
+            change()
+        except ExploreError as err:
+            self._show_error(err)
+            return False
+        self.timings["query"] = time.perf_counter() - start
+        self._refresh()
+        self.timings["total"] = time.perf_counter() - start
+        return True
+
+    def _ids_of(self, points: Any) -> list[Any]:
+        ids = self._base_ids[points.trace_index]
+        return [ids[k] for k in points.point_inds]
+
+    def _on_click(self, trace: Any, points: Any, _state: Any) -> None:
+        """A click on the map: plotly calls this once per base trace; one of them has the point."""
+        if not points.point_inds:
+            return
+        point = self._ids_of(points)[0]
+        if self.mode.value == "inspect":
+            self._show_selection([point])
+            return
+        self._apply(lambda: self.state.click(self.mode.value, point))
+
+    def _on_selection(self, trace: Any, points: Any, _selector: Any) -> None:
+        """A box or lasso: plotly calls this once per base trace, in order; act after the last one."""
+        self._gathering += self._ids_of(points)
+        if points.trace_index != len(self._base_ids) - 1:
+            return
+        ids, self._gathering = self._gathering, []
+        if self.mode.value == "inspect":
+            self._show_selection(ids)
+            return
+        with self.figure.batch_update():           # the box chose examples; drop its highlight
+            for trace in self.figure.data[:len(self._base_ids)]:
+                trace.selectedpoints = None
+        if ids:
+            self._apply(lambda: self.state.add(self.mode.value, ids))
+
+    def _show_selection(self, ids: list[Any]) -> None:
+        """Inspect mode: list the points in the inspect tab; the examples and the result stay."""
+        self._selected = ids
+        try:
+            self.inspect.value = to_html(self.selection)
+        except ExploreError as err:
+            self._show_error(err)
+            return
+        self.tabs.selected_index = 2
+        self.status.value = f"{len(ids)} point(s) selected: read them with <code>explorer.selection</code>"
+
+    def _on_deselect(self, trace: Any, points: Any) -> None:
+        if self.mode.value == "inspect":
+            self._selected = []
+
+    def _on_mode(self, change: dict) -> None:
+        if change["new"] == "inspect":
+            self.figure.layout.dragmode = "lasso"
+        tips = {"context pair": "click the positive side of a pair, then its negative side",
+                "inspect": "click a point to read it; box or lasso to select points (explorer.selection)"}
+        self.status.value = html.escape(tips.get(change["new"], f"clicks add {change['new']} examples"))
+
+    def _on_add_text(self, change: dict) -> None:
+        text = change["new"]
+        if not text or not str(text).strip():
+            return
+        if self.mode.value == "inspect":                       # typed ids or a query: read them
+            try:
+                ids, _ = self.state.find(text, cap=INSPECT_CAP)
+            except ExploreError as err:
+                self._show_error(err)
+                return
+            self._show_selection(ids)
+            self.add_box.value = ""
+        elif self._apply(lambda: self.state.add_text(self.mode.value, text)):
+            self.add_box.value = ""
+
+    def _on_params(self, _change: dict) -> None:
+        quant = {"rescore": self.rescore.value, "ignore": self.ignore.value or None,
+                 "oversampling": self.oversampling.value if self.oversampling.value > 1.0 else None}
+        quant = {k: v for k, v in quant.items() if v is not None}
+        self._apply(lambda: self.state.set_params({"quantization": quant} if quant else None))
+
+    # ------------------------------------------------------------------ drawing
+    def _show_error(self, err: Exception) -> None:
+        self.status.value = f'<span style="color:#b2182b">&#9888; {html.escape(str(err))}</span>'
+
+    def _refresh(self) -> None:
+        state = self.state
+        self._refresh_overlays()
+        self.table.value = to_html(state.result)
+        self._refresh_examples()
+        kind = state.resolved_kind()
+        self.strategy.disabled = kind != "recommend"
+        parts = [html.escape(state.note)] if state.note else []
+        if state.result is not None:
+            parts.append(f"{kind}: {len(state.result)} results")
+            unused = state.unused()
+            if unused:
+                parts.append(f"not used by {kind}: {', '.join(unused)}")
+            self.status.value = " &middot; ".join(parts)
+        elif state.hint:
+            parts.append(html.escape(state.hint))
+            self.status.value = f'<span style="color:#8c510a">{" &middot; ".join(parts)}</span>'
+        else:
+            self.status.value = " &middot; ".join(parts)
+        self._refresh_explanation()
+
+    def _refresh_overlays(self) -> None:
+        start = time.perf_counter()
+        ex = _map.example_overlay(self.index, self.state.selection)
+        rx, ry = self.index.xy(self.state.result["id"].tolist()) if self.state.result is not None \
+            else (np.empty(0, np.float32), np.empty(0, np.float32))
+        with self.figure.batch_update():
+            results, lines, examples = (self.figure.data[i] for i in (self._results, self._lines, self._examples))
+            results.x, results.y = rx, ry
+            lines.x, lines.y = ex["line_x"], ex["line_y"]
+            examples.x, examples.y = ex["x"], ex["y"]
+            examples.marker.color, examples.marker.symbol = ex["color"], ex["symbol"]
+        self.timings["overlays"] = time.perf_counter() - start
+
+    def _refresh_examples(self) -> None:
+        """The chosen examples, one row with a remove button each; rows are reused, not rebuilt."""
+        entries = self.state.selection.entries()
+        if getattr(self, "_entries", None) == entries:
+            return
+        self._entries = entries
+        rows = list(self.example_list.children)
+        while len(rows) < len(entries):
+            slot = len(rows)
+            button = W.Button(description="\u2715", tooltip="remove this example",
+                              layout=W.Layout(width="32px", height="24px"))
+            button.on_click(lambda _, slot=slot: self._remove_slot(slot))
+            rows.append(W.HBox([button, W.HTML()]))
+        for slot, row in enumerate(rows):
+            shown = slot < len(entries)
+            if shown:
+                role, _, text = entries[slot]
+                row.children[1].value = f"<b>{role}</b> {html.escape(text)}"
+            row.layout.display = None if shown else "none"
+        if len(rows) != len(self.example_list.children):
+            self.example_list.children = rows
+
+    def _remove_slot(self, slot: int) -> None:
+        if slot < len(self._entries):
+            role, index, _ = self._entries[slot]
+            self._apply(lambda: self.state.remove(role, index))
+
+    def _refresh_explanation(self) -> None:
+        """Build the explanation of the current result when its tab is showing (it costs a query)."""
+        if self.tabs.selected_index != 1:
+            return
+        figure = self.explanation_figure()
+        with self.explanation.batch_update():
+            self.explanation.data = ()
+        self.explanation.add_traces(list(figure.data))
+        self.explanation.layout = figure.layout
+
+    def explanation_figure(self) -> go.Figure:
+        """The explanation of the current result as a plain figure (see :mod:`explorekit.explain`)."""
+        result = self.state.result
+        if self._explained is None or self._explained[0] is not result:
+            self._explained = (result, explanation_figure(self.state.col, result, self.method, self.state.using))
+        return self._explained[1]
+
+    # ------------------------------------------------------------------ hand-off
+    def snapshot(self) -> dict[str, Any]:
+        """The current state as plain objects, for a report or a later cell.
+
+        Returns
+        -------
+        dict with ``map`` (``go.Figure`` of the map with its overlays), ``explanation``
+        (``go.Figure``), ``result`` (DataFrame copy or None), ``query`` (``/points/query`` body or
+        None) and ``examples`` (every role as a list: ``target`` is ``[]`` or ``[id]``).
+        """
+        examples = self.examples
+        examples["target"] = [] if examples["target"] is None else [examples["target"]]
+        return {"map": go.Figure(self.figure), "explanation": self.explanation_figure(),
+                "result": None if self.result is None else self.result.copy(),
+                "query": self.query, "examples": examples}
+
+    def to_report(self, report: Any = None, *, title: str | None = None) -> Any:
+        """Add the current state (map, examples, result, explanation) to an ``ek.Report``.
+
+        ``report=None`` starts a new one titled ``title``; returns the report, so
+        ``explorer.to_report().save("explore.html")`` writes a page that works without a kernel.
+        """
+        from ..report import Report
+        report = Report(title or "explorekit: Explorer") if report is None else report
+        return report.add(self, title=title)

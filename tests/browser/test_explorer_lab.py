@@ -1,0 +1,219 @@
+"""The Explorer in a real JupyterLab, driven by headless Chromium (Playwright, the system browser).
+
+Starts ``jupyter lab`` on a free port with a fresh notebook that shows an ``ek.Explorer``,
+runs it with Shift+Enter, clicks two points of the map with the mouse, and checks that the
+results table in the page changes after each click and that the kernel's ``explorer.examples``
+and ``explorer.result`` are what the clicks asked for (equal to the direct API call). A
+screenshot goes to ``tests/artifacts/explorer_lab.png`` (and one of the explanation tab to
+``explorer_lab_explanation.png``).
+
+Needs Debian's chromium at /usr/bin/chromium: ``make test`` installs it (the Makefile's
+``browser`` target runs ``apt-get install chromium``). Playwright's own browser download is
+never used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import explorekit as ek
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SETUP = """\
+import explorekit as ek
+col = ek.datasets.load("clusters2d", as_collection=True)
+explorer = ek.Explorer(col, projection="auto", height=460)
+explorer"""
+REPORT = """\
+import json
+print("STATE=" + json.dumps({"examples": explorer.examples,
+                             "ids": None if explorer.result is None else explorer.result["id"].tolist()}))"""
+# page position of marker k of trace 0 in the first plot; candidates far from their neighbours
+POINT = """([k]) => {
+  const gd = document.querySelector('.js-plotly-plot');
+  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, tr = gd._fullData[0];
+  const box = gd.getBoundingClientRect();
+  return [box.left + xa._offset + xa.l2p(tr.x[k]), box.top + ya._offset + ya.l2p(tr.y[k])];
+}"""
+ISOLATED = """([candidates]) => {
+  const gd = document.querySelector('.js-plotly-plot');
+  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, tr = gd._fullData[0];
+  const px = Array.from(tr.x, v => xa.l2p(v)), py = Array.from(tr.y, v => ya.l2p(v));
+  let best = -1, bestGap = -1;
+  for (const k of candidates) {
+    let gap = Infinity;
+    for (let j = 0; j < px.length; j++) if (j !== k) gap = Math.min(gap, Math.hypot(px[j] - px[k], py[j] - py[k]));
+    if (gap > bestGap) { best = k; bestGap = gap; }
+  }
+  return [best, bestGap];
+}"""
+TABLE = "() => { const t = document.querySelector('table.ek-results'); return t ? t.innerText : ''; }"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def jupyter_lab(root: Path):
+    """A JupyterLab server on a free port, serving ``root``; stopped (kernels too) at the end."""
+    port = free_port()
+    jupyter = Path(sys.executable).with_name("jupyter")
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(root / ".runtime"), "IPYTHONDIR": str(root / ".ipython"),
+           "EXPLOREKIT_PROGRESS": "0"}
+    settings = root / ".settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    log = open(root / "jupyter.log", "wb")
+    proc = subprocess.Popen(
+        [str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--port={port}",
+         "--ServerApp.token=", "--ServerApp.password=", "--allow-root", f"--ServerApp.root_dir={root}",
+         f"--LabApp.workspaces_dir={root / '.workspaces'}", f"--LabApp.user_settings_dir={root / '.settings'}", "--ServerApp.disable_check_xsrf=True"],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{(root / 'jupyter.log').read_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(f"{url}/api/status", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"jupyter lab did not answer within 60 s:\n{(root / 'jupyter.log').read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        try:                                   # a clean stop shuts the kernels down too
+            urllib.request.urlopen(urllib.request.Request(f"{url}/api/shutdown", method="POST", data=b""), timeout=5)
+            proc.wait(timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+def run_cell(page, index: int) -> None:
+    """Select cell ``index`` and run it with Shift+Enter, as a user would."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def kernel_state(page, index: int) -> dict:
+    """Run the reporting cell and read the JSON it prints."""
+    run_cell(page, index)
+    output = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea-output", has_text="STATE=")
+    output.first.wait_for(timeout=30_000)
+    text = output.first.inner_text()
+    return json.loads(text.split("STATE=", 1)[1].strip().splitlines()[0])
+
+
+def dismiss_dialogs(page) -> None:
+    """Accept a kernel choice dialog and decline the news prompt, if JupyterLab shows them."""
+    page.wait_for_timeout(1000)
+    dialog = page.locator(".jp-Dialog .jp-mod-accept")
+    if dialog.count():
+        dialog.first.click()
+    news = page.locator(".jp-Notification-Toast button", has_text="No")
+    if news.count():
+        news.first.click()
+    page.wait_for_selector("text=Python 3 (ipykernel) | Idle", timeout=60_000)
+
+
+def click_point(page, k: int) -> None:
+    x, y = page.evaluate(POINT, [k])
+    page.mouse.move(x - 3, y - 3)
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+
+
+def test_clicks_on_the_map_change_the_results_table(tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium. `make test` installs it "
+                    "(the Makefile's `browser` target runs `apt-get install -y chromium`); or run that as root.")
+    from playwright.sync_api import sync_playwright
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(REPORT)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, tmp_path / "explorer.ipynb")
+    ARTIFACTS.mkdir(exist_ok=True)
+    col = ek.datasets.load("clusters2d", as_collection=True)
+
+    with jupyter_lab(tmp_path) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        try:
+            page.goto(f"{url}/lab/tree/explorer.ipynb", timeout=60_000)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+            dismiss_dialogs(page)
+            run_cell(page, 0)
+            try:
+                page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
+                                       " return gd && gd._fullData && gd._fullData.length > 0; }", timeout=120_000)
+                page.wait_for_selector("text=No result yet", timeout=30_000)
+            except Exception:
+                page.screenshot(path=str(ARTIFACTS / "explorer_lab_failed.png"), full_page=True)
+                raise AssertionError("The Explorer did not render in JupyterLab within 150 s (see "
+                                     f"tests/artifacts/explorer_lab_failed.png); page errors: {errors[:5]}")
+            page.wait_for_timeout(1500)                      # let plotly finish its first layout
+            apple, _ = page.evaluate(ISOLATED, [list(range(0, 50))])
+            citrus, gap = page.evaluate(ISOLATED, [list(range(200, 300))])
+            assert gap > 4, f"no isolated point to click (nearest neighbour {gap:.1f} px away)"
+
+            click_point(page, apple)
+            page.wait_for_function(f"() => ({TABLE})().length > 0", timeout=30_000)
+            first = page.evaluate(TABLE)
+            click_point(page, citrus)
+            page.wait_for_function(f"() => {{ const t = ({TABLE})(); return t.length > 0 && t !== {json.dumps(first)}; }}",
+                                   timeout=30_000)
+            second = page.evaluate(TABLE)
+            page.screenshot(path=str(ARTIFACTS / "explorer_lab.png"), full_page=True)
+
+            state = kernel_state(page, 1)
+            ids = col.ids.tolist()
+            assert state["examples"]["positive"] == [ids[apple], ids[citrus]], state
+            expected = col.recommend(positive=[ids[apple], ids[citrus]])
+            assert state["ids"] == expected["id"].tolist()
+            for point_id in expected["id"].head(3):
+                assert str(point_id) in second
+            assert first != second
+
+            page.locator(".lm-TabBar-tab", has_text="explanation").first.click()   # built when shown
+            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2 && "
+                                   "document.querySelectorAll('.js-plotly-plot')[1]._fullData.length > 3",
+                                   timeout=30_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / "explorer_lab_explanation.png"), full_page=True)
+            assert not errors, errors
+        finally:
+            browser.close()
