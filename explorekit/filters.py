@@ -27,6 +27,10 @@ Key paths follow Qdrant's JSON path syntax: names made of letters, digits, ``_``
 joined by ``.``; ``[]`` for every element and ``[i]`` for one; other names in double quotes
 (``'"my key".sub'``). A payload column named ``"a.b"`` is therefore reached as ``'"a.b"'``.
 
+This module dispatches on the kind of filter; the work is done in ``_filter_parse`` (checks a
+Qdrant filter and parses it into a node tree), ``_filter_eval`` (evaluates the tree as a mask),
+``_jsonpath`` (key paths and datetimes) and ``_pandas_query`` (pandas query strings).
+
 Examples
 --------
 >>> from explorekit.payload import Payload

@@ -403,3 +403,13 @@ def test_parse_datetime():
     assert parse_datetime("2024-01-05") == base - 10 * 3600 * 10**6
     for bad in ["2024-01-05T10:00Z", "20240105", "2024-01-05T10", "2024-13-01", "garbage", "2024-02-30"]:
         assert parse_datetime(bad) is None, bad
+
+
+def test_public_names_stay_in_explorekit_filters():
+    """The parts live in private modules; callers keep importing them from explorekit.filters."""
+    import explorekit.filters as filters
+    for name in filters.__all__:
+        assert getattr(filters, name) is not None, name
+    assert filters.to_filter_dict(models.Filter(must=[])) == {"must": []}
+    with pytest.raises(FilterError, match=r"filter\['must'\]\[0\]: 'x' is not a condition"):
+        filters.validate_filter({"must": ["x"]})
