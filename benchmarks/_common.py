@@ -101,7 +101,7 @@ def report(name: str, rows: list[dict], meta: dict) -> None:
     RESULTS.mkdir(exist_ok=True)
     print(f"\n== {name}: {meta.get('data', '')}")
     if rows:
-        keys = list(rows[0])
+        keys = list(dict.fromkeys(k for r in rows for k in r))
         widths = {k: max(len(k), *(len(_fmt(r.get(k))) for r in rows)) for k in keys}
         print("  ".join(k.ljust(widths[k]) for k in keys))
         for r in rows:

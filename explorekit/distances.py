@@ -77,15 +77,35 @@ def similarity(queries: np.ndarray, vectors: np.ndarray, distance: Distance) -> 
     queries = np.asarray(queries, dtype=np.float32)
     vectors = np.asarray(vectors, dtype=np.float32)
     if distance in ("cosine", "dot"):
-        return queries @ vectors.T
+        return _product(queries, vectors)
     if distance == "euclid":
-        out = queries @ vectors.T
+        out = _product(queries, vectors)
         out *= np.float32(2.0)
         out -= np.einsum("ij,ij->i", queries, queries)[:, None]
         out -= squared_norms(vectors)[None, :]
         np.minimum(out, 0.0, out=out)
         return out
     return _manhattan(queries, vectors)
+
+
+_ROWS_PER_PRODUCT = 1024   # 1,024 x 384 float32 = 1.5 MB: stays in cache while every query uses it
+
+
+def _product(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """``queries @ vectors.T`` as a ``(k, n)`` view, computed in row blocks of ``vectors``.
+
+    Measured on 100,000 x 384 with one BLAS thread: for 3-16 queries, blocks of 1,024 stored
+    rows times all queries take 31-35 ms against 38-59 ms for one big product, which makes
+    OpenBLAS pack the whole matrix; for one query both are a memory-bound 16-17 ms.
+    """
+    n, k = len(vectors), len(queries)
+    if k == 1 or n <= _ROWS_PER_PRODUCT:
+        return queries @ vectors.T
+    out = np.empty((n, k), dtype=np.float32)
+    transposed = queries.T
+    for start in range(0, n, _ROWS_PER_PRODUCT):
+        np.matmul(vectors[start:start + _ROWS_PER_PRODUCT], transposed, out=out[start:start + _ROWS_PER_PRODUCT])
+    return out.T
 
 
 def squared_norms(vectors: np.ndarray) -> np.ndarray:
