@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench bench-small browser clean
+.PHONY: install demo lab test test-fast bench browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ browser:
 
 demo: $(STAMP)
 	$(PY) -m explorekit.demo
+
+lab: $(STAMP)
+	$(PY) -m jupyter lab notebooks/
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q

@@ -1,0 +1,339 @@
+"""Self-contained HTML reports that keep exploration alive without a kernel.
+
+``ek.Report(title)`` collects Markdown text, plotly figures and result DataFrames;
+``.save(path)`` writes one HTML file that works offline: plotly.js is inlined once per report
+(not once per figure), every figure is drawn by ``Plotly.newPlot`` from its JSON, and a small
+script (``_assets/report.js``) keeps two things working with no Python behind the page:
+
+* clicking a point of a map shows its nearest neighbours with their scores in a side panel and
+  rings them on the map. They are exact top-k answers of ``col.search(id)`` computed when the
+  figure was added with ``collection=`` (at most ``max_points`` points, default 5,000; a
+  seeded sample beyond that, as the caption says);
+* result tables stay browsable: sortable, filterable, each with the request that made it
+  (``attrs["query"]``), and a row whose point is on a map shows it and its neighbours.
+
+Widgets are never serialised: a ``FigureWidget`` is added as the plain figure it shows, and the
+Explorer hands over its current state (its map, examples and result) through
+``_report_items_()``.
+
+Examples
+--------
+>>> import explorekit as ek
+>>> col = ek.Collection.from_arrays([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+>>> report = ek.Report("Three points").add("Hello **world**.").add(col.search([1.0, 0.0], limit=2))
+>>> len(report), report.items
+(2, ['markdown', 'table'])
+>>> html = report.to_html()            # or report.save("report.html")
+>>> html.count("<table"), len(html) < 100_000      # no figure, so no plotly.js
+(1, True)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, overload
+
+import pandas as pd
+
+from .._errors import ExploreError, short_repr
+from . import _markdown, _neighbours, _tables
+
+__all__ = ["Report", "setup_notebook"]
+
+_ASSETS = Path(__file__).resolve().parent / "_assets"
+
+
+def setup_notebook(renderer: str = "plotly_mimetype+explorekit") -> None:
+    """Make plain plotly figures survive ``nbconvert`` (call once, in a notebook's first cell).
+
+    plotly's default renderer in a kernel without a front end (nbclient, ``nbconvert
+    --execute``) emits only ``application/vnd.plotly.v1+json``, which nbconvert's HTML export
+    drops. The default here adds an HTML copy of each figure, with plotly.js inlined once per
+    notebook, so JupyterLab shows the figure as usual and the exported HTML shows it too,
+    offline. The ``"explorekit"`` renderer is plotly's ``"notebook"`` renderer without the
+    MathJax ``<script>`` it puts before every figure (a CDN download that fails offline and is
+    only needed for LaTeX in figure text); pass ``renderer="plotly_mimetype+notebook"`` to keep it.
+    """
+    import plotly.io as pio
+
+    if "explorekit" not in pio.renderers:
+        pio.renderers["explorekit"] = _offline_notebook_renderer()
+    pio.renderers.default = renderer
+
+
+def _offline_notebook_renderer() -> Any:
+    from plotly.io.base_renderers import NotebookRenderer
+
+    class OfflineNotebookRenderer(NotebookRenderer):
+        """plotly's notebook renderer minus the per-figure MathJax CDN script."""
+
+        def to_mimebundle(self, fig_dict: Any) -> dict:
+            bundle = super().to_mimebundle(fig_dict)
+            if isinstance(bundle.get("text/html"), str):
+                bundle["text/html"] = _MATHJAX.sub("", bundle["text/html"])
+            return bundle
+
+    import plotly.io as pio
+
+    return OfflineNotebookRenderer(config=dict(pio.renderers["notebook"].config or {}))
+
+
+_MATHJAX = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"></script>'
+                      r"(<script>if \(window\.MathJax[^<]*</script>)?")
+
+
+@dataclass
+class _Block:
+    kind: Literal["markdown", "figure", "table"]
+    title: str | None
+    html: str = ""
+    figure_json: str | None = None
+    explore: dict[str, Any] | None = None
+    caption: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Report:
+    """An HTML report built by chaining ``add`` calls; ``save`` writes one offline file.
+
+    Parameters
+    ----------
+    title : str
+        The page title and heading.
+    description : str, optional
+        Markdown shown under the title.
+
+    Examples
+    --------
+    >>> import explorekit as ek
+    >>> r = ek.Report("Empty").add("# Notes\\nNothing yet.")
+    >>> "<h2>Notes</h2>" in r.to_html()
+    True
+    """
+
+    def __init__(self, title: str = "explorekit report", *, description: str | None = None) -> None:
+        if not isinstance(title, str) or not title.strip():
+            raise ExploreError(f"Report(title={short_repr(title)}): the title must be a non-empty string.")
+        if description is not None and not isinstance(description, str):
+            raise ExploreError(f"Report(description={short_repr(description)}): pass Markdown text or None.")
+        self.title = title
+        self.description = description
+        self._blocks: list[_Block] = []
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def __repr__(self) -> str:
+        kinds = ", ".join(b.kind for b in self._blocks) or "empty"
+        return f"<explorekit.Report {self.title!r}: {len(self)} item(s): {kinds}>"
+
+    @property
+    def items(self) -> list[str]:
+        """The kind of each item, in order (``"markdown"``, ``"figure"`` or ``"table"``)."""
+        return [b.kind for b in self._blocks]
+
+    # ------------------------------------------------------------------ adding
+    def add(self, item: Any, *, title: str | None = None, caption: str | None = None,
+            collection: Any = None, using: str | None = None, k: int = 5, max_points: int = 5000,
+            label: str | None = None, request: dict[str, Any] | None = None,
+            max_rows: int = 200) -> "Report":
+        """Add Markdown text, a plotly figure or a result DataFrame; returns the report.
+
+        Parameters
+        ----------
+        item : str, plotly Figure / FigureWidget, DataFrame, or an object with ``_report_items_()``
+            Text is Markdown. A figure is drawn as is. A DataFrame is shown as a table with the
+            request from ``attrs["query"]`` (or ``request=``).
+        title : str, optional
+            A heading above the item.
+        caption : str, optional
+            Markdown under a figure or table.
+        collection : Collection or QdrantCollection, optional
+            For a map (a figure whose traces carry point ids in ``customdata``): precompute each
+            shown point's exact top-``k`` neighbours in this collection so that a click shows
+            them in the saved page. Takes about 1-2 ms per point.
+        using : str, optional
+            The vector name the neighbours are computed with.
+        k : int, default 5
+            Neighbours per point.
+        max_points : int, default 5000
+            At most this many points get neighbours (a seeded random sample beyond that).
+        label : str, optional
+            The payload column shown for each point; default the first of
+            ``label, title, qualname, name, text, fruit, digit`` present.
+        request : dict, optional
+            The request of a DataFrame that has lost its ``attrs`` (e.g. after ``concat``).
+        max_rows : int, default 200
+            Rows of a table written to the page.
+
+        Raises
+        ------
+        ExploreError
+            An item of another type, a bad argument, or a figure without ids for ``collection``.
+        """
+        if hasattr(item, "_report_items_") and not isinstance(item, (str, pd.DataFrame)):
+            for sub, options in item._report_items_():
+                self.add(sub, **options)
+            return self
+        if _is_explorer(item):
+            return self._add_explorer(item, title=title, k=k, max_points=max_points, label=label)
+        if isinstance(item, str):
+            self._blocks.append(_Block("markdown", title, html=_markdown.render(item)))
+            return self
+        if isinstance(item, pd.DataFrame):
+            return self._add_table(item, title, caption, request, max_rows)
+        if _is_figure(item):
+            return self._add_figure(item, title, caption, collection, using, k, max_points, label)
+        raise ExploreError(
+            f"Report.add: cannot add {type(item).__name__} ({short_repr(item, 60)}). Pass Markdown text "
+            "(str), a plotly figure (go.Figure, or a FigureWidget, added as its plain figure), a result "
+            "DataFrame, or an ek.Explorer.")
+
+    def _add_explorer(self, explorer: Any, *, title: str | None, k: int, max_points: int,
+                      label: str | None) -> "Report":
+        """The Explorer's current state: its map (clickable), examples, result and explanation."""
+        snap = explorer.snapshot()
+        col, using = explorer.state.col, explorer.state.using
+        blocks_before = len(self._blocks)
+        try:
+            examples = {role: ids for role, ids in (snap.get("examples") or {}).items() if ids}
+            lines = [f"- **{role}**: {', '.join(map(str, ids))}" for role, ids in examples.items()]
+            text = "Explorer state when the report was made." + ("\n\n" + "\n".join(lines) if lines else
+                                                                  " No examples were chosen.")
+            self._blocks.append(_Block("markdown", title or "Explorer", html=_markdown.render(text)))
+            self._add_figure(snap["map"], None, None, col, using, k, max_points, label)
+            if snap.get("result") is not None:
+                self._add_table(snap["result"], "Result", None, snap.get("query"), 200)
+            if snap.get("explanation") is not None and len(snap["explanation"].data):
+                self._add_figure(snap["explanation"], "Why these results", None, None, None, k, max_points, label)
+        except Exception:
+            del self._blocks[blocks_before:]      # nothing half-added
+            raise
+        return self
+
+    def _add_table(self, frame: pd.DataFrame, title: str | None, caption: str | None,
+                   request: dict[str, Any] | None, max_rows: int) -> "Report":
+        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
+            raise ExploreError(f"max_rows: {short_repr(max_rows)} is not a positive integer.")
+        if request is not None and not isinstance(request, dict):
+            raise ExploreError(f"request: {short_repr(request)} is not a dict (a Qdrant /points/query body).")
+        body = request if request is not None else frame.attrs.get("query")
+        json.dumps(body, default=str)      # fails early on something that cannot be shown
+        rest = len(frame) - max_rows
+        note = f'<p class="ek-note">{rest:,} more row(s) not written (max_rows={max_rows}).</p>' if rest > 0 else ""
+        tools = (f'<div class="ek-tools"><input class="ek-filter" type="search" placeholder="Filter rows" '
+                 f'aria-label="Filter rows"><span>{len(frame):,} row(s); click a header to sort</span></div>')
+        markup = ('<div class="ek-result">' + _tables.request_html(body) + tools
+                  + _tables.table_html(frame, max_rows=max_rows) + note
+                  + (f"<p class=\"ek-note\">{_markdown.inline(caption)}</p>" if caption else "") + "</div>")
+        self._blocks.append(_Block("table", title, html=markup))
+        return self
+
+    def _add_figure(self, fig: Any, title: str | None, caption: str | None, collection: Any,
+                    using: str | None, k: int, max_points: int, label: str | None) -> "Report":
+        import plotly.graph_objects as go
+
+        plain = go.Figure(fig.to_dict()) if type(fig) is not go.Figure else fig
+        explore = None
+        if collection is not None:
+            explore = _neighbours.precompute(list(plain.data), collection, using=using, k=k,
+                                             max_points=max_points, label=label)
+        name = title or re.sub(r"<[^>]+>", " ", plain.layout.title.text or "").strip() or None
+        self._blocks.append(_Block("figure", title, figure_json=plain.to_json(), explore=explore,
+                                   caption=caption, extra={"name": name}))
+        return self
+
+    # ------------------------------------------------------------------ writing
+    @overload
+    def to_html(self, path: None = None) -> str: ...
+    @overload
+    def to_html(self, path: str | Path) -> Path: ...
+
+    def to_html(self, path: str | Path | None = None) -> str | Path:
+        """The report as one HTML document (a ``str``), or written to ``path`` (returns the Path)."""
+        page = self._page()
+        if path is None:
+            return page
+        return _write(Path(path), page)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the report to ``path`` (one offline HTML file) and return its absolute Path."""
+        if not isinstance(path, (str, Path)) or not str(path):
+            raise ExploreError(f"save: {short_repr(path)} is not a file path. Pass e.g. 'report.html'.")
+        return _write(Path(path), self._page())
+
+    def _page(self) -> str:
+        from .. import __version__
+
+        sections, specs = [], []
+        n_fig = 0
+        for i, block in enumerate(self._blocks):
+            head = f"<h2>{html.escape(block.title)}</h2>" if block.title else ""
+            if block.kind == "figure":
+                n_fig += 1
+                spec = '{"figure":' + (block.figure_json or "{}") + ',"explore":' + json.dumps(block.explore) + "}"
+                specs.append(f'<script type="application/json" id="ek-spec-{i}">{_safe(spec)}</script>')
+                notes = [block.explore["note"]] if block.explore else []
+                caption = " ".join(filter(None, [_markdown.inline(block.caption) if block.caption else "",
+                                                 *map(html.escape, notes)]))
+                body = (f'<figure class="ek-figure"><div class="ek-plot" id="ek-plot-{i}" data-spec="ek-spec-{i}" '
+                        f'data-title="{html.escape(block.extra.get("name") or f"figure {n_fig}")}"></div>'
+                        + (f"<figcaption>{caption}</figcaption>" if caption else "") + "</figure>")
+            else:
+                body = block.html
+            sections.append(f'<section class="ek-{block.kind}" id="item-{i}">{head}{body}</section>')
+        plotly_js = ""
+        if n_fig:
+            from plotly.offline import get_plotlyjs
+
+            plotly_js = f'<script type="text/javascript">{get_plotlyjs()}</script>'
+        stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+        description = _markdown.render(self.description) if self.description else ""
+        css = (_ASSETS / "report.css").read_text()
+        js = (_ASSETS / "report.js").read_text()
+        return (
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<meta name=\"generator\" content=\"explorekit {__version__}\">"
+            f"<title>{html.escape(self.title)}</title><style>{css}</style>{plotly_js}</head>\n<body>"
+            f"<header class=\"ek-head\"><h1>{html.escape(self.title)}</h1>{description}"
+            f"<p class=\"ek-meta\">explorekit {__version__} \u00b7 {stamp} \u00b7 {len(self._blocks)} item(s) \u00b7 "
+            "works offline; click a point of a map to see its nearest neighbours</p></header>\n"
+            f"<main>{''.join(sections)}</main>\n<aside id=\"ek-panel\" hidden aria-live=\"polite\"></aside>\n"
+            f"<footer class=\"ek-foot\">Made with explorekit. Scores are the collection's own (Qdrant's "
+            "semantics); neighbours were computed exactly when the report was saved.</footer>\n"
+            + "\n".join(specs) + f"\n<script>{js}</script>\n</body></html>\n")
+
+
+def _is_explorer(item: Any) -> bool:
+    """An ``ek.Explorer`` (duck-typed, so the report never imports the widgets)."""
+    return callable(getattr(item, "snapshot", None)) and hasattr(getattr(item, "state", None), "col")
+
+
+def _is_figure(item: Any) -> bool:
+    try:
+        from plotly.basedatatypes import BaseFigure
+    except ImportError:          # pragma: no cover - plotly is a dependency
+        return False
+    return isinstance(item, BaseFigure)
+
+
+def _safe(text: str) -> str:
+    """JSON that can sit inside a <script> element (no ``</script>`` or ``<!--`` can appear)."""
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _write(path: Path, page: str) -> Path:
+    path = path.expanduser()
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ExploreError(f"save: {str(path)!r} does not end in .html. Pass a path like 'report.html'.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path.resolve()

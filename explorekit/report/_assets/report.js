@@ -1,0 +1,194 @@
+/* explorekit report: draws the figures and keeps exploration alive without a kernel.
+ *
+ * Each figure's spec is a JSON script element next to its div: {"figure": plotly
+ * JSON, "explore": null | {ids, xy, neighbours, labels, images, k, distance, note}}. Clicking a
+ * point of a map (or a row of a result table) shows the point's precomputed neighbours with
+ * their scores in the side panel and rings them on the map. Nothing here touches the network.
+ * window.__ekReport = {figures, rendered, errors, selected} is what the browser tests read.
+ */
+(function () {
+  "use strict";
+  var state = (window.__ekReport = { figures: 0, rendered: 0, errors: [], selected: null });
+  window.addEventListener("error", function (e) { state.errors.push(String(e.message || e)); });
+  var maps = [];
+  var panel = document.getElementById("ek-panel");
+
+  function esc(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+  function fmt(score) {
+    var a = Math.abs(score);
+    return a !== 0 && (a < 1e-3 || a >= 1e5) ? score.toExponential(3) : score.toFixed(4);
+  }
+  function label(ex, id) {
+    var text = ex.labels[String(id)];
+    return text ? text : "id " + id;
+  }
+  function thumb(ex, id) {
+    var src = ex.images[String(id)];
+    return src ? '<img class="ek-thumb" alt="" src="' + esc(src) + '">' : "";
+  }
+
+  function highlight(entry, id) {
+    var ex = entry.ex, key = String(id), xs = [], ys = [], sizes = [], colours = [], texts = [];
+    var add = function (pid, size, colour, text) {
+      var p = ex.xy[String(pid)];
+      if (!p) return;
+      xs.push(p[0]); ys.push(p[1]); sizes.push(size); colours.push(colour); texts.push(text);
+    };
+    add(id, 22, "#111111", "");
+    (ex.neighbours[key] || []).forEach(function (n, i) { add(n[0], 16, "#d62728", String(i + 1)); });
+    var axes = entry.axes[key] || ["x", "y"];
+    return Plotly.restyle(entry.div, {
+      x: [xs], y: [ys], text: [texts], "marker.size": [sizes], "marker.line.color": [colours],
+      xaxis: axes[0], yaxis: axes[1]
+    }, [entry.hl]);
+  }
+
+  function showPanel(entry, id) {
+    var ex = entry.ex, key = String(id), rows = ex.neighbours[key];
+    var title = entry.div.getAttribute("data-title") || "map";
+    var html = '<header><h2 class="ek-panel-title">' + esc(label(ex, id)) + "</h2>" +
+      '<button type="button" class="ek-close" aria-label="Close">\u00d7</button></header>' +
+      '<p class="ek-panel-id">' + thumb(ex, id) + "id <code>" + esc(id) + "</code> \u00b7 " + esc(title) + "</p>";
+    if (!rows) {
+      html += '<p class="ek-missing">Neighbours of this point were not precomputed: the report covers ' +
+        ex.computed + " of the " + ex.shown + " points on this map (raise max_points= when adding it).</p>";
+    } else {
+      var scoreName = ex.distance === "euclid" || ex.distance === "manhattan" ? "distance" : "score";
+      html += '<p class="ek-panel-help">' + rows.length + " nearest by exact " + esc(ex.distance) + " " +
+        scoreName + (ex.using ? " of vector <code>" + esc(ex.using) + "</code>" : "") +
+        ", computed when the report was saved.</p><ol class=\"ek-neighbours\">";
+      rows.forEach(function (n) {
+        html += '<li tabindex="0" data-id="' + esc(n[0]) + '">' +
+          '<span class="ek-score" title="' + scoreName + '">' + fmt(n[1]) + "</span>" + thumb(ex, n[0]) +
+          '<span class="ek-label">' + esc(label(ex, n[0])) + '</span> <span class="ek-nid">' +
+          esc(n[0]) + "</span></li>";
+      });
+      html += "</ol>";
+    }
+    panel.innerHTML = html;
+    panel.hidden = false;
+    panel.setAttribute("data-id", key);
+    document.body.classList.add("ek-panel-open");
+    panel.querySelector(".ek-close").addEventListener("click", function () {
+      panel.hidden = true;
+      panel.removeAttribute("data-id");
+      document.body.classList.remove("ek-panel-open");
+      resizeAll();
+    });
+    Array.prototype.forEach.call(panel.querySelectorAll(".ek-neighbours li"), function (li) {
+      var go = function () { select(entry, li.getAttribute("data-id")); };
+      li.addEventListener("click", go);
+      li.addEventListener("keydown", function (e) { if (e.key === "Enter") go(); });
+    });
+  }
+
+  function resizeAll() {
+    return Promise.all(divs.map(function (div) { return Plotly.Plots.resize(div); }));
+  }
+
+  function select(entry, id) {
+    var key = String(id), opening = panel.hidden;
+    state.selected = { id: key, figure: maps.indexOf(entry) };
+    showPanel(entry, key);
+    return (opening ? resizeAll() : Promise.resolve()).then(function () { return highlight(entry, key); });
+  }
+
+  function attach(entry) {
+    var ex = entry.ex;
+    entry.axes = {};
+    entry.div.data.forEach(function (trace, t) {
+      (ex.ids[t] || []).forEach(function (pid) {
+        entry.axes[String(pid)] = [trace.xaxis || "x", trace.yaxis || "y"];
+      });
+    });
+    entry.hl = entry.div.data.length;
+    maps.push(entry);
+    entry.div.on("plotly_click", function (ev) {
+      var p = ev && ev.points && ev.points[0];
+      if (!p || p.curveNumber >= ex.ids.length) return;
+      var ids = ex.ids[p.curveNumber];
+      var index = p.pointNumber !== undefined ? p.pointNumber : p.pointIndex;
+      if (ids && ids[index] !== undefined) select(entry, ids[index]);
+    });
+    return Plotly.addTraces(entry.div, {
+      type: "scatter", mode: "markers+text", x: [], y: [], text: [], name: "neighbours",
+      hoverinfo: "skip", showlegend: false, textposition: "top center",
+      textfont: { color: "#d62728", size: 11 },
+      marker: { size: 16, color: "rgba(0,0,0,0)", line: { color: "#d62728", width: 2.5 } }
+    });
+  }
+
+  function render(div) {
+    state.figures += 1;
+    var spec;
+    try {
+      spec = JSON.parse(document.getElementById(div.getAttribute("data-spec")).textContent);
+    } catch (err) {
+      state.errors.push("figure spec: " + err);
+      return Promise.resolve();
+    }
+    var fig = spec.figure, config = Object.assign({ responsive: true, displaylogo: false }, fig.config || {});
+    return Plotly.newPlot(div, fig.data, fig.layout || {}, config).then(function () {
+      // keep the figure's own height when the page re-lays out (plotly's resize would fit
+      // the height to the div, which has none of its own)
+      div.style.height = div._fullLayout.height + "px";
+      state.rendered += 1;
+      if (spec.explore) return attach({ div: div, ex: spec.explore });
+    }).catch(function (err) { state.errors.push("figure " + div.id + ": " + err); });
+  }
+
+  function sortTable(table, column, th) {
+    var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+    var ascending = th.getAttribute("aria-sort") !== "ascending";
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+    var value = function (row) {
+      var cell = row.cells[column], v = cell.getAttribute("data-v");
+      return v !== null && v !== "" && !isNaN(+v) ? +v : cell.textContent.toLowerCase();
+    };
+    rows.sort(function (a, b) {
+      var x = value(a), y = value(b), r = x < y ? -1 : x > y ? 1 : 0;
+      return ascending ? r : -r;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  }
+
+  function tables() {
+    Array.prototype.forEach.call(document.querySelectorAll(".ek-result"), function (box) {
+      var table = box.querySelector("table"), filter = box.querySelector(".ek-filter");
+      if (!table) return;
+      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
+        th.addEventListener("click", function () { sortTable(table, i, th); });
+      });
+      if (filter) {
+        filter.addEventListener("input", function () {
+          var needle = filter.value.toLowerCase();
+          Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+            row.hidden = needle !== "" && row.textContent.toLowerCase().indexOf(needle) < 0;
+          });
+        });
+      }
+      Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+        var id = row.getAttribute("data-id");
+        var entry = maps.filter(function (m) { return m.ex.neighbours[id] || m.ex.xy[id]; })[0];
+        if (!entry) return;
+        row.classList.add("ek-linked");
+        row.title = "Show this point and its neighbours on the map";
+        row.addEventListener("click", function () { select(entry, id); });
+      });
+    });
+  }
+
+  var divs = Array.prototype.slice.call(document.querySelectorAll(".ek-plot"));
+  var done = typeof Plotly === "undefined"
+    ? (divs.length ? (state.errors.push("plotly.js is missing"), Promise.resolve()) : Promise.resolve())
+    : divs.reduce(function (p, div) { return p.then(function () { return render(div); }); }, Promise.resolve());
+  done.then(function () {
+    tables();
+    document.body.setAttribute("data-ek-ready", "1");
+  });
+})();

@@ -1,0 +1,108 @@
+"""Headless Chromium for the browser tests: Debian's chromium driven by Playwright, offline.
+
+Never downloads a browser (no ``playwright install``). Every request that is not ``file://`` is
+aborted and recorded, which proves a page works offline. Console errors and page errors are
+collected for the test to assert on. Screenshots go to ``tests/artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+CHROMIUM = os.environ.get("EXPLOREKIT_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
+
+
+def chromium_path() -> str:
+    """The system chromium, or a test failure that says how to get it."""
+    path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not path:
+        pytest.fail(f"Chromium not found at {CHROMIUM}. `make test` installs it (the Makefile target "
+                    "`browser` runs apt-get install chromium); or run: apt-get update && apt-get install -y "
+                    "chromium. Never `playwright install`.", pytrace=False)
+    return path
+
+
+@dataclass
+class PageLog:
+    """What happened while a page was open."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        return self.console_errors + self.page_errors
+
+
+@contextmanager
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    path = chromium_path()
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=path, args=ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@contextmanager
+def offline_page(instance: Any, url: str, *, width: int = 1400, height: int = 900) -> Iterator[tuple[Any, PageLog]]:
+    """Open ``url`` (a file:// URL) with every other request aborted; yields (page, log)."""
+    log = PageLog()
+    page = instance.new_page(viewport={"width": width, "height": height})
+
+    def route(request_route: Any) -> None:
+        if request_route.request.url.startswith("file://"):
+            request_route.continue_()
+        else:
+            log.blocked.append(request_route.request.url)
+            request_route.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda msg: log.console_errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda err: log.page_errors.append(str(err)))
+    try:
+        page.goto(Path(url).resolve().as_uri() if not url.startswith("file://") else url)
+        yield page, log
+    finally:
+        page.close()
+
+
+def screenshot(page: Any, name: str, *, docs: bool = False, full_page: bool = False) -> Path:
+    """Save a PNG under tests/artifacts/ (and docs/images/ when ``docs`` and EXPLOREKIT_DOCS_IMAGES=1)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    if docs and os.environ.get("EXPLOREKIT_DOCS_IMAGES") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_IMAGES / f"{name}.png")
+    return path
+
+
+#: JS: the page position of point ``index`` of trace ``trace`` in the plot ``selector``.
+POINT_POSITION = """([selector, trace, index]) => {
+  const gd = document.querySelector(selector);
+  const fl = gd._fullLayout, tr = gd._fullData[trace];
+  const xa = fl[(tr.xaxis || 'x').replace('x', 'xaxis')], ya = fl[(tr.yaxis || 'y').replace('y', 'yaxis')];
+  const r = gd.getBoundingClientRect();
+  return [r.left + xa._offset + xa.l2p(tr.x[index]), r.top + ya._offset + ya.l2p(tr.y[index])];
+}"""
+
+#: JS (argument: a CSS selector): for every plot div, whether it drew (its SVG and its traces).
+PLOT_STATUS = """(selector) => Array.from(document.querySelectorAll(selector)).map(
+  d => ({id: d.id, svg: d.querySelectorAll('svg.main-svg').length,
+         traces: d._fullData ? d._fullData.length : -1}))"""

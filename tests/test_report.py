@@ -1,0 +1,282 @@
+"""ek.Report: what the saved HTML contains (no browser; tests/browser/ opens the pages).
+
+The page must be one offline file: plotly.js inlined once per report, each figure's JSON with
+its precomputed neighbours (exactly ``col.search(id)``'s answer), result tables with their
+request, Markdown escaped, widgets never serialised.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from plotly.offline import get_plotlyjs
+
+import explorekit as ek
+from explorekit.report import _markdown, _tables
+
+VEC = np.random.default_rng(3).normal(size=(40, 6)).astype(np.float32)
+PAYLOAD = pd.DataFrame({"name": [f"p{i}" for i in range(40)], "group": [i % 3 for i in range(40)]})
+
+
+@pytest.fixture()
+def col() -> ek.Collection:
+    return ek.Collection.from_arrays(VEC, ids=list(range(100, 140)), payload=PAYLOAD)
+
+
+def map_of(col: ek.Collection, ids: list | None = None) -> go.Figure:
+    """A map as explorekit.plots draws one: ids in customdata (first column)."""
+    ids = list(col.ids) if ids is None else ids
+    rows = [list(col.ids).index(i) for i in ids]
+    return go.Figure(go.Scattergl(x=VEC[rows, 0], y=VEC[rows, 1], mode="markers",
+                                  customdata=np.array([[i, "x"] for i in ids], dtype=object)))
+
+
+def specs(page: str) -> list[dict]:
+    return [json.loads(m) for m in re.findall(r'<script type="application/json" id="ek-spec-\d+">(.*?)</script>',
+                                              page, flags=re.S)]
+
+
+def test_add_chains_and_keeps_order(col):
+    report = ek.Report("T")
+    out = report.add("text").add(map_of(col)).add(col.search(VEC[0], limit=3))
+    assert out is report
+    assert report.items == ["markdown", "figure", "table"] and len(report) == 3
+    assert "3 item(s)" in repr(report)
+
+
+def test_plotly_js_is_inlined_once(col, tmp_path):
+    page = ek.Report("T").add(map_of(col)).add(map_of(col)).add(go.Figure(go.Bar(y=[1, 2]))).to_html()
+    marker = get_plotlyjs()[:400]
+    assert page.count(marker) == 1
+    assert len(specs(page)) == 3
+    assert not re.search(r"<script[^>]+src=", page), "no external scripts: the page must work offline"
+    assert not re.search(r"<link[^>]+href=\"?https?:", page)
+
+
+def test_no_figure_no_plotly_js(col):
+    page = ek.Report("T").add("only text").to_html()
+    assert len(page) < 100_000
+
+
+def test_neighbours_are_the_collections_exact_answers(col):
+    fig = map_of(col)
+    spec = specs(ek.Report("T").add(fig, collection=col, k=4).to_html())[0]
+    explore = spec["explore"]
+    assert explore["ids"] == [list(range(100, 140))]
+    assert explore["computed"] == explore["shown"] == 40
+    for pid in (100, 117, 139):
+        expected = col.search(pid, limit=4, params={"exact": True})
+        got = explore["neighbours"][str(pid)]
+        assert [n[0] for n in got] == expected["id"].tolist()
+        np.testing.assert_allclose([n[1] for n in got], expected["score"], rtol=1e-5)
+        assert explore["labels"][str(pid)] == f"p{pid - 100}"      # 'name' is picked as the label
+    assert explore["xy"]["105"] == pytest.approx([float(VEC[5, 0]), float(VEC[5, 1])])
+    assert spec["figure"]["data"][0]["type"] == "scattergl"
+
+
+def test_euclid_neighbours_are_distances():
+    points = ek.Collection.from_arrays([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]], distance="euclid")
+    fig = go.Figure(go.Scatter(x=[0, 1, 3], y=[0, 0, 0], customdata=[0, 1, 2]))
+    explore = specs(ek.Report("T").add(fig, collection=points, k=2).to_html())[0]["explore"]
+    assert explore["neighbours"]["0"] == [[1, 1.0], [2, 3.0]]
+    assert explore["distance"] == "euclid" and "smaller is closer" in explore["note"]
+
+
+def test_max_points_caps_and_says_so(col):
+    explore = specs(ek.Report("T").add(map_of(col), collection=col, max_points=10).to_html())[0]["explore"]
+    assert explore["computed"] == 10 and len(explore["neighbours"]) == 10 and explore["shown"] == 40
+    assert "10 of the 40 points" in explore["note"]
+
+
+def test_traces_without_ids_are_left_alone(col):
+    fig = map_of(col)
+    fig.add_trace(go.Scatter(x=[0], y=[0], name="query"))                 # no customdata
+    fig.add_trace(go.Scatter(x=[0], y=[0], customdata=[["not-an-id"]]))   # ids of nothing
+    explore = specs(ek.Report("T").add(fig, collection=col).to_html())[0]["explore"]
+    assert explore["ids"][1:] == [None, None]
+
+
+def test_result_table_shows_its_request(col):
+    result = col.recommend(positive=[101, 102], negative=[103], strategy="best_score", limit=5)
+    page = ek.Report("T").add(result, title="Recommend").to_html()
+    assert "recommend \u00b7 positive [101, 102] \u00b7 negative [103] \u00b7 strategy best_score \u00b7 limit 5" in page
+    assert '"strategy": "best_score"' in page          # the whole body, under a fold
+    rows = re.findall(r'<tr data-id="(\d+)">', page)
+    assert [int(r) for r in rows] == result["id"].tolist()
+
+
+def test_table_without_attrs_says_so_and_takes_request(col):
+    frame = pd.concat([col.search(VEC[0], limit=2), col.search(VEC[1], limit=2)])
+    assert "No request recorded" in ek.Report("T").add(frame).to_html()
+    page = ek.Report("T").add(frame, request={"query": {"nearest": [0.5, 0.5]}, "limit": 2}).to_html()
+    assert "search \u00b7 near a vector (2-d) \u00b7 limit 2" in page
+
+
+def test_table_cells(col):
+    frame = col.search(VEC[0], limit=3, with_vectors=True)
+    frame["img"] = "data:image/png;base64,AAAA"
+    frame["tags"] = [["a", "b"]] * 3
+    page = ek.Report("T").add(frame, max_rows=2).to_html()
+    assert "(6-d)" in page and '<img alt="" src="data:image/png;base64,AAAA">' in page and "a, b" in page
+    assert "1 more row(s) not written (max_rows=2)" in page
+
+
+def test_markdown_is_escaped():
+    page = ek.Report("T").add("# Head\n<script>alert(1)</script> [x](javascript:alert(1)) **b**").to_html()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page and 'href="#"' in page and "<strong>b</strong>" in page
+
+
+def test_markdown_blocks():
+    out = _markdown.render("## A\n\n- one\n- two *it*\n\n```\nx < 1\n```\n\n> quote")
+    assert "<h3>A</h3>" in out and "<ul><li>one</li><li>two <em>it</em></li></ul>" in out
+    assert "<pre><code>x &lt; 1</code></pre>" in out and "<blockquote><p>quote</p></blockquote>" in out
+
+
+def test_script_breaking_payload_is_neutralised():
+    col = ek.Collection.from_arrays([[1.0, 0.0], [0.0, 1.0]],
+                                    payload=pd.DataFrame({"label": ["</script><b>x", "ok"]}))
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], customdata=[0, 1], text=["</script>", "b"]))
+    page = ek.Report("T").add(fig, collection=col).to_html()
+    spec = specs(page)[0]
+    assert spec["explore"]["labels"]["0"] == "</script><b>x"
+    assert page.count("</script>") == page.count("<script")
+
+
+@pytest.mark.slow
+def test_figure_widget_is_added_as_a_plain_figure(col):
+    widget = go.FigureWidget(map_of(col))
+    report = ek.Report("T").add(widget, collection=col)
+    page = report.to_html()
+    assert "widget-view" not in page and "_esm" not in page
+    assert specs(page)[0]["explore"]["computed"] == 40
+
+
+def test_report_items_protocol(col):
+    class Holder:
+        def _report_items_(self):
+            yield "## From a widget", {}
+            yield map_of(col), {"collection": col, "title": "Map"}
+
+    assert ek.Report("T").add(Holder()).items == ["markdown", "figure"]
+
+
+def test_qdrant_collection_gives_the_same_neighbours(col):
+    from qdrant_client import QdrantClient
+
+    from explorekit.backends.qdrant import to_qdrant
+
+    remote = to_qdrant(col, QdrantClient(":memory:"), "report_test", progress=False)
+    local = specs(ek.Report("T").add(map_of(col), collection=col).to_html())[0]["explore"]
+    served = specs(ek.Report("T").add(map_of(col), collection=remote).to_html())[0]["explore"]
+    for pid in ("100", "120"):
+        assert [n[0] for n in served["neighbours"][pid]] == [n[0] for n in local["neighbours"][pid]]
+        np.testing.assert_allclose([n[1] for n in served["neighbours"][pid]],
+                                   [n[1] for n in local["neighbours"][pid]], rtol=1e-5)
+
+
+def test_save_writes_one_file(col, tmp_path):
+    path = ek.Report("Saved").add(map_of(col), collection=col).save(tmp_path / "sub" / "r.html")
+    assert path.is_absolute() and path.exists() and path.read_text().startswith("<!DOCTYPE html>")
+    assert list(path.parent.iterdir()) == [path]
+    assert ek.Report("S").to_html(tmp_path / "x.html") == (tmp_path / "x.html").resolve()
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda r, c: r.add(42), "cannot add int"),
+    (lambda r, c: r.add(map_of(c), collection=c, k=0), "k: 0 is not a positive integer"),
+    (lambda r, c: r.add(map_of(c), collection=c, label="nope"), "Unknown label column 'nope'"),
+    (lambda r, c: r.add(map_of(c), collection=c, using="image"), "vector name"),
+    (lambda r, c: r.add(go.Figure(go.Bar(y=[1])), collection=c), "no trace of this figure holds ids"),
+    (lambda r, c: r.add(c.search(VEC[0]), max_rows=0), "max_rows: 0"),
+    (lambda r, c: r.save("report.txt"), "does not end in .html"),
+])
+def test_bad_input(col, call, fragment):
+    report = ek.Report("T").add("keep")
+    with pytest.raises(ek.ExploreError, match=re.escape(fragment)):
+        call(report, col)
+    assert report.items == ["markdown"]          # nothing half-added
+
+
+def test_bad_title():
+    with pytest.raises(ek.ExploreError, match="non-empty string"):
+        ek.Report("")
+
+
+def test_describe_requests():
+    assert _tables.describe({"query": {"discover": {"target": 3, "context": [{"positive": 1, "negative": 2}]}},
+                             "limit": 4, "using": "text"}) == \
+        "discover \u00b7 target 3 \u00b7 1 context pair(s) \u00b7 using 'text' \u00b7 limit 4"
+    assert _tables.describe({"query": {"context": [{}, {}]}, "limit": 10, "filter": "kind == 'x'"}) == \
+        "context search \u00b7 2 pair(s) \u00b7 filter kind == 'x' \u00b7 limit 10"
+
+
+def test_setup_notebook_sets_an_html_renderer():
+    import plotly.io as pio
+
+    before = pio.renderers.default
+    try:
+        ek.report.setup_notebook()
+        assert pio.renderers.default == "plotly_mimetype+explorekit"
+        bundle = pio.renderers["explorekit"].to_mimebundle(go.Figure(go.Bar(y=[1])).to_dict())
+        assert 'class="plotly-graph-div"' in bundle["text/html"] and "mathjax" not in bundle["text/html"].lower()
+    finally:
+        pio.renderers.default = before
+
+
+def test_command_line_report(tmp_path):
+    from explorekit import cli
+
+    out = tmp_path / "cli.html"
+    args = cli.parser().parse_args(["report", "--dataset", "clusters2d", "--positive", "1", "2", "--negative", "200",
+                                    "--strategy", "best_score", "--context", "1:200", "--target", "90",
+                                    "--color", "fruit", "--k", "3", "--out", str(out)])
+    path = cli.report(args, log=lambda text: None)
+    page = path.read_text()
+    found = specs(page)
+    assert path == out.resolve() and len(found) == 3               # the map and one figure per query
+    assert all(spec["explore"]["k"] == 3 for spec in found)
+    assert "recommend \u00b7 positive [1, 2] \u00b7 negative [200] \u00b7 strategy best_score" in page
+    assert "discover \u00b7 target 90 \u00b7 1 context pair(s)" in page
+
+
+def test_command_line_errors_are_one_line(capsys, tmp_path):
+    from explorekit import cli
+
+    code = cli.main(["report", "--dataset", "clusters2d", "--positive", "99999", "--out", str(tmp_path / "x.html")])
+    assert code == 2
+    assert "explorekit: No point with id 99999" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()
+
+
+@pytest.mark.slow
+def test_demo_writes_a_report_and_prints_its_path(tmp_path, capsys):
+    from explorekit import demo
+
+    out = tmp_path / "demo.html"
+    assert demo.main(["--out", str(out), "--projection", "pca", "--k", "3"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == str(out.resolve())
+    found = specs(out.read_text())
+    assert found[0]["explore"]["computed"] == found[0]["explore"]["shown"] == 6041
+
+
+@pytest.mark.slow
+def test_explorer_hands_its_state_to_a_report():
+    fruit = ek.datasets.load("clusters2d", as_collection=True)
+    explorer = ek.Explorer(fruit, projection="pca", color="fruit")
+    explorer.examples = {"positive": [1, 2], "negative": [200]}
+    report = ek.Report("T").add(explorer, title="Explorer", k=3)
+    assert report.items[:3] == ["markdown", "figure", "table"]
+    page = report.to_html()
+    assert "application/vnd.jupyter.widget" not in page and "_esm" not in page
+    explore = specs(page)[0]["explore"]
+    assert explore["computed"] == len(fruit) and explore["k"] == 3
+    rows = [int(r) for r in re.findall(r'<tr data-id="(\d+)">', page)]
+    assert rows == explorer.result["id"].tolist()
+    assert "positive**: 1, 2" not in page and "<strong>positive</strong>: 1, 2" in page
