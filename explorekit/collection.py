@@ -320,7 +320,10 @@ class Collection:
         frames = []
         for plan, (rows, scores) in zip(plans, answers):
             r = plan.request
-            frames.append(to_frame(self, rows, scores, r.with_payload, r.with_vectors, r.to_body()))
+            frame = to_frame(self, rows, scores, r.with_payload, r.with_vectors, r.to_body())
+            frame.attrs["path"] = getattr(plan, "path", "exact")
+            frame.attrs["reason"] = getattr(plan, "reason", "")
+            frames.append(frame)
         return frames
 
     # ------------------------------------------------------------------ changes

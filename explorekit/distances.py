@@ -114,15 +114,20 @@ def squared_norms(vectors: np.ndarray) -> np.ndarray:
 
 
 def exact_similarity(queries: np.ndarray, vectors: np.ndarray, distance: Distance) -> np.ndarray:
-    """Like :func:`similarity` but summing differences directly, as Qdrant does.
+    """The canonical similarity of a few candidates: the scores explorekit returns.
 
-    Used to re-score the few candidates that end up in a result, so that euclid scores carry no
-    cancellation error from the expanded product. Cheap for small ``vectors``.
+    Every path (exact scan, index, quantized rescoring) scores its final candidates here, with
+    sums in one fixed order per pair (numpy's own loops, not BLAS, whose blocking depends on the
+    shapes), so a point gets the same float32 score whichever path found it. Euclid sums the
+    squared differences directly, as Qdrant does, with no cancellation error from the expanded
+    product. Cheap for the tens to hundreds of rows it is used for.
     """
     queries = np.asarray(queries, dtype=np.float32)
     vectors = np.asarray(vectors, dtype=np.float32)
-    if distance != "euclid":
-        return similarity(queries, vectors, distance)
+    if distance in ("cosine", "dot"):
+        return np.einsum("kd,nd->kn", queries, vectors, optimize=False)
+    if distance == "manhattan":
+        return _manhattan(queries, vectors)
     out = np.empty((len(queries), len(vectors)), dtype=np.float32)
     for i, q in enumerate(queries):
         diff = vectors - q

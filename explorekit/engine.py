@@ -208,15 +208,17 @@ def _sims(plan: Prepared, vectors: np.ndarray) -> np.ndarray:
 
 
 def _refine_width(plan: Prepared, k: int) -> int:
-    """Euclid products carry rounding error; keep a margin of candidates to re-score exactly."""
-    return k if plan.space.distance != "euclid" else 2 * k + 16
+    """Candidates kept from the blocked product, re-scored canonically by :func:`_refine`.
+
+    The margin absorbs the last-bit differences between the product and the canonical sums
+    (and euclid's cancellation error), so the final top ``k`` is decided by canonical scores.
+    """
+    return 2 * k + 16
 
 
 def _refine(plan: Prepared, rows: np.ndarray, scores: np.ndarray, k: int):
-    if plan.space.distance == "euclid" and len(rows) and len(plan.query.vectors):
-        scores = plan.query.combine(exact_similarity(plan.query.vectors, plan.space.stored[rows], "euclid"))
-        keep = top_k(scores, k, rows)
-        return rows[keep], scores[keep]
+    if len(rows) and len(plan.query.vectors):
+        return rescore(plan, rows, k)
     return rows[:k], scores[:k]
 
 

@@ -1,0 +1,221 @@
+"""AnnIndex: the approximate index of one vector space, and how it is built, saved and loaded.
+
+An ``AnnIndex`` holds two candidate generators over the same stored rows, and what was
+measured when it was built:
+
+* ``forest`` - an annoy forest (``n_trees`` random-projection trees, built with all cores);
+* ``codes`` - centred sign codes (:mod:`._codes`), scanned with ``np.bitwise_count``;
+* ``tuning`` - per generator, the smallest search effort (``ef``) that reached recall@10 of
+  ``TARGET_RECALL`` on sample queries, and its latency next to an exact scan
+  (see :mod:`._tune`).
+
+Neither generator ever decides a score: candidates are always rescored exactly.
+
+Examples
+--------
+>>> import numpy as np
+>>> from explorekit.collection import VectorSpace
+>>> stored = np.random.default_rng(0).normal(size=(2000, 16)).astype(np.float32)
+>>> index = build_index(VectorSpace("", "euclid", stored), n_trees=8)
+>>> index.n_trees, len(index), index.method
+(8, 2000, 'auto')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._errors import ExploreError, PersistenceError, short_repr
+from ._codes import SignCodes
+from .._progress import task
+from ._forest import METRICS, Forest
+from ._tune import tune
+
+if TYPE_CHECKING:
+    from ..collection import VectorSpace
+
+FORMAT_VERSION = 1
+METHODS = ("auto", "annoy", "binary")
+
+
+def default_n_trees(n: int, dim: int) -> int:
+    """Trees for ``n`` points of ``dim`` dimensions: more for larger and wider data, 10..64.
+
+    ``max(10, min(64, round(log2(n) + dim / 16)))``; e.g. 6,000 x 384 -> 37, 100,000 x 384 -> 41,
+    1,800 x 64 -> 15, 300 x 2 -> 10. More trees raise recall at a given ``search_k`` and cost
+    build time and memory (about ``8 n`` bytes per tree).
+    """
+    if n <= 1:
+        return 1
+    return int(max(10, min(64, round(math.log2(n) + dim / 16))))
+
+
+class AnnIndex:
+    """The approximate index of one vector space (annoy forest + sign codes + tuning).
+
+    Attributes
+    ----------
+    method : str
+        ``"auto"`` (default: the planner picks the faster generator for each request from the
+        tuning), ``"annoy"`` or ``"binary"`` to use one generator whenever the index is used.
+    tuning : dict
+        What :func:`explorekit.index._tune.tune` measured at build time.
+    """
+
+    def __init__(self, forest: Forest, codes: SignCodes, distance: str, tuning: dict[str, Any]) -> None:
+        self.forest, self.codes, self.distance, self.tuning = forest, codes, distance, tuning
+        self._method = "auto"
+        self.stale = False          # set when the vectors change; the index is then rebuilt
+
+    @property
+    def method(self) -> str:
+        return self._method
+
+    @method.setter
+    def method(self, value: str) -> None:
+        if value not in METHODS:
+            raise ExploreError(f"AnnIndex.method: {short_repr(value)} is not one of {list(METHODS)}. "
+                               "Use 'auto' (the planner decides), 'annoy' or 'binary'.")
+        self._method = value
+
+    def __len__(self) -> int:
+        return self.forest.n_items
+
+    @property
+    def n_trees(self) -> int:
+        return self.forest.n_trees
+
+    @property
+    def dim(self) -> int:
+        return self.forest.dim
+
+    @property
+    def metric(self) -> str:
+        """Annoy's metric name (``angular`` for cosine)."""
+        return self.forest.metric
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the annoy forest (its file once saved) and of the sign codes."""
+        return self.forest.nbytes + self.codes.nbytes
+
+    def default_ef(self, method: str) -> int:
+        return int(self.tuning["ef"][method])
+
+    def __repr__(self) -> str:
+        ef = self.tuning.get("ef", {})
+        return (f"AnnIndex({len(self):,} x {self.dim}, {self.metric}, {self.n_trees} trees, "
+                f"method={self.method!r}, default ef {ef})")
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path: str | Path) -> dict[str, Any]:
+        """Write the index next to ``path``; returns its description (JSON-able).
+
+        Files: ``path`` (the annoy forest, which annoy then memory-maps), ``path.codes.npy``
+        and ``path.rows.npy`` (the sign codes) and ``path.json`` (the returned description:
+        sizes, tuning, the codes' mean).
+        """
+        path = Path(path)
+        self.forest.save(path)
+        mean = self.codes.save(_sibling(path, ".codes.npy"), _sibling(path, ".rows.npy"))
+        meta = {"format": FORMAT_VERSION, "distance": self.distance, "metric": self.metric,
+                "dim": self.dim, "n_items": len(self), "n_trees": self.n_trees,
+                "method": self.method, "tuning": self.tuning, "mean": mean,
+                "files": [path.name] + [_sibling(path, s).name for s in (".codes.npy", ".rows.npy", ".json")]}
+        _sibling(path, ".json").write_text(json.dumps(meta))
+        return meta
+
+    @classmethod
+    def load(cls, path: str | Path, dim: int, metric: str, meta: dict[str, Any] | None = None) -> "AnnIndex":
+        """Open an index written by :meth:`save`; the forest and the codes are memory-mapped.
+
+        ``metric`` is annoy's metric or the collection distance (``"cosine"`` -> ``angular``);
+        ``meta`` is what :meth:`save` returned (read from ``path.json`` when not given).
+        """
+        path = Path(path)
+        where = str(path)
+        try:
+            if meta is None:
+                meta = json.loads(_sibling(path, ".json").read_text())
+        except (OSError, ValueError) as err:
+            raise PersistenceError(f"Approximate index {where!r} cannot be read ({err}). "
+                                   "Rebuild it with col.build_index().") from None
+        metric = METRICS.get(metric, metric)
+        if meta.get("format", 0) > FORMAT_VERSION:
+            raise PersistenceError(f"Approximate index format {meta.get('format')} in {where!r} "
+                                   f"is newer than this explorekit reads ({FORMAT_VERSION}). "
+                                   "Upgrade explorekit.")
+        if meta["dim"] != dim or meta["metric"] != metric:
+            raise PersistenceError(f"Approximate index {where!r} is {meta['dim']}-d {meta['metric']}, "
+                                   f"expected {dim}-d {metric}. Rebuild it with col.build_index().")
+        try:
+            forest = Forest.load(path, dim, metric)
+            codes = SignCodes.load(_sibling(path, ".codes.npy"), _sibling(path, ".rows.npy"),
+                                   meta["mean"], meta["distance"])
+        except (OSError, ValueError, IndexError) as err:
+            raise PersistenceError(f"Approximate index files of {where!r} cannot be read ({err}). "
+                                   "Rebuild it with col.build_index().") from None
+        if forest.n_items != meta["n_items"] or len(codes) != meta["n_items"]:
+            raise PersistenceError(f"Approximate index {where!r} is truncated: {forest.n_items} forest "
+                                   f"items and {len(codes)} codes for {meta['n_items']} points. "
+                                   "Rebuild it with col.build_index().")
+        index = cls(forest, codes, meta["distance"], meta["tuning"])
+        index.method = meta.get("method", "auto")
+        return index
+
+
+def load_index(path: str | Path, meta: dict[str, Any], space: "VectorSpace") -> AnnIndex:
+    """The saved index of ``space`` (what persistence calls), checked against its rows."""
+    index = AnnIndex.load(path, space.dim, space.distance, meta)
+    if len(index) != len(space.stored):
+        raise PersistenceError(f"Approximate index {str(path)!r} covers {len(index)} points, the vectors "
+                               f"have {len(space.stored)}. Rebuild it with col.build_index().")
+    return index
+
+
+def _sibling(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def build_index(space: "VectorSpace", n_trees: int | None = None, *, tune_queries: int = 100) -> AnnIndex:
+    """Build the approximate index of one vector space: annoy forest, sign codes, tuning.
+
+    Parameters
+    ----------
+    space : VectorSpace
+        The vector space (its ``stored`` preprocessed float32 matrix and ``distance``).
+    n_trees : int, optional
+        Annoy trees; default :func:`default_n_trees` of the size and dimension.
+    tune_queries : int
+        Stored points used as sample queries to tune the default search effort.
+
+    Progress is shown on stderr (:mod:`explorekit._progress`) when the build takes over a
+    second; ``EXPLOREKIT_PROGRESS=0`` silences it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from explorekit.collection import VectorSpace
+    >>> space = VectorSpace("", "cosine", np.eye(3, dtype=np.float32))
+    >>> build_index(space).n_trees      # default_n_trees(3, 3)
+    10
+    """
+    stored = space.stored
+    n, dim = stored.shape
+    if n_trees is None:
+        n_trees = default_n_trees(n, dim)
+    elif isinstance(n_trees, bool) or not isinstance(n_trees, (int, np.integer)) or n_trees < 1:
+        raise ExploreError(f"build_index: n_trees={short_repr(n_trees)} is not a positive integer. "
+                           "Use e.g. n_trees=50, or None for a default chosen by size and dimension.")
+    with task(f"explorekit: approximate index of {n:,} x {dim}") as status:
+        forest = Forest.build(stored, space.distance, int(n_trees), status)
+        status.note(f"explorekit: approximate index of {n:,} x {dim}: sign codes")
+        codes = SignCodes.fit(stored, space.distance)
+        status.note(f"explorekit: approximate index of {n:,} x {dim}: tuning the search effort")
+        tuning = tune(forest, codes, stored, space.distance, n_queries=tune_queries)
+    return AnnIndex(forest, codes, space.distance, tuning)
