@@ -1,0 +1,204 @@
+"""Product quantization with Qdrant's layout and scores (not bit-reproducible, by design).
+
+Qdrant's rule (``lib/quantization/src/encoded_vectors_pq.rs``, ``quantized_vectors.rs``):
+
+* compression ``x4``/``x8``/``x16``/``x32``/``x64`` -> sub-vectors of 1/2/4/8/16 components
+  (the last one may be shorter), each replaced by one byte: the index of the nearest of 256
+  centroids (squared L2, whatever the collection distance);
+* the centroids come from k-means on up to 10,000 randomly sampled vectors (here: seeded);
+  with 256 vectors or fewer, the vectors themselves are the centroids (the rest are zeros);
+* score = sum over sub-vectors of the metric between the query's sub-vector and the chosen
+  centroid, read from a per-query lookup table: dot for cosine/dot, minus squared L2 for
+  euclid, minus L1 for manhattan.
+
+Single queries are scanned through the lookup tables; batches of cosine/dot/euclid queries
+decode blocks of codes and use one matrix product, which gives the same sums in another order.
+
+Examples
+--------
+>>> import numpy as np
+>>> x = np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 0.0, 1.0]], np.float32)
+>>> pq = ProductQuantizer({"product": {"compression": "x8"}}, "dot").fit(x)
+>>> pq.codes_                      # (sub-vectors, n): each vector is its own centroid
+array([[0, 1],
+       [0, 1]], dtype=uint8)
+>>> pq.similarity(x[:1])
+array([[30.,  6.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .._progress import progress
+from .._threads import blas_threads
+from ._base import Quantizer, parallel_map
+from ._kmeans import kmeans, nearest, nearest_exact
+
+COMPRESSIONS = ("x4", "x8", "x16", "x32", "x64")
+BUCKET_SIZE = {"x4": 1, "x8": 2, "x16": 4, "x32": 8, "x64": 16}
+CENTROIDS = 256
+KMEANS_SAMPLE = 10_000
+_LUT_MAX_QUERIES = 4            # more queries at once: decode blocks + one matrix product
+_BLOCK_ELEMENTS = 1 << 20
+_F = np.float32
+
+
+class ProductQuantizer(Quantizer):
+    """Qdrant's product quantization; codes stored sub-vector-major ``(m, n)`` as uint8."""
+
+    method = "product"
+    default_rescore = False
+    row_axis = 1
+    chunked_encoding = False       # encodes sub-space by sub-space instead
+
+    @property
+    def bucket(self) -> int:
+        return BUCKET_SIZE[self.config["product"]["compression"]]
+
+    @property
+    def starts(self) -> np.ndarray:
+        return np.arange(0, self.dim_, self.bucket)
+
+    def _code_width(self) -> int:
+        return len(self.starts)
+
+    # ------------------------------------------------------------------ fitting / encoding
+    def _fit(self, stored: np.ndarray, seed: int) -> None:
+        n, dim = stored.shape
+        rng = np.random.default_rng(seed)
+        self.small_ = n <= CENTROIDS
+        if self.small_:
+            centroids = np.zeros((CENTROIDS, dim), _F)
+            centroids[:n] = stored
+            self.centroids_ = centroids
+            return
+        sample = stored[np.sort(rng.choice(n, min(n, KMEANS_SAMPLE), replace=False))]
+        rngs = rng.spawn(len(self.starts))
+        centroids = np.empty((CENTROIDS, dim), _F)
+
+        def train(i: int) -> None:
+            start, stop = self._span(i)
+            centroids[:, start:stop] = kmeans(sample[:, start:stop], CENTROIDS, rngs[i])
+
+        self._each_subspace(train, f"product quantization ({self.config['product']['compression']}):"
+                                   f" k-means on {len(sample):,} vectors, sub-spaces")
+        self.centroids_ = centroids
+
+    def _span(self, i: int) -> tuple[int, int]:
+        start = int(self.starts[i])
+        return start, min(start + self.bucket, self.dim_)
+
+    def _each_subspace(self, func, desc: str) -> None:
+        """``func(i)`` for every sub-space, two at a time per core, with a progress line."""
+        workers = os.cpu_count() or 1
+        indices = list(range(len(self.starts)))
+        batches = [indices[i:i + 2 * workers] for i in range(0, len(indices), 2 * workers)]
+        with blas_threads(1):
+            for batch in progress(batches, desc=desc):
+                parallel_map(func, batch, workers)
+
+    def _encode(self, stored: np.ndarray) -> np.ndarray:
+        codes = np.empty((len(self.starts), len(stored)), np.uint8)
+        assign = nearest_exact if getattr(self, "small_", False) else nearest
+
+        def encode(i: int) -> None:
+            start, stop = self._span(i)
+            codes[i] = assign(np.ascontiguousarray(stored[:, start:stop]),
+                              self.centroids_[:, start:stop])
+
+        self._each_subspace(encode, f"product quantization: encoding {len(stored):,} vectors, "
+                                    "sub-spaces")
+        return codes
+
+    # ------------------------------------------------------------------ scoring
+    def lookup_tables(self, queries: np.ndarray) -> np.ndarray:
+        """``(k, m, 256)`` float32: the metric between each query sub-vector and each centroid."""
+        k = len(queries)
+        m = len(self.starts)
+        out = np.empty((k, m, CENTROIDS), _F)
+        step = max(1, _BLOCK_ELEMENTS // (CENTROIDS * self.dim_))
+        for s in range(0, k, step):
+            q = queries[s:s + step, None, :]
+            if self.distance in ("cosine", "dot"):
+                terms = q * self.centroids_[None]
+            elif self.distance == "euclid":
+                terms = q - self.centroids_[None]
+                terms *= terms
+            else:
+                terms = np.abs(q - self.centroids_[None])
+            sums = np.add.reduceat(terms, self.starts, axis=2)          # (step, 256, m)
+            if self.distance in ("euclid", "manhattan"):
+                np.negative(sums, out=sums)
+            out[s:s + step] = sums.transpose(0, 2, 1)
+        return out
+
+    def decode(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """The vectors the codes stand for, ``(n, dim)`` float32."""
+        codes = self._rows_codes(rows)
+        out = np.empty((codes.shape[1], self.dim_), _F)  # (n, dim)
+        for i, start in enumerate(self.starts):
+            stop = min(start + self.bucket, self.dim_)
+            out[:, start:stop] = self.centroids_[codes[i], start:stop]
+        return out
+
+    def _similarity(self, queries: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        codes = self._rows_codes(rows)
+        k, n = len(queries), codes.shape[1]
+        out = np.empty((k, n), _F)
+        if out.size == 0:
+            return out
+        if k > _LUT_MAX_QUERIES and self.distance != "manhattan":
+            scan = self._scan_decoded
+        else:
+            tables = self.lookup_tables(queries)
+            scan = lambda qs, cs, part, o: self._scan_tables(tables, cs, part, o)  # noqa: E731
+        with blas_threads(1):
+            scan(queries, codes, (0, n), out)
+        return out
+
+    def _scan_tables(self, tables: np.ndarray, codes: np.ndarray, part: tuple[int, int],
+                     out: np.ndarray) -> None:
+        """Sum of lookup-table entries, one sub-vector at a time over a run of rows."""
+        start, stop = part
+        gathered = np.empty(stop - start, _F)
+        for i in range(len(tables)):
+            acc = out[i, start:stop]
+            acc.fill(0.0)
+            for j in range(codes.shape[0]):
+                np.take(tables[i, j], codes[j, start:stop], out=gathered)
+                acc += gathered
+
+    def _scan_decoded(self, queries: np.ndarray, codes: np.ndarray, part: tuple[int, int],
+                      out: np.ndarray) -> None:
+        """Many queries: decode blocks of codes to centroid vectors, then one product."""
+        step = max(1, _BLOCK_ELEMENTS // (4 * self.dim_))
+        q_sq = np.einsum("ij,ij->i", queries, queries)[:, None]
+        block = np.empty((min(step, part[1] - part[0]), self.dim_), _F)
+        for start in range(part[0], part[1], step):
+            stop = min(start + step, part[1])
+            dec = block[: stop - start]
+            for i, s in enumerate(self.starts):
+                e = min(s + self.bucket, self.dim_)
+                dec[:, s:e] = self.centroids_[codes[i, start:stop], s:e]
+            prod = queries @ dec.T
+            if self.distance == "euclid":
+                prod *= _F(2.0)
+                prod -= q_sq
+                prod -= np.einsum("ij,ij->i", dec, dec)[None, :]
+                np.minimum(prod, 0.0, out=prod)
+            out[:, start:stop] = prod
+
+    # ------------------------------------------------------------------ saving
+    def _params(self) -> dict[str, np.ndarray]:
+        return {"centroids": self.centroids_}
+
+    def _meta(self) -> dict[str, Any]:
+        return {"small": bool(getattr(self, "small_", False))}
+
+    def _load(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+        self.centroids_ = np.ascontiguousarray(arrays["centroids"], dtype=_F)
+        self.small_ = bool(meta.get("small", False))
