@@ -12,7 +12,7 @@ Examples
 ...     col.search([1.0, 0.0, 0.0])
 ... except ek.DimensionError as err:
 ...     print(err)                                          # doctest: +ELLIPSIS
-Vector dimension error: expected dim: 2, got 3 (query). ...
+Vector dimension error: expected dim: 2, got 3 (query, given). ...
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ Examples
 --------
 >>> import numpy as np
 >>> q = ScoringQuery("best_score", np.zeros((2, 2), np.float32), n_positive=1, n_negative=1)
->>> q.combine(np.array([[0.923077, 0.6], [-0.384615, 0.8]], np.float32)).round(6).tolist()
+>>> [round(float(s), 6) for s in q.combine(np.array([[0.923077, 0.6], [-0.384615, 0.8]], np.float32))]
 [0.74, -0.722222]
 """
 

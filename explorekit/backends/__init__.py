@@ -7,8 +7,11 @@ Only :mod:`explorekit.backends.qdrant` exists; it needs the ``qdrant`` extra
 Examples
 --------
 >>> import explorekit as ek
->>> conn = ek.connect(url="https://xyz.cloud.qdrant.io:6333", api_key="...")  # doctest: +SKIP
->>> conn["articles"].search([0.1, 0.2, 0.3], limit=5)                        # doctest: +SKIP
+>>> conn = ek.connect(":memory:")          # or url="https://...:6333", api_key=...
+>>> local = ek.Collection.from_arrays([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]], ids=[1, 2])
+>>> remote = local.to_qdrant(conn.client, "articles", progress=False)
+>>> conn["articles"].search([0.1, 0.2, 0.3], limit=1)["id"].tolist()
+[1]
 """
 
 from __future__ import annotations

@@ -32,13 +32,14 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._errors import ExploreError, RequestError, UnknownIdError, UnknownVectorError, short_repr, unknown
+from .._errors import RequestError, UnknownIdError, UnknownVectorError, short_repr, unknown
+from .._query_api import QueryMethods
 from ..requests import Request
 from ._convert import RemoteSpace, qdrant_modules, server_errors, spaces_of, to_point_id
 from ._queries import finish_empty_context, outgoing, payload_selector, to_filter, to_frame, vector_selector
@@ -140,7 +141,7 @@ class Connection:
         self.client.close()
 
 
-class QdrantCollection:
+class QdrantCollection(QueryMethods):
     """A Qdrant collection with the query API of :class:`explorekit.Collection`.
 
     Build one with ``ek.connect(...)["name"]`` or ``QdrantCollection(client, "name")``.
@@ -346,73 +347,6 @@ class QdrantCollection:
                 if offset is None or not batch:
                     break
         return points
-
-    # ------------------------------------------------------------------ queries
-    def search(self, query: Any, *, using: str | None = None, filter: Any = None, limit: int = 10,
-               offset: int = 0, score_threshold: float | None = None, params: Any = None,
-               with_payload: Any = True, with_vectors: Any = False) -> pd.DataFrame:
-        """Nearest points to a vector, or to a stored point given by id (left out), on the server."""
-        return self._run([Request.build("search", query=query, using=using, filter=filter, limit=limit,
-                                        offset=offset, score_threshold=score_threshold, params=params,
-                                        with_payload=with_payload, with_vectors=with_vectors)])[0]
-
-    def recommend(self, positive: Any = (), negative: Any = (), *, strategy: str = "average_vector",
-                  using: str | None = None, lookup_from: Any = None, filter: Any = None, limit: int = 10,
-                  offset: int = 0, score_threshold: float | None = None, params: Any = None,
-                  with_payload: Any = True, with_vectors: Any = False) -> pd.DataFrame:
-        """Points like the positive examples and unlike the negative ones, on the server."""
-        return self._run([Request.build("recommend", positive=positive, negative=negative, strategy=strategy,
-                                        using=using, lookup_from=lookup_from, filter=filter, limit=limit,
-                                        offset=offset, score_threshold=score_threshold, params=params,
-                                        with_payload=with_payload, with_vectors=with_vectors)])[0]
-
-    def discover(self, target: Any = None, context: Any = (), *, using: str | None = None,
-                 lookup_from: Any = None, filter: Any = None, limit: int = 10, offset: int = 0,
-                 score_threshold: float | None = None, params: Any = None, with_payload: Any = True,
-                 with_vectors: Any = False) -> pd.DataFrame:
-        """Discovery search, or context search when ``target=None``, on the server."""
-        kind = "discover" if target is not None else "context"
-        return self._run([Request.build(kind, target=target, context=context, using=using,
-                                        lookup_from=lookup_from, filter=filter, limit=limit, offset=offset,
-                                        score_threshold=score_threshold, params=params,
-                                        with_payload=with_payload, with_vectors=with_vectors)])[0]
-
-    def search_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
-        """Several searches in one server call; a list of DataFrames in order."""
-        return self._run(self._batch("search", requests))
-
-    def recommend_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
-        """Several recommendations in one server call; a list of DataFrames in order."""
-        return self._run(self._batch("recommend", requests))
-
-    def discover_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
-        """Several discovery/context searches in one server call; a list of DataFrames in order."""
-        return self._run(self._batch("discover", requests))
-
-    def _batch(self, kind: str, requests: Sequence[Mapping[str, Any]]) -> list[Request]:
-        from ..collection import _from_kwargs_or_body
-        if isinstance(requests, Mapping) or not isinstance(requests, Sequence):
-            raise RequestError(f"{kind}_batch: expected a list of requests (dicts), got {type(requests).__name__}.")
-        out = []
-        for i, item in enumerate(requests):
-            if isinstance(item, Request):
-                out.append(item)
-            elif isinstance(item, Mapping):
-                try:
-                    out.append(_from_kwargs_or_body(kind, dict(item)))
-                except ExploreError as err:
-                    raise type(err)(f"requests[{i}]: {err}") from None
-            else:
-                raise RequestError(f"requests[{i}]: {short_repr(item)} is not a dict of query arguments.")
-        return out
-
-    def query(self, body: Mapping[str, Any], endpoint: str | None = None) -> Any:
-        """Run a Qdrant REST body (``/points/search``, ``/points/recommend[/batch]``,
-        ``/points/discover``, ``/points/query[/batch]``); a batch body returns a list."""
-        from ..rest import parse_body
-        requests, batch = parse_body(body, endpoint)
-        results = self._run(requests)
-        return results if batch else results[0]
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
         outs = [outgoing(self, r) for r in requests]             # every check before any call
