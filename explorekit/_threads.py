@@ -1,10 +1,11 @@
 """How many BLAS threads a query uses.
 
-Measured on the 2-core machines this project targets: a single query's product is
-memory-bound and small, and two OpenBLAS threads spend more time synchronising than computing
-(5,000 x 64 scan: 21 ms with 2 threads under load vs 0.9 ms with 1; 100,000 x 384 matvec:
-30 ms vs 27 ms). So queries pin BLAS to one thread by default; set the environment variable
-``EXPLOREKIT_BLAS_THREADS`` to change it (0 leaves the library default).
+Measured on the 2-core machines this project targets: for a small scan two OpenBLAS threads
+spend more time synchronising than computing (5,000 x 64: 21 ms with 2 threads vs 0.9 ms with
+1, on a loaded machine), while a large scan gains from both cores' memory bandwidth (100,000 x
+384 on an idle machine: search 11.2 -> 6.3 ms, best_score 31.5 -> 20.4 ms). So a query uses
+one thread when it reads fewer than ``LARGE_SCAN`` floats, and the library default otherwise.
+The environment variable ``EXPLOREKIT_BLAS_THREADS`` overrides it (0: library default).
 
 Examples
 --------
@@ -29,11 +30,19 @@ def _blas():
     return _controller
 
 
+LARGE_SCAN = 4_000_000      # floats read by one request (about 10,000 x 384)
+
+
 @contextlib.contextmanager
-def blas_threads(limit: int | None = None) -> Iterator[None]:
-    """Limit BLAS threads inside the block (default: ``EXPLOREKIT_BLAS_THREADS`` or 1)."""
+def blas_threads(limit: int | None = None, *, work: int = 0) -> Iterator[None]:
+    """Limit BLAS threads inside the block.
+
+    ``limit`` wins; else ``EXPLOREKIT_BLAS_THREADS``; else 1 thread below ``LARGE_SCAN``
+    floats of ``work`` and the library default above.
+    """
     if limit is None:
-        limit = int(os.environ.get("EXPLOREKIT_BLAS_THREADS", "1"))
+        setting = os.environ.get("EXPLOREKIT_BLAS_THREADS")
+        limit = int(setting) if setting else (0 if work >= LARGE_SCAN else 1)
     if limit <= 0:
         yield
         return

@@ -233,9 +233,11 @@ class Collection(QueryMethods):
         return to_frame(self, rows, None, request.with_payload, request.with_vectors)
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
-        with self._lock, blas_threads():
+        with self._lock:
             plans = [engine.prepare(self, r) for r in requests]   # every check before any work
-            answers = planner.answer(self, plans)
+            work = max((p.allowed * p.space.dim for p in plans), default=0)
+            with blas_threads(work=work):
+                answers = planner.answer(self, plans)
         frames = []
         for plan, (rows, scores) in zip(plans, answers):
             r = plan.request
