@@ -5,11 +5,10 @@ runs a search and two recommendations, draws why the results were recommended, a
 one offline HTML report (clicking a point of its map lists that docstring's nearest
 neighbours with their scores). Prints the report's path last, on its own line.
 
-Examples
---------
->>> from explorekit.demo import build            # doctest: +SKIP
->>> build("build/demo/report.html", projection="pca")   # doctest: +SKIP
-PosixPath('/.../build/demo/report.html')
+Usage (tested in tests/test_report.py)::
+
+    from explorekit.demo import build
+    build("build/demo/report.html", projection="pca")   # -> PosixPath('.../build/demo/report.html')
 """
 
 from __future__ import annotations
