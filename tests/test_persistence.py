@@ -239,3 +239,40 @@ def test_queries_from_threads_during_changes():
         w.join()
     assert not errors, errors[:3]
     assert len(col) == 2000
+
+
+@pytest.mark.parametrize("config", [{"scalar": {"type": "int8", "quantile": 0.99}}, {"binary": {"encoding": "two_bits"}},
+                                    {"product": {"compression": "x4"}}])
+@pytest.mark.parametrize("distance", ["cosine", "euclid"])
+def test_round_trip_quantized(tmp_path, config, distance):
+    col = make(distance).quantize(config)
+    col.save(tmp_path / "q")
+    back = ek.Collection.load(tmp_path / "q")
+    assert back._space(None).quantizer.method == col._space(None).quantizer.method
+    pd.testing.assert_frame_equal(back.memory_usage(), col.memory_usage())
+    for params in (None, {"quantization": {"rescore": False, "oversampling": 2.0}}, {"exact": True}):
+        for q in queries(col):
+            q = dict(q)
+            kind = q.pop("kind")
+            a, b = getattr(col, kind)(**q, params=params), getattr(back, kind)(**q, params=params)
+            pd.testing.assert_frame_equal(a, b)
+            assert a.attrs["path"] == b.attrs["path"]
+
+
+def test_round_trip_with_index(tmp_path, monkeypatch):
+    from explorekit import index
+    monkeypatch.setattr(index, "INDEXING_THRESHOLD_KB", 0)
+    monkeypatch.setattr(index, "FULL_SCAN_THRESHOLD_KB", 0)
+    col = make("cosine", n=2000).build_index()
+    col.save(tmp_path / "i")
+    back = ek.Collection.load(tmp_path / "i")
+    assert back._space(None).index is not None
+    paths = []
+    for q in queries(col):
+        q = dict(q)
+        kind = q.pop("kind")
+        a, b = getattr(col, kind)(**q), getattr(back, kind)(**q)
+        assert a.attrs["path"] == b.attrs["path"]
+        paths.append(a.attrs["path"])
+        pd.testing.assert_frame_equal(a, b)
+    assert {"annoy", "binary"} & set(paths), paths
