@@ -466,3 +466,43 @@ def test_bad_quantize_call_leaves_collection_unchanged():
     assert col.memory_usage()["quantization"].isna().all()
     with pytest.raises(QuantizationError, match="fitted"):
         make_quantizer({"binary": {}}, "dot").similarity(data)
+
+
+# ---------------------------------------------------------------------- scans split across cores
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_scalar_split_scan_equals_one_run(distance, monkeypatch):
+    """A scan large enough to be split across cores gives the single-run scores, bit for bit."""
+    from explorekit.quantization import _base
+    stored = preprocess(anisotropic(60_000, 40, seed=5), distance)    # 40: padded to 48
+    assert stored.size >= _base.PARALLEL_SCAN
+    quantizer = make_quantizer({"scalar": {"type": "int8", "quantile": 0.99}}, distance).fit(stored)
+    queries = preprocess(anisotropic(3, 40, seed=6), distance)
+    rows = np.random.default_rng(0).permutation(60_000)[:55_000]
+    cases = [(queries[:1], None), (queries, None), (queries, rows)]
+    split = [quantizer.similarity(q, r) for q, r in cases]
+    monkeypatch.setattr(_base, "PARALLEL_SCAN", 1 << 62)
+    whole = [quantizer.similarity(q, r) for q, r in cases]
+    for got, want in zip(split, whole):
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(split[2], split[1][:, rows])
+    shrunk = quantizer.copy()                       # cached per-row code sums follow the codes
+    shrunk.keep(rows[:1000])
+    np.testing.assert_array_equal(shrunk.similarity(queries), whole[1][:, rows[:1000]])
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_product_split_scan_equals_one_run(distance, monkeypatch):
+    """Lookup-table (few queries) and decoded (many queries) scans: split == one run."""
+    from explorekit.quantization import _base
+    stored = preprocess(anisotropic(72_000, 32, seed=8), distance)
+    quantizer = make_quantizer({"product": {"compression": "x16"}}, distance).fit(stored[:200])
+    quantizer.add(stored[200:])                     # 200 vectors: they are the centroids
+    queries = preprocess(anisotropic(6, 32, seed=9), distance)
+    rows = np.random.default_rng(1).permutation(72_000)[:70_000]
+    cases = [(queries[:1], None), (queries[:3], None), (queries, None), (queries, rows)]
+    split = [quantizer.similarity(q, r) for q, r in cases]
+    monkeypatch.setattr(_base, "PARALLEL_SCAN", 1 << 62)
+    for (q, r), got in zip(cases, split):
+        np.testing.assert_array_equal(got, quantizer.similarity(q, r))
+    np.testing.assert_array_equal(split[3], split[2][:, rows])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, TypeVar
@@ -18,11 +19,15 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from .._errors import QuantizationError
+from .._threads import blas_threads
 from ..distances import DISTANCES, Distance, display as _display
 
 FORMAT_VERSION = 1
 _ENCODE_ELEMENTS = 1 << 18   # vector components encoded at a time (elementwise encoders)
+PARALLEL_SCAN = 1 << 21      # codes read by one scan above which it is split across the cores
 _T = TypeVar("_T")
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 def parallel_map(func: Callable[[_T], Any], items: Iterable[_T], workers: int | None = None
@@ -34,6 +39,53 @@ def parallel_map(func: Callable[[_T], Any], items: Iterable[_T], workers: int | 
         return [func(x) for x in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(func, items))
+
+
+def _forget_pool() -> None:
+    """A forked child has none of the parent's threads: it starts its own pool when needed."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _scan_pool() -> ThreadPoolExecutor:
+    """One long-lived pool for scans (starting threads per query would cost more than a scan)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1),
+                                       thread_name_prefix="explorekit-scan")
+        return _pool
+
+
+def scan_parts(func: Callable[[tuple[int, int]], None], n: int, work: int, step: int = 1) -> None:
+    """``func((start, stop))`` over runs of ``range(n)`` that cover it, one run per core.
+
+    A scan converting codes or reading lookup tables is bound by one core's speed (numpy's
+    kernels are single-threaded), so a scan reading more than ``PARALLEL_SCAN`` codes is split
+    into one run per core (run boundaries on multiples of ``step``); numpy releases the GIL in
+    its kernels, so the runs proceed in parallel. The caller scans the first run itself. BLAS is
+    held to one thread meanwhile (the runs already keep every core busy). Each output element
+    is computed by exactly the same operations however the rows are split.
+    """
+    workers = os.cpu_count() or 1
+    if workers <= 1 or work < PARALLEL_SCAN or n < 2 * step:
+        with blas_threads(1):
+            func((0, n))
+        return
+    size = -(-n // (workers * step)) * step
+    parts = [(s, min(s + size, n)) for s in range(0, n, size)]
+    with blas_threads(1):
+        pool = _scan_pool()
+        futures = [pool.submit(func, part) for part in parts[1:]]
+        try:
+            func(parts[0])
+        finally:
+            for future in futures:
+                future.result()
 
 
 class Quantizer:

@@ -35,7 +35,7 @@ import numpy as np
 
 from .._progress import progress
 from .._threads import blas_threads
-from ._base import Quantizer, parallel_map
+from ._base import Quantizer, parallel_map, scan_parts
 from ._kmeans import kmeans, nearest, nearest_exact
 
 COMPRESSIONS = ("x4", "x8", "x16", "x32", "x64")
@@ -44,6 +44,7 @@ CENTROIDS = 256
 KMEANS_SAMPLE = 10_000
 _LUT_MAX_QUERIES = 4            # more queries at once: decode blocks + one matrix product
 _BLOCK_ELEMENTS = 1 << 20
+_LUT_CHUNK = 1 << 15            # rows per lookup-table pass (accumulator stays in cache)
 _F = np.float32
 
 
@@ -152,38 +153,81 @@ class ProductQuantizer(Quantizer):
         if out.size == 0:
             return out
         if k > _LUT_MAX_QUERIES and self.distance != "manhattan":
-            scan = self._scan_decoded
+            step = self._decode_step
+            scan_parts(lambda part: self._scan_decoded(queries, codes, part, out), n,
+                       n * self.dim_, step)
         else:
-            tables = self.lookup_tables(queries)
-            scan = lambda qs, cs, part, o: self._scan_tables(tables, cs, part, o)  # noqa: E731
-        with blas_threads(1):
-            scan(queries, codes, (0, n), out)
+            # one run: numpy's 1-D take holds the GIL, so a second thread only adds handoffs
+            # (measured: 100,000 x 96 codes, 8.6 ms in one run, 9.3 ms split in two)
+            self._scan_tables(self.lookup_tables(queries), codes, (0, n), out)
         return out
 
     def _scan_tables(self, tables: np.ndarray, codes: np.ndarray, part: tuple[int, int],
                      out: np.ndarray) -> None:
-        """Sum of lookup-table entries, one sub-vector at a time over a run of rows."""
-        start, stop = part
-        gathered = np.empty(stop - start, _F)
-        for i in range(len(tables)):
-            acc = out[i, start:stop]
-            acc.fill(0.0)
+        """Sum of lookup-table entries, one sub-vector at a time over a run of rows.
+
+        Every score is ``((0 + t_0) + t_1) + ...`` in sub-vector order, whatever the chunking.
+        Codes are widened to indices once per chunk and sub-vector for all queries, and the
+        gather uses ``mode="clip"`` (indices are in range), which spares the copy of ``out``
+        that the default mode makes: about 0.5 ns a table entry.
+        """
+        rows = min(_LUT_CHUNK, part[1] - part[0])
+        gathered, index = np.empty(rows, _F), np.empty(rows, np.intp)
+        for start in range(part[0], part[1], _LUT_CHUNK):
+            stop = min(start + _LUT_CHUNK, part[1])
+            got, idx = gathered[: stop - start], index[: stop - start]
+            accs = out[:, start:stop]
+            accs.fill(0.0)
             for j in range(codes.shape[0]):
-                np.take(tables[i, j], codes[j, start:stop], out=gathered)
-                acc += gathered
+                np.copyto(idx, codes[j, start:stop])      # once for every query
+                for i in range(len(tables)):
+                    # in-range indices: "clip" skips the copy "raise" makes of ``out``
+                    np.take(tables[i, j], idx, out=got, mode="clip")
+                    accs[i] += got
+
+    def _sub_table(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Centroid sub-vectors as one ``(m * 256, bucket)`` table plus each sub-space's offset.
+
+        None when the dimension is not a multiple of the sub-vector size (decode per sub-space).
+        """
+        m, width = len(self.starts), self.bucket
+        if self.dim_ != m * width:
+            return None
+        cached = getattr(self, "_table", None)
+        if cached is None or cached[0] is not self.centroids_:
+            table = np.ascontiguousarray(
+                self.centroids_.reshape(CENTROIDS, m, width).transpose(1, 0, 2)
+            ).reshape(m * CENTROIDS, width)
+            cached = self._table = (self.centroids_, table,
+                                    np.arange(m, dtype=np.intp) * CENTROIDS)
+        return cached[1], cached[2]
+
+    @property
+    def _decode_step(self) -> int:
+        return max(1, _BLOCK_ELEMENTS // (4 * self.dim_))
 
     def _scan_decoded(self, queries: np.ndarray, codes: np.ndarray, part: tuple[int, int],
                       out: np.ndarray) -> None:
         """Many queries: decode blocks of codes to centroid vectors, then one product."""
-        step = max(1, _BLOCK_ELEMENTS // (4 * self.dim_))
+        step = self._decode_step
         q_sq = np.einsum("ij,ij->i", queries, queries)[:, None]
-        block = np.empty((min(step, part[1] - part[0]), self.dim_), _F)
+        rows = min(step, part[1] - part[0])
+        block = np.empty((rows, self.dim_), _F)
+        table = self._sub_table()
+        index = None if table is None else np.empty((rows, codes.shape[0]), np.intp)
         for start in range(part[0], part[1], step):
             stop = min(start + step, part[1])
             dec = block[: stop - start]
-            for i, s in enumerate(self.starts):
-                e = min(s + self.bucket, self.dim_)
-                dec[:, s:e] = self.centroids_[codes[i, start:stop], s:e]
+            if table is None:
+                for i, s in enumerate(self.starts):
+                    e = min(s + self.bucket, self.dim_)
+                    dec[:, s:e] = self.centroids_[codes[i, start:stop], s:e]
+            else:                    # one gather of whole sub-vectors for the block
+                idx = index[: stop - start]
+                np.copyto(idx, codes[:, start:stop].T)
+                idx += table[1]
+                np.take(table[0], idx, axis=0, out=dec.reshape(stop - start, -1, self.bucket),
+                        mode="clip")           # indices are in range: "clip" skips a copy
             prod = queries @ dec.T
             if self.distance == "euclid":
                 prod *= _F(2.0)
