@@ -506,3 +506,49 @@ def test_product_split_scan_equals_one_run(distance, monkeypatch):
     for (q, r), got in zip(cases, split):
         np.testing.assert_array_equal(got, quantizer.similarity(q, r))
     np.testing.assert_array_equal(split[3], split[2][:, rows])
+
+
+def _numpy_scan(monkeypatch, quantizer, queries, rows):
+    """The same scores through the numpy lookup-table path (compiled kernel switched off)."""
+    from explorekit.quantization import _pq_kernel
+    with monkeypatch.context() as patch:
+        patch.setattr(_pq_kernel, "load", lambda: None)
+        return quantizer.similarity(queries, rows)
+
+
+@pytest.mark.parametrize("n", [9_000, 9_003])         # 64-bit code reads: whole words or not
+@pytest.mark.parametrize("compression", ["x4", "x8", "x16", "x32"])
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_product_kernel_bit_identical_to_numpy(compression, distance, n, monkeypatch):
+    """The numba lookup-table scan adds the same float32 terms in the same order as numpy."""
+    from explorekit.quantization import _base, _pq_kernel
+    if _pq_kernel.load() is None:
+        pytest.skip("numba is not importable here")
+    dim = 38                                         # x32 / x16: the last sub-vector is shorter
+    stored = preprocess(anisotropic(n, dim, seed=21), distance)
+    quantizer = make_quantizer({"product": {"compression": compression}}, distance).fit(stored[:256])
+    quantizer.add(stored[256:])
+    queries = preprocess(anisotropic(4, dim, seed=22), distance)
+    rng = np.random.default_rng(23)
+    row_sets = [None, rng.permutation(n)[:5_003], rng.integers(0, n, 700)[::2],
+                np.array([], np.intp)]
+    for parallel in (1 << 62, 1):                    # one run, and split across the cores
+        monkeypatch.setattr(_base, "PARALLEL_SCAN", parallel)
+        for k in (1, 2, 3, 4):
+            for rows in row_sets:
+                got = quantizer.similarity(queries[:k], rows)
+                want = _numpy_scan(monkeypatch, quantizer, queries[:k], rows)
+                assert got.dtype == want.dtype == np.float32 and got.shape == want.shape
+                np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_product_kernel_odd_rows_fall_back_to_numpy(monkeypatch):
+    """Negative positions (numpy wraps them) and out-of-range ones behave as with numpy."""
+    stored = anisotropic(600, 16, seed=24)
+    quantizer = make_quantizer({"product": {"compression": "x8"}}, "dot").fit(stored[:256])
+    quantizer.add(stored[256:])
+    rows = np.array([-1, 0, 5, -600])
+    np.testing.assert_array_equal(quantizer.similarity(stored[:2], rows),
+                                  _numpy_scan(monkeypatch, quantizer, stored[:2], rows))
+    with pytest.raises(IndexError):
+        quantizer.similarity(stored[:1], np.array([600]))
