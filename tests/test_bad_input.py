@@ -140,3 +140,23 @@ def test_the_input_arrays_are_never_changed():
     col.search(vectors[0])
     np.testing.assert_array_equal(vectors, copy)
     assert not col.vectors().flags.writeable
+
+
+def test_empty_collections_answer_empty_or_name_the_missing_id():
+    empty = ek.Collection.from_arrays(np.zeros((0, 4)), payload=[])
+    assert len(empty) == 0 and empty.vectors().shape == (0, 4)
+    for frame in (empty.search([1, 2, 3, 4]), empty.discover(context=[([1, 0, 0, 0], [0, 1, 0, 0])]),
+                  empty.recommend(positive=[[1, 0, 0, 0]], strategy="best_score"), empty.scroll()):
+        assert len(frame) == 0 and list(frame.columns[:1]) == ["id"]
+    with pytest.raises(UnknownIdError, match="has 0 points"):
+        empty.recommend(positive=[1])
+    with pytest.raises(DimensionError, match="expected dim: 4, got 2"):
+        empty.search([1, 2])
+
+
+@pytest.mark.parametrize("limit,offset", [(10**12, 0), (10**12, 10**12), (2**63, 3)])
+def test_huge_limits_return_what_exists(limit, offset):
+    _, plain = make()
+    frame = plain.search([1, 2, 3, 4], limit=limit, offset=offset, params={"exact": True})
+    assert len(frame) == max(0, 20 - offset)
+    assert frame["score"].is_monotonic_decreasing
