@@ -16,8 +16,9 @@ def as_matrix(value: Any, where: str, dim: int | None = None) -> np.ndarray:
     dtype('float32')
     """
     try:
-        matrix = np.array(value, dtype=np.float32, copy=True)
-    except (TypeError, ValueError) as err:
+        with np.errstate(over="ignore"):          # beyond float32's range -> inf, reported below
+            matrix = np.array(value, dtype=np.float32, copy=True)
+    except (TypeError, ValueError, OverflowError) as err:
         raise ExploreError(f"{where}: cannot read as a 2-D array of numbers ({err}). "
                            "Pass a 2-D numpy array or a list of equal-length lists.") from None
     if matrix.ndim == 1 and matrix.size == 0:
@@ -32,7 +33,7 @@ def as_matrix(value: Any, where: str, dim: int | None = None) -> np.ndarray:
     finite = np.isfinite(matrix)
     if not finite.all():
         rows = np.flatnonzero(~finite.all(axis=1))
-        raise NonFiniteError(f"{where}: NaN or infinite values in rows {rows[:10].tolist()}"
+        raise NonFiniteError(f"{where}: NaN or infinite values (or beyond float32's range) in rows {rows[:10].tolist()}"
                              f"{' and more' if len(rows) > 10 else ''} ({len(rows)} rows). "
                              "Drop or fix those rows (e.g. np.nan_to_num) first.")
     return np.ascontiguousarray(matrix)

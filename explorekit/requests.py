@@ -51,8 +51,9 @@ def parse_example(value: Any, where: str) -> Example:
     if isinstance(value, dict) and set(value) <= {"id"} and value:
         return parse_example(value["id"], where)
     try:
-        array = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError):
+        with np.errstate(over="ignore"):          # beyond float32's range -> inf, reported below
+            array = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError):
         array = None
     if array is None or array.ndim != 1 or array.size == 0:
         raise RequestError(
@@ -60,8 +61,9 @@ def parse_example(value: Any, where: str) -> Example:
             "(unsigned int, string or UUID) or a flat list of numbers such as [0.1, 0.2, ...].")
     if not np.isfinite(array).all():
         bad = np.flatnonzero(~np.isfinite(array))[:5].tolist()
-        raise RequestError(f"{where}: the vector has NaN or infinite values at positions {bad}. "
-                           "Replace them (e.g. np.nan_to_num) before querying.")
+        raise RequestError(f"{where}: the vector has NaN or infinite values (or values beyond float32's "
+                           f"range, about 3.4e38) at positions {bad}. Replace them (e.g. np.nan_to_num) "
+                           "before querying.")
     return Example(vector=array)
 
 

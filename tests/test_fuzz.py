@@ -91,3 +91,14 @@ def test_recommend_keywords_work_or_raise_explore_error(kwargs):
     except ek.ExploreError:
         pass
     _unchanged()
+
+
+def test_values_beyond_float32_are_reported_not_warned():
+    import pytest
+    with pytest.raises(ek.RequestError, match="beyond float32"):
+        COL.query({"query": {"nearest": [3.5e38, 0, 0, 0]}})
+    with pytest.raises(ek.RequestError, match="neither a point id nor a vector"):
+        COL.query({"query": {"nearest": 3.4028235677973366e+38}})
+    with pytest.raises(ek.NonFiniteError, match="rows \\[1\\]"):
+        ek.Collection.from_arrays([[1.0, 2.0], [1e39, 0.0]])
+    _unchanged()
