@@ -1,7 +1,27 @@
 import os
 
+import pytest
 from hypothesis import settings
+
+import explorekit as ek
 
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+# The bundled datasets as collections, one fresh copy per test module (tests add projections,
+# indexes and quantizers to them, so modules must not share one).
+@pytest.fixture(scope="module")
+def fruit():
+    return ek.datasets.load("clusters2d", as_collection=True)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return ek.datasets.load("digits", as_collection=True)
+
+
+@pytest.fixture(scope="module")
+def text():
+    return ek.datasets.load("stdlib_docs", as_collection=True)

@@ -260,3 +260,16 @@ def _groups(pairs, rel, abs_):
         groups[-1].add(pid)
         last = score
     return groups
+
+
+def reference_similarity(a, b, distance: str) -> np.ndarray:
+    """Plain float64 numpy similarities (higher is closer), written independently of explorekit."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if distance == "cosine":
+        a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+        b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    if distance in ("cosine", "dot"):
+        return a @ b.T
+    if distance == "euclid":
+        return -((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    return -np.abs(a[:, None, :] - b[None, :, :]).sum(-1)

@@ -11,19 +11,7 @@ from hypothesis import strategies as st
 import explorekit as ek
 from explorekit.explain import COLUMNS, examples, explain
 from tests.oracle import Trio
-
-
-def _sim(a: np.ndarray, b: np.ndarray, distance: str) -> np.ndarray:
-    """Plain-numpy similarities (higher is closer), written independently of explorekit."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if distance == "cosine":
-        a = a / np.linalg.norm(a, axis=-1, keepdims=True)
-        b = b / np.linalg.norm(b, axis=-1, keepdims=True)
-    if distance in ("cosine", "dot"):
-        return a @ b.T
-    if distance == "euclid":
-        return -((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
-    return -np.abs(a[:, None, :] - b[None, :, :]).sum(-1)
+from tests.oracle import reference_similarity as _sim
 
 
 def _sig(x):

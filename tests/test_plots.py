@@ -16,21 +16,6 @@ from explorekit.projection import place, project
 from explorekit.rescoring import recall_by_oversampling, rescoring_effect
 
 
-@pytest.fixture(scope="module")
-def fruit():
-    return ek.datasets.load("clusters2d", as_collection=True)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return ek.datasets.load("digits", as_collection=True)
-
-
-@pytest.fixture(scope="module")
-def text():
-    return ek.datasets.load("stdlib_docs", as_collection=True)
-
-
 def role(fig: go.Figure, name: str) -> list:
     return [t for t in fig.data if (t.meta or {}).get("role") == name]
 

@@ -15,16 +15,6 @@ from explorekit import _progress
 from explorekit.projection import Projection, cached, place, project
 
 
-@pytest.fixture(scope="module")
-def text():
-    return ek.datasets.load("stdlib_docs", as_collection=True)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return ek.datasets.load("digits", as_collection=True)
-
-
 def _pca_reference(matrix: np.ndarray) -> np.ndarray:
     centred = matrix.astype(np.float64) - matrix.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)

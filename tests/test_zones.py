@@ -8,23 +8,12 @@ import pytest
 import explorekit as ek
 from explorekit import zones
 from tests.oracle import Trio
+from tests.oracle import reference_similarity as _sim
 
 
 @pytest.fixture(scope="module")
 def data():
     return np.random.default_rng(3).normal(size=(80, 4)).astype(np.float32)
-
-
-def _sim(a, b, distance):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if distance == "cosine":
-        a = a / np.linalg.norm(a, axis=-1, keepdims=True)
-        b = b / np.linalg.norm(b, axis=-1, keepdims=True)
-    if distance in ("cosine", "dot"):
-        return a @ b.T
-    if distance == "euclid":
-        return -((a[:, None] - b[None]) ** 2).sum(-1)
-    return -np.abs(a[:, None] - b[None]).sum(-1)
 
 
 @pytest.mark.oracle
