@@ -31,7 +31,7 @@ from .distances import Distance, normalize_distance, preprocess
 from .filters import filter_mask
 from .ids import IdIndex
 from .payload import Payload
-from .requests import Request
+from .requests import Request, parse_selectors
 from .results import to_frame
 
 _RESERVED = ("id", "score")
@@ -215,22 +215,22 @@ class Collection(QueryMethods):
         if not isinstance(ids, (list, tuple, np.ndarray, pd.Index, pd.Series)):
             ids = [ids]
         rows = self._ids.rows(list(ids), what="retrieve")
-        request = Request.build("search", query=[0.0], with_payload=with_payload, with_vectors=with_vectors)
-        return to_frame(self, rows, None, request.with_payload, request.with_vectors)
+        selected = parse_selectors(with_payload, with_vectors)
+        return to_frame(self, rows, None, *selected)
 
     def scroll(self, filter: Any = None, limit: int | None = None, with_payload: bool | Sequence[str] = True,
                with_vectors: bool | Sequence[str] = False) -> pd.DataFrame:
         """Points passing ``filter``, ordered by id as Qdrant scrolls (ints first, then others)."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
             raise RequestError(f"limit: {short_repr(limit)} is not a positive integer.")
-        request = Request.build("search", query=[0.0], with_payload=with_payload, with_vectors=with_vectors)
+        selected = parse_selectors(with_payload, with_vectors)
         mask = filter_mask(filter, self._payload, self._ids)
         rows = np.flatnonzero(mask)
         keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in self._ids.take(rows)]
         rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
         if limit is not None:
             rows = rows[:limit]
-        return to_frame(self, rows, None, request.with_payload, request.with_vectors)
+        return to_frame(self, rows, None, *selected)
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
         with self._lock:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .collection import Collection, VectorSpace
 
 _BLOCK_FLOATS = 1 << 22          # similarity block size (examples x rows) for one pass
-_DENSE_MASK = 0.25               # above this fraction of passing rows, scan all rows and mask
+DENSE_MASK = 0.25                # above this fraction of passing rows, scan all rows and mask
 
 
 @dataclass
@@ -158,7 +158,7 @@ def exact_candidates(plans: list[Prepared], top: list[int] | None = None) -> lis
     shared: dict[int, list[int]] = {}
     for i, plan in enumerate(plans):
         n = len(plan.space.stored)
-        if plan.mask is not None and plan.allowed < _DENSE_MASK * n:
+        if plan.mask is not None and plan.allowed < DENSE_MASK * n:
             rows = np.flatnonzero(plan.mask)
             out[i] = _score_rows(plan, rows, top[i])
         else:

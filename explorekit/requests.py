@@ -166,6 +166,15 @@ def _check_selector(value: Any, where: str) -> bool | tuple[str, ...]:
     raise RequestError(f"{where}: {short_repr(value)} must be True, False or a list of names.")
 
 
+def parse_selectors(with_payload: Any, with_vectors: Any) -> tuple[bool | tuple[str, ...], bool | tuple[str, ...]]:
+    """``with_payload`` and ``with_vectors`` checked and normalised (True, False or a tuple of names).
+
+    >>> parse_selectors(["city"], False)
+    (('city',), False)
+    """
+    return _check_selector(with_payload, "with_payload"), _check_selector(with_vectors, "with_vectors")
+
+
 @dataclass(frozen=True)
 class Request:
     """One normalised query; built by the query methods and by ``col.query(body)``."""
@@ -236,8 +245,8 @@ class Request:
             threshold = float(threshold)
         out["score_threshold"] = threshold
         out["params"] = SearchParams.parse(kwargs.pop("params", None))
-        out["with_payload"] = _check_selector(kwargs.pop("with_payload", True), "with_payload")
-        out["with_vectors"] = _check_selector(kwargs.pop("with_vectors", False), "with_vectors")
+        out["with_payload"], out["with_vectors"] = parse_selectors(kwargs.pop("with_payload", True),
+                                                                   kwargs.pop("with_vectors", False))
         if kwargs:
             raise RequestError(f"{kind}: unexpected argument(s) {sorted(kwargs)}. See help(Collection.{kind if kind != 'context' else 'discover'}).")
         return cls(**out)

@@ -81,12 +81,9 @@ def grid(col: "Collection", source: Any = None, *, bounds: Any = None, resolutio
     gives an image, row 0 at ``y0``), with ``x``, ``y`` and the columns of :func:`points`
     except ``id`` and ``eligible``; ``attrs["grid"]`` holds ``nx``, ``ny`` and the bounds.
     """
-    request = as_request(col, source, **kwargs)
-    plan = engine.prepare(col, request)
+    request, plan = _plane_plan(col, source, "grid", "a zone field is drawn only for 2-D vectors. Use "
+                                "zones.points(...) to score the points themselves.", **kwargs)
     space = plan.space
-    if space.dim != 2:
-        raise ExploreError(f"grid: {space.label} has {space.dim} dimensions; a zone field is drawn only for 2-D "
-                           "vectors. Use zones.points(...) to score the points themselves.")
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not 2 <= resolution <= 2000:
         raise ExploreError(f"resolution: {short_repr(resolution)} is not an integer from 2 to 2000. "
                            "Try resolution=200.")
@@ -102,6 +99,15 @@ def grid(col: "Collection", source: Any = None, *, bounds: Any = None, resolutio
     return frame
 
 
+def _plane_plan(col: "Collection", source: Any, what: str, hint: str, **kwargs: Any):
+    """The request and its prepared plan, for a function that needs 2-D vectors."""
+    request = as_request(col, source, **kwargs)
+    plan = engine.prepare(col, request)
+    if plan.space.dim != 2:
+        raise ExploreError(f"{what}: {plan.space.label} has {plan.space.dim} dimensions; {hint}")
+    return request, plan
+
+
 def boundaries(col: "Collection", source: Any = None, **kwargs: Any) -> pd.DataFrame:
     """Each context pair of a 2-D query as a half-plane: positive side ``a*x + b*y > c``.
 
@@ -109,12 +115,9 @@ def boundaries(col: "Collection", source: Any = None, **kwargs: Any) -> pd.DataF
     bisector); manhattan boundaries are not straight lines, so they are left out (empty frame).
     Columns ``pair``, ``a``, ``b``, ``c``.
     """
-    request = as_request(col, source, **kwargs)
-    plan = engine.prepare(col, request)
+    request, plan = _plane_plan(col, source, "boundaries", "pair boundaries are drawn only for 2-D vectors.",
+                                **kwargs)
     space = plan.space
-    if space.dim != 2:
-        raise ExploreError(f"boundaries: {space.label} has {space.dim} dimensions; pair boundaries are drawn "
-                           "only for 2-D vectors.")
     start = 1 if plan.query.kind == "discover" else 0
     if plan.query.kind not in ("discover", "context") or space.distance == "manhattan":
         return pd.DataFrame({"pair": pd.Series([], dtype=np.int64), "a": [], "b": [], "c": []})

@@ -40,7 +40,7 @@ import pandas as pd
 
 from .._errors import RequestError, UnknownIdError, UnknownVectorError, short_repr, unknown
 from .._query_api import QueryMethods
-from ..requests import Request
+from ..requests import Request, parse_selectors
 from ._convert import RemoteSpace, qdrant_modules, server_errors, spaces_of, to_point_id
 from ._queries import finish_empty_context, outgoing, payload_selector, to_filter, to_frame, vector_selector
 from ._transfer import from_qdrant, to_qdrant
@@ -309,31 +309,31 @@ class QdrantCollection(QueryMethods):
         if not isinstance(ids, (list, tuple, np.ndarray, pd.Index, pd.Series)):
             ids = [ids]
         ids = list(ids)
-        request = Request.build("search", query=[0.0], with_payload=with_payload, with_vectors=with_vectors)
+        selected = parse_selectors(with_payload, with_vectors)
         sent = [to_point_id(i, "retrieve") for i in ids]
         with server_errors(f"retrieve on {self.name!r}"):
             found = self.client.retrieve(self.name, ids=list(dict.fromkeys(sent)),
-                                         with_payload=payload_selector(self, request.with_payload),
-                                         with_vectors=vector_selector(self, request.with_vectors))
+                                         with_payload=payload_selector(self, selected[0]),
+                                         with_vectors=vector_selector(self, selected[1]))
         by_id = {str(p.id): p for p in found}
         for given, pid in zip(ids, sent):
             if str(pid) not in by_id:
                 raise UnknownIdError(f"No point with id {short_repr(given)} found (retrieve). The collection "
                                      f"{self.name!r} has {len(self)} points; check col.ids or col.scroll().")
         points = [by_id[str(pid)] for pid in sent]
-        return to_frame(self, points, request.with_payload, request.with_vectors, scores=False)
+        return to_frame(self, points, *selected, scores=False)
 
     def scroll(self, filter: Any = None, limit: int | None = None, with_payload: bool | Sequence[str] = True,
                with_vectors: bool | Sequence[str] = False) -> pd.DataFrame:
         """Points passing ``filter``, in Qdrant's id order (at most ``limit`` of them)."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
             raise RequestError(f"limit: {short_repr(limit)} is not a positive integer.")
-        request = Request.build("search", query=[0.0], with_payload=with_payload, with_vectors=with_vectors)
+        selected = parse_selectors(with_payload, with_vectors)
         _, models = qdrant_modules()
         flt = to_filter(self, filter, models)
-        points = self._scroll_points(flt, limit, payload_selector(self, request.with_payload),
-                                     vector_selector(self, request.with_vectors))
-        return to_frame(self, points, request.with_payload, request.with_vectors, scores=False)
+        points = self._scroll_points(flt, limit, payload_selector(self, selected[0]),
+                                     vector_selector(self, selected[1]))
+        return to_frame(self, points, *selected, scores=False)
 
     def _scroll_points(self, flt: Any, limit: int | None, with_payload: Any, with_vectors: Any) -> list:
         points: list = []

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..engine import DENSE_MASK
 from .. import engine
 from ..scoring import scaled_fast_sigmoid
 from ._codes import select
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
     from ..engine import Prepared
     from ._ann import AnnIndex
 
-_DENSE_MASK = 0.25
 _ESCALATIONS = 2
 _TOLERANCE = 1e-5
 
@@ -100,7 +100,7 @@ def codes_candidates(plan: "Prepared", index: "AnnIndex", ef: int) -> tuple[np.n
     n = len(plan.space.stored)
     mask = plan.mask
     rows = None
-    if mask is not None and plan.allowed < _DENSE_MASK * n:
+    if mask is not None and plan.allowed < DENSE_MASK * n:
         rows = np.flatnonzero(mask)
     estimates = index.codes.estimate(plan.query.vectors, rows)
     width = _width(int(math.ceil(ef * kind_factor(plan, index))), plan.top)

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..engine import DENSE_MASK
 from ._ann import AnnIndex, build_index
 
 if TYPE_CHECKING:
     from ..engine import Prepared
 
-_DENSE_MASK = 0.25        # engine.exact_candidates scans every row above this passing fraction
 # Annoy's cost counts double: its tuned effort is for nearest searches of stored points, and its
 # recall on held-out and combined query vectors is less predictable than the sign codes' (which
 # are tuned per query kind): measured on held-out text, 0.96 vs 0.99 for average_vector.
@@ -92,7 +92,7 @@ def estimate_costs(plan: "Prepared", index: AnnIndex) -> dict[str, float]:
     frac = plan.allowed / max(n, 1)
     m = len(plan.query.vectors)
     exact = ms["exact"] or 1.0
-    costs = {"exact": exact * (frac if (plan.mask is not None and frac < _DENSE_MASK) else 1.0)
+    costs = {"exact": exact * (frac if (plan.mask is not None and frac < DENSE_MASK) else 1.0)
              * (1 + 0.1 * (m - 1))}
     scale = max(1.0, plan.top / 10)
     eligible = index.tuning["eligible"]
