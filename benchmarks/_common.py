@@ -20,9 +20,9 @@ RESULTS = HERE / "results"
 def data(n: int, dim: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     """(stored vectors, held-out queries, description).
 
-    For 384-d runs: the large real set (MiniLM embeddings of Debian package descriptions, built
-    once by ``python benchmarks/large_set.py --build``; never built from here). It holds about
-    63,000 points: a larger ``n`` is filled with perturbed copies (Gaussian noise of 0.02 per
+    For 384-d runs: the large real set (MiniLM embeddings of 100,000 package descriptions,
+    Debian's and PyPI's, built once by ``python benchmarks/large_set.py --build``; never built
+    from here). A larger ``n`` is filled with perturbed copies (Gaussian noise of 0.02 per
     component, re-normalised), and the description says how many. Otherwise, or when the set is
     not built, an anisotropic random stand-in, also said in the description.
     """
@@ -41,9 +41,9 @@ def data(n: int, dim: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, st
                 extra = extra + rng.normal(scale=0.02, size=extra.shape).astype(np.float32)
                 extra /= np.linalg.norm(extra, axis=1, keepdims=True)
                 out = np.vstack([out, extra.astype(np.float32)])
-                return out, queries, (f"{n} x {dim}: {real} real MiniLM embeddings of Debian package descriptions "
+                return out, queries, (f"{n} x {dim}: {real} real MiniLM embeddings of package descriptions "
                                       f"+ {n - real} perturbed copies; 200 held-out real queries")
-            return out, queries, f"{n} x {dim} real MiniLM embeddings of Debian package descriptions; 200 held-out queries"
+            return out, queries, f"{n} x {dim} real MiniLM embeddings of package descriptions (Debian + PyPI); 200 held-out queries"
         except (FileNotFoundError, ImportError) as err:
             note = f" (large set not built: {type(err).__name__})"
     rng = np.random.default_rng(seed)

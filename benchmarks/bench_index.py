@@ -2,8 +2,8 @@
 qdrant-edge's HNSW, the planner's choice at 100k, and filtered queries never returning fewer.
 
 Data: the bundled text set (``stdlib_docs``: 200 docstrings held out as queries, the other
-5,841 stored) and the large set (``benchmarks/large_set.py``: Debian package descriptions,
-200 held-out packages as queries). Both are all-MiniLM-L6-v2, 384-d, cosine.
+5,841 stored) and the large set (``benchmarks/large_set.py``: 100,000 package descriptions of
+Debian and PyPI, 200 held-out packages as queries). Both are all-MiniLM-L6-v2, 384-d, cosine.
 
 Recall@10 is tie-aware: a returned point counts when its (exact) score is at least the exact
 10th score, so the many points tied at 0 in a context search are all correct answers.
@@ -58,7 +58,7 @@ def large_set():
     from large_set import load_large
     data = load_large()
     return (np.asarray(data.vectors, np.float32), np.asarray(data.queries, np.float32),
-            f"large set: {len(data.vectors):,} stored Debian package descriptions, "
+            f"large set: {len(data.vectors):,} stored package descriptions (Debian + PyPI), "
             f"{len(data.queries)} held-out packages as queries")
 
 

@@ -1,11 +1,16 @@
-"""The large benchmark set: Debian's package descriptions embedded with all-MiniLM-L6-v2.
+"""The large benchmark set: 100,000 real package descriptions embedded with all-MiniLM-L6-v2.
 
-Not bundled: built from this machine's apt lists and cached under ``benchmarks/.cache/debian/``
+Not bundled: built from this machine's package lists and cached under ``benchmarks/.cache/debian/``
 (git-ignored). Every available package of the configured Debian release (about 63,000 for
 bookworm main on amd64) is embedded as ``"<package>: <short description>"`` with the same model
-as the bundled ``stdlib_docs`` set (384-d, unit length, cosine). 200 packages chosen by a hash of
-their names are held out of the collection and kept, with their embeddings, as queries for
-recall tests.
+as the bundled ``stdlib_docs`` set (384-d, unit length, cosine). Debian alone has too few
+packages for 100,000 points, so the rest are PyPI packages' one-line summaries, read from a
+local list of PyPI packages (a TSV whose first column is the name and whose last is the summary;
+``--pypi PATH``): summaries of at least four words, each text once, picked by a hash of the
+name. Every point is a real text's embedding (no perturbed copies); the ``origin`` column says
+where it came from. All rows are in the order of a hash of ``origin:package``, so any prefix is
+a fair sample of both sources. The first 200 rows of that order are held out of the collection
+and kept, with their embeddings, as queries for recall tests.
 
 Build once (10-25 minutes on 2 cores; nothing is installed by this script)::
 
@@ -19,8 +24,8 @@ Then, from a benchmark::
     data = load_large(n=20_000)          # first 20,000 rows (rows are stored in hashed order)
     data.vectors.shape, data.payload.columns, data.queries.shape
 
-Files: ``vectors.npy`` (float32, n x 384), ``payload.parquet`` (id, package, section, priority,
-installed_size, size, version, architecture, source, homepage, tags, text), ``queries.npy`` and
+Files: ``vectors.npy`` (float32, n x 384), ``payload.parquet`` (id, origin, package, section,
+priority, installed_size, size, version, architecture, source, homepage, tags, text), ``queries.npy`` and
 ``queries.parquet`` (the held-out packages), ``meta.json`` (counts, timings, versions).
 """
 
@@ -43,6 +48,8 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache" / "debian"
 N_QUERIES = 200
+N_POINTS = 100_000
+PYPI_LIST = Path("/work/.library/env/packages/pypi.tsv")   # this workplace's list of PyPI packages
 BUILD_HINT = ("Build it with: apt-get update && pip install -e '.[build-datasets]' && "
               "python benchmarks/large_set.py --build   (10-25 minutes on 2 cores)")
 
@@ -90,7 +97,7 @@ def _hash_key(name: str) -> str:
 
 
 def package_table(records: list[dict[str, str]]) -> pd.DataFrame:
-    """One row per package, in a fixed pseudo-random order (sha1 of the name)."""
+    """One row per Debian package, in a fixed pseudo-random order (sha1 of the name)."""
     rows = {}
     for rec in records:
         name = rec["Package"]
@@ -110,13 +117,46 @@ def package_table(records: list[dict[str, str]]) -> pd.DataFrame:
             "tags": tags,
             "text": f"{name}: {rec['Description']}",
         }
-    frame = pd.DataFrame(sorted(rows.values(), key=lambda r: _hash_key(r["package"])))
+    return _typed(pd.DataFrame(sorted(rows.values(), key=lambda r: _hash_key(r["package"]))))
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     frame["installed_size"] = frame["installed_size"].astype("Int64")
     frame["size"] = frame["size"].astype(np.int64)
     for col in ("package", "section", "priority", "version", "architecture", "source",
                 "homepage", "text"):
         frame[col] = frame[col].astype("str")
     return frame
+
+
+def pypi_table(path: Path, count: int, taken: set[str]) -> pd.DataFrame:
+    """``count`` PyPI packages with a real one-line summary, in sha1-of-name order.
+
+    ``path`` is a TSV with a header line, the package name first and the summary last. Kept:
+    summaries of 4 to 60 words, each text (case-folded) once and none already in ``taken``.
+    """
+    seen = set(taken)
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        next(handle, None)
+        for line in handle:
+            cells = line.rstrip("\n").split("\t")
+            if len(cells) < 2:
+                continue
+            name, version, summary = cells[0].strip(), cells[1].strip(), " ".join(cells[-1].split())
+            key = summary.casefold()
+            if not name or not 4 <= len(summary.split()) <= 60 or key in seen:
+                continue
+            seen.add(key)
+            rows.append((_hash_key(name), name, version, summary))
+    rows.sort()
+    if len(rows) < count:
+        raise RuntimeError(f"{path} has {len(rows):,} usable summaries, {count:,} are needed.")
+    return _typed(pd.DataFrame({
+        "package": [r[1] for r in rows[:count]], "section": "pypi", "priority": "optional",
+        "installed_size": None, "size": 0, "version": [r[2] for r in rows[:count]],
+        "architecture": "all", "source": [r[1] for r in rows[:count]], "homepage": None,
+        "tags": [[] for _ in range(count)], "text": [f"{r[1]}: {r[3]}" for r in rows[:count]]}))
 
 
 def _datasets_common():
@@ -130,8 +170,9 @@ def _datasets_common():
 
 # --- build and load -----------------------------------------------------------------------------
 
-def build(cache: Path = CACHE, limit: int | None = None) -> dict:
-    """Read apt's lists, embed every package, write the cache; return its meta."""
+def build(cache: Path = CACHE, limit: int | None = None, pypi: Path | None = PYPI_LIST,
+          points_wanted: int = N_POINTS) -> dict:
+    """Read apt's lists (and the PyPI list), embed every text, write the cache; return its meta."""
     if shutil.which("apt-cache") is None:
         raise RuntimeError("apt-cache is not on this machine; the large set needs a Debian "
                            "system. " + BUILD_HINT)
@@ -142,6 +183,15 @@ def build(cache: Path = CACHE, limit: int | None = None) -> dict:
     if len(table) < 50_000 and limit is None:
         raise RuntimeError(f"apt-cache dumpavail lists only {len(table)} packages; run "
                            "'apt-get update' first. " + BUILD_HINT)
+    table.insert(0, "origin", "debian")
+    missing = points_wanted + N_QUERIES - len(table)
+    if missing > 0 and pypi is not None and Path(pypi).exists():
+        extra = pypi_table(Path(pypi), missing, {t.split(": ", 1)[-1].casefold() for t in table["text"]})
+        extra.insert(0, "origin", "pypi")
+        table = pd.concat([table, extra], ignore_index=True)
+    order = sorted(range(len(table)), key=lambda i: _hash_key(f"{table['origin'].iat[i]}:"
+                                                              f"{table['package'].iat[i]}"))
+    table = table.iloc[order].reset_index(drop=True)
     if limit is not None:
         table = table.head(limit + N_QUERIES)
     queries, points = table.iloc[:N_QUERIES], table.iloc[N_QUERIES:].reset_index(drop=True)
@@ -169,7 +219,8 @@ def build(cache: Path = CACHE, limit: int | None = None) -> dict:
     release = subprocess.run(["apt-cache", "policy"], capture_output=True, text=True).stdout
     meta = {"rows": len(points), "queries": len(queries), "dim": int(vectors.shape[1]),
             "distance": "cosine", "embedding_seconds": round(seconds, 1),
-            "source": "apt-cache dumpavail", "apt_policy": release.strip().splitlines()[:12],
+            "source": "apt-cache dumpavail + PyPI summaries",
+            "origins": points["origin"].value_counts().to_dict(), "apt_policy": release.strip().splitlines()[:12],
             **common.model_info()}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     shutil.rmtree(cache, ignore_errors=True)
@@ -224,9 +275,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None,
                         help="embed only this many packages (a quick trial build)")
     parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--pypi", type=Path, default=PYPI_LIST,
+                        help="TSV of PyPI packages (name first, summary last) that fills the set "
+                             f"up to {N_POINTS:,} points")
     args = parser.parse_args(argv)
     if args.build:
-        build(args.cache, args.limit)
+        build(args.cache, args.limit, args.pypi)
     data = load_large(cache=args.cache, build_if_missing=False)
     print(f"{len(data.payload):,} points x {data.vectors.shape[1]} dims, "
           f"{len(data.queries)} queries; loaded in {data.meta['load_seconds']} s; "

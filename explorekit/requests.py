@@ -39,7 +39,7 @@ class Example:
         return self.id is not None
 
     def to_json(self) -> Any:
-        return self.id if self.is_id else [float(v) for v in self.vector]  # type: ignore[union-attr]
+        return self.id if self.is_id else self.vector.tolist()  # type: ignore[union-attr]  # float32 -> exact floats
 
 
 def parse_example(value: Any, where: str) -> Example:

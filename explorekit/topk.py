@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+_SORT_ALL = 256     # up to this many scores, sort them all (the same order, fewer numpy calls)
+
 
 def top_k(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> np.ndarray:
     """Positions of the ``k`` largest scores, best first, ties by row (``rows`` or position).
@@ -21,6 +23,10 @@ def top_k(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> np.ndar
     ``-inf`` marks positions that must never be returned.
     """
     n = len(scores)
+    if n <= _SORT_ALL:                 # a few candidates: one sort beats partition + fix-ups
+        chosen = np.flatnonzero(scores > -np.inf)
+        order_rows = chosen if rows is None else rows[chosen]
+        return chosen[np.lexsort((order_rows, -scores[chosen]))][:max(k, 0)]
     valid = int(np.count_nonzero(scores > -np.inf))
     k = min(k, valid)
     if k <= 0:

@@ -353,3 +353,59 @@ def test_approximate_answers_are_qdrant_scores(indexed, distance):
             assert len(got) == len(short)
             for pid, score in zip(got["id"], got["score"]):
                 assert score == pytest.approx(qdrant[pid], rel=1e-5, abs=1e-6), (method, kind, pid)
+
+
+# ---------------------------------------------------------------------------------------------
+# the compiled sign-code kernels agree with the numpy path
+
+
+def _numpy_estimate(monkeypatch, codes, queries, rows):
+    from explorekit.index import _codes_kernel
+    with monkeypatch.context() as patch:
+        patch.setattr(_codes_kernel, "load", lambda: None)
+        return codes.estimate(queries, rows)
+
+
+@pytest.mark.parametrize("distance", ["cosine", "dot", "euclid", "manhattan"])
+@pytest.mark.parametrize("n, dim", [(5_000, 37), (4_099, 130), (1, 64)])
+def test_codes_kernel_bit_identical_to_numpy(distance, n, dim, monkeypatch, tmp_path):
+    """One compiled pass computes the same float32 estimate as numpy: every row, subsets,
+    several queries, codes loaded memory-mapped."""
+    from explorekit.index._codes import SignCodes
+    from explorekit.index import _codes_kernel
+    if _codes_kernel.load() is None:
+        pytest.skip("numba is not importable here")
+    rng = np.random.default_rng(n + dim)
+    stored = (rng.normal(size=(n, dim)) * np.linspace(2, 0.2, dim) + 0.3).astype(np.float32)
+    queries = rng.normal(size=(4, dim)).astype(np.float32)
+    codes = SignCodes.fit(stored, distance)
+    codes.save(tmp_path / "w.npy", tmp_path / "r.npy")
+    loaded = SignCodes.load(tmp_path / "w.npy", tmp_path / "r.npy", codes.mean.tolist(), distance)
+    row_sets = [None, rng.permutation(n)[: max(1, n // 2)], rng.integers(0, n, 2_500),
+                np.array([], np.int64)]
+    for which in (codes, loaded):
+        for k in (1, 4):
+            for rows in row_sets:
+                got = which.estimate(queries[:k], rows)
+                want = _numpy_estimate(monkeypatch, which, queries[:k], rows)
+                assert got.dtype == want.dtype == np.float32 and got.shape == want.shape
+                np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 30_000), st.integers(0, 400), st.integers(0, 2**32 - 1))
+def test_compiled_selection_keeps_the_best_scores(n, k, seed):
+    """The compiled selection returns the k best finite scores, best first, ties by position."""
+    from explorekit.index import _codes_kernel
+    kernels = _codes_kernel.load()
+    if kernels is None:
+        pytest.skip("numba is not importable here")
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=n).astype(np.float32)
+    if seed % 3 == 0:
+        scores = np.round(scores, 1)                 # many ties
+    scores[rng.random(n) < (seed % 5) / 5] = -np.inf
+    got = kernels["best"](scores, k)
+    finite = np.flatnonzero(scores > -np.inf)
+    want = finite[np.lexsort((finite, -scores[finite]))][:k]
+    assert got.tolist() == want.tolist()

@@ -31,8 +31,10 @@ import numpy as np
 
 from ..distances import Distance
 from ..scoring import ScoringQuery
+from . import _codes_kernel
 
 _WORD = 64
+_COMPILED_SELECT = 4096      # from this many scores on, select with the compiled kernel
 
 
 class SignCodes:
@@ -93,15 +95,32 @@ class SignCodes:
         return out
 
     def estimate(self, queries: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Estimated internal similarities (higher is better), shape ``(len(queries), n_rows)``."""
+        """Estimated internal similarities (higher is better), shape ``(len(queries), n_rows)``.
+
+        One compiled pass (:mod:`._codes_kernel`) when numba is available, else numpy; both
+        compute the same float32 operations in the same order.
+        """
         queries = np.asarray(queries, np.float32)
-        h = self.hamming(queries, rows)
         take = (lambda a: a) if rows is None else (lambda a: a[rows])
         centred_q = queries - self.mean
         q_norm = np.sqrt(np.einsum("ij,ij->i", centred_q, centred_q))
-        dots = self._cos[h] * take(self.centred_norm)[None, :] * q_norm[:, None]
-        dots += take(self.mean_dot)[None, :]
-        dots += (queries @ self.mean - np.float32(self.mean @ self.mean))[:, None]
+        q_const = (queries @ self.mean - np.float32(self.mean @ self.mean)).astype(np.float32)
+        kernels = _codes_kernel.load() if self.words.dtype == np.uint64 else None
+        if kernels is not None:
+            qwords = _pack(centred_q, self.words.shape[0])
+            per_row = (self.words, self._cos, self.centred_norm, self.mean_dot, q_norm, q_const)
+            if rows is None:
+                dots = np.empty((len(queries), len(self)), np.float32)
+                kernels["dots"](qwords, *per_row, dots)
+            else:
+                rows = np.asarray(rows, np.int64)
+                dots = np.empty((len(queries), len(rows)), np.float32)
+                kernels["dots_rows"](qwords, *per_row, rows, dots)
+        else:
+            h = self.hamming(queries, rows)
+            dots = self._cos[h] * take(self.centred_norm)[None, :] * q_norm[:, None]
+            dots += take(self.mean_dot)[None, :]
+            dots += q_const[:, None]
         if self.distance in ("cosine", "dot"):
             return dots
         squared = take(self.sq_norm)[None, :] + np.einsum("ij,ij->i", queries, queries)[:, None]
@@ -151,21 +170,28 @@ def select(query: ScoringQuery, estimates: np.ndarray, sigma: float, width: int,
     if allowed is not None:
         scores = np.where(allowed, scores, np.float32(-np.inf))
     if query.kind != "discover" or sigma <= 0:
-        return _best(scores, width, ordered)
+        return best_positions(scores, width, ordered)
     shifted = estimates.copy()
     shifted[1::2] += np.float32(2 * sigma)
     shifted[2::2] -= np.float32(2 * sigma)
     optimistic = query.combine(shifted)
     if allowed is not None:
         optimistic = np.where(allowed, optimistic, np.float32(-np.inf))
-    plain, loose = _best(scores, width, True), _best(optimistic, width, True)   # same lengths
+    plain, loose = best_positions(scores, width, True), best_positions(optimistic, width, True)
     both = np.stack([plain, loose], axis=1).ravel()                            # interleaved
     _, first = np.unique(both, return_index=True)
     return both[np.sort(first)][:width]
 
 
-def _best(scores: np.ndarray, k: int, ordered: bool) -> np.ndarray:
-    """Positions of the ``k`` largest finite scores (best first if ``ordered``)."""
+def best_positions(scores: np.ndarray, k: int, ordered: bool = False) -> np.ndarray:
+    """Positions of the ``k`` largest finite scores (best first if ``ordered``).
+
+    >>> best_positions(np.array([0.2, 0.9, -np.inf, 0.5], np.float32), 2, ordered=True).tolist()
+    [1, 3]
+    """
+    kernels = _codes_kernel.load() if len(scores) > _COMPILED_SELECT else None
+    if kernels is not None:
+        return kernels["best"](np.ascontiguousarray(scores, np.float32), int(k))   # best first
     finite = scores > -np.inf
     valid = int(np.count_nonzero(finite))
     if valid <= k:

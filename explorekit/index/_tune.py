@@ -29,7 +29,7 @@ import numpy as np
 from .._threads import blas_threads
 from ..distances import Distance, exact_similarity, preprocess, similarity
 from ..scoring import ScoringQuery
-from ._codes import select
+from ._codes import best_positions, select
 
 if TYPE_CHECKING:
     from ._codes import SignCodes
@@ -210,8 +210,7 @@ def _exact(q, stored, distance):
 
 def _codes_search(q, codes, stored, distance, ef):
     est = codes.estimate(q[None, :])[0]
-    cand = np.argpartition(-est, ef - 1)[:ef] if ef < len(est) else np.arange(len(est))
-    return _rescore_top(q, cand, stored, distance)
+    return _rescore_top(q, best_positions(est, ef), stored, distance)
 
 
 def _median_ms(fn, queries, repeat: int = 5) -> float:

@@ -1,0 +1,50 @@
+"""top_k: the best k positions, ties by row, -inf never returned; the sort-all shortcut for
+small inputs and the partition path give the same answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from explorekit import topk
+
+
+def reference(scores: np.ndarray, k: int, rows: np.ndarray | None) -> list[int]:
+    keys = range(len(scores)) if rows is None else rows.tolist()
+    ranked = sorted((p for p in range(len(scores)) if scores[p] > -np.inf),
+                    key=lambda p: (-float(scores[p]), list(keys)[p]))
+    return ranked[:max(k, 0)]
+
+
+@st.composite
+def cases(draw):
+    n = draw(st.integers(0, 600))
+    values = draw(st.lists(st.sampled_from([-np.inf, -1.0, -0.0, 0.0, 0.25, 0.5, 2.0]),
+                           min_size=n, max_size=n))
+    k = draw(st.integers(-1, 40))
+    permuted = draw(st.booleans())
+    rows = np.random.default_rng(n).permutation(n) if permuted else None
+    return np.array(values, np.float32), k, rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases())
+def test_top_k_matches_reference_on_both_paths(case):
+    scores, k, rows = case
+    expected = reference(scores, k, rows)
+    assert topk.top_k(scores, k, rows).tolist() == expected
+    old = topk._SORT_ALL
+    try:
+        topk._SORT_ALL = -1                      # force the partition path for every size
+        assert topk.top_k(scores, k, rows).tolist() == expected
+    finally:
+        topk._SORT_ALL = old
+
+
+@pytest.mark.parametrize("n", [0, 1, 255, 256, 257, 5000])
+def test_top_k_every_size_returns_positions_best_first(n):
+    scores = np.random.default_rng(n).random(n).astype(np.float32)
+    got = topk.top_k(scores, 10)
+    assert got.dtype.kind == "i"
+    assert got.tolist() == np.argsort(-scores, kind="stable")[:10].tolist()
