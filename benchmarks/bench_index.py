@@ -150,7 +150,7 @@ def side_by_side(col, stored, queries, label: str, small: bool) -> tuple[list[di
     exact = [col.search(q, limit=10, with_payload=False, params={"exact": True}) for q in queries]
     truth_scores = [e["score"].to_numpy() for e in exact]
     truth_rows = [e["id"].to_numpy() for e in exact]
-    efs = [10, 20, 40, 80, 160, 320, 640] if small else [10, 20, 40, 80, 160, 320, 640, 1280, 2560]
+    efs = [10, 20, 40, 80, 160, 320, 640] if small else [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120]
     points = []
     points += sweep("explorekit exact", lambda q, s: col.search(q, limit=10, with_payload=False,
                     params={"exact": True})["score"].to_numpy(), ["exact=True"], queries, truth_scores)
