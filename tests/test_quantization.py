@@ -509,11 +509,25 @@ def test_product_split_scan_equals_one_run(distance, monkeypatch):
 
 
 def _numpy_scan(monkeypatch, quantizer, queries, rows):
-    """The same scores through the numpy lookup-table path (compiled kernel switched off)."""
-    from explorekit.quantization import _pq_kernel
+    """The same scores through the numpy path (the compiled kernels switched off)."""
+    from explorekit.quantization import _pq_kernel, _sq_kernel
     with monkeypatch.context() as patch:
-        patch.setattr(_pq_kernel, "load", lambda: None)
+        for module in (_pq_kernel, _sq_kernel):
+            patch.setattr(module, "load", lambda: None)
         return quantizer.similarity(queries, rows)
+
+
+def _assert_kernel_equals_numpy(monkeypatch, quantizer, queries, row_sets, counts):
+    """Compiled and numpy scans, in one run and split across the cores: the same bits."""
+    from explorekit.quantization import _base
+    for parallel in (1 << 62, 1):
+        monkeypatch.setattr(_base, "PARALLEL_SCAN", parallel)
+        for k in counts:
+            for rows in row_sets:
+                got = quantizer.similarity(queries[:k], rows)
+                want = _numpy_scan(monkeypatch, quantizer, queries[:k], rows)
+                assert got.dtype == want.dtype == np.float32 and got.shape == want.shape
+                np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
 
 
 @pytest.mark.parametrize("n", [9_000, 9_003])         # 64-bit code reads: whole words or not
@@ -521,7 +535,7 @@ def _numpy_scan(monkeypatch, quantizer, queries, rows):
 @pytest.mark.parametrize("distance", DISTANCES)
 def test_product_kernel_bit_identical_to_numpy(compression, distance, n, monkeypatch):
     """The numba lookup-table scan adds the same float32 terms in the same order as numpy."""
-    from explorekit.quantization import _base, _pq_kernel
+    from explorekit.quantization import _pq_kernel
     if _pq_kernel.load() is None:
         pytest.skip("numba is not importable here")
     dim = 38                                         # x32 / x16: the last sub-vector is shorter
@@ -532,23 +546,144 @@ def test_product_kernel_bit_identical_to_numpy(compression, distance, n, monkeyp
     rng = np.random.default_rng(23)
     row_sets = [None, rng.permutation(n)[:5_003], rng.integers(0, n, 700)[::2],
                 np.array([], np.intp)]
-    for parallel in (1 << 62, 1):                    # one run, and split across the cores
-        monkeypatch.setattr(_base, "PARALLEL_SCAN", parallel)
-        for k in (1, 2, 3, 4):
-            for rows in row_sets:
-                got = quantizer.similarity(queries[:k], rows)
-                want = _numpy_scan(monkeypatch, quantizer, queries[:k], rows)
-                assert got.dtype == want.dtype == np.float32 and got.shape == want.shape
-                np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+    _assert_kernel_equals_numpy(monkeypatch, quantizer, queries, row_sets, (1, 2, 3, 4))
 
 
-def test_product_kernel_odd_rows_fall_back_to_numpy(monkeypatch):
+@pytest.mark.parametrize("cfg", [{"product": {"compression": "x8"}}, {"scalar": {"type": "int8"}}],
+                         ids=["pq", "sq"])
+def test_kernels_fall_back_to_numpy_for_odd_rows(cfg, monkeypatch):
     """Negative positions (numpy wraps them) and out-of-range ones behave as with numpy."""
     stored = anisotropic(600, 16, seed=24)
-    quantizer = make_quantizer({"product": {"compression": "x8"}}, "dot").fit(stored[:256])
+    quantizer = make_quantizer(cfg, "euclid").fit(stored[:256])
     quantizer.add(stored[256:])
     rows = np.array([-1, 0, 5, -600])
     np.testing.assert_array_equal(quantizer.similarity(stored[:2], rows),
                                   _numpy_scan(monkeypatch, quantizer, stored[:2], rows))
     with pytest.raises(IndexError):
         quantizer.similarity(stored[:1], np.array([600]))
+
+
+# ---------------------------------------------------------------------- compiled int8 scan
+
+
+@pytest.mark.parametrize("dim", [1, 7, 20, 40, 1100])   # 1100: beyond float32's exact sums
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_scalar_kernel_bit_identical_to_numpy(dim, distance, monkeypatch):
+    """Integer sums in the kernel, float products in numpy: the same float32 scores."""
+    from explorekit.quantization import _sq_kernel
+    if _sq_kernel.load() is None:
+        pytest.skip("numba is not importable here")
+    n = 1_003 if dim < 1000 else 301
+    stored = preprocess(anisotropic(n, dim, seed=31), distance)
+    quantizer = make_quantizer({"scalar": {"type": "int8", "quantile": 0.99}}, distance).fit(stored)
+    queries = preprocess(anisotropic(5, dim, seed=32) * 1.3, distance)
+    rng = np.random.default_rng(33)
+    row_sets = [None, rng.permutation(n)[:n // 2 + 1], rng.integers(0, n, 300)[::3],
+                np.array([], np.intp)]
+    _assert_kernel_equals_numpy(monkeypatch, quantizer, queries, row_sets, (1, 2, 5))
+
+
+# ---------------------------------------------------------------------- AVX-512 product scan
+def test_simd_lane_order_and_table_planes():
+    from explorekit.quantization import _simd
+    order = _simd.LANE_ROW
+    assert sorted(order.tolist()) == list(range(_simd.LANES))
+    np.testing.assert_array_equal(order[order], np.arange(_simd.LANES))   # its own inverse
+    tables = np.random.default_rng(36).normal(size=(2, 3, 256)).astype(np.float32)
+    planes = _simd.table_planes(tables)
+    assert planes.shape == (2, 3, 1024) and planes.dtype == np.uint8
+    back = planes.reshape(2, 3, 4, 256).transpose(0, 1, 3, 2).copy().view(np.float32)[..., 0]
+    np.testing.assert_array_equal(back, tables)
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 300, 4_161])     # tails of 64-row lookups
+@pytest.mark.parametrize("compression", ["x4", "x16", "x64"])
+def test_product_simd_scan_on_odd_sizes(n, compression, monkeypatch):
+    """Every row count, one query or a group: the compiled scan equals numpy bit for bit."""
+    from explorekit.quantization import _pq_kernel
+    if _pq_kernel.load() is None:
+        pytest.skip("numba is not importable here")
+    dim = 40
+    stored = preprocess(anisotropic(max(n, 256), dim, seed=37), "cosine")
+    quantizer = make_quantizer({"product": {"compression": compression}}, "cosine").fit(stored[:256])
+    quantizer.keep(np.arange(min(n, 256)))
+    if n > 256:
+        quantizer.add(stored[256:n])
+    queries = preprocess(anisotropic(19, dim, seed=38), "cosine")      # 19: two query groups
+    _assert_kernel_equals_numpy(monkeypatch, quantizer, queries, [None], (1, 19))
+
+
+@pytest.mark.parametrize("cfg", [{"scalar": {"type": "int8"}}, {"binary": {"encoding": "two_bits"}},
+                                 {"product": {"compression": "x8"}}], ids=["sq", "bq", "pq"])
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_scores_do_not_depend_on_the_other_queries(cfg, distance):
+    """A query stacked with 40 others gets the scores it gets alone (what batching relies on)."""
+    stored = preprocess(anisotropic(2_000, 24, seed=39), distance)
+    quantizer = make_quantizer(cfg, distance).fit(stored)
+    queries = preprocess(anisotropic(41, 24, seed=40), distance)
+    together = quantizer.similarity(queries)
+    for i in (0, 17, 40):
+        np.testing.assert_array_equal(quantizer.similarity(queries[i:i + 1])[0], together[i])
+
+
+# ---------------------------------------------------------------------- batches = single calls
+def _batch_requests(data: np.ndarray) -> list[tuple[str, dict]]:
+    a, b, c = data[10] + 0.2, data[20], data[30] - 0.1
+    half = {"must": [{"key": "group", "match": {"any": [0, 1]}}]}          # 2/3 of the rows
+    few = {"must": [{"key": "group", "match": {"value": 2}}, {"key": "rare", "match": {"value": True}}]}
+    return [("search", {"query": a}), ("search", {"query": 7}), ("search", {"query": b, "filter": half}),
+            ("search", {"query": c, "filter": few}), ("search", {"query": a, "offset": 3}),
+            ("recommend", {"positive": [1, b], "negative": [c], "strategy": "best_score"}),
+            ("recommend", {"positive": [a, 2], "negative": [4], "strategy": "sum_scores", "filter": half}),
+            ("recommend", {"positive": [a, 2], "strategy": "average_vector"}),
+            ("recommend", {"negative": [5], "strategy": "best_score", "filter": few}),
+            ("discover", {"target": a, "context": [(b, c), (3, 4)]}),
+            ("discover", {"target": 6, "context": [(b, c)], "filter": half}),
+            ("discover", {"context": [(b, c), (8, 9)]}),
+            ("discover", {"context": []})]
+
+
+@pytest.mark.parametrize("cfg", list(E2E.values()) + [{"product": {"compression": "x4"}}],
+                         ids=list(E2E) + ["pq4"])
+@pytest.mark.parametrize("rescore", [None, False, True])
+def test_batches_equal_single_calls(cfg, rescore, monkeypatch):
+    """Every kind through search_batch / recommend_batch / discover_batch = the single calls,
+    and the requests of a batch share one scan of the codes."""
+    data = anisotropic(3_000, 24, seed=41)
+    rng = np.random.default_rng(42)
+    payload = pd.DataFrame({"group": np.arange(3_000) % 3, "rare": rng.random(3_000) < 0.1})
+    col = ek.Collection.from_arrays(data, payload=payload).quantize(cfg)
+    params = {"quantization": {"rescore": rescore, "oversampling": 2.5}}
+    requests = [(kind, {**kwargs, "limit": 7, "params": params, "with_payload": False})
+                for kind, kwargs in _batch_requests(data)]
+    single = [getattr(col, kind)(**kwargs) for kind, kwargs in requests]
+    quantizer = col._space(None).quantizer
+    calls = []
+    original = type(quantizer).similarity
+    monkeypatch.setattr(type(quantizer), "similarity",
+                        lambda self, q, rows=None: calls.append(len(q)) or original(self, q, rows))
+    batched = {kind: iter(getattr(col, f"{kind}_batch")([kw for k, kw in requests if k == kind]))
+               for kind in ("search", "recommend", "discover")}
+    for (kind, kwargs), alone in zip(requests, single):
+        together = next(batched[kind])
+        assert together.attrs["path"] == alone.attrs["path"] == "quantized", kwargs
+        assert together["id"].tolist() == alone["id"].tolist(), (kind, kwargs)
+        np.testing.assert_array_equal(together["score"].to_numpy(), alone["score"].to_numpy())
+    selective = sum(1 for _, kw in requests if kw.get("filter") is not None
+                    and kw["filter"]["must"][0]["match"].get("value") == 2)
+    assert len(calls) == 3 + selective       # one shared scan per batch call, plus the few-row ones
+
+
+def test_best_equals_top_k():
+    """The bounded selection gives top_k's answer: ties by row, -inf never returned."""
+    from explorekit.planner import _best
+    from explorekit.topk import top_k
+    rng = np.random.default_rng(43)
+    for n, k in [(5_000, 1), (5_000, 40), (20_000, 300), (1_500, 30), (100, 5)]:
+        scores = rng.choice(np.array([-np.inf, -1.0, 0.0, 0.5, 0.75, 1.0], np.float32), n)
+        scores[rng.integers(0, n, n // 3)] = rng.random(n // 3).astype(np.float32)
+        for rows in (None, rng.permutation(n)):
+            np.testing.assert_array_equal(_best(scores, k, rows), top_k(scores, k, rows))
+    few = np.full(5_000, -np.inf, np.float32)
+    few[[7, 4_000]] = [0.5, 0.5]
+    assert _best(few, 10).tolist() == [7, 4_000]

@@ -9,12 +9,17 @@ shape, as a dict or a qdrant-client model) and returns an unfitted quantizer:
   -> :class:`BinaryQuantizer`
 * ``{"product": {"compression": "x4" | "x8" | "x16" | "x32" | "x64"}}`` -> :class:`ProductQuantizer`
 
-Kernels and their speed (``benchmarks/bench_quantization.py``: 100,000 x 384, one query, one
-BLAS thread, against a float32 matrix-vector product): binary codes are compared 64 bits at a
-time with ``np.bitwise_count`` (12-17x faster); int8 codes are converted to float32 block by
-block in cache and multiplied there, which reads a quarter of the memory but is bound by the
-conversion (1.0-1.2x); product codes are summed from per-query lookup tables (x64 2.6-3.4x,
-x16 0.7-0.8x, x4 and x8 slower: one table read per sub-vector).
+Kernels and their speed (``benchmarks/bench_quantization.py``, medians of three runs on 100,000
+x 384 real embeddings, one query, two Zen 4 cores; one float32 matrix-vector product on one BLAS
+thread takes 12-13 ms): binary codes are compared 64 bits at a time with ``np.bitwise_count``
+(0.5 ms one bit, 1.2 ms two bits); int8 codes are multiplied in a compiled kernel that sums in
+int32 (:mod:`._sq_kernel`, 1.0-1.4 ms: about as fast as the codes can be read); product codes
+are summed from per-query lookup tables by a compiled kernel that looks 64 codes up at once in
+AVX-512 registers (:mod:`._pq_kernel`; x4 2.5 ms, x8 1.6 ms, x16 0.8 ms, x64 0.5 ms). End to
+end, ``col.search`` at oversampling 4 takes 0.7-3.2 ms against 8-10 ms for the exact scan
+(product x4 is the slowest: one table entry per component), and a batch of 100 searches
+0.6-2.2 ms a query (one scan of the codes for the batch). Every kernel has a numpy fallback
+that gives the same scores, bit for bit.
 
 ``always_ram`` and ``memory`` are accepted and ignored (they place data, they do not change
 scores). Every quantizer has ``fit(stored)``, ``add``, ``keep``, ``similarity(queries, rows)``

@@ -65,11 +65,12 @@ def scan_parts(func: Callable[[tuple[int, int]], None], n: int, work: int, step:
     """``func((start, stop))`` over runs of ``range(n)`` that cover it, one run per core.
 
     A scan converting codes or reading lookup tables is bound by one core's speed (numpy's
-    kernels are single-threaded), so a scan reading more than ``PARALLEL_SCAN`` codes is split
-    into one run per core (run boundaries on multiples of ``step``); numpy releases the GIL in
-    its kernels, so the runs proceed in parallel. The caller scans the first run itself. BLAS is
-    held to one thread meanwhile (the runs already keep every core busy). Each output element
-    is computed by exactly the same operations however the rows are split.
+    kernels and ours are single-threaded), so a scan reading more than ``PARALLEL_SCAN`` codes
+    is split into one run per core (run boundaries on multiples of ``step``); numpy and the
+    compiled kernels (``nogil``) release the GIL, so the runs proceed in parallel. The caller
+    scans the first run itself. BLAS is held to one thread meanwhile (the runs already keep
+    every core busy). Each output element is computed by exactly the same operations however
+    the rows are split.
     """
     workers = os.cpu_count() or 1
     if workers <= 1 or work < PARALLEL_SCAN or n < 2 * step:

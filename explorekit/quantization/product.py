@@ -11,10 +11,9 @@ Qdrant's rule (``lib/quantization/src/encoded_vectors_pq.rs``, ``quantized_vecto
   centroid, read from a per-query lookup table: dot for cosine/dot, minus squared L2 for
   euclid, minus L1 for manhattan.
 
-Single queries are scanned through the lookup tables (a compiled numba kernel, see
-:mod:`._pq_kernel`, bit-identical to the numpy scan it falls back to without numba); batches of
-cosine/dot/euclid queries decode blocks of codes and use one matrix product, which gives the
-same sums in another order.
+Every query is scanned through its lookup tables (a compiled numba kernel, see
+:mod:`._pq_kernel`, bit-identical to the numpy scan it falls back to without numba), one query
+or a hundred: a query's scores do not depend on the queries it is batched with.
 
 Examples
 --------
@@ -45,8 +44,8 @@ COMPRESSIONS = ("x4", "x8", "x16", "x32", "x64")
 BUCKET_SIZE = {"x4": 1, "x8": 2, "x16": 4, "x32": 8, "x64": 16}
 CENTROIDS = 256
 KMEANS_SAMPLE = 10_000
-_LUT_MAX_QUERIES = 4            # more queries at once: decode blocks + one matrix product
-_BLOCK_ELEMENTS = 1 << 20
+_QUERY_GROUP = 16               # queries whose tables are made and scanned together
+_BLOCK_ELEMENTS = 1 << 20       # lookup-table terms computed at a time
 _LUT_CHUNK = 1 << 15            # rows per lookup-table pass (accumulator stays in cache)
 _F = np.float32
 
@@ -129,25 +128,43 @@ class ProductQuantizer(Quantizer):
 
     # ------------------------------------------------------------------ scoring
     def lookup_tables(self, queries: np.ndarray) -> np.ndarray:
-        """``(k, m, 256)`` float32: the metric between each query sub-vector and each centroid."""
-        k = len(queries)
-        m = len(self.starts)
+        """``(k, m, 256)`` float32: the metric between each query sub-vector and each centroid.
+
+        Each entry sums its sub-vector's components in order (a shorter last sub-vector is
+        padded with zeros, which add nothing).
+        """
+        k, m, width = len(queries), len(self.starts), self.bucket
+        centroids = self._subspace_centroids()                    # (m, 256, width)
         out = np.empty((k, m, CENTROIDS), _F)
-        step = max(1, _BLOCK_ELEMENTS // (CENTROIDS * self.dim_))
+        step = max(1, _BLOCK_ELEMENTS // centroids.size)
+        padded = np.zeros((min(step, k), m * width), _F)
         for s in range(0, k, step):
-            q = queries[s:s + step, None, :]
-            if self.distance in ("cosine", "dot"):
-                terms = q * self.centroids_[None]
-            elif self.distance == "euclid":
-                terms = q - self.centroids_[None]
+            q = padded[: min(step, k - s)]
+            q[:, : self.dim_] = queries[s:s + step]
+            q = q.reshape(len(q), m, 1, width)
+            terms = q - centroids if self.distance in ("euclid", "manhattan") else q * centroids
+            if self.distance == "euclid":
                 terms *= terms
-            else:
-                terms = np.abs(q - self.centroids_[None])
-            sums = np.add.reduceat(terms, self.starts, axis=2)          # (step, 256, m)
+            elif self.distance == "manhattan":
+                np.abs(terms, out=terms)
+            sums = out[s:s + len(q)]                                    # (step, m, 256)
+            sums[...] = terms[..., 0]
+            for t in range(1, width):
+                sums += terms[..., t]
             if self.distance in ("euclid", "manhattan"):
                 np.negative(sums, out=sums)
-            out[s:s + step] = sums.transpose(0, 2, 1)
         return out
+
+    def _subspace_centroids(self) -> np.ndarray:
+        """The centroids as ``(m, 256, bucket)``, zero-padded (cached per codebook)."""
+        cached = getattr(self, "_by_subspace", None)
+        if cached is None or cached[0] is not self.centroids_:
+            m, width = len(self.starts), self.bucket
+            padded = np.zeros((CENTROIDS, m * width), _F)
+            padded[:, : self.dim_] = self.centroids_
+            table = np.ascontiguousarray(padded.reshape(CENTROIDS, m, width).transpose(1, 0, 2))
+            cached = self._by_subspace = (self.centroids_, table)
+        return cached[1]
 
     def decode(self, rows: np.ndarray | None = None) -> np.ndarray:
         """The vectors the codes stand for, ``(n, dim)`` float32."""
@@ -159,31 +176,29 @@ class ProductQuantizer(Quantizer):
         return out
 
     def _similarity(self, queries: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
-        k = len(queries)
-        if k <= _LUT_MAX_QUERIES or self.distance == "manhattan":
-            # compiled lookup-table scan (GIL released: one part per core), same sums as numpy's
-            kernel = _pq_kernel.load() if _use_kernel(self.codes_, rows) else None
-            if kernel is not None:
-                n = self.codes_.shape[1] if rows is None else len(rows)
-                out = np.empty((k, n), _F)
-                if out.size:
-                    tables = self.lookup_tables(queries)
-                    scan_parts(lambda part: kernel(tables, self.codes_, rows, part, out), n,
-                               n * self.codes_.shape[0] * k, _pq_kernel.STEP)
-                return out
-        codes = self._rows_codes(rows)
-        n = codes.shape[1]
-        out = np.empty((k, n), _F)
+        """Lookup-table sums for every query, whatever their number.
+
+        A query's scores never depend on the other queries of the call (a batch gives each
+        request the scores it gets alone). Queries go in groups of ``_QUERY_GROUP``, which
+        bounds the tables' memory; within a group, a block of codes is read once for all.
+        """
+        kernel = _pq_kernel.load() if _use_kernel(self.codes_, rows) else None
+        codes = self.codes_ if kernel is not None else self._rows_codes(rows)
+        n = self.codes_.shape[1] if rows is None else len(rows)
+        out = np.empty((len(queries), n), _F)
         if out.size == 0:
             return out
-        if k > _LUT_MAX_QUERIES and self.distance != "manhattan":
-            step = self._decode_step
-            scan_parts(lambda part: self._scan_decoded(queries, codes, part, out), n,
-                       n * self.dim_, step)
-        else:
-            # one run: numpy's 1-D take holds the GIL, so a second thread only adds handoffs
-            # (measured: 100,000 x 96 codes, 8.6 ms in one run, 9.3 ms split in two)
-            self._scan_tables(self.lookup_tables(queries), codes, (0, n), out)
+        for s in range(0, len(queries), _QUERY_GROUP):
+            tables = self.lookup_tables(queries[s:s + _QUERY_GROUP])
+            group = out[s:s + _QUERY_GROUP]
+            if kernel is None:
+                # one run: numpy's 1-D take holds the GIL, so a second thread only adds handoffs
+                # (measured: 100,000 x 96 codes, 8.6 ms in one run, 9.3 ms split in two)
+                self._scan_tables(tables, codes, (0, n), group)
+                continue
+            planes = _pq_kernel.table_planes(tables) if rows is None else None
+            scan_parts(lambda part: kernel(tables, codes, rows, part, group, planes), n,
+                       n * codes.shape[0] * len(tables), _pq_kernel.STEP)
         return out
 
     def _scan_tables(self, tables: np.ndarray, codes: np.ndarray, part: tuple[int, int],
@@ -208,57 +223,6 @@ class ProductQuantizer(Quantizer):
                     # in-range indices: "clip" skips the copy "raise" makes of ``out``
                     np.take(tables[i, j], idx, out=got, mode="clip")
                     accs[i] += got
-
-    def _sub_table(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """Centroid sub-vectors as one ``(m * 256, bucket)`` table plus each sub-space's offset.
-
-        None when the dimension is not a multiple of the sub-vector size (decode per sub-space).
-        """
-        m, width = len(self.starts), self.bucket
-        if self.dim_ != m * width:
-            return None
-        cached = getattr(self, "_table", None)
-        if cached is None or cached[0] is not self.centroids_:
-            table = np.ascontiguousarray(
-                self.centroids_.reshape(CENTROIDS, m, width).transpose(1, 0, 2)
-            ).reshape(m * CENTROIDS, width)
-            cached = self._table = (self.centroids_, table,
-                                    np.arange(m, dtype=np.intp) * CENTROIDS)
-        return cached[1], cached[2]
-
-    @property
-    def _decode_step(self) -> int:
-        return max(1, _BLOCK_ELEMENTS // (4 * self.dim_))
-
-    def _scan_decoded(self, queries: np.ndarray, codes: np.ndarray, part: tuple[int, int],
-                      out: np.ndarray) -> None:
-        """Many queries: decode blocks of codes to centroid vectors, then one product."""
-        step = self._decode_step
-        q_sq = np.einsum("ij,ij->i", queries, queries)[:, None]
-        rows = min(step, part[1] - part[0])
-        block = np.empty((rows, self.dim_), _F)
-        table = self._sub_table()
-        index = None if table is None else np.empty((rows, codes.shape[0]), np.intp)
-        for start in range(part[0], part[1], step):
-            stop = min(start + step, part[1])
-            dec = block[: stop - start]
-            if table is None:
-                for i, s in enumerate(self.starts):
-                    e = min(s + self.bucket, self.dim_)
-                    dec[:, s:e] = self.centroids_[codes[i, start:stop], s:e]
-            else:                    # one gather of whole sub-vectors for the block
-                idx = index[: stop - start]
-                np.copyto(idx, codes[:, start:stop].T)
-                idx += table[1]
-                np.take(table[0], idx, axis=0, out=dec.reshape(stop - start, -1, self.bucket),
-                        mode="clip")           # indices are in range: "clip" skips a copy
-            prod = queries @ dec.T
-            if self.distance == "euclid":
-                prod *= _F(2.0)
-                prod -= q_sq
-                prod -= np.einsum("ij,ij->i", dec, dec)[None, :]
-                np.minimum(prod, 0.0, out=prod)
-            out[:, start:stop] = prod
 
     # ------------------------------------------------------------------ saving
     def _params(self) -> dict[str, np.ndarray]:

@@ -15,6 +15,10 @@ Qdrant's rule (``lib/quantization/src/encoded_vectors_u8.rs``, ``quantile.rs``):
   on the de-quantised vectors ``offset + alpha * c`` (negative squared L2 for euclid, negative
   L1 for manhattan).
 
+The sums of code products are exact integers, computed by a compiled int8 kernel
+(:mod:`._sq_kernel`) or, without numba, by float matrix products of exact integers; both then
+apply the same float32 operations, so they give the same scores bit for bit.
+
 Examples
 --------
 >>> import numpy as np
@@ -30,10 +34,12 @@ array([[1.003, 0.598, 0.803]], dtype=float32)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from . import _sq_kernel
 from ._base import Quantizer, round_half_away, scan_parts
 
 ALIGNMENT = 16
@@ -41,6 +47,16 @@ QUANTILE_SAMPLE = 5_000
 _BLOCK_ELEMENTS = 1 << 18  # codes converted per block: 1 MiB of float32 stays in L2; fewer,
                            # larger numpy calls (measured: 1 << 17 is 15% slower, 1 << 16 2x)
 _F = np.float32
+_NO_ROWS = np.empty(0, np.intp)
+
+
+def _use_kernel(codes: np.ndarray, rows: np.ndarray | None) -> bool:
+    """The compiled scan reads codes in place: contiguous uint8, rows in range (else numpy)."""
+    if codes.dtype != np.uint8 or not codes.flags.c_contiguous:
+        return False
+    if rows is None or len(rows) == 0:
+        return True
+    return bool(rows.min() >= 0 and rows.max() < len(codes))
 
 
 def quantile_range(stored: np.ndarray, quantile: float | None, rng: np.random.Generator
@@ -102,10 +118,14 @@ class ScalarQuantizer(Quantizer):
 
     @property
     def _padding(self) -> tuple[int, int]:
-        """(number of padding components, their code)."""
-        pad = (ALIGNMENT - self.dim_ % ALIGNMENT) % ALIGNMENT
-        filler = 0.0 if self.distance in ("cosine", "dot") else float(self.offset_)
-        return pad, int(self.encode_values(np.array([filler], _F))[0])
+        """(number of padding components, their code), remembered per fitted range."""
+        key = (self.dim_, self.distance, self.alpha_, self.offset_)
+        cached = getattr(self, "_pad", None)
+        if cached is None or cached[0] != key:
+            pad = (ALIGNMENT - self.dim_ % ALIGNMENT) % ALIGNMENT
+            filler = 0.0 if self.distance in ("cosine", "dot") else float(self.offset_)
+            cached = self._pad = (key, (pad, int(self.encode_values(np.array([filler], _F))[0])))
+        return cached[1]
 
     @property
     def multiplier_(self) -> np.float32:
@@ -132,13 +152,13 @@ class ScalarQuantizer(Quantizer):
         return self.dim_ + self._padding[0]
 
     # ------------------------------------------------------------------ scoring
-    def _row_stats(self, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Each stored vector's code sum and (euclid) sum of squared codes, float32.
+    def _row_terms(self) -> np.ndarray:
+        """Each stored vector's additive term (Qdrant's vector offset), float32, one per row.
 
-        They do not depend on the query, so they are computed once per set of codes (exact:
-        integers below ``2**24``, the same values the scan's float32 products gave).
+        It does not depend on the query, so it is computed once per set of codes, from the
+        exact integer code sums (and, for euclid, sums of squared codes).
         """
-        cached = getattr(self, "_stats", None)
+        cached = getattr(self, "_terms", None)
         if cached is None or cached[0] is not self.codes_:
             sums = np.empty(len(self.codes_), _F)
             squares = np.empty(len(self.codes_), _F) if self.distance == "euclid" else None
@@ -148,51 +168,86 @@ class ScalarQuantizer(Quantizer):
                 sums[start:start + step] = block.sum(axis=1)
                 if squares is not None:
                     squares[start:start + step] = np.einsum("ij,ij->i", block, block)
-            cached = self._stats = (self.codes_, sums, squares)
-        _, sums, squares = cached
-        if rows is None:
-            return sums, squares
-        return sums[rows], None if squares is None else squares[rows]
+            pad, filler = self._padding
+            sums += _F(pad * filler)
+            if squares is not None:
+                squares += _F(pad * filler * filler)
+            cached = self._terms = (self.codes_, self._offsets(sums, squares, False))
+        return cached[1]
+
+    def _query_terms(self, qc: np.ndarray) -> np.ndarray:
+        """Each query's additive term (Qdrant's query offset), float32, from its codes."""
+        pad, filler = self._padding
+        q = qc.astype(_F)
+        q_sums = q.sum(axis=1) + _F(pad * filler)
+        q_squares = np.einsum("ij,ij->i", q, q) + _F(pad * filler * filler)
+        return self._offsets(q_sums, q_squares, True)
 
     def _similarity(self, queries: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
-        qc = self.encode_values(queries).astype(_F)
+        qc = self.encode_values(queries)
         n = len(self.codes_) if rows is None else len(rows)
         k = len(queries)
         out = np.empty((k, n), _F)
-        if n == 0 or k == 0:
+        if out.size == 0:
             return out
-        step = max(1, _BLOCK_ELEMENTS // max(self.dim_, 1))
+        kernels = _sq_kernel.load() if _use_kernel(self.codes_, rows) else None
+        if kernels is not None:
+            scan = self._kernel_scan(kernels, qc, rows, out)
+        elif self.distance == "manhattan":
+            scan = lambda part: self._scan_l1(qc, rows, part, out)     # noqa: E731
+        else:
+            scan = self._numpy_scan(qc, rows, out)
+        scan_parts(scan, n, n * self.dim_ * k, 1)
+        return out
+
+    def _kernel_scan(self, kernels: dict, qc: np.ndarray, rows: np.ndarray | None,
+                     out: np.ndarray) -> Callable[[tuple[int, int]], None]:
+        """The compiled scan of one run of rows (see :mod:`._sq_kernel`), same scores as numpy."""
+        subset = _NO_ROWS if rows is None else rows
         if self.distance == "manhattan":
-            scan_parts(lambda part: self._scan_l1(qc, rows, part, out), n, n * self.dim_, step)
-            return out
-        # Qdrant's affine correction: query terms once, vector terms from cached code sums
+            return lambda part: kernels["l1"](self.codes_, subset, qc, self.multiplier_,
+                                              part[0], part[1], out)
         pad, filler = self._padding
-        q_sums = qc.sum(axis=1) + _F(pad * filler)
-        q_squares = np.einsum("ij,ij->i", qc, qc) + _F(pad * filler * filler)
-        q_off = self._offsets(q_sums, q_squares, True)[:, None]
-        sums, squares = self._row_stats(rows)
-        v_sums = sums + _F(pad * filler)
-        v_squares = None if squares is None else squares + _F(pad * filler * filler)
-        v_off = self._offsets(v_sums, v_squares, False)[None, :]
+        pad_term, mult = _F(pad * filler * filler), self.multiplier_
+        q_off, v_off = self._query_terms(qc), self._row_terms()
+        return lambda part: kernels["affine"](self.codes_, subset, qc, pad_term, mult, q_off,
+                                              v_off, part[0], part[1], out)
+
+    def _numpy_scan(self, qc: np.ndarray, rows: np.ndarray | None, out: np.ndarray
+                    ) -> Callable[[tuple[int, int]], None]:
+        """Without numba: exact code products in float blocks, then Qdrant's affine correction.
+
+        Every float32 operation after the product is the kernel's, in the kernel's order.
+        """
+        n, k = out.shape[1], out.shape[0]
+        pad, filler = self._padding
+        pad_term = _F(pad * filler * filler)
+        q_off = self._query_terms(qc)[:, None]
+        v_off = self._row_terms()
+        v_off = (v_off if rows is None else v_off[rows])[None, :]
+        step = max(1, _BLOCK_ELEMENTS // max(self.dim_, 1))
         # one query: a matrix-vector np.dot (numpy's matmul with a (dim, 1) operand holds
         # the GIL, so two runs would not overlap); more: one (n, k) product per block
-        rhs = qc[0].copy() if k == 1 else np.ascontiguousarray(qc.T)     # (dim,) or (dim, k)
-        prod = out.reshape(n) if k == 1 else np.empty((n, k), _F)
+        exact = self._exact_dtype
+        rhs = qc[0].astype(exact) if k == 1 else qc.T.astype(exact)    # (dim,) or (dim, k)
+        prod = np.empty((n, k) if k > 1 else n, exact)
 
         def scan(part: tuple[int, int]) -> None:
             start, stop = part
             self._scan_product(rhs, rows, part, prod, step)
             block = out[:, start:stop]
-            if k > 1:
-                block[...] = prod[start:stop].T
-            if pad:
-                block += _F(pad * filler * filler)
+            block[...] = prod[start:stop].T if k > 1 else prod[start:stop]
+            block += pad_term
             block *= self.multiplier_
             block += q_off
             block += v_off[:, start:stop]
 
-        scan_parts(scan, n, n * self.dim_, step)
-        return out
+        return scan
+
+    @property
+    def _exact_dtype(self) -> type:
+        """float32 holds every sum of code products exactly up to 1,040 components."""
+        return np.float32 if 127 * 127 * self.dim_ < 2 ** 24 else np.float64
 
     def _block(self, rows: np.ndarray | None, start: int, stop: int) -> np.ndarray:
         return self.codes_[start:stop] if rows is None else self.codes_[rows[start:stop]]
@@ -201,12 +256,11 @@ class ScalarQuantizer(Quantizer):
                       prod: np.ndarray, step: int) -> None:
         """Code products for one run of rows, block by cache-sized block.
 
-        Codes are integers below 128, so every product and sum is exact in float32 while
-        ``127**2 * dim < 2**24`` (dim up to 1040), as in Qdrant's integer kernel: the values do
-        not depend on the blocking or on the order of the sums. Converting codes to float32
-        (about 0.1 ns a code on one core) dominates, which is why runs go to both cores.
+        Codes are integers below 128, so every product and sum is exact (in float32 while
+        ``127**2 * dim < 2**24``, else in float64), as in Qdrant's integer kernel: the values
+        do not depend on the blocking or on the order of the sums.
         """
-        buf = np.empty((min(step, part[1] - part[0]), self.dim_), _F)
+        buf = np.empty((min(step, part[1] - part[0]), self.dim_), rhs.dtype)
         for start in range(part[0], part[1], step):
             stop = min(start + step, part[1])
             block = buf[: stop - start]

@@ -1,0 +1,49 @@
+"""Kernels compiled on first use, shared by the scan modules (:mod:`._sq_kernel`, :mod:`._pq_kernel`).
+
+A :class:`Compiled` holds a build function that imports numba, compiles (or loads from
+numba's on-disk cache) and runs each kernel once on small inputs. The first :meth:`get`
+builds under a lock, with a progress line when it takes more than a second; a build that
+fails (no numba, or a numba that cannot compile here) is not tried again, and :meth:`get`
+returns None so that the caller keeps its numpy path.
+
+Examples
+--------
+>>> kernels = Compiled(lambda: {"twice": lambda x: 2 * x}, "doubling")
+>>> kernels.get()["twice"](4)
+8
+>>> Compiled(lambda: 1 / 0, "never").get() is None
+True
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from .._progress import task
+
+
+class Compiled:
+    """Kernels made by ``build()`` on the first :meth:`get`; ``what`` names them in progress."""
+
+    def __init__(self, build: Callable[[], dict[str, Callable]], what: str) -> None:
+        self._build, self._what = build, what
+        self._kernels: dict[str, Callable] = {}
+        self._lock = threading.Lock()
+        self._failed = False
+
+    def get(self) -> dict[str, Callable] | None:
+        """The kernels by name, or None when they cannot be compiled here."""
+        if self._failed:
+            return None
+        if not self._kernels:
+            with self._lock:
+                if not self._kernels and not self._failed:
+                    try:
+                        with task(f"explorekit: compiling the {self._what} (once per machine)"):
+                            kernels = self._build()
+                    except Exception:      # no numba, or a numba that cannot compile here
+                        self._failed = True
+                        return None
+                    self._kernels.update(kernels)
+        return self._kernels
