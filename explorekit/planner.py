@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from .engine import Prepared
 
 _BATCH_FLOATS = 1 << 24     # scores of one stacked quantized scan (64 MiB); more: in chunks
-_BOUND_GROUP = 64           # scores per group whose maximum bounds the k-th best (see _best)
-_MIN_GROUPS = 16            # fewer groups: plain top_k
 
 
 def choose(plan: "Prepared") -> str:
@@ -152,34 +150,10 @@ def _quantized_answer(plan: "Prepared", sims: np.ndarray | None, rows: np.ndarra
         scores = plan.query.combine(sims)
     if rows is None and plan.mask is not None:
         scores = np.where(plan.mask, scores, np.float32(-np.inf))
-    keep = _best(scores, oversampled, rows)
+    keep = top_k(scores, oversampled, rows)
     candidates = keep if rows is None else rows[keep]
     rescore = params.rescore if params.rescore is not None else quantizer.default_rescore
     if rescore:
         cand_rows, cand_scores = engine.rescore(plan, candidates, top)
         return engine.finish(plan, cand_rows, cand_scores)
     return engine.finish(plan, candidates[:top], scores[keep][:top], shown=quantizer.display)
-
-
-def _best(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> np.ndarray:
-    """:func:`explorekit.topk.top_k`, after setting aside scores that cannot be among the best.
-
-    Split the scores into groups (every ``g``-th score, ``_BOUND_GROUP`` of them per group):
-    the ``k``-th largest of the group maxima is at most the ``k``-th largest score (``k``
-    groups hold a score at least that large), so every score below it can be set aside first.
-    The answer is the same, ties included, and selecting among the few survivors is much
-    cheaper than partitioning 100,000 scores (0.1 ms against 1.1 ms).
-
-    Examples
-    --------
-    >>> scores = np.array([0.1, 0.9, 0.5, 0.9, 0.3] * 1000, np.float32)
-    >>> _best(scores, 3).tolist()
-    [1, 3, 6]
-    """
-    groups = len(scores) // _BOUND_GROUP
-    if k <= 0 or groups < max(k, _MIN_GROUPS):
-        return top_k(scores, k, rows)
-    maxima = scores[: groups * _BOUND_GROUP].reshape(_BOUND_GROUP, groups).max(axis=0)
-    bound = np.partition(maxima, groups - k)[groups - k]
-    kept = np.flatnonzero(scores >= bound)
-    return kept[top_k(scores[kept], k, kept if rows is None else rows[kept])]

@@ -390,22 +390,3 @@ def test_codes_kernel_bit_identical_to_numpy(distance, n, dim, monkeypatch, tmp_
                 want = _numpy_estimate(monkeypatch, which, queries[:k], rows)
                 assert got.dtype == want.dtype == np.float32 and got.shape == want.shape
                 np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.integers(1, 30_000), st.integers(0, 400), st.integers(0, 2**32 - 1))
-def test_compiled_selection_keeps_the_best_scores(n, k, seed):
-    """The compiled selection returns the k best finite scores, best first, ties by position."""
-    from explorekit.index import _codes_kernel
-    kernels = _codes_kernel.load()
-    if kernels is None:
-        pytest.skip("numba is not importable here")
-    rng = np.random.default_rng(seed)
-    scores = rng.normal(size=n).astype(np.float32)
-    if seed % 3 == 0:
-        scores = np.round(scores, 1)                 # many ties
-    scores[rng.random(n) < (seed % 5) / 5] = -np.inf
-    got = kernels["best"](scores, k)
-    finite = np.flatnonzero(scores > -np.inf)
-    want = finite[np.lexsort((finite, -scores[finite]))][:k]
-    assert got.tolist() == want.tolist()

@@ -672,18 +672,3 @@ def test_batches_equal_single_calls(cfg, rescore, monkeypatch):
     selective = sum(1 for _, kw in requests if kw.get("filter") is not None
                     and kw["filter"]["must"][0]["match"].get("value") == 2)
     assert len(calls) == 3 + selective       # one shared scan per batch call, plus the few-row ones
-
-
-def test_best_equals_top_k():
-    """The bounded selection gives top_k's answer: ties by row, -inf never returned."""
-    from explorekit.planner import _best
-    from explorekit.topk import top_k
-    rng = np.random.default_rng(43)
-    for n, k in [(5_000, 1), (5_000, 40), (20_000, 300), (1_500, 30), (100, 5)]:
-        scores = rng.choice(np.array([-np.inf, -1.0, 0.0, 0.5, 0.75, 1.0], np.float32), n)
-        scores[rng.integers(0, n, n // 3)] = rng.random(n // 3).astype(np.float32)
-        for rows in (None, rng.permutation(n)):
-            np.testing.assert_array_equal(_best(scores, k, rows), top_k(scores, k, rows))
-    few = np.full(5_000, -np.inf, np.float32)
-    few[[7, 4_000]] = [0.5, 0.5]
-    assert _best(few, 10).tolist() == [7, 4_000]

@@ -11,15 +11,15 @@ from explorekit import topk
 
 
 def reference(scores: np.ndarray, k: int, rows: np.ndarray | None) -> list[int]:
-    keys = range(len(scores)) if rows is None else rows.tolist()
+    keys = list(range(len(scores))) if rows is None else rows.tolist()
     ranked = sorted((p for p in range(len(scores)) if scores[p] > -np.inf),
-                    key=lambda p: (-float(scores[p]), list(keys)[p]))
+                    key=lambda p: (-float(scores[p]), keys[p]))
     return ranked[:max(k, 0)]
 
 
 @st.composite
 def cases(draw):
-    n = draw(st.integers(0, 600))
+    n = draw(st.integers(0, 600)) if draw(st.booleans()) else draw(st.integers(1_000, 6_000))
     values = draw(st.lists(st.sampled_from([-np.inf, -1.0, -0.0, 0.0, 0.25, 0.5, 2.0]),
                            min_size=n, max_size=n))
     k = draw(st.integers(-1, 40))
@@ -34,15 +34,23 @@ def test_top_k_matches_reference_on_both_paths(case):
     scores, k, rows = case
     expected = reference(scores, k, rows)
     assert topk.top_k(scores, k, rows).tolist() == expected
-    old = topk._SORT_ALL
+    old = topk._SORT_ALL, topk._MIN_GROUPS
     try:
-        topk._SORT_ALL = -1                      # force the partition path for every size
+        topk._SORT_ALL, topk._MIN_GROUPS = -1, 10**9   # the plain partition path at every size
         assert topk.top_k(scores, k, rows).tolist() == expected
     finally:
-        topk._SORT_ALL = old
+        topk._SORT_ALL, topk._MIN_GROUPS = old
 
 
-@pytest.mark.parametrize("n", [0, 1, 255, 256, 257, 5000])
+def test_bounded_selection_keeps_ties_and_skips_minus_inf():
+    few = np.full(5_000, -np.inf, np.float32)
+    few[[7, 4_000]] = [0.5, 0.5]
+    assert topk.top_k(few, 10).tolist() == [7, 4_000]
+    tied = np.zeros(20_000, np.float32)
+    assert topk.top_k(tied, 300, np.arange(20_000)[::-1]).tolist() == list(range(19_999, 19_699, -1))
+
+
+@pytest.mark.parametrize("n", [0, 1, 255, 256, 257, 5000, 100_000])
 def test_top_k_every_size_returns_positions_best_first(n):
     scores = np.random.default_rng(n).random(n).astype(np.float32)
     got = topk.top_k(scores, 10)

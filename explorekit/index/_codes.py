@@ -31,10 +31,10 @@ import numpy as np
 
 from ..distances import Distance
 from ..scoring import ScoringQuery
+from ..topk import top_k
 from . import _codes_kernel
 
 _WORD = 64
-_COMPILED_SELECT = 4096      # from this many scores on, select with the compiled kernel
 
 
 class SignCodes:
@@ -153,7 +153,7 @@ def _pack(centred: np.ndarray, n_words: int) -> np.ndarray:
 
 
 def select(query: ScoringQuery, estimates: np.ndarray, sigma: float, width: int,
-           allowed: np.ndarray | None = None, ordered: bool = False) -> np.ndarray:
+           allowed: np.ndarray | None = None) -> np.ndarray:
     """Positions of (up to) ``width`` candidates by the query's formula on estimated similarities.
 
     Discovery ranks are thresholds (``P > N`` per pair), where a small estimation error moves a
@@ -163,41 +163,22 @@ def select(query: ScoringQuery, estimates: np.ndarray, sigma: float, width: int,
     finds a small zone's points, the second the points near a zone's edge - where the best
     answers lie when the target is outside the zone. The other kinds use the formula as it is
     (measured: an optimistic shift does not help best_score and hurts context, whose ties at 0
-    it multiplies). ``allowed`` (bool) marks the positions that may be chosen; ``ordered``
-    returns the candidates in selection order (a longer list always extends a shorter one).
+    it multiplies). ``allowed`` (bool) marks the positions that may be chosen. Candidates come
+    in selection order (best estimate first, ties by position), so a longer list always extends
+    a shorter one.
     """
     scores = query.combine(estimates)
     if allowed is not None:
         scores = np.where(allowed, scores, np.float32(-np.inf))
     if query.kind != "discover" or sigma <= 0:
-        return best_positions(scores, width, ordered)
+        return top_k(scores, width)
     shifted = estimates.copy()
     shifted[1::2] += np.float32(2 * sigma)
     shifted[2::2] -= np.float32(2 * sigma)
     optimistic = query.combine(shifted)
     if allowed is not None:
         optimistic = np.where(allowed, optimistic, np.float32(-np.inf))
-    plain, loose = best_positions(scores, width, True), best_positions(optimistic, width, True)
+    plain, loose = top_k(scores, width), top_k(optimistic, width)             # same lengths
     both = np.stack([plain, loose], axis=1).ravel()                            # interleaved
     _, first = np.unique(both, return_index=True)
     return both[np.sort(first)][:width]
-
-
-def best_positions(scores: np.ndarray, k: int, ordered: bool = False) -> np.ndarray:
-    """Positions of the ``k`` largest finite scores (best first if ``ordered``).
-
-    >>> best_positions(np.array([0.2, 0.9, -np.inf, 0.5], np.float32), 2, ordered=True).tolist()
-    [1, 3]
-    """
-    kernels = _codes_kernel.load() if len(scores) > _COMPILED_SELECT else None
-    if kernels is not None:
-        return kernels["best"](np.ascontiguousarray(scores, np.float32), int(k))   # best first
-    finite = scores > -np.inf
-    valid = int(np.count_nonzero(finite))
-    if valid <= k:
-        top = np.flatnonzero(finite)
-    else:
-        top = np.argpartition(-scores, k - 1)[:k]
-    if ordered:
-        top = top[np.argsort(-scores[top], kind="stable")]
-    return top

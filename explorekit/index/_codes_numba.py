@@ -11,7 +11,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-from ._codes_kernel import CHUNK, SAMPLE
+from ._codes_kernel import CHUNK
 
 
 @intrinsic
@@ -68,39 +68,3 @@ def dots_rows(qwords, words, cos, centred_norm, mean_dot, q_norm, q_const, rows,
         for i in range(out.shape[0]):
             for r in range(m):
                 out[i, c0 + r] = part[i, r]
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def collect(scores, threshold, capacity):
-    # positions of the finite scores >= threshold, or None past ``capacity`` of them
-    picked = np.empty(capacity, np.int64)
-    count = 0
-    neg_inf = np.float32(-np.inf)
-    for r in range(scores.shape[0]):
-        v = scores[r]
-        if v >= threshold and v > neg_inf:
-            if count == capacity:
-                return picked[:0], False
-            picked[count] = r
-            count += 1
-    return picked[:count], True
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def best(scores, k):
-    n = scores.shape[0]
-    if k <= 0 or n == 0:
-        return np.empty(0, np.int64)
-    picked, done = scores[:0].astype(np.int64), False
-    if n > 4 * k and n > SAMPLE:
-        step = n // SAMPLE
-        sample = scores[::step].copy()
-        m = sample.shape[0]
-        above = min(m, 8 + (2 * k * m) // n)       # about 2k of the n scores lie above it
-        threshold = np.partition(sample, m - above)[m - above]
-        picked, done = collect(scores, threshold, min(n, 8 * k + 1024))
-        done = done and picked.shape[0] >= k        # else the sample misled: take them all
-    if not done:
-        picked, done = collect(scores, np.float32(-np.inf), n)
-    order = np.argsort(-scores[picked], kind="mergesort")     # stable: ties by position
-    return picked[order[:k]]

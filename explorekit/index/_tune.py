@@ -29,7 +29,8 @@ import numpy as np
 from .._threads import blas_threads
 from ..distances import Distance, exact_similarity, preprocess, similarity
 from ..scoring import ScoringQuery
-from ._codes import best_positions, select
+from ..topk import top_k
+from ._codes import select
 
 if TYPE_CHECKING:
     from ._codes import SignCodes
@@ -142,7 +143,7 @@ def _ranks_of_good(query, estimates, sigma, exact, kth, allowed, longest) -> np.
     """Positions, in the candidate order :func:`select` produces, of the first K points scoring
     at least the exact K-th score (padded with ``n`` when fewer are among ``longest``)."""
     n = len(exact)
-    order = select(query, estimates, sigma, longest, allowed, ordered=True)
+    order = select(query, estimates, sigma, longest, allowed)
     ranks = np.flatnonzero(exact[order] >= kth)[:K]
     return np.concatenate([ranks, np.full(K - len(ranks), n)])
 
@@ -210,7 +211,7 @@ def _exact(q, stored, distance):
 
 def _codes_search(q, codes, stored, distance, ef):
     est = codes.estimate(q[None, :])[0]
-    return _rescore_top(q, best_positions(est, ef), stored, distance)
+    return _rescore_top(q, top_k(est, ef), stored, distance)
 
 
 def _median_ms(fn, queries, repeat: int = 5) -> float:

@@ -40,7 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._compiled import Compiled
+from .._compiled import Compiled
 from ._simd import LANE_ROW as _LANE_ROW, LANES
 
 CHUNK = 1 << 14          # rows per pass (a multiple of 8): their sums stay in L2

@@ -1,4 +1,4 @@
-"""Kernels compiled on first use, shared by the scan modules (:mod:`._sq_kernel`, :mod:`._pq_kernel`).
+"""Kernels compiled on first use, shared by the scan modules (quantization and the index).
 
 A :class:`Compiled` holds a build function that imports numba, compiles (or loads from
 numba's on-disk cache) and runs each kernel once on small inputs. The first :meth:`get`
@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from .._progress import task
+from ._progress import task
 
 
 class Compiled:
