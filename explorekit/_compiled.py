@@ -24,10 +24,15 @@ from ._progress import task
 
 
 class Compiled:
-    """Kernels made by ``build()`` on the first :meth:`get`; ``what`` names them in progress."""
+    """Kernels made by ``build()`` on the first :meth:`get`; ``what`` names them in progress.
 
-    def __init__(self, build: Callable[[], dict[str, Callable]], what: str) -> None:
-        self._build, self._what = build, what
+    ``warm(kernels)``, when given, runs each kernel once on tiny inputs of the types the
+    callers pass, so that compiling (or loading from numba's cache) happens here, not mid-scan.
+    """
+
+    def __init__(self, build: Callable[[], dict[str, Callable]], what: str,
+                 warm: Callable[[dict[str, Callable]], None] | None = None) -> None:
+        self._build, self._what, self._warm = build, what, warm
         self._kernels: dict[str, Callable] = {}
         self._lock = threading.Lock()
         self._failed = False
@@ -42,6 +47,8 @@ class Compiled:
                     try:
                         with task(f"explorekit: compiling the {self._what} (once per machine)"):
                             kernels = self._build()
+                            if self._warm is not None:
+                                self._warm(kernels)
                     except Exception:      # no numba, or a numba that cannot compile here
                         self._failed = True
                         return None

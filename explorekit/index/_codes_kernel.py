@@ -45,14 +45,9 @@ from .._compiled import Compiled
 CHUNK = 2048                 # rows per pass: their distances (int32) stay in L1
 
 
-def _built() -> dict[str, Callable]:
+def _build() -> dict[str, Callable]:
     compiled = importlib.import_module(f"{__package__}._codes_numba")   # imports numba
-    kernels = {"dots": compiled.dots, "dots_rows": compiled.dots_rows}
-    _warm(kernels)                 # compile (or load from numba's cache) now, not mid-query
-    return kernels
-
-
-_compiled = Compiled(_built, "sign-code kernels")
+    return {"dots": compiled.dots, "dots_rows": compiled.dots_rows}
 
 
 def load() -> dict[str, Callable] | None:
@@ -73,3 +68,6 @@ def _warm(kernels: dict[str, Callable]) -> None:
         kernels["dots"](np.zeros((1, 1), np.uint64), words, cos, f, f, q, q, out)
         kernels["dots_rows"](np.zeros((1, 1), np.uint64), words, cos, f, f, q, q,
                              np.arange(3, dtype=np.int64), out)
+
+
+_compiled = Compiled(_build, "sign-code kernels", _warm)

@@ -78,15 +78,6 @@ def _build() -> dict[str, Callable]:
     return {"affine": affine, "l1": manhattan}
 
 
-def _built() -> dict[str, Callable]:
-    kernels = _build()
-    _warm(kernels)                 # compile (or load from numba's cache) now, not mid-scan
-    return kernels
-
-
-_compiled = Compiled(_built, "int8 scan kernels")
-
-
 def load() -> dict[str, Callable] | None:
     """The compiled scans (``"affine"``, ``"l1"``), or None when numba is unavailable."""
     return _compiled.get()
@@ -102,3 +93,6 @@ def _warm(kernels: dict[str, Callable]) -> None:
         kernels["affine"](codes, rows, queries, f32, f32, np.zeros(2, np.float32),
                           np.zeros(3, np.float32), 0, 3, out)
         kernels["l1"](codes, rows, queries, f32, 0, 3, out)
+
+
+_compiled = Compiled(_build, "int8 scan kernels", _warm)
