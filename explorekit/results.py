@@ -87,7 +87,7 @@ def frame_from_columns(data: dict[str, Any], length: int) -> pd.DataFrame:
     columns = _column_index(tuple(data))
     try:
         return pd.DataFrame._from_arrays(arrays, columns=columns, index=index, verify_integrity=False)
-    except (AttributeError, TypeError):                     # pragma: no cover - other pandas
+    except (AttributeError, TypeError):                     # another pandas: the public way
         series = {k: (v if isinstance(v, pd.Series) else pd.Series(v, index=index, copy=False,
                                                                    dtype=getattr(v, "dtype", None)))
                   for k, v in data.items()}
