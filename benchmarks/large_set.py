@@ -6,7 +6,7 @@ bookworm main on amd64) is embedded as ``"<package>: <short description>"`` with
 as the bundled ``stdlib_docs`` set (384-d, unit length, cosine). Debian alone has too few
 packages for 100,000 points, so the rest are PyPI packages' one-line summaries, read from a
 local list of PyPI packages (a TSV whose first column is the name and whose last is the summary;
-``--pypi PATH``): summaries of at least four words, each text once, picked by a hash of the
+``--pypi PATH``): summaries of 4 to 60 words, each text once, picked by a hash of the
 name. Every point is a real text's embedding (no perturbed copies); the ``origin`` column says
 where it came from. All rows are in the order of a hash of ``origin:package``, so any prefix is
 a fair sample of both sources. The first 200 rows of that order are held out of the collection
@@ -185,6 +185,10 @@ def build(cache: Path = CACHE, limit: int | None = None, pypi: Path | None = PYP
                            "'apt-get update' first. " + BUILD_HINT)
     table.insert(0, "origin", "debian")
     missing = points_wanted + N_QUERIES - len(table)
+    if missing > 0 and limit is None and (pypi is None or not Path(pypi).exists()):
+        raise RuntimeError(f"apt lists {len(table):,} packages; {missing:,} more texts are needed "
+                           f"for {points_wanted:,} points and the PyPI list {pypi} is missing. "
+                           "Pass --pypi PATH (a TSV, name first, summary last).")
     if missing > 0 and pypi is not None and Path(pypi).exists():
         extra = pypi_table(Path(pypi), missing, {t.split(": ", 1)[-1].casefold() for t in table["text"]})
         extra.insert(0, "origin", "pypi")

@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -33,24 +34,26 @@ class Compiled:
     def __init__(self, build: Callable[[], dict[str, Callable]], what: str,
                  warm: Callable[[dict[str, Callable]], None] | None = None) -> None:
         self._build, self._what, self._warm = build, what, warm
-        self._kernels: dict[str, Callable] = {}
+        self._kernels: dict[str, Callable] | None = None     # published whole, once built
         self._lock = threading.Lock()
         self._failed = False
+        if hasattr(os, "register_at_fork"):     # a child forked mid-build must not inherit the
+            os.register_at_fork(after_in_child=self._new_lock)          # held lock
+
+    def _new_lock(self) -> None:
+        self._lock = threading.Lock()
 
     def get(self) -> dict[str, Callable] | None:
         """The kernels by name, or None when they cannot be compiled here."""
-        if self._failed:
-            return None
-        if not self._kernels:
+        if self._kernels is None and not self._failed:
             with self._lock:
-                if not self._kernels and not self._failed:
+                if self._kernels is None and not self._failed:
                     try:
                         with task(f"explorekit: compiling the {self._what} (once per machine)"):
                             kernels = self._build()
                             if self._warm is not None:
                                 self._warm(kernels)
+                        self._kernels = kernels
                     except Exception:      # no numba, or a numba that cannot compile here
                         self._failed = True
-                        return None
-                    self._kernels.update(kernels)
         return self._kernels

@@ -84,7 +84,7 @@ def frame_from_columns(data: dict[str, Any], length: int) -> pd.DataFrame:
     """
     index = pd.RangeIndex(length)
     arrays = [v.array if isinstance(v, pd.Series) else v for v in data.values()]
-    columns = _column_index(tuple(data))
+    columns = _column_index(tuple(data)).view()     # a frame's own Index (its name can be set)
     try:
         return pd.DataFrame._from_arrays(arrays, columns=columns, index=index, verify_integrity=False)
     except (AttributeError, TypeError):                     # another pandas: the public way

@@ -36,3 +36,11 @@ def test_frame_from_columns_keeps_object_columns_and_length():
     assert list(frame.columns) == ["id", "score"]
     empty = results.frame_from_columns({"id": np.empty(0, np.int64), "score": np.empty(0)}, 0)
     assert len(empty) == 0 and list(empty.columns) == ["id", "score"]
+
+
+def test_frames_do_not_share_their_column_index():
+    col = _collection([0, 1, 2])
+    first = col.search([1.0, 0.0, 0.0], limit=2)
+    first.columns.name = "fields"
+    second = col.search([1.0, 0.0, 0.0], limit=2)
+    assert second.columns.name is None and second.columns is not first.columns

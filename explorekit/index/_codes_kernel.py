@@ -14,7 +14,7 @@ estimate 0.65 ms, ``dots`` 0.13 ms (``benchmarks/bench_index.py`` has the end-to
 The candidates are then chosen by :func:`explorekit.topk.top_k`.
 
 The kernels are module-level functions so that numba's on-disk cache (``cache=True``, next to
-this file) serves them after the first compile on a machine (about 10 s, shown as progress).
+them) serves them after the first compile on a machine (3-11 s measured, shown as progress).
 
 Examples
 --------
@@ -41,8 +41,6 @@ from collections.abc import Callable
 import numpy as np
 
 from .._compiled import Compiled
-
-CHUNK = 2048                 # rows per pass: their distances (int32) stay in L1
 
 
 def _build() -> dict[str, Callable]:

@@ -1,7 +1,9 @@
 """The numba functions behind :mod:`._codes_kernel` (which documents them and loads this module).
 
-Module-level functions, so that numba's on-disk cache can serve them: functions made inside
-another function are compiled again in every process.
+Module-level functions, so that numba's on-disk cache serves them (measured: built inside a
+function, a kernel calling another jitted function and an intrinsic made there was compiled
+again in every process). numba's cache checks only this file: a constant the kernels use
+(``CHUNK``) is defined here, so that changing it invalidates the cache.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic
 
-from ._codes_kernel import CHUNK
+CHUNK = 2048                 # rows per pass: their distances (int32) stay in L1
 
 
 @intrinsic

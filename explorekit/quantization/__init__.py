@@ -16,9 +16,10 @@ thread takes 12-13 ms): binary codes are compared 64 bits at a time with ``np.bi
 int32 (:mod:`._sq_kernel`, 1.0-1.4 ms: about as fast as the codes can be read); product codes
 are summed from per-query lookup tables by a compiled kernel that looks 64 codes up at once in
 AVX-512 registers (:mod:`._pq_kernel`; x4 2.5 ms, x8 1.6 ms, x16 0.8 ms, x64 0.5 ms). End to
-end, ``col.search`` at oversampling 4 takes 0.7-3.2 ms against 8-10 ms for the exact scan
+end, ``col.search`` at oversampling 4 takes 0.7-3.0 ms against 6.5-7.6 ms for the exact scan
 (product x4 is the slowest: one table entry per component), and a batch of 100 searches
-0.6-2.2 ms a query (one scan of the codes for the batch). Every kernel has a numpy fallback
+0.5-2.3 ms a query (one ``similarity`` call for the batch; the exact path answers such a batch
+with one matrix product, 1.1 ms a query). Every kernel has a numpy fallback
 that gives the same scores, bit for bit.
 
 ``always_ram`` and ``memory`` are accepted and ignored (they place data, they do not change

@@ -164,6 +164,7 @@ class Quantizer:
             if rows.ndim != 1:
                 raise QuantizationError(f"rows must be a 1-D array of row positions, got shape "
                                         f"{rows.shape}.")
+            rows = np.ascontiguousarray(rows)      # the layout the compiled kernels are built for
         return self._similarity(queries, rows)
 
     def display(self, scores: np.ndarray) -> np.ndarray:

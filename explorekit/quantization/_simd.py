@@ -11,6 +11,9 @@ The interleaving (``vpunpck*``, within 128-bit lanes) leaves the 64 values in a 
 order: position ``16 f + 4 l + e`` of the output holds row ``16 l + 4 f + e`` of the 64
 (:data:`LANE_ROW`). Sums are accumulated in that order and put back in row order once.
 
+numba's on-disk cache of the scan in :mod:`._pq_kernel` checks only that file: after changing
+:data:`LANE_ROW` or the intrinsic here, delete ``explorekit/quantization/__pycache__/*.nb*``.
+
 :func:`supported` says whether the machine numba compiles for has the instructions; only
 then may :func:`make_lut64_add` be used in a compiled function (LLVM would stop the process
 on an instruction it cannot emit).
