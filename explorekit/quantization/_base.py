@@ -251,6 +251,16 @@ class Quantizer:
             return self.codes_
         return np.take(self.codes_, rows, axis=self.row_axis)
 
+    def _kernel_can_read(self, rows: np.ndarray | None) -> bool:
+        """Whether a compiled scan may read the codes in place: contiguous uint8 and every row
+        position in range (numpy wraps negative positions; the kernels do not), else numpy."""
+        codes = self.codes_
+        if codes.dtype != np.uint8 or not codes.flags.c_contiguous:
+            return False
+        if rows is None or len(rows) == 0:
+            return True
+        return bool(rows.min() >= 0 and rows.max() < codes.shape[self.row_axis])
+
     def _require_fitted(self, where: str) -> None:
         if self.codes_ is None:
             raise QuantizationError(f"{type(self).__name__}.{where} needs a fitted quantizer. "

@@ -50,15 +50,6 @@ _LUT_CHUNK = 1 << 15            # rows per lookup-table pass (accumulator stays 
 _F = np.float32
 
 
-def _use_kernel(codes: np.ndarray, rows: np.ndarray | None) -> bool:
-    """The compiled scan reads codes in place: contiguous uint8, rows in range (else numpy)."""
-    if codes.dtype != np.uint8 or not codes.flags.c_contiguous:
-        return False
-    if rows is None or len(rows) == 0:
-        return True
-    return bool(rows.min() >= 0 and rows.max() < codes.shape[1])
-
-
 class ProductQuantizer(Quantizer):
     """Qdrant's product quantization; codes stored sub-vector-major ``(m, n)`` as uint8."""
 
@@ -182,7 +173,7 @@ class ProductQuantizer(Quantizer):
         request the scores it gets alone). Queries go in groups of ``_QUERY_GROUP``, which
         bounds the tables' memory; within a group, a block of codes is read once for all.
         """
-        kernel = _pq_kernel.load() if _use_kernel(self.codes_, rows) else None
+        kernel = _pq_kernel.load() if self._kernel_can_read(rows) else None
         codes = self.codes_ if kernel is not None else self._rows_codes(rows)
         n = self.codes_.shape[1] if rows is None else len(rows)
         out = np.empty((len(queries), n), _F)

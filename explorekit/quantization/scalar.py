@@ -50,15 +50,6 @@ _F = np.float32
 _NO_ROWS = np.empty(0, np.intp)
 
 
-def _use_kernel(codes: np.ndarray, rows: np.ndarray | None) -> bool:
-    """The compiled scan reads codes in place: contiguous uint8, rows in range (else numpy)."""
-    if codes.dtype != np.uint8 or not codes.flags.c_contiguous:
-        return False
-    if rows is None or len(rows) == 0:
-        return True
-    return bool(rows.min() >= 0 and rows.max() < len(codes))
-
-
 def quantile_range(stored: np.ndarray, quantile: float | None, rng: np.random.Generator
                    ) -> tuple[float, float] | None:
     """Qdrant's clipped ``(min, max)``, or None when the rule does not apply."""
@@ -190,7 +181,7 @@ class ScalarQuantizer(Quantizer):
         out = np.empty((k, n), _F)
         if out.size == 0:
             return out
-        kernels = _sq_kernel.load() if _use_kernel(self.codes_, rows) else None
+        kernels = _sq_kernel.load() if self._kernel_can_read(rows) else None
         if kernels is not None:
             scan = self._kernel_scan(kernels, qc, rows, out)
         elif self.distance == "manhattan":
