@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import data, edge_shard, local_client, report, timeit  # noqa: E402
 
 import explorekit as ek  # noqa: E402
-from explorekit.filters import filter_mask  # noqa: E402
+from explorekit.query.filters import filter_mask  # noqa: E402
 
 
 def payload_for(n: int, seed: int = 1) -> list[dict]:

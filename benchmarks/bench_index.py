@@ -25,7 +25,7 @@ from _common import edge_shard, report  # noqa: E402
 
 import explorekit as ek  # noqa: E402
 from explorekit import index as ek_index  # noqa: E402
-from explorekit import planner  # noqa: E402
+from explorekit.engine import planner  # noqa: E402
 
 KINDS = ["search", "average_vector", "best_score", "best_score_negatives", "sum_scores",
          "discover", "context"]
@@ -210,9 +210,9 @@ def _ratio(a, b):
 
 def _core_scores(col, q, ef):
     """The approximate path without building a DataFrame (prepare, plan, candidates, finish)."""
-    from explorekit import engine
-    from explorekit._threads import blas_threads
-    from explorekit.requests import Request
+    from explorekit.engine import pipeline as engine
+    from explorekit._support.threads import blas_threads
+    from explorekit.query.requests import Request
     with blas_threads():
         plan = engine.prepare(col, Request.build("search", query=q, limit=10, with_payload=False,
                                                  params={"hnsw_ef": ef}))

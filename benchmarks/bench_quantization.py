@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import data as bench_data, report, timeit  # noqa: E402
 
 import explorekit as ek  # noqa: E402
-from explorekit._threads import blas_threads  # noqa: E402
-from explorekit.distances import preprocess  # noqa: E402
+from explorekit._support.threads import blas_threads  # noqa: E402
+from explorekit.scoring.distances import preprocess  # noqa: E402
 from explorekit.quantization import make_quantizer, normalize_config  # noqa: E402
 
 LIMIT = 10
@@ -205,7 +205,7 @@ def speed(vectors: np.ndarray, queries: np.ndarray, desc: str, repeat: int = 7) 
     col = ek.Collection.from_arrays(vectors)
     stored, unit = preprocess(vectors, "cosine"), preprocess(queries, "cosine")
     singles, batch = queries[:20], queries[:100]
-    with blas_threads(1):                 # as queries run (explorekit._threads); quantized kernels too
+    with blas_threads(1):                 # as queries run (explorekit._support.threads); quantized kernels too
         kernel_float = timeit(lambda: stored @ unit[0], repeat=20)
     rows = []
     for name in SPEED:

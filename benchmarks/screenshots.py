@@ -46,13 +46,13 @@ def figures() -> dict[str, Callable[[], go.Figure]]:
         return col.quantize({"binary": {}})
 
     def rescoring():
-        from explorekit.rescoring import rescoring_effect
+        from explorekit.analysis.rescoring import rescoring_effect
         frame = rescoring_effect(quantized(), "recommend", positive=[2196, 5992], negative=[2778],
                                  strategy="best_score", limit=10, oversampling=3)
         return ek.plots.rescoring(frame, title="Binary quantization: recommend (best_score), limit 10, oversampling 3")
 
     def recall():
-        from explorekit.rescoring import recall_by_oversampling
+        from explorekit.analysis.rescoring import recall_by_oversampling
         col = quantized()
         queries = [{"query": v.tolist()} for v in text.vectors()[::200]]
         frame = recall_by_oversampling(col, queries, oversampling=(1, 1.5, 2, 3, 4, 6, 8))

@@ -11,11 +11,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._errors import (BackendError, DimensionError, DuplicateIdError, ExploreError, FilterError,
-                      MissingDependencyError, NonFiniteError, PersistenceError, QuantizationError,
-                      RequestError, UnknownCollectionError, UnknownIdError, UnknownVectorError)
-from .collection import Collection
-from .params import SearchParams
+from explorekit._support.errors import (BackendError, DimensionError, DuplicateIdError, ExploreError, FilterError, MissingDependencyError, NonFiniteError, PersistenceError, QuantizationError, RequestError, UnknownCollectionError, UnknownIdError, UnknownVectorError)
+from explorekit.collection import Collection
+from explorekit.query.params import SearchParams
 
 __version__ = "0.1.0"
 
@@ -23,11 +21,13 @@ __all__ = [
     "BackendError", "Collection", "DimensionError", "DuplicateIdError", "ExploreError", "Explorer",
     "FilterError", "MissingDependencyError", "NonFiniteError", "PersistenceError", "QuantizationError",
     "QdrantCollection", "Report", "RequestError", "SearchParams", "UnknownCollectionError", "UnknownIdError",
-    "UnknownVectorError", "connect", "datasets", "explain", "plots", "projection", "report", "rescoring",
+    "UnknownVectorError", "analysis", "connect", "datasets", "explain", "plots", "projection", "report", "rescoring",
     "widgets", "zones",
 ]
 
-_LAZY_MODULES = frozenset({"datasets", "plots", "widgets", "report", "projection", "explain", "zones", "rescoring"})
+_LAZY_MODULES = {"datasets": "datasets", "plots": "plots", "widgets": "widgets", "report": "report",
+                 "analysis": "analysis", "projection": "analysis.projection", "explain": "analysis.explain",
+                 "zones": "analysis.zones", "rescoring": "analysis.rescoring"}
 _LAZY_NAMES = {"Explorer": ("widgets", "Explorer"), "Report": ("report", "Report"),
                "connect": ("backends.qdrant", "connect"),
                "QdrantCollection": ("backends.qdrant", "QdrantCollection")}
@@ -36,7 +36,7 @@ _LAZY_NAMES = {"Explorer": ("widgets", "Explorer"), "Report": ("report", "Report
 def __getattr__(name: str) -> Any:
     """Load UI modules on first use, so ``import explorekit`` stays free of plotly and widgets."""
     if name in _LAZY_MODULES:
-        return importlib.import_module(f"{__name__}.{name}")
+        return importlib.import_module(f"{__name__}.{_LAZY_MODULES[name]}")
     if name in _LAZY_NAMES:
         module, attr = _LAZY_NAMES[name]
         return getattr(importlib.import_module(f"{__name__}.{module}"), attr)

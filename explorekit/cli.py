@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(ek.datasets.list()[["name", "rows", "dims", "description"]].to_string(index=False))
             return 0
         if args.command == "demo":
-            from . import demo
+            from explorekit import demo
 
             return demo.main((["--out", args.out] if args.out else []) + ["--projection", args.projection])
         path = report(args, log=lambda text: print(text, file=err))

@@ -22,17 +22,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import engine, planner
-from ._errors import ExploreError, NonFiniteError, RequestError, UnknownVectorError, short_repr, unknown
-from ._query_api import QueryMethods
-from ._threads import blas_threads
-from ._validate import as_matrix
-from .distances import Distance, normalize_distance, preprocess
-from .filters import filter_mask
-from .ids import IdIndex
-from .payload import Payload
-from .requests import Request, parse_selectors
-from .results import to_frame
+from explorekit.engine import pipeline as engine, planner
+from explorekit._support.errors import (ExploreError, NonFiniteError, RequestError, UnknownVectorError, short_repr, unknown)
+from explorekit.query.methods import QueryMethods
+from explorekit._support.threads import blas_threads
+from explorekit._support.validation import as_matrix
+from explorekit.scoring.distances import Distance, normalize_distance, preprocess
+from explorekit.query.filters import filter_mask
+from explorekit.data.ids import IdIndex
+from explorekit.data.payload import Payload
+from explorekit.query.requests import Request, parse_selectors
+from explorekit.query.results import to_frame
 
 _RESERVED = ("id", "score")
 
@@ -172,7 +172,7 @@ class Collection(QueryMethods):
     @property
     def ids(self) -> pd.Index:
         """Point ids in insertion order."""
-        from .results import id_series
+        from explorekit.query.results import id_series
         return pd.Index(id_series(self, np.arange(len(self))), name="id")
 
     @property
@@ -322,7 +322,7 @@ class Collection(QueryMethods):
         ``create_options`` go to ``create_collection`` (``shard_number``, ``replication_factor``,
         ``hnsw_config``...). Returns the Qdrant-backed collection object.
         """
-        from .backends.qdrant import to_qdrant
+        from explorekit.backends.qdrant import to_qdrant
         return to_qdrant(self, client, name, quantization=quantization, batch_size=batch_size,
                          progress=progress, **create_options)
 
@@ -330,26 +330,26 @@ class Collection(QueryMethods):
     def from_qdrant(cls, client: Any, name: str, limit: int | None = None, filter: Any = None, *,
                     order: str = "id", local_name: str | None = None) -> "Collection":
         """Pull a Qdrant collection (or a sample / filtered part of it) into a local Collection."""
-        from .backends.qdrant import from_qdrant
+        from explorekit.backends.qdrant import from_qdrant
         return from_qdrant(client, name, limit=limit, filter=filter, order=order, local_name=local_name)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: Any) -> Any:
         """Save everything needed to answer the same queries again (atomic; see persistence)."""
-        from .persistence import save
+        from explorekit.persistence import save
         with self._lock:
             return save(self, path)
 
     @classmethod
     def load(cls, path: Any, mmap: bool = True, verify: bool = True) -> "Collection":
         """Load a saved collection; vectors are memory-mapped (read-only) when ``mmap``."""
-        from .persistence import load
+        from explorekit.persistence import load
         return load(path, mmap=mmap, verify=verify)
 
     # ------------------------------------------------------------------ index and quantization
     def quantize(self, config: Mapping[str, Any], using: str | None = None) -> "Collection":
         """Quantize one vector space with a Qdrant quantization config; returns the collection."""
-        from .quantization import make_quantizer
+        from explorekit.quantization import make_quantizer
         space = self._space(using)
         quantizer = make_quantizer(config, space.distance)
         quantizer.fit(space.stored, space.distance)
@@ -358,7 +358,7 @@ class Collection(QueryMethods):
 
     def build_index(self, using: str | None = None, n_trees: int | None = None) -> "Collection":
         """Build the approximate (annoy) index of one vector space now instead of on first need."""
-        from .index import build_index
+        from explorekit.index import build_index
         space = self._space(using)
         space.index = build_index(space, n_trees=n_trees)
         return self

@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import numpy as np
 import pandas as pd
 
-from ._errors import ExploreError, PersistenceError, unknown
+from explorekit._support.errors import ExploreError, PersistenceError, unknown
 
 if TYPE_CHECKING:
-    from .collection import Collection
+    from explorekit.collection import Collection
 
 __all__ = ["card", "list", "load", "load_clusters2d", "load_digits", "load_stdlib_docs", "path"]
 
@@ -178,7 +178,7 @@ def load(name: str, as_collection: bool = False) -> pd.DataFrame | Collection:
     frame, meta = _read(name)
     if not as_collection:
         return frame
-    from .collection import Collection
+    from explorekit.collection import Collection
 
     specs = meta["vectors"]
     if len(specs) == 1:

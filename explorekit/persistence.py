@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._errors import PersistenceError
-from .ids import IdIndex
-from .payload import Payload
+from explorekit._support.errors import PersistenceError
+from explorekit.data.ids import IdIndex
+from explorekit.data.payload import Payload
 
 if TYPE_CHECKING:
-    from .collection import Collection
+    from explorekit.collection import Collection
 
 FORMAT = "explorekit-collection"
 VERSION = 1
@@ -69,7 +69,7 @@ def _load_payload(path: Path, meta: dict) -> Payload:
     import pyarrow.parquet as pq
     table = pq.read_table(path)
     if "keys" in meta:                      # the first layout: v:/p:/n: columns, kinds in the manifest
-        from ._payload_arrow import upgrade_first_layout
+        from explorekit.data.payload_arrow import upgrade_first_layout
         table = upgrade_first_layout(table, {k: meta["kinds"][k] for k in meta["keys"]}, meta["rows"])
     payload = Payload.from_arrow(table)
     if len(payload) != meta["rows"]:
@@ -184,7 +184,7 @@ def read_manifest(root: Path) -> dict:
 
 def load(path: str | os.PathLike, mmap: bool = True, verify: bool = True) -> "Collection":
     """Read a collection saved with :func:`save`; vectors are memory-mapped when ``mmap``."""
-    from .collection import Collection, VectorSpace
+    from explorekit.collection import Collection, VectorSpace
     root = Path(path)
     manifest = read_manifest(root)
     folder = root / manifest["folder"]
@@ -212,11 +212,11 @@ def load(path: str | os.PathLike, mmap: bool = True, verify: bool = True) -> "Co
                 stored.setflags(write=False)
             space = VectorSpace(entry["name"], entry["distance"], stored)
             if "quantizer" in entry:
-                from .quantization import quantizer_from_state
+                from explorekit.quantization import quantizer_from_state
                 with np.load(folder / entry["quantizer"]["file"], allow_pickle=False) as arrays:
                     space.quantizer = quantizer_from_state(entry["quantizer"]["meta"], dict(arrays))
             if "index" in entry:
-                from .index import load_index
+                from explorekit.index import load_index
                 space.index = load_index(folder / entry["index"]["file"], entry["index"]["meta"], space)
             if "extras" in entry:
                 with np.load(folder / entry["extras"]["file"], allow_pickle=False) as arrays:

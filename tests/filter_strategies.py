@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 import qdrant_edge as qe
 from qdrant_client import QdrantClient, models
 
-from explorekit.filters import filter_mask
-from explorekit.ids import IdIndex
-from explorekit.payload import Payload
+from explorekit.query.filters import filter_mask
+from explorekit.data.ids import IdIndex
+from explorekit.data.payload import Payload
 
 
 # ---------------------------------------------------------------------- oracles

@@ -443,7 +443,7 @@ def test_import_explorekit_leaves_qdrant_client_alone():
 
 def test_the_map_of_a_remote_collection(remote):
     """Fitted on a sample from the server; results placed on it by their vectors."""
-    from explorekit.projection import place
+    from explorekit.analysis.projection import place
     col = remote[MULTI]
     points = col.project(using="cos", method="pca", sample=40)
     sample = col.map_sample(40)

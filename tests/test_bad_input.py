@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 import explorekit as ek
-from explorekit import (DimensionError, DuplicateIdError, ExploreError, FilterError, NonFiniteError,
-                        RequestError, UnknownCollectionError, UnknownIdError, UnknownVectorError)
+from explorekit import (DimensionError, DuplicateIdError, ExploreError, FilterError, NonFiniteError, RequestError, UnknownCollectionError, UnknownIdError, UnknownVectorError)
 
 
 def make():

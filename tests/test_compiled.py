@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from explorekit._compiled import Compiled
+from explorekit._support.compiled import Compiled
 
 
 def test_built_once_and_shared():

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import explorekit as ek
-from explorekit.explain import COLUMNS, examples, explain
+from explorekit.analysis.explain import COLUMNS, examples, explain
 from tests.oracle import Trio
 from tests.oracle import reference_similarity as _sim
 

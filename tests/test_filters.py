@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qdrant_client import models
 
-from explorekit._errors import ExploreError, FilterError
-from explorekit.filters import filter_mask, pandas_query_to_filter, parse_datetime, parse_key, validate_filter
-from explorekit.ids import IdIndex
-from explorekit.payload import Payload
+from explorekit._support.errors import ExploreError, FilterError
+from explorekit.query.filters import (filter_mask, pandas_query_to_filter, parse_datetime, parse_key, validate_filter)
+from explorekit.data.ids import IdIndex
+from explorekit.data.payload import Payload
 
 from filter_strategies import PAYLOADS, EdgeOracle, LocalOracle, ek_rows, filters, uuid_ids
 
@@ -406,8 +406,8 @@ def test_parse_datetime():
 
 
 def test_public_names_stay_in_explorekit_filters():
-    """The parts live in private modules; callers keep importing them from explorekit.filters."""
-    import explorekit.filters as filters
+    """The parts live in private modules; callers keep importing them from explorekit.query.filters."""
+    import explorekit.query.filters as filters
     for name in filters.__all__:
         assert getattr(filters, name) is not None, name
     assert filters.to_filter_dict(models.Filter(must=[])) == {"must": []}

@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import explorekit as ek
-from explorekit import engine, index, planner
+from explorekit.engine import pipeline as engine, planner
+from explorekit import index
 from explorekit.index import AnnIndex
-from explorekit.requests import Request
+from explorekit.query.requests import Request
 
 KINDS = ["search", "average_vector", "best_score", "best_score_negatives", "sum_scores",
          "discover", "context"]

@@ -14,10 +14,10 @@ from pathlib import Path
 import explorekit
 
 PACKAGE = Path(explorekit.__file__).parent
-CORE = ["explorekit", "explorekit.collection", "explorekit.engine", "explorekit.planner", "explorekit.index",
-        "explorekit.quantization", "explorekit.persistence", "explorekit.rescoring", "explorekit.datasets",
-        "explorekit.filters", "explorekit.payload", "explorekit.projection", "explorekit.explain",
-        "explorekit.zones", "explorekit.rest", "explorekit.backends"]
+CORE = ["explorekit", "explorekit.collection", "explorekit.engine.pipeline", "explorekit.engine.planner", "explorekit.index",
+        "explorekit.quantization", "explorekit.persistence", "explorekit.analysis.rescoring", "explorekit.datasets",
+        "explorekit.query.filters", "explorekit.data.payload", "explorekit.analysis.projection", "explorekit.analysis.explain",
+        "explorekit.analysis.zones", "explorekit.query.rest", "explorekit.backends"]
 UI = {"plotly", "ipywidgets", "anywidget", "IPython", "umap"}
 
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from explorekit._errors import ExploreError
-from explorekit.filters import filter_mask
-from explorekit.ids import IdIndex
-from explorekit.payload import Payload
+from explorekit._support.errors import ExploreError
+from explorekit.query.filters import filter_mask
+from explorekit.data.ids import IdIndex
+from explorekit.data.payload import Payload
 
 from filter_strategies import PAYLOADS, filters
 
@@ -225,7 +225,7 @@ def test_from_arrow_errors_name_the_problem():
     good = Payload.from_records(RECORDS).to_arrow()
     with pytest.raises(ExploreError, match="Payload.from_arrow: .* of type dict is not a pyarrow Table"):
         Payload.from_arrow({"a": [1]})
-    with pytest.raises(ExploreError, match=r"no explorekit.payload metadata.*Payload.from_frame"):
+    with pytest.raises(ExploreError, match=r"no explorekit.data.payload metadata.*Payload.from_frame"):
         Payload.from_arrow(pa.table({"a": [1, 2]}))
     fields = [f.with_metadata({"kind": "int", "encoding": "plain"}) if f.name == "s" else f for f in good.schema]
     with pytest.raises(ExploreError, match="column 's' .*kind 'int', encoding 'plain'.* is not a payload column"):
@@ -276,7 +276,7 @@ def test_display_columns_are_what_select_shows():
 def test_result_frames_equal_the_concatenated_frames(records, data):
     """results.to_frame builds one DataFrame; it equals id/score next to ``select`` (the old way)."""
     import explorekit as ek
-    from explorekit.results import to_frame
+    from explorekit.query.results import to_frame
     n = len(records)
     col = ek.Collection.from_arrays(np.eye(n, 3, dtype=np.float32) + 1, payload=records)
     rows = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=6)), dtype=np.int64)

@@ -11,9 +11,10 @@ import plotly.io as pio
 import pytest
 
 import explorekit as ek
-from explorekit import plots, zones
-from explorekit.projection import place, project
-from explorekit.rescoring import recall_by_oversampling, rescoring_effect
+from explorekit import plots
+from explorekit.analysis import zones
+from explorekit.analysis.projection import place, project
+from explorekit.analysis.rescoring import recall_by_oversampling, rescoring_effect
 
 
 def role(fig: go.Figure, name: str) -> list:

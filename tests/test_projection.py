@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import explorekit as ek
-from explorekit import _progress
-from explorekit.projection import Projection, cached, place, project
+from explorekit._support import progress as _progress
+from explorekit.analysis.projection import Projection, cached, place, project
 
 
 def _pca_reference(matrix: np.ndarray) -> np.ndarray:
@@ -123,7 +123,7 @@ def test_missing_umap_says_how_to_install(monkeypatch):
 
 
 def test_core_modules_do_not_import_ui_or_umap():
-    code = ("import sys, explorekit.projection, explorekit.explain, explorekit.zones, explorekit._progress; "
+    code = ("import sys, explorekit.analysis.projection, explorekit.analysis.explain, explorekit.analysis.zones, explorekit._support.progress; "
             "print(sorted({'plotly', 'ipywidgets', 'anywidget', 'umap', 'IPython'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

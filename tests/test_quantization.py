@@ -25,10 +25,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import explorekit as ek
-from explorekit._errors import QuantizationError
-from explorekit.distances import preprocess, similarity
-from explorekit.quantization import (BinaryQuantizer, load_quantizer, make_quantizer,
-                                     normalize_config)
+from explorekit._support.errors import QuantizationError
+from explorekit.scoring.distances import preprocess, similarity
+from explorekit.quantization import BinaryQuantizer, load_quantizer, make_quantizer, normalize_config
 
 DISTANCES = ("cosine", "dot", "euclid", "manhattan")
 _QE_DIST = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot,

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import explorekit as ek
-from explorekit._errors import QuantizationError, RequestError
-from explorekit.rescoring import COLUMNS, recall_by_oversampling, rescoring_effect
+from explorekit._support.errors import QuantizationError, RequestError
+from explorekit.analysis.rescoring import COLUMNS, recall_by_oversampling, rescoring_effect
 
 METHODS = {"scalar": {"scalar": {"type": "int8", "quantile": 0.99}},
            "binary": {"binary": {"encoding": "one_bit"}},

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import explorekit as ek
-from explorekit import results
+from explorekit.query import results
 
 
 def _collection(ids):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from explorekit import topk
+from explorekit.scoring import topk
 
 
 def reference(scores: np.ndarray, k: int, rows: np.ndarray | None) -> list[int]:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import explorekit as ek
-from explorekit import zones
+from explorekit.analysis import zones
 from tests.oracle import Trio
 from tests.oracle import reference_similarity as _sim
 

@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._errors import (BackendError, DimensionError, ExploreError, MissingDependencyError,
-                       UnknownCollectionError, UnknownIdError, UnknownVectorError)
-from ..ids import normalize_id
+from explorekit._support.errors import (BackendError, DimensionError, ExploreError, MissingDependencyError, UnknownCollectionError, UnknownIdError, UnknownVectorError)
+from explorekit.data.ids import normalize_id
 
 ID_FIELD = "_explorekit_id"
 ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "explorekit:point-id")

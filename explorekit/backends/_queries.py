@@ -1,4 +1,4 @@
-"""One explorekit :class:`~explorekit.requests.Request` -> one qdrant-client ``QueryRequest``,
+"""One explorekit :class:`~explorekit.query.requests.Request` -> one qdrant-client ``QueryRequest``,
 and the points Qdrant returns -> the DataFrame a local Collection would return.
 
 Every request goes through the Query API (``query_batch_points``): nearest, recommend (all three
@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._errors import FilterError, RequestError, short_repr
-from ..distances import passes_threshold
-from ..payload import Payload
-from ..requests import Example, Request
-from ..results import vector_column
-from ._convert import ID_FIELD, RemoteSpace, check_dim, id_series, original_id, qdrant_modules, to_point_id
+from explorekit._support.errors import FilterError, RequestError, short_repr
+from explorekit.scoring.distances import passes_threshold
+from explorekit.data.payload import Payload
+from explorekit.query.requests import Example, Request
+from explorekit.query.results import vector_column
+from explorekit.backends._convert import (ID_FIELD, RemoteSpace, check_dim, id_series, original_id, qdrant_modules, to_point_id)
 
 if TYPE_CHECKING:
-    from .qdrant import QdrantCollection
+    from explorekit.backends.qdrant import QdrantCollection
 
 
 @dataclass
@@ -165,7 +165,7 @@ def vector_selector(remote: "QdrantCollection", with_vectors: bool | tuple[str, 
 
 def to_filter(remote: "QdrantCollection", value: Any, models: Any) -> Any:
     """A filter in any explorekit form -> ``models.Filter`` (or None); same checks as locally."""
-    from ..filters import pandas_query_to_filter, to_filter_dict, validate_filter
+    from explorekit.query.filters import pandas_query_to_filter, to_filter_dict, validate_filter
     if value is None:
         return None
     validate_filter(value)
@@ -215,7 +215,7 @@ def _mask_ids(remote: "QdrantCollection", value: np.ndarray | pd.Series) -> list
 
 
 def _norm(index: pd.Index) -> list:
-    from ..ids import normalize_id
+    from explorekit.data.ids import normalize_id
     out = []
     for v in index:
         try:

@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._errors import BackendError, DuplicateIdError, ExploreError, QuantizationError, RequestError, short_repr
-from ._convert import (ID_FIELD, is_uuid, original_id, qdrant_modules, server_errors, spaces_of,
-                       to_point_id, vector_params)
+from explorekit._support.errors import (BackendError, DuplicateIdError, ExploreError, QuantizationError, RequestError, short_repr)
+from explorekit.backends._convert import (ID_FIELD, is_uuid, original_id, qdrant_modules, server_errors, spaces_of, to_point_id, vector_params)
 
 if TYPE_CHECKING:
-    from ..collection import Collection
-    from .qdrant import QdrantCollection
+    from explorekit.collection import Collection
+    from explorekit.backends.qdrant import QdrantCollection
 
 _FORMAT = 1
 
@@ -106,7 +105,7 @@ def to_qdrant(col: "Collection", client: Any, name: str, quantization: Any = Non
         batch = models.Batch(ids=sent[start:stop], vectors=vectors, payloads=records[start:stop])
         with server_errors(f"to_qdrant {name!r}, points {start}..{min(stop, len(sent)) - 1}"):
             client.upsert(name, points=batch, wait=True)
-    from .qdrant import QdrantCollection
+    from explorekit.backends.qdrant import QdrantCollection
     return QdrantCollection(client, name)
 
 
@@ -142,7 +141,7 @@ def quantization_config(quantization: Any, models: Any) -> Any:
         return None
     if hasattr(quantization, "model_dump") and not isinstance(quantization, dict):
         return quantization
-    from ..quantization import normalize_config
+    from explorekit.quantization import normalize_config
     config = normalize_config(quantization)
     (method, body), = config.items()
     given = dict(quantization.get(method) or {}) if isinstance(quantization, dict) else {}
@@ -162,7 +161,7 @@ def quantization_config(quantization: Any, models: Any) -> Any:
 
 
 def _progress(items: Iterable[int], total: int, desc: str, show: bool) -> Iterable[int]:
-    from .._progress import progress
+    from explorekit._support.progress import progress
     return progress(items, total=total, desc=desc) if show else items
 
 
@@ -191,8 +190,8 @@ def from_qdrant(client: Any, name: str, limit: int | None = None, filter: Any = 
     Collection
         Same ids (string ids restored), vectors, distances and payload.
     """
-    from ..collection import Collection
-    from .qdrant import QdrantCollection
+    from explorekit.collection import Collection
+    from explorekit.backends.qdrant import QdrantCollection
     _, models = qdrant_modules()
     client = getattr(client, "client", client) if not hasattr(client, "query_batch_points") else client
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
@@ -203,7 +202,7 @@ def from_qdrant(client: Any, name: str, limit: int | None = None, filter: Any = 
         raise RequestError("from_qdrant: filter must be a Qdrant filter or a pandas query string; a boolean "
                            "array has no meaning before the points are fetched.")
     remote = QdrantCollection(client, name)
-    from ._queries import to_filter
+    from explorekit.backends._queries import to_filter
     flt = to_filter(remote, filter, models)
     if order == "random" and limit is not None:
         with server_errors(f"from_qdrant {name!r} (random sample)"):

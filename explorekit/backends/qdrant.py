@@ -38,12 +38,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._errors import RequestError, UnknownIdError, UnknownVectorError, short_repr, unknown
-from .._query_api import QueryMethods
-from ..requests import Request, parse_selectors
-from ._convert import RemoteSpace, qdrant_modules, server_errors, spaces_of, to_point_id
-from ._queries import finish_empty_context, outgoing, payload_selector, to_filter, to_frame, vector_selector
-from ._transfer import from_qdrant, to_qdrant
+from explorekit._support.errors import RequestError, UnknownIdError, UnknownVectorError, short_repr, unknown
+from explorekit.query.methods import QueryMethods
+from explorekit.query.requests import Request, parse_selectors
+from explorekit.backends._convert import RemoteSpace, qdrant_modules, server_errors, spaces_of, to_point_id
+from explorekit.backends._queries import (finish_empty_context, outgoing, payload_selector, to_filter, to_frame, vector_selector)
+from explorekit.backends._transfer import from_qdrant, to_qdrant
 
 __all__ = ["Connection", "QdrantCollection", "connect", "from_qdrant", "to_qdrant"]
 
@@ -127,7 +127,7 @@ class Connection:
             raise RequestError(f"conn[...]: {short_repr(name)} is not a collection name (a non-empty string).")
         known = self.collections
         if name not in known:
-            from ._convert import RemoteUnknownCollectionError
+            from explorekit.backends._convert import RemoteUnknownCollectionError
             raise RemoteUnknownCollectionError(unknown("collection", name, known,
                                                        f"The server has {known[:20]}; upload one with "
                                                        "col.to_qdrant(conn.client, name)."))
@@ -237,8 +237,8 @@ class QdrantCollection(QueryMethods):
     def project(self, using: str | None = None, method: str = "auto", *, sample: int | None = None,
                 **options: Any) -> pd.DataFrame:
         """The map: ``(id, x, y)`` of the points of :meth:`map_sample`, fitted on them
-        (:func:`explorekit.projection.project` on the local sample)."""
-        from ..projection import project
+        (:func:`explorekit.analysis.projection.project` on the local sample)."""
+        from explorekit.analysis.projection import project
         return project(self.map_sample(sample), using=using, method=method, **options)
 
     def place(self, vectors: Any, using: str | None = None, method: str = "auto") -> np.ndarray:
@@ -247,8 +247,8 @@ class QdrantCollection(QueryMethods):
         Ids in the sample keep their map position; other ids are placed by their stored
         vectors (fetched from the server with :meth:`vectors_of`), raw vectors by transform.
         """
-        from ..projection import place
-        from ..requests import parse_examples
+        from explorekit.analysis.projection import place
+        from explorekit.query.requests import parse_examples
         sample = self.map_sample()
         if isinstance(vectors, (pd.Series, pd.Index)):
             vectors = vectors.tolist()
@@ -281,7 +281,7 @@ class QdrantCollection(QueryMethods):
         return names
 
     def _see_columns(self, records: list[dict]) -> None:
-        from ._convert import ID_FIELD
+        from explorekit.backends._convert import ID_FIELD
         seen = dict.fromkeys(self._columns)
         for record in records:
             for key in record:

@@ -1,6 +1,6 @@
 """The approximate path: an annoy forest and sign codes propose, Qdrant's formulas score.
 
-The planner (:mod:`explorekit.planner`) calls three functions:
+The planner (:mod:`explorekit.engine.planner`) calls three functions:
 
 * :func:`choose_path` (``plan -> "exact" | "annoy" | "binary"``) decides how a request is
   answered and records it in ``plan.path`` and ``plan.reason`` (rules in :mod:`._plan`);
@@ -34,10 +34,8 @@ from __future__ import annotations
 INDEXING_THRESHOLD_KB = 10_000     # Qdrant's default indexing_threshold: smaller data is scanned
 FULL_SCAN_THRESHOLD_KB = 10_000    # Qdrant's default full_scan_threshold: filters keeping less, too
 
-from ._ann import AnnIndex, build_index, default_n_trees, load_index
-from ._candidates import index_candidates
-from ._plan import choose_path, estimate_costs
+from explorekit.index._ann import AnnIndex, build_index, default_n_trees, load_index
 
-__all__ = ["FULL_SCAN_THRESHOLD_KB", "INDEXING_THRESHOLD_KB", "AnnIndex", "build_index", "choose_path",
-           "default_n_trees", "estimate_costs", "index_candidates", "load_index"]
+__all__ = ["FULL_SCAN_THRESHOLD_KB", "INDEXING_THRESHOLD_KB", "AnnIndex", "build_index",
+           "default_n_trees", "load_index"]
 

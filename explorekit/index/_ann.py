@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._errors import ExploreError, PersistenceError, short_repr
-from ._codes import SignCodes
-from .._progress import task
-from ._forest import METRICS, Forest
-from ._tune import tune
+from explorekit._support.errors import ExploreError, PersistenceError, short_repr
+from explorekit.index._codes import SignCodes
+from explorekit._support.progress import task
+from explorekit.index._forest import METRICS, Forest
+from explorekit.index._tune import tune
 
 if TYPE_CHECKING:
-    from ..collection import VectorSpace
+    from explorekit.collection import VectorSpace
 
 FORMAT_VERSION = 1
 METHODS = ("auto", "annoy", "binary")
@@ -194,7 +194,7 @@ def build_index(space: "VectorSpace", n_trees: int | None = None, *, tune_querie
     tune_queries : int
         Stored points used as sample queries to tune the default search effort.
 
-    Progress is shown on stderr (:mod:`explorekit._progress`) when the build takes over a
+    Progress is shown on stderr (:mod:`explorekit._support.progress`) when the build takes over a
     second; ``EXPLOREKIT_PROGRESS=0`` silences it.
 
     Examples

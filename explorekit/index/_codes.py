@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..distances import Distance
-from ..scoring import ScoringQuery
-from ..topk import top_k
-from . import _codes_kernel
+from explorekit.scoring.distances import Distance
+from explorekit.scoring.formulas import ScoringQuery
+from explorekit.scoring.topk import top_k
+from explorekit.index import _codes_kernel
 
 _WORD = 64
 

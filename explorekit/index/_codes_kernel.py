@@ -11,7 +11,7 @@ XOR/popcount loop (AVX-512 ``vpopcntq`` where the CPU has it).
 
 Measured on 100,000 x 384 (6 words a code), one query, one core: numpy's Hamming distances and
 estimate 0.65 ms, ``dots`` 0.13 ms (``benchmarks/bench_index.py`` has the end-to-end numbers).
-The candidates are then chosen by :func:`explorekit.topk.top_k`.
+The candidates are then chosen by :func:`explorekit.scoring.topk.top_k`.
 
 The kernels are module-level functions so that numba's on-disk cache (``cache=True``, next to
 them) serves them after the first compile on a machine (3-11 s measured, shown as progress).
@@ -40,7 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._compiled import Compiled
+from explorekit._support.compiled import Compiled
 
 
 def _build() -> dict[str, Callable]:

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from annoy import AnnoyIndex
 
-from .._progress import task
-from ..distances import Distance
+from explorekit._support.progress import task
+from explorekit.scoring.distances import Distance
 
 METRICS: dict[str, str] = {"cosine": "angular", "dot": "dot", "euclid": "euclidean",
                            "manhattan": "manhattan"}
@@ -41,7 +41,7 @@ class Forest:
     def build(cls, stored: np.ndarray, distance: Distance, n_trees: int, status: Any = None) -> "Forest":
         """Add every row and build ``n_trees`` trees with all cores (``n_jobs=-1``).
 
-        ``status`` is a :func:`explorekit._progress.task` handle to report the stages to
+        ``status`` is a :func:`explorekit._support.progress.task` handle to report the stages to
         (the build shows its own line when None).
         """
         if status is None:

@@ -26,15 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._threads import blas_threads
-from ..distances import Distance, exact_similarity, preprocess, similarity
-from ..scoring import ScoringQuery
-from ..topk import top_k
-from ._codes import select
+from explorekit._support.threads import blas_threads
+from explorekit.scoring.distances import Distance, exact_similarity, preprocess, similarity
+from explorekit.scoring.formulas import ScoringQuery
+from explorekit.scoring.topk import top_k
+from explorekit.index._codes import select
 
 if TYPE_CHECKING:
-    from ._codes import SignCodes
-    from ._forest import Forest
+    from explorekit.index._codes import SignCodes
+    from explorekit.index._forest import Forest
 
 TARGET_RECALL = 0.98
 K = 10

@@ -27,10 +27,10 @@ Examples
 True
 """
 
-from ._context import context
-from ._discovery import discovery
-from ._map import map
-from ._recommend import recommendation
-from ._rescoring import recall_curve, rescoring
+from explorekit.plots._context import context
+from explorekit.plots._discovery import discovery
+from explorekit.plots._map import map
+from explorekit.plots._recommend import recommendation
+from explorekit.plots._rescoring import recall_curve, rescoring
 
 __all__ = ["context", "discovery", "map", "recall_curve", "recommendation", "rescoring"]

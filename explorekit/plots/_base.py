@@ -18,11 +18,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from .._errors import ExploreError, short_repr, unknown
-from ..projection import place, project
+from explorekit._support.errors import ExploreError, short_repr, unknown
+from explorekit.analysis.projection import place, project
 
 if TYPE_CHECKING:
-    from ..collection import Collection
+    from explorekit.collection import Collection
 
 MAX_POINTS = 100_000          # drawn smoothly by a WebGL trace (exploration-peers.md §5.2)
 MAX_CATEGORIES = 20

@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import plotly.graph_objects as go
 
-from .. import zones
-from . import _base
-from ._query import (boundary_traces, example_traces, field_trace, pair_traces, query_view, results_trace,
-                     zoom_to)
+from explorekit.analysis import zones
+from explorekit.plots import _base
+from explorekit.plots._query import (boundary_traces, example_traces, field_trace, pair_traces, query_view, results_trace, zoom_to)
 
 if TYPE_CHECKING:
-    from ..collection import Collection
+    from explorekit.collection import Collection
 
 ZERO = "#e6550d"
 LOSS_SCALE = [[0.0, "#08306b"], [0.5, "#4292c6"], [1.0, "#b9d9ee"]]     # most negative -> just below 0
@@ -27,7 +26,7 @@ def context(col: "Collection", result: Any, *, method: str = "auto", field: bool
 
     A point's context loss is ``sum_k fs(min(sim(p_k, x) - sim(n_k, x) - EPS, 0))``: 0 on the
     positive side of every pair (all of those tie at the top of a context search), more
-    negative the further it is on the wrong side. Values from :func:`explorekit.zones.points`.
+    negative the further it is on the wrong side. Values from :func:`explorekit.analysis.zones.points`.
 
     Parameters
     ----------

@@ -8,13 +8,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from .. import zones
-from . import _base
-from ._query import (boundary_traces, example_traces, field_trace, pair_traces, query_view, results_trace,
-                     stepped_scale, zoom_to)
+from explorekit.analysis import zones
+from explorekit.plots import _base
+from explorekit.plots._query import (boundary_traces, example_traces, field_trace, pair_traces, query_view, results_trace, stepped_scale, zoom_to)
 
 if TYPE_CHECKING:
-    from ..collection import Collection
+    from explorekit.collection import Collection
 
 
 def discovery(col: "Collection", result: Any, *, method: str = "auto", field: bool | None = None,
@@ -25,7 +24,7 @@ def discovery(col: "Collection", result: Any, *, method: str = "auto", field: bo
 
     A point's rank is ``sum_k sign(sim(p_k, x) - sim(n_k, x))``: +K on the positive side of
     every pair, -K on the negative side of all (the integer part of its discovery score; the
-    target orders points of equal rank). Colours come from :func:`explorekit.zones.points`,
+    target orders points of equal rank). Colours come from :func:`explorekit.analysis.zones.points`,
     computed in the full vector space and drawn at the map positions.
 
     Parameters

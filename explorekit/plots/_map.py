@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import plotly.graph_objects as go
 
-from .._errors import ExploreError, short_repr
-from . import _base
+from explorekit._support.errors import ExploreError, short_repr
+from explorekit.plots import _base
 
 if TYPE_CHECKING:
-    from ..collection import Collection
+    from explorekit.collection import Collection
 
 
 def map(col: "Collection", using: str | None = None, *, method: str = "auto", color: str | None = None,
@@ -23,7 +23,7 @@ def map(col: "Collection", using: str | None = None, *, method: str = "auto", co
     Parameters
     ----------
     col, using : the collection and vector name.
-    method : projection (:func:`explorekit.projection.project`): ``"auto"``, ``"pca"``,
+    method : projection (:func:`explorekit.analysis.projection.project`): ``"auto"``, ``"pca"``,
         ``"umap"`` or ``"identity"``; computed once and cached.
     color : payload column; numbers get a colour scale, anything else one legend entry per
         value (the 19 most common, then "other").

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..explain import as_request, examples
-from ..requests import Request
-from . import _base
+from explorekit.analysis.explain import as_request, examples
+from explorekit.query.requests import Request
+from explorekit.plots import _base
 
 if TYPE_CHECKING:
-    from ..collection import Collection
+    from explorekit.collection import Collection
 
 
 @dataclass
@@ -32,7 +32,7 @@ def query_view(col: "Collection", result: Any, method: str, max_points: int, see
     """Resolve the request (a result frame, REST body or Request), run it if needed, place it."""
     request = as_request(col, result)
     if request.kind not in kinds:
-        from .._errors import RequestError
+        from explorekit._support.errors import RequestError
         other = {"search": "recommendation", "recommend": "recommendation", "discover": "discovery",
                  "context": "context"}[request.kind]
         raise RequestError(f"plots.{figure}: got a {request.kind} query; this figure draws {' or '.join(kinds)} "
@@ -138,7 +138,7 @@ def segment_bounds(a: float, b: float, c: float, bounds: list[float]) -> tuple[l
 
 def field_trace(grid: pd.DataFrame, column: str, *, colorscale: Any, zmin: float, zmax: float,
                 role: str = "field", opacity: float = 0.35, name: str = "zone field") -> go.Heatmap:
-    """A column of :func:`explorekit.zones.grid` as a background image (cell centres exact)."""
+    """A column of :func:`explorekit.analysis.zones.grid` as a background image (cell centres exact)."""
     info = grid.attrs["grid"]
     nx, ny = info["nx"], info["ny"]
     values = grid[column].to_numpy(np.float32).reshape(ny, nx)
@@ -149,7 +149,7 @@ def field_trace(grid: pd.DataFrame, column: str, *, colorscale: Any, zmin: float
 
 
 def boundary_traces(lines: pd.DataFrame, bounds: list[float]) -> list[go.Scatter]:
-    """Each pair's exact boundary (from :func:`explorekit.zones.boundaries`), clipped to the field."""
+    """Each pair's exact boundary (from :func:`explorekit.analysis.zones.boundaries`), clipped to the field."""
     xs, ys, ids = [], [], []
     for pair, a, b, c in lines[["pair", "a", "b", "c"]].itertuples(index=False):
         segment = segment_bounds(float(a), float(b), float(c), bounds)

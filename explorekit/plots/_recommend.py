@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import plotly.graph_objects as go
 
-from ..explain import explain_ids
-from . import _base
-from ._query import example_traces, query_view, results_trace, zoom_to
+from explorekit.analysis.explain import explain_ids
+from explorekit.plots import _base
+from explorekit.plots._query import example_traces, query_view, results_trace, zoom_to
 
 if TYPE_CHECKING:
-    from ..collection import Collection
+    from explorekit.collection import Collection
 
 _LINE_COLOURS = {"positive": "#1a9850", "negative": "#d73027", "average": "#7b3294", "query": "#7b3294"}
 
@@ -32,7 +32,7 @@ def recommendation(col: "Collection", result: Any, *, method: str = "auto", colo
     zoom : start zoomed on the examples and results (double-click shows the whole map).
     method, color, hover_data, thumbnails, max_points, seed : as in :func:`map`.
 
-    The lines come from :func:`explorekit.explain.explain`: best_score joins each result to its
+    The lines come from :func:`explorekit.analysis.explain.explain`: best_score joins each result to its
     closest positive (or, when a negative is closer, to that negative); average_vector to the
     averaged query vector (placed on the map); sum_scores to the example with the largest
     part of the score. Thumbnails (when the payload has images) mark examples and results.

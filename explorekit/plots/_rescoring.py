@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .._errors import ExploreError, short_repr
-from . import _base
+from explorekit._support.errors import ExploreError, short_repr
+from explorekit.plots import _base
 
 _STATUS = {"rescued": ("#1a9850", "rescued by rescoring"), "lost": ("#d73027", "lost: exact top-k, not returned"),
            "kept": ("rgba(120, 120, 120, 0.7)", "other candidates")}
@@ -23,7 +23,7 @@ def rescoring(frame: pd.DataFrame, *, ranks: Sequence[str] = ("quantized_rank", 
 
     Parameters
     ----------
-    frame : one row per point, as :func:`explorekit.rescoring.rescoring_effect` returns:
+    frame : one row per point, as :func:`explorekit.analysis.rescoring.rescoring_effect` returns:
         ``id``, 0-based rank columns (<NA> where the point is not ranked on that side) and the
         bool columns ``rescued`` (returned only thanks to rescoring) and ``lost`` (in the exact
         top ``limit`` but not returned), when present; ``attrs["limit"]`` draws the cut.
@@ -47,7 +47,7 @@ def rescoring(frame: pd.DataFrame, *, ranks: Sequence[str] = ("quantized_rank", 
     if "id" not in frame.columns or len(columns) < 2:
         raise ExploreError(f"rescoring: the frame needs an 'id' column and at least two of the rank columns "
                            f"{list(ranks)}; it has {list(frame.columns)}. Pass the frame from "
-                           "explorekit.rescoring.rescoring_effect, or name the rank columns with ranks=.")
+                           "explorekit.analysis.rescoring.rescoring_effect, or name the rank columns with ranks=.")
     values = np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64, na_value=np.nan)
                               for c in columns])
     finite = values[np.isfinite(values)]
@@ -131,7 +131,7 @@ def recall_curve(frame: pd.DataFrame, *, x: str = "oversampling", y: str = "reca
     ----------
     frame : one row per measurement with columns ``x`` and ``y`` (recall in [0, 1]).
     group : column(s) splitting the lines; default those of ``quantization``, ``method``,
-        ``rescore``, ``config``, ``k`` that vary (as :func:`explorekit.rescoring.recall_by_oversampling`
+        ``rescore``, ``config``, ``k`` that vary (as :func:`explorekit.analysis.rescoring.recall_by_oversampling`
         returns: one line with rescoring, one without).
 
     Returns

@@ -45,12 +45,12 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import QuantizationError, short_repr, unknown
-from ..distances import Distance, normalize_distance
-from ._base import Quantizer
-from .binary import ENCODINGS, QUERY_ENCODINGS, BinaryQuantizer
-from .product import COMPRESSIONS, ProductQuantizer
-from .scalar import ScalarQuantizer
+from explorekit._support.errors import QuantizationError, short_repr, unknown
+from explorekit.scoring.distances import Distance, normalize_distance
+from explorekit.quantization._base import Quantizer
+from explorekit.quantization.binary import ENCODINGS, QUERY_ENCODINGS, BinaryQuantizer
+from explorekit.quantization.product import COMPRESSIONS, ProductQuantizer
+from explorekit.quantization.scalar import ScalarQuantizer
 
 __all__ = ["BinaryQuantizer", "ProductQuantizer", "Quantizer", "ScalarQuantizer",
            "load_quantizer", "make_quantizer", "normalize_config", "quantizer_from_state"]
@@ -148,7 +148,7 @@ def make_quantizer(config: Any, distance: str | Distance) -> Quantizer:
     >>> make_quantizer({"scalar": {"type": "int4"}}, "cosine")   # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    explorekit._errors.QuantizationError: Unknown scalar type 'int4'. Did you mean 'int8'? ...
+    explorekit._support.errors.QuantizationError: Unknown scalar type 'int4'. Did you mean 'int8'? ...
     """
     normalized = normalize_config(config)
     (method,) = normalized

@@ -18,9 +18,9 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from .._errors import QuantizationError
-from .._threads import blas_threads
-from ..distances import DISTANCES, Distance, display as _display
+from explorekit._support.errors import QuantizationError
+from explorekit._support.threads import blas_threads
+from explorekit.scoring.distances import DISTANCES, Distance, display as _display
 
 FORMAT_VERSION = 1
 _ENCODE_ELEMENTS = 1 << 18   # vector components encoded at a time (elementwise encoders)

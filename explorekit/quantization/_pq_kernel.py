@@ -40,8 +40,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._compiled import Compiled
-from ._simd import LANE_ROW as _LANE_ROW, LANES
+from explorekit._support.compiled import Compiled
+from explorekit.quantization._simd import LANE_ROW as _LANE_ROW, LANES
 
 CHUNK = 1 << 14          # rows per pass (a multiple of 8): their sums stay in L2
 TILE = 16                # sub-spaces added while eight sums stay in registers
@@ -165,7 +165,7 @@ def _build_simd() -> dict[str, Callable]:
     global _lut64_add
     import numba
 
-    from ._simd import make_lut64_add
+    from explorekit.quantization._simd import make_lut64_add
     # a global, not a closure: numba's cache key includes closure variables, and an
     # intrinsic does not pickle the same way twice (the kernel would compile every time)
     _lut64_add = make_lut64_add()
@@ -222,7 +222,7 @@ def load() -> Callable | None:
 def _simd_kernels() -> dict[str, Callable]:
     """The AVX-512 scan when this machine has it and numba compiles it, else nothing."""
     try:
-        from . import _simd
+        from explorekit.quantization import _simd
         if not _simd.supported():
             return {}
         kernels = _build_simd()
@@ -244,7 +244,7 @@ def table_planes(tables: np.ndarray) -> np.ndarray | None:
     """
     if "planes" not in (_compiled.get() or {}):
         return None
-    from ._simd import table_planes as planes
+    from explorekit.quantization._simd import table_planes as planes
     return planes(tables)
 
 
@@ -260,7 +260,7 @@ def _warm(kernels: dict[str, Callable]) -> None:
 
 def _warm_simd(kernels: dict[str, Callable]) -> None:
     """Compile the AVX-512 scan and check it against plain sums on a small case."""
-    from ._simd import table_planes as planes
+    from explorekit.quantization._simd import table_planes as planes
     rng = np.random.default_rng(0)
     tables = rng.standard_normal((2, 3, 256)).astype(np.float32)
     codes = rng.integers(0, 256, (3, 200), dtype=np.uint8)

@@ -41,7 +41,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._compiled import Compiled
+from explorekit._support.compiled import Compiled
 
 
 def _build() -> dict[str, Callable]:

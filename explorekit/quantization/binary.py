@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import Quantizer, round_half_away
+from explorekit.quantization._base import Quantizer, round_half_away
 
 ENCODINGS = ("one_bit", "one_and_half_bits", "two_bits")
 QUERY_ENCODINGS = ("default", "binary", "scalar4bits", "scalar8bits")

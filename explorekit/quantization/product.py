@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 
-from .._progress import progress
-from .._threads import blas_threads
-from . import _pq_kernel
-from ._base import Quantizer, parallel_map, scan_parts
-from ._kmeans import kmeans, nearest, nearest_exact
+from explorekit._support.progress import progress
+from explorekit._support.threads import blas_threads
+from explorekit.quantization import _pq_kernel
+from explorekit.quantization._base import Quantizer, parallel_map, scan_parts
+from explorekit.quantization._kmeans import kmeans, nearest, nearest_exact
 
 COMPRESSIONS = ("x4", "x8", "x16", "x32", "x64")
 BUCKET_SIZE = {"x4": 1, "x8": 2, "x16": 4, "x32": 8, "x64": 16}

@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from . import _sq_kernel
-from ._base import Quantizer, round_half_away, scan_parts
+from explorekit.quantization import _sq_kernel
+from explorekit.quantization._base import Quantizer, round_half_away, scan_parts
 
 ALIGNMENT = 16
 QUANTILE_SAMPLE = 5_000

@@ -40,8 +40,8 @@ from typing import Any, Literal, overload
 
 import pandas as pd
 
-from .._errors import ExploreError, short_repr
-from . import _markdown, _neighbours, _tables
+from explorekit._support.errors import ExploreError, short_repr
+from explorekit.report import _markdown, _neighbours, _tables
 
 __all__ = ["Report", "setup_notebook"]
 
@@ -268,7 +268,7 @@ class Report:
         return _write(Path(path), self._page())
 
     def _page(self) -> str:
-        from .. import __version__
+        from explorekit import __version__
 
         sections, specs = [], []
         n_fig = 0

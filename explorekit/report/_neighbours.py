@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._errors import ExploreError, short_repr, unknown
+from explorekit._support.errors import ExploreError, short_repr, unknown
 
 #: payload columns tried, in order, for the text shown next to an id
 LABEL_COLUMNS = ("label", "title", "qualname", "name", "text", "fruit", "digit")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._neighbours import json_id
+from explorekit.report._neighbours import json_id
 
 _NUMBER_LIMIT = 6
 

@@ -10,8 +10,8 @@ Examples
 >>> explorer = ek.Explorer(col, projection="auto", color="fruit")    # doctest: +SKIP
 """
 
-from ._model import KINDS, MODES, Selection
-from ._state import ExplorerState
-from .explorer import Explorer
+from explorekit.widgets._model import KINDS, MODES, Selection
+from explorekit.widgets._state import ExplorerState
+from explorekit.widgets.explorer import Explorer
 
 __all__ = ["KINDS", "MODES", "Explorer", "ExplorerState", "Selection"]

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import RequestError, short_repr
-from ..ids import is_id, normalize_id
+from explorekit._support.errors import RequestError, short_repr
+from explorekit.data.ids import is_id, normalize_id
 
 ROLES: tuple[str, ...] = ("positive", "negative", "target", "context")
 MODES: tuple[str, ...] = ("positive", "negative", "target", "context pair", "inspect")

@@ -2,7 +2,7 @@
 
 The view (ipywidgets + plotly ``FigureWidget``) over :class:`~explorekit.widgets._state.ExplorerState`.
 It holds no scoring: every result comes from the collection's public query methods, every
-explanation from :func:`explorekit.explain.explain` and :mod:`explorekit.plots`.
+explanation from :func:`explorekit.analysis.explain.explain` and :mod:`explorekit.plots`.
 
 Examples
 --------
@@ -28,13 +28,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .._errors import ExploreError
-from ..requests import STRATEGIES
-from . import _map
-from ._model import KINDS, MODES
-from ._state import ExplorerState
-from ._table import to_html
-from ._explain import explanation_figure, is_quantized
+from explorekit._support.errors import ExploreError
+from explorekit.query.requests import STRATEGIES
+from explorekit.widgets import _map
+from explorekit.widgets._model import KINDS, MODES
+from explorekit.widgets._state import ExplorerState
+from explorekit.widgets._table import to_html
+from explorekit.widgets._explain import explanation_figure, is_quantized
 
 
 INSPECT_CAP = 1_000     # points a typed query selects in inspect mode
@@ -50,7 +50,7 @@ class Explorer(W.VBox):
     using : str, optional
         The vector name to map and query (None: the only or unnamed vector).
     projection : {"umap", "pca"} or DataFrame, default "umap"
-        How the map is made (:func:`explorekit.projection.project`), or a ready ``(id, x, y)`` frame.
+        How the map is made (:func:`explorekit.analysis.projection.project`), or a ready ``(id, x, y)`` frame.
     color : str, optional
         A payload column to colour the map by.
     hover : list of str, optional
@@ -344,7 +344,7 @@ class Explorer(W.VBox):
         self.explanation.layout = figure.layout
 
     def explanation_figure(self) -> go.Figure:
-        """The explanation of the current result as a plain figure (see :mod:`explorekit.explain`)."""
+        """The explanation of the current result as a plain figure (see :mod:`explorekit.analysis.explain`)."""
         result = self.state.result
         if self._explained is None or self._explained[0] is not result:
             self._explained = (result, explanation_figure(self.state.col, result, self.method, self.state.using))
@@ -372,6 +372,6 @@ class Explorer(W.VBox):
         ``report=None`` starts a new one titled ``title``; returns the report, so
         ``explorer.to_report().save("explore.html")`` writes a page that works without a kernel.
         """
-        from ..report import Report
+        from explorekit.report import Report
         report = Report(title or "explorekit: Explorer") if report is None else report
         return report.add(self, title=title)

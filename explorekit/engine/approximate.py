@@ -1,0 +1,213 @@
+"""Candidates from the index, rescored exactly: every query kind, with and without filters.
+
+The contract (see :func:`index_candidates`): rows sorted best first with their *exact*
+internal scores (``engine.rescore``, Qdrant's formulas), at least ``min(limit + offset,
+points passing)`` of them - never fewer than the exact scan would give - so an approximate
+answer differs from the exact one only by missing points, never by a score.
+
+**Sign codes** (``path="binary"``): every example's similarity to every passing point is
+estimated from the codes, the query's own formula combines the estimates, and the best
+``ef x kind factor x max(1, top/10)`` points are rescored exactly (the factor, tuned at build
+time, is 1 for nearest searches and larger for kinds whose estimate is weaker). Filters cost
+nothing extra: only passing points are scanned, so there is no oversampling and no shortfall.
+
+**Annoy** (``path="annoy"``): each query kind becomes one or more nearest-neighbour *probes*:
+
+============================ ==================================================================
+nearest, average_vector      the query vector
+sum_scores                   cosine/dot: ``sum P - sum N`` (the score is linear in ``x``);
+                             euclid with more positives than negatives: ``(sum P - sum N)/a``,
+                             ``a = |P| - |N|`` (the score is ``-a |x - v/a|^2 + const``)
+best_score                   each positive; without positives (cosine/dot) each ``-n`` (the
+                             farthest points from ``n`` are the nearest to ``-n``) and ``-mean N``
+discover                     the target and each positive
+context                      each positive, and for cosine/dot the sum of the unit pair
+                             directions ``(p - n)/|p - n|``
+============================ ==================================================================
+
+With a filter passing a fraction ``f`` of the points a probe asks annoy for ``1/f`` times more.
+Where a probe's last neighbour bounds the score of every point it did not return, the answer
+is *certified*: best_score with positives, ``sig(max_p r_p)``; without positives,
+``-sig(max_n -r_n)``; discover, ``n_pairs + sig(r_target)``; context, 0 (the best possible score).
+If the ``top``-th candidate scores below the bound, or a probe came back short, the effort is
+multiplied by 4 (twice at most, and never beyond the cost of an exact scan), then the request
+falls back to the sign codes, or to the exact scan.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from explorekit.engine.pipeline import DENSE_MASK
+from explorekit.engine import pipeline as engine
+from explorekit.scoring.formulas import scaled_fast_sigmoid
+from explorekit.index._codes import select
+from explorekit.engine.index_plan import annoy_serves, kind_factor
+
+if TYPE_CHECKING:
+    from explorekit.engine.pipeline import Prepared
+    from explorekit.index._ann import AnnIndex
+
+_ESCALATIONS = 2
+_TOLERANCE = 1e-5
+
+
+def index_candidates(plan: "Prepared") -> tuple[np.ndarray, np.ndarray]:
+    """Rows (int64) and exact internal scores (float32) of the best candidates, best first.
+
+    Uses ``plan.path`` set by :func:`choose_path` (``"annoy"`` or ``"binary"``); updates
+    ``plan.path`` and ``plan.reason`` when it falls back.
+    """
+    index: AnnIndex = plan.space.index
+    path = getattr(plan, "path", "binary")
+    if path == "annoy" and annoy_serves(plan):
+        found = annoy_candidates(plan, index, _ef(plan, index, "annoy"))
+        if found is not None:
+            return found
+        if not index.tuning["eligible"]["binary"]:
+            _note(plan, "exact", "annoy could not certify a complete answer; exact scan")
+            return engine.exact_candidates([plan])[0]
+        _note(plan, "binary", "annoy could not certify a complete answer; sign codes")
+    elif path != "binary":
+        return engine.exact_candidates([plan])[0]
+    return codes_candidates(plan, index, _ef(plan, index, "binary"))
+
+
+def _ef(plan: "Prepared", index: "AnnIndex", method: str) -> int:
+    ef = plan.request.params.hnsw_ef
+    return int(ef if ef is not None else index.default_ef(method))
+
+
+def _width(ef: int, top: int) -> int:
+    """Candidates for ``top`` results: ``ef`` is tuned for the top 10."""
+    return max(top, int(math.ceil(ef * max(1.0, top / 10))))
+
+
+def _note(plan: "Prepared", path: str, text: str) -> None:
+    plan.path = path                                                   # type: ignore[attr-defined]
+    plan.reason = f"{getattr(plan, 'reason', '')}; {text}".lstrip("; ")  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------------------------------
+# sign codes
+
+
+def codes_candidates(plan: "Prepared", index: "AnnIndex", ef: int) -> tuple[np.ndarray, np.ndarray]:
+    """Best ``ef x max(1, top/10)`` points by estimated score, rescored exactly."""
+    n = len(plan.space.stored)
+    mask = plan.mask
+    rows = None
+    if mask is not None and plan.allowed < DENSE_MASK * n:
+        rows = np.flatnonzero(mask)
+    estimates = index.codes.estimate(plan.query.vectors, rows)
+    width = _width(int(math.ceil(ef * kind_factor(plan, index))), plan.top)
+    keep = select(plan.query, estimates, index.tuning.get("sigma", 0.0), width,
+                  mask if (mask is not None and rows is None) else None)
+    return engine.rescore(plan, keep if rows is None else rows[keep], plan.top)
+
+
+# ---------------------------------------------------------------------------------------------
+# annoy
+
+
+def annoy_candidates(plan: "Prepared", index: "AnnIndex", ef: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Candidates from annoy probes, or None when the answer cannot be certified complete."""
+    probes, bound_of = _probes(plan)
+    n = len(index)
+    top, allowed = plan.top, plan.allowed
+    need = min(top, allowed)
+    if need == 0:
+        return engine.rescore(plan, np.empty(0, np.int64), top)
+    frac = allowed / max(n, 1)
+    width = _width(ef, top)
+    tuning = index.tuning
+    exact_ms, annoy_ms = tuning["ms"]["exact"], tuning["ms"]["annoy"]
+    unit_ms = (annoy_ms / (index.default_ef("annoy") * index.n_trees)) if annoy_ms else None
+    for round_ in range(_ESCALATIONS + 1):
+        search_k = int(math.ceil(width * index.n_trees / frac))
+        if round_ and unit_ms is not None and exact_ms is not None and \
+                unit_ms * search_k * len(probes) > exact_ms:
+            return None                        # more effort would cost more than a scan
+        found, bounds = [], []
+        for vector, bounded in probes:
+            wanted = width if (bounded or bound_of is not None) else 2 * top + 16
+            asked = int(math.ceil(wanted / frac))
+            if bounded:
+                rows, dist = index.forest.annoy.get_nns_by_vector(vector, min(asked, n), search_k=search_k,
+                                                                  include_distances=True)
+                rows = np.asarray(rows, np.int64)
+                bounds.append(_bound(rows, dist, asked, n, index.metric))
+            else:
+                rows = index.forest.nns(vector, min(asked, n), search_k)
+            found.append(rows)
+        cand = np.unique(np.concatenate(found)) if len(found) > 1 else found[0]
+        if plan.mask is not None:
+            cand = cand[plan.mask[cand]]
+        if len(cand) >= need:
+            best_rows, best_scores = engine.rescore(plan, cand, top)
+            if bound_of is None:
+                return best_rows, best_scores
+            limit = bound_of(bounds)
+            if len(best_rows) >= need and best_scores[need - 1] >= limit:
+                return best_rows, best_scores
+        width *= 4
+    return None
+
+
+def _bound(rows: np.ndarray, dist: list, asked: int, n: int, metric: str) -> float:
+    """Largest internal similarity a point *not* returned by this probe can have."""
+    if len(rows) >= n:
+        return -np.inf                         # every point came back
+    if len(rows) < min(asked, n) or not len(rows):
+        return np.inf                          # came back short: nothing is certain
+    d = float(dist[-1])
+    if metric == "angular":
+        sim = 1.0 - d * d / 2.0
+    elif metric == "dot":
+        sim = d
+    elif metric == "euclidean":
+        sim = -d * d
+    else:
+        sim = -d
+    return sim + _TOLERANCE * (1.0 + abs(sim))
+
+
+def _sig(x: float) -> float:
+    return float(scaled_fast_sigmoid(np.float32(x))) if np.isfinite(x) else (1.0 if x > 0 else 0.0)
+
+
+def _probes(plan: "Prepared"):
+    """``[(vector, bounded), ...]`` and the function turning the bounds into a score bound
+    (None: the best candidates are the answer, no certificate needed)."""
+    q, distance = plan.query, plan.space.distance
+    v = q.vectors
+    if q.kind == "nearest":
+        return [(v[0], False)], None
+    if q.kind == "sum_scores":
+        direction = v[:q.n_positive].sum(axis=0) - v[q.n_positive:].sum(axis=0)
+        if distance == "euclid":
+            direction = direction / np.float32(q.n_positive - q.n_negative)
+        return [(direction, False)], None
+    if q.kind == "best_score":
+        if q.n_positive:
+            return [(p, True) for p in v[:q.n_positive]], lambda b: _sig(max(b))
+        negatives = v[q.n_positive:]
+        probes = [(-m, True) for m in negatives]
+        if len(negatives) > 1:
+            probes.append((-negatives.mean(axis=0), False))
+        return probes, lambda b: -_sig(max(-x for x in b))
+    if q.kind == "discover":
+        probes = [(v[0], True)] + [(p, False) for p in v[1::2]]
+        return probes, lambda b: q.n_pairs + _sig(b[0])
+    pairs = v.reshape(-1, 2, v.shape[1])
+    probes = [(p, False) for p in pairs[:, 0]]
+    if distance in ("cosine", "dot"):
+        diff = pairs[:, 0] - pairs[:, 1]
+        norms = np.linalg.norm(diff, axis=1, keepdims=True)
+        direction = (diff / np.where(norms > 0, norms, 1)).sum(axis=0)
+        if np.any(direction):
+            probes.append((direction, False))
+    return probes, lambda b: 0.0

@@ -1,0 +1,267 @@
+"""Qdrant filters (dicts or qdrant-client models) checked and parsed into a node tree.
+
+Every check happens here, before anything is evaluated; errors name the place in the filter
+(``filter['must'][0]['range']['gt']``), the value, what is accepted and the fix. Where this
+is stricter than Qdrant, see :mod:`explorekit.query.filters`.
+
+Nodes are tuples: ``("filter", must, should, must_not, min_should)``, ``("has_id", ids)``,
+``("nested", path, filter)``, ``("match", path, kind, arg)``, ``("range", path, bounds,
+is_datetime)``, ``("values_count", path, bounds)``, ``("is_empty"|"is_null", path, flag)``.
+
+Examples
+--------
+>>> parse_filter({"must": [{"key": "n", "range": {"gte": 1}}]})
+('filter', [('range', ('n',), {'gte': 1.0}, False)], None, [], None)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from explorekit._support.errors import ExploreError, FilterError, short_repr, unknown
+from explorekit.data.jsonpath import parse_datetime, parse_key
+from explorekit.data.ids import normalize_id
+
+__all__ = ["CLAUSES", "parse_filter", "to_filter_dict"]
+
+CLAUSES = ("must", "should", "must_not", "min_should")
+_PREDICATES = ("match", "range", "values_count", "is_empty", "is_null", "geo_bounding_box", "geo_radius",
+               "geo_polygon")
+_FIELD_KEYS = ("key", *_PREDICATES)
+_SINGLE = ("has_id", "is_empty", "is_null", "nested", "has_vector")
+_ALL_CONDITION_KEYS = (*CLAUSES, *_FIELD_KEYS, *_SINGLE)
+_MATCH_KINDS = ("value", "any", "except", "text", "phrase", "text_any", "prefix", "substring")
+_BOUNDS = ("gt", "gte", "lt", "lte")
+_I64 = (-(2**63), 2**63 - 1)
+_EXAMPLE = {
+    "match": '{"key": "colour", "match": {"value": "red"}}',
+    "range": '{"key": "price", "range": {"gte": 10, "lt": 20}}',
+    "values_count": '{"key": "tags", "values_count": {"gte": 2}}',
+}
+
+
+def to_filter_dict(filter: Any, where: str = "filter") -> dict:
+    """A Qdrant filter (dict or qdrant-client model) as a plain JSON dict (not validated)."""
+    if hasattr(filter, "model_dump") and not isinstance(filter, Mapping):
+        return filter.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(filter, Mapping):
+        return dict(filter)
+    raise FilterError(f"{where}: {short_repr(filter)} of type {type(filter).__name__} is not a Qdrant filter.")
+
+
+def _as_mapping(obj: Any) -> Any:
+    if hasattr(obj, "model_dump") and not isinstance(obj, Mapping):
+        return obj.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return obj
+
+
+def _bad_keys(obj: Mapping, allowed: tuple, where: str, what: str) -> None:
+    for k in obj:
+        if k not in allowed:
+            raise FilterError(f"{where}: " + unknown(what, k, allowed, f"Use only {list(allowed)}."))
+
+
+def _parse_filter(obj: Any, where: str, top: bool = False) -> tuple:
+    obj = _as_mapping(obj)
+    if not isinstance(obj, Mapping):
+        raise FilterError(f"{where}: {short_repr(obj)} is not a filter. A filter is a dict such as "
+                          '{"must": [{"key": "colour", "match": {"value": "red"}}]}.')
+    if top and any(k in obj for k in (*_FIELD_KEYS, *_SINGLE)) and not any(k in obj for k in CLAUSES):
+        raise FilterError(f"{where}: {short_repr(dict(obj))} is a condition, not a filter. Wrap it in a "
+                          'clause: {"must": [...]}.')
+    _bad_keys(obj, CLAUSES, where, "filter clause")
+    clauses = {}
+    for name in ("must", "should", "must_not"):
+        value = obj.get(name)
+        if value is None:
+            clauses[name] = None
+            continue
+        w = f"{where}[{name!r}]"
+        if isinstance(value, (list, tuple)):
+            clauses[name] = [_parse_condition(c, f"{w}[{i}]") for i, c in enumerate(value)]
+        elif isinstance(value, Mapping) or hasattr(value, "model_dump"):
+            clauses[name] = [_parse_condition(value, w)]
+        else:
+            raise FilterError(f"{w}: {short_repr(value)} is not a list of conditions. Use a list, e.g. "
+                              f'{{"{name}": [{_EXAMPLE["match"]}]}}.')
+    min_should = None
+    if obj.get("min_should") is not None:
+        w = f"{where}['min_should']"
+        ms = _as_mapping(obj["min_should"])
+        if not isinstance(ms, Mapping):
+            raise FilterError(f"{w}: {short_repr(ms)} is not a dict. Use "
+                              '{"min_should": {"conditions": [...], "min_count": 2}}.')
+        _bad_keys(ms, ("conditions", "min_count"), w, "min_should field")
+        for field in ("conditions", "min_count"):
+            if field not in ms:
+                raise FilterError(f"{w}: {field!r} is missing. Use "
+                                  '{"min_should": {"conditions": [...], "min_count": 2}}.')
+        conds, count = ms["conditions"], ms["min_count"]
+        if not isinstance(conds, (list, tuple)):
+            raise FilterError(f"{w}['conditions']: {short_repr(conds)} is not a list of conditions.")
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+            raise FilterError(f"{w}['min_count']: {short_repr(count)} is not a positive integer. "
+                              "Use 1 or more (how many conditions must match).")
+        min_should = ([_parse_condition(c, f"{w}['conditions'][{i}]") for i, c in enumerate(conds)], int(count))
+    return ("filter", clauses["must"] or [], clauses["should"], clauses["must_not"] or [], min_should)
+
+
+def _key_only(obj: Any, where: str, name: str) -> tuple:
+    obj = _as_mapping(obj)
+    if not isinstance(obj, Mapping) or set(obj) != {"key"}:
+        raise FilterError(f"{where}: {short_repr(obj)} is not {{\"key\": ...}}. Use "
+                          f'{{"{name}": {{"key": "tags"}}}}.')
+    return parse_key(obj["key"], f"{where}['key']")
+
+
+def _parse_condition(obj: Any, where: str) -> tuple:
+    obj = _as_mapping(obj)
+    if not isinstance(obj, Mapping):
+        raise FilterError(f"{where}: {short_repr(obj)} is not a condition. A condition is a dict such as "
+                          f"{_EXAMPLE['match']}.")
+    keys = set(obj)
+    if "key" in keys:
+        return _parse_field(obj, where)
+    if not keys or keys & set(CLAUSES):
+        return _parse_filter(obj, where)
+    if len(keys) == 1 and (name := next(iter(keys))) in _SINGLE:
+        value = obj[name]
+        if name == "has_id":
+            if not isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+                raise FilterError(f"{where}['has_id']: {short_repr(value)} is not a list of ids. "
+                                  'Use {"has_id": [1, 2, 3]}.')
+            ids = []
+            for i, v in enumerate(value):
+                try:
+                    ids.append(normalize_id(v))
+                except ExploreError as err:
+                    raise FilterError(f"{where}['has_id'][{i}]: {err}") from None
+            return ("has_id", ids)
+        if name in ("is_empty", "is_null"):
+            return (name, _key_only(value, f"{where}[{name!r}]", name), True)
+        if name == "nested":
+            value = _as_mapping(value)
+            w = f"{where}['nested']"
+            if not isinstance(value, Mapping) or set(value) != {"key", "filter"}:
+                raise FilterError(f"{w}: {short_repr(value)} is not {{\"key\": ..., \"filter\": ...}}. Use "
+                                  '{"nested": {"key": "items", "filter": {"must": [...]}}}.')
+            path = parse_key(value["key"], f"{w}['key']")
+            if len(path) > 1 and path[-1] is None:
+                path = path[:-1]
+            return ("nested", path, _parse_filter(value["filter"], f"{w}['filter']"))
+        raise FilterError(f"{where}: has_vector conditions are not supported by explorekit (every point has "
+                          "every vector). Remove the condition.")
+    preds = [k for k in keys if k in _PREDICATES]
+    if preds:
+        raise FilterError(f"{where}: the condition {short_repr(dict(obj))} has no 'key'. Name the payload "
+                          f"field, e.g. {_EXAMPLE.get(preds[0], _EXAMPLE['match'])}.")
+    bad = next(k for k in obj if k not in _ALL_CONDITION_KEYS or len(keys) > 1)
+    raise FilterError(f"{where}: " + unknown("condition", bad, _ALL_CONDITION_KEYS,
+                                             f"A condition is a field condition such as {_EXAMPLE['match']}, "
+                                             "one of has_id/is_empty/is_null/nested, or a filter."))
+
+
+def _number(value: Any, where: str, example: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value != value:
+        raise FilterError(f"{where}: {short_repr(value)} is not a number. Use a number, e.g. {example}")
+    return float(value)
+
+
+def _parse_field(obj: Mapping, where: str) -> tuple:
+    _bad_keys(obj, _FIELD_KEYS, where, "field condition key")
+    path = parse_key(obj["key"], f"{where}['key']")
+    preds = [k for k in _PREDICATES if obj.get(k) is not None]
+    if not preds:
+        raise FilterError(f"{where}: the field condition on {obj['key']!r} has nothing to check. Add one of "
+                          f"{list(_PREDICATES[:5])}, e.g. {_EXAMPLE['match']}.")
+    if len(preds) > 1:
+        raise FilterError(f"{where}: the field condition on {obj['key']!r} has {len(preds)} checks {preds}; "
+                          "Qdrant would use only one of them. Give each its own condition, e.g. "
+                          f'{{"must": [{{"key": {obj["key"]!r}, "{preds[0]}": ...}}, '
+                          f'{{"key": {obj["key"]!r}, "{preds[1]}": ...}}]}}.')
+    name = preds[0]
+    value, w = _as_mapping(obj[name]), f"{where}[{name!r}]"
+    if name in ("is_empty", "is_null"):
+        if not isinstance(value, bool):
+            raise FilterError(f"{w}: {short_repr(value)} is not true or false.")
+        return (name, path, value)
+    if name.startswith("geo_"):
+        raise FilterError(f"{w}: geo conditions are not supported by explorekit yet. Filter on numeric "
+                          "lat/lon fields with range conditions instead.")
+    if not isinstance(value, Mapping):
+        raise FilterError(f"{w}: {short_repr(value)} is not a dict. Use e.g. {_EXAMPLE[name]}.")
+    if name == "match":
+        return _parse_match(value, path, w)
+    _bad_keys(value, _BOUNDS, w, f"{name} bound")
+    bounds = {b: value.get(b) for b in _BOUNDS}
+    given = {b: v for b, v in bounds.items() if v is not None}
+    if name == "values_count":
+        for b, v in given.items():
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+                raise FilterError(f"{w}[{b!r}]: {short_repr(v)} is not a count. Use a whole number >= 0, e.g. "
+                                  f"{_EXAMPLE['values_count']}.")
+        return ("values_count", path, {b: int(v) for b, v in given.items()})
+    texts = [b for b, v in given.items() if isinstance(v, (str, _dt.date))]
+    if texts and len(texts) < len(given):
+        raise FilterError(f"{w}: mixes datetime strings and numbers {given}. Use numbers for a numeric range "
+                          "or RFC 3339 strings for a datetime range, not both.")
+    if texts:
+        out = {}
+        for b, v in given.items():
+            text = v if isinstance(v, str) else v.isoformat()
+            stamp = parse_datetime(text)
+            if stamp is None:
+                raise FilterError(f"{w}[{b!r}]: {v!r} is not a number (nor an RFC 3339 datetime). Use a "
+                                  f'number, e.g. {{"range": {{"{b}": 10}}}}, or a datetime string such as '
+                                  '"2024-01-31T12:00:00Z".')
+            out[b] = stamp
+        return ("range", path, out, True)
+    out = {b: _number(v, f"{w}[{b!r}]", f'{{"range": {{"{b}": 10}}}}') for b, v in given.items()}
+    return ("range", path, out, False)
+
+
+def _parse_match(value: Mapping, path: tuple, where: str) -> tuple:
+    kinds = [k for k in value if k in _MATCH_KINDS]
+    _bad_keys(value, _MATCH_KINDS, where, "match kind")
+    if len(kinds) != 1:
+        raise FilterError(f"{where}: {short_repr(dict(value))} must have exactly one of {list(_MATCH_KINDS)}. "
+                          f"Use e.g. {_EXAMPLE['match']}.")
+    kind = kinds[0]
+    v, w = value[kind], f"{where}[{kind!r}]"
+    if kind == "value":
+        if isinstance(v, (bool, np.bool_)):
+            return ("match", path, "value", bool(v))
+        if isinstance(v, (int, np.integer)) and _I64[0] <= v <= _I64[1]:
+            return ("match", path, "value", int(v))
+        if isinstance(v, str):
+            return ("match", path, "value", v)
+        hint = (' There is no float match; use a range, e.g. {"range": {"gte": 1.5, "lte": 1.5}}.'
+                if isinstance(v, (float, np.floating)) else "")
+        raise FilterError(f"{w}: {short_repr(v)} cannot be matched.{hint} Match a string, an integer or a bool, "
+                          f"e.g. {_EXAMPLE['match']}.")
+    if kind in ("any", "except"):
+        if not isinstance(v, (list, tuple, np.ndarray)):
+            raise FilterError(f"{w}: {short_repr(v)} is not a list. Use e.g. "
+                              f'{{"match": {{"{kind}": ["red", "blue"]}}}}.')
+        items = list(v)
+        strs = all(isinstance(x, str) for x in items)
+        ints = all(isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+                   and _I64[0] <= x <= _I64[1] for x in items)
+        if not (strs or ints):
+            raise FilterError(f"{w}: {short_repr(items)} must be all strings or all integers. "
+                              f'Use e.g. {{"match": {{"{kind}": ["red", "blue"]}}}} or {{"match": {{"{kind}": [1, 2]}}}}.')
+        items = [str(x) for x in items] if strs else [int(x) for x in items]
+        return ("match", path, kind, (("str" if strs else "int") if items else "empty", items))
+    if not isinstance(v, str):
+        raise FilterError(f"{w}: {short_repr(v)} is not a string. Use e.g. "
+                          f'{{"match": {{"{kind}": "hello world"}}}}.')
+    return ("match", path, kind, v)
+
+
+def parse_filter(filter: Any) -> tuple:
+    """The node tree of a whole filter; raises FilterError for anything malformed."""
+    return _parse_filter(filter, "filter", top=True)

@@ -1,0 +1,93 @@
+"""Search parameters with Qdrant's keys: ``exact``, ``hnsw_ef`` and ``quantization``.
+
+Examples
+--------
+>>> SearchParams.parse({"exact": True})
+SearchParams(exact=True, hnsw_ef=None, ignore=False, rescore=None, oversampling=None)
+>>> SearchParams.parse({"quantization": {"oversampling": 2.0}}).to_dict()
+{'quantization': {'oversampling': 2.0}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from explorekit._support.errors import RequestError, short_repr, unknown
+
+_TOP_KEYS = ("exact", "hnsw_ef", "quantization", "indexed_only", "acorn")
+_QUANT_KEYS = ("ignore", "rescore", "oversampling")
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Qdrant's ``SearchParams``: how a query is answered, never what it means."""
+
+    exact: bool = False
+    hnsw_ef: int | None = None
+    ignore: bool = False
+    rescore: bool | None = None
+    oversampling: float | None = None
+
+    @classmethod
+    def parse(cls, params: Any, where: str = "params") -> "SearchParams":
+        """Accept None, a dict with Qdrant's keys, a SearchParams, or a qdrant-client model."""
+        if params is None:
+            return cls()
+        if isinstance(params, SearchParams):
+            return params
+        if hasattr(params, "model_dump"):
+            params = params.model_dump(exclude_none=True)
+        if not isinstance(params, dict):
+            raise RequestError(f"{where}: {short_repr(params)} is not a dict. "
+                               'Pass e.g. params={"exact": True} or {"hnsw_ef": 128}.')
+        for key in params:
+            if key not in _TOP_KEYS:
+                raise RequestError(unknown(f"key in {where}", key, _TOP_KEYS,
+                                           "Use exact, hnsw_ef or quantization."))
+        exact = _bool(params.get("exact", False), f"{where}['exact']")
+        ef = params.get("hnsw_ef")
+        if ef is not None and (isinstance(ef, bool) or not isinstance(ef, int) or ef < 1):
+            raise RequestError(f"{where}['hnsw_ef']: {short_repr(ef)} is not a positive integer. "
+                               "Use e.g. 128 (more is slower and more accurate).")
+        quant = params.get("quantization") or {}
+        if hasattr(quant, "model_dump"):
+            quant = quant.model_dump(exclude_none=True)
+        if not isinstance(quant, dict):
+            raise RequestError(f"{where}['quantization']: {short_repr(quant)} is not a dict. "
+                               'Use e.g. {"rescore": True, "oversampling": 2.0}.')
+        for key in quant:
+            if key not in _QUANT_KEYS:
+                raise RequestError(unknown(f"key in {where}['quantization']", key, _QUANT_KEYS,
+                                           "Use ignore, rescore or oversampling."))
+        over = quant.get("oversampling")
+        if over is not None:
+            if isinstance(over, bool) or not isinstance(over, (int, float)) or not over >= 1.0:
+                raise RequestError(
+                    f"{where}['quantization']['oversampling']: {short_repr(over)} is below 1 or "
+                    "not a number. Qdrant requires oversampling >= 1.0; use e.g. 2.0.")
+            over = float(over)
+        rescore = quant.get("rescore")
+        return cls(exact=exact, hnsw_ef=ef,
+                   ignore=_bool(quant.get("ignore", False), f"{where}['quantization']['ignore']"),
+                   rescore=None if rescore is None else _bool(rescore, f"{where}['quantization']['rescore']"),
+                   oversampling=over)
+
+    def to_dict(self) -> dict:
+        """The Qdrant JSON form, keeping only what differs from the defaults."""
+        out: dict[str, Any] = {}
+        if self.exact:
+            out["exact"] = True
+        if self.hnsw_ef is not None:
+            out["hnsw_ef"] = self.hnsw_ef
+        quant = {k: v for k, v in (("ignore", self.ignore or None), ("rescore", self.rescore),
+                                   ("oversampling", self.oversampling)) if v is not None}
+        if quant:
+            out["quantization"] = quant
+        return out
+
+
+def _bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise RequestError(f"{where}: {short_repr(value)} is not true or false. Use True or False.")
+    return value

@@ -1,0 +1,302 @@
+"""Requests: keyword arguments and Qdrant REST bodies, checked and normalised.
+
+Everything a query needs is parsed here, before any work is done, into a frozen
+:class:`Request`. Its :meth:`Request.to_body` is the Query API body that
+``result.attrs["query"]`` carries and that ``col.query`` accepts back.
+
+Examples
+--------
+>>> r = Request.build("recommend", positive=[1, [0.5, 0.5]], strategy="best_score", limit=3)
+>>> r.to_body()["query"]
+{'recommend': {'positive': [1, [0.5, 0.5]], 'negative': [], 'strategy': 'best_score'}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from explorekit._support.errors import RequestError, short_repr, unknown
+from explorekit.data.ids import is_id, normalize_id
+from explorekit.query.params import SearchParams
+
+Strategy = Literal["average_vector", "best_score", "sum_scores"]
+STRATEGIES: tuple[str, ...] = ("average_vector", "best_score", "sum_scores")
+RequestKind = Literal["search", "recommend", "discover", "context"]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One example: a stored point's id, or a raw vector as given (float32, 1-D)."""
+
+    id: int | str | None = None
+    vector: np.ndarray | None = None
+
+    @property
+    def is_id(self) -> bool:
+        return self.id is not None
+
+    def to_json(self) -> Any:
+        return self.id if self.is_id else self.vector.tolist()  # type: ignore[union-attr]  # float32 -> exact floats
+
+
+def parse_example(value: Any, where: str) -> Example:
+    """An id (int, str, UUID) or a vector (a list or 1-D array of finite numbers)."""
+    if isinstance(value, Example):
+        return value
+    if is_id(value):
+        return Example(id=normalize_id(value))
+    if isinstance(value, dict) and set(value) <= {"id"} and value:
+        return parse_example(value["id"], where)
+    try:
+        with np.errstate(over="ignore"):          # beyond float32's range -> inf, reported below
+            array = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError):
+        array = None
+    if array is None or array.ndim != 1 or array.size == 0:
+        raise RequestError(
+            f"{where}: {short_repr(value)} is neither a point id nor a vector. Use an id "
+            "(unsigned int, string or UUID) or a flat list of numbers such as [0.1, 0.2, ...].")
+    if not np.isfinite(array).all():
+        bad = np.flatnonzero(~np.isfinite(array))[:5].tolist()
+        raise RequestError(f"{where}: the vector has NaN or infinite values (or values beyond float32's "
+                           f"range, about 3.4e38) at positions {bad}. Replace them (e.g. np.nan_to_num) "
+                           "before querying.")
+    return Example(vector=array)
+
+
+def parse_examples(values: Any, where: str) -> tuple[Example, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, np.ndarray):
+        if values.ndim == 1:
+            raise RequestError(f"{where}: got one flat array; pass a list of examples, e.g. "
+                               f"{where}=[vector] for a single vector.")
+        values = list(values)
+    elif is_id(values) or isinstance(values, dict):
+        values = [values]
+    elif not isinstance(values, (list, tuple)):
+        raise RequestError(f"{where}: {short_repr(values)} is not a list of ids and vectors.")
+    return tuple(parse_example(v, f"{where}[{i}]") for i, v in enumerate(values))
+
+
+def parse_pairs(context: Any, where: str = "context") -> tuple[tuple[Example, Example], ...]:
+    """Context pairs as ``(positive, negative)`` tuples or ``{"positive", "negative"}`` dicts."""
+    if context is None:
+        return ()
+    if isinstance(context, dict):
+        context = [context]
+    if not isinstance(context, (list, tuple)):
+        raise RequestError(f"{where}: {short_repr(context)} is not a list of pairs. "
+                           'Use [(positive, negative), ...] or [{"positive": p, "negative": n}].')
+    pairs = []
+    for i, pair in enumerate(context):
+        here = f"{where}[{i}]"
+        if hasattr(pair, "model_dump"):
+            pair = pair.model_dump()
+        if isinstance(pair, dict):
+            extra = set(pair) - {"positive", "negative"}
+            if extra or len(pair) != 2:
+                raise RequestError(f"{here}: {short_repr(pair)} must have exactly the keys "
+                                   "'positive' and 'negative'.")
+            pos, neg = pair["positive"], pair["negative"]
+        elif isinstance(pair, (tuple, list)) and len(pair) == 2 and not _is_number(pair[0]):
+            pos, neg = pair
+        else:
+            raise RequestError(f"{here}: {short_repr(pair)} is not a (positive, negative) pair.")
+        pairs.append((parse_example(pos, f"{here}.positive"), parse_example(neg, f"{here}.negative")))
+    return tuple(pairs)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (float, np.floating))
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Where example ids are looked up: another collection (object or name) and a vector name."""
+
+    collection: Any
+    vector: str | None = None
+
+    def to_json(self) -> dict:
+        name = self.collection if isinstance(self.collection, str) else getattr(self.collection, "name", None)
+        out: dict[str, Any] = {"collection": name if name is not None else "<unnamed collection>"}
+        if self.vector is not None:
+            out["vector"] = self.vector
+        return out
+
+
+def parse_lookup(value: Any) -> Lookup | None:
+    if value is None:
+        return None
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(exclude_none=True)
+    if isinstance(value, dict):
+        extra = set(value) - {"collection", "vector", "shard_key"}
+        if "collection" not in value or extra:
+            raise RequestError(f"lookup_from: {short_repr(value)} needs the key 'collection' (and "
+                               "optionally 'vector'), e.g. {'collection': other, 'vector': 'image'}.")
+        vector = value.get("vector")
+        if vector is not None and not isinstance(vector, str):
+            raise RequestError(f"lookup_from['vector']: {short_repr(vector)} is not a vector name.")
+        return Lookup(value["collection"], vector)
+    return Lookup(value, None)  # a bare collection object or name
+
+
+def _check_int(value: Any, where: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise RequestError(f"{where}: {short_repr(value)} is not an integer. Use an integer >= {minimum}.")
+    if value < minimum:
+        raise RequestError(f"{where}: {value} is below {minimum}. Use an integer >= {minimum}.")
+    return int(value)
+
+
+def _check_selector(value: Any, where: str) -> bool | tuple[str, ...]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    if isinstance(value, dict) and "include" in value:
+        return _check_selector(value["include"], where)
+    raise RequestError(f"{where}: {short_repr(value)} must be True, False or a list of names.")
+
+
+def parse_selectors(with_payload: Any, with_vectors: Any) -> tuple[bool | tuple[str, ...], bool | tuple[str, ...]]:
+    """``with_payload`` and ``with_vectors`` checked and normalised (True, False or a tuple of names).
+
+    >>> parse_selectors(["city"], False)
+    (('city',), False)
+    """
+    return _check_selector(with_payload, "with_payload"), _check_selector(with_vectors, "with_vectors")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One normalised query; built by the query methods and by ``col.query(body)``."""
+
+    kind: RequestKind
+    query: Example | None = None
+    positive: tuple[Example, ...] = ()
+    negative: tuple[Example, ...] = ()
+    strategy: str = "average_vector"
+    target: Example | None = None
+    context: tuple[tuple[Example, Example], ...] = ()
+    using: str | None = None
+    lookup: Lookup | None = None
+    lookup_default: Literal["using", "default"] = "using"
+    filter: Any = None
+    limit: int = 10
+    offset: int = 0
+    score_threshold: float | None = None
+    params: SearchParams = field(default_factory=SearchParams)
+    with_payload: bool | tuple[str, ...] = True
+    with_vectors: bool | tuple[str, ...] = False
+
+    @classmethod
+    def build(cls, kind: RequestKind, **kwargs: Any) -> "Request":
+        """Check and normalise the keyword arguments of one query method."""
+        out: dict[str, Any] = {"kind": kind}
+        if kind == "search":
+            if "query" not in kwargs or kwargs["query"] is None:
+                raise RequestError("search: a query is needed: a vector or the id of a stored point.")
+            out["query"] = parse_example(kwargs.pop("query"), "query")
+        elif kind == "recommend":
+            out["positive"] = parse_examples(kwargs.pop("positive", ()), "positive")
+            out["negative"] = parse_examples(kwargs.pop("negative", ()), "negative")
+            strategy = kwargs.pop("strategy", None) or "average_vector"
+            strategy = getattr(strategy, "value", strategy)
+            if strategy not in STRATEGIES:
+                raise RequestError(unknown("strategy", strategy, STRATEGIES,
+                                           "Use 'average_vector', 'best_score' or 'sum_scores'."))
+            out["strategy"] = strategy
+            if not out["positive"] and not out["negative"]:
+                raise RequestError("recommend: at least one positive or negative example is needed "
+                                   "(ids or vectors): positive=[...], negative=[...].")
+            if strategy == "average_vector" and not out["positive"]:
+                raise RequestError("recommend: positive examples should not be empty with the "
+                                   "'average_vector' strategy. Add positives, or use "
+                                   "strategy='best_score' or 'sum_scores' to search with negatives only.")
+        elif kind in ("discover", "context"):
+            target = kwargs.pop("target", None)
+            out["target"] = None if target is None else parse_example(target, "target")
+            out["context"] = parse_pairs(kwargs.pop("context", ()))
+            out["kind"] = "context" if out["target"] is None else "discover"
+        else:
+            raise RequestError(f"Unknown request kind {kind!r}.")
+        out["lookup"] = parse_lookup(kwargs.pop("lookup_from", None))
+        out["lookup_default"] = kwargs.pop("lookup_default", "using")
+        using = kwargs.pop("using", None)
+        if using is not None and not isinstance(using, str):
+            raise RequestError(f"using: {short_repr(using)} is not a vector name (a string).")
+        out["using"] = using
+        out["filter"] = kwargs.pop("filter", None)
+        out["limit"] = _check_int(kwargs.pop("limit", 10), "limit", 1)
+        out["offset"] = _check_int(kwargs.pop("offset", 0) or 0, "offset", 0)
+        threshold = kwargs.pop("score_threshold", None)
+        if threshold is not None:
+            if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
+                    or not np.isfinite(threshold):
+                raise RequestError(f"score_threshold: {short_repr(threshold)} is not a finite number.")
+            threshold = float(threshold)
+        out["score_threshold"] = threshold
+        out["params"] = SearchParams.parse(kwargs.pop("params", None))
+        out["with_payload"], out["with_vectors"] = parse_selectors(kwargs.pop("with_payload", True),
+                                                                   kwargs.pop("with_vectors", False))
+        if kwargs:
+            raise RequestError(f"{kind}: unexpected argument(s) {sorted(kwargs)}. See help(Collection.{kind if kind != 'context' else 'discover'}).")
+        return cls(**out)
+
+    def replace(self, **changes: Any) -> "Request":
+        return replace(self, **changes)
+
+    @property
+    def referenced_ids(self) -> list[int | str]:
+        """Every point id given as an example anywhere in the request."""
+        examples = [self.query, self.target, *self.positive, *self.negative,
+                    *(e for pair in self.context for e in pair)]
+        return [e.id for e in examples if e is not None and e.is_id]
+
+    def to_body(self) -> dict:
+        """The request as a Qdrant ``/points/query`` body (JSON-able), which ``col.query`` accepts."""
+        if self.kind == "search":
+            query: Any = {"nearest": self.query.to_json()}  # type: ignore[union-attr]
+        elif self.kind == "recommend":
+            query = {"recommend": {"positive": [e.to_json() for e in self.positive],
+                                   "negative": [e.to_json() for e in self.negative],
+                                   "strategy": self.strategy}}
+        else:
+            pairs = [{"positive": p.to_json(), "negative": n.to_json()} for p, n in self.context]
+            query = ({"context": pairs} if self.kind == "context"
+                     else {"discover": {"target": self.target.to_json(), "context": pairs}})  # type: ignore[union-attr]
+        body: dict[str, Any] = {"query": query}
+        if self.using is not None:
+            body["using"] = self.using
+        if self.lookup is not None:
+            body["lookup_from"] = self.lookup.to_json()
+        if self.filter is not None:
+            body["filter"] = _filter_json(self.filter)
+        body["limit"] = self.limit
+        if self.offset:
+            body["offset"] = self.offset
+        if self.score_threshold is not None:
+            body["score_threshold"] = self.score_threshold
+        params = self.params.to_dict()
+        if params:
+            body["params"] = params
+        body["with_payload"] = list(self.with_payload) if isinstance(self.with_payload, tuple) else self.with_payload
+        body["with_vector"] = list(self.with_vectors) if isinstance(self.with_vectors, tuple) else self.with_vectors
+        return body
+
+
+def _filter_json(value: Any) -> Any:
+    if isinstance(value, (dict, str)):
+        return value
+    if hasattr(value, "model_dump"):
+        from explorekit.query.filters import to_filter_dict
+        return to_filter_dict(value)
+    return "<boolean mask>"
