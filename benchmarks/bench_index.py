@@ -36,9 +36,9 @@ _seen: list[tuple[str, str]] = []
 _answer = planner.answer
 
 
-def _spy(col, plans):
-    out = _answer(col, plans)
-    _seen[:] = [(getattr(p, "path", "?"), getattr(p, "reason", "")) for p in plans]
+def _spy(plans):
+    out = _answer(plans)
+    _seen[:] = [(p.path, p.reason) for p in plans]
     return out
 
 
@@ -210,13 +210,12 @@ def _ratio(a, b):
 
 def _core_scores(col, q, ef):
     """The approximate path without building a DataFrame (prepare, plan, candidates, finish)."""
-    from explorekit.engine import pipeline as engine
     from explorekit._support.threads import blas_threads
     from explorekit.query.requests import Request
     with blas_threads():
-        plan = engine.prepare(col, Request.build("search", query=q, limit=10, with_payload=False,
+        plan = col.prepare(Request.build("search", query=q, limit=10, with_payload=False,
                                                  params={"hnsw_ef": ef}))
-        return _answer(col, [plan])[0][1]
+        return _answer([plan])[0][1]
 
 
 # ------------------------------------------------------------------------------ filters

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import explorekit as ek
+from explorekit import demo
 
 
 def _id(text: str) -> int | str:
@@ -115,7 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(ek.datasets.list()[["name", "rows", "dims", "description"]].to_string(index=False))
             return 0
         if args.command == "demo":
-            from explorekit import demo
 
             return demo.main((["--out", args.out] if args.out else []) + ["--projection", args.projection])
         path = report(args, log=lambda text: print(text, file=err))

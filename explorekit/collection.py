@@ -16,14 +16,16 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from explorekit.engine import pipeline as engine, planner
-from explorekit._support.errors import (ExploreError, NonFiniteError, RequestError, UnknownVectorError, short_repr, unknown)
+from explorekit import persistence
+from explorekit.engine import planner
+from explorekit.engine.prepare import Prepared, prepare
+from explorekit._support.errors import (ExploreError, NonFiniteError, RequestError, UnknownCollectionError,
+                                        UnknownVectorError, short_repr, unknown)
 from explorekit.query.methods import QueryMethods
 from explorekit._support.threads import blas_threads
 from explorekit._support.validation import as_matrix
@@ -31,30 +33,13 @@ from explorekit.scoring.distances import Distance, normalize_distance, preproces
 from explorekit.query.filters import filter_mask
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
+from explorekit.data.store import Store, VectorSpace
+from explorekit.index import build_index
+from explorekit.quantization import make_quantizer
 from explorekit.query.requests import Request, parse_selectors
-from explorekit.query.results import to_frame
+from explorekit.query.results import id_series, to_frame
 
 _RESERVED = ("id", "score")
-
-
-@dataclass
-class VectorSpace:
-    """One vector name: its distance, the stored (preprocessed) matrix and what is built on it."""
-
-    name: str
-    distance: Distance
-    stored: np.ndarray
-    index: Any = None                     # approximate index (explorekit.index), built on need
-    quantizer: Any = None                 # explorekit.quantization.Quantizer, from col.quantize
-    extras: dict = field(default_factory=dict)   # cached projections and the like
-
-    @property
-    def dim(self) -> int:
-        return int(self.stored.shape[1])
-
-    @property
-    def label(self) -> str:
-        return "(the unnamed vector)" if self.name == "" else repr(self.name)
 
 
 class Collection(QueryMethods):
@@ -67,14 +52,39 @@ class Collection(QueryMethods):
 
     _by_name: "weakref.WeakValueDictionary[str, Collection]" = weakref.WeakValueDictionary()
 
-    def __init__(self, ids: IdIndex, spaces: dict[str, VectorSpace], payload: Payload,
-                 name: str | None = None) -> None:
-        self._ids, self._spaces, self._payload, self.name = ids, spaces, payload, name
+    def __init__(self, store: Store) -> None:
+        name = store.name
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ExploreError(f"name: {short_repr(name)} is not a non-empty string.")
+        self._store = store
         self._lock = threading.RLock()      # queries from widget callbacks vs changes in a cell
         if name is not None:
-            if not isinstance(name, str) or not name:
-                raise ExploreError(f"name: {short_repr(name)} is not a non-empty string.")
             Collection._by_name[name] = self
+
+    @property
+    def name(self) -> str | None:
+        """The name given with ``name=`` (how ``lookup_from`` finds this collection), or None."""
+        return self._store.name
+
+    @property
+    def store(self) -> Store:
+        """The current state (ids, vector spaces, payload): what the layers below the facade read.
+
+        Every change swaps in a new store, so a store once taken never changes under its reader.
+        """
+        return self._store
+
+    @property
+    def _ids(self):              # the current store's parts, for the facade's own methods
+        return self._store.ids
+
+    @property
+    def _spaces(self):
+        return self._store.spaces
+
+    @property
+    def _payload(self):
+        return self._store.payload
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -153,7 +163,7 @@ class Collection(QueryMethods):
             stored = preprocess(matrix, distances[key])
             stored.setflags(write=False)
             spaces[key] = VectorSpace(key, distances[key], stored)
-        return cls(ids, spaces, payload, name)
+        return cls(Store(ids, spaces, payload, name))
 
     @classmethod
     def named(cls, name: str) -> "Collection | None":
@@ -172,8 +182,7 @@ class Collection(QueryMethods):
     @property
     def ids(self) -> pd.Index:
         """Point ids in insertion order."""
-        from explorekit.query.results import id_series
-        return pd.Index(id_series(self, np.arange(len(self))), name="id")
+        return pd.Index(id_series(self._store, np.arange(len(self))), name="id")
 
     @property
     def payload(self) -> pd.DataFrame:
@@ -194,20 +203,12 @@ class Collection(QueryMethods):
         """The stored float32 matrix of one vector name (read-only; cosine rows normalised)."""
         return self._space(using).stored
 
+    def space(self, using: str | None = None, where: str = "using") -> VectorSpace:
+        """The vector space ``using`` names: its distance, stored matrix, index and quantizer."""
+        return self._store.space(using, where)
+
     def _space(self, using: str | None, where: str = "using") -> VectorSpace:
-        if using is None or using == "":
-            if "" in self._spaces:
-                return self._spaces[""]
-            if len(self._spaces) == 1 and using is None:
-                return next(iter(self._spaces.values()))
-            names = [n for n in self._spaces]
-            raise UnknownVectorError(f"{where}: this collection has named vectors {names}; "
-                                     f"say which one to search, e.g. using={names[0]!r}.")
-        if using not in self._spaces:
-            known = [n or "<unnamed: using=None>" for n in self._spaces]
-            raise UnknownVectorError(unknown(f"vector name ({where})", using, known,
-                                             f"Pass {where}= one of {known}."))
-        return self._spaces[using]
+        return self._store.space(using, where)
 
     def retrieve(self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False,
                  with_payload: bool | Sequence[str] = True) -> pd.DataFrame:
@@ -216,7 +217,7 @@ class Collection(QueryMethods):
             ids = [ids]
         rows = self._ids.rows(list(ids), what="retrieve")
         selected = parse_selectors(with_payload, with_vectors)
-        return to_frame(self, rows, None, *selected)
+        return to_frame(self._store, rows, None, *selected)
 
     def scroll(self, filter: Any = None, limit: int | None = None, with_payload: bool | Sequence[str] = True,
                with_vectors: bool | Sequence[str] = False) -> pd.DataFrame:
@@ -230,20 +231,44 @@ class Collection(QueryMethods):
         rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
         if limit is not None:
             rows = rows[:limit]
-        return to_frame(self, rows, None, *selected)
+        return to_frame(self._store, rows, None, *selected)
+
+    def prepare(self, request: Request) -> Prepared:
+        """``request`` checked against this collection and made ready to score (see engine.prepare)."""
+        return prepare(self._store, request, self._lookup_store(request))
+
+    def _lookup_store(self, request: Request) -> Store | None:
+        """The store ``lookup_from`` names: a Collection object or the name of a live one."""
+        lookup = request.lookup
+        if lookup is None:
+            return None
+        other = lookup.collection
+        if isinstance(other, str):
+            found = Collection.named(other)
+            if found is None:
+                raise UnknownCollectionError(
+                    f"Collection {other!r} not found (lookup_from). Give the collection object itself, "
+                    "or create it with name=... so it can be found by name.")
+            other = found
+        if not isinstance(other, Collection):
+            raise RequestError(f"lookup_from: {type(other).__name__} is not a local Collection or the name of one. "
+                               "To look ids up in a Qdrant collection, pull it first with "
+                               "ek.connect(...)[name].to_collection().")
+        return other._store
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
         with self._lock:
-            plans = [engine.prepare(self, r) for r in requests]   # every check before any work
+            store = self._store
+            plans = [self.prepare(r) for r in requests]   # every check before any work
             work = max((p.allowed * p.space.dim for p in plans), default=0)
             with blas_threads(work=work):
-                answers = planner.answer(self, plans)
+                answers = planner.answer(plans)
         frames = []
         for plan, (rows, scores) in zip(plans, answers):
             r = plan.request
-            frame = to_frame(self, rows, scores, r.with_payload, r.with_vectors, r.to_body())
-            frame.attrs["path"] = getattr(plan, "path", "exact")
-            frame.attrs["reason"] = getattr(plan, "reason", "")
+            frame = to_frame(store, rows, scores, r.with_payload, r.with_vectors, r.to_body())
+            frame.attrs["path"] = plan.path
+            frame.attrs["reason"] = plan.reason
             frames.append(frame)
         return frames
 
@@ -312,44 +337,22 @@ class Collection(QueryMethods):
                 if len(added[name]):
                     quantizer.add(added[name])
             spaces[name] = VectorSpace(name, space.distance, stored, index=None, quantizer=quantizer)
-        self._ids, self._payload, self._spaces = ids, new_payload, spaces
-
-    # ------------------------------------------------------------------ Qdrant
-    def to_qdrant(self, client: Any, name: str, quantization: Any = None, batch_size: int = 256, *,
-                  progress: bool = True, **create_options: Any) -> Any:
-        """Upload to a Qdrant collection (created if missing; safe to re-run after an interruption).
-
-        ``create_options`` go to ``create_collection`` (``shard_number``, ``replication_factor``,
-        ``hnsw_config``...). Returns the Qdrant-backed collection object.
-        """
-        from explorekit.backends.qdrant import to_qdrant
-        return to_qdrant(self, client, name, quantization=quantization, batch_size=batch_size,
-                         progress=progress, **create_options)
-
-    @classmethod
-    def from_qdrant(cls, client: Any, name: str, limit: int | None = None, filter: Any = None, *,
-                    order: str = "id", local_name: str | None = None) -> "Collection":
-        """Pull a Qdrant collection (or a sample / filtered part of it) into a local Collection."""
-        from explorekit.backends.qdrant import from_qdrant
-        return from_qdrant(client, name, limit=limit, filter=filter, order=order, local_name=local_name)
+        self._store = Store(ids, spaces, new_payload, self._store.name)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: Any) -> Any:
         """Save everything needed to answer the same queries again (atomic; see persistence)."""
-        from explorekit.persistence import save
         with self._lock:
-            return save(self, path)
+            return persistence.save(self._store, path)
 
     @classmethod
     def load(cls, path: Any, mmap: bool = True, verify: bool = True) -> "Collection":
         """Load a saved collection; vectors are memory-mapped (read-only) when ``mmap``."""
-        from explorekit.persistence import load
-        return load(path, mmap=mmap, verify=verify)
+        return cls(persistence.load(path, mmap=mmap, verify=verify))
 
     # ------------------------------------------------------------------ index and quantization
     def quantize(self, config: Mapping[str, Any], using: str | None = None) -> "Collection":
         """Quantize one vector space with a Qdrant quantization config; returns the collection."""
-        from explorekit.quantization import make_quantizer
         space = self._space(using)
         quantizer = make_quantizer(config, space.distance)
         quantizer.fit(space.stored, space.distance)
@@ -358,7 +361,6 @@ class Collection(QueryMethods):
 
     def build_index(self, using: str | None = None, n_trees: int | None = None) -> "Collection":
         """Build the approximate (annoy) index of one vector space now instead of on first need."""
-        from explorekit.index import build_index
         space = self._space(using)
         space.index = build_index(space, n_trees=n_trees)
         return self

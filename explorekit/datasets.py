@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, PersistenceError, unknown
+from explorekit.collection import Collection
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -178,7 +179,6 @@ def load(name: str, as_collection: bool = False) -> pd.DataFrame | Collection:
     frame, meta = _read(name)
     if not as_collection:
         return frame
-    from explorekit.collection import Collection
 
     specs = meta["vectors"]
     if len(specs) == 1:

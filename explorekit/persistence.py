@@ -28,16 +28,19 @@ import secrets
 import shutil
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from explorekit._support.errors import PersistenceError
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
+from explorekit.data.payload_arrow import upgrade_first_layout
+from explorekit.data.store import SavedState, Store, VectorSpace
+from explorekit.index import load_index
+from explorekit.quantization import load_quantizer
 
-if TYPE_CHECKING:
-    from explorekit.collection import Collection
 
 FORMAT = "explorekit-collection"
 VERSION = 1
@@ -60,16 +63,13 @@ def checksum(path: Path) -> str:
 
 # ------------------------------------------------------------------ payload
 def _save_payload(payload: Payload, path: Path) -> dict:
-    import pyarrow.parquet as pq
     pq.write_table(payload.to_arrow(), path)
     return {"rows": len(payload)}
 
 
 def _load_payload(path: Path, meta: dict) -> Payload:
-    import pyarrow.parquet as pq
     table = pq.read_table(path)
     if "keys" in meta:                      # the first layout: v:/p:/n: columns, kinds in the manifest
-        from explorekit.data.payload_arrow import upgrade_first_layout
         table = upgrade_first_layout(table, {k: meta["kinds"][k] for k in meta["keys"]}, meta["rows"])
     payload = Payload.from_arrow(table)
     if len(payload) != meta["rows"]:
@@ -79,8 +79,8 @@ def _load_payload(path: Path, meta: dict) -> Payload:
 
 
 # ------------------------------------------------------------------ save
-def save(col: "Collection", path: str | os.PathLike) -> Path:
-    """Write ``col`` to the folder ``path`` (created or replaced atomically)."""
+def save(store: Store, path: str | os.PathLike) -> Path:
+    """Write ``store`` to the folder ``path`` (created or replaced atomically)."""
     root = Path(path)
     if root.exists() and not root.is_dir():
         raise PersistenceError(f"save: {str(root)!r} exists and is not a folder. Choose a folder path.")
@@ -89,7 +89,7 @@ def save(col: "Collection", path: str | os.PathLike) -> Path:
     folder = root / f".{token}.partial"
     folder.mkdir()
     try:
-        manifest = _write_version(col, folder)
+        manifest = _write_version(store, folder)
         for child in folder.iterdir():
             _fsync(child)
         final = root / token
@@ -110,18 +110,18 @@ def save(col: "Collection", path: str | os.PathLike) -> Path:
     return root
 
 
-def _write_version(col: "Collection", folder: Path) -> dict:
+def _write_version(store: Store, folder: Path) -> dict:
     files: dict[str, Any] = {}
-    ids = col._ids
+    ids = store.ids
     if ids.all_int and len(ids):
         np.save(folder / "ids.npy", ids.array(), allow_pickle=False)
         ids_file = "ids.npy"
     else:
         (folder / "ids.json").write_text(json.dumps(ids.values))
         ids_file = "ids.json"
-    payload_meta = _save_payload(col._payload, folder / "payload.parquet")
+    payload_meta = _save_payload(store.payload, folder / "payload.parquet")
     spaces = {}
-    for k, (name, space) in enumerate(col._spaces.items()):
+    for k, (name, space) in enumerate(store.spaces.items()):
         entry: dict[str, Any] = {"name": name, "distance": space.distance, "dim": space.dim,
                                  "vectors": f"vectors-{k}.npy"}
         np.save(folder / entry["vectors"], np.ascontiguousarray(space.stored), allow_pickle=False)
@@ -129,23 +129,28 @@ def _write_version(col: "Collection", folder: Path) -> dict:
             meta, arrays = space.quantizer.state()
             entry["quantizer"] = {"meta": meta, "file": f"quantizer-{k}.npz"}
             np.savez(folder / entry["quantizer"]["file"], **arrays)
-        if space.index is not None and getattr(space.index, "save", None) and not getattr(space.index, "stale", False):
+        if space.index is not None:
             entry["index"] = {"file": f"index-{k}.ann", "meta": space.index.save(folder / f"index-{k}.ann")}
-        extras = {key: value for key, value in space.extras.items() if hasattr(value, "state")}
+        extras = {key: _state_of(value) for key, value in space.extras.items()
+                  if isinstance(value, SavedState) or hasattr(value, "state")}
         if extras:
             arrays_all, metas = {}, {}
             for j, (key, value) in enumerate(extras.items()):
-                meta, arrays = value.state()
-                metas[key] = {"meta": meta, "class": f"{type(value).__module__}:{type(value).__qualname__}",
-                              "arrays": {a: f"e{j}_{a}" for a in arrays}}
+                meta, arrays = value.meta, value.arrays
+                metas[key] = {"meta": meta, "arrays": {a: f"e{j}_{a}" for a in arrays}}
                 arrays_all.update({f"e{j}_{a}": v for a, v in arrays.items()})
             entry["extras"] = {"file": f"extras-{k}.npz", "items": metas}
             np.savez(folder / entry["extras"]["file"], **arrays_all)
         spaces[str(k)] = entry
     for child in sorted(folder.iterdir()):
         files[child.name] = {"size": child.stat().st_size, "checksum": checksum(child)}
-    return {"name": col.name, "points": len(col), "ids": ids_file, "payload": payload_meta,
+    return {"name": store.name, "points": len(store), "ids": ids_file, "payload": payload_meta,
             "spaces": spaces, "files": files}
+
+
+def _state_of(value: Any) -> SavedState:
+    """What is saved of a cached object: its ``state()``, or the SavedState it was loaded as."""
+    return value if isinstance(value, SavedState) else SavedState(*value.state())
 
 
 def _fsync(path: Path) -> None:
@@ -182,9 +187,8 @@ def read_manifest(root: Path) -> dict:
     return manifest
 
 
-def load(path: str | os.PathLike, mmap: bool = True, verify: bool = True) -> "Collection":
+def load(path: str | os.PathLike, mmap: bool = True, verify: bool = True) -> Store:
     """Read a collection saved with :func:`save`; vectors are memory-mapped when ``mmap``."""
-    from explorekit.collection import Collection, VectorSpace
     root = Path(path)
     manifest = read_manifest(root)
     folder = root / manifest["folder"]
@@ -212,31 +216,17 @@ def load(path: str | os.PathLike, mmap: bool = True, verify: bool = True) -> "Co
                 stored.setflags(write=False)
             space = VectorSpace(entry["name"], entry["distance"], stored)
             if "quantizer" in entry:
-                from explorekit.quantization import quantizer_from_state
                 with np.load(folder / entry["quantizer"]["file"], allow_pickle=False) as arrays:
-                    space.quantizer = quantizer_from_state(entry["quantizer"]["meta"], dict(arrays))
+                    space.quantizer = load_quantizer(entry["quantizer"]["meta"], dict(arrays))
             if "index" in entry:
-                from explorekit.index import load_index
                 space.index = load_index(folder / entry["index"]["file"], entry["index"]["meta"], space)
             if "extras" in entry:
                 with np.load(folder / entry["extras"]["file"], allow_pickle=False) as arrays:
                     for key, item in entry["extras"]["items"].items():
-                        cls = _import(item["class"])
-                        space.extras[key] = cls.from_state(item["meta"], {a: arrays[f] for a, f in item["arrays"].items()})
+                        space.extras[key] = SavedState(item["meta"], {a: np.asarray(arrays[f]) for a, f in item["arrays"].items()})
             spaces[entry["name"]] = space
     except PersistenceError:
         raise
     except Exception as err:  # noqa: BLE001 - any failure to decode is reported with the file
         raise PersistenceError(f"load: {str(folder)!r} could not be read ({type(err).__name__}: {err}).") from None
-    return Collection(ids, spaces, payload, manifest.get("name"))
-
-
-def _import(qualified: str):
-    import importlib
-    module, _, name = qualified.partition(":")
-    if not module.startswith("explorekit."):
-        raise PersistenceError(f"load: refusing to import {qualified!r}: saved extras must be explorekit classes.")
-    obj = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj
+    return Store(ids, spaces, payload, manifest.get("name"))

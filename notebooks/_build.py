@@ -530,12 +530,10 @@ report.save("reports/05_qdrant.html")
 
 # %% [markdown]
 # ## And back
-# `from_qdrant` brings points back as a local collection: all of them, a filtered part or a sample.
+# `to_collection` brings points back as a local collection: all of them, a filtered part or a sample.
 
 # %%
-from explorekit.backends.qdrant import from_qdrant
-
-functions = from_qdrant(conn.client, "stdlib_docs", filter="kind == 'function'")
+functions = conn["stdlib_docs"].to_collection(filter="kind == 'function'")
 functions
 '''
 

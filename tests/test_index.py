@@ -12,14 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import explorekit as ek
-from explorekit.engine import pipeline as engine, planner
+from explorekit.engine import planner
 from explorekit import index
 from explorekit.index import AnnIndex
 from explorekit.query.requests import Request
 
 KINDS = ["search", "average_vector", "best_score", "best_score_negatives", "sum_scores",
          "discover", "context"]
-METHODS = ["annoy", "binary"]
+METHODS = ["annoy", "sign_codes"]
 
 
 @pytest.fixture
@@ -67,12 +67,12 @@ def request(kind: str, q: np.ndarray, ids: list[int], **kw) -> Request:
 
 def answer(col, req: Request, method: str | None = None):
     """(rows, shown scores, plan); ``method`` forces the index's candidate generator."""
-    space = col._space(req.using)
+    space = col.space(req.using)
     if method is not None:
         space.index.method = method
     try:
-        plan = engine.prepare(col, req)
-        rows, scores = planner.answer(col, [plan])[0]
+        plan = col.prepare(req)
+        rows, scores = planner.answer([plan])[0]
     finally:
         if space.index is not None:
             space.index.method = "auto"
@@ -122,7 +122,7 @@ def test_index_scores_are_exact_scores(indexed, distance, method):
         for q in queries[:2]:
             req = request(kind, q, examples(col, q, rng), limit=10)
             rows, scores, plan = answer(col, req, method)
-            assert plan.path in ("annoy", "binary", "exact"), plan.reason
+            assert plan.path in ("annoy", "sign_codes", "exact"), plan.reason
             truth = exact_all(col, req)
             assert len(rows) == min(10, len(truth))
             same_scores(scores, [truth[r] for r in rows])
@@ -243,7 +243,7 @@ def test_exact_param_bypasses_the_index(indexed, text):
 def test_auto_method_picks_a_path_and_says_why(indexed, text):
     col, queries = text
     _, _, plan = answer(col, Request.build("search", query=queries[0]))
-    assert plan.path in ("annoy", "binary", "exact")
+    assert plan.path in ("annoy", "sign_codes", "exact")
     assert "estimated ms" in plan.reason
 
 
@@ -264,7 +264,7 @@ def test_fallback_is_recorded(indexed):
     p, n = rng.normal(size=8).astype(np.float32), rng.normal(size=8).astype(np.float32)
     req = Request.build("context", context=[(p, n), (n, p)], limit=5)
     rows, scores, plan = answer(col, req, "annoy")
-    assert plan.path in ("binary", "exact") and "could not certify" in plan.reason
+    assert plan.path in ("sign_codes", "exact") and "could not certify" in plan.reason
     truth = exact_all(col, req)
     same_scores(scores, [truth[r] for r in rows])
 
@@ -301,8 +301,8 @@ def test_collection_save_keeps_the_index(tmp_path, indexed):
     col.save(tmp_path / "col")
     back = ek.Collection.load(tmp_path / "col")
     assert isinstance(back._space(None).index, AnnIndex)
-    a = answer(col, Request.build("search", query=queries[0]), "binary")[:2]
-    b = answer(back, Request.build("search", query=queries[0]), "binary")[:2]
+    a = answer(col, Request.build("search", query=queries[0]), "sign_codes")[:2]
+    b = answer(back, Request.build("search", query=queries[0]), "sign_codes")[:2]
     np.testing.assert_array_equal(a[0], b[0])
 
 

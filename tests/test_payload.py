@@ -225,7 +225,7 @@ def test_from_arrow_errors_name_the_problem():
     good = Payload.from_records(RECORDS).to_arrow()
     with pytest.raises(ExploreError, match="Payload.from_arrow: .* of type dict is not a pyarrow Table"):
         Payload.from_arrow({"a": [1]})
-    with pytest.raises(ExploreError, match=r"no explorekit.data.payload metadata.*Payload.from_frame"):
+    with pytest.raises(ExploreError, match=r"no explorekit.payload metadata.*Payload.from_frame"):
         Payload.from_arrow(pa.table({"a": [1, 2]}))
     fields = [f.with_metadata({"kind": "int", "encoding": "plain"}) if f.name == "s" else f for f in good.schema]
     with pytest.raises(ExploreError, match="column 's' .*kind 'int', encoding 'plain'.* is not a payload column"):

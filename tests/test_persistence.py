@@ -259,7 +259,7 @@ def test_round_trip_quantized(tmp_path, config, distance):
             assert a.attrs["path"] == b.attrs["path"]
 
 
-@pytest.mark.parametrize("method", ["auto", "annoy", "binary"])
+@pytest.mark.parametrize("method", ["auto", "annoy", "sign_codes"])
 def test_round_trip_with_index(tmp_path, monkeypatch, method):
     from explorekit import index
     monkeypatch.setattr(index, "INDEXING_THRESHOLD_KB", 0)

@@ -19,13 +19,14 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+from threadpoolctl import ThreadpoolController
+
 _controller = None
 
 
 def _blas():
     global _controller
     if _controller is None:
-        from threadpoolctl import ThreadpoolController
         _controller = ThreadpoolController().select(user_api="blas")
     return _controller
 

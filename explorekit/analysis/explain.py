@@ -1,7 +1,7 @@
 """Why each result scored what it did: one row per result and example.
 
 :func:`explain` takes a result frame (its ``attrs["query"]`` says what was asked) or a request
-and recomputes every result's score with the engine's own code (``engine.prepare``,
+and recomputes every result's score with the engine's own code (``col.prepare``,
 ``distances.exact_similarity``, ``ScoringQuery.combine``), keeping each example's part:
 
 ============== ============================================================================
@@ -42,11 +42,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from explorekit.engine import pipeline as engine
+from explorekit.engine.prepare import average_query
 from explorekit._support.errors import RequestError, UnknownCollectionError, short_repr
 from explorekit.scoring.distances import EPS, display, exact_similarity, preprocess
 from explorekit.query.requests import Request
 from explorekit.scoring.formulas import pair_losses, pair_ranks, scaled_fast_sigmoid
+from explorekit.query.requests import parse_lookup
+from explorekit.query.rest import parse_body
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -64,7 +66,6 @@ def as_request(col: "Collection", source: Any = None, **kwargs: Any) -> Request:
     there, so it is dropped (explanations do not need it). ``lookup_from=`` given here replaces
     the one recorded, for ids looked up in an unnamed collection.
     """
-    from explorekit.query.rest import parse_body
 
     lookup = kwargs.pop("lookup_from", None)
     if isinstance(source, Request):
@@ -91,7 +92,6 @@ def as_request(col: "Collection", source: Any = None, **kwargs: Any) -> Request:
     if kwargs:
         request = request.replace(**kwargs)
     if lookup is not None:
-        from explorekit.query.requests import parse_lookup
         request = request.replace(lookup=parse_lookup(lookup))
     elif request.lookup is not None and request.lookup.collection == "<unnamed collection>":
         raise UnknownCollectionError("The query looked ids up in an unnamed collection (lookup_from), which a "
@@ -126,10 +126,10 @@ def examples(col: "Collection", source: Any = None, **kwargs: Any) -> pd.DataFra
 
 
 def _examples(col: "Collection", request: Request) -> tuple[list[tuple], dict]:
-    plan = engine.prepare(col, request)
+    plan = col.prepare(request)
     space = plan.space
-    source, name, same = engine._lookup_source(col, request, space)
-    resolver = engine._Resolver(source, name, space, external=not same)
+    resolver = plan.resolver
+    same = not resolver.external
 
     def row(role, pair, i, ex, where, vector=None):
         raw = resolver.stored(ex, where) if vector is None else vector
@@ -151,7 +151,7 @@ def _examples(col: "Collection", request: Request) -> tuple[list[tuple], dict]:
         if request.strategy == "average_vector":
             q = plan.query.vectors[0]
             rows.append(("average", None, 0, _average_label(request), None, False, q))
-            extra["average_raw"] = engine._average_query(raws[:len(request.positive)], raws[len(request.positive):])
+            extra["average_raw"] = average_query(raws[:len(request.positive)], raws[len(request.positive):])
     else:
         if request.target is not None:
             rows.append(row("target", None, 0, request.target, "target")[0])
@@ -187,7 +187,7 @@ def explain(col: "Collection", source: Any = None, **kwargs: Any) -> pd.DataFram
     if isinstance(source, pd.DataFrame):
         ids = source["id"].tolist() if "id" in source.columns else []
     else:
-        ids = col._run([request])[0]["id"].tolist()
+        ids = col.answer([request])[0]["id"].tolist()
     return explain_ids(col, request, ids)
 
 
@@ -196,7 +196,7 @@ def explain_ids(col: "Collection", request: Request, ids: list) -> pd.DataFrame:
     entries, extra = _examples(col, request)
     plan = extra["plan"]
     space = plan.space
-    rows = col._ids.rows(ids, what="result id") if ids else np.empty(0, np.int64)
+    rows = col.store.ids.rows(ids, what="result id") if ids else np.empty(0, np.int64)
     points = space.stored[rows]
     if len(entries) and len(rows):
         vectors = np.vstack([e[6] for e in entries]).astype(np.float32)
@@ -222,7 +222,7 @@ def explain_ids(col: "Collection", request: Request, ids: list) -> pd.DataFrame:
         "contribution": contribution.T.ravel(),
         "decides": decides.T.ravel(),
     }, columns=COLUMNS)
-    if m and col._ids.all_int:
+    if m and col.store.ids.all_int:
         frame["id"] = frame["id"].astype(np.int64)
     frame.attrs["query"] = request.to_body()
     return frame

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,10 +36,9 @@ import pandas as pd
 from explorekit._support.errors import (DimensionError, ExploreError, MissingDependencyError, short_repr, unknown)
 from explorekit._support.progress import progress, task
 from explorekit.scoring.distances import preprocess, similarity
+from explorekit.collection import Collection
+from explorekit.data.store import SavedState, VectorSpace
 from explorekit.query.requests import parse_examples
-
-if TYPE_CHECKING:
-    from explorekit.collection import Collection, VectorSpace
 
 METHODS = ("auto", "pca", "umap", "identity")
 DEFAULT_SAMPLE = {"pca": 200_000, "umap": 10_000}
@@ -136,7 +135,7 @@ def project(col: "Collection", using: str | None = None, method: str = "auto", *
     DataFrame with ``id``, ``x``, ``y`` (float32), one row per point in collection order;
     ``attrs["projection"]`` says how it was made (method, points, fitted_on, seed, ...).
     """
-    space = col._space(using)
+    space = col.space(using)
     proj = _projection(space, method, sample=sample, seed=seed, n_neighbors=n_neighbors, min_dist=min_dist)
     frame = pd.DataFrame({"id": col.ids.to_numpy(), "x": proj.coords[:, 0], "y": proj.coords[:, 1]})
     frame.attrs["projection"] = {**proj.describe(), "using": space.name}
@@ -150,11 +149,11 @@ def place(col: "Collection", vectors: Any, using: str | None = None, method: str
     vectors (given as a query would be: normalised for cosine, then mapped with the PCA basis
     or UMAP's ``transform``). Uses the cached map of ``method``, fitting it first if needed.
     """
-    space = col._space(using)
+    space = col.space(using)
     examples = parse_examples(vectors, "vectors")
     raw = [i for i, e in enumerate(examples) if not e.is_id]
     ids = [i for i, e in enumerate(examples) if e.is_id]
-    rows = col._ids.rows([examples[i].id for i in ids], what="vectors") if ids else None
+    rows = col.store.ids.rows([examples[i].id for i in ids], what="vectors") if ids else None
     for i in raw:
         size = examples[i].vector.shape[0]
         if size != space.dim:
@@ -171,8 +170,15 @@ def place(col: "Collection", vectors: Any, using: str | None = None, method: str
 
 
 def cached(space: "VectorSpace", method: str) -> Projection | None:
-    """The cached map of ``method`` on a vector space, if any (no fitting)."""
-    return space.extras.get(f"projection:{method}")
+    """The cached map of ``method`` on a vector space, if any (no fitting).
+
+    A map read back by persistence (a ``SavedState``) becomes a :class:`Projection` here.
+    """
+    key = f"projection:{method}"
+    value = space.extras.get(key)
+    if isinstance(value, SavedState):
+        value = space.extras[key] = Projection.from_state(value.meta, value.arrays)
+    return value
 
 
 def resolve_method(method: Any, space: "VectorSpace") -> str:
@@ -192,7 +198,7 @@ def _projection(space: "VectorSpace", method: str, **given: Any) -> Projection:
     method = resolve_method(method, space)
     params = _check_params(method, len(space.stored), given)
     key = f"projection:{method}"
-    current = space.extras.get(key)
+    current = cached(space, method)
     if current is not None and current.points == len(space.stored) and all(
             current.params.get(k) == v for k, v in params.items() if given.get(k) is not None):
         return current

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import QuantizationError, RequestError, short_repr
+from explorekit.query.params import candidate_count
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -41,13 +42,6 @@ _OWN = ("limit", "offset", "params", "score_threshold", "with_payload", "with_ve
 COLUMNS = ["id", "quantized_rank", "quantized_score", "rescored_rank", "exact_score",
            "exact_rank", "rank_change", "returned_without_rescore", "returned", "rescued",
            "dropped", "lost"]
-
-
-def candidate_count(limit: int, oversampling: float | None) -> int:
-    """Qdrant's number of quantized candidates: ``floor(oversampling * limit)`` if > 1."""
-    if oversampling is not None and oversampling > 1.0:
-        return math.floor(oversampling * limit)
-    return limit
 
 
 def rescoring_effect(col: "Collection", kind: str = "search", *, limit: int = 10,

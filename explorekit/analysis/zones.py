@@ -6,7 +6,7 @@ summed pair losses, 0 for points on the positive side of every pair (qdrant-sema
 §4-§5). These functions compute those parts for every point (:func:`points`), for every cell
 of a grid over a 2-D vector space (:func:`grid`: the exact zone field, as if a point sat at
 the cell centre) and as half-planes (:func:`boundaries`), with the engine's own code: the
-examples are resolved by ``engine.prepare``, similarities come from
+examples are resolved by ``col.prepare``, similarities come from
 ``distances.exact_similarity`` and scores from ``ScoringQuery.combine``, so ``score`` equals
 what the query returns for every point it returns.
 
@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from explorekit.engine import pipeline as engine
 from explorekit._support.errors import ExploreError, short_repr
 from explorekit.scoring.distances import display, exact_similarity, preprocess
 from explorekit.analysis.explain import as_request
@@ -56,7 +55,7 @@ def points(col: "Collection", source: Any = None, **kwargs: Any) -> pd.DataFrame
     score), ``satisfied`` (pairs with no loss), ``zero_loss`` (all pairs), ``pair_0`` ... (loss).
     """
     request = as_request(col, source, **kwargs)
-    plan = engine.prepare(col, request)
+    plan = col.prepare(request)
     stored = plan.space.stored
     parts = [_parts(plan, stored[start:start + _BLOCK_ROWS]) for start in range(0, max(len(stored), 1), _BLOCK_ROWS)]
     columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts else {}
@@ -102,7 +101,7 @@ def grid(col: "Collection", source: Any = None, *, bounds: Any = None, resolutio
 def _plane_plan(col: "Collection", source: Any, what: str, hint: str, **kwargs: Any):
     """The request and its prepared plan, for a function that needs 2-D vectors."""
     request = as_request(col, source, **kwargs)
-    plan = engine.prepare(col, request)
+    plan = col.prepare(request)
     if plan.space.dim != 2:
         raise ExploreError(f"{what}: {plan.space.label} has {plan.space.dim} dimensions; {hint}")
     return request, plan

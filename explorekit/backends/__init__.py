@@ -9,7 +9,7 @@ Examples
 >>> import explorekit as ek
 >>> conn = ek.connect(":memory:")          # or url="https://...:6333", api_key=...
 >>> local = ek.Collection.from_arrays([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]], ids=[1, 2])
->>> remote = local.to_qdrant(conn.client, "articles", progress=False)
+>>> remote = conn.upload(local, "articles", progress=False)
 >>> conn["articles"].search([0.1, 0.2, 0.3], limit=1)["id"].tolist()
 [1]
 """

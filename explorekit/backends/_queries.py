@@ -1,5 +1,6 @@
 """One explorekit :class:`~explorekit.query.requests.Request` -> one qdrant-client ``QueryRequest``,
-and the points Qdrant returns -> the DataFrame a local Collection would return.
+and the points Qdrant returns -> the DataFrame a local Collection would return. ``remote`` arguments
+are QdrantCollection objects (typed Any here: that class imports this module).
 
 Every request goes through the Query API (``query_batch_points``): nearest, recommend (all three
 strategies), discover and context. What cannot be sent as it is:
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,12 +25,13 @@ import pandas as pd
 from explorekit._support.errors import FilterError, RequestError, short_repr
 from explorekit.scoring.distances import passes_threshold
 from explorekit.data.payload import Payload
+from explorekit.collection import Collection
+from explorekit.data.ids import normalize_id
+from explorekit.query.filters import pandas_query_to_filter, to_filter_dict, validate_filter
 from explorekit.query.requests import Example, Request
 from explorekit.query.results import vector_column
 from explorekit.backends._convert import (ID_FIELD, RemoteSpace, check_dim, id_series, original_id, qdrant_modules, to_point_id)
 
-if TYPE_CHECKING:
-    from explorekit.backends.qdrant import QdrantCollection
 
 
 @dataclass
@@ -42,10 +44,10 @@ class Outgoing:
     empty_context: bool = False
 
 
-def outgoing(remote: "QdrantCollection", request: Request) -> Outgoing:
+def outgoing(remote: Any, request: Request) -> Outgoing:
     """Check ``request`` against the remote collection and build its QueryRequest."""
     _, models = qdrant_modules()
-    space = remote._space(request.using)
+    space = remote.space(request.using)
     original = request
     lookup_from = None
     if request.lookup is not None:
@@ -89,7 +91,7 @@ def outgoing(remote: "QdrantCollection", request: Request) -> Outgoing:
     return Outgoing(original, space, body, empty_context)
 
 
-def _lookup(remote: "QdrantCollection", request: Request, space: RemoteSpace, models: Any) -> tuple[Request, Any]:
+def _lookup(remote: Any, request: Request, space: RemoteSpace, models: Any) -> tuple[Request, Any]:
     lookup = request.lookup
     assert lookup is not None
     if lookup.vector is not None:
@@ -97,16 +99,16 @@ def _lookup(remote: "QdrantCollection", request: Request, space: RemoteSpace, mo
     else:
         vector = space.name if request.lookup_default == "using" else ""
     other = lookup.collection
-    if hasattr(other, "_spaces") and hasattr(other, "_ids"):         # a local explorekit Collection
+    if isinstance(other, Collection):                                # a local explorekit Collection
         return _resolve_locally(request, other, vector, space), None
     if isinstance(other, str):
         name = other
-    elif hasattr(other, "client") and hasattr(other, "_space"):       # another QdrantCollection
+    elif hasattr(other, "client") and hasattr(other, "space"):        # another QdrantCollection
         if other.client is not remote.client:
             raise RequestError(f"lookup_from: collection {other.name!r} is on another Qdrant connection; "
                                "lookup_from must name a collection of the same server (or pass a local "
                                "Collection, whose vectors are then sent as raw vectors).")
-        other._space(vector, where="lookup_from vector")
+        other.space(vector, where="lookup_from vector")
         name = other.name
     else:
         raise RequestError(f"lookup_from: {short_repr(other)} is not a collection or a collection name.")
@@ -115,14 +117,14 @@ def _lookup(remote: "QdrantCollection", request: Request, space: RemoteSpace, mo
 
 
 def _resolve_locally(request: Request, other: Any, vector: str, space: RemoteSpace) -> Request:
-    lookup_space = other._space(vector, where="lookup_from vector")
+    lookup_space = other.space(vector, where="lookup_from vector")
 
     def fix(e: Example | None, where: str) -> Example | None:
         if e is None or not e.is_id:
             if e is not None:
                 check_dim(e.vector, space, where)  # type: ignore[arg-type]
             return e
-        stored = lookup_space.stored[other._ids.row(e.id, what=where)]
+        stored = lookup_space.stored[other.store.ids.row(e.id, what=where)]
         if stored.shape[0] != space.dim:
             check_dim(stored, space, f"{where}, looked up in another collection")
         return Example(vector=np.array(stored, dtype=np.float32))
@@ -147,25 +149,24 @@ def search_params(params: Any, models: Any) -> Any:
     return models.SearchParams(hnsw_ef=params.hnsw_ef, exact=params.exact, quantization=quant)
 
 
-def payload_selector(remote: "QdrantCollection", with_payload: bool | tuple[str, ...]) -> Any:
+def payload_selector(remote: Any, with_payload: bool | tuple[str, ...]) -> Any:
     if with_payload is True:
         return True
     names = list(remote._check_payload_fields(with_payload)) if with_payload else []
     return names + [ID_FIELD] if (names or remote._maybe_mapped) else False
 
 
-def vector_selector(remote: "QdrantCollection", with_vectors: bool | tuple[str, ...]) -> Any:
+def vector_selector(remote: Any, with_vectors: bool | tuple[str, ...]) -> Any:
     if isinstance(with_vectors, bool):
         return with_vectors
-    names = [remote._space(name, where="with_vectors").name for name in with_vectors]
+    names = [remote.space(name, where="with_vectors").name for name in with_vectors]
     return True if set(names) == {""} or set(names) >= set(remote.vector_names) else names
 
 
 # ---------------------------------------------------------------------------------- filters
 
-def to_filter(remote: "QdrantCollection", value: Any, models: Any) -> Any:
+def to_filter(remote: Any, value: Any, models: Any) -> Any:
     """A filter in any explorekit form -> ``models.Filter`` (or None); same checks as locally."""
-    from explorekit.query.filters import pandas_query_to_filter, to_filter_dict, validate_filter
     if value is None:
         return None
     validate_filter(value)
@@ -191,7 +192,7 @@ def _map_ids(value: Any) -> Any:
     return value
 
 
-def _mask_ids(remote: "QdrantCollection", value: np.ndarray | pd.Series) -> list:
+def _mask_ids(remote: Any, value: np.ndarray | pd.Series) -> list:
     """Ids passing a boolean array (aligned with ``col.ids``) or Series (by id, or by position)."""
     ids = remote.ids
     n = len(ids)
@@ -215,7 +216,6 @@ def _mask_ids(remote: "QdrantCollection", value: np.ndarray | pd.Series) -> list
 
 
 def _norm(index: pd.Index) -> list:
-    from explorekit.data.ids import normalize_id
     out = []
     for v in index:
         try:
@@ -227,7 +227,7 @@ def _norm(index: pd.Index) -> list:
 
 # ---------------------------------------------------------------------------------- answers
 
-def to_frame(remote: "QdrantCollection", points: list, with_payload: bool | tuple[str, ...],
+def to_frame(remote: Any, points: list, with_payload: bool | tuple[str, ...],
              with_vectors: bool | tuple[str, ...], *, scores: bool = True, query: dict | None = None,
              zero_scores: bool = False) -> pd.DataFrame:
     """The result frame for the points Qdrant returned, shaped exactly like a local result."""

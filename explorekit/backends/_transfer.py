@@ -21,22 +21,23 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from explorekit._support.errors import (BackendError, DuplicateIdError, ExploreError, QuantizationError, RequestError, short_repr)
+from explorekit._support.progress import progress
+from explorekit.backends._queries import to_filter
+from explorekit.collection import Collection
+from explorekit.quantization import normalize_config
 from explorekit.backends._convert import (ID_FIELD, is_uuid, original_id, qdrant_modules, server_errors, spaces_of, to_point_id, vector_params)
 
-if TYPE_CHECKING:
-    from explorekit.collection import Collection
-    from explorekit.backends.qdrant import QdrantCollection
 
 _FORMAT = 1
 
 
-def to_qdrant(col: "Collection", client: Any, name: str, quantization: Any = None, batch_size: int = 256,
-              *, progress: bool = True, **create_options: Any) -> "QdrantCollection":
+def push(col: Collection, client: Any, name: str, quantization: Any = None, batch_size: int = 256,
+         *, progress: bool = True, **create_options: Any) -> Any:
     """Upload a local collection to Qdrant: ids, named vectors and payload.
 
     Parameters
@@ -59,8 +60,8 @@ def to_qdrant(col: "Collection", client: Any, name: str, quantization: Any = Non
 
     Returns
     -------
-    QdrantCollection
-        The uploaded collection, ready to query.
+    qdrant_client.QdrantClient
+        The client the points went to (``to_qdrant`` wraps it in a QdrantCollection).
 
     Raises
     ------
@@ -75,38 +76,37 @@ def to_qdrant(col: "Collection", client: Any, name: str, quantization: Any = Non
         raise RequestError(f"to_qdrant: name={short_repr(name)} is not a collection name (a non-empty string).")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise RequestError(f"batch_size: {short_repr(batch_size)} is not a positive integer. Use e.g. 256.")
-    if not hasattr(col, "_spaces"):
+    if not isinstance(col, Collection):
         raise RequestError(f"to_qdrant: {short_repr(col)} is not an explorekit Collection.")
     quant = quantization_config(quantization, models)
-    originals = col._ids.values
+    originals = col.store.ids.values
     sent = [to_point_id(v, f"ids[{i}]") for i, v in enumerate(originals)]
     mapped = [i for i, v in enumerate(originals) if isinstance(v, str) and not is_uuid(v)]
     if len(set(sent)) != len(sent):
         raise DuplicateIdError("to_qdrant: two ids map to the same Qdrant id (a string id's uuid5 equals a "
                                "UUID id of the collection). Rename one of them.")
-    columns = list(col._payload.columns)
+    columns = list(col.store.payload.columns)
     if ID_FIELD in columns:
         raise ExploreError(f"to_qdrant: the payload field {ID_FIELD!r} is reserved for the original string ids. "
                            "Rename that column.")
-    spaces = {key: (space.dim, space.distance) for key, space in col._spaces.items()}
-    metadata = {"explorekit": {"format": _FORMAT, "payload_columns": columns, "int_ids": col._ids.all_int,
+    spaces = {key: (space.dim, space.distance) for key, space in col.store.spaces.items()}
+    metadata = {"explorekit": {"format": _FORMAT, "payload_columns": columns, "int_ids": col.store.ids.all_int,
                                "mapped_ids": bool(mapped)}}
     _ensure_collection(client, models, name, spaces, quant, metadata, create_options)
-    records = col._payload.to_records()
+    records = col.store.payload.to_records()
     for i in mapped:
         records[i][ID_FIELD] = originals[i]
     starts = range(0, len(sent), int(batch_size))
     for start in _progress(starts, len(starts), f"to_qdrant {name!r}", progress):
         stop = start + int(batch_size)
         if set(spaces) == {""}:
-            vectors: Any = col._spaces[""].stored[start:stop].tolist()
+            vectors: Any = col.store.spaces[""].stored[start:stop].tolist()
         else:
-            vectors = {key: space.stored[start:stop].tolist() for key, space in col._spaces.items()}
+            vectors = {key: space.stored[start:stop].tolist() for key, space in col.store.spaces.items()}
         batch = models.Batch(ids=sent[start:stop], vectors=vectors, payloads=records[start:stop])
         with server_errors(f"to_qdrant {name!r}, points {start}..{min(stop, len(sent)) - 1}"):
             client.upsert(name, points=batch, wait=True)
-    from explorekit.backends.qdrant import QdrantCollection
-    return QdrantCollection(client, name)
+    return client
 
 
 def _ensure_collection(client: Any, models: Any, name: str, spaces: dict, quant: Any, metadata: dict,
@@ -141,7 +141,6 @@ def quantization_config(quantization: Any, models: Any) -> Any:
         return None
     if hasattr(quantization, "model_dump") and not isinstance(quantization, dict):
         return quantization
-    from explorekit.quantization import normalize_config
     config = normalize_config(quantization)
     (method, body), = config.items()
     given = dict(quantization.get(method) or {}) if isinstance(quantization, dict) else {}
@@ -161,18 +160,16 @@ def quantization_config(quantization: Any, models: Any) -> Any:
 
 
 def _progress(items: Iterable[int], total: int, desc: str, show: bool) -> Iterable[int]:
-    from explorekit._support.progress import progress
     return progress(items, total=total, desc=desc) if show else items
 
 
-def from_qdrant(client: Any, name: str, limit: int | None = None, filter: Any = None, *,
-                order: str = "id", local_name: str | None = None) -> "Collection":
+def pull(remote: Any, limit: int | None = None, filter: Any = None, *,
+         order: str = "id", local_name: str | None = None) -> Collection:
     """A local Collection of the points of a Qdrant collection (all, a sample, or a filtered part).
 
     Parameters
     ----------
-    client : qdrant_client.QdrantClient or Connection
-    name : str
+    remote : QdrantCollection
         The Qdrant collection.
     limit : int, optional
         At most this many points (None: all that pass ``filter``).
@@ -190,10 +187,8 @@ def from_qdrant(client: Any, name: str, limit: int | None = None, filter: Any = 
     Collection
         Same ids (string ids restored), vectors, distances and payload.
     """
-    from explorekit.collection import Collection
-    from explorekit.backends.qdrant import QdrantCollection
     _, models = qdrant_modules()
-    client = getattr(client, "client", client) if not hasattr(client, "query_batch_points") else client
+    client, name = remote.client, remote.name
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
         raise RequestError(f"limit: {short_repr(limit)} is not a positive integer (or None for every point).")
     if order not in ("id", "random"):
@@ -201,8 +196,6 @@ def from_qdrant(client: Any, name: str, limit: int | None = None, filter: Any = 
     if isinstance(filter, (np.ndarray, list)) or hasattr(filter, "dtype"):
         raise RequestError("from_qdrant: filter must be a Qdrant filter or a pandas query string; a boolean "
                            "array has no meaning before the points are fetched.")
-    remote = QdrantCollection(client, name)
-    from explorekit.backends._queries import to_filter
     flt = to_filter(remote, filter, models)
     if order == "random" and limit is not None:
         with server_errors(f"from_qdrant {name!r} (random sample)"):
@@ -213,7 +206,7 @@ def from_qdrant(client: Any, name: str, limit: int | None = None, filter: Any = 
         points = remote._scroll_points(flt, limit, True, True)
     ids = [original_id(p.id, p.payload) for p in points]
     records = [{k: v for k, v in (p.payload or {}).items() if k != ID_FIELD} for p in points]
-    spaces = remote._spaces
+    spaces = remote.spaces
     vectors = {key: _matrix([p.vector if key == "" and not isinstance(p.vector, dict) else p.vector[key]
                              for p in points], space.dim) for key, space in spaces.items()}
     distances = {key: space.distance for key, space in spaces.items()}

@@ -24,7 +24,6 @@ Examples
 >>> import explorekit as ek
 >>> from qdrant_client import QdrantClient
 >>> local = ek.Collection.from_arrays([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], ids=[1, 2, 3])
->>> remote = local.to_qdrant(QdrantClient(":memory:"), "demo", progress=False)  # doctest: +SKIP
 >>> remote = to_qdrant(local, QdrantClient(":memory:"), "demo", progress=False)
 >>> remote.recommend(positive=[1], negative=[2], strategy="best_score")["id"].tolist()
 [3]
@@ -39,11 +38,18 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import RequestError, UnknownIdError, UnknownVectorError, short_repr, unknown
+from explorekit.data.store import resolve_vector_name
 from explorekit.query.methods import QueryMethods
 from explorekit.query.requests import Request, parse_selectors
 from explorekit.backends._convert import RemoteSpace, qdrant_modules, server_errors, spaces_of, to_point_id
 from explorekit.backends._queries import (finish_empty_context, outgoing, payload_selector, to_filter, to_frame, vector_selector)
-from explorekit.backends._transfer import from_qdrant, to_qdrant
+from explorekit.backends._transfer import pull, push
+from explorekit.collection import Collection
+from explorekit.analysis.projection import place
+from explorekit.analysis.projection import project
+from explorekit.backends._convert import ID_FIELD
+from explorekit.backends._convert import RemoteUnknownCollectionError
+from explorekit.query.requests import parse_examples
 
 __all__ = ["Connection", "QdrantCollection", "connect", "from_qdrant", "to_qdrant"]
 
@@ -104,6 +110,24 @@ def connect(url: str | None = None, *, api_key: str | None = None, client: Any =
     return conn
 
 
+def to_qdrant(col: Collection, client: Any, name: str, quantization: Any = None, batch_size: int = 256,
+              *, progress: bool = True, **create_options: Any) -> "QdrantCollection":
+    """Upload a local collection to Qdrant and return it as a QdrantCollection (see ``Connection.upload``).
+
+    ``create_options`` go to ``create_collection`` when the collection is missing; an existing
+    one must have the same vector names, sizes and distances. Safe to re-run after an interruption.
+    """
+    return QdrantCollection(push(col, client, name, quantization, batch_size, progress=progress,
+                                 **create_options), name)
+
+
+def from_qdrant(client: Any, name: str, limit: int | None = None, filter: Any = None, *,
+                order: str = "id", local_name: str | None = None) -> Collection:
+    """A local Collection of the points of a Qdrant collection (see ``QdrantCollection.to_collection``)."""
+    client = getattr(client, "client", client) if not hasattr(client, "query_batch_points") else client
+    return QdrantCollection(client, name).to_collection(limit, filter, order=order, local_name=local_name)
+
+
 class Connection:
     """A Qdrant connection: ``conn["name"]`` gives a :class:`QdrantCollection`."""
 
@@ -127,15 +151,20 @@ class Connection:
             raise RequestError(f"conn[...]: {short_repr(name)} is not a collection name (a non-empty string).")
         known = self.collections
         if name not in known:
-            from explorekit.backends._convert import RemoteUnknownCollectionError
             raise RemoteUnknownCollectionError(unknown("collection", name, known,
                                                        f"The server has {known[:20]}; upload one with "
-                                                       "col.to_qdrant(conn.client, name)."))
+                                                       "conn.upload(col, name)."))
         return QdrantCollection(self.client, name)
 
-    def upload(self, col: Any, name: str, **kwargs: Any) -> "QdrantCollection":
-        """``to_qdrant(col, conn.client, name, **kwargs)``."""
-        return to_qdrant(col, self.client, name, **kwargs)
+    def upload(self, col: Any, name: str, quantization: Any = None, batch_size: int = 256, *,
+               progress: bool = True, **create_options: Any) -> "QdrantCollection":
+        """Upload a local Collection as ``name`` (created if missing; safe to re-run after an interruption).
+
+        ``create_options`` go to ``create_collection`` (``shard_number``, ``replication_factor``,
+        ``hnsw_config``...). Returns the Qdrant-backed collection.
+        """
+        return to_qdrant(col, self.client, name, quantization=quantization, batch_size=batch_size,
+                         progress=progress, **create_options)
 
     def close(self) -> None:
         self.client.close()
@@ -186,10 +215,10 @@ class QdrantCollection(QueryMethods):
         return list(self._spaces)
 
     def distance(self, using: str | None = None) -> str:
-        return self._space(using).distance
+        return self.space(using).distance
 
     def dim(self, using: str | None = None) -> int:
-        return self._space(using).dim
+        return self.space(using).dim
 
     @property
     def ids(self) -> pd.Index:
@@ -207,15 +236,20 @@ class QdrantCollection(QueryMethods):
         frame.columns = pd.Index(list(frame.columns), dtype=object)
         return frame
 
+    def to_collection(self, limit: int | None = None, filter: Any = None, *, order: str = "id",
+                      local_name: str | None = None) -> Any:
+        """Pull this collection (or a sample / filtered part of it) into a local :class:`explorekit.Collection`."""
+        return pull(self, limit, filter, order=order, local_name=local_name)
+
     def vectors(self, using: str | None = None) -> np.ndarray:
         """Every stored vector of one name, in ``ids`` order (scrolls the whole collection)."""
-        space = self._space(using)
+        space = self.space(using)
         frame = self.scroll(with_payload=False, with_vectors=[space.name])
         return _stack(frame[space.name or "vector"], space.dim)
 
     def vectors_of(self, ids: Sequence[Any], using: str | None = None) -> np.ndarray:
         """The stored vectors of these ids (for placing results on a map fitted on a sample)."""
-        space = self._space(using)
+        space = self.space(using)
         frame = self.retrieve(list(ids), with_vectors=[space.name], with_payload=False)
         return _stack(frame[space.name or "vector"], space.dim)
 
@@ -238,7 +272,6 @@ class QdrantCollection(QueryMethods):
                 **options: Any) -> pd.DataFrame:
         """The map: ``(id, x, y)`` of the points of :meth:`map_sample`, fitted on them
         (:func:`explorekit.analysis.projection.project` on the local sample)."""
-        from explorekit.analysis.projection import project
         return project(self.map_sample(sample), using=using, method=method, **options)
 
     def place(self, vectors: Any, using: str | None = None, method: str = "auto") -> np.ndarray:
@@ -247,30 +280,22 @@ class QdrantCollection(QueryMethods):
         Ids in the sample keep their map position; other ids are placed by their stored
         vectors (fetched from the server with :meth:`vectors_of`), raw vectors by transform.
         """
-        from explorekit.analysis.projection import place
-        from explorekit.query.requests import parse_examples
         sample = self.map_sample()
         if isinstance(vectors, (pd.Series, pd.Index)):
             vectors = vectors.tolist()
         examples = parse_examples(vectors, "vectors")
-        away = list(dict.fromkeys(e.id for e in examples if e.is_id and e.id not in sample._ids))
+        away = list(dict.fromkeys(e.id for e in examples if e.is_id and e.id not in sample.store.ids))
         fetched = dict(zip(away, self.vectors_of(away, using=using))) if away else {}
         items = [e.vector if not e.is_id else fetched.get(e.id, e.id) for e in examples]
         return place(sample, items, using=using, method=method)
 
-    def _space(self, using: str | None, where: str = "using") -> RemoteSpace:
-        if using is None or using == "":
-            if "" in self._spaces:
-                return self._spaces[""]
-            if len(self._spaces) == 1 and using is None:
-                return next(iter(self._spaces.values()))
-            names = list(self._spaces)
-            raise UnknownVectorError(f"{where}: this collection has named vectors {names}; "
-                                     f"say which one to search, e.g. using={names[0]!r}.")
-        if using not in self._spaces:
-            known = [n or "<unnamed: using=None>" for n in self._spaces]
-            raise UnknownVectorError(unknown(f"vector name ({where})", using, known, f"Pass {where}= one of {known}."))
-        return self._spaces[using]
+    @property
+    def spaces(self) -> dict[str, RemoteSpace]:
+        """The collection's vector spaces by name (``""`` = unnamed): size and distance."""
+        return dict(self._spaces)
+
+    def space(self, using: str | None, where: str = "using") -> RemoteSpace:
+        return self._spaces[resolve_vector_name(list(self._spaces), using, where)]
 
     def _check_payload_fields(self, names: Sequence[str]) -> Sequence[str]:
         if self._columns_known:
@@ -281,7 +306,6 @@ class QdrantCollection(QueryMethods):
         return names
 
     def _see_columns(self, records: list[dict]) -> None:
-        from explorekit.backends._convert import ID_FIELD
         seen = dict.fromkeys(self._columns)
         for record in records:
             for key in record:
@@ -301,7 +325,7 @@ class QdrantCollection(QueryMethods):
             return []
         if with_vectors is True:
             return self.vector_names
-        return [self._space(name, where="with_vectors").name for name in with_vectors]
+        return [self.space(name, where="with_vectors").name for name in with_vectors]
 
     def retrieve(self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False,
                  with_payload: bool | Sequence[str] = True) -> pd.DataFrame:

@@ -47,6 +47,8 @@ from explorekit.data.column import Column, absent_like, column_from_cells, colum
 from explorekit._support.errors import ExploreError, short_repr, unknown
 from explorekit.data.jsonvalues import ABSENT, cells_to_json, copy_json, is_top_missing, to_json
 from explorekit.data.pathvalues import PathValues, walk
+from explorekit.data.payload_arrow import columns_from_arrow
+from explorekit.data.payload_arrow import columns_to_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -137,7 +139,6 @@ class Payload:
         >>> Payload.from_arrow(p.to_arrow()).to_records() == p.to_records()
         True
         """
-        from explorekit.data.payload_arrow import columns_from_arrow
         n, cols = columns_from_arrow(table)
         return cls(n, cols)
 
@@ -150,7 +151,6 @@ class Payload:
         >>> Payload.from_records([{"a": 1}, {}]).to_arrow().column("a").to_pylist()
         [1, None]
         """
-        from explorekit.data.payload_arrow import columns_to_arrow
         return columns_to_arrow(self._n, self._cols)
 
     # ------------------------------------------------------------------ access

@@ -8,7 +8,7 @@ metadata holds ``kind`` (int, float, bool, str, json) and ``encoding``:
 * ``json``: string, the JSON text of each value (``"null"`` for JSON null); an Arrow null is
   a missing key. Used for json columns and for typed columns that hold JSON nulls.
 
-The schema metadata ``explorekit.data.payload`` is ``{"format": 1, "rows": n}`` (the row count is
+The schema metadata ``explorekit.payload`` is ``{"format": 1, "rows": n}`` (the row count is
 what a table without columns needs). Parquet keeps all of it.
 
 Examples
@@ -24,37 +24,34 @@ Examples
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from explorekit.data.column import Column
 from explorekit._support.errors import ExploreError, short_repr
 
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 __all__ = ["columns_from_arrow", "columns_to_arrow", "upgrade_first_layout"]
 
-_META = b"explorekit.data.payload"
+_META = b"explorekit.payload"        # the stored format's key (the module's name when it was written)
 _FORMAT = 1
 _TYPED = {"int": (np.int64, 0, int), "float": (np.float64, 0.0, float), "bool": (bool, False, bool)}
 _WHERE = "Payload.from_arrow"
 
 
 def _schema(fields: list, rows: int) -> "pa.Schema":
-    import pyarrow as pa
     return pa.schema(fields, metadata={_META: json.dumps({"format": _FORMAT, "rows": int(rows)})})
 
 
 def _field(key: str, array: Any, kind: str, encoding: str) -> "pa.Field":
-    import pyarrow as pa
     return pa.field(key, array.type, metadata={"kind": kind, "encoding": encoding})
 
 
 def columns_to_arrow(n: int, cols: dict[str, Column]) -> "pa.Table":
     """The table of ``n`` rows holding these payload columns (layout in the module docstring)."""
-    import pyarrow as pa
     fields, arrays = [], []
     for key, col in cols.items():
         if col.kind == "json" or col.null.any():
@@ -80,7 +77,6 @@ def _bad(what: str) -> ExploreError:
 
 def _spec(field: "pa.Field") -> tuple[str, str]:
     """(kind, encoding) of one column, checked against its Arrow type."""
-    import pyarrow as pa
     meta = field.metadata or {}
     kind, encoding = meta.get(b"kind", b"").decode(), meta.get(b"encoding", b"").decode()
     textual = pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
@@ -129,7 +125,6 @@ def _decode(name: str, kind: str, encoding: str, values: Any) -> Column:
 
 def columns_from_arrow(table: Any) -> tuple[int, dict[str, Column]]:
     """The row count and payload columns of a table made by :func:`columns_to_arrow`."""
-    import pyarrow as pa
     if not isinstance(table, pa.Table):
         raise _bad(f"{short_repr(table)} of type {type(table).__name__} is not a pyarrow Table.")
     raw = (table.schema.metadata or {}).get(_META)
@@ -156,8 +151,6 @@ def upgrade_first_layout(table: "pa.Table", kinds: dict[str, str], rows: int) ->
     json columns), ``p:<key>`` (present) and ``n:<key>`` (null), with the kinds in the
     collection manifest.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
     fields, arrays = [], []
     for key, kind in kinds.items():
         values, null = table.column(f"v:{key}"), table.column(f"n:{key}")

@@ -1,11 +1,11 @@
 """Candidates from the index, rescored exactly: every query kind, with and without filters.
 
 The contract (see :func:`index_candidates`): rows sorted best first with their *exact*
-internal scores (``engine.rescore``, Qdrant's formulas), at least ``min(limit + offset,
+internal scores (:func:`explorekit.engine.exact.rescore`, Qdrant's formulas), at least ``min(limit + offset,
 points passing)`` of them - never fewer than the exact scan would give - so an approximate
 answer differs from the exact one only by missing points, never by a score.
 
-**Sign codes** (``path="binary"``): every example's similarity to every passing point is
+**Sign codes** (``path="sign_codes"``): every example's similarity to every passing point is
 estimated from the codes, the query's own formula combines the estimates, and the best
 ``ef x kind factor x max(1, top/10)`` points are rescored exactly (the factor, tuned at build
 time, is 1 for nearest searches and larger for kinds whose estimate is weaker). Filters cost
@@ -32,53 +32,65 @@ is *certified*: best_score with positives, ``sig(max_p r_p)``; without positives
 If the ``top``-th candidate scores below the bound, or a probe came back short, the effort is
 multiplied by 4 (twice at most, and never beyond the cost of an exact scan), then the request
 falls back to the sign codes, or to the exact scan.
+
+**Cost model** (:func:`estimate_costs`, used by the planner): each generator's cost for a request
+is estimated from what was measured at build time (:mod:`explorekit.index._tune`): the sign-code
+scan grows with the examples and the passing points, annoy with the examples (one probe each)
+and ``1 / fraction passing`` (oversampling), the exact scan with the passing points. Annoy's
+estimate is doubled (``ANNOY_HANDICAP``) and annoy is not used for the kinds it cannot serve
+(:func:`annoy_serves`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from explorekit.engine.pipeline import DENSE_MASK
-from explorekit.engine import pipeline as engine
+from explorekit.engine.exact import exact_candidates, rescore
+from explorekit.engine.prepare import Prepared
+from explorekit.index import AnnIndex, build_index, select
 from explorekit.scoring.formulas import scaled_fast_sigmoid
-from explorekit.index._codes import select
-from explorekit.engine.index_plan import annoy_serves, kind_factor
 
-if TYPE_CHECKING:
-    from explorekit.engine.pipeline import Prepared
-    from explorekit.index._ann import AnnIndex
+# Annoy's cost counts double: its tuned effort is for nearest searches of stored points, and its
+# recall on held-out and combined query vectors is less predictable than the sign codes' (which
+# are tuned per query kind): measured on held-out text, 0.96 vs 0.99 for average_vector.
+ANNOY_HANDICAP = 2.0
+
 
 _ESCALATIONS = 2
 _TOLERANCE = 1e-5
 
 
-def index_candidates(plan: "Prepared") -> tuple[np.ndarray, np.ndarray]:
+def index_candidates(plan: Prepared) -> tuple[np.ndarray, np.ndarray]:
     """Rows (int64) and exact internal scores (float32) of the best candidates, best first.
 
-    Uses ``plan.path`` set by :func:`choose_path` (``"annoy"`` or ``"binary"``); updates
-    ``plan.path`` and ``plan.reason`` when it falls back.
+    Uses ``plan.path`` set by the planner (``"annoy"`` or ``"sign_codes"``) and records a
+    fallback in ``plan.path`` and ``plan.reason``.
     """
     index: AnnIndex = plan.space.index
-    path = getattr(plan, "path", "binary")
-    if path == "annoy" and annoy_serves(plan):
-        found = annoy_candidates(plan, index, _ef(plan, index, "annoy"))
+    if plan.path == "annoy" and annoy_serves(plan):
+        found = annoy_candidates(plan, index, effort(plan, index, "annoy")[0])
         if found is not None:
             return found
-        if not index.tuning["eligible"]["binary"]:
-            _note(plan, "exact", "annoy could not certify a complete answer; exact scan")
-            return engine.exact_candidates([plan])[0]
-        _note(plan, "binary", "annoy could not certify a complete answer; sign codes")
-    elif path != "binary":
-        return engine.exact_candidates([plan])[0]
-    return codes_candidates(plan, index, _ef(plan, index, "binary"))
+        if not index.eligible("sign_codes"):
+            plan.fall_back("exact", "annoy could not certify a complete answer; exact scan")
+            return exact_candidates([plan])[0]
+        plan.fall_back("sign_codes", "annoy could not certify a complete answer; sign codes")
+    elif plan.path != "sign_codes":
+        return exact_candidates([plan])[0]
+    return codes_candidates(plan, index, effort(plan, index, "sign_codes")[0])
 
 
-def _ef(plan: "Prepared", index: "AnnIndex", method: str) -> int:
+def effort(plan: Prepared, index: AnnIndex, method: str) -> tuple[int, str]:
+    """The search effort ``ef`` for ``method`` and where it came from: the one ``hnsw_ef`` rule.
+
+    ``params={"hnsw_ef": ef}`` when given, else the value tuned at build time.
+    """
     ef = plan.request.params.hnsw_ef
-    return int(ef if ef is not None else index.default_ef(method))
+    if ef is not None:
+        return int(ef), "hnsw_ef"
+    return index.default_ef(method), "tuned default"
 
 
 def _width(ef: int, top: int) -> int:
@@ -86,41 +98,32 @@ def _width(ef: int, top: int) -> int:
     return max(top, int(math.ceil(ef * max(1.0, top / 10))))
 
 
-def _note(plan: "Prepared", path: str, text: str) -> None:
-    plan.path = path                                                   # type: ignore[attr-defined]
-    plan.reason = f"{getattr(plan, 'reason', '')}; {text}".lstrip("; ")  # type: ignore[attr-defined]
-
-
 # ---------------------------------------------------------------------------------------------
 # sign codes
 
 
-def codes_candidates(plan: "Prepared", index: "AnnIndex", ef: int) -> tuple[np.ndarray, np.ndarray]:
+def codes_candidates(plan: Prepared, index: AnnIndex, ef: int) -> tuple[np.ndarray, np.ndarray]:
     """Best ``ef x max(1, top/10)`` points by estimated score, rescored exactly."""
-    n = len(plan.space.stored)
-    mask = plan.mask
-    rows = None
-    if mask is not None and plan.allowed < DENSE_MASK * n:
-        rows = np.flatnonzero(mask)
+    rows = plan.scan_rows()
     estimates = index.codes.estimate(plan.query.vectors, rows)
     width = _width(int(math.ceil(ef * kind_factor(plan, index))), plan.top)
     keep = select(plan.query, estimates, index.tuning.get("sigma", 0.0), width,
-                  mask if (mask is not None and rows is None) else None)
-    return engine.rescore(plan, keep if rows is None else rows[keep], plan.top)
+                  plan.mask if (plan.mask is not None and rows is None) else None)
+    return rescore(plan, keep if rows is None else rows[keep], plan.top)
 
 
 # ---------------------------------------------------------------------------------------------
 # annoy
 
 
-def annoy_candidates(plan: "Prepared", index: "AnnIndex", ef: int) -> tuple[np.ndarray, np.ndarray] | None:
+def annoy_candidates(plan: Prepared, index: AnnIndex, ef: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Candidates from annoy probes, or None when the answer cannot be certified complete."""
     probes, bound_of = _probes(plan)
     n = len(index)
     top, allowed = plan.top, plan.allowed
     need = min(top, allowed)
     if need == 0:
-        return engine.rescore(plan, np.empty(0, np.int64), top)
+        return rescore(plan, np.empty(0, np.int64), top)
     frac = allowed / max(n, 1)
     width = _width(ef, top)
     tuning = index.tuning
@@ -147,7 +150,7 @@ def annoy_candidates(plan: "Prepared", index: "AnnIndex", ef: int) -> tuple[np.n
         if plan.mask is not None:
             cand = cand[plan.mask[cand]]
         if len(cand) >= need:
-            best_rows, best_scores = engine.rescore(plan, cand, top)
+            best_rows, best_scores = rescore(plan, cand, top)
             if bound_of is None:
                 return best_rows, best_scores
             limit = bound_of(bounds)
@@ -179,7 +182,7 @@ def _sig(x: float) -> float:
     return float(scaled_fast_sigmoid(np.float32(x))) if np.isfinite(x) else (1.0 if x > 0 else 0.0)
 
 
-def _probes(plan: "Prepared"):
+def _probes(plan: Prepared):
     """``[(vector, bounded), ...]`` and the function turning the bounds into a score bound
     (None: the best candidates are the answer, no certificate needed)."""
     q, distance = plan.query, plan.space.distance
@@ -211,3 +214,72 @@ def _probes(plan: "Prepared"):
         if np.any(direction):
             probes.append((direction, False))
     return probes, lambda b: 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# the cost model and what each generator can serve
+
+
+def ensure_index(plan: Prepared) -> AnnIndex:
+    """The space's index, built now if it is missing or was built on other rows."""
+    space = plan.space
+    index = space.index
+    if index is None or len(index) != len(space.stored) or index.dim != space.dim:
+        index = build_index(space)
+        space.index = index
+    return index
+
+
+def estimate_costs(plan: Prepared, index: AnnIndex) -> dict[str, float]:
+    """Estimated milliseconds of each path that can answer this request (see module notes)."""
+    ms = index.tuning["ms"]
+    n = len(plan.space.stored)
+    frac = plan.allowed / max(n, 1)
+    m = len(plan.query.vectors)
+    exact = ms["exact"] or 1.0
+    costs = {"exact": exact * (frac if plan.selective else 1.0)
+             * (1 + 0.1 * (m - 1))}
+    scale = max(1.0, plan.top / 10)
+    # manhattan: the L1-from-L2 estimate of sign codes ranks far-off query vectors (an
+    # average_vector query 2 avg(P) - avg(N) often lies outside the data) badly: measured
+    # 1 of 5 true neighbours on 3,000 x 24 clustered data, so annoy's own L1 metric or the scan.
+    if index.eligible("sign_codes") and plan.space.distance != "manhattan":
+        candidates = index.default_ef("sign_codes") * kind_factor(plan, index) * scale
+        costs["sign_codes"] = ms["binary_scan"] * m * max(frac, 0.02) + ms["rescore_row"] * m * candidates
+    if index.eligible("annoy") and annoy_serves(plan):
+        costs["annoy"] = ANNOY_HANDICAP * ms["annoy"] * annoy_probes(plan) * scale / max(frac, 1e-6)
+    return costs
+
+
+def kind_key(plan: Prepared) -> str:
+    q = plan.query
+    return "best_score_negatives" if q.kind == "best_score" and q.n_positive == 0 else q.kind
+
+
+def kind_factor(plan: Prepared, index: AnnIndex) -> float:
+    """How many more sign-code candidates this query kind needs than a nearest search (tuned)."""
+    return float(index.tuning.get("kind_factor", {}).get(kind_key(plan), 1.0))
+
+
+def annoy_serves(plan: Prepared) -> bool:
+    """Whether annoy can propose candidates for this query kind and distance."""
+    q, distance = plan.query, plan.space.distance
+    if q.kind == "sum_scores":
+        if distance in ("cosine", "dot"):
+            return True
+        return distance == "euclid" and q.n_positive > q.n_negative
+    if q.kind == "best_score" and q.n_positive == 0:
+        return distance in ("cosine", "dot")       # farthest points = nearest to -n
+    return True
+
+
+def annoy_probes(plan: Prepared) -> int:
+    """How many annoy searches one request makes (one per probe vector)."""
+    q = plan.query
+    if q.kind in ("nearest", "sum_scores"):
+        return 1
+    if q.kind == "best_score":
+        return q.n_positive if q.n_positive else q.n_negative + (q.n_negative > 1)
+    if q.kind == "discover":
+        return 1 + q.n_pairs
+    return q.n_pairs + (1 if plan.space.distance in ("cosine", "dot") else 0)

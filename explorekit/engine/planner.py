@@ -1,159 +1,119 @@
-"""Which path answers a request: exact scan, quantized codes, or the approximate index.
+"""The one planner: which path answers a request, and answering a batch along those paths.
 
-Rules (``result.attrs`` records the path; see :func:`answer`):
+Rules, in the order they are checked (the first that applies decides; ``plan.path`` and
+``plan.reason`` record it, and result frames carry both in ``attrs``):
 
-* ``params.exact=True`` -> exact scan of the original vectors, quantization off (Qdrant).
-* a quantized vector space and not ``quantization.ignore`` -> candidates by quantized score,
-  ``floor(oversampling * (limit + offset))`` of them, rescored with the originals when
-  ``rescore`` is on (Qdrant's default per method when unset). Requests of a batch on the same
-  quantized space share one scan of the codes (:func:`_quantized_batch`).
-* otherwise :func:`explorekit.index.choose_path`: exact below Qdrant's indexing and
-  full-scan thresholds, else the cheapest of the exact scan and the index's candidate
-  generators (annoy, sign codes), whose candidates are always rescored exactly.
+1. ``params.exact=True``: exact scan of the original vectors, quantization off (as Qdrant).
+2. A quantized vector space and not ``quantization.ignore``: ``"quantized"``, candidates by
+   quantized score (:mod:`explorekit.engine.quantized`).
+3. Nothing to search (context search without pairs): exact.
+4. The vectors are smaller than Qdrant's ``indexing_threshold`` (10,000 KB, about 6,600
+   vectors of 384 dimensions; ``explorekit.index.INDEXING_THRESHOLD_KB``): exact, as Qdrant
+   scans a segment that has no HNSW index yet.
+5. The filter keeps few points: their vectors are smaller than Qdrant's
+   ``full_scan_threshold`` (10,000 KB; ``explorekit.index.FULL_SCAN_THRESHOLD_KB``): exact
+   scan of those points, as Qdrant does. The count is exact (the filter is already a mask),
+   not an estimate. Ids a request leaves out (its examples) are not a filter here.
+6. Otherwise the index (built now if missing) proposes candidates that are rescored exactly:
+   ``"annoy"`` or ``"sign_codes"``, whichever the cost model
+   (:func:`explorekit.engine.approximate.estimate_costs`) finds cheapest, the exact scan
+   included; ``index.method`` forces one generator.
+
+Examples
+--------
+>>> import numpy as np, explorekit as ek
+>>> from explorekit.engine.prepare import prepare
+>>> from explorekit.query.requests import Request
+>>> col = ek.Collection.from_arrays(np.eye(4, dtype=np.float32))
+>>> plan = prepare(col.store, Request.build("search", query=[1, 0, 0, 0], limit=2))
+>>> choose(plan), plan.reason.split(",")[0]
+('exact', '4 vectors x 4 dims = 0 KB')
 """
 
 from __future__ import annotations
 
-import math
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from explorekit.engine import pipeline as engine
-from explorekit.engine.approximate import index_candidates
-from explorekit.engine.index_plan import choose_path
-from explorekit.scoring.topk import top_k
-
-if TYPE_CHECKING:
-    from explorekit.collection import Collection
-    from explorekit.engine.pipeline import Prepared
-
-_BATCH_FLOATS = 1 << 24     # scores of one stacked quantized scan (64 MiB); more: in chunks
+from explorekit import index as index_settings
+from explorekit.engine.approximate import (annoy_serves, effort, ensure_index, estimate_costs, index_candidates,
+                                           kind_factor, kind_key)
+from explorekit.engine.exact import exact_candidates, finish
+from explorekit.engine.prepare import Prepared
+from explorekit.engine.quantized import quantized_batch
+from explorekit.index import AnnIndex
 
 
-def choose(plan: "Prepared") -> str:
-    """The path for one prepared request: ``"exact"``, ``"quantized"``, ``"annoy"`` or ``"binary"``.
-
-    Sets ``plan.path`` (the same string) and ``plan.reason`` (one sentence saying why).
-    """
+def choose(plan: Prepared) -> str:
+    """The path for one prepared request (one of ``PATHS``); records it with ``plan.decide``."""
     params = plan.request.params
     if params.exact:
-        return _decide(plan, "exact", "params.exact=True: exact scan of the original vectors, "
-                                      "quantization off (as Qdrant)")
+        return plan.decide("exact", "params.exact=True: exact scan of the original vectors, "
+                                    "quantization off (as Qdrant)")
     if plan.space.quantizer is not None and not params.ignore:
-        return _decide(plan, "quantized", f"{plan.space.quantizer.method} quantization of "
-                                          f"{plan.space.label}: candidates by quantized score")
-    return choose_path(plan)
+        return plan.decide("quantized", f"{plan.space.quantizer.method} quantization of "
+                                        f"{plan.space.label}: candidates by quantized score")
+    space = plan.space
+    n, dim = len(space.stored), space.dim
+    if len(plan.query.vectors) == 0:
+        return plan.decide("exact", "context search without pairs: every point scores 0")
+    indexing_kb, full_scan_kb = index_settings.INDEXING_THRESHOLD_KB, index_settings.FULL_SCAN_THRESHOLD_KB
+    kb = n * dim * 4 / 1024
+    if kb < indexing_kb:
+        return plan.decide("exact",
+                           f"{n:,} vectors x {dim} dims = {kb:,.0f} KB, below Qdrant's indexing_threshold "
+                           f"({indexing_kb:,} KB): exact scan, as Qdrant does for an unindexed segment")
+    allowed = plan.allowed
+    if plan.request.filter is not None:          # not for the ids a request leaves out
+        akb = allowed * dim * 4 / 1024
+        if akb < full_scan_kb:
+            return plan.decide("exact",
+                               f"filter keeps {allowed:,} of {n:,} points ({akb:,.0f} KB < full_scan_threshold "
+                               f"{full_scan_kb:,} KB): exact scan of those points, as Qdrant does")
+    index = ensure_index(plan)
+    if index.method != "auto":
+        method = index.method
+        if method == "annoy" and not annoy_serves(plan):
+            method = "sign_codes"
+            why = (f"index.method='annoy' but annoy cannot propose candidates for this "
+                   f"{plan.query.kind} query on {space.distance}; sign codes instead")
+        else:
+            why = f"index.method={index.method!r}"
+        return plan.decide(method, why + _effort_text(plan, index, method))
+    costs = estimate_costs(plan, index)
+    best = min(costs, key=costs.__getitem__)
+    shown = ", ".join(f"{k}{' (x2 handicap)' if k == 'annoy' else ''} {v:.2f}"
+                      for k, v in sorted(costs.items(), key=lambda kv: kv[1]))
+    why = f"estimated ms from build-time tuning: {shown}"
+    if best == "exact":
+        return plan.decide("exact", "exact scan is cheapest; " + why)
+    return plan.decide(best, why + _effort_text(plan, index, best))
 
 
-def _decide(plan: "Prepared", path: str, reason: str) -> str:
-    plan.path = path            # type: ignore[attr-defined]
-    plan.reason = reason        # type: ignore[attr-defined]
-    return path
+def _effort_text(plan: Prepared, index: AnnIndex, method: str) -> str:
+    ef, source = effort(plan, index, method)
+    if method == "annoy":
+        return f"; ef={ef} ({source}): annoy search_k = ef x {index.n_trees} trees per probe"
+    factor = kind_factor(plan, index)
+    extra = f" x {factor:g} for {kind_key(plan)}" if factor != 1 else ""
+    return f"; ef={ef} ({source}){extra}: candidates by sign-code estimate, rescored exactly"
 
 
-def answer(col: "Collection", plans: list["Prepared"]) -> list[tuple[np.ndarray, np.ndarray]]:
+def answer(plans: list[Prepared]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Rows and shown scores of every plan, after threshold, offset and limit.
 
-    Afterwards ``plan.path`` names the path that answered (``"exact"``, ``"quantized"``,
-    ``"annoy"``, ``"binary"``; an index path that falls back records the fallback) and
-    ``plan.reason`` says why.
+    Afterwards ``plan.path`` names the path that answered (an index path that falls back
+    records the fallback) and ``plan.reason`` says why.
     """
     paths = [choose(p) for p in plans]
     out: list = [None] * len(plans)
     exact = [i for i, path in enumerate(paths) if path == "exact"]
     if exact:
-        for i, (rows, scores) in zip(exact, engine.exact_candidates([plans[i] for i in exact])):
-            out[i] = engine.finish(plans[i], rows, scores)
+        for i, (rows, scores) in zip(exact, exact_candidates([plans[i] for i in exact])):
+            out[i] = finish(plans[i], rows, scores)
     batched = [i for i, path in enumerate(paths) if path == "quantized"]
-    for i, result in zip(batched, _quantized_batch([plans[i] for i in batched])):
+    for i, result in zip(batched, quantized_batch([plans[i] for i in batched])):
         out[i] = result
     for i, path in enumerate(paths):
-        if path in ("annoy", "binary"):
-            rows, scores = index_candidates(plans[i])
-            out[i] = engine.finish(plans[i], rows, scores)
+        if path in ("annoy", "sign_codes"):
+            out[i] = finish(plans[i], *index_candidates(plans[i]))
     return out
-
-
-def quantized(plan: "Prepared") -> tuple[np.ndarray, np.ndarray]:
-    """Qdrant's quantized search: oversample by quantized score, then rescore or not.
-
-    A selective filter scans only the rows that pass; otherwise every row is scanned and
-    the filter applied to the scores (see :func:`_quantized_batch`, which gives the same).
-    """
-    rows = _scanned_rows(plan)
-    if len(plan.query.vectors) == 0:
-        return _quantized_answer(plan, None, rows)
-    return _quantized_answer(plan, plan.space.quantizer.similarity(plan.query.vectors, rows), rows)
-
-
-def _quantized_batch(plans: list["Prepared"]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`quantized` for each plan, with one scan of the codes for many plans.
-
-    Plans on the same quantized vector space that scan every row (no filter, or one that
-    keeps at least ``engine.DENSE_MASK`` of the rows) stack their example vectors into one
-    ``quantizer.similarity`` call, in chunks of at most ``_BATCH_FLOATS`` scores. A
-    quantizer's scores for one query do not depend on the other queries of the call, so every
-    plan gets exactly what :func:`quantized` gives it alone.
-    """
-    out: list = [None] * len(plans)
-    shared: dict[tuple[int, int], list[int]] = {}
-    for i, plan in enumerate(plans):
-        if _scanned_rows(plan) is None and len(plan.query.vectors):
-            shared.setdefault((id(plan.space), id(plan.space.quantizer)), []).append(i)
-        else:
-            out[i] = quantized(plan)
-    for members in shared.values():
-        for chunk in _chunks(members, plans):
-            group = [plans[i] for i in chunk]
-            sims = group[0].space.quantizer.similarity(np.vstack([p.query.vectors for p in group]))
-            start = 0
-            for i, plan in zip(chunk, group):
-                stop = start + len(plan.query.vectors)
-                out[i] = _quantized_answer(plan, sims[start:stop], None)
-                start = stop
-    return out
-
-
-def _scanned_rows(plan: "Prepared") -> np.ndarray | None:
-    """The rows a quantized scan reads: all (None) unless a filter keeps few of them."""
-    if plan.mask is None or plan.allowed >= engine.DENSE_MASK * len(plan.space.stored):
-        return None
-    return np.flatnonzero(plan.mask)
-
-
-def _chunks(members: list[int], plans: list["Prepared"]) -> list[list[int]]:
-    """Consecutive runs of plans whose stacked scores fit in ``_BATCH_FLOATS``."""
-    n = len(plans[members[0]].space.stored)
-    chunks: list[list[int]] = [[]]
-    size = 0
-    for i in members:
-        k = len(plans[i].query.vectors)
-        if chunks[-1] and (size + k) * n > _BATCH_FLOATS:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(i)
-        size += k
-    return chunks
-
-
-def _quantized_answer(plan: "Prepared", sims: np.ndarray | None, rows: np.ndarray | None
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Candidates by quantized score (``sims`` of ``rows``, or of every row), then the answer."""
-    quantizer = plan.space.quantizer
-    params = plan.request.params
-    top = plan.top
-    oversampled = math.floor(params.oversampling * top) if params.oversampling and params.oversampling > 1 else top
-    if sims is None:
-        scores = np.zeros(len(plan.space.stored) if rows is None else len(rows), np.float32)
-    else:
-        scores = plan.query.combine(sims)
-    if rows is None and plan.mask is not None:
-        scores = np.where(plan.mask, scores, np.float32(-np.inf))
-    keep = top_k(scores, oversampled, rows)
-    candidates = keep if rows is None else rows[keep]
-    rescore = params.rescore if params.rescore is not None else quantizer.default_rescore
-    if rescore:
-        cand_rows, cand_scores = engine.rescore(plan, candidates, top)
-        return engine.finish(plan, cand_rows, cand_scores)
-    return engine.finish(plan, candidates[:top], scores[keep][:top], shown=quantizer.display)

@@ -1,12 +1,10 @@
 """The approximate path: an annoy forest and sign codes propose, Qdrant's formulas score.
 
-The planner (:mod:`explorekit.engine.planner`) calls three functions:
-
-* :func:`choose_path` (``plan -> "exact" | "annoy" | "binary"``) decides how a request is
-  answered and records it in ``plan.path`` and ``plan.reason`` (rules in :mod:`._plan`);
-* :func:`index_candidates` returns the best rows with *exact* scores (see :mod:`._candidates`);
-* :func:`build_index` builds the :class:`AnnIndex` of a vector space (``col.build_index``, or
-  on the first request that needs it).
+This package holds the structures only: :func:`build_index` builds the :class:`AnnIndex` of a
+vector space (``col.build_index``, or on the first request that needs it), :func:`load_index`
+reads a saved one, and :func:`select` picks candidates from sign-code estimates. The planner
+(:mod:`explorekit.engine.planner`) decides when to use them, and
+:mod:`explorekit.engine.approximate` turns their candidates into exact answers.
 
 Search effort: ``params={"hnsw_ef": ef}``. For annoy, ``search_k = ef x n_trees`` per probe
 (annoy's own default is ``search_k = n x n_trees`` for ``n`` results, so ``ef`` plays the part
@@ -31,11 +29,11 @@ True
 
 from __future__ import annotations
 
+from explorekit.index._ann import AnnIndex, build_index, default_n_trees, load_index
+from explorekit.index._codes import select
+
 INDEXING_THRESHOLD_KB = 10_000     # Qdrant's default indexing_threshold: smaller data is scanned
 FULL_SCAN_THRESHOLD_KB = 10_000    # Qdrant's default full_scan_threshold: filters keeping less, too
 
-from explorekit.index._ann import AnnIndex, build_index, default_n_trees, load_index
-
 __all__ = ["FULL_SCAN_THRESHOLD_KB", "INDEXING_THRESHOLD_KB", "AnnIndex", "build_index",
-           "default_n_trees", "load_index"]
-
+           "default_n_trees", "load_index", "select"]

@@ -26,21 +26,23 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from explorekit._support.errors import ExploreError, PersistenceError, short_repr
+from explorekit.data.store import VectorSpace
 from explorekit.index._codes import SignCodes
 from explorekit._support.progress import task
 from explorekit.index._forest import METRICS, Forest
 from explorekit.index._tune import tune
 
-if TYPE_CHECKING:
-    from explorekit.collection import VectorSpace
 
 FORMAT_VERSION = 1
-METHODS = ("auto", "annoy", "binary")
+METHODS = ("auto", "annoy", "sign_codes")
+# "binary" was the sign codes' name before they were told apart from binary quantization; still accepted.
+_ALIASES = {"binary": "sign_codes"}
+_TUNING_KEY = {"annoy": "annoy", "sign_codes": "binary"}    # keys of the saved tuning (unchanged format)
 
 
 def default_n_trees(n: int, dim: int) -> int:
@@ -62,7 +64,8 @@ class AnnIndex:
     ----------
     method : str
         ``"auto"`` (default: the planner picks the faster generator for each request from the
-        tuning), ``"annoy"`` or ``"binary"`` to use one generator whenever the index is used.
+        tuning), ``"annoy"`` or ``"sign_codes"`` to use one generator whenever the index is used
+        (``"binary"``, the sign codes' former name, is accepted).
     tuning : dict
         What :func:`explorekit.index._tune.tune` measured at build time.
     """
@@ -70,7 +73,6 @@ class AnnIndex:
     def __init__(self, forest: Forest, codes: SignCodes, distance: str, tuning: dict[str, Any]) -> None:
         self.forest, self.codes, self.distance, self.tuning = forest, codes, distance, tuning
         self._method = "auto"
-        self.stale = False          # set when the vectors change; the index is then rebuilt
 
     @property
     def method(self) -> str:
@@ -78,9 +80,10 @@ class AnnIndex:
 
     @method.setter
     def method(self, value: str) -> None:
+        value = _ALIASES.get(value, value) if isinstance(value, str) else value
         if value not in METHODS:
             raise ExploreError(f"AnnIndex.method: {short_repr(value)} is not one of {list(METHODS)}. "
-                               "Use 'auto' (the planner decides), 'annoy' or 'binary'.")
+                               "Use 'auto' (the planner decides), 'annoy' or 'sign_codes'.")
         self._method = value
 
     def __len__(self) -> int:
@@ -105,7 +108,12 @@ class AnnIndex:
         return self.forest.nbytes + self.codes.nbytes
 
     def default_ef(self, method: str) -> int:
-        return int(self.tuning["ef"][method])
+        """The search effort tuned at build time for ``"annoy"`` or ``"sign_codes"``."""
+        return int(self.tuning["ef"][_TUNING_KEY[method]])
+
+    def eligible(self, method: str) -> bool:
+        """Whether tuning found ``"annoy"`` or ``"sign_codes"`` worth using on this data."""
+        return bool(self.tuning["eligible"][_TUNING_KEY[method]])
 
     def __repr__(self) -> str:
         ef = self.tuning.get("ef", {})

@@ -78,8 +78,8 @@ def build_map(col: "Collection", using: str | None, method: str, max_points: int
 
 def customdata(col: "Collection", rows: np.ndarray, *extra: np.ndarray) -> np.ndarray:
     """``(len(rows), 1 + len(extra))``: ids first (int32 when they fit, so they travel binary)."""
-    values = col._ids.take(rows)
-    if col._ids.all_int and (not values or max(values) < 2**31):
+    values = col.store.ids.take(rows)
+    if col.store.ids.all_int and (not values or max(values) < 2**31):
         ids = np.asarray(values, dtype=np.int32)
         if not extra:
             return ids.reshape(-1, 1)
@@ -90,9 +90,9 @@ def customdata(col: "Collection", rows: np.ndarray, *extra: np.ndarray) -> np.nd
 
 def hover_columns(col: "Collection", hover_data: Any) -> list[str]:
     """Payload columns for hover text: the given ones, else up to four short ones."""
-    columns = list(col._payload.columns)
+    columns = list(col.store.payload.columns)
     if hover_data is None:
-        kinds = col._payload.kinds()
+        kinds = col.store.payload.kinds()
         picks = [c for c in columns if kinds[c] != "json" and not _is_image_column(col, c)]
         return picks[:4]
     names = [hover_data] if isinstance(hover_data, str) else list(hover_data)
@@ -105,12 +105,12 @@ def hover_columns(col: "Collection", hover_data: Any) -> list[str]:
 
 def hover_text(col: "Collection", rows: np.ndarray, columns: list[str], head: list[str] | None = None) -> np.ndarray:
     """One hover string per row: optional head lines, ``id``, then ``column: value`` lines."""
-    ids = pd.Series(col._ids.take(rows), dtype=object).astype(str)
+    ids = pd.Series(col.store.ids.take(rows), dtype=object).astype(str)
     text = "id " + ids
     if head is not None:
         text = pd.Series(head, dtype=object).astype(str) + "<br>" + text
     if columns:
-        values = col._payload.select(rows, columns)
+        values = col.store.payload.select(rows, columns)
         for name in columns:
             shown = values[name].astype(str).str.slice(0, 80)
             shown = shown.str.replace("&", "&amp;").str.replace("<", "&lt;").str.replace(">", "&gt;")
@@ -119,10 +119,10 @@ def hover_text(col: "Collection", rows: np.ndarray, columns: list[str], head: li
 
 
 def column_values(col: "Collection", rows: np.ndarray, name: str, what: str) -> pd.Series:
-    if name not in col._payload.columns:
-        raise ExploreError(unknown(f"payload column ({what})", name, col._payload.columns,
-                                   f"{what}= takes a payload column, one of {list(col._payload.columns)[:20]}."))
-    return col._payload.select(rows, [name])[name]
+    if name not in col.store.payload.columns:
+        raise ExploreError(unknown(f"payload column ({what})", name, col.store.payload.columns,
+                                   f"{what}= takes a payload column, one of {list(col.store.payload.columns)[:20]}."))
+    return col.store.payload.select(rows, [name])[name]
 
 
 def is_numeric(values: pd.Series) -> bool:
@@ -191,9 +191,9 @@ def _sizes(values: pd.Series) -> np.ndarray:
 
 
 def _is_image_column(col: "Collection", name: str) -> bool:
-    if col._payload.kinds().get(name) != "str" or not len(col):
+    if col.store.payload.kinds().get(name) != "str" or not len(col):
         return False
-    first = col._payload.select(np.arange(min(3, len(col))), [name])[name].dropna()
+    first = col.store.payload.select(np.arange(min(3, len(col))), [name])[name].dropna()
     return bool(len(first)) and all(str(v).startswith("data:image/") for v in first)
 
 
@@ -202,13 +202,13 @@ def thumbnail_column(col: "Collection", thumbnails: Any) -> str | None:
     if thumbnails is False:
         return None
     if isinstance(thumbnails, str):
-        if thumbnails not in col._payload.columns:
-            raise ExploreError(unknown("payload column (thumbnails)", thumbnails, col._payload.columns,
+        if thumbnails not in col.store.payload.columns:
+            raise ExploreError(unknown("payload column (thumbnails)", thumbnails, col.store.payload.columns,
                                        "thumbnails= takes a column of image data URIs, None (detect) or False."))
         return thumbnails
     if thumbnails not in (None, True):
         raise ExploreError(f"thumbnails: {short_repr(thumbnails)} is not a column name, None or False.")
-    return next((c for c in col._payload.columns if _is_image_column(col, c)), None)
+    return next((c for c in col.store.payload.columns if _is_image_column(col, c)), None)
 
 
 def add_thumbnails(fig: go.Figure, m: Map, rows: np.ndarray, column: str, scale: float = 0.045,

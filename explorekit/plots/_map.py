@@ -59,7 +59,7 @@ def map(col: "Collection", using: str | None = None, *, method: str = "auto", co
         count = min(int(max_thumbnails), len(m.drawn))
         rows = np.sort(np.random.default_rng(seed).choice(m.drawn, size=count, replace=False))
         _base.add_thumbnails(fig, m, rows, column)
-    space = col._space(using)
+    space = col.space(using)
     name = f"{col.name}: " if col.name else ""
     vector = f"vector {space.name!r}, " if space.name else ""
     default = f"{name}{len(col):,} points, {vector}{space.dim}-d {space.distance}"

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from explorekit.analysis.explain import as_request, examples
 from explorekit.query.requests import Request
 from explorekit.plots import _base
+from explorekit._support.errors import RequestError
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -32,19 +33,18 @@ def query_view(col: "Collection", result: Any, method: str, max_points: int, see
     """Resolve the request (a result frame, REST body or Request), run it if needed, place it."""
     request = as_request(col, result)
     if request.kind not in kinds:
-        from explorekit._support.errors import RequestError
         other = {"search": "recommendation", "recommend": "recommendation", "discover": "discovery",
                  "context": "context"}[request.kind]
         raise RequestError(f"plots.{figure}: got a {request.kind} query; this figure draws {' or '.join(kinds)} "
                            f"queries. Use plots.{other}() for it.")
-    frame = result if isinstance(result, pd.DataFrame) else col._run([request])[0]
-    rows = col._ids.rows(frame["id"].tolist(), what="result id") if len(frame) else np.empty(0, np.int64)
+    frame = result if isinstance(result, pd.DataFrame) else col.answer([request])[0]
+    rows = col.store.ids.rows(frame["id"].tolist(), what="result id") if len(frame) else np.empty(0, np.int64)
     m = _base.build_map(col, request.using, method, max_points, seed)
     ex = examples(col, request)
     xy = np.zeros((len(ex), 2), np.float32)
     local = ex["local"].to_numpy(bool)
     if local.any():
-        xy[local] = m.coords[col._ids.rows(ex.loc[local, "example_id"].tolist())]
+        xy[local] = m.coords[col.store.ids.rows(ex.loc[local, "example_id"].tolist())]
     if (~local).any():
         xy[~local] = m.place(np.vstack(ex.loc[~local, "vector"].tolist()))
     ex["x"], ex["y"] = xy[:, 0], xy[:, 1]

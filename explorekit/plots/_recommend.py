@@ -71,7 +71,7 @@ def recommendation(col: "Collection", result: Any, *, method: str = "auto", colo
     shown = zoom_to(fig, q) if zoom else None
     if column is not None:
         local = q.examples[q.examples["local"]]
-        rows = np.concatenate([col._ids.rows(local["example_id"].tolist()), q.rows]) if len(local) else q.rows
+        rows = np.concatenate([col.store.ids.rows(local["example_id"].tolist()), q.rows]) if len(local) else q.rows
         _base.add_thumbnails(fig, q.m, rows, column, span=shown, beside=True)
     return fig
 
@@ -89,7 +89,7 @@ def _decision_traces(q, deciders) -> list[go.Scatter]:
             e = ex.loc[(role, int(example))]
             xs += [float(rx[0]), float(e["x"]), None]
             ys += [float(ry[0]), float(e["y"]), None]
-            ids += [q.col._ids.values[q.rows[i]], e["label"], None]
+            ids += [q.col.store.ids.values[q.rows[i]], e["label"], None]
         name = f"decided by a {role}" if role in ("positive", "negative") else f"scored by the {role}"
         traces.append(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", meta={"role": "decision", "decider": role},
                                  name=name,

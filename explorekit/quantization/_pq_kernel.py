@@ -41,6 +41,7 @@ from collections.abc import Callable
 import numpy as np
 
 from explorekit._support.compiled import Compiled
+from explorekit.quantization import _simd
 from explorekit.quantization._simd import LANE_ROW as _LANE_ROW, LANES
 
 CHUNK = 1 << 14          # rows per pass (a multiple of 8): their sums stay in L2
@@ -165,10 +166,9 @@ def _build_simd() -> dict[str, Callable]:
     global _lut64_add
     import numba
 
-    from explorekit.quantization._simd import make_lut64_add
     # a global, not a closure: numba's cache key includes closure variables, and an
     # intrinsic does not pickle the same way twice (the kernel would compile every time)
-    _lut64_add = make_lut64_add()
+    _lut64_add = _simd.make_lut64_add()
 
     @numba.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
     def scan_planes(planes, tables, codes, start, stop, block, out):  # pragma: no cover
@@ -222,7 +222,6 @@ def load() -> Callable | None:
 def _simd_kernels() -> dict[str, Callable]:
     """The AVX-512 scan when this machine has it and numba compiles it, else nothing."""
     try:
-        from explorekit.quantization import _simd
         if not _simd.supported():
             return {}
         kernels = _build_simd()
@@ -244,8 +243,7 @@ def table_planes(tables: np.ndarray) -> np.ndarray | None:
     """
     if "planes" not in (_compiled.get() or {}):
         return None
-    from explorekit.quantization._simd import table_planes as planes
-    return planes(tables)
+    return _simd.table_planes(tables)
 
 
 def _warm(kernels: dict[str, Callable]) -> None:
@@ -260,12 +258,11 @@ def _warm(kernels: dict[str, Callable]) -> None:
 
 def _warm_simd(kernels: dict[str, Callable]) -> None:
     """Compile the AVX-512 scan and check it against plain sums on a small case."""
-    from explorekit.quantization._simd import table_planes as planes
     rng = np.random.default_rng(0)
     tables = rng.standard_normal((2, 3, 256)).astype(np.float32)
     codes = rng.integers(0, 256, (3, 200), dtype=np.uint8)
     out = np.empty((2, 200), np.float32)
-    kernels["planes"](planes(tables), tables, codes, 0, 200, 128, out)
+    kernels["planes"](_simd.table_planes(tables), tables, codes, 0, 200, 128, out)
     want = np.zeros((2, 200), np.float32)
     for j in range(3):
         want += tables[:, j, codes[j]]

@@ -21,6 +21,8 @@ import pandas as pd
 
 from explorekit._support.errors import ExploreError, RequestError, short_repr
 from explorekit.query.requests import Request
+from explorekit.query.rest import is_rest_body, parse_body
+from explorekit.query.rest import parse_body
 
 
 class QueryMethods:
@@ -28,6 +30,13 @@ class QueryMethods:
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def answer(self, requests: list[Request]) -> list[pd.DataFrame]:
+        """Result frames of already-built :class:`~explorekit.query.requests.Request` objects.
+
+        What every query method ends in; views and analyses that hold a Request call it directly.
+        """
+        return self._run(list(requests))
 
     def search(self, query: Any, *, using: str | None = None, filter: Any = None, limit: int = 10,
                offset: int = 0, score_threshold: float | None = None, params: Any = None,
@@ -104,14 +113,12 @@ class QueryMethods:
         The endpoint is recognised from the body's keys (or given as ``endpoint``); a batch body
         (``{"searches": [...]}``) returns a list of DataFrames.
         """
-        from explorekit.query.rest import parse_body
         requests, batch = parse_body(body, endpoint)
         results = self._run(requests)
         return results if batch else results[0]
 
 
 def from_kwargs_or_body(kind: str, item: dict) -> Request:
-    from explorekit.query.rest import is_rest_body, parse_body
     if is_rest_body(kind, item):
         requests, _ = parse_body(item, {"search": "/points/search", "recommend": "/points/recommend",
                                         "discover": "/points/discover"}[kind])

@@ -10,6 +10,8 @@ SearchParams(exact=True, hnsw_ef=None, ignore=False, rescore=None, oversampling=
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,3 +93,14 @@ def _bool(value: object, where: str) -> bool:
     if not isinstance(value, bool):
         raise RequestError(f"{where}: {short_repr(value)} is not true or false. Use True or False.")
     return value
+
+
+def candidate_count(top: int, oversampling: float | None) -> int:
+    """Qdrant's number of quantized candidates for ``top`` results: ``floor(oversampling x top)`` if > 1.
+
+    >>> candidate_count(10, 2.5), candidate_count(10, None), candidate_count(10, 1.0)
+    (25, 10, 10)
+    """
+    if oversampling is not None and oversampling > 1.0:
+        return math.floor(oversampling * top)
+    return top

@@ -21,6 +21,7 @@ import numpy as np
 from explorekit._support.errors import RequestError, short_repr, unknown
 from explorekit.data.ids import is_id, normalize_id
 from explorekit.query.params import SearchParams
+from explorekit.query.filters import to_filter_dict
 
 Strategy = Literal["average_vector", "best_score", "sum_scores"]
 STRATEGIES: tuple[str, ...] = ("average_vector", "best_score", "sum_scores")
@@ -297,6 +298,5 @@ def _filter_json(value: Any) -> Any:
     if isinstance(value, (dict, str)):
         return value
     if hasattr(value, "model_dump"):
-        from explorekit.query.filters import to_filter_dict
         return to_filter_dict(value)
     return "<boolean mask>"

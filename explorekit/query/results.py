@@ -9,15 +9,14 @@ columns. ``attrs["query"]`` holds the request as a Qdrant ``/points/query`` body
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import RequestError, unknown
+from explorekit.data.store import Store
 
-if TYPE_CHECKING:
-    from explorekit.collection import Collection
 
 
 def vector_column(name: str) -> str:
@@ -25,9 +24,9 @@ def vector_column(name: str) -> str:
     return name or "vector"
 
 
-def payload_columns(col: "Collection", with_payload: bool | tuple[str, ...]) -> list[str]:
+def payload_columns(store: Store, with_payload: bool | tuple[str, ...]) -> list[str]:
     """Payload columns selected by ``with_payload`` (a list keeps those, in collection order)."""
-    columns = list(col._payload.columns)
+    columns = list(store.payload.columns)
     if with_payload is True:
         return columns
     if with_payload is False:
@@ -39,27 +38,27 @@ def payload_columns(col: "Collection", with_payload: bool | tuple[str, ...]) -> 
     return [c for c in columns if c in with_payload]
 
 
-def vector_names(col: "Collection", with_vectors: bool | tuple[str, ...]) -> list[str]:
+def vector_names(store: Store, with_vectors: bool | tuple[str, ...]) -> list[str]:
     if with_vectors is False:
         return []
     if with_vectors is True:
-        return list(col.vector_names)
-    return [col._space(name, where="with_vectors").name for name in with_vectors]
+        return list(store.spaces)
+    return [store.space(name, where="with_vectors").name for name in with_vectors]
 
 
-def id_values(col: "Collection", rows: np.ndarray) -> np.ndarray:
+def id_values(store: Store, rows: np.ndarray) -> np.ndarray:
     """The ids of ``rows``: int64 (uint64 when one is ``>= 2**63``), else an object array."""
-    values = col._ids.take(rows)
-    if col._ids.all_int:
+    values = store.ids.take(rows)
+    if store.ids.all_int:
         return np.array(values, dtype="uint64" if values and max(values) >= 2**63 else "int64")
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
 
 
-def id_series(col: "Collection", rows: np.ndarray) -> pd.Series:
+def id_series(store: Store, rows: np.ndarray) -> pd.Series:
     """:func:`id_values` as a Series named ``id`` (object ids stay object: no str inference)."""
-    values = id_values(col, rows)
+    values = id_values(store, rows)
     return pd.Series(values, name="id", dtype=values.dtype)
 
 
@@ -94,19 +93,19 @@ def frame_from_columns(data: dict[str, Any], length: int) -> pd.DataFrame:
         return pd.DataFrame(series, index=index, copy=False)
 
 
-def to_frame(col: "Collection", rows: np.ndarray, scores: np.ndarray | None,
+def to_frame(store: Store, rows: np.ndarray, scores: np.ndarray | None,
              with_payload: bool | tuple[str, ...] = True,
              with_vectors: bool | tuple[str, ...] = False, query: dict | None = None) -> pd.DataFrame:
     """Build the result frame for ``rows`` (positions in the collection), best first."""
     rows = np.asarray(rows, dtype=np.int64)
-    data: dict[str, Any] = {"id": id_values(col, rows)}
+    data: dict[str, Any] = {"id": id_values(store, rows)}
     if scores is not None:
         data["score"] = np.asarray(scores, dtype=np.float32).astype(np.float64)
-    cols = payload_columns(col, with_payload)
+    cols = payload_columns(store, with_payload)
     if cols:
-        data.update(col._payload.display_columns(rows, cols))
-    for name in vector_names(col, with_vectors):
-        stored = col._space(name).stored
+        data.update(store.payload.display_columns(rows, cols))
+    for name in vector_names(store, with_vectors):
+        stored = store.space(name).stored
         vectors = np.empty(len(rows), dtype=object)
         for i, r in enumerate(rows):            # one array per cell (no 2-D broadcasting)
             vectors[i] = stored[r].copy()

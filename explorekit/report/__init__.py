@@ -42,6 +42,7 @@ import pandas as pd
 
 from explorekit._support.errors import ExploreError, short_repr
 from explorekit.report import _markdown, _neighbours, _tables
+from explorekit import __version__
 
 __all__ = ["Report", "setup_notebook"]
 
@@ -268,7 +269,6 @@ class Report:
         return _write(Path(path), self._page())
 
     def _page(self) -> str:
-        from explorekit import __version__
 
         sections, specs = [], []
         n_fig = 0

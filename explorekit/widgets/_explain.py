@@ -15,6 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError
+from explorekit import plots
+from explorekit.collection import Collection
 
 EXPLAIN_POINTS = 5_000      # background points drawn under an explanation (a seeded sample)
 _FIGURES = {"search": "recommendation", "recommend": "recommendation", "discover": "discovery",
@@ -37,12 +39,10 @@ def _note(text: str) -> go.Figure:
 
 def explanation_figure(col: Any, result: pd.DataFrame | None, method: str, using: str | None = None) -> go.Figure:
     """The figure explaining ``result`` on the map of ``method`` (a note when there is none)."""
-    from explorekit.collection import Collection
     if result is None:
         return _note("No result yet: choose examples on the map.")
     if not isinstance(col, Collection):
         return _note("Explanations are computed on local collections; this one is answered by a server.")
-    from explorekit import plots
     name = _FIGURES.get(_kind(result))
     builder = getattr(plots, name, None) if name else None
     if builder is None:

@@ -20,6 +20,10 @@ from explorekit._support.errors import ExploreError, short_repr
 from explorekit.data.ids import is_id
 
 from explorekit.plots._base import ROLE_STYLE
+from explorekit.analysis.projection import place
+from explorekit.analysis.projection import project
+from explorekit.collection import Collection
+from explorekit.plots import map as plot_map
 
 # role -> (colour, symbol), as the explanation figures draw them; context sides as positive/negative
 STYLE = {role: (ROLE_STYLE[role]["color"], ROLE_STYLE[role]["symbol"]) for role in ("positive", "negative", "target")}
@@ -30,7 +34,6 @@ MAP_SAMPLE = 20_000      # points mapped from a remote collection (a sample; the
 
 def map_collection(col: Any, sample: int = MAP_SAMPLE) -> Any:
     """The local collection the map is computed on: ``col`` itself, or a sample of a remote one."""
-    from explorekit.collection import Collection
     if isinstance(col, Collection):
         return col
     if hasattr(col, "sample"):
@@ -41,7 +44,6 @@ def map_collection(col: Any, sample: int = MAP_SAMPLE) -> Any:
 
 def project_points(map_col: Any, using: str | None, method: str) -> pd.DataFrame:
     """The map's points ``(id, x, y)`` from :func:`explorekit.analysis.projection.project` (cached there)."""
-    from explorekit.analysis.projection import project
     if not isinstance(method, str):
         raise ExploreError(f"projection: {short_repr(method)} is not a projection method. "
                            "Use 'umap', 'pca', 'auto' or 'identity' (2-D vectors).")
@@ -92,7 +94,6 @@ class MapIndex:
         place_at += vec_at
         place_what += [np.asarray(examples[i], np.float32) for i in vec_at]
         if place_at and self.map_col is not None and self.method is not None:
-            from explorekit.analysis.projection import place
             coords = place(self.map_col, np.stack(place_what), using=self.using, method=self.method)
             x[place_at], y[place_at] = coords[:, 0], coords[:, 1]
         return x, y
@@ -101,7 +102,6 @@ class MapIndex:
 def base_figure(map_col: Any, using: str | None, method: str, color: str | None, hover: Any,
                 height: int, max_points: int) -> go.Figure:
     """The plain map (:func:`explorekit.plots.map`): its traces are the base, built once."""
-    from explorekit.plots import map as plot_map
     return plot_map(map_col, using=using, method=method, color=color, hover_data=hover, height=height,
                     max_points=max_points)
 

@@ -34,6 +34,7 @@ from explorekit._support.errors import ExploreError, FilterError, RequestError, 
 from explorekit.data.ids import is_id
 from explorekit.query.requests import STRATEGIES
 from explorekit.widgets._model import KINDS, Selection, check_mode, parse_ids_or_query
+from explorekit.query.params import SearchParams
 
 ADD_CAP = 100          # a box, lasso or typed query adds at most this many examples
 
@@ -214,7 +215,6 @@ class ExplorerState:
 
     def set_params(self, params: Mapping[str, Any] | None) -> pd.DataFrame | None:
         """Search params (``{"quantization": {"rescore": ..., "oversampling": ...}}``), checked first."""
-        from explorekit.query.params import SearchParams
         checked = SearchParams.parse(params)                          # RequestError on bad values
         return self._change(lambda: self._set("params", checked.to_dict() or None, "search params changed"))
 

@@ -35,6 +35,7 @@ from explorekit.widgets._model import KINDS, MODES
 from explorekit.widgets._state import ExplorerState
 from explorekit.widgets._table import to_html
 from explorekit.widgets._explain import explanation_figure, is_quantized
+from explorekit.report import Report
 
 
 INSPECT_CAP = 1_000     # points a typed query selects in inspect mode
@@ -372,6 +373,5 @@ class Explorer(W.VBox):
         ``report=None`` starts a new one titled ``title``; returns the report, so
         ``explorer.to_report().save("explore.html")`` writes a page that works without a kernel.
         """
-        from explorekit.report import Report
         report = Report(title or "explorekit: Explorer") if report is None else report
         return report.add(self, title=title)

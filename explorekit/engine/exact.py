@@ -1,0 +1,138 @@
+"""The exact path, and the two steps every path ends with: exact rescoring and Qdrant's finish.
+
+Order of operations (docs/qdrant-semantics.md, "order of operations"): filter and id
+exclusion, score, keep the best ``limit + offset``, display (nearest only), threshold (stop at
+the first failure, in the direction of the collection's distance), offset, limit.
+
+Examples
+--------
+>>> import numpy as np, explorekit as ek
+>>> from explorekit.engine.prepare import prepare
+>>> from explorekit.query.requests import Request
+>>> col = ek.Collection.from_arrays(np.array([[1, 0], [0, 1], [1, 1]], np.float32), distance="dot")
+>>> plan = prepare(col.store, Request.build("search", query=[1, 0], limit=2))
+>>> rows, scores = exact_candidates([plan])[0]
+>>> rows.tolist(), scores.tolist()
+([0, 2], [1.0, 1.0])
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from explorekit.engine.prepare import Prepared
+from explorekit.scoring.distances import display, exact_similarity, passes_threshold, similarity
+from explorekit.scoring.topk import merge_top_k, top_k
+
+_BLOCK_FLOATS = 1 << 22          # similarity block size (examples x rows) for one pass
+
+
+def exact_candidates(plans: list[Prepared], top: list[int] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Best rows and internal scores of each plan by an exact scan, best first.
+
+    Plans over the same vector space that scan every row share one pass over the matrix (a
+    batch of 100 requests is one product per block, not 100 scans); plans with selective
+    filters scan only the rows that pass (:meth:`Prepared.scan_rows`).
+    """
+    top = top or [p.top for p in plans]
+    out: list[Any] = [None] * len(plans)
+    shared: dict[int, list[int]] = {}
+    for i, plan in enumerate(plans):
+        rows = plan.scan_rows()
+        if rows is not None:
+            out[i] = _score_rows(plan, rows, top[i])
+        else:
+            shared.setdefault(id(plan.space), []).append(i)
+    for members in shared.values():
+        for i, result in zip(members, _shared_pass([plans[i] for i in members], [top[i] for i in members])):
+            out[i] = result
+    return [_refine(plans[i], *out[i], top[i]) for i in range(len(plans))]
+
+
+def _score_rows(plan: Prepared, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    if len(rows) == 0:
+        return empty()
+    if len(plan.query.vectors):
+        scores = plan.query.combine(similarity(plan.query.vectors, plan.space.stored[rows], plan.space.distance))
+    else:                                   # context search with no pairs: every point scores 0
+        scores = np.zeros(len(rows), np.float32)
+    keep = top_k(scores, _refine_width(k), rows)
+    return rows[keep], scores[keep]
+
+
+def _shared_pass(plans: list[Prepared], tops: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    stored = plans[0].space.stored
+    distance = plans[0].space.distance
+    examples = np.vstack([p.query.vectors for p in plans])
+    starts = np.cumsum([0] + [len(p.query.vectors) for p in plans])
+    best = [empty() for _ in plans]
+    block = max(4096, _BLOCK_FLOATS // max(1, len(examples)))
+    for begin in range(0, len(stored), block):
+        chunk = stored[begin:begin + block]
+        sims = similarity(examples, chunk, distance) if len(examples) else None
+        rows = np.arange(begin, begin + len(chunk))
+        for j, plan in enumerate(plans):
+            if sims is None or starts[j] == starts[j + 1]:
+                scores = np.zeros(len(chunk), np.float32)
+            else:
+                scores = plan.query.combine(sims[starts[j]:starts[j + 1]])
+            if plan.mask is not None:
+                scores = np.where(plan.mask[begin:begin + len(chunk)], scores, np.float32(-np.inf))
+            keep = top_k(scores, _refine_width(tops[j]), rows)
+            best[j] = merge_top_k(*best[j], rows[keep], scores[keep], _refine_width(tops[j]))
+    return best
+
+
+def _refine_width(k: int) -> int:
+    """Candidates kept from the blocked product, re-scored canonically by :func:`_refine`.
+
+    The margin absorbs the last-bit differences between the product and the canonical sums
+    (and euclid's cancellation error), so the final top ``k`` is decided by canonical scores.
+    """
+    return 2 * k + 16
+
+
+def _refine(plan: Prepared, rows: np.ndarray, scores: np.ndarray, k: int):
+    if len(rows) and len(plan.query.vectors):
+        return rescore(plan, rows, k)
+    return rows[:k], scores[:k]
+
+
+def rescore(plan: Prepared, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact internal scores of the given candidate rows, best ``k`` first (every path ends here)."""
+    if len(rows) == 0:
+        return empty()
+    if len(plan.query.vectors) == 0:
+        scores = np.zeros(len(rows), np.float32)
+    else:
+        scores = plan.query.combine(exact_similarity(plan.query.vectors, plan.space.stored[rows],
+                                                     plan.space.distance))
+    keep = top_k(scores, k, rows)
+    return rows[keep], scores[keep]
+
+
+def empty() -> tuple[np.ndarray, np.ndarray]:
+    """No rows, no scores (int64 rows, float32 scores)."""
+    return np.empty(0, np.int64), np.empty(0, np.float32)
+
+
+def finish(plan: Prepared, rows: np.ndarray, scores: np.ndarray, *,
+           shown: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Display rule, threshold, offset and limit on candidates sorted best first.
+
+    ``shown`` replaces the display rule (quantized scores without rescoring).
+    """
+    distance = plan.space.distance
+    rows, scores = rows[: plan.top], scores[: plan.top]
+    if plan.query.kind == "nearest":
+        scores = display(scores, distance) if shown is None else shown(scores)
+    threshold = plan.request.score_threshold
+    if threshold is not None and len(scores):
+        ok = passes_threshold(scores, threshold, distance)
+        if not ok.all():
+            stop = int(np.argmin(ok))
+            rows, scores = rows[:stop], scores[:stop]
+    offset = plan.request.offset
+    return rows[offset: offset + plan.request.limit], scores[offset: offset + plan.request.limit]

@@ -1,0 +1,158 @@
+"""Preparing a request: examples resolved to vectors, the filter turned into rows, the formula chosen.
+
+A :class:`Prepared` request is what every path (exact scan, quantized codes, approximate index)
+scores. It declares the path that answers it and why (``path``, ``reason``), set by the planner
+through :meth:`Prepared.decide`, and the one rule for which rows a scan reads
+(:meth:`Prepared.scan_rows`).
+
+Examples
+--------
+>>> import numpy as np, explorekit as ek
+>>> from explorekit.query.requests import Request
+>>> col = ek.Collection.from_arrays(np.eye(3, dtype=np.float32), distance="dot")
+>>> plan = prepare(col.store, Request.build("recommend", positive=[0], negative=[1], strategy="best_score"))
+>>> plan.query.kind, plan.query.n_positive, plan.allowed
+('best_score', 1, 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from explorekit._support.errors import DimensionError
+from explorekit.data.store import Store, VectorSpace
+from explorekit.query.filters import filter_mask
+from explorekit.query.requests import Example, Request
+from explorekit.scoring.distances import preprocess
+from explorekit.scoring.formulas import ScoringQuery
+
+DENSE_MASK = 0.25                # above this fraction of passing rows, scan all rows and mask
+PATHS = ("exact", "quantized", "annoy", "sign_codes")
+
+
+@dataclass
+class Prepared:
+    """A request made ready to score against one vector space, and the path chosen for it."""
+
+    request: Request
+    space: VectorSpace
+    query: ScoringQuery
+    mask: np.ndarray | None          # rows allowed (filter and id exclusion); None = all
+    resolver: Resolver | None = None   # how the examples were turned into vectors (for explanations)
+    path: str = "exact"              # one of PATHS, set by the planner (and by fallbacks)
+    reason: str = ""                 # one sentence per decision, "; "-joined
+
+    @property
+    def top(self) -> int:
+        return self.request.limit + self.request.offset
+
+    @property
+    def allowed(self) -> int:
+        return len(self.space.stored) if self.mask is None else int(self.mask.sum())
+
+    def decide(self, path: str, reason: str) -> str:
+        """Record the path that answers this request and why; returns ``path``."""
+        self.path, self.reason = path, reason
+        return path
+
+    def fall_back(self, path: str, reason: str) -> None:
+        """A path gave up: record the one that answers instead, keeping the earlier reasons."""
+        self.path, self.reason = path, f"{self.reason}; {reason}".lstrip("; ")
+
+    @property
+    def selective(self) -> bool:
+        """The one "a selective filter scans only its rows" rule: fewer than ``DENSE_MASK`` pass."""
+        return self.mask is not None and self.allowed < DENSE_MASK * len(self.space.stored)
+
+    def scan_rows(self) -> np.ndarray | None:
+        """The rows a scan reads: those passing when :attr:`selective`, else all (None).
+
+        Used by the exact, quantized and sign-code scans; with None a scan reads every row
+        and masks the scores.
+        """
+        return np.flatnonzero(self.mask) if self.selective else None
+
+
+def prepare(store: Store, request: Request, lookup: Store | None = None) -> Prepared:
+    """Check a request against ``store`` and resolve what it refers to.
+
+    ``lookup`` is the store that ``lookup_from`` names, already resolved by the facade (None:
+    examples are ids of ``store`` itself).
+    """
+    space = store.space(request.using)
+    source = store if lookup is None else lookup
+    same = source is store or (store.name is not None and source.name == store.name)
+    resolve = Resolver(source, _lookup_vector(request, space, lookup), space, external=not same)
+    kind = request.kind
+    if kind == "search":
+        vectors, layout = [resolve.stored(request.query, "query")], {}
+        qkind = "nearest"
+    elif kind == "recommend":
+        pos = [resolve.stored(e, f"positive[{i}]") for i, e in enumerate(request.positive)]
+        neg = [resolve.stored(e, f"negative[{i}]") for i, e in enumerate(request.negative)]
+        if request.strategy == "average_vector":
+            vectors, layout, qkind = [average_query(pos, neg)], {}, "nearest"
+        else:
+            vectors, qkind = pos + neg, request.strategy
+            layout = {"n_positive": len(pos), "n_negative": len(neg)}
+    else:
+        vectors = [] if request.target is None else [resolve.stored(request.target, "target")]
+        for i, (p, n) in enumerate(request.context):
+            vectors += [resolve.stored(p, f"context[{i}].positive"), resolve.stored(n, f"context[{i}].negative")]
+        qkind, layout = kind, {"n_pairs": len(request.context)}
+    stacked = preprocess(np.vstack(vectors) if vectors else np.zeros((0, space.dim), np.float32),
+                         space.distance)
+    mask = None
+    if request.filter is not None:
+        mask = filter_mask(request.filter, store.payload, store.ids)
+    excluded = request.referenced_ids if same else []
+    if excluded:
+        mask = np.ones(len(store), dtype=bool) if mask is None else mask.copy()
+        mask[store.ids.rows(excluded)] = False
+    return Prepared(request, space, ScoringQuery(qkind, stacked, **layout), mask, resolve)
+
+
+def _lookup_vector(request: Request, space: VectorSpace, lookup: Store | None) -> str:
+    """The vector name example ids are looked up in (Qdrant's lookup_from rules)."""
+    if lookup is None or request.lookup is None:
+        return space.name
+    if request.lookup.vector is not None:
+        return request.lookup.vector
+    return space.name if request.lookup_default == "using" else ""
+
+
+class Resolver:
+    """Turns examples into vectors: ids through the lookup store, raw vectors as given.
+
+    ``external`` is True when ids are looked up in another collection (they are then not
+    left out of the results).
+    """
+
+    def __init__(self, source: Store, vector_name: str, space: VectorSpace, external: bool):
+        self.source, self.vector_name, self.space, self.external = source, vector_name, space, external
+
+    def stored(self, example: Example, where: str) -> np.ndarray:
+        if example.is_id:
+            lookup_space = self.source.space(self.vector_name, where="lookup_from vector")
+            row = self.source.ids.row(example.id, what=where)
+            vector = lookup_space.stored[row]
+            origin = "looked up in another collection" if self.external else "looked up by id"
+        else:
+            vector, origin = example.vector, "given"
+        if vector.shape[0] != self.space.dim:
+            raise DimensionError(
+                f"Vector dimension error: expected dim: {self.space.dim}, got {vector.shape[0]} "
+                f"({where}, {origin}). The searched vector {self.space.label} has dimension "
+                f"{self.space.dim}; pass vectors of that length or look ids up in a matching space.")
+        return vector
+
+
+def average_query(pos: list[np.ndarray], neg: list[np.ndarray]) -> np.ndarray:
+    """Qdrant's average_vector query: ``avg(P) + avg(P) - avg(N)``, in float32, vectors as given."""
+    avg_pos = np.sum(np.vstack(pos).astype(np.float32), axis=0, dtype=np.float32) / np.float32(len(pos))
+    if not neg:
+        return avg_pos
+    avg_neg = np.sum(np.vstack(neg).astype(np.float32), axis=0, dtype=np.float32) / np.float32(len(neg))
+    return avg_pos + avg_pos - avg_neg
