@@ -282,7 +282,7 @@ def test_result_frames_equal_the_concatenated_frames(records, data):
     rows = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=6)), dtype=np.int64)
     scores = data.draw(st.none() | st.just(np.linspace(1, 0, len(rows))))
     columns = data.draw(st.sampled_from([True, False, tuple(col._payload.columns[:1])]))
-    got = to_frame(col, rows, scores, columns, True)
+    got = to_frame(col.store, rows, scores, columns, True)
     head = {"id": pd.Series(rows, dtype="int64")}
     if scores is not None:
         head["score"] = pd.Series(scores.astype(np.float32).astype(np.float64))

@@ -1,11 +1,11 @@
 """Moving points between a local Collection and a Qdrant collection.
 
-* :func:`to_qdrant` uploads ids, every named vector and the payload in batches. It creates the
-  collection only when it is missing (and otherwise checks that its vectors match), and
-  upserts by id, so running it again after an interruption finishes the job without
-  duplicating anything.
-* :func:`from_qdrant` pulls a sample (``limit``, in id order or at random) or a filtered part
-  back into a local Collection, e.g. to fit a map projection on it.
+* :func:`push` (``conn.upload(col, name)``) uploads ids, every named vector and the payload in
+  batches. It creates the collection only when it is missing (and otherwise checks that its
+  vectors match), and upserts by id, so running it again after an interruption finishes the
+  job without duplicating anything.
+* :func:`pull` (``conn[name].to_collection(...)``) brings a sample (``limit``, in id order or at
+  random) or a filtered part back into a local Collection, e.g. to fit a map projection on it.
 
 Examples
 --------
@@ -13,8 +13,9 @@ Examples
 >>> from qdrant_client import QdrantClient
 >>> client = QdrantClient(":memory:")
 >>> col = ek.Collection.from_arrays([[1.0, 0.0], [0.0, 1.0]], ids=["cat", "dog"])
->>> remote = to_qdrant(col, client, "pets", progress=False)
->>> from_qdrant(client, "pets").ids.tolist()
+>>> conn = ek.connect(client=client)
+>>> remote = conn.upload(col, "pets", progress=False)
+>>> remote.to_collection().ids.tolist()
 ['dog', 'cat']
 """
 
