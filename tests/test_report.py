@@ -7,17 +7,28 @@ request, Markdown escaped, widgets never serialised.
 
 from __future__ import annotations
 
+import html
 import json
 import re
+import sys
+import urllib.parse
+from contextlib import contextmanager
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from plotly.offline import get_plotlyjs
 
 import explorekit as ek
-from explorekit.report import _markdown, _tables
+from explorekit.report import _markdown, _neighbours, _tables
+
+if sys.platform != "win32":
+    import resource
+    import signal
 
 VEC = np.random.default_rng(3).normal(size=(40, 6)).astype(np.float32)
 PAYLOAD = pd.DataFrame({"name": [f"p{i}" for i in range(40)], "group": [i % 3 for i in range(40)]})
@@ -129,13 +140,19 @@ def test_table_cells(col):
 def test_markdown_is_escaped():
     page = ek.Report("T").add("# Head\n<script>alert(1)</script> [x](javascript:alert(1)) **b**").to_html()
     assert "<script>alert(1)</script>" not in page
-    assert "&lt;script&gt;" in page and 'href="#"' in page and "<strong>b</strong>" in page
+    assert "&lt;script&gt;" in page and "<strong>b</strong>" in page
+    assert not re.search(r"<a[^>]*javascript", page, flags=re.I)
+
+
+def tight(markup: str) -> str:
+    """HTML without the newlines markdown-it puts between block tags."""
+    return re.sub(r">\s+<", "><", markup)
 
 
 def test_markdown_blocks():
-    out = _markdown.render("## A\n\n- one\n- two *it*\n\n```\nx < 1\n```\n\n> quote")
+    out = tight(_markdown.render("## A\n\n- one\n- two *it*\n\n```\nx < 1\n```\n\n> quote"))
     assert "<h3>A</h3>" in out and "<ul><li>one</li><li>two <em>it</em></li></ul>" in out
-    assert "<pre><code>x &lt; 1</code></pre>" in out and "<blockquote><p>quote</p></blockquote>" in out
+    assert "<pre><code>x &lt; 1\n</code></pre>" in out and "<blockquote><p>quote</p></blockquote>" in out
 
 
 def test_script_breaking_payload_is_neutralised():
@@ -280,3 +297,123 @@ def test_explorer_hands_its_state_to_a_report():
     rows = [int(r) for r in re.findall(r'<tr data-id="(\d+)">', page)]
     assert rows == explorer.result["id"].tolist()
     assert "positive**: 1, 2" not in page and "<strong>positive</strong>: 1, 2" in page
+
+
+# ---------------------------------------------------------------- issue 15: Markdown
+#: (Markdown, why it is dangerous): none of these may leave a link, image, tag or handler that runs code
+#: or leaves the page's host
+HOSTILE_MARKDOWN = [
+    ("[x](javascript:alert(1))", "javascript"),
+    ("[x](JaVaScRiPt:alert(1))", "mixed case"),
+    ("[x]( javascript:alert(1) )", "spaces"),
+    ("[x](<java script:alert(1)>)", "space inside"),
+    ("[x](java&#10;script:alert(1))", "entity newline"),
+    ("[x](java&#x09;script:alert(1))", "entity tab"),
+    ("[x](&#106;avascript:alert(1))", "decimal entity"),
+    ("[x](&#x6A;avascript&#x3A;alert(1))", "hex entities"),
+    ("[x](javascript&colon;alert(1))", "named entity"),
+    ("[x](%6Aavascript:alert(1))", "percent-encoded scheme"),
+    ("[x](javascript%3Aalert(1))", "percent-encoded colon"),
+    ("[x](&#0;javascript:alert(1))", "NUL entity"),
+    ("[x](vbscript:msgbox(1))", "vbscript"),
+    ("[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)", "data html"),
+    ("![x](data:image/svg+xml;base64,PHN2Zz4=)", "data image"),
+    ("![x](data:image/png;base64,AAAA)", "data png"),
+    ("[x](file:///etc/passwd)", "file"),
+    ("[x](//evil.example/x)", "protocol-relative"),
+    ("[x](///evil.example/x)", "three slashes"),
+    ("[x](/\\evil.example)", "slash backslash"),
+    ("[x](<\\\\evil.example>)", "escaped backslashes"),
+    ("[x](\\/evil.example)", "escaped slash"),
+    ("[x](/%5Cevil.example)", "percent backslash"),
+    ("[x](%2F%2Fevil.example)", "percent slashes"),
+    ("![x](//evil.example/pixel.png)", "protocol-relative image"),
+    ("[x][r]\n\n[r]: //evil.example", "reference definition"),
+    ("[x][r]\n\n[r]: javascript:alert(1)", "reference javascript"),
+    ("<javascript:alert(1)>", "autolink javascript"),
+    ("<//evil.example>", "autolink protocol-relative"),
+    ("<script>alert(1)</script>", "script tag"),
+    ("<img src=x onerror=alert(1)>", "img onerror"),
+    ('<a href="javascript:alert(1)">x</a>', "raw anchor"),
+    ("<svg onload=alert(1)>", "svg onload"),
+    ('[x](https://ok.example "t\\" onmouseover=\\"alert(1))', "title breaking out"),
+    ('[x](https://ok.example" onmouseover="alert(1))', "href breaking out"),
+    ("```\n</code></pre><script>alert(1)</script>\n```", "code fence"),
+    ('```js" onmouseover="alert(1)\nx\n```', "fence info"),
+    ("| a |\n|---|\n| <script>alert(1)</script> |", "table cell"),
+]
+
+SAFE_MARKDOWN = [("[a](https://qdrant.tech/docs?x=1&y=2#z)", "https://qdrant.tech/docs?x=1&y=2#z"),
+                 ("[a](http://example.org)", "http://example.org"), ("[a](mailto:me@example.org)", "mailto:me@example.org"),
+                 ("[a](notes.html)", "notes.html"), ("[a](../up/notes.html#top)", "../up/notes.html#top"),
+                 ("[a](/root/x)", "/root/x"), ("[a](#section)", "#section"), ("[a](?page=2)", "?page=2"),
+                 ("![i](images/map.png)", "images/map.png"), ("<https://qdrant.tech>", "https://qdrant.tech")]
+
+
+class Tags(HTMLParser):
+    """Every start tag of some HTML with its attributes (HTML-unescaped)."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.feed(markup)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def leaves_the_page(url: str) -> bool:
+    """Whether a browser would follow ``url`` to another host or run it, read independently of
+    the renderer: as written and percent-decoded, ends stripped, tabs and newlines dropped,
+    backslashes as slashes."""
+    for reading in (url, urllib.parse.unquote(url)):
+        text = re.sub(r"[\t\n\r]", "", reading.strip("".join(map(chr, range(0x21))))).replace("\\", "/")
+        head = re.split(r"[/?#]", text, maxsplit=1)[0]
+        if text.startswith("//") or (":" in head and head.split(":")[0].lower() not in ("http", "https", "mailto")):
+            return True
+        if re.search(r"[\x00-\x1f]", text):
+            return True
+    return False
+
+
+def dangers(markup: str) -> list[str]:
+    """What in ``markup`` could run code or leave the page."""
+    found = []
+    for tag, attrs in Tags(markup).tags:
+        if tag not in {"p", "a", "img", "em", "strong", "code", "pre", "table", "thead", "tbody", "tr", "th", "td",
+                       "ul", "ol", "li", "h2", "h3", "blockquote", "br", "hr"}:
+            found.append(f"tag <{tag}>")
+        found += [f"attribute {name}" for name in attrs if name.startswith("on")]
+        for name in ("href", "src"):
+            if name in attrs and (attrs[name] is None or leaves_the_page(attrs[name])):
+                found.append(f"{name}={attrs[name]!r}")
+    return found
+
+
+def test_markdown_links_are_only_http_mailto_or_relative():
+    bad = {why: dangers(html_out) for text, why in HOSTILE_MARKDOWN
+           for html_out in (_markdown.render(text), _markdown.inline(text)) if dangers(html_out)}
+    assert bad == {}
+    for text, url in SAFE_MARKDOWN:
+        assert url in [a.get("href") or a.get("src") for _, a in Tags(_markdown.render(text)).tags], text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list("jJavsScript:/\\%3aA0 \t&#;x.-@?=") + ["&#x09;", "%2F", "%5C", "//", "\x00",
+                                                                           "http", "mailto", "&colon;"]),
+                max_size=16).map("".join))
+def test_any_link_target_is_made_safe_or_dropped(target):
+    for text in (f"[x]({target})", f"![x]({target})", f"<{target}>", f"[x]\n\n[x]: {target}"):
+        assert dangers(_markdown.render(text)) == [], text
+
+
+def test_markdown_tables_nested_lists_and_escapes():
+    out = _markdown.render("| name | score |\n| :--- | ---: |\n| *a* | 0.5 |\n\n"
+                                 "- one\n  - one.a\n    - one.a.i\n- two\n\n"
+                                 "\\*not em\\* \\[not](a link) 1 &lt; 2 `<b>`").replace("\n", "")
+    assert '<table><thead><tr><th style="text-align:left">name</th><th style="text-align:right">score</th>' in out
+    assert '<td style="text-align:left"><em>a</em></td>' in out
+    assert "<ul><li>one<ul><li>one.a<ul><li>one.a.i</li></ul></li></ul></li><li>two</li></ul>" in out
+    assert "<p>*not em* [not](a link) 1 &lt; 2 <code>&lt;b&gt;</code></p>" in out
+    assert _markdown.render("# one\n###### six") == "<h2>one</h2>\n<h6>six</h6>\n"
+
