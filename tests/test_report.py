@@ -299,6 +299,77 @@ def test_explorer_hands_its_state_to_a_report():
     assert "positive**: 1, 2" not in page and "<strong>positive</strong>: 1, 2" in page
 
 
+# ---------------------------------------------------------------- issue 15: saving the page
+def planted_links(folder, victim):
+    """Symbolic links to ``victim`` at the names a careless writer would use for r.html."""
+    for name in ("r.html", "r.html.tmp"):
+        (folder / name).symlink_to(victim)
+
+
+def test_save_never_writes_through_a_planted_link(tmp_path):
+    victim = tmp_path / "elsewhere" / "thesis.tex"
+    victim.parent.mkdir()
+    victim.write_text("my thesis")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    planted_links(folder, victim)
+    path = ek.Report("Saved").add("text").save(folder / "r.html")
+    assert victim.read_text() == "my thesis"
+    assert not path.is_symlink() and path.read_text().startswith("<!DOCTYPE html>")
+    assert (folder / "r.html.tmp").is_symlink()                 # not ours: left as it was
+    assert sorted(p.name for p in folder.iterdir()) == ["r.html", "r.html.tmp"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_failed_write_raises_persistence_error_and_leaves_no_temporary_file(tmp_path):
+    """A real full-disk condition: the file size limit makes the write fail half-way."""
+    report = ek.Report("Big").add("x " * 200_000)
+    with file_size_limit(64 * 1024):
+        with pytest.raises(ek.PersistenceError, match=re.escape(repr(str(tmp_path / "r.html")))):
+            report.save(tmp_path / "r.html")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ek.PersistenceError, match="could not write .*a-file"):
+        report.save(tmp_path / "a-file" / "r.html")
+
+
+def test_text_that_is_not_unicode_gives_a_clear_error(tmp_path):
+    report = ek.Report("Broken \udc80 bytes")                 # a lone surrogate, e.g. from os.fsdecode
+    with pytest.raises(ek.ExploreError, match="not valid Unicode"):
+        report.save(tmp_path / "r.html")
+    assert list(tmp_path.iterdir()) == []
+
+
+@contextmanager
+def file_size_limit(size: int):
+    """Writes beyond ``size`` bytes fail with EFBIG (and no SIGXFSZ kills the process)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    before = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, before)
+
+
+def test_save_checks_its_path(tmp_path):
+    report = ek.Report("T").add("text")
+    (tmp_path / "folder.html").mkdir()
+    for bad, fragment in [(None, "None is not a file path"), ("", "'' is not a file path"),
+                          ("  ", "'  ' is not a file path"), (b"r.html", "b'r.html' is not a file path"),
+                          (tmp_path, "is a folder"), (tmp_path / "folder.html", "is a folder")]:
+        with pytest.raises(ek.ExploreError, match=re.escape(fragment)):
+            report.save(bad)
+    assert list(tmp_path.iterdir()) == [tmp_path / "folder.html"]
+
+    class PathLike:
+        def __fspath__(self) -> str:
+            return str(tmp_path / "any.html")
+
+    assert report.save(PathLike()) == (tmp_path / "any.html").resolve()
+
+
 # ---------------------------------------------------------------- issue 15: Markdown
 #: (Markdown, why it is dangerous): none of these may leave a link, image, tag or handler that runs code
 #: or leaves the page's host
