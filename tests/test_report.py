@@ -78,12 +78,12 @@ def test_neighbours_are_the_collections_exact_answers(col):
     fig = map_of(col)
     spec = specs(ek.Report("T").add(fig, collection=col, k=4).to_html())[0]
     explore = spec["explore"]
-    assert explore["ids"] == [list(range(100, 140))]
+    assert explore["ids"] == [[str(i) for i in range(100, 140)]]        # integer ids keep their text as key
     assert explore["computed"] == explore["shown"] == 40
     for pid in (100, 117, 139):
         expected = col.search(pid, limit=4, params={"exact": True})
         got = explore["neighbours"][str(pid)]
-        assert [n[0] for n in got] == expected["id"].tolist()
+        assert [n[0] for n in got] == [str(i) for i in expected["id"]]
         np.testing.assert_allclose([n[1] for n in got], expected["score"], rtol=1e-5)
         assert explore["labels"][str(pid)] == f"p{pid - 100}"      # 'name' is picked as the label
     assert explore["xy"]["105"] == pytest.approx([float(VEC[5, 0]), float(VEC[5, 1])])
@@ -94,7 +94,7 @@ def test_euclid_neighbours_are_distances():
     points = ek.Collection.from_arrays([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]], distance="euclid")
     fig = go.Figure(go.Scatter(x=[0, 1, 3], y=[0, 0, 0], customdata=[0, 1, 2]))
     explore = specs(ek.Report("T").add(fig, collection=points, k=2).to_html())[0]["explore"]
-    assert explore["neighbours"]["0"] == [[1, 1.0], [2, 3.0]]
+    assert explore["neighbours"]["0"] == [["1", 1.0], ["2", 3.0]]
     assert explore["distance"] == "euclid" and "smaller is closer" in explore["note"]
 
 
@@ -117,7 +117,7 @@ def test_result_table_shows_its_request(col):
     page = ek.Report("T").add(result, title="Recommend").to_html()
     assert "recommend \u00b7 positive [101, 102] \u00b7 negative [103] \u00b7 strategy best_score \u00b7 limit 5" in page
     assert '"strategy": "best_score"' in page          # the whole body, under a fold
-    rows = re.findall(r'<tr data-id="(\d+)">', page)
+    rows = re.findall(r'<tr data-id="(\d+)" data-key="\1">', page)
     assert [int(r) for r in rows] == result["id"].tolist()
 
 
@@ -172,6 +172,15 @@ def test_figure_widget_is_added_as_a_plain_figure(col):
     page = report.to_html()
     assert "widget-view" not in page and "_esm" not in page
     assert specs(page)[0]["explore"]["computed"] == 40
+
+
+@pytest.mark.slow
+def test_figure_widget_with_numeric_arrays_keeps_its_ids(col):
+    """plotly 7's to_dict() writes numpy arrays as binary specs; the report's copy keeps the arrays."""
+    widget = go.FigureWidget(go.Scattergl(x=VEC[:, 0], y=VEC[:, 1], mode="markers",
+                                          customdata=np.arange(100, 140)[:, None]))
+    explore = specs(ek.Report("T").add(widget, collection=col, k=3).to_html())[0]["explore"]
+    assert explore["ids"] == [[str(i) for i in range(100, 140)]] and len(explore["xy"]) == 40
 
 
 def test_report_items_protocol(col):
@@ -294,7 +303,7 @@ def test_explorer_hands_its_state_to_a_report():
     assert "application/vnd.jupyter.widget" not in page and "_esm" not in page
     explore = specs(page)[0]["explore"]
     assert explore["computed"] == len(fruit) and explore["k"] == 3
-    rows = [int(r) for r in re.findall(r'<tr data-id="(\d+)">', page)]
+    rows = [int(r) for r in re.findall(r'<tr data-id="(\d+)" data-key="\1">', page)]
     assert rows == explorer.result["id"].tolist()
     assert "positive**: 1, 2" not in page and "<strong>positive</strong>: 1, 2" in page
 
@@ -368,6 +377,62 @@ def test_save_checks_its_path(tmp_path):
             return str(tmp_path / "any.html")
 
     assert report.save(PathLike()) == (tmp_path / "any.html").resolve()
+
+
+# ---------------------------------------------------------------- issue 15: 5 and "5" are two points
+UUID_ID = "00000000-0000-0000-0000-000000000007"
+
+
+def twins() -> ek.Collection:
+    """The integer 5 and the string "5" with different neighbours and labels."""
+    return ek.Collection.from_arrays(
+        [[1, 0], [0, 1], [0.9, 0.1], [0.1, 0.9], [0.7, 0.7]], ids=[5, "5", 6, "six", UUID_ID],
+        payload=pd.DataFrame({"label": ["int five", "string five", "six (int)", "six (str)", "uuid"]}))
+
+
+def test_int_and_string_ids_have_their_own_keys():
+    col = twins()
+    fig = go.Figure(go.Scatter(x=[0, 10, 1, 9, 5], y=[0, 10, 0, 10, 5],
+                               customdata=np.array(col.ids, dtype=object)[:, None]))
+    result = col.search([1.0, 0.0], limit=5)
+    page = ek.Report("T").add(fig, collection=col, k=2).add(result).to_html()
+    explore = specs(page)[0]["explore"]
+    assert explore["ids"] == [["5", "s:5", "6", "s:six", "u:" + UUID_ID]]
+    assert explore["xy"]["5"] == [0, 0] and explore["xy"]["s:5"] == [10, 10]
+    assert explore["labels"]["5"] == "int five" and explore["labels"]["s:5"] == "string five"
+    for pid, key in [(5, "5"), ("5", "s:5")]:
+        expected = col.search(pid, limit=2)["id"].tolist()
+        assert [n[0] for n in explore["neighbours"][key]] == [_neighbours.point_key(i) for i in expected]
+    assert [n[0] for n in explore["neighbours"]["5"]] == ["6", "u:" + UUID_ID]
+    assert result["id"].tolist() == [5, 6, UUID_ID, "six", "5"]
+    assert re.findall(r'<tr data-id="([^"]*)" data-key="([^"]*)">', page) == [
+        ("5", "5"), ("6", "6"), (UUID_ID, "u:" + UUID_ID), ("six", "s:six"), ("5", "s:5")]
+
+
+# ---------------------------------------------------------------- issue 15: NaN and infinite coordinates
+def strict_json(text: str):
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_non_finite_coordinates_are_left_out_with_a_caption(col):
+    x, y = VEC[:, 0].astype(np.float64), VEC[:, 1].astype(np.float64)
+    x[3], y[7], x[9] = np.nan, np.inf, -np.inf
+    fig = go.Figure([go.Scatter(x=x.tolist(), y=y.tolist(), mode="markers", customdata=list(col.ids)),
+                     go.Scattergl(x=x, y=y, mode="markers")])
+    page = ek.Report("T").add(fig, collection=col, caption="My *map*").add(go.Figure(fig)).to_html()
+    found = [strict_json(m) for m in re.findall(r'<script type="application/json" id="ek-spec-\d+">(.*?)</script>',
+                                                page, flags=re.S)]
+    assert len(found) == 2
+    explore = found[0]["explore"]
+    assert set(explore["xy"]) == {str(i) for i in col.ids} - {"103", "107", "109"}
+    assert explore["shown"] == explore["computed"] == 40          # their neighbours still show from a table
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
+    assert captions[0].startswith("My <em>map</em> 6 points are not drawn: a coordinate of each is not a "
+                                  "finite number (NaN or infinity).")
+    assert captions[1] == "6 points are not drawn: a coordinate of each is not a finite number (NaN or infinity)."
+    assert np.isnan(fig.data[0].x[3]) and fig.data[0].y[7] == np.inf      # the caller's figure is unchanged
 
 
 # ---------------------------------------------------------------- issue 15: Markdown
@@ -488,3 +553,46 @@ def test_markdown_tables_nested_lists_and_escapes():
     assert "<p>*not em* [not](a link) 1 &lt; 2 <code>&lt;b&gt;</code></p>" in out
     assert _markdown.render("# one\n###### six") == "<h2>one</h2>\n<h6>six</h6>\n"
 
+
+# ---------------------------------------------------------------- issue 15: every other string is data
+HOSTILE_TEXT = ["</script><script>window.__ekPwned=1</script>", '<img src=x onerror="window.__ekPwned=1">',
+                "\"quotes' & <b>", "line\u2028separator\u2029para", "<!--", "]]>", "{{x}}"]
+
+
+def test_strings_cannot_break_out_of_the_page():
+    n = len(HOSTILE_TEXT)
+    col = ek.Collection.from_arrays(np.eye(n, dtype=np.float32) + 0.1, ids=HOSTILE_TEXT,
+                                    payload=pd.DataFrame({"label": HOSTILE_TEXT, HOSTILE_TEXT[1]: HOSTILE_TEXT}))
+    fig = go.Figure(go.Scatter(x=list(range(n)), y=list(range(n)), customdata=np.array(HOSTILE_TEXT, dtype=object),
+                               text=HOSTILE_TEXT, name=HOSTILE_TEXT[0]),
+                    layout={"title": {"text": HOSTILE_TEXT[1]}})
+    result = col.search(np.ones(n), limit=n, filter={"must": [{"key": "label", "match": {"any": HOSTILE_TEXT}}]})
+    report = (ek.Report(HOSTILE_TEXT[0] + HOSTILE_TEXT[3], description=HOSTILE_TEXT[2])
+              .add(fig, collection=col, title=HOSTILE_TEXT[1], caption=HOSTILE_TEXT[0])
+              .add(result, title=HOSTILE_TEXT[2], caption=HOSTILE_TEXT[1]))
+    page = report.to_html()
+    tags = Tags(page).tags
+    assert [t for t, a in tags if t == "script"] == ["script"] * 3                 # plotly.js, one spec, report.js
+    assert not [(t, a) for t, a in tags for name in a if name.startswith("on")]
+    assert not [a for t, a in tags if t == "img"]
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, flags=re.S)
+    assert not any("\u2028" in s or "\u2029" in s or "<!--" in s for s in scripts[1:])
+    explore = strict_json(scripts[1])["explore"]
+    assert sorted(explore["labels"].values()) == sorted(HOSTILE_TEXT)
+    assert [k[2:] for k in explore["ids"][0]] == HOSTILE_TEXT
+    title = re.search(r"<h1>(.*?)</h1>", page, flags=re.S).group(1)
+    assert html.unescape(title) == HOSTILE_TEXT[0] + HOSTILE_TEXT[3]
+    header = re.search(r'<table class="ek-table"><thead><tr>(.*?)</tr>', page).group(1)
+    assert html.unescape(re.findall(r"<th>(.*?)</th>", header)[3]) == HOSTILE_TEXT[1]
+    keys = [html.unescape(k) for k in re.findall(r'<tr data-id="[^"]*" data-key="([^"]*)">', page)]
+    assert sorted(keys) == sorted("s:" + t for t in HOSTILE_TEXT)
+
+
+def test_only_data_images_reach_the_panel():
+    """A payload column of thumbnails with a later web address: the page must stay offline."""
+    pixel = "data:image/png;base64,iVBORw0KGgo="
+    col = ek.Collection.from_arrays(np.eye(5, dtype=np.float32) + 0.1, payload=pd.DataFrame(
+        {"thumb": [pixel, pixel, pixel, "https://tracker.example/p.png", "javascript:alert(1)"]}))
+    fig = go.Figure(go.Scatter(x=list(range(5)), y=list(range(5)), customdata=list(range(5))))
+    explore = specs(ek.Report("T").add(fig, collection=col).to_html())[0]["explore"]
+    assert explore["images"] == {"0": pixel, "1": pixel, "2": pixel}

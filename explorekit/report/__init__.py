@@ -13,9 +13,11 @@ script (``_assets/report.js``) keeps two things working with no Python behind th
   (``attrs["query"]``), and a row whose point is on a map shows it and its neighbours.
 
 Text is data, never code: Markdown has no raw HTML and only ``http(s):``, ``mailto:`` and
-relative links (:mod:`._markdown`). ``save`` writes a temporary file of its own
-(``tempfile.mkstemp``) beside the target and renames it over the target, so a reader sees the
-old page or the new one, and a link planted under any name is never written through.
+relative links (:mod:`._markdown`); every other string is escaped, and JSON in the page is
+strict (a point whose coordinates are not finite is left out of its figure, and the caption
+says how many). ``save`` writes a temporary file of its own (``tempfile.mkstemp``) beside the
+target and renames it over the target, so a reader sees the old page or the new one, and a
+link planted under any name is never written through.
 
 Widgets are never serialised: a ``FigureWidget`` is added as the plain figure it shows, and the
 Explorer hands over its current state (its map, examples and result) through
@@ -49,7 +51,7 @@ from typing import Any, Literal, overload
 import pandas as pd
 
 from .._errors import ExploreError, PersistenceError, short_repr
-from . import _markdown, _neighbours, _tables
+from . import _figures, _markdown, _neighbours, _tables
 
 __all__ = ["Report", "setup_notebook"]
 
@@ -246,14 +248,18 @@ class Report:
                     using: str | None, k: int, max_points: int, label: str | None) -> "Report":
         import plotly.graph_objects as go
 
-        plain = go.Figure(fig.to_dict()) if type(fig) is not go.Figure else fig
+        # go.Figure(fig) copies and keeps numpy arrays (fig.to_dict() would turn them into binary specs)
+        plain = fig if type(fig) is go.Figure else go.Figure(fig)
+        if plain is fig and _figures.has_non_finite(fig.data):
+            plain = go.Figure(fig)            # never change the caller's figure
+        left_out = _figures.drop_non_finite(plain.data)
         explore = None
         if collection is not None:
             explore = _neighbours.precompute(list(plain.data), collection, using=using, k=k,
                                              max_points=max_points, label=label)
         name = title or re.sub(r"<[^>]+>", " ", plain.layout.title.text or "").strip() or None
         self._blocks.append(_Block("figure", title, figure_json=plain.to_json(), explore=explore,
-                                   caption=caption, extra={"name": name}))
+                                   caption=caption, extra={"name": name, "left_out": left_out}))
         return self
 
     # ------------------------------------------------------------------ writing
@@ -295,9 +301,11 @@ class Report:
             head = f"<h2>{html.escape(block.title)}</h2>" if block.title else ""
             if block.kind == "figure":
                 n_fig += 1
-                spec = '{"figure":' + (block.figure_json or "{}") + ',"explore":' + json.dumps(block.explore) + "}"
+                spec = ('{"figure":' + (block.figure_json or "{}") + ',"explore":'
+                        + json.dumps(block.explore, allow_nan=False) + "}")
                 specs.append(f'<script type="application/json" id="ek-spec-{i}">{_safe(spec)}</script>')
-                notes = [block.explore["note"]] if block.explore else []
+                notes = [_figures.left_out_note(block.extra["left_out"])] if block.extra.get("left_out") else []
+                notes += [block.explore["note"]] if block.explore else []
                 caption = " ".join(filter(None, [_markdown.inline(block.caption) if block.caption else "",
                                                  *map(html.escape, notes)]))
                 body = (f'<figure class="ek-figure"><div class="ek-plot" id="ek-plot-{i}" data-spec="ek-spec-{i}" '
