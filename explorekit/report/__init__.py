@@ -12,6 +12,13 @@ script (``_assets/report.js``) keeps two things working with no Python behind th
 * result tables stay browsable: sortable, filterable, each with the request that made it
   (``attrs["query"]``), and a row whose point is on a map shows it and its neighbours.
 
+Text is data, never code: Markdown has no raw HTML and only ``http(s):``, ``mailto:`` and
+relative links (:mod:`._markdown`); every other string is escaped, and JSON in the page is
+strict (a point whose coordinates are not finite is left out of its figure, and the caption
+says how many). ``save`` writes a temporary file of its own (``tempfile.mkstemp``) beside the
+target and renames it over the target, so a reader sees the old page or the new one, and a
+link planted under any name is never written through.
+
 Widgets are never serialised: a ``FigureWidget`` is added as the plain figure it shows, and the
 Explorer hands over its current state (its map, examples and result) through
 ``_report_items_()``.
@@ -30,19 +37,22 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import html
 import json
+import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, overload
 
 import pandas as pd
 
-from explorekit._support.errors import ExploreError, short_repr
-from explorekit.report import _markdown, _neighbours, _tables
+from explorekit._support.errors import ExploreError, PersistenceError, short_repr
 from explorekit import __version__
+from explorekit.report import _figures, _markdown, _neighbours, _tables
 
 __all__ = ["Report", "setup_notebook"]
 
@@ -239,14 +249,18 @@ class Report:
                     using: str | None, k: int, max_points: int, label: str | None) -> "Report":
         import plotly.graph_objects as go
 
-        plain = go.Figure(fig.to_dict()) if type(fig) is not go.Figure else fig
+        # go.Figure(fig) copies and keeps numpy arrays (fig.to_dict() would turn them into binary specs)
+        plain = fig if type(fig) is go.Figure else go.Figure(fig)
+        if plain is fig and _figures.has_non_finite(fig.data):
+            plain = go.Figure(fig)            # never change the caller's figure
+        left_out = _figures.drop_non_finite(plain.data)
         explore = None
         if collection is not None:
             explore = _neighbours.precompute(list(plain.data), collection, using=using, k=k,
                                              max_points=max_points, label=label)
         name = title or re.sub(r"<[^>]+>", " ", plain.layout.title.text or "").strip() or None
         self._blocks.append(_Block("figure", title, figure_json=plain.to_json(), explore=explore,
-                                   caption=caption, extra={"name": name}))
+                                   caption=caption, extra={"name": name, "left_out": left_out}))
         return self
 
     # ------------------------------------------------------------------ writing
@@ -256,29 +270,41 @@ class Report:
     def to_html(self, path: str | Path) -> Path: ...
 
     def to_html(self, path: str | Path | None = None) -> str | Path:
-        """The report as one HTML document (a ``str``), or written to ``path`` (returns the Path)."""
-        page = self._page()
+        """The report as one HTML document (a ``str``), or written to ``path`` as ``save`` does."""
         if path is None:
-            return page
-        return _write(Path(path), page)
+            return self._page()
+        return _write(_html_path(path, "to_html"), self._page())
 
-    def save(self, path: str | Path) -> Path:
-        """Write the report to ``path`` (one offline HTML file) and return its absolute Path."""
-        if not isinstance(path, (str, Path)) or not str(path):
-            raise ExploreError(f"save: {short_repr(path)} is not a file path. Pass e.g. 'report.html'.")
-        return _write(Path(path), self._page())
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the report to ``path`` (one offline HTML file) and return its absolute Path.
+
+        The page goes to a new temporary file beside ``path`` (``tempfile.mkstemp``), is flushed
+        to disk and renamed over ``path`` in one step: a reader sees the old page or the new
+        one, a failed write leaves no temporary file behind, and a symbolic link at ``path`` or
+        anywhere near it is replaced, never written through.
+
+        Raises
+        ------
+        ExploreError
+            ``path`` is not a path (``None``, ``""``), is a folder, or does not end in ``.html``.
+        PersistenceError
+            The file could not be written (no such folder, no permission, disk full); the
+            message names the path.
+        """
+        return _write(_html_path(path, "save"), self._page())
 
     def _page(self) -> str:
-
         sections, specs = [], []
         n_fig = 0
         for i, block in enumerate(self._blocks):
             head = f"<h2>{html.escape(block.title)}</h2>" if block.title else ""
             if block.kind == "figure":
                 n_fig += 1
-                spec = '{"figure":' + (block.figure_json or "{}") + ',"explore":' + json.dumps(block.explore) + "}"
+                spec = ('{"figure":' + (block.figure_json or "{}") + ',"explore":'
+                        + json.dumps(block.explore, allow_nan=False) + "}")
                 specs.append(f'<script type="application/json" id="ek-spec-{i}">{_safe(spec)}</script>')
-                notes = [block.explore["note"]] if block.explore else []
+                notes = [_figures.left_out_note(block.extra["left_out"])] if block.extra.get("left_out") else []
+                notes += [block.explore["note"]] if block.explore else []
                 caption = " ".join(filter(None, [_markdown.inline(block.caption) if block.caption else "",
                                                  *map(html.escape, notes)]))
                 body = (f'<figure class="ek-figure"><div class="ek-plot" id="ek-plot-{i}" data-spec="ek-spec-{i}" '
@@ -328,12 +354,56 @@ def _safe(text: str) -> str:
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
+def _html_path(path: object, what: str) -> Path:
+    """``path`` as a Path to an ``.html`` file, or an ExploreError saying what to pass."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path.strip():
+        raise ExploreError(f"{what}: {short_repr(path)} is not a file path. Pass e.g. 'report.html'.")
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise ExploreError(f"{what}: {str(target)!r} is a folder. Pass a file path, e.g. "
+                           f"{str(target / 'report.html')!r}.")
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise ExploreError(f"{what}: {str(target)!r} does not end in .html. Pass a path like 'report.html'.")
+    return target
+
+
 def _write(path: Path, page: str) -> Path:
-    path = path.expanduser()
-    if path.suffix.lower() not in (".html", ".htm"):
-        raise ExploreError(f"save: {str(path)!r} does not end in .html. Pass a path like 'report.html'.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    """Write ``page`` to ``path`` through a temporary file of its own, renamed over ``path``."""
+    try:
+        data = page.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ExploreError(f"save: the report holds text that is not valid Unicode ({err.reason} at "
+                           f"{short_repr(page[max(0, err.start - 20):err.end + 20])}). Clean that text "
+                           "(e.g. decode bytes with errors='replace') before adding it.") from None
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, _new_file_mode())
+        os.replace(tmp, path)
+    except BaseException as err:              # also an interrupt: never leave the temporary file
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise PersistenceError(f"save: could not write {str(path)!r}: {err.strerror or err}. Check that "
+                                   "the folder is writable and has space, or pass another path.") from err
+        raise
     return path.resolve()
+
+
+def _new_file_mode() -> int:
+    """The permissions ``open`` gives a new file (0o666 less the umask); mkstemp's are 0o600.
+
+    Reading the umask means setting it and setting it back at once (Python has no getter); a
+    file another thread creates in that instant gets mode 0o644 at most.
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask

@@ -1,112 +1,93 @@
-"""A small, safe Markdown subset for report text (no dependency, no raw HTML).
+"""Markdown for report text: CommonMark plus tables (markdown-it-py), no raw HTML, safe links.
 
-Supported: ATX headings (``#`` .. ``######``), paragraphs, ``-``/``*``/``1.`` lists (one level),
-fenced code blocks (```````), block quotes (``>``), horizontal rules (``---``), and inline
-``**bold**``, ``*italic*``, ```code```, ``[text](url)`` and ``![alt](src)``. Everything else
-is escaped text: a report never runs HTML that came in as Markdown.
+Raw HTML is off, so ``<script>`` or ``<b onclick=...>`` in the text shows as text. A link or
+image keeps its target only when :func:`safe_url` allows it (``http:``, ``https:``,
+``mailto:`` or a relative link on the same host); a link or image with any other target is
+not made, and its Markdown shows as text. ``#`` headings start at ``<h2>`` (the report title
+is the only ``<h1>``).
 
 >>> render("# Hi\\n\\nSome **bold** and `code`.")
-'<h2>Hi</h2>\\n<p>Some <strong>bold</strong> and <code>code</code>.</p>'
+'<h2>Hi</h2>\\n<p>Some <strong>bold</strong> and <code>code</code>.</p>\\n'
+>>> inline("[docs](https://qdrant.tech) [x](//evil.example/x)")
+'<a href="https://qdrant.tech">docs</a> [x](//evil.example/x)'
 """
 
 from __future__ import annotations
 
-import html
 import re
 
-_SAFE_URL = re.compile(r"^(https?:|mailto:|#|\./|\.\./|data:image/(png|jpeg|gif|webp);|[\w\-./]+$)", re.I)
-_INLINE = re.compile(
-    r"(?P<code>`[^`]+`)"
-    r"|(?P<img>!\[[^\]]*\]\([^)\s]+\))"
-    r"|(?P<link>\[[^\]]+\]\([^)\s]+\))"
-    r"|(?P<bold>\*\*[^*]+\*\*)"
-    r"|(?P<em>(?<![\w*])\*[^*\s][^*]*\*(?!\w))")
+import mdurl
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+#: URL schemes a link or image may have; anything else (javascript:, data:, vbscript:, file:, ...) is refused
+ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
+#: what a browser strips from both ends of a URL (C0 controls and space) and removes inside it (tab, newline)
+_ENDS = "".join(map(chr, range(0x21)))
+_TAB_NEWLINE = re.compile(r"[\t\n\r]")
+#: a URL that starts like this names another host ("//host", and "/\\host" which browsers read as "//host")
+_OTHER_HOST = re.compile(r"[/\\]{2}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: a colon before the first "/", "?" or "#" of a URL without a valid scheme: not a relative link (RFC 3986
+#: writes those "./a:b"), so a browser might read a scheme into it
+_COLON_FIRST = re.compile(r"[^/?#]*:")
 
 
-def _url(raw: str) -> str:
-    return html.escape(raw, quote=True) if _SAFE_URL.match(raw) else "#"
+def safe_url(url: str) -> bool:
+    """True for an ``http(s):`` or ``mailto:`` URL or a link on the same host; False otherwise.
+
+    The URL is read the way a browser reads it (control characters and spaces at the ends
+    stripped, tabs and newlines inside removed, backslashes as slashes), both as written and
+    percent-decoded, and refused if either reading has another scheme or starts with ``//``.
+
+    >>> [safe_url(u) for u in ["https://a.org/x", "notes.html#top", "mailto:me@a.org"]]
+    [True, True, True]
+    >>> [safe_url(u) for u in ["//evil.org/x", "/\\\\evil.org", "JaVa%0AScRiPt:alert(1)", "data:image/png;base64,AA"]]
+    [False, False, False, False]
+    """
+    if not url.strip(_ENDS):
+        return False
+    for reading in {url, mdurl.decode(url, "")}:
+        text = _TAB_NEWLINE.sub("", reading.strip(_ENDS))
+        scheme = _SCHEME.match(text)
+        if scheme is not None and scheme.group(1).lower() not in ALLOWED_SCHEMES:
+            return False
+        if scheme is None and (_OTHER_HOST.match(text) or _CONTROL.search(text) or _COLON_FIRST.match(text)):
+            return False
+    return True
 
 
-def inline(text: str) -> str:
-    """Inline Markdown of one line to HTML (text is escaped)."""
-    out, pos = [], 0
-    for m in _INLINE.finditer(text):
-        out.append(html.escape(text[pos:m.start()], quote=False))
-        token, kind = m.group(0), m.lastgroup
-        if kind == "code":
-            out.append(f"<code>{html.escape(token[1:-1], quote=False)}</code>")
-        elif kind == "img":
-            alt, src = token[2:-1].split("](", 1)
-            out.append(f'<img alt="{html.escape(alt)}" src="{_url(src)}">')
-        elif kind == "link":
-            label, href = token[1:-1].split("](", 1)
-            out.append(f'<a href="{_url(href)}">{inline(label)}</a>')
-        elif kind == "bold":
-            out.append(f"<strong>{inline(token[2:-2])}</strong>")
-        else:
-            out.append(f"<em>{inline(token[1:-1])}</em>")
-        pos = m.end()
-    out.append(html.escape(text[pos:], quote=False))
-    return "".join(out)
+def _parser() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+    md.validateLink = safe_url          # links, images, autolinks and reference definitions
+    return md
+
+
+_MD = _parser()
+
+
+def _shift_headings(tokens: list[Token], shift: int) -> list[Token]:
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1:]) + shift)}"
+    return tokens
 
 
 def render(text: str, heading_shift: int = 1) -> str:
-    """Markdown text to HTML. ``#`` becomes ``<h2>`` (the report title is the only ``<h1>``)."""
-    lines = text.strip("\n").splitlines()
-    blocks: list[str] = []
-    para: list[str] = []
-    i = 0
+    """Markdown text to HTML. ``#`` becomes ``<h2>`` (pass ``heading_shift=0`` to keep ``<h1>``).
 
-    def flush() -> None:
-        if para:
-            blocks.append(f"<p>{inline(' '.join(s.strip() for s in para))}</p>")
-            para.clear()
+    >>> render("| a | b |\\n|---|---|\\n| 1 | 2 |").count("<td>")
+    2
+    """
+    tokens = _shift_headings(_MD.parse(text), heading_shift)
+    return _MD.renderer.render(tokens, _MD.options, {})
 
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        if stripped.startswith("```"):
-            flush()
-            code = []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith("```"):
-                code.append(lines[i])
-                i += 1
-            blocks.append(f"<pre><code>{html.escape(chr(10).join(code), quote=False)}</code></pre>")
-        elif not stripped:
-            flush()
-        elif m := re.match(r"^(#{1,6})\s+(.*)$", stripped):
-            flush()
-            level = min(6, len(m.group(1)) + heading_shift)
-            blocks.append(f"<h{level}>{inline(m.group(2).rstrip('#').strip())}</h{level}>")
-        elif re.match(r"^(-{3,}|\*{3,})$", stripped):
-            flush()
-            blocks.append("<hr>")
-        elif re.match(r"^([-*]|\d+[.)])\s+", stripped):
-            flush()
-            ordered = stripped[0].isdigit()
-            items = []
-            while i < len(lines) and (m := re.match(r"^\s*([-*]|\d+[.)])\s+(.*)$", lines[i])):
-                item = [m.group(2)]
-                while (i + 1 < len(lines) and lines[i + 1].startswith("  ") and lines[i + 1].strip()
-                       and not re.match(r"^\s*([-*]|\d+[.)])\s+", lines[i + 1])):
-                    i += 1
-                    item.append(lines[i].strip())
-                items.append(f"<li>{inline(' '.join(item))}</li>")
-                i += 1
-            tag = "ol" if ordered else "ul"
-            blocks.append(f"<{tag}>{''.join(items)}</{tag}>")
-            continue
-        elif stripped.startswith(">"):
-            flush()
-            quote = []
-            while i < len(lines) and lines[i].strip().startswith(">"):
-                quote.append(lines[i].strip()[1:].strip())
-                i += 1
-            blocks.append(f"<blockquote>{render(chr(10).join(quote), heading_shift)}</blockquote>")
-            continue
-        else:
-            para.append(line)
-        i += 1
-    flush()
-    return "\n".join(blocks)
+
+def inline(text: str) -> str:
+    """Markdown of one line (a caption) to HTML without a paragraph around it.
+
+    >>> inline("*seed* 0 <b>")
+    '<em>seed</em> 0 &lt;b&gt;'
+    """
+    return _MD.renderInline(text)

@@ -7,11 +7,15 @@ figure is added: exact top-``k`` with the collection's own scores, one ``search`
 beyond that, said in the figure's caption); the rest show "not precomputed" when clicked.
 
 Points are identified by the ids the plots put in ``customdata`` (the first column when
-``customdata`` has several), so this works for any figure that follows that convention.
+``customdata`` has several), so this works for any figure that follows that convention. In the
+page's JSON a point is named by :func:`point_key`, which keeps the id's kind: the integer ``5``
+and the string ``"5"`` are two points of a collection and two keys of the page.
 """
 
 from __future__ import annotations
 
+import math
+import uuid
 from typing import Any
 
 import numpy as np
@@ -35,6 +39,29 @@ def json_id(value: Any) -> Any:
     return str(value)
 
 
+def point_key(value: Any) -> str:
+    """The key of a point id in the page's data: its kind and its value, so ``5`` and ``"5"`` differ.
+
+    An integer keeps its decimal text, a UUID is ``"u:"`` and its canonical form, any other
+    string is ``"s:"`` and the string. The page shows an id as its key without the prefix.
+
+    >>> point_key(5), point_key(np.uint64(5)), point_key("5"), point_key(uuid.UUID(int=1))
+    ('5', '5', 's:5', 'u:00000000-0000-0000-0000-000000000001')
+    """
+    pid = json_id(value)
+    if isinstance(pid, int):
+        return str(pid)
+    return ("u:" if _is_uuid(pid) else "s:") + pid
+
+
+def _is_uuid(text: str) -> bool:
+    """A UUID in the canonical form ``normalize_id`` gives (other strings name other points)."""
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
 def trace_ids(trace: Any) -> list[Any] | None:
     """Point ids of one trace from its ``customdata`` (first column), or None."""
     data = getattr(trace, "customdata", None)
@@ -51,6 +78,7 @@ def trace_ids(trace: Any) -> list[Any] | None:
 
 
 def trace_xy(trace: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The x and y coordinates of one trace as float arrays, or None when they are not numbers."""
     x, y = getattr(trace, "x", None), getattr(trace, "y", None)
     if x is None or y is None:
         return None
@@ -87,9 +115,10 @@ def precompute(fig_traces: list[Any], col: Any, *, using: str | None, k: int, ma
                label: str | None) -> dict[str, Any]:
     """The JSON the report's click handler reads for one figure.
 
-    Returns ``{"ids": [[id per point] or None per trace], "xy": {id: [x, y]}, "neighbours":
-    {id: [[id, score], ...]}, "labels": {id: text}, "images": {id: uri}, "k", "distance",
-    "computed", "shown", "note"}`` (ids as JSON keys are strings).
+    Returns ``{"ids": [[key per point] or None per trace], "xy": {key: [x, y]}, "neighbours":
+    {key: [[key, score], ...]}, "labels": {key: text}, "images": {key: uri}, "k", "distance",
+    "computed", "shown", "note"}``, every point named by its :func:`point_key`. A point whose
+    coordinates are not finite has no ``xy`` (the figure does not draw it).
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ExploreError(f"k: {short_repr(k)} is not a positive integer. Pass k=5 for five neighbours per point.")
@@ -97,45 +126,60 @@ def precompute(fig_traces: list[Any], col: Any, *, using: str | None, k: int, ma
         raise ExploreError(f"max_points: {short_repr(max_points)} is not an integer >= 0.")
     distance = col.distance(using)          # checks `using` before any work
     known = set(json_id(v) for v in col.ids.tolist())
-    ids_per_trace, xy, order = [], {}, []
+    keys_per_trace: list[list[str] | None] = []
+    xy: dict[str, list[float]] = {}
+    order: dict[str, Any] = {}              # key -> id, in the order the figure shows them
     for trace in fig_traces:
         ids = trace_ids(trace)
-        coords = trace_xy(trace)
         if ids is None or not any(i in known for i in ids):
-            ids_per_trace.append(None)
+            keys_per_trace.append(None)
             continue
-        ids_per_trace.append(ids)
-        for pos, pid in enumerate(ids):
-            if pid in known and str(pid) not in xy:
-                order.append(pid)
-                if coords is not None and pos < len(coords[0]):
-                    xy[str(pid)] = [float(coords[0][pos]), float(coords[1][pos])]
+        keys = [point_key(i) for i in ids]
+        keys_per_trace.append(keys)
+        coords = trace_xy(trace)
+        for pos, (pid, key) in enumerate(zip(ids, keys)):
+            if pid not in known:
+                continue
+            order.setdefault(key, pid)
+            if key not in xy and coords is not None and pos < min(len(coords[0]), len(coords[1])):
+                x, y = float(coords[0][pos]), float(coords[1][pos])
+                if math.isfinite(x) and math.isfinite(y):
+                    xy[key] = [x, y]
     if not order:
         raise ExploreError("add(figure, collection=...): no trace of this figure holds ids of the collection "
                            "in its customdata, so there is nothing to precompute. Draw the figure with "
                            "explorekit.plots (which puts point ids in customdata), or leave out collection=.")
-    chosen = order
-    if len(order) > max_points:
+    chosen = list(order.items())
+    if len(chosen) > max_points:
         rng = np.random.default_rng(_SEED)
-        keep = np.sort(rng.choice(len(order), size=max_points, replace=False))
-        chosen = [order[i] for i in keep]
+        keep = np.sort(rng.choice(len(chosen), size=max_points, replace=False))
+        chosen = [chosen[i] for i in keep]
     neighbours: dict[str, list[list[Any]]] = {}
+    wanted = dict(order)                    # every point shown or listed, for its label
     if chosen:
         requests = [{"query": pid, "using": using, "limit": k, "params": {"exact": True},
-                     "with_payload": False} for pid in chosen]
-        for pid, frame in zip(chosen, col.search_batch(requests)):
-            neighbours[str(pid)] = [[json_id(i), round(float(s), 6)]
-                                    for i, s in zip(frame["id"].tolist(), frame["score"].tolist())]
-    wanted = list(dict.fromkeys(order + [n[0] for rows in neighbours.values() for n in rows]))
-    labels, images = _labels(col, wanted, label)
+                     "with_payload": False} for _, pid in chosen]
+        for (key, _), frame in zip(chosen, col.search_batch(requests)):
+            rows = []
+            for pid, score in zip(frame["id"].tolist(), frame["score"].tolist()):
+                rows.append([point_key(pid), _score(score)])
+                wanted.setdefault(point_key(pid), json_id(pid))
+            neighbours[key] = rows
+    labels, images = _labels(col, list(wanted.values()), label)
     note = (f"Click a point to see its {k} nearest neighbours (exact, {distance} "
             f"{'distance, smaller is closer' if distance in ('euclid', 'manhattan') else 'score'}).")
     if len(chosen) < len(order):
         note += (f" Neighbours were precomputed for {len(chosen):,} of the {len(order):,} points "
                  f"(a random sample, seed {_SEED}; raise max_points= to cover more).")
-    return {"ids": ids_per_trace, "xy": xy, "neighbours": neighbours, "labels": labels, "images": images,
+    return {"ids": keys_per_trace, "xy": xy, "neighbours": neighbours, "labels": labels, "images": images,
             "k": int(k), "distance": distance, "using": using, "computed": len(chosen),
             "shown": len(order), "note": note}
+
+
+def _score(value: float) -> float | str:
+    """A score for the page's JSON: rounded, or its text when it is not finite (JSON has no inf)."""
+    value = float(value)
+    return round(value, 6) if math.isfinite(value) else str(value)
 
 
 def _labels(col: Any, ids: list[Any], label: str | None) -> tuple[dict[str, str], dict[str, str]]:
@@ -147,9 +191,10 @@ def _labels(col: Any, ids: list[Any], label: str | None) -> tuple[dict[str, str]
     if not fields:
         return {}, {}
     frame = col.retrieve(ids, with_payload=fields)
-    keys = [str(json_id(i)) for i in frame["id"].tolist()]
+    keys = [point_key(i) for i in frame["id"].tolist()]
     labels = {} if name is None else {key: _text(v) for key, v in zip(keys, frame[name].tolist())}
-    images = {} if image is None else {key: v for key, v in zip(keys, frame[image].tolist()) if isinstance(v, str)}
+    images = {} if image is None else {key: v for key, v in zip(keys, frame[image].tolist())
+                                       if isinstance(v, str) and v.startswith("data:image/")}
     return labels, images
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explorekit.report._neighbours import json_id
+from explorekit.report._neighbours import json_id, point_key
 
 _NUMBER_LIMIT = 6
 
@@ -115,7 +115,8 @@ def table_html(frame: pd.DataFrame, *, max_rows: int) -> str:
             text, sort, cls = _cell(values[i])
             attrs = (f' class="{cls}"' if cls else "") + (f' data-v="{html.escape(sort)}"' if sort else "")
             cells.append(f"<td{attrs}>{text}</td>")
-        data_id = "" if pid is None else f' data-id="{html.escape(str(json_id(pid)))}"'
+        data_id = "" if pid is None else (f' data-id="{html.escape(str(json_id(pid)))}"'
+                                          f' data-key="{html.escape(point_key(pid))}"')
         rows.append(f"<tr{data_id}>{''.join(cells)}</tr>")
     return (f'<div class="ek-scroll"><table class="ek-table"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div>")

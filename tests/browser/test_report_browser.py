@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
@@ -152,4 +153,89 @@ def test_demo_report_works_offline(tmp_path):
         assert len(panel_ids(page)) == 8
         page.wait_for_timeout(300)
         screenshot(page, "demo_report_click", docs=True)
+        assert log.errors == [] and log.blocked == []
+
+
+# ---------------------------------------------------------------- issue 15
+PWNED = "window.__ekPwned = 1"
+HOSTILE_LABELS = {6: f"</script><script>{PWNED}</script>", "six": f'<img src=x onerror="{PWNED}">',
+                  "00000000-0000-0000-0000-000000000007": "\"quotes' & \u2028 <b>bold?</b>"}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """A page with the integer id 5 and the string id "5", labels that try to run code, points
+    with NaN and infinite coordinates, and a Markdown table."""
+    ids = [5, "5", 6, "six", "00000000-0000-0000-0000-000000000007"]
+    labels = ["int five", "string five"] + [HOSTILE_LABELS[i] for i in ids[2:]]
+    twins = ek.Collection.from_arrays([[1, 0], [0, 1], [0.9, 0.1], [0.1, 0.9], [0.7, 0.7]], ids=ids,
+                                      payload=pd.DataFrame({"label": labels}))
+    twins_map = go.Figure(go.Scatter(x=[0, 10, 1, 9, 5], y=[0, 10, 1, 9, 2], mode="markers",
+                                     customdata=np.array(ids, dtype=object)[:, None], text=labels),
+                          layout={"height": 400})
+    fruit = ek.datasets.load("clusters2d", as_collection=True)
+    x, y = fruit.payload["x"].to_numpy(float, copy=True), fruit.payload["y"].to_numpy(float, copy=True)
+    x[[3, 30]], y[60] = [np.nan, np.inf], -np.inf
+    holes = go.Figure(go.Scatter(x=x, y=y, mode="markers", customdata=np.array(fruit.ids)[:, None]),
+                      layout={"height": 400})
+    report = (ek.Report("Hostile")
+              .add("| fruit | count |\n| --- | ---: |\n| plum | 3 |\n| pear | 5 |", title="A Markdown table")
+              .add(twins_map, title="Twins", collection=twins, k=2)
+              .add(holes, title="Holes", collection=fruit, k=3))
+    return {"path": report.save(tmp_path_factory.mktemp("hostile") / "hostile.html"), "twins": twins,
+            "points": len(fruit), "left_out": 3}
+
+
+def click_point(page, plot_id: str, trace: int, index: int) -> None:
+    page.locator("#" + plot_id).scroll_into_view_if_needed()
+    x, y = page.evaluate(POINT_POSITION, ["#" + plot_id, trace, index])
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+
+
+def test_int_five_and_string_five_show_their_own_neighbours(hostile):
+    twins = hostile["twins"]
+    with browser() as chromium, offline_page(chromium, str(hostile["path"])) as (page, log):
+        page.wait_for_selector("body[data-ek-ready='1']", timeout=60_000)
+        plot = page.evaluate(PLOT_STATUS, ".ek-plot")[0]["id"]
+        for index, x, pid, key, name in [(0, 0, 5, "5", "int five"), (1, 10, "5", "s:5", "string five")]:
+            page.evaluate("document.getElementById('ek-panel').innerHTML = ''")
+            click_point(page, plot, 0, index)
+            page.wait_for_selector("#ek-panel:not([hidden]) .ek-panel-title", timeout=10_000)
+            assert page.inner_text("#ek-panel .ek-panel-title") == name
+            assert page.get_attribute("#ek-panel", "data-key") == key
+            # the clicked point is ringed once the page has made room for the panel
+            page.wait_for_function(f"document.getElementById('{plot}').data.at(-1).x[0] === {x}")
+            expected = twins.search(pid, limit=2)
+            assert page.eval_on_selector_all("#ek-panel .ek-neighbours li", "els => els.map(e => e.dataset.key)") \
+                == [ek.report._neighbours.point_key(i) for i in expected["id"]]
+            shown = page.eval_on_selector_all("#ek-panel .ek-label", "els => els.map(e => e.textContent)")
+            assert shown == [HOSTILE_LABELS[i] for i in expected["id"]]        # shown as text, never run
+        screenshot(page, "report_int_and_string_ids")
+        assert page.evaluate("window.__ekPwned") is None
+        assert log.errors == [] and log.blocked == [], (log.errors, log.blocked)
+
+
+def test_non_finite_coordinates_do_not_blank_the_figure(hostile):
+    with browser() as chromium, offline_page(chromium, str(hostile["path"])) as (page, log):
+        page.wait_for_selector("body[data-ek-ready='1']", timeout=60_000)
+        state = page.evaluate("window.__ekReport")
+        assert state["figures"] == state["rendered"] == 2 and state["errors"] == [], state
+        status = page.evaluate(PLOT_STATUS, ".ek-plot")
+        assert all(s["svg"] >= 1 and s["traces"] >= 1 for s in status), status
+        drawn = page.evaluate(f"document.querySelectorAll('#{status[1]['id']} .scatterlayer path.point').length")
+        assert drawn == hostile["points"] - hostile["left_out"]
+        caption = page.inner_text("#item-2 figcaption")
+        assert caption.startswith("3 points are not drawn: a coordinate of each is not a finite number")
+        click_point(page, status[1]["id"], 0, 10)
+        page.wait_for_selector("#ek-panel:not([hidden]) .ek-neighbours li", timeout=10_000)
+        assert log.errors == [] and log.blocked == [], (log.errors, log.blocked)
+
+
+def test_markdown_table_is_a_table(hostile):
+    with browser() as chromium, offline_page(chromium, str(hostile["path"])) as (page, log):
+        page.wait_for_selector("body[data-ek-ready='1']", timeout=60_000)
+        cells = page.eval_on_selector_all("section.ek-markdown table th, section.ek-markdown table td",
+                                          "els => els.map(e => e.textContent)")
+        assert cells == ["fruit", "count", "plum", "3", "pear", "5"]
         assert log.errors == [] and log.blocked == []

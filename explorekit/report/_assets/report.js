@@ -4,6 +4,9 @@
  * JSON, "explore": null | {ids, xy, neighbours, labels, images, k, distance, note}}. Clicking a
  * point of a map (or a row of a result table) shows the point's precomputed neighbours with
  * their scores in the side panel and rings them on the map. Nothing here touches the network.
+ * A point is named everywhere by its key (explorekit.report._neighbours.point_key): "5" for the
+ * integer id 5, "s:5" for the string "5", "u:..." for a UUID; an element that shows a point
+ * carries data-key (what lookups use) and data-id (the id as shown).
  * window.__ekReport = {figures, rendered, errors, selected} is what the browser tests read.
  */
 (function () {
@@ -18,27 +21,31 @@
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
     });
   }
+  function shownId(key) {
+    return /^[su]:/.test(key) ? key.slice(2) : key;
+  }
   function fmt(score) {
+    if (typeof score !== "number") return String(score);
     var a = Math.abs(score);
     return a !== 0 && (a < 1e-3 || a >= 1e5) ? score.toExponential(3) : score.toFixed(4);
   }
-  function label(ex, id) {
-    var text = ex.labels[String(id)];
-    return text ? text : "id " + id;
+  function label(ex, key) {
+    var text = ex.labels[key];
+    return text ? text : "id " + shownId(key);
   }
-  function thumb(ex, id) {
-    var src = ex.images[String(id)];
+  function thumb(ex, key) {
+    var src = ex.images[key];
     return src ? '<img class="ek-thumb" alt="" src="' + esc(src) + '">' : "";
   }
 
-  function highlight(entry, id) {
-    var ex = entry.ex, key = String(id), xs = [], ys = [], sizes = [], colours = [], texts = [];
-    var add = function (pid, size, colour, text) {
-      var p = ex.xy[String(pid)];
+  function highlight(entry, key) {
+    var ex = entry.ex, xs = [], ys = [], sizes = [], colours = [], texts = [];
+    var add = function (pkey, size, colour, text) {
+      var p = ex.xy[pkey];
       if (!p) return;
       xs.push(p[0]); ys.push(p[1]); sizes.push(size); colours.push(colour); texts.push(text);
     };
-    add(id, 22, "#111111", "");
+    add(key, 22, "#111111", "");
     (ex.neighbours[key] || []).forEach(function (n, i) { add(n[0], 16, "#d62728", String(i + 1)); });
     var axes = entry.axes[key] || ["x", "y"];
     return Plotly.restyle(entry.div, {
@@ -47,12 +54,13 @@
     }, [entry.hl]);
   }
 
-  function showPanel(entry, id) {
-    var ex = entry.ex, key = String(id), rows = ex.neighbours[key];
+  function showPanel(entry, key) {
+    var ex = entry.ex, rows = ex.neighbours[key];
     var title = entry.div.getAttribute("data-title") || "map";
-    var html = '<header><h2 class="ek-panel-title">' + esc(label(ex, id)) + "</h2>" +
+    var html = '<header><h2 class="ek-panel-title">' + esc(label(ex, key)) + "</h2>" +
       '<button type="button" class="ek-close" aria-label="Close">\u00d7</button></header>' +
-      '<p class="ek-panel-id">' + thumb(ex, id) + "id <code>" + esc(id) + "</code> \u00b7 " + esc(title) + "</p>";
+      '<p class="ek-panel-id">' + thumb(ex, key) + "id <code>" + esc(shownId(key)) + "</code> \u00b7 " +
+      esc(title) + "</p>";
     if (!rows) {
       html += '<p class="ek-missing">Neighbours of this point were not precomputed: the report covers ' +
         ex.computed + " of the " + ex.shown + " points on this map (raise max_points= when adding it).</p>";
@@ -62,25 +70,27 @@
         scoreName + (ex.using ? " of vector <code>" + esc(ex.using) + "</code>" : "") +
         ", computed when the report was saved.</p><ol class=\"ek-neighbours\">";
       rows.forEach(function (n) {
-        html += '<li tabindex="0" data-id="' + esc(n[0]) + '">' +
-          '<span class="ek-score" title="' + scoreName + '">' + fmt(n[1]) + "</span>" + thumb(ex, n[0]) +
+        html += '<li tabindex="0" data-key="' + esc(n[0]) + '" data-id="' + esc(shownId(n[0])) + '">' +
+          '<span class="ek-score" title="' + scoreName + '">' + esc(fmt(n[1])) + "</span>" + thumb(ex, n[0]) +
           '<span class="ek-label">' + esc(label(ex, n[0])) + '</span> <span class="ek-nid">' +
-          esc(n[0]) + "</span></li>";
+          esc(shownId(n[0])) + "</span></li>";
       });
       html += "</ol>";
     }
     panel.innerHTML = html;
     panel.hidden = false;
-    panel.setAttribute("data-id", key);
+    panel.setAttribute("data-key", key);
+    panel.setAttribute("data-id", shownId(key));
     document.body.classList.add("ek-panel-open");
     panel.querySelector(".ek-close").addEventListener("click", function () {
       panel.hidden = true;
+      panel.removeAttribute("data-key");
       panel.removeAttribute("data-id");
       document.body.classList.remove("ek-panel-open");
       resizeAll();
     });
     Array.prototype.forEach.call(panel.querySelectorAll(".ek-neighbours li"), function (li) {
-      var go = function () { select(entry, li.getAttribute("data-id")); };
+      var go = function () { select(entry, li.getAttribute("data-key")); };
       li.addEventListener("click", go);
       li.addEventListener("keydown", function (e) { if (e.key === "Enter") go(); });
     });
@@ -90,8 +100,8 @@
     return Promise.all(divs.map(function (div) { return Plotly.Plots.resize(div); }));
   }
 
-  function select(entry, id) {
-    var key = String(id), opening = panel.hidden;
+  function select(entry, key) {
+    var opening = panel.hidden;
     state.selected = { id: key, figure: maps.indexOf(entry) };
     showPanel(entry, key);
     return (opening ? resizeAll() : Promise.resolve()).then(function () { return highlight(entry, key); });
@@ -101,8 +111,8 @@
     var ex = entry.ex;
     entry.axes = {};
     entry.div.data.forEach(function (trace, t) {
-      (ex.ids[t] || []).forEach(function (pid) {
-        entry.axes[String(pid)] = [trace.xaxis || "x", trace.yaxis || "y"];
+      (ex.ids[t] || []).forEach(function (key) {
+        entry.axes[key] = [trace.xaxis || "x", trace.yaxis || "y"];
       });
     });
     entry.hl = entry.div.data.length;
@@ -110,9 +120,9 @@
     entry.div.on("plotly_click", function (ev) {
       var p = ev && ev.points && ev.points[0];
       if (!p || p.curveNumber >= ex.ids.length) return;
-      var ids = ex.ids[p.curveNumber];
+      var keys = ex.ids[p.curveNumber];
       var index = p.pointNumber !== undefined ? p.pointNumber : p.pointIndex;
-      if (ids && ids[index] !== undefined) select(entry, ids[index]);
+      if (keys && keys[index] !== undefined) select(entry, keys[index]);
     });
     return Plotly.addTraces(entry.div, {
       type: "scatter", mode: "markers+text", x: [], y: [], text: [], name: "neighbours",
@@ -173,12 +183,12 @@
         });
       }
       Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
-        var id = row.getAttribute("data-id");
-        var entry = maps.filter(function (m) { return m.ex.neighbours[id] || m.ex.xy[id]; })[0];
+        var key = row.getAttribute("data-key");
+        var entry = key === null ? null : maps.filter(function (m) { return m.ex.neighbours[key] || m.ex.xy[key]; })[0];
         if (!entry) return;
         row.classList.add("ek-linked");
         row.title = "Show this point and its neighbours on the map";
-        row.addEventListener("click", function () { select(entry, id); });
+        row.addEventListener("click", function () { select(entry, key); });
       });
     });
   }
