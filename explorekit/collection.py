@@ -14,8 +14,9 @@ Examples
 from __future__ import annotations
 
 import threading
+import uuid
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 from . import engine, planner
-from ._errors import ExploreError, NonFiniteError, RequestError, UnknownVectorError, short_repr, unknown
+from ._errors import ExploreError, NonFiniteError, UnknownVectorError, short_repr, unknown
 from ._query_api import QueryMethods
 from ._threads import blas_threads
-from ._validate import as_matrix
+from ._validate import as_matrix, check_count, check_name
 from .distances import Distance, normalize_distance, preprocess
 from .filters import filter_mask
 from .ids import IdIndex
@@ -88,13 +89,15 @@ class Collection(QueryMethods):
         named = dict(vectors) if isinstance(vectors, Mapping) else {"": vectors}
         if not named:
             raise ExploreError("vectors: no vectors given. Pass a 2-D array or {name: 2-D array}.")
+        for key in named:
+            check_name(key, "vectors: vector name", "Vector names are strings, e.g. {'image': array}.")
         matrices = {key: as_matrix(value, f"vectors[{key!r}]" if key else "vectors") for key, value in named.items()}
         lengths = {key: len(m) for key, m in matrices.items()}
         n = next(iter(lengths.values()))
         if len(set(lengths.values())) > 1:
             raise ExploreError(f"vectors: the named vectors have different numbers of rows {lengths}. "
                                "Every vector name needs one row per point.")
-        id_index = IdIndex(range(n) if ids is None else list(ids))
+        id_index = IdIndex(range(n) if ids is None else _id_list(ids))
         if len(id_index) != n:
             raise ExploreError(f"ids: {len(id_index)} ids for {n} vectors. Give one id per row.")
         if payload is None:
@@ -119,11 +122,25 @@ class Collection(QueryMethods):
         """
         if not isinstance(df, pd.DataFrame):
             raise ExploreError(f"from_dataframe: expected a pandas DataFrame, got {type(df).__name__}.")
-        columns = {"": vectors} if isinstance(vectors, str) else dict(vectors)
+        if isinstance(vectors, Mapping):
+            columns = dict(vectors)
+        elif isinstance(vectors, Hashable) and vectors is not None:
+            columns = {"": vectors}
+        else:
+            raise ExploreError(f"from_dataframe: vectors={short_repr(vectors)} is neither a column name nor "
+                               "{vector name: column}. Pass e.g. vectors='embedding' or "
+                               "vectors={'image': 'image_emb', 'text': 'text_emb'}.")
         for key, column in columns.items():
+            check_name(key, "from_dataframe: vector name", "Vector names are strings, e.g. {'image': 'image_emb'}.")
+            if not isinstance(column, Hashable):
+                raise ExploreError(f"from_dataframe: vectors[{key!r}]={short_repr(column)} is not a column "
+                                   f"name. The DataFrame has {list(df.columns)[:20]}.")
             if column not in df.columns:
                 raise ExploreError(unknown("vector column", column, df.columns,
                                            f"vectors= must name columns of the DataFrame; it has {list(df.columns)[:20]}."))
+        if id is not None and not isinstance(id, Hashable):
+            raise ExploreError(f"from_dataframe: id={short_repr(id)} is not a column name. Pass one column "
+                               f"of {list(df.columns)[:20]}, or None to use the index.")
         if id is not None and id not in df.columns:
             raise ExploreError(unknown("id column", id, df.columns, "id= must name a column, or None for the index."))
         matrices = {key: _stack_column(df[column], column) for key, column in columns.items()}
@@ -158,6 +175,7 @@ class Collection(QueryMethods):
     @classmethod
     def named(cls, name: str) -> "Collection | None":
         """The live collection created with ``name=``, if any (used by ``lookup_from``)."""
+        check_name(name, "collection name", "Give the name= a collection was created with.")
         return cls._by_name.get(name)
 
     # ------------------------------------------------------------------ accessors
@@ -195,6 +213,7 @@ class Collection(QueryMethods):
         return self._space(using).stored
 
     def _space(self, using: str | None, where: str = "using") -> VectorSpace:
+        check_name(using, where, "Vector names are strings (see col.vector_names), or None for the default.")
         if using is None or using == "":
             if "" in self._spaces:
                 return self._spaces[""]
@@ -212,17 +231,15 @@ class Collection(QueryMethods):
     def retrieve(self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False,
                  with_payload: bool | Sequence[str] = True) -> pd.DataFrame:
         """The points with these ids, in the order given (unknown ids raise UnknownIdError)."""
-        if not isinstance(ids, (list, tuple, np.ndarray, pd.Index, pd.Series)):
-            ids = [ids]
-        rows = self._ids.rows(list(ids), what="retrieve")
+        rows = self._ids.rows(_id_list(ids), what="retrieve")
         selected = parse_selectors(with_payload, with_vectors)
         return to_frame(self, rows, None, *selected)
 
     def scroll(self, filter: Any = None, limit: int | None = None, with_payload: bool | Sequence[str] = True,
                with_vectors: bool | Sequence[str] = False) -> pd.DataFrame:
         """Points passing ``filter``, ordered by id as Qdrant scrolls (ints first, then others)."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
-            raise RequestError(f"limit: {short_repr(limit)} is not a positive integer.")
+        if limit is not None:
+            limit = check_count(limit, "limit", 1)
         selected = parse_selectors(with_payload, with_vectors)
         mask = filter_mask(filter, self._payload, self._ids)
         rows = np.flatnonzero(mask)
@@ -256,8 +273,7 @@ class Collection(QueryMethods):
         marked stale (rebuilt on next need) and cached projections are dropped. Everything is
         checked first: a failed upsert changes nothing.
         """
-        ids = list(ids) if not isinstance(ids, (str, int)) else [ids]
-        new_ids = IdIndex(ids)
+        new_ids = IdIndex(_id_list(ids))
         named = dict(vectors) if isinstance(vectors, Mapping) else {next(iter(self._spaces)): vectors}
         if set(named) != set(self._spaces):
             raise UnknownVectorError(f"upsert: vectors for {sorted(named)} given; this collection has "
@@ -289,7 +305,7 @@ class Collection(QueryMethods):
 
     def delete(self, ids: Sequence[Any]) -> "Collection":
         """Remove points by id (unknown ids raise UnknownIdError and nothing is removed)."""
-        ids = list(ids) if not isinstance(ids, (str, int)) else [ids]
+        ids = _id_list(ids)
         with self._lock:
             drop = self._ids.rows(ids, what="delete")
             keep = np.setdiff1d(np.arange(len(self)), drop)
@@ -375,6 +391,17 @@ class Collection(QueryMethods):
         frame = pd.DataFrame(rows).set_index("vector")
         frame["compression"] = frame["original_bytes"] / frame["quantized_bytes"].where(frame["quantized_bytes"] > 0)
         return frame
+
+
+def _id_list(ids: Any) -> list:
+    """One id or many, as a list: a lone id (int, str, UUID, numpy scalar...) is a list of one.
+
+    >>> _id_list(7), _id_list(np.uint64(7)), _id_list(range(2)), _id_list("a")
+    ([7], [np.uint64(7)], [0, 1], ['a'])
+    """
+    if isinstance(ids, (str, bytes, int, float, np.generic, uuid.UUID)) or not isinstance(ids, Iterable):
+        return [ids]
+    return list(ids)
 
 
 def _stack_column(column: pd.Series, name: str) -> np.ndarray:

@@ -143,11 +143,11 @@ def _quantized_answer(plan: "Prepared", sims: np.ndarray | None, rows: np.ndarra
     quantizer = plan.space.quantizer
     params = plan.request.params
     top = plan.top
-    oversampled = math.floor(params.oversampling * top) if params.oversampling and params.oversampling > 1 else top
     if sims is None:
         scores = np.zeros(len(plan.space.stored) if rows is None else len(rows), np.float32)
     else:
         scores = plan.query.combine(sims)
+    oversampled = _oversampled(params.oversampling, top, len(scores))
     if rows is None and plan.mask is not None:
         scores = np.where(plan.mask, scores, np.float32(-np.inf))
     keep = top_k(scores, oversampled, rows)
@@ -157,3 +157,16 @@ def _quantized_answer(plan: "Prepared", sims: np.ndarray | None, rows: np.ndarra
         cand_rows, cand_scores = engine.rescore(plan, candidates, top)
         return engine.finish(plan, cand_rows, cand_scores)
     return engine.finish(plan, candidates[:top], scores[keep][:top], shown=quantizer.display)
+
+
+def _oversampled(oversampling: float | None, top: int, n: int) -> int:
+    """Qdrant's candidate count ``floor(oversampling * top)``, at most the ``n`` points scanned.
+
+    A huge oversampling or limit takes every point (their product may overflow a float).
+
+    >>> _oversampled(2.5, 10, 1000), _oversampled(1e300, 2**63, 1000), _oversampled(None, 10, 5)
+    (25, 1000, 10)
+    """
+    if not oversampling or oversampling <= 1:
+        return top
+    return math.floor(min(oversampling * top, n))

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 METHODS = ("auto", "annoy", "binary")
+MAX_TREES = 1024     # each tree costs about 8 bytes a point; recall stops rising long before this
 
 
 def default_n_trees(n: int, dim: int) -> int:
@@ -209,8 +210,8 @@ def build_index(space: "VectorSpace", n_trees: int | None = None, *, tune_querie
     n, dim = stored.shape
     if n_trees is None:
         n_trees = default_n_trees(n, dim)
-    elif isinstance(n_trees, bool) or not isinstance(n_trees, (int, np.integer)) or n_trees < 1:
-        raise ExploreError(f"build_index: n_trees={short_repr(n_trees)} is not a positive integer. "
+    elif isinstance(n_trees, bool) or not isinstance(n_trees, (int, np.integer)) or not 1 <= n_trees <= MAX_TREES:
+        raise ExploreError(f"build_index: n_trees={short_repr(n_trees)} is not a positive integer <= {MAX_TREES:,}. "
                            "Use e.g. n_trees=50, or None for a default chosen by size and dimension.")
     with task(f"explorekit: approximate index of {n:,} x {dim}") as status:
         forest = Forest.build(stored, space.distance, int(n_trees), status)
