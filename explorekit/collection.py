@@ -13,10 +13,11 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 import weakref
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from .requests import Request, parse_selectors
 from .results import to_frame
 
 _RESERVED = ("id", "score")
+_BUILD_TRIES = 3      # builds overtaken by changes before quantize/build_index builds holding the lock
 
 
 @dataclass
@@ -64,6 +66,12 @@ class Collection(QueryMethods):
     Build one with :meth:`from_dataframe` or :meth:`from_arrays`. Queries (:meth:`search`,
     :meth:`recommend`, :meth:`discover`, their ``*_batch`` forms and :meth:`query`) give
     Qdrant's answers for the same data and request.
+
+    One lock guards the ids, vectors, payload, quantizer and index: every read (queries,
+    :meth:`scroll`, :meth:`retrieve`, :attr:`ids`, :attr:`payload`) and every change
+    (:meth:`upsert`, :meth:`delete`, :meth:`save`) holds it, so each sees one whole state, even
+    with widget callbacks or other threads at work. :meth:`quantize` and :meth:`build_index`
+    train without it and attach what they built only to the vectors it was built on.
     """
 
     _by_name: "weakref.WeakValueDictionary[str, Collection]" = weakref.WeakValueDictionary()
@@ -183,21 +191,24 @@ class Collection(QueryMethods):
         return len(self._ids)
 
     def __repr__(self) -> str:
-        spaces = ", ".join(f"{s.name or '<unnamed>'}: {s.dim}-d {s.distance}" for s in self._spaces.values())
-        label = f" {self.name!r}" if self.name else ""
-        return f"<explorekit.Collection{label}: {len(self)} points; {spaces}; payload {list(self._payload.columns)[:8]}>"
+        with self._lock:
+            spaces = ", ".join(f"{s.name or '<unnamed>'}: {s.dim}-d {s.distance}" for s in self._spaces.values())
+            label = f" {self.name!r}" if self.name else ""
+            return f"<explorekit.Collection{label}: {len(self)} points; {spaces}; payload {list(self._payload.columns)[:8]}>"
 
     @property
     def ids(self) -> pd.Index:
         """Point ids in insertion order."""
         from .results import id_series
-        return pd.Index(id_series(self, np.arange(len(self))), name="id")
+        with self._lock:
+            return pd.Index(id_series(self, np.arange(len(self))), name="id")
 
     @property
     def payload(self) -> pd.DataFrame:
         """The payload as a DataFrame indexed by id (a copy)."""
-        frame = self._payload.frame          # a fresh copy on every access
-        frame.index = self.ids
+        with self._lock:
+            frame = self._payload.frame          # a fresh copy on every access
+            frame.index = self.ids
         return frame
 
     @property
@@ -231,9 +242,11 @@ class Collection(QueryMethods):
     def retrieve(self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False,
                  with_payload: bool | Sequence[str] = True) -> pd.DataFrame:
         """The points with these ids, in the order given (unknown ids raise UnknownIdError)."""
-        rows = self._ids.rows(_id_list(ids), what="retrieve")
-        selected = parse_selectors(with_payload, with_vectors)
-        return to_frame(self, rows, None, *selected)
+        ids = _id_list(ids)
+        with self._lock:
+            rows = self._ids.rows(ids, what="retrieve")
+            selected = parse_selectors(with_payload, with_vectors)
+            return to_frame(self, rows, None, *selected)
 
     def scroll(self, filter: Any = None, limit: int | None = None, with_payload: bool | Sequence[str] = True,
                with_vectors: bool | Sequence[str] = False) -> pd.DataFrame:
@@ -241,28 +254,34 @@ class Collection(QueryMethods):
         if limit is not None:
             limit = check_count(limit, "limit", 1)
         selected = parse_selectors(with_payload, with_vectors)
-        mask = filter_mask(filter, self._payload, self._ids)
-        rows = np.flatnonzero(mask)
-        keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in self._ids.take(rows)]
-        rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
-        if limit is not None:
-            rows = rows[:limit]
-        return to_frame(self, rows, None, *selected)
+        with self._lock:
+            mask = filter_mask(filter, self._payload, self._ids)
+            rows = np.flatnonzero(mask)
+            keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in self._ids.take(rows)]
+            rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
+            if limit is not None:
+                rows = rows[:limit]
+            return to_frame(self, rows, None, *selected)
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
-        with self._lock:
+        with _holding([self, *self._lookup_sources(requests)]):
             plans = [engine.prepare(self, r) for r in requests]   # every check before any work
             work = max((p.allowed * p.space.dim for p in plans), default=0)
             with blas_threads(work=work):
                 answers = planner.answer(self, plans)
-        frames = []
-        for plan, (rows, scores) in zip(plans, answers):
-            r = plan.request
-            frame = to_frame(self, rows, scores, r.with_payload, r.with_vectors, r.to_body())
-            frame.attrs["path"] = getattr(plan, "path", "exact")
-            frame.attrs["reason"] = getattr(plan, "reason", "")
-            frames.append(frame)
+            frames = []
+            for plan, (rows, scores) in zip(plans, answers):
+                r = plan.request
+                frame = to_frame(self, rows, scores, r.with_payload, r.with_vectors, r.to_body())
+                frame.attrs["path"] = getattr(plan, "path", "exact")
+                frame.attrs["reason"] = getattr(plan, "reason", "")
+                frames.append(frame)
         return frames
+
+    def _lookup_sources(self, requests: list[Request]) -> list[Collection]:
+        """The other local collections the requests look example ids up in (their locks are held too)."""
+        found = (engine.lookup_collection(r.lookup) for r in requests if r.lookup is not None)
+        return [c for c in found if isinstance(c, Collection)]
 
     # ------------------------------------------------------------------ changes
     def upsert(self, ids: Sequence[Any], vectors: Any, payload: Any = None) -> "Collection":
@@ -364,25 +383,60 @@ class Collection(QueryMethods):
 
     # ------------------------------------------------------------------ index and quantization
     def quantize(self, config: Mapping[str, Any], using: str | None = None) -> "Collection":
-        """Quantize one vector space with a Qdrant quantization config; returns the collection."""
+        """Quantize one vector space with a Qdrant quantization config; returns the collection.
+
+        When it returns, the vectors of ``using`` as they are then carry the quantizer, with one
+        code per point (see :meth:`_build_and_attach` for changes made while it trains).
+        """
         from .quantization import make_quantizer
-        space = self._space(using)
-        quantizer = make_quantizer(config, space.distance)
-        quantizer.fit(space.stored, space.distance)
-        space.quantizer = quantizer
+        make_quantizer(config, self._space(using).distance)      # a bad config fails before any work
+
+        def fit(space: VectorSpace) -> Any:
+            return make_quantizer(config, space.distance).fit(space.stored, space.distance)
+        self._build_and_attach(using, "quantizer", fit)
         return self
 
     def build_index(self, using: str | None = None, n_trees: int | None = None) -> "Collection":
-        """Build the approximate (annoy) index of one vector space now instead of on first need."""
+        """Build the approximate (annoy) index of one vector space now instead of on first need.
+
+        When it returns, the vectors of ``using`` as they are then carry the index.
+        """
         from .index import build_index
-        space = self._space(using)
-        space.index = build_index(space, n_trees=n_trees)
+        self._build_and_attach(using, "index", lambda space: build_index(space, n_trees=n_trees))
         return self
+
+    def _build_and_attach(self, using: str | None, attribute: str, build: Callable[[VectorSpace], Any]) -> None:
+        """``build(space)`` for the current vector space of ``using``, attached to that space.
+
+        Training takes seconds to minutes, so it runs without the lock on the space as it was
+        (its arrays never change in place): queries and changes go on meanwhile. What was built is
+        attached under the lock only if the space is still the current one; if an upsert or a
+        delete replaced it, it is built again on the new vectors. After ``_BUILD_TRIES`` builds
+        overtaken that way, the last build holds the lock, so the call always ends with the
+        current vectors carrying what it built, never with it attached to old vectors or lost.
+
+        >>> col = Collection.from_arrays([[1.0, 0.0], [0.0, 1.0]])
+        >>> col._build_and_attach(None, "quantizer", lambda space: "fitted")
+        >>> col._space(None).quantizer
+        'fitted'
+        """
+        for _ in range(_BUILD_TRIES):
+            space = self._space(using)
+            built = build(space)
+            with self._lock:
+                if self._space(using) is space:
+                    setattr(space, attribute, built)
+                    return
+        with self._lock:
+            space = self._space(using)
+            setattr(space, attribute, build(space))
 
     def memory_usage(self) -> pd.DataFrame:
         """Bytes per vector name: original vectors, approximate index and quantized codes."""
         rows = []
-        for space in self._spaces.values():
+        with self._lock:
+            spaces = list(self._spaces.values())
+        for space in spaces:
             rows.append({"vector": space.name, "dim": space.dim, "points": len(space.stored),
                          "original_bytes": int(space.stored.nbytes),
                          "index_bytes": int(getattr(space.index, "nbytes", 0) or 0),
@@ -391,6 +445,17 @@ class Collection(QueryMethods):
         frame = pd.DataFrame(rows).set_index("vector")
         frame["compression"] = frame["original_bytes"] / frame["quantized_bytes"].where(frame["quantized_bytes"] > 0)
         return frame
+
+
+@contextlib.contextmanager
+def _holding(collections: list[Collection]) -> Iterator[None]:
+    """The locks of these collections, taken in one fixed order (by ``id``), so two queries that
+    look ids up in each other's collection cannot each hold one lock and wait for the other."""
+    unique = {id(c): c for c in collections}
+    with contextlib.ExitStack() as stack:
+        for key in sorted(unique):
+            stack.enter_context(unique[key]._lock)
+        yield
 
 
 def _id_list(ids: Any) -> list:

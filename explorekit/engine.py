@@ -21,7 +21,7 @@ import numpy as np
 from ._errors import DimensionError, RequestError, UnknownCollectionError
 from .distances import display, exact_similarity, passes_threshold, preprocess, similarity
 from .filters import filter_mask
-from .requests import Example, Request
+from .requests import Example, Lookup, Request
 from .scoring import ScoringQuery
 from .topk import merge_top_k, top_k
 
@@ -84,19 +84,23 @@ def prepare(col: "Collection", request: Request) -> Prepared:
     return Prepared(request, space, ScoringQuery(qkind, stacked, **layout), mask)
 
 
+def lookup_collection(lookup: Lookup) -> Any:
+    """What ``lookup_from`` names: the object given, or the live collection of that name (or None)."""
+    from .collection import Collection
+    other = lookup.collection
+    return Collection.named(other) if isinstance(other, str) else other
+
+
 def _lookup_source(col: "Collection", request: Request, space: "VectorSpace"):
     from .collection import Collection
     lookup = request.lookup
     if lookup is None:
         return col, space.name, True
-    other = lookup.collection
-    if isinstance(other, str):
-        found = Collection.named(other)
-        if found is None:
-            raise UnknownCollectionError(
-                f"Collection {other!r} not found (lookup_from). Give the collection object itself, "
-                "or create it with name=... so it can be found by name.")
-        other = found
+    other = lookup_collection(lookup)
+    if other is None:
+        raise UnknownCollectionError(
+            f"Collection {lookup.collection!r} not found (lookup_from). Give the collection object itself, "
+            "or create it with name=... so it can be found by name.")
     if not isinstance(other, Collection):
         raise RequestError(f"lookup_from: {type(other).__name__} is not a local Collection or the name of one. "
                            "To look ids up in a Qdrant collection, pull it first with "
