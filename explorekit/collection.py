@@ -264,7 +264,8 @@ class Collection(QueryMethods):
             return to_frame(self, rows, None, *selected)
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
-        with _holding([self, *self._lookup_sources(requests)]):
+        others = self._lookup_sources(requests)
+        with _holding([self, *others]) if others else self._lock:     # one lock: the fast way
             plans = [engine.prepare(self, r) for r in requests]   # every check before any work
             work = max((p.allowed * p.space.dim for p in plans), default=0)
             with blas_threads(work=work):
