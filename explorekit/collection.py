@@ -14,8 +14,9 @@ Examples
 from __future__ import annotations
 
 import threading
+import uuid
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from explorekit._support.errors import (ExploreError, NonFiniteError, RequestErr
                                         UnknownVectorError, short_repr, unknown)
 from explorekit.query.methods import QueryMethods
 from explorekit._support.threads import blas_threads
-from explorekit._support.validation import as_matrix
+from explorekit._support.validation import as_matrix, check_count, check_name
 from explorekit.scoring.distances import Distance, normalize_distance, preprocess
 from explorekit.query.filters import filter_mask
 from explorekit.data.ids import IdIndex
@@ -40,6 +41,7 @@ from explorekit.query.requests import Request, parse_selectors
 from explorekit.query.results import id_series, to_frame
 
 _RESERVED = ("id", "score")
+_BUILD_TRIES = 3      # builds overtaken by changes before quantize/build_index builds holding the lock
 
 
 class Collection(QueryMethods):
@@ -48,6 +50,13 @@ class Collection(QueryMethods):
     Build one with :meth:`from_dataframe` or :meth:`from_arrays`. Queries (:meth:`search`,
     :meth:`recommend`, :meth:`discover`, their ``*_batch`` forms and :meth:`query`) give
     Qdrant's answers for the same data and request.
+
+    The state (ids, vectors, payload) is a :class:`~explorekit.data.store.Store` that every
+    change replaces whole, under one lock: every read (queries, :meth:`scroll`, :meth:`retrieve`,
+    :attr:`ids`, :attr:`payload`) and every change (:meth:`upsert`, :meth:`delete`, :meth:`save`)
+    holds it, so each sees one whole state, even with widget callbacks or other threads at work.
+    :meth:`quantize` and :meth:`build_index` train without it and attach what they built only to
+    the vectors it was built on.
     """
 
     _by_name: "weakref.WeakValueDictionary[str, Collection]" = weakref.WeakValueDictionary()
@@ -98,13 +107,15 @@ class Collection(QueryMethods):
         named = dict(vectors) if isinstance(vectors, Mapping) else {"": vectors}
         if not named:
             raise ExploreError("vectors: no vectors given. Pass a 2-D array or {name: 2-D array}.")
+        for key in named:
+            check_name(key, "vectors: vector name", "Vector names are strings, e.g. {'image': array}.")
         matrices = {key: as_matrix(value, f"vectors[{key!r}]" if key else "vectors") for key, value in named.items()}
         lengths = {key: len(m) for key, m in matrices.items()}
         n = next(iter(lengths.values()))
         if len(set(lengths.values())) > 1:
             raise ExploreError(f"vectors: the named vectors have different numbers of rows {lengths}. "
                                "Every vector name needs one row per point.")
-        id_index = IdIndex(range(n) if ids is None else list(ids))
+        id_index = IdIndex(range(n) if ids is None else _id_list(ids))
         if len(id_index) != n:
             raise ExploreError(f"ids: {len(id_index)} ids for {n} vectors. Give one id per row.")
         if payload is None:
@@ -129,11 +140,25 @@ class Collection(QueryMethods):
         """
         if not isinstance(df, pd.DataFrame):
             raise ExploreError(f"from_dataframe: expected a pandas DataFrame, got {type(df).__name__}.")
-        columns = {"": vectors} if isinstance(vectors, str) else dict(vectors)
+        if isinstance(vectors, Mapping):
+            columns = dict(vectors)
+        elif isinstance(vectors, Hashable) and vectors is not None:
+            columns = {"": vectors}
+        else:
+            raise ExploreError(f"from_dataframe: vectors={short_repr(vectors)} is neither a column name nor "
+                               "{vector name: column}. Pass e.g. vectors='embedding' or "
+                               "vectors={'image': 'image_emb', 'text': 'text_emb'}.")
         for key, column in columns.items():
+            check_name(key, "from_dataframe: vector name", "Vector names are strings, e.g. {'image': 'image_emb'}.")
+            if not isinstance(column, Hashable):
+                raise ExploreError(f"from_dataframe: vectors[{key!r}]={short_repr(column)} is not a column "
+                                   f"name. The DataFrame has {list(df.columns)[:20]}.")
             if column not in df.columns:
                 raise ExploreError(unknown("vector column", column, df.columns,
                                            f"vectors= must name columns of the DataFrame; it has {list(df.columns)[:20]}."))
+        if id is not None and not isinstance(id, Hashable):
+            raise ExploreError(f"from_dataframe: id={short_repr(id)} is not a column name. Pass one column "
+                               f"of {list(df.columns)[:20]}, or None to use the index.")
         if id is not None and id not in df.columns:
             raise ExploreError(unknown("id column", id, df.columns, "id= must name a column, or None for the index."))
         matrices = {key: _stack_column(df[column], column) for key, column in columns.items()}
@@ -168,6 +193,7 @@ class Collection(QueryMethods):
     @classmethod
     def named(cls, name: str) -> "Collection | None":
         """The live collection created with ``name=``, if any (used by ``lookup_from``)."""
+        check_name(name, "collection name", "Give the name= a collection was created with.")
         return cls._by_name.get(name)
 
     # ------------------------------------------------------------------ accessors
@@ -175,20 +201,26 @@ class Collection(QueryMethods):
         return len(self._ids)
 
     def __repr__(self) -> str:
-        spaces = ", ".join(f"{s.name or '<unnamed>'}: {s.dim}-d {s.distance}" for s in self._spaces.values())
+        with self._lock:
+            store = self._store
+        spaces = ", ".join(f"{s.name or '<unnamed>'}: {s.dim}-d {s.distance}" for s in store.spaces.values())
         label = f" {self.name!r}" if self.name else ""
-        return f"<explorekit.Collection{label}: {len(self)} points; {spaces}; payload {list(self._payload.columns)[:8]}>"
+        return f"<explorekit.Collection{label}: {len(store)} points; {spaces}; payload {list(store.payload.columns)[:8]}>"
 
     @property
     def ids(self) -> pd.Index:
         """Point ids in insertion order."""
-        return pd.Index(id_series(self._store, np.arange(len(self))), name="id")
+        with self._lock:
+            store = self._store
+        return pd.Index(id_series(store, np.arange(len(store))), name="id")
 
     @property
     def payload(self) -> pd.DataFrame:
         """The payload as a DataFrame indexed by id (a copy)."""
-        frame = self._payload.frame          # a fresh copy on every access
-        frame.index = self.ids
+        with self._lock:
+            store = self._store
+        frame = store.payload.frame          # a fresh copy on every access
+        frame.index = pd.Index(id_series(store, np.arange(len(store))), name="id")
         return frame
 
     @property
@@ -213,25 +245,28 @@ class Collection(QueryMethods):
     def retrieve(self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False,
                  with_payload: bool | Sequence[str] = True) -> pd.DataFrame:
         """The points with these ids, in the order given (unknown ids raise UnknownIdError)."""
-        if not isinstance(ids, (list, tuple, np.ndarray, pd.Index, pd.Series)):
-            ids = [ids]
-        rows = self._ids.rows(list(ids), what="retrieve")
+        ids = _id_list(ids)
         selected = parse_selectors(with_payload, with_vectors)
-        return to_frame(self._store, rows, None, *selected)
+        with self._lock:
+            store = self._store
+            rows = store.ids.rows(ids, what="retrieve")
+            return to_frame(store, rows, None, *selected)
 
     def scroll(self, filter: Any = None, limit: int | None = None, with_payload: bool | Sequence[str] = True,
                with_vectors: bool | Sequence[str] = False) -> pd.DataFrame:
         """Points passing ``filter``, ordered by id as Qdrant scrolls (ints first, then others)."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
-            raise RequestError(f"limit: {short_repr(limit)} is not a positive integer.")
-        selected = parse_selectors(with_payload, with_vectors)
-        mask = filter_mask(filter, self._payload, self._ids)
-        rows = np.flatnonzero(mask)
-        keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in self._ids.take(rows)]
-        rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
         if limit is not None:
-            rows = rows[:limit]
-        return to_frame(self._store, rows, None, *selected)
+            limit = check_count(limit, "limit", 1)
+        selected = parse_selectors(with_payload, with_vectors)
+        with self._lock:
+            store = self._store
+            mask = filter_mask(filter, store.payload, store.ids)
+            rows = np.flatnonzero(mask)
+            keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in store.ids.take(rows)]
+            rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
+            if limit is not None:
+                rows = rows[:limit]
+            return to_frame(store, rows, None, *selected)
 
     def prepare(self, request: Request) -> Prepared:
         """``request`` checked against this collection and made ready to score (see engine.prepare)."""
@@ -254,7 +289,8 @@ class Collection(QueryMethods):
             raise RequestError(f"lookup_from: {type(other).__name__} is not a local Collection or the name of one. "
                                "To look ids up in a Qdrant collection, pull it first with "
                                "ek.connect(...)[name].to_collection().")
-        return other._store
+        with other._lock:                  # the other collection's state as one whole (a snapshot)
+            return other._store
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
         with self._lock:
@@ -263,13 +299,13 @@ class Collection(QueryMethods):
             work = max((p.allowed * p.space.dim for p in plans), default=0)
             with blas_threads(work=work):
                 answers = planner.answer(plans)
-        frames = []
-        for plan, (rows, scores) in zip(plans, answers):
-            r = plan.request
-            frame = to_frame(store, rows, scores, r.with_payload, r.with_vectors, r.to_body())
-            frame.attrs["path"] = plan.path
-            frame.attrs["reason"] = plan.reason
-            frames.append(frame)
+            frames = []
+            for plan, (rows, scores) in zip(plans, answers):
+                r = plan.request
+                frame = to_frame(store, rows, scores, r.with_payload, r.with_vectors, r.to_body())
+                frame.attrs["path"] = plan.path
+                frame.attrs["reason"] = plan.reason
+                frames.append(frame)
         return frames
 
     # ------------------------------------------------------------------ changes
@@ -281,8 +317,7 @@ class Collection(QueryMethods):
         marked stale (rebuilt on next need) and cached projections are dropped. Everything is
         checked first: a failed upsert changes nothing.
         """
-        ids = list(ids) if not isinstance(ids, (str, int)) else [ids]
-        new_ids = IdIndex(ids)
+        new_ids = IdIndex(_id_list(ids))
         named = dict(vectors) if isinstance(vectors, Mapping) else {next(iter(self._spaces)): vectors}
         if set(named) != set(self._spaces):
             raise UnknownVectorError(f"upsert: vectors for {sorted(named)} given; this collection has "
@@ -314,7 +349,7 @@ class Collection(QueryMethods):
 
     def delete(self, ids: Sequence[Any]) -> "Collection":
         """Remove points by id (unknown ids raise UnknownIdError and nothing is removed)."""
-        ids = list(ids) if not isinstance(ids, (str, int)) else [ids]
+        ids = _id_list(ids)
         with self._lock:
             drop = self._ids.rows(ids, what="delete")
             keep = np.setdiff1d(np.arange(len(self)), drop)
@@ -352,23 +387,58 @@ class Collection(QueryMethods):
 
     # ------------------------------------------------------------------ index and quantization
     def quantize(self, config: Mapping[str, Any], using: str | None = None) -> "Collection":
-        """Quantize one vector space with a Qdrant quantization config; returns the collection."""
-        space = self._space(using)
-        quantizer = make_quantizer(config, space.distance)
-        quantizer.fit(space.stored, space.distance)
-        space.quantizer = quantizer
+        """Quantize one vector space with a Qdrant quantization config; returns the collection.
+
+        When it returns, the vectors of ``using`` as they are then carry the quantizer, with one
+        code per point (see :meth:`_build_and_attach` for changes made while it trains).
+        """
+        make_quantizer(config, self._space(using).distance)      # a bad config fails before any work
+
+        def fit(space: VectorSpace) -> Any:
+            return make_quantizer(config, space.distance).fit(space.stored, space.distance)
+        self._build_and_attach(using, "quantizer", fit)
         return self
 
     def build_index(self, using: str | None = None, n_trees: int | None = None) -> "Collection":
-        """Build the approximate (annoy) index of one vector space now instead of on first need."""
-        space = self._space(using)
-        space.index = build_index(space, n_trees=n_trees)
+        """Build the approximate (annoy) index of one vector space now instead of on first need.
+
+        When it returns, the vectors of ``using`` as they are then carry the index.
+        """
+        self._build_and_attach(using, "index", lambda space: build_index(space, n_trees=n_trees))
         return self
+
+    def _build_and_attach(self, using: str | None, attribute: str, build: Callable[[VectorSpace], Any]) -> None:
+        """``build(space)`` for the current vector space of ``using``, attached to that space.
+
+        Training takes seconds to minutes, so it runs without the lock on the space as it was
+        (its arrays never change in place): queries and changes go on meanwhile. What was built is
+        attached under the lock only if the space is still the current one; if an upsert or a
+        delete replaced it, it is built again on the new vectors. After ``_BUILD_TRIES`` builds
+        overtaken that way, the last build holds the lock, so the call always ends with the
+        current vectors carrying what it built, never with it attached to old vectors or lost.
+
+        >>> col = Collection.from_arrays([[1.0, 0.0], [0.0, 1.0]])
+        >>> col._build_and_attach(None, "quantizer", lambda space: "fitted")
+        >>> col.space(None).quantizer
+        'fitted'
+        """
+        for _ in range(_BUILD_TRIES):
+            space = self._space(using)
+            built = build(space)
+            with self._lock:
+                if self._space(using) is space:
+                    setattr(space, attribute, built)
+                    return
+        with self._lock:
+            space = self._space(using)
+            setattr(space, attribute, build(space))
 
     def memory_usage(self) -> pd.DataFrame:
         """Bytes per vector name: original vectors, approximate index and quantized codes."""
         rows = []
-        for space in self._spaces.values():
+        with self._lock:
+            spaces = list(self._spaces.values())
+        for space in spaces:
             rows.append({"vector": space.name, "dim": space.dim, "points": len(space.stored),
                          "original_bytes": int(space.stored.nbytes),
                          "index_bytes": int(getattr(space.index, "nbytes", 0) or 0),
@@ -377,6 +447,17 @@ class Collection(QueryMethods):
         frame = pd.DataFrame(rows).set_index("vector")
         frame["compression"] = frame["original_bytes"] / frame["quantized_bytes"].where(frame["quantized_bytes"] > 0)
         return frame
+
+
+def _id_list(ids: Any) -> list:
+    """One id or many, as a list: a lone id (int, str, UUID, numpy scalar...) is a list of one.
+
+    >>> _id_list(7), _id_list(np.uint64(7)), _id_list(range(2)), _id_list("a")
+    ([7], [np.uint64(7)], [0, 1], ['a'])
+    """
+    if isinstance(ids, (str, bytes, int, float, np.generic, uuid.UUID)) or not isinstance(ids, Iterable):
+        return [ids]
+    return list(ids)
 
 
 def _stack_column(column: pd.Series, name: str) -> np.ndarray:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from explorekit._support.errors import DimensionError, ExploreError, NonFiniteError
+from explorekit._support.errors import DimensionError, ExploreError, NonFiniteError, RequestError, short_repr
 
 
 def as_matrix(value: Any, where: str, dim: int | None = None) -> np.ndarray:
@@ -37,3 +37,74 @@ def as_matrix(value: Any, where: str, dim: int | None = None) -> np.ndarray:
                              f"{' and more' if len(rows) > 10 else ''} ({len(rows)} rows). "
                              "Drop or fix those rows (e.g. np.nan_to_num) first.")
     return np.ascontiguousarray(matrix)
+
+
+MAX_COUNT = 2**64 - 1        # Qdrant reads limits, offsets, efforts and integer ids as unsigned 64-bit
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_count(value: Any, where: str, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
+    """``value`` as an int in ``[minimum, maximum]`` (numpy integers too, never a bool).
+
+    Anything else raises :class:`RequestError` naming the value and the accepted range.
+
+    >>> check_count(10, "limit", 1)
+    10
+    >>> check_count(2**64, "limit", 1)       # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    explorekit._errors.RequestError: limit: 18446744073709551616 is above 2**64 - 1. Use an integer ...
+    """
+    accepted = f"Use an integer >= {minimum} and <= {_bound_text(maximum)}."
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise RequestError(f"{where}: {short_repr(value)} is not an integer. {accepted}")
+    if value < minimum:
+        raise RequestError(f"{where}: {value} is below {minimum}. {accepted}")
+    if value > maximum:
+        raise RequestError(f"{where}: {short_repr(value)} is above {_bound_text(maximum)}. {accepted}")
+    return int(value)
+
+
+def check_real(value: Any, where: str, minimum: float = -FLOAT32_MAX, maximum: float = FLOAT32_MAX,
+               accepted: str = "") -> float:
+    """``value`` as a float in ``[minimum, maximum]`` (finite; numpy numbers too, never a bool).
+
+    Scores are float32, so the default range is float32's (about +-3.4e38). ``accepted`` replaces
+    the default advice in the message.
+
+    >>> check_real(0.5, "score_threshold")
+    0.5
+    >>> check_real(float("inf"), "oversampling", 1.0)   # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    explorekit._errors.RequestError: oversampling: inf is not a finite number. ...
+    """
+    accepted = accepted or f"Use a number >= {minimum:g} and <= {maximum:g}."
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise RequestError(f"{where}: {short_repr(value)} is not a number. {accepted}")
+    try:
+        number = float(value)
+    except OverflowError:                    # an int beyond any float
+        number = float("inf")
+    if not np.isfinite(number):
+        raise RequestError(f"{where}: {short_repr(value)} is not a finite number. {accepted}")
+    if not minimum <= number <= maximum:
+        side = "below" if number < minimum else "above"
+        edge = minimum if number < minimum else maximum
+        raise RequestError(f"{where}: {short_repr(value)} is {side} {edge:g}. {accepted}")
+    return number
+
+
+def check_name(value: Any, where: str, fix: str) -> str | None:
+    """``value`` if it is None or a string (a vector or collection name), else RequestError.
+
+    >>> check_name("image", "using", "")
+    'image'
+    """
+    if value is not None and not isinstance(value, str):
+        raise RequestError(f"{where}: {short_repr(value)} is not a name (a string). {fix}".rstrip())
+    return value
+
+
+def _bound_text(maximum: int) -> str:
+    return "2**64 - 1" if maximum == MAX_COUNT else f"{maximum:,}"

@@ -104,7 +104,7 @@ def rescoring_effect(col: "Collection", kind: str = "search", *, limit: int = 10
         raise QuantizationError(f"rescoring_effect: oversampling={short_repr(oversampling)} is not a "
                                 "number >= 1.0 (Qdrant's rule). Use e.g. 2.0 or 4.0.")
     method = _method(col, request.get("using"))
-    n = candidate_count(limit, oversampling)
+    n = candidate_count(limit, oversampling, len(col))
     call = getattr(col, kind)
 
     def run(size: int, params: dict) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from typing import Union
 import numpy as np
 
 from explorekit._support.errors import DuplicateIdError, ExploreError, UnknownIdError, short_repr
+from explorekit._support.validation import MAX_COUNT
 
 PointId = Union[int, str, uuid.UUID]
 
@@ -31,11 +32,9 @@ def normalize_id(value: object) -> int | str:
     if isinstance(value, (bool, np.bool_)):
         raise ExploreError(f"Point id {value!r} is a bool. Use an unsigned integer, a string or a UUID.")
     if isinstance(value, (int, np.integer)):
-        if value < 0:
-            raise ExploreError(f"Point id {value!r} is negative. Ids are unsigned integers, strings or UUIDs.")
-        return int(value)
+        return _unsigned(int(value))
     if isinstance(value, float) and value.is_integer() and value >= 0:
-        return int(value)
+        return _unsigned(int(value))
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, str):
@@ -50,6 +49,17 @@ def normalize_id(value: object) -> int | str:
         "Use an unsigned integer, a string or a UUID.")
 
 
+def _unsigned(value: int) -> int:
+    """An integer id in Qdrant's range ``0 .. 2**64 - 1`` (it is stored as an unsigned 64-bit)."""
+    if value < 0:
+        raise ExploreError(f"Point id {value!r} is negative. Ids are unsigned integers, strings or UUIDs.")
+    if value > MAX_COUNT:
+        raise ExploreError(f"Point id {value!r} is above 2**64 - 1 ({MAX_COUNT}), the largest unsigned "
+                           "64-bit integer (Qdrant's and explorekit's largest integer id). Use a smaller "
+                           "integer, or a string or UUID id (e.g. str(id)).")
+    return value
+
+
 def is_id(value: object) -> bool:
     """True for a value that can be a point id (not a vector)."""
     return isinstance(value, (int, np.integer, str, uuid.UUID)) and not isinstance(value, (bool, np.bool_))
@@ -59,7 +69,12 @@ class IdIndex:
     """The ids of a collection in row order, with a dictionary from id to row."""
 
     def __init__(self, ids: Iterable[object]) -> None:
-        values = [normalize_id(v) for v in ids]
+        values = []
+        for position, value in enumerate(ids):
+            try:
+                values.append(normalize_id(value))
+            except ExploreError as err:      # say which one of many ids it is
+                raise type(err)(f"ids[{position}]: {err}") from None
         self._row = {}
         for row, value in enumerate(values):
             if self._row.setdefault(value, row) != row:

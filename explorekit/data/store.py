@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from explorekit._support.errors import UnknownVectorError, unknown
+from explorekit._support.validation import check_name
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
 
@@ -84,6 +85,7 @@ def resolve_vector_name(names: list[str], using: str | None, where: str = "using
     >>> resolve_vector_name(["", "image"], "")
     ''
     """
+    check_name(using, where, "Vector names are strings (see col.vector_names), or None for the default.")
     if using is None or using == "":
         if "" in names:
             return ""

@@ -59,6 +59,7 @@ ANNOY_HANDICAP = 2.0
 
 
 _ESCALATIONS = 2
+_MAX_SEARCH_K = 2**31 - 1      # annoy takes a C int; far more than the nodes of any forest it holds
 _TOLERANCE = 1e-5
 
 
@@ -130,7 +131,7 @@ def annoy_candidates(plan: Prepared, index: AnnIndex, ef: int) -> tuple[np.ndarr
     exact_ms, annoy_ms = tuning["ms"]["exact"], tuning["ms"]["annoy"]
     unit_ms = (annoy_ms / (index.default_ef("annoy") * index.n_trees)) if annoy_ms else None
     for round_ in range(_ESCALATIONS + 1):
-        search_k = int(math.ceil(width * index.n_trees / frac))
+        search_k = min(int(math.ceil(width * index.n_trees / frac)), _MAX_SEARCH_K)
         if round_ and unit_ms is not None and exact_ms is not None and \
                 unit_ms * search_k * len(probes) > exact_ms:
             return None                        # more effort would cost more than a scan

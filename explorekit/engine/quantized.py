@@ -80,9 +80,10 @@ def _answer(plan: Prepared, sims: np.ndarray | None, rows: np.ndarray | None) ->
         scores = np.zeros(len(plan.space.stored) if rows is None else len(rows), np.float32)
     else:
         scores = plan.query.combine(sims)
+    wanted = candidate_count(top, plan.request.params.oversampling, len(scores))
     if rows is None and plan.mask is not None:
         scores = np.where(plan.mask, scores, np.float32(-np.inf))
-    keep = top_k(scores, candidate_count(plan.top, plan.request.params.oversampling), rows)
+    keep = top_k(scores, wanted, rows)
     candidates = keep if rows is None else rows[keep]
     on = plan.request.params.rescore
     if quantizer.default_rescore if on is None else on:

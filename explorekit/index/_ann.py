@@ -43,6 +43,7 @@ METHODS = ("auto", "annoy", "sign_codes")
 # "binary" was the sign codes' name before they were told apart from binary quantization; still accepted.
 _ALIASES = {"binary": "sign_codes"}
 _TUNING_KEY = {"annoy": "annoy", "sign_codes": "binary"}    # keys of the saved tuning (unchanged format)
+MAX_TREES = 1024     # each tree costs about 8 bytes a point; recall stops rising long before this
 
 
 def default_n_trees(n: int, dim: int) -> int:
@@ -217,8 +218,8 @@ def build_index(space: "VectorSpace", n_trees: int | None = None, *, tune_querie
     n, dim = stored.shape
     if n_trees is None:
         n_trees = default_n_trees(n, dim)
-    elif isinstance(n_trees, bool) or not isinstance(n_trees, (int, np.integer)) or n_trees < 1:
-        raise ExploreError(f"build_index: n_trees={short_repr(n_trees)} is not a positive integer. "
+    elif isinstance(n_trees, bool) or not isinstance(n_trees, (int, np.integer)) or not 1 <= n_trees <= MAX_TREES:
+        raise ExploreError(f"build_index: n_trees={short_repr(n_trees)} is not a positive integer <= {MAX_TREES:,}. "
                            "Use e.g. n_trees=50, or None for a default chosen by size and dimension.")
     with task(f"explorekit: approximate index of {n:,} x {dim}") as status:
         forest = Forest.build(stored, space.distance, int(n_trees), status)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from explorekit._support.errors import RequestError, short_repr, unknown
+from explorekit._support.validation import check_count, check_real
 
 _TOP_KEYS = ("exact", "hnsw_ef", "quantization", "indexed_only", "acorn")
 _QUANT_KEYS = ("ignore", "rescore", "oversampling")
@@ -36,8 +37,8 @@ class SearchParams:
         """Accept None, a dict with Qdrant's keys, a SearchParams, or a qdrant-client model."""
         if params is None:
             return cls()
-        if isinstance(params, SearchParams):
-            return params
+        if isinstance(params, SearchParams):          # built directly: check it like a dict
+            return cls.parse(params._given(), where)
         if hasattr(params, "model_dump"):
             params = params.model_dump(exclude_none=True)
         if not isinstance(params, dict):
@@ -49,9 +50,8 @@ class SearchParams:
                                            "Use exact, hnsw_ef or quantization."))
         exact = _bool(params.get("exact", False), f"{where}['exact']")
         ef = params.get("hnsw_ef")
-        if ef is not None and (isinstance(ef, bool) or not isinstance(ef, int) or ef < 1):
-            raise RequestError(f"{where}['hnsw_ef']: {short_repr(ef)} is not a positive integer. "
-                               "Use e.g. 128 (more is slower and more accurate).")
+        if ef is not None:
+            ef = check_count(ef, f"{where}['hnsw_ef']", 1)
         quant = params.get("quantization") or {}
         if hasattr(quant, "model_dump"):
             quant = quant.model_dump(exclude_none=True)
@@ -64,16 +64,19 @@ class SearchParams:
                                            "Use ignore, rescore or oversampling."))
         over = quant.get("oversampling")
         if over is not None:
-            if isinstance(over, bool) or not isinstance(over, (int, float)) or not over >= 1.0:
-                raise RequestError(
-                    f"{where}['quantization']['oversampling']: {short_repr(over)} is below 1 or "
-                    "not a number. Qdrant requires oversampling >= 1.0; use e.g. 2.0.")
-            over = float(over)
+            over = check_real(over, f"{where}['quantization']['oversampling']", 1.0, float("inf"),
+                              "Qdrant requires a finite oversampling >= 1.0; use e.g. 2.0.")
         rescore = quant.get("rescore")
         return cls(exact=exact, hnsw_ef=ef,
                    ignore=_bool(quant.get("ignore", False), f"{where}['quantization']['ignore']"),
                    rescore=None if rescore is None else _bool(rescore, f"{where}['quantization']['rescore']"),
                    oversampling=over)
+
+    def _given(self) -> dict:
+        """Every field in the dict shape :meth:`parse` reads (None fields left out)."""
+        quant = {"ignore": self.ignore, "rescore": self.rescore, "oversampling": self.oversampling}
+        return {"exact": self.exact, "hnsw_ef": self.hnsw_ef,
+                "quantization": {k: v for k, v in quant.items() if v is not None}}
 
     def to_dict(self) -> dict:
         """The Qdrant JSON form, keeping only what differs from the defaults."""
@@ -95,12 +98,18 @@ def _bool(value: object, where: str) -> bool:
     return value
 
 
-def candidate_count(top: int, oversampling: float | None) -> int:
+def candidate_count(top: int, oversampling: float | None, scanned: int | None = None) -> int:
     """Qdrant's number of quantized candidates for ``top`` results: ``floor(oversampling x top)`` if > 1.
+
+    At most the ``scanned`` points when given: a huge oversampling or limit takes every point
+    (their product may overflow a float).
 
     >>> candidate_count(10, 2.5), candidate_count(10, None), candidate_count(10, 1.0)
     (25, 10, 10)
+    >>> candidate_count(2**63, 1e300, 1000)
+    1000
     """
-    if oversampling is not None and oversampling > 1.0:
-        return math.floor(oversampling * top)
-    return top
+    if oversampling is None or oversampling <= 1.0:
+        return top
+    product = oversampling * top if scanned is None else min(oversampling * top, scanned)
+    return math.floor(product)

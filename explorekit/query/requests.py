@@ -18,10 +18,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from explorekit._support.errors import RequestError, short_repr, unknown
+from explorekit._support.errors import ExploreError, RequestError, short_repr, unknown
+from explorekit._support.validation import FLOAT32_MAX, check_count, check_name, check_real
 from explorekit.data.ids import is_id, normalize_id
-from explorekit.query.params import SearchParams
 from explorekit.query.filters import to_filter_dict
+from explorekit.query.params import SearchParams
 
 Strategy = Literal["average_vector", "best_score", "sum_scores"]
 STRATEGIES: tuple[str, ...] = ("average_vector", "best_score", "sum_scores")
@@ -48,7 +49,10 @@ def parse_example(value: Any, where: str) -> Example:
     if isinstance(value, Example):
         return value
     if is_id(value):
-        return Example(id=normalize_id(value))
+        try:
+            return Example(id=normalize_id(value))
+        except ExploreError as err:
+            raise RequestError(f"{where}: {err}") from None
     if isinstance(value, dict) and set(value) <= {"id"} and value:
         return parse_example(value["id"], where)
     try:
@@ -140,19 +144,10 @@ def parse_lookup(value: Any) -> Lookup | None:
         if "collection" not in value or extra:
             raise RequestError(f"lookup_from: {short_repr(value)} needs the key 'collection' (and "
                                "optionally 'vector'), e.g. {'collection': other, 'vector': 'image'}.")
-        vector = value.get("vector")
-        if vector is not None and not isinstance(vector, str):
-            raise RequestError(f"lookup_from['vector']: {short_repr(vector)} is not a vector name.")
+        vector = check_name(value.get("vector"), "lookup_from['vector']",
+                            "Give the vector name to look ids up in, e.g. 'image'.")
         return Lookup(value["collection"], vector)
-    return Lookup(value, None)  # a bare collection object or name
-
-
-def _check_int(value: Any, where: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise RequestError(f"{where}: {short_repr(value)} is not an integer. Use an integer >= {minimum}.")
-    if value < minimum:
-        raise RequestError(f"{where}: {value} is below {minimum}. Use an integer >= {minimum}.")
-    return int(value)
+    return Lookup(value, None)  # a bare collection object or name (checked when it is looked up)
 
 
 def _check_selector(value: Any, where: str) -> bool | tuple[str, ...]:
@@ -231,19 +226,17 @@ class Request:
             raise RequestError(f"Unknown request kind {kind!r}.")
         out["lookup"] = parse_lookup(kwargs.pop("lookup_from", None))
         out["lookup_default"] = kwargs.pop("lookup_default", "using")
-        using = kwargs.pop("using", None)
-        if using is not None and not isinstance(using, str):
-            raise RequestError(f"using: {short_repr(using)} is not a vector name (a string).")
-        out["using"] = using
+        out["using"] = check_name(kwargs.pop("using", None), "using",
+                                  "Pass a vector name, e.g. using='image', or None for the unnamed vector.")
         out["filter"] = kwargs.pop("filter", None)
-        out["limit"] = _check_int(kwargs.pop("limit", 10), "limit", 1)
-        out["offset"] = _check_int(kwargs.pop("offset", 0) or 0, "offset", 0)
+        out["limit"] = check_count(kwargs.pop("limit", 10), "limit", 1)
+        offset = kwargs.pop("offset", 0)
+        out["offset"] = check_count(0 if offset is None else offset, "offset", 0)
         threshold = kwargs.pop("score_threshold", None)
         if threshold is not None:
-            if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
-                    or not np.isfinite(threshold):
-                raise RequestError(f"score_threshold: {short_repr(threshold)} is not a finite number.")
-            threshold = float(threshold)
+            threshold = check_real(threshold, "score_threshold", accepted=(
+                f"Use a finite number within float32's range (+-{FLOAT32_MAX:.3g}; scores are float32), "
+                "or None for no threshold."))
         out["score_threshold"] = threshold
         out["params"] = SearchParams.parse(kwargs.pop("params", None))
         out["with_payload"], out["with_vectors"] = parse_selectors(kwargs.pop("with_payload", True),
