@@ -53,7 +53,7 @@ from explorekit.quantization.product import COMPRESSIONS, ProductQuantizer
 from explorekit.quantization.scalar import ScalarQuantizer
 
 __all__ = ["BinaryQuantizer", "ProductQuantizer", "Quantizer", "ScalarQuantizer",
-           "load_quantizer", "make_quantizer", "normalize_config", "quantizer_from_state"]
+           "load_quantizer", "make_quantizer", "normalize_config"]
 
 _METHODS = {"scalar": ScalarQuantizer, "binary": BinaryQuantizer, "product": ProductQuantizer}
 _PLACEMENT = ("always_ram", "memory")
@@ -164,4 +164,3 @@ def load_quantizer(meta: dict, arrays: dict[str, np.ndarray]) -> Quantizer:
     return _METHODS[method].from_state(dict(meta), arrays)
 
 
-quantizer_from_state = load_quantizer

@@ -181,13 +181,6 @@ class Quantizer:
         codes = 0 if self.codes_ is None else int(self.codes_.nbytes)
         return codes + sum(int(a.nbytes) for a in self._params().values())
 
-    @property
-    def code_bytes_per_vector(self) -> float:
-        """Bytes of code per stored vector (without the shared parameters)."""
-        if self.codes_ is None or len(self) == 0:
-            return float(self._code_width())
-        return self.codes_.nbytes / len(self)
-
     # ------------------------------------------------------------------ saving
     def state(self) -> tuple[dict, dict[str, np.ndarray]]:
         """JSON-able description plus the arrays needed to rebuild this quantizer exactly."""

@@ -62,11 +62,6 @@ class ScoringQuery:
     n_negative: int = 0
     n_pairs: int = 0
 
-    @property
-    def larger_is_better_only(self) -> bool:
-        """True for custom queries, whose scores are returned raw and sorted descending."""
-        return self.kind != "nearest"
-
     def combine(self, sims: np.ndarray) -> np.ndarray:
         """Scores, shape ``(n,)``, from similarities of this query's rows, shape ``(k, n)``."""
         sims = np.asarray(sims, dtype=np.float32)
