@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo lab test test-fast bench browser clean
+.PHONY: install demo lab lint test test-fast bench browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,13 @@ demo: $(STAMP)
 lab: $(STAMP)
 	$(PY) -m jupyter lab notebooks/
 
-test: $(STAMP) browser
+# the layers contract (import-linter, pyproject.toml) and ruff's lint and format checks
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check explorekit tests benchmarks datasets notebooks/_build.py
+	$(VENV)/bin/ruff format --check explorekit tests benchmarks datasets notebooks/_build.py
+
+test: $(STAMP) browser lint
 	$(PY) -m pytest -q
 	$(PY) benchmarks/run.py --small
 
