@@ -1,5 +1,5 @@
-"""Payload filters: hand cases from reference section 9, property tests against qdrant-client
-local mode and qdrant-edge, malformed filters, pandas query strings, masks."""
+"""Payload filters: hand cases from docs/qdrant-semantics.md ("Filters"), property tests against
+qdrant-client local mode and qdrant-edge, malformed filters, pandas query strings, masks."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def edge(tmp_path_factory) -> EdgeOracle:
     oracle.close()
 
 
-# ---------------------------------------------------------------------- hand cases (section 9)
+# ------------------------------------------------- hand cases (docs/qdrant-semantics.md, "Filters")
 SHAPES = [
     {"a": [{"b": 1}, {"b": 2}]},    # 0 array of objects
     {"a": {"b": 1}},                # 1 object

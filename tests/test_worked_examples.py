@@ -1,5 +1,5 @@
-"""The worked examples of qdrant-semantics.md §13, with hand-computed expectations, checked
-against explorekit and (the same requests) against both oracles."""
+"""The worked examples of docs/qdrant-semantics.md ("Worked examples"), with hand-computed
+expectations, checked against explorekit and (the same requests) against both oracles."""
 
 from __future__ import annotations
 

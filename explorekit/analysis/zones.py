@@ -2,13 +2,13 @@
 
 Discovery ranks a point by ``sum_k sign(sim(p_k, x) - sim(n_k, x))`` (on which side of each
 context pair it lies) and then by ``sig(sim(target, x))``; context search scores it by its
-summed pair losses, 0 for points on the positive side of every pair (qdrant-semantics.md
-§4-§5). These functions compute those parts for every point (:func:`points`), for every cell
-of a grid over a 2-D vector space (:func:`grid`: the exact zone field, as if a point sat at
-the cell centre) and as half-planes (:func:`boundaries`), with the engine's own code: the
-examples are resolved by ``col.prepare``, similarities come from
-``distances.exact_similarity`` and scores from ``ScoringQuery.combine``, so ``score`` equals
-what the query returns for every point it returns.
+summed pair losses, 0 for points on the positive side of every pair
+(docs/qdrant-semantics.md, "Discovery" and "Context"). These functions compute those parts for
+every point (:func:`points`), for every cell of a grid over a 2-D vector space (:func:`grid`:
+the exact zone field, as if a point sat at the cell centre) and as half-planes
+(:func:`boundaries`), with the engine's own code: the examples are resolved by
+``col.prepare``, similarities come from ``distances.exact_similarity`` and scores from
+``ScoringQuery.combine``, so ``score`` equals what the query returns for every point it returns.
 
 Examples
 --------

@@ -1,6 +1,6 @@
 """The exact path, and the two steps every path ends with: exact rescoring and Qdrant's finish.
 
-Order of operations (docs/qdrant-semantics.md, "order of operations"): filter and id
+Order of operations (docs/qdrant-semantics.md, "Order of operations"): filter and id
 exclusion, score, keep the best ``limit + offset``, display (nearest only), threshold (stop at
 the first failure, in the direction of the collection's distance), offset, limit.
 

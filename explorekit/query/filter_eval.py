@@ -1,7 +1,7 @@
 """Evaluate a parsed filter (see :mod:`explorekit.query.filter_parse`) as a boolean row mask.
 
 Vectorised over the typed values at each key path (``Payload.values`` / ``Payload.nested``),
-with Qdrant's rules (reference/qdrant-semantics.md section 9): ``match`` compares exact JSON
+with Qdrant's rules (docs/qdrant-semantics.md, "Filters"): ``match`` compares exact JSON
 types, ``range`` compares numbers in float64 (or datetime strings as instants), arrays count
 element by element, ``values_count``, ``is_empty`` and ``is_null`` look at the values before
 that flattening, and text matching uses Qdrant's word tokens (alphanumeric runs, lower-cased).

@@ -6,7 +6,7 @@ Accepted filters (``FilterLike``):
 * A Qdrant filter dict (``must`` / ``should`` / ``must_not`` / ``min_should``, field conditions
   with ``match`` value/any/except/text/phrase/text_any/prefix/substring, ``range`` (numbers,
   or RFC 3339 datetime strings), ``values_count``, ``is_empty``, ``is_null``, ``has_id``,
-  ``nested``), evaluated exactly as Qdrant does (reference/qdrant-semantics.md section 9),
+  ``nested``), evaluated exactly as Qdrant does (docs/qdrant-semantics.md, "Filters"),
   vectorised over the typed payload columns. A qdrant-client ``models.Filter`` is accepted too
   (converted with ``model_dump(mode="json", by_alias=True, exclude_none=True)``).
 * A pandas query string, evaluated with ``DataFrame.eval`` over ``Payload.frame`` (names with
