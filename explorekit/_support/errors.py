@@ -76,6 +76,13 @@ class MissingDependencyError(ImportError):
     """An optional package is not installed."""
 
 
+# Users meet these as ``ek.RequestError`` etc.: tracebacks name them where they are imported from.
+for _error in (ExploreError, UnknownIdError, DimensionError, NonFiniteError, DuplicateIdError, UnknownVectorError,
+               UnknownCollectionError, FilterError, RequestError, QuantizationError, PersistenceError, BackendError,
+               MissingDependencyError):
+    _error.__module__ = "explorekit"
+
+
 def short_repr(value: object, limit: int = 80) -> str:
     """``repr`` cut to ``limit`` characters, so messages stay readable for big inputs."""
     text = repr(value)
