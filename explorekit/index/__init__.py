@@ -35,9 +35,11 @@ INDEXING_THRESHOLD_KB = 10_000     # Qdrant's default indexing_threshold: smalle
 FULL_SCAN_THRESHOLD_KB = 10_000    # Qdrant's default full_scan_threshold: filters keeping less, too
 
 from ._ann import AnnIndex, build_index, default_n_trees, load_index
+from ._ann import check_meta as check_index_meta
 from ._candidates import index_candidates
+from ._forest import METRICS
 from ._plan import choose_path, estimate_costs
 
-__all__ = ["FULL_SCAN_THRESHOLD_KB", "INDEXING_THRESHOLD_KB", "AnnIndex", "build_index", "choose_path",
-           "default_n_trees", "estimate_costs", "index_candidates", "load_index"]
+__all__ = ["FULL_SCAN_THRESHOLD_KB", "INDEXING_THRESHOLD_KB", "METRICS", "AnnIndex", "build_index",
+           "check_index_meta", "choose_path", "default_n_trees", "estimate_costs", "index_candidates", "load_index"]
 
