@@ -15,6 +15,20 @@ A save writes a new version folder completely (and fsyncs it), then replaces ``m
 with ``os.replace`` (atomic), then removes older version folders. A save killed at any moment
 leaves a manifest that names a complete version: the previous one or the new one.
 
+Ownership (:mod:`._persist_folder`): save writes only into a new or empty folder or a
+collection folder (one with a collection ``manifest.json``), and removes only the entries it
+creates (``v-<hex>/``, ``.v-<hex>.partial/``, ``.manifest-v-<hex>.json``); a lock file,
+``.explorekit.lock``, serialises saves of one folder from threads and processes (last writer
+wins). OS errors (a read-only folder, a full disk) become a PersistenceError naming the path,
+and leave neither temporary files nor a changed collection.
+
+Loading treats the manifest as untrusted input (:mod:`._persist_manifest`): every path stays
+inside the folder, every file read is listed with size and checksum, every field is checked,
+and ids, vectors, payload, quantizer codes and index agree in length. ``verify=False`` skips
+the checksums of the big array files only; those are checked structurally (shapes, dtypes,
+every annoy node reference), so a damaged file gives an error, never a crash. A damaged index
+is dropped with a warning and rebuilt when a query needs it.
+
 Checksums: ``sum64`` (the sum of the file's 64-bit words modulo 2**64, plus a CRC32 of the tail)
 for large files, which numpy computes at memory speed, so a flipped byte anywhere is detected
 without making a memory-mapped load slow; sizes catch truncation.
@@ -23,24 +37,33 @@ without making a memory-mapped load slow; sizes catch truncation.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import shutil
+import warnings
 import zlib
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import _persist_folder as owned
 from ._errors import PersistenceError
+from ._persist_manifest import (EXTRAS_CLASSES, FORMAT, MANIFEST, VERSION, Manifest, SpaceEntry, read_raw,
+                                verify_files)
+from ._persist_manifest import read as read_checked_manifest
 from .ids import IdIndex
+from .index import METRICS, check_index_meta, load_index
 from .payload import Payload
+from .quantization import make_quantizer, quantizer_from_state
 
 if TYPE_CHECKING:
-    from .collection import Collection
+    from .collection import Collection, VectorSpace
 
-FORMAT = "explorekit-collection"
-VERSION = 1
+__all__ = ["FORMAT", "VERSION", "checksum", "load", "read_manifest", "save"]
+_LOAD_ATTEMPTS = 5          # an unlocked load that raced a save reads the manifest again
 
 
 # ------------------------------------------------------------------ checksums
@@ -80,34 +103,56 @@ def _load_payload(path: Path, meta: dict) -> Payload:
 
 # ------------------------------------------------------------------ save
 def save(col: "Collection", path: str | os.PathLike) -> Path:
-    """Write ``col`` to the folder ``path`` (created or replaced atomically)."""
-    root = Path(path)
-    if root.exists() and not root.is_dir():
-        raise PersistenceError(f"save: {str(root)!r} exists and is not a folder. Choose a folder path.")
-    root.mkdir(parents=True, exist_ok=True)
-    token = f"v-{secrets.token_hex(6)}"
-    folder = root / f".{token}.partial"
-    folder.mkdir()
+    """Write ``col`` to the folder ``path``: a new or empty folder, or a collection folder.
+
+    Refuses ``""``, ``None``, a file, a path under a file and a folder holding other files
+    (PersistenceError naming the path and the fix). Holding the folder's lock, it removes
+    leftovers of killed saves, writes the new version, switches the manifest to it and removes
+    the older version; any other entry of the folder is left alone.
+    """
+    root = owned.as_folder(path, "save")
     try:
-        manifest = _write_version(col, folder)
-        for child in folder.iterdir():
+        owned.check_target(root)
+        root.mkdir(parents=True, exist_ok=True)
+        with owned.lock(root):
+            owned.check_target(root)                       # another writer may have been first
+            current = owned.current_version(root)
+            owned.remove_ours(root, keep={current} if current else set())   # killed saves' leftovers
+            token = _write_and_switch(col, root)
+            owned.remove_ours(root, keep={token, owned.current_version(root) or token})
+    except OSError as err:
+        raise owned.os_error(root, err) from None
+    return root
+
+
+def _write_and_switch(col: "Collection", root: Path) -> str:
+    """Write a complete version folder, then point the manifest at it; returns its name.
+
+    On any failure before the switch, what this call created is removed and the manifest
+    still names the previous version.
+    """
+    token = f"v-{secrets.token_hex(6)}"
+    partial, final, temp = root / f".{token}.partial", root / token, root / f".manifest-{token}.json"
+    try:
+        partial.mkdir()
+        manifest = _write_version(col, partial)
+        for child in partial.iterdir():
             _fsync(child)
-        final = root / token
-        os.rename(folder, final)
+        os.rename(partial, final)
         _fsync_dir(root)
         manifest.update(format=FORMAT, version=VERSION, folder=token)
-        tmp = root / f".manifest-{token}.json"
-        tmp.write_text(json.dumps(manifest, indent=1))
-        _fsync(tmp)
-        os.replace(tmp, root / "manifest.json")
-        _fsync_dir(root)
+        temp.write_text(json.dumps(manifest, indent=1))
+        _fsync(temp)
+        os.replace(temp, root / MANIFEST)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+        with suppress(OSError):
+            temp.unlink(missing_ok=True)
         raise
-    for child in root.iterdir():            # older versions and leftovers of killed saves
-        if child.name != token and child.name != "manifest.json":
-            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
-    return root
+    with suppress(OSError):          # the switch is done; this only hastens its way to the disk
+        _fsync_dir(root)
+    return token
 
 
 def _write_version(col: "Collection", folder: Path) -> dict:
@@ -163,79 +208,180 @@ def _fsync_dir(path: Path) -> None:
 
 # ------------------------------------------------------------------ load
 def read_manifest(root: Path) -> dict:
-    path = root / "manifest.json"
-    if not root.is_dir():
-        raise PersistenceError(f"load: no saved collection at {str(root)!r} (not a folder). "
-                               "Pass the folder given to col.save(...).")
-    if not path.exists():
-        raise PersistenceError(f"load: {str(path)!r} is missing; {str(root)!r} is not a saved collection "
-                               "or its save never completed.")
-    try:
-        manifest = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as err:
-        raise PersistenceError(f"load: {str(path)!r} is corrupted ({err}).") from None
-    if manifest.get("format") != FORMAT:
-        raise PersistenceError(f"load: {str(path)!r} is not an explorekit collection manifest.")
-    if not isinstance(manifest.get("version"), int) or manifest["version"] > VERSION:
-        raise PersistenceError(f"load: {str(path)!r} has format version {manifest.get('version')!r}, newer than "
-                               f"this explorekit reads ({VERSION}). Upgrade explorekit to load it.")
-    return manifest
+    """The parsed manifest of a collection folder (format and version checked)."""
+    return read_raw(Path(root))
 
 
 def load(path: str | os.PathLike, mmap: bool = True, verify: bool = True) -> "Collection":
-    """Read a collection saved with :func:`save`; vectors are memory-mapped when ``mmap``."""
-    from .collection import Collection, VectorSpace
-    root = Path(path)
-    manifest = read_manifest(root)
-    folder = root / manifest["folder"]
-    for name, info in manifest["files"].items():
-        file = folder / name
-        if not file.exists():
-            raise PersistenceError(f"load: {str(file)!r} is missing. The saved collection is incomplete.")
-        size = file.stat().st_size
-        if size != info["size"]:
-            raise PersistenceError(f"load: {str(file)!r} is truncated or changed: {size} bytes, expected "
-                                   f"{info['size']}. Restore it from a backup or save the collection again.")
-        if verify and checksum(file) != info["checksum"]:
-            raise PersistenceError(f"load: {str(file)!r} is corrupted (checksum mismatch). Restore it from a "
-                                   "backup or save the collection again.")
+    """Read a collection saved with :func:`save`; vectors are memory-mapped when ``mmap``.
+
+    The load holds the folder's lock while it opens the files (see :func:`._persist_folder.reading`);
+    without it, a load that overlaps a save may find its version removed, and then reads the
+    manifest again and loads the version the new manifest names.
+    """
+    root = owned.as_folder(path, "load")
+    with owned.reading(root):
+        attempt = 1
+        while True:
+            named = owned.current_version(root)
+            try:
+                return _load_version(read_checked_manifest(root), mmap, verify)
+            except PersistenceError:
+                if attempt == _LOAD_ATTEMPTS or owned.current_version(root) == named:
+                    raise
+                attempt += 1
+
+
+def _load_version(m: Manifest, mmap: bool, verify: bool) -> "Collection":
+    from .collection import Collection
+    index_files = {name for space in m.spaces for name in space.index_files()}
+    verify_files(m, set(m.files) - index_files, verify, checksum)
     try:
-        if manifest["ids"] == "ids.npy":
-            ids = IdIndex(np.load(folder / "ids.npy", allow_pickle=False).tolist())
-        else:
-            ids = IdIndex(json.loads((folder / "ids.json").read_text()))
-        payload = _load_payload(folder / "payload.parquet", manifest["payload"])
+        ids = _load_ids(m)
+        _agree(m, len(ids), m.points, "points (the manifest's count)")
+        _agree(m, len(ids), m.payload["rows"], "payload rows")
+        payload = _load_payload(m.file("payload.parquet"), m.payload)
         spaces = {}
-        for entry in manifest["spaces"].values():
-            stored = np.load(folder / entry["vectors"], mmap_mode="r" if mmap else None, allow_pickle=False)
-            if not mmap:
-                stored.setflags(write=False)
-            space = VectorSpace(entry["name"], entry["distance"], stored)
-            if "quantizer" in entry:
-                from .quantization import quantizer_from_state
-                with np.load(folder / entry["quantizer"]["file"], allow_pickle=False) as arrays:
-                    space.quantizer = quantizer_from_state(entry["quantizer"]["meta"], dict(arrays))
-            if "index" in entry:
-                from .index import load_index
-                space.index = load_index(folder / entry["index"]["file"], entry["index"]["meta"], space)
-            if "extras" in entry:
-                with np.load(folder / entry["extras"]["file"], allow_pickle=False) as arrays:
-                    for key, item in entry["extras"]["items"].items():
-                        cls = _import(item["class"])
-                        space.extras[key] = cls.from_state(item["meta"], {a: arrays[f] for a, f in item["arrays"].items()})
-            spaces[entry["name"]] = space
+        for entry in m.spaces:
+            spaces[entry.name] = _load_space(m, entry, len(ids), mmap, verify)
+        return Collection(ids, spaces, payload, m.name)
     except PersistenceError:
         raise
     except Exception as err:  # noqa: BLE001 - any failure to decode is reported with the file
-        raise PersistenceError(f"load: {str(folder)!r} could not be read ({type(err).__name__}: {err}).") from None
-    return Collection(ids, spaces, payload, manifest.get("name"))
+        raise PersistenceError(f"load: {str(m.folder)!r} could not be read ({type(err).__name__}: {err}).") from None
+
+
+def _agree(m: Manifest, n: int, count: int | None, what: str) -> None:
+    """PersistenceError unless ``count`` (when known) is the number of ids."""
+    if count is not None and count != n:
+        raise PersistenceError(f"load: {str(m.folder)!r} does not hold one collection: {n} ids but {count} {what}. "
+                               "Files of different saves were mixed or the manifest was edited; restore it from a "
+                               "backup or save the collection again.")
+
+
+def _load_ids(m: Manifest) -> IdIndex:
+    file = m.file(m.ids)
+    if m.ids == "ids.npy":
+        values = np.load(file, allow_pickle=False)
+        if values.ndim != 1 or values.dtype.kind not in "ui":
+            raise PersistenceError(f"load: {str(file)!r} holds {values.dtype} values of shape {values.shape}, not "
+                                   "a list of integer ids. Restore it from a backup or save the collection again.")
+        return IdIndex(values.tolist())
+    values = json.loads(file.read_text())
+    if not isinstance(values, list):
+        raise PersistenceError(f"load: {str(file)!r} holds a {type(values).__name__}, not a list of ids. "
+                               "Restore it from a backup or save the collection again.")
+    return IdIndex(values)
+
+
+def _load_space(m: Manifest, entry: SpaceEntry, n: int, mmap: bool, verify: bool) -> "VectorSpace":
+    from .collection import VectorSpace
+    file = m.file(entry.vectors)
+    stored = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+    if stored.dtype != np.float32 or stored.ndim != 2 or stored.shape[1:] != (entry.dim,) or \
+            not stored.flags.c_contiguous:
+        raise PersistenceError(f"load: {str(file)!r} holds {stored.dtype} vectors of shape {stored.shape}, "
+                               f"expected float32 rows of {entry.dim}. Restore it from a backup or save the "
+                               "collection again.")
+    _agree(m, n, len(stored), f"vectors in {entry.vectors}")
+    if not mmap:
+        stored.setflags(write=False)
+    space = VectorSpace(entry.name, entry.distance, stored)
+    if entry.quantizer is not None:
+        space.quantizer = _load_quantizer(m, entry, space)
+    if entry.index is not None:
+        space.index = _load_index(m, entry, space, verify)
+    if entry.extras is not None:
+        space.extras.update(_load_extras(m, entry, space))
+    return space
+
+
+def _load_quantizer(m: Manifest, entry: SpaceEntry, space: "VectorSpace") -> Any:
+    """The saved quantizer, checked against one fitted afresh on two rows: same method, config,
+    distance and dimension, same arrays with the same dtypes and shapes (but for the row count)."""
+    meta, name = entry.quantizer
+    with np.load(m.file(name), allow_pickle=False) as arrays:
+        quantizer = quantizer_from_state(meta, {key: arrays[key] for key in arrays.files})
+    reference = make_quantizer(quantizer.config, space.distance)
+    reference.fit(np.zeros((2, space.dim), np.float32), space.distance)
+    (got_meta, got), (ref_meta, ref) = quantizer.state(), reference.state()
+    problems = [key for key in ("method", "config", "distance", "dim") if got_meta.get(key) != ref_meta.get(key)]
+    problems += [key for key, value in got_meta.items() if isinstance(value, float) and not math.isfinite(value)]
+    problems += [key for key in set(got) | set(ref) if key not in got or key not in ref
+                 or got[key].dtype != ref[key].dtype or _without_rows(got[key], key, quantizer.row_axis)
+                 != _without_rows(ref[key], key, quantizer.row_axis)]
+    if problems:
+        raise PersistenceError(f"load: the quantizer of {space.label} in {str(m.file(name))!r} does not fit its "
+                               f"vectors ({sorted(problems)} differ from a {space.dim}-d {space.distance} "
+                               f"quantizer). Restore it from a backup or quantize again.")
+    _agree(m, len(space.stored), len(quantizer), f"quantizer codes in {name}")
+    return quantizer
+
+
+def _without_rows(array: np.ndarray, key: str, row_axis: int) -> tuple:
+    shape = list(array.shape)
+    if key == "codes" and len(shape) > row_axis:
+        shape[row_axis] = -1
+    return tuple(shape)
+
+
+def _load_index(m: Manifest, entry: SpaceEntry, space: "VectorSpace", verify: bool) -> Any:
+    """The saved index, or None with a warning when its files are damaged (it is derived data:
+    the planner rebuilds it from the vectors when a query needs it). A malformed description in
+    the manifest is an error like any other malformed field."""
+    meta, name = entry.index
+    file = m.file(name)
+    check_index_meta(meta, str(file), space.dim, METRICS[space.distance], space.distance, len(space.stored))
+    try:
+        verify_files(m, entry.index_files(), verify, checksum)
+        return load_index(file, meta, space)
+    except PersistenceError as err:
+        reason = str(err).removesuffix(" Rebuild it with col.build_index().")
+        warnings.warn(f"load: the approximate index of {space.label} was not loaded ({reason}) It is rebuilt "
+                      "when a query needs it, or now with col.build_index().", UserWarning, stacklevel=6)
+        return None
+
+
+def _load_extras(m: Manifest, entry: SpaceEntry, space: "VectorSpace") -> dict:
+    items, name = entry.extras
+    out = {}
+    with np.load(m.file(name), allow_pickle=False) as arrays:
+        for key, item in items.items():
+            cls = _import(item["class"])
+            value = cls.from_state(item["meta"], {a: arrays[f] for a, f in item["arrays"].items()})
+            problem = _projection_problem(value, key, space)
+            if problem:
+                raise PersistenceError(f"load: the cached map {key!r} of {space.label} in {str(m.file(name))!r} "
+                                       f"{problem}. Restore it from a backup or save the collection again.")
+            out[key] = value
+    return out
+
+
+def _projection_problem(proj: Any, key: str, space: "VectorSpace") -> str | None:
+    """What makes a loaded projection unusable on ``space``, or None."""
+    if key != f"projection:{proj.method}" or proj.method not in ("pca", "umap"):
+        return f"is a {proj.method!r} map"
+    if proj.dim != space.dim or proj.distance != space.distance:
+        return f"was made for {proj.dim}-d {proj.distance} vectors"
+    coords, rows = proj.coords, proj.fit_rows
+    if coords.ndim != 2 or coords.shape[1] != 2 or rows.ndim != 1 or (len(rows) and (
+            rows.min() < 0 or rows.max() >= len(coords))):
+        return f"has coordinates of shape {coords.shape} and fitted rows outside them"
+    if proj.method == "pca" and (proj.mean is None or proj.mean.shape != (space.dim,) or proj.components is None
+                                 or proj.components.shape != (2, space.dim)):
+        return "has a PCA basis of the wrong shape"
+    if not all(isinstance(v, (int, float, str, type(None))) for v in proj.params.values()):
+        return f"has parameters {proj.params!r}"
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in proj.explained):
+        return f"has explained variances {proj.explained!r}"
+    return None
 
 
 def _import(qualified: str):
     import importlib
+    if qualified not in EXTRAS_CLASSES:
+        raise PersistenceError(f"load: refusing to import {qualified!r}: saved extras must be one of {list(EXTRAS_CLASSES)}.")
     module, _, name = qualified.partition(":")
-    if not module.startswith("explorekit."):
-        raise PersistenceError(f"load: refusing to import {qualified!r}: saved extras must be explorekit classes.")
     obj = importlib.import_module(module)
     for part in name.split("."):
         obj = getattr(obj, part)
