@@ -26,6 +26,7 @@ True
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,16 +170,55 @@ def place(col: "Collection", vectors: Any, using: str | None = None, method: str
     return out
 
 
-def cached(space: "VectorSpace", method: str) -> Projection | None:
+def cached(space: VectorSpace, method: str) -> Projection | None:
     """The cached map of ``method`` on a vector space, if any (no fitting).
 
-    A map read back by persistence (a ``SavedState``) becomes a :class:`Projection` here.
+    A map read back by persistence (a ``SavedState``) becomes a :class:`Projection` here; one
+    that does not fit the space (a damaged or edited file) is dropped with a warning and fitted
+    again when asked for.
     """
     key = f"projection:{method}"
     value = space.extras.get(key)
     if isinstance(value, SavedState):
-        value = space.extras[key] = Projection.from_state(value.meta, value.arrays)
+        value = _from_saved(value, key, space)
+        if value is None:
+            space.extras.pop(key, None)
+        else:
+            space.extras[key] = value
     return value
+
+
+def _from_saved(saved: SavedState, key: str, space: VectorSpace) -> Projection | None:
+    try:
+        proj = Projection.from_state(saved.meta, saved.arrays)
+        problem = _projection_problem(proj, key, space)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        problem = f"could not be read ({type(err).__name__}: {err})"
+    if problem is None:
+        return proj
+    warnings.warn(f"the saved map {key!r} of {space.label} {problem}; it is fitted again when a map is drawn.",
+                  UserWarning, stacklevel=3)
+    return None
+
+
+def _projection_problem(proj: Any, key: str, space: VectorSpace) -> str | None:
+    """What makes a loaded projection unusable on ``space``, or None."""
+    if key != f"projection:{proj.method}" or proj.method not in ("pca", "umap"):
+        return f"is a {proj.method!r} map"
+    if proj.dim != space.dim or proj.distance != space.distance:
+        return f"was made for {proj.dim}-d {proj.distance} vectors"
+    coords, rows = proj.coords, proj.fit_rows
+    if coords.ndim != 2 or coords.shape[1] != 2 or rows.ndim != 1 or (len(rows) and (
+            rows.min() < 0 or rows.max() >= len(coords))):
+        return f"has coordinates of shape {coords.shape} and fitted rows outside them"
+    if proj.method == "pca" and (proj.mean is None or proj.mean.shape != (space.dim,) or proj.components is None
+                                 or proj.components.shape != (2, space.dim)):
+        return "has a PCA basis of the wrong shape"
+    if not all(isinstance(v, (int, float, str, type(None))) for v in proj.params.values()):
+        return f"has parameters {proj.params!r}"
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in proj.explained):
+        return f"has explained variances {proj.explained!r}"
+    return None
 
 
 def resolve_method(method: Any, space: "VectorSpace") -> str:

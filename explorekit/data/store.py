@@ -38,6 +38,7 @@ class SavedState:
 
     meta: dict
     arrays: dict[str, np.ndarray]
+    kind: str = ""                   # the class that wrote it, "module:QualName"
 
 
 @dataclass

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -144,7 +144,10 @@ class AnnIndex:
         """Open an index written by :meth:`save`; the forest and the codes are memory-mapped.
 
         ``metric`` is annoy's metric or the collection distance (``"cosine"`` -> ``angular``);
-        ``meta`` is what :meth:`save` returned (read from ``path.json`` when not given).
+        ``meta`` is what :meth:`save` returned (read from ``path.json`` when not given). The
+        description and the files are checked first (:func:`check_meta`,
+        :func:`._forest.check_file`, :meth:`SignCodes.load`): nothing in them can make a query
+        read outside the files.
         """
         path = Path(path)
         where = str(path)
@@ -155,15 +158,9 @@ class AnnIndex:
             raise PersistenceError(f"Approximate index {where!r} cannot be read ({err}). "
                                    "Rebuild it with col.build_index().") from None
         metric = METRICS.get(metric, metric)
-        if meta.get("format", 0) > FORMAT_VERSION:
-            raise PersistenceError(f"Approximate index format {meta.get('format')} in {where!r} "
-                                   f"is newer than this explorekit reads ({FORMAT_VERSION}). "
-                                   "Upgrade explorekit.")
-        if meta["dim"] != dim or meta["metric"] != metric:
-            raise PersistenceError(f"Approximate index {where!r} is {meta['dim']}-d {meta['metric']}, "
-                                   f"expected {dim}-d {metric}. Rebuild it with col.build_index().")
+        check_meta(meta, where, dim, metric)
         try:
-            forest = Forest.load(path, dim, metric)
+            forest = Forest.load(path, dim, metric, n_items=meta["n_items"])
             codes = SignCodes.load(_sibling(path, ".codes.npy"), _sibling(path, ".rows.npy"),
                                    meta["mean"], meta["distance"])
         except (OSError, ValueError, IndexError) as err:
@@ -180,11 +177,95 @@ class AnnIndex:
 
 def load_index(path: str | Path, meta: dict[str, Any], space: "VectorSpace") -> AnnIndex:
     """The saved index of ``space`` (what persistence calls), checked against its rows."""
+    check_meta(meta, str(path), space.dim, METRICS[space.distance], space.distance, len(space.stored))
     index = AnnIndex.load(path, space.dim, space.distance, meta)
     if len(index) != len(space.stored):
         raise PersistenceError(f"Approximate index {str(path)!r} covers {len(index)} points, the vectors "
                                f"have {len(space.stored)}. Rebuild it with col.build_index().")
     return index
+
+
+def check_meta(meta: Any, where: str, dim: int, metric: str, distance: str | None = None,
+               n_items: int | None = None) -> None:
+    """Raise PersistenceError unless ``meta`` describes an index of this space as :meth:`AnnIndex.save` does.
+
+    Every field a load or a query reads is checked: types, ranges, and agreement with the
+    space (``dim``, annoy ``metric``, and when given its ``distance`` and number of points).
+
+    >>> try:
+    ...     check_meta({"format": 1, "dim": 8}, "index-0.ann", 8, "angular")
+    ... except PersistenceError as err:
+    ...     print(str(err).split(". ")[0])
+    Approximate index 'index-0.ann': its description has no 'metric'
+    """
+    def fail(problem: str) -> NoReturn:
+        raise PersistenceError(f"Approximate index {where!r}: its description {problem}. "
+                               "Rebuild it with col.build_index().")
+
+    if not isinstance(meta, dict):
+        fail(f"is {short_repr(meta)}, not an object")
+    for key in ("dim", "metric", "distance", "n_items", "mean", "tuning"):
+        if key not in meta:
+            fail(f"has no {key!r}")
+    version = meta.get("format", 0)
+    if not _is_count(version):
+        fail(f"has format {short_repr(version)}, not a version number")
+    if version > FORMAT_VERSION:
+        raise PersistenceError(f"Approximate index format {version} in {where!r} is newer than this explorekit "
+                               f"reads ({FORMAT_VERSION}). Upgrade explorekit.")
+    if meta["dim"] != dim or meta["metric"] != metric or not isinstance(meta["dim"], int):
+        raise PersistenceError(f"Approximate index {where!r} is {str(meta['dim'])[:20]}-d "
+                               f"{str(meta['metric'])[:20]}, expected {dim}-d {metric}. "
+                               "Rebuild it with col.build_index().")
+    if not isinstance(meta["distance"], str) or METRICS.get(meta["distance"]) != metric or \
+            (distance is not None and meta["distance"] != distance):
+        fail(f"has distance {short_repr(meta['distance'])}, expected {distance or 'the one of ' + metric!r}")
+    if not _is_count(meta["n_items"]) or (n_items is not None and meta["n_items"] != n_items):
+        fail(f"covers {short_repr(meta['n_items'])} points, expected {n_items if n_items is not None else 'a count'}")
+    if meta.get("method", "auto") not in METHODS:
+        fail(f"has method {short_repr(meta.get('method'))}, expected one of {list(METHODS)}")
+    mean = meta["mean"]
+    if not isinstance(mean, list) or len(mean) != dim or not all(_is_number(v) for v in mean):
+        fail(f"has a mean {short_repr(mean)} that is not {dim} finite numbers")
+    problem = _tuning_problem(meta["tuning"])
+    if problem:
+        fail(f"has tuning {problem}")
+
+
+def _tuning_problem(tuning: Any) -> str | None:
+    """What is wrong with a saved ``tuning`` (see :func:`._tune.tune`), or None."""
+    if not isinstance(tuning, dict):
+        return f"{short_repr(tuning)}, not an object"
+    parts = {key: tuning.get(key) for key in ("ef", "ms", "eligible")}
+    if not all(isinstance(v, dict) for v in parts.values()):
+        return "without the objects 'ef', 'ms' and 'eligible'"
+    ef, ms, eligible = parts["ef"], parts["ms"], parts["eligible"]
+    for gen in ("binary", "annoy"):
+        if not _is_count(ef.get(gen), low=1) or not isinstance(eligible.get(gen), bool):
+            return f"ef/eligible of {gen!r} that are not a positive integer and a bool"
+    needed = {"annoy": ("annoy",), "binary": ("binary_scan", "rescore_row")}   # what the planner reads
+    for key in ("exact", "annoy", "binary", "binary_scan", "rescore_row"):
+        value = ms.get(key)
+        if (key in ("exact", "annoy") and key not in ms) or not (value is None or _is_number(value, low=0.0)):
+            return f"ms[{key!r}] = {short_repr(value)}, not a duration"
+    for gen, keys in needed.items():
+        if eligible[gen] and any(ms.get(key) is None for key in keys):
+            return f"no durations {list(keys)} for the eligible {gen!r}"
+    factors = tuning.get("kind_factor", {})
+    if not isinstance(factors, dict) or not all(_is_number(v, low=0.0) for v in factors.values()):
+        return f"kind_factor {short_repr(factors)} that are not numbers >= 0"
+    if not _is_number(tuning.get("sigma", 0.0), low=0.0):
+        return f"sigma {short_repr(tuning.get('sigma'))} that is not a number >= 0"
+    return None
+
+
+def _is_count(value: Any, low: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _is_number(value: Any, low: float = -math.inf) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and value >= low)
 
 
 def _sibling(path: Path, suffix: str) -> Path:

@@ -138,10 +138,27 @@ class SignCodes:
 
     @classmethod
     def load(cls, words_file: Path, rows_file: Path, mean: list[float], distance: Distance) -> "SignCodes":
-        """Memory-map codes written by :meth:`save`."""
+        """Memory-map codes written by :meth:`save`, after checking their shapes and padding.
+
+        The compiled scan reads without bounds checks, so the files must be exactly what
+        :meth:`fit` makes: ``(ceil(dim / 64), n)`` uint64 words whose padding bits are 0 (a
+        Hamming distance then never exceeds ``dim``) and ``(3, n)`` float32 row numbers.
+        Anything else raises ValueError.
+        """
+        mean = np.asarray(mean, np.float32)
         words = np.load(words_file, mmap_mode="r", allow_pickle=False)
         rows = np.load(rows_file, mmap_mode="r", allow_pickle=False)
-        return cls(words, np.asarray(mean, np.float32), rows[0], rows[1], rows[2], distance)
+        dim = mean.shape[0] if mean.ndim == 1 else 0
+        n_words = max(1, -(-dim // _WORD))
+        if dim < 1 or words.dtype != np.uint64 or words.ndim != 2 or words.shape[0] != n_words:
+            raise ValueError(f"sign codes of shape {words.shape} ({words.dtype}) do not fit a {dim}-d mean")
+        if rows.dtype != np.float32 or rows.shape != (3, words.shape[1]):
+            raise ValueError(f"row numbers of shape {rows.shape} ({rows.dtype}) do not fit "
+                             f"{words.shape[1]} codes")
+        padding = ~_pack(np.ones((1, dim), np.float32), n_words)[0, -1]
+        if padding and np.bitwise_and(words[-1], padding).any():
+            raise ValueError("sign codes have bits set past the dimension")
+        return cls(words, mean, rows[0], rows[1], rows[2], distance)
 
 
 def _pack(centred: np.ndarray, n_words: int) -> np.ndarray:

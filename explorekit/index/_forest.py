@@ -80,10 +80,85 @@ class Forest:
         self.file = Path(file)
 
     @classmethod
-    def load(cls, file: Path, dim: int, metric: str, n_trees: int | None = None) -> "Forest":
-        """Memory-map a saved forest (annoy's ``load`` does not read the file into memory)."""
+    def load(cls, file: Path, dim: int, metric: str, n_trees: int | None = None, *,
+             n_items: int | None = None) -> "Forest":
+        """Memory-map a saved forest (annoy's ``load`` does not read the file into memory).
+
+        The file is checked first (:func:`check_file`): annoy trusts every number in it, and a
+        damaged or crafted file would make a query read outside the mapping and crash Python.
+        """
+        check_file(Path(file), dim, metric, n_items)
         index = AnnoyIndex(dim, metric)
         index.load(str(file))
         forest = cls(index, metric, dim, int(index.get_n_trees()), int(index.get_n_items()))
         forest.file = Path(file)
         return forest
+
+
+# Annoy's node (annoylib.h, annoy 1.17): an int32 ``n_descendants``, for the Minkowski metrics a
+# float ``a``, two int32 ``children`` (a leaf stores up to K item ids there and over the vector),
+# for dot a float ``dot_factor``, then the ``dim`` floats of the vector. Per metric: 4-byte words
+# before the vector, and the word where ``children`` starts.
+_NODE_LAYOUT: dict[str, tuple[int, int]] = {"angular": (3, 1), "dot": (4, 1), "euclidean": (4, 2),
+                                            "manhattan": (4, 2)}
+
+
+def check_file(file: Path, dim: int, metric: str, n_items: int | None = None) -> None:
+    """Raise ValueError unless annoy can walk every node of ``file`` without leaving it.
+
+    What annoy's search reads, node ``i`` of ``n_descendants`` ``k`` (annoy finds the roots as
+    the last nodes of the file and takes the item count from the last one):
+
+    * ``k == 1`` and ``i`` below the item count: an item, nothing more is followed;
+    * ``k <= K`` (``K`` = the ids that fit in a node): a leaf whose first ``k`` ids are items,
+      so they must lie in ``0 .. n_items - 1``;
+    * otherwise a split node whose two children must be nodes *before* it (annoy writes
+      children first), which keeps every walk inside the file and free of cycles.
+
+    The file size must be a whole number of nodes and the item count the one expected. The
+    check reads the file once, in blocks, at memory speed.
+
+    >>> import tempfile, numpy as np
+    >>> from pathlib import Path
+    >>> bad = Path(tempfile.mkdtemp()) / "bad.ann"
+    >>> items, root = [1, 0, 0, 0] * 2, [2, 0, 7, 0]     # 1-d angular nodes; the root lists items 0, 7
+    >>> _ = bad.write_bytes(np.array(items + root, np.int32).tobytes())
+    >>> try:
+    ...     check_file(bad, 1, "angular")
+    ... except ValueError as err:
+    ...     print(err)
+    node 2 (a leaf) lists an item outside 0..1
+    """
+    if metric not in _NODE_LAYOUT:
+        raise ValueError(f"unknown annoy metric {metric!r}")
+    header, offset = _NODE_LAYOUT[metric]
+    words = header + int(dim)
+    size = file.stat().st_size
+    if size == 0 or size % (4 * words):
+        raise ValueError(f"{size} bytes is not a whole number of {4 * words}-byte nodes ({dim}-d {metric})")
+    nodes = np.memmap(file, dtype=np.int32, mode="r").reshape(-1, words)
+    n_nodes, count = len(nodes), int(nodes[-1, 0])
+    if n_items is not None and count != n_items:
+        raise ValueError(f"its roots count {count} items, expected {n_items}")
+    if not 0 <= count <= n_nodes:
+        raise ValueError(f"its roots count {count} items in a file of {n_nodes} nodes")
+    leaf_ids = words - offset
+    step = max(1, (1 << 20) // words)
+    for start in range(0, n_nodes, step):
+        part = np.asarray(nodes[start:start + step])
+        k = part[:, 0]
+        row = np.arange(start, start + len(part))
+        item = (k == 1) & (row < count)
+        split = ~item & (k > leaf_ids)
+        children = part[split, offset:offset + 2].view(np.uint32)        # negative ids become huge
+        bad = children >= row[split, None]
+        if bad.any():
+            raise ValueError(f"node {int(row[split][bad.any(axis=1)][0])} (a split node) refers to a node that "
+                             "is not before it")
+        leaf = ~item & ~split & (k > 0)
+        ids = part[leaf, offset:].view(np.uint32)
+        bad = (ids >= count) & (np.arange(leaf_ids) < k[leaf, None])
+        if bad.any():
+            raise ValueError(f"node {int(row[leaf][bad.any(axis=1)][0])} (a leaf) lists an item outside "
+                             f"0..{count - 1}")
+    del nodes
