@@ -320,13 +320,6 @@ class QdrantCollection(QueryMethods):
             return []
         return [c for c in self._columns if c in with_payload] + [c for c in with_payload if c not in self._columns]
 
-    def _vector_names(self, with_vectors: bool | tuple[str, ...]) -> list[str]:
-        if with_vectors is False:
-            return []
-        if with_vectors is True:
-            return self.vector_names
-        return [self.space(name, where="with_vectors").name for name in with_vectors]
-
     def retrieve(self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False,
                  with_payload: bool | Sequence[str] = True) -> pd.DataFrame:
         """The points with these ids, in the order given (unknown ids raise UnknownIdError)."""
