@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, short_repr, unknown
+from explorekit._support.text import shorten
+from explorekit.data.jsonvalues import is_top_missing
 
 #: payload columns tried, in order, for the text shown next to an id
 LABEL_COLUMNS = ("label", "title", "qualname", "name", "text", "fruit", "digit")
@@ -199,7 +201,5 @@ def _labels(col: Any, ids: list[Any], label: str | None) -> tuple[dict[str, str]
 
 
 def _text(value: Any, limit: int = 160) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    """A label: empty for a missing value, else its text cut to ``limit`` characters."""
+    return "" if is_top_missing(value) else shorten(str(value), limit)

@@ -15,7 +15,8 @@ import html
 import json
 from typing import Any
 
-from explorekit.report.tables import listing, shorten
+from explorekit._support.text import shorten
+from explorekit.report.tables import listing
 
 
 def _example(value: Any) -> str:

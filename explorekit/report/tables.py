@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explorekit._support.text import shorten
+from explorekit.data.jsonvalues import is_top_missing
 from explorekit.report._neighbours import json_id, point_key
 
 #: characters of text a cell shows before it is cut
@@ -52,22 +53,6 @@ def format_score(value: float) -> str:
     ('0.9877', '12.35', '3e-05')
     """
     return f"{float(value):.4g}"
-
-
-def shorten(text: str, limit: int = TEXT_LIMIT) -> str:
-    """``text`` cut to ``limit`` characters, the last one an ellipsis when it was longer.
-
-    >>> shorten("abcdef", 4)
-    'abc…'
-    """
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def is_missing(value: Any) -> bool:
-    """None, NaN, ``pd.NA`` or ``NaT``: a cell with nothing to show."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, (float, np.floating)) and math.isnan(value)
 
 
 def _is_number(value: Any) -> bool:
@@ -119,7 +104,7 @@ def cell(value: Any, *, score: bool = False, web_images: bool = False) -> Cell:
         value = value.tolist()
     if isinstance(value, tuple):
         value = list(value)
-    if not isinstance(value, list) and is_missing(value):
+    if not isinstance(value, list) and is_top_missing(value):
         return "", "", "ek-na"
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value)).lower(), str(int(value)), ""
@@ -136,11 +121,11 @@ def cell(value: Any, *, score: bool = False, web_images: bool = False) -> Cell:
         text = json.dumps(value, default=str)
     else:
         text = str(value)
-    return html.escape(shorten(text)), "", ""
+    return html.escape(shorten(text, TEXT_LIMIT)), "", ""
 
 
 def _row_attributes(pid: Any) -> str:
-    if is_missing(pid):
+    if is_top_missing(pid):
         return ""
     return f' data-id="{html.escape(str(json_id(pid)))}" data-key="{html.escape(point_key(pid))}"'
 
