@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.text import shorten
+from explorekit.data.images import is_image
 from explorekit.data.jsonvalues import is_top_missing
 from explorekit.report._neighbours import json_id, point_key
 
@@ -91,7 +92,7 @@ def _sequence(values: list) -> str:
 
 
 def _is_image(text: str, web_images: bool) -> bool:
-    return text.startswith("data:image/") or (web_images and _WEB_IMAGE.match(text) is not None)
+    return is_image(text) or (web_images and _WEB_IMAGE.match(text) is not None)
 
 
 def cell(value: Any, *, score: bool = False, web_images: bool = False) -> Cell:
