@@ -40,6 +40,7 @@ import pandas as pd
 from explorekit._support.errors import RequestError, UnknownIdError, UnknownVectorError, short_repr, unknown
 from explorekit.data.store import resolve_vector_name
 from explorekit.query.methods import QueryMethods
+from explorekit.query.results import check_payload_fields
 from explorekit.query.requests import Request, parse_selectors
 from explorekit.backends._convert import RemoteSpace, qdrant_modules, server_errors, spaces_of, to_point_id
 from explorekit.backends._queries import (finish_empty_context, outgoing, payload_selector, to_filter, to_frame, vector_selector)
@@ -299,10 +300,7 @@ class QdrantCollection(QueryMethods):
 
     def _check_payload_fields(self, names: Sequence[str]) -> Sequence[str]:
         if self._columns_known:
-            for name in names:
-                if name not in self._columns:
-                    raise RequestError(unknown("payload field", name, self._columns,
-                                               f"with_payload takes True, False or names from {self._columns[:20]}."))
+            check_payload_fields(names, self._columns)
         return names
 
     def _see_columns(self, records: list[dict]) -> None:

@@ -33,11 +33,16 @@ def payload_columns(store: Store, with_payload: bool | tuple[str, ...]) -> list[
         return columns
     if with_payload is False:
         return []
-    for name in with_payload:
+    check_payload_fields(with_payload, columns)
+    return [c for c in columns if c in with_payload]
+
+
+def check_payload_fields(names: Sequence[str], columns: list[str]) -> None:
+    """Every name ``with_payload`` lists must be a payload column (local and remote alike)."""
+    for name in names:
         if name not in columns:
             raise RequestError(unknown("payload field", name, columns,
                                        f"with_payload takes True, False or names from {columns[:20]}."))
-    return [c for c in columns if c in with_payload]
 
 
 class HasSpaces(Protocol):
