@@ -7,6 +7,7 @@ input must show a message while keeping the examples, the result and the query.
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 import pandas as pd
@@ -151,8 +152,21 @@ def test_results_table_escapes_and_shows_thumbnails():
                           "tags": [["a", "b"]], "missing": [np.nan]})
     page = to_html(frame)
     assert "&lt;script&gt;" in page and "<script>" not in page
-    assert '<img src="data:image/png;base64,AAAA"' in page and "[a, b]" in page
+    assert '<img alt="" src="data:image/png;base64,AAAA">' in page and "[a, b]" in page
     assert "No result yet" in to_html(None) and "matched no point" in to_html(frame.iloc[:0])
+
+
+def test_results_table_cells_are_the_reports(fruit):
+    """The Explorer and the report show a result with the same cells (one renderer)."""
+    result = fruit.search(fruit.vectors()[0], limit=4, with_vectors=True)
+    result["tags"] = [["a", "<b>"], [], [1.5], list("abcdefgh")]
+    cells = re.compile(r'<td(?: class="[^"]*")?(?: data-v="[^"]*")?>(.*?)</td>')
+    widget = [row.split("</td>", 1)[1] for row in re.findall(r"<tr data-id.*?</tr>", to_html(result))]
+    report = re.findall(r"<tr data-id.*?</tr>", ek.Report("T").add(result).to_html())
+    assert [cells.findall(r) for r in widget] == [cells.findall(r) for r in report]
+    first = cells.findall(report[0])
+    assert first[1] == f"{result['score'][0]:.4g}" and "(2-d)" not in first[-2]
+    assert first[-1] == "[a, &lt;b&gt;]"
 
 
 # ---------------------------------------------------------------------------- the state (no widgets)
@@ -386,7 +400,7 @@ def test_front_end_click_message_reaches_the_model(explorer, fruit):
 
 def test_results_table_and_explanation(explorer, fruit):
     click(explorer, 3)
-    assert explorer.table.value.count("<tr>") == 1 + len(explorer.result)
+    assert explorer.table.value.count("<tr") == 1 + len(explorer.result)           # header + one row a point
     assert "fruit" in explorer.table.value
     explorer.tabs.selected_index = 1                                # built when its tab shows
     roles = [t.meta["role"] for t in explorer.explanation.data if t.meta]

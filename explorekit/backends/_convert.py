@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from explorekit._support.errors import (BackendError, DimensionError, ExploreError, MissingDependencyError, UnknownCollectionError, UnknownIdError, UnknownVectorError)
 from explorekit.data.ids import normalize_id
@@ -75,15 +74,6 @@ def original_id(point_id: Any, payload: Mapping | None) -> int | str:
     if payload and ID_FIELD in payload:
         return payload[ID_FIELD]
     return point_id if isinstance(point_id, int) else str(point_id)
-
-
-def id_series(ids: list, all_int: bool | None) -> pd.Series:
-    """The ``id`` column: int64 (uint64 past 2**63) when the ids are integers, else object."""
-    ints = all(isinstance(v, int) for v in ids) and all_int is not False
-    if ints:
-        dtype = "uint64" if ids and max(ids) >= 2**63 else "int64"
-        return pd.Series(np.array(ids, dtype=dtype), name="id")
-    return pd.Series(pd.array(ids, dtype=object), name="id", dtype=object)
 
 
 # ---------------------------------------------------------------------------------- errors

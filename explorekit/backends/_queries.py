@@ -29,8 +29,8 @@ from explorekit.collection import Collection
 from explorekit.data.ids import normalize_id
 from explorekit.query.filters import pandas_query_to_filter, to_filter_dict, validate_filter
 from explorekit.query.requests import Example, Request
-from explorekit.query.results import vector_column
-from explorekit.backends._convert import (ID_FIELD, RemoteSpace, check_dim, id_series, original_id, qdrant_modules, to_point_id)
+from explorekit.query.results import id_array, result_frame, vector_cells, vector_names
+from explorekit.backends._convert import (ID_FIELD, RemoteSpace, check_dim, original_id, qdrant_modules, to_point_id)
 
 
 
@@ -159,7 +159,7 @@ def payload_selector(remote: Any, with_payload: bool | tuple[str, ...]) -> Any:
 def vector_selector(remote: Any, with_vectors: bool | tuple[str, ...]) -> Any:
     if isinstance(with_vectors, bool):
         return with_vectors
-    names = [remote.space(name, where="with_vectors").name for name in with_vectors]
+    names = vector_names(remote, with_vectors)
     return True if set(names) == {""} or set(names) >= set(remote.vector_names) else names
 
 
@@ -230,30 +230,27 @@ def _norm(index: pd.Index) -> list:
 def to_frame(remote: Any, points: list, with_payload: bool | tuple[str, ...],
              with_vectors: bool | tuple[str, ...], *, scores: bool = True, query: dict | None = None,
              zero_scores: bool = False) -> pd.DataFrame:
-    """The result frame for the points Qdrant returned, shaped exactly like a local result."""
+    """The result frame for the points Qdrant returned, built by the local path's builder.
+
+    Ids are integers when the collection was saved with integer ids (or, when that is not
+    known, when these are); payload columns this page lacks are all-NaN.
+    """
     ids = [original_id(p.id, p.payload) for p in points]
-    parts: dict[str, pd.Series] = {"id": id_series(ids, remote._int_ids)}
+    all_int = remote._int_ids is not False and all(isinstance(v, int) for v in ids)
+    values = None
     if scores:
-        values = np.zeros(len(points)) if zero_scores else [p.score for p in points]
-        parts["score"] = pd.Series(np.asarray(values, dtype=np.float32).astype(np.float64), name="score")
-    frame = pd.DataFrame(parts)
+        values = np.zeros(len(points), np.float32) if zero_scores else np.array([p.score for p in points], np.float32)
     records = [{k: v for k, v in (p.payload or {}).items() if k != ID_FIELD} for p in points]
     remote._see_columns(records)
     columns = remote._payload_columns(with_payload)
+    payload: dict[str, Any] = {}
     if columns:
-        store = Payload.from_records(records, normalised=True)
-        have = [c for c in columns if c in store.columns]
-        part = store.select(np.arange(len(points)), have)
-        for c in columns:
-            if c not in have:
-                part[c] = np.full(len(points), np.nan)
-        frame = pd.concat([frame, part[columns].reset_index(drop=True)], axis=1)
-    for name in remote._vector_names(with_vectors):
-        cells = [_vector_of(p.vector, name) for p in points]
-        frame[vector_column(name)] = pd.Series(cells, dtype=object)
-    if query is not None:
-        frame.attrs["query"] = query
-    return frame
+        page = Payload.from_records(records, normalised=True)
+        shown = page.display_columns(np.arange(len(points)), [c for c in columns if c in page.columns])
+        payload = {c: shown[c] if c in shown else np.full(len(points), np.nan) for c in columns}
+    vectors = {name: vector_cells([_vector_of(p.vector, name) for p in points])
+               for name in vector_names(remote, with_vectors)}
+    return result_frame(id_array(ids, all_int), values, payload, vectors, query)
 
 
 def _vector_of(vector: Any, name: str) -> np.ndarray | None:

@@ -40,6 +40,7 @@ import pandas as pd
 from explorekit._support.errors import RequestError, UnknownIdError, UnknownVectorError, short_repr, unknown
 from explorekit.data.store import resolve_vector_name
 from explorekit.query.methods import QueryMethods
+from explorekit.query.results import check_payload_fields
 from explorekit.query.requests import Request, parse_selectors
 from explorekit.backends._convert import RemoteSpace, qdrant_modules, server_errors, spaces_of, to_point_id
 from explorekit.backends._queries import (finish_empty_context, outgoing, payload_selector, to_filter, to_frame, vector_selector)
@@ -299,10 +300,7 @@ class QdrantCollection(QueryMethods):
 
     def _check_payload_fields(self, names: Sequence[str]) -> Sequence[str]:
         if self._columns_known:
-            for name in names:
-                if name not in self._columns:
-                    raise RequestError(unknown("payload field", name, self._columns,
-                                               f"with_payload takes True, False or names from {self._columns[:20]}."))
+            check_payload_fields(names, self._columns)
         return names
 
     def _see_columns(self, records: list[dict]) -> None:
@@ -319,13 +317,6 @@ class QdrantCollection(QueryMethods):
         if with_payload is False:
             return []
         return [c for c in self._columns if c in with_payload] + [c for c in with_payload if c not in self._columns]
-
-    def _vector_names(self, with_vectors: bool | tuple[str, ...]) -> list[str]:
-        if with_vectors is False:
-            return []
-        if with_vectors is True:
-            return self.vector_names
-        return [self.space(name, where="with_vectors").name for name in with_vectors]
 
     def retrieve(self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False,
                  with_payload: bool | Sequence[str] = True) -> pd.DataFrame:

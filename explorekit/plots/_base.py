@@ -20,6 +20,7 @@ from plotly.colors import qualitative
 
 from explorekit._support.errors import ExploreError, short_repr, unknown
 from explorekit.analysis.projection import place, project
+from explorekit.data.images import SAMPLE, is_image, is_image_column
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -191,10 +192,10 @@ def _sizes(values: pd.Series) -> np.ndarray:
 
 
 def _is_image_column(col: "Collection", name: str) -> bool:
-    if col.store.payload.kinds().get(name) != "str" or not len(col):
+    """Judged on the collection's first points (:mod:`explorekit.data.images`)."""
+    if col.store.payload.kinds().get(name) != "str":
         return False
-    first = col.store.payload.select(np.arange(min(3, len(col))), [name])[name].dropna()
-    return bool(len(first)) and all(str(v).startswith("data:image/") for v in first)
+    return is_image_column(col.store.payload.select(np.arange(min(SAMPLE, len(col))), [name])[name].tolist())
 
 
 def thumbnail_column(col: "Collection", thumbnails: Any) -> str | None:
@@ -225,7 +226,7 @@ def add_thumbnails(fig: go.Figure, m: Map, rows: np.ndarray, column: str, scale:
     sources = column_values(m.col, rows, column, "thumbnails").tolist()
     x, y = m.xy(rows)
     for xi, yi, source in zip(x.tolist(), y.tolist(), sources):
-        if isinstance(source, str) and source.startswith("data:image/"):
+        if is_image(source):
             fig.add_layout_image(source=source, x=xi + (0.25 * sizex if beside else 0.0),
                                  y=yi + (0.25 * sizey if beside else 0.0), xref="x", yref="y", sizex=sizex,
                                  sizey=sizey, xanchor="left" if beside else "center",

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from explorekit.analysis import zones
 from explorekit.plots import _base
-from explorekit.plots._query import (boundary_traces, example_traces, field_trace, pair_traces, query_view, results_trace, zoom_to)
+from explorekit.plots._query import draws_field, field_trace, finish_zones, query_view
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -51,9 +51,8 @@ def context(col: "Collection", result: Any, *, method: str = "auto", field: bool
     loss = z["loss"].to_numpy()
     low = float(min(loss.min(), -1e-6)) if len(loss) else -1.0
     fig = go.Figure()
-    draw_field = q.m.method == "identity" if field is None else bool(field)
-    if draw_field:
-        grid = zones.grid(col, q.request, resolution=resolution)
+    grid = zones.grid(col, q.request, resolution=resolution) if draws_field(q, field) else None
+    if grid is not None:
         fig.add_trace(field_trace(grid, "loss", colorscale=LOSS_SCALE, zmin=low, zmax=0.0, opacity=0.3))
         zero = grid.copy()
         zero["zero"] = np.where(grid["zero_loss"].to_numpy(), 1.0, np.nan)
@@ -76,17 +75,10 @@ def context(col: "Collection", result: Any, *, method: str = "auto", field: bool
         customdata=_base.customdata(col, rows[~is_zero]), text=text[~is_zero], hoverinfo="text",
         marker=dict(color=loss[rows][~is_zero].astype(np.float32), colorscale=LOSS_SCALE, cmin=low, cmax=0.0,
                     size=6, colorbar=dict(title=dict(text="context loss"), thickness=14))))
-    if draw_field:
-        fig.add_traces(boundary_traces(zones.boundaries(col, q.request), grid.attrs["grid"]["bounds"]))
-    fig.add_traces(pair_traces(q))
-    fig.add_traces(example_traces(q, ("positive", "negative")))
-    fig.add_trace(results_trace(q, ringed=True))
     total = int(z["zero_loss"].sum())
     default = f"context search: {pairs} pair{'s' * (pairs != 1)}, {total:,} point{'s' * (total != 1)} with zero loss"
     sub = "Colour: context loss (0 = positive side of every pair, in orange); results ringed and numbered."
-    if draw_field:
+    if grid is not None:
         sub += " Background: loss over the plane, zero-loss region filled."
-    _base.finish(fig, q.m, title=title or default, subtitle=sub, width=width, height=height)
-    if zoom:
-        zoom_to(fig, q)
-    return fig
+    return finish_zones(fig, q, grid, ("positive", "negative"), title=title or default, subtitle=sub,
+                        width=width, height=height, zoom=zoom)

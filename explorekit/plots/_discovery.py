@@ -10,7 +10,7 @@ from plotly.colors import sample_colorscale
 
 from explorekit.analysis import zones
 from explorekit.plots import _base
-from explorekit.plots._query import (boundary_traces, example_traces, field_trace, pair_traces, query_view, results_trace, stepped_scale, zoom_to)
+from explorekit.plots._query import draws_field, field_trace, finish_zones, query_view, stepped_scale
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -53,9 +53,8 @@ def discovery(col: "Collection", result: Any, *, method: str = "auto", field: bo
     scale = stepped_scale(colours)
     cmin, cmax = -pairs - 0.5, pairs + 0.5
     fig = go.Figure()
-    draw_field = q.m.method == "identity" if field is None else bool(field)
-    if draw_field:
-        grid = zones.grid(col, q.request, resolution=resolution)
+    grid = zones.grid(col, q.request, resolution=resolution) if draws_field(q, field) else None
+    if grid is not None:
         fig.add_trace(field_trace(grid, "rank", colorscale=scale, zmin=cmin, zmax=cmax))
     rows = q.m.drawn
     rank = z["rank"].to_numpy()[rows]
@@ -70,17 +69,10 @@ def discovery(col: "Collection", result: Any, *, method: str = "auto", field: bo
         marker=dict(color=rank.astype(np.float32), colorscale=scale, cmin=cmin, cmax=cmax, size=6,
                     line=dict(width=0), colorbar=dict(title=dict(text="discovery rank"), thickness=14,
                                                       tickvals=list(range(-pairs, pairs + 1))))))
-    if draw_field:
-        fig.add_traces(boundary_traces(zones.boundaries(col, q.request), grid.attrs["grid"]["bounds"]))
-    fig.add_traces(pair_traces(q))
-    fig.add_traces(example_traces(q, ("target", "positive", "negative")))
-    fig.add_trace(results_trace(q, ringed=True))
     default = f"discover: {len(q.rows)} results, target and {pairs} context pair{'s' * (pairs != 1)}"
     sub = ("Colour: discovery rank (+1 per pair whose positive side a point is on, -1 per negative side); "
            "results ringed and numbered.")
-    if draw_field:
+    if grid is not None:
         sub += " Background: the exact zones of the plane."
-    _base.finish(fig, q.m, title=title or default, subtitle=sub, width=width, height=height)
-    if zoom:
-        zoom_to(fig, q)
-    return fig
+    return finish_zones(fig, q, grid, ("target", "positive", "negative"), title=title or default, subtitle=sub,
+                        width=width, height=height, zoom=zoom)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from explorekit.analysis import zones
 from explorekit.analysis.explain import as_request, examples
 from explorekit.query.requests import Request
 from explorekit.plots import _base
@@ -187,3 +188,25 @@ def zoom_to(fig: go.Figure, q: QueryView, margin: float = 0.3, minimum: float = 
     fig.update_xaxes(range=[centre[0] - size[0] / 2, centre[0] + size[0] / 2])
     fig.update_yaxes(range=[centre[1] - size[1] / 2, centre[1] + size[1] / 2])
     return size
+
+
+def draws_field(q: QueryView, field: bool | None) -> bool:
+    """Whether a zone figure draws its background field: as asked, else when the map is the
+    plane itself (2-D vectors drawn as they are, ``method="identity"``)."""
+    return q.m.method == "identity" if field is None else bool(field)
+
+
+def finish_zones(fig: go.Figure, q: QueryView, grid: pd.DataFrame | None, roles: tuple[str, ...], *,
+                 title: str, subtitle: str, width: int | None, height: int | None, zoom: bool) -> go.Figure:
+    """The end every zone figure (discovery, context) shares, in this drawing order: the exact
+    pair boundaries over the field (when ``grid`` was drawn), the pairs, the examples of
+    ``roles``, the results ringed and numbered; then the titles and, with ``zoom``, the focus."""
+    if grid is not None:
+        fig.add_traces(boundary_traces(zones.boundaries(q.col, q.request), grid.attrs["grid"]["bounds"]))
+    fig.add_traces(pair_traces(q))
+    fig.add_traces(example_traces(q, roles))
+    fig.add_trace(results_trace(q, ringed=True))
+    _base.finish(fig, q.m, title=title, subtitle=subtitle, width=width, height=height)
+    if zoom:
+        zoom_to(fig, q)
+    return fig

@@ -39,29 +39,14 @@ class SearchParams:
             return cls()
         if isinstance(params, SearchParams):          # built directly: check it like a dict
             return cls.parse(params._given(), where)
-        if hasattr(params, "model_dump"):
-            params = params.model_dump(exclude_none=True)
-        if not isinstance(params, dict):
-            raise RequestError(f"{where}: {short_repr(params)} is not a dict. "
-                               'Pass e.g. params={"exact": True} or {"hnsw_ef": 128}.')
-        for key in params:
-            if key not in _TOP_KEYS:
-                raise RequestError(unknown(f"key in {where}", key, _TOP_KEYS,
-                                           "Use exact, hnsw_ef or quantization."))
+        params = _section(params, where, _TOP_KEYS, 'Pass e.g. params={"exact": True} or {"hnsw_ef": 128}.',
+                          "Use exact, hnsw_ef or quantization.")
         exact = _bool(params.get("exact", False), f"{where}['exact']")
         ef = params.get("hnsw_ef")
         if ef is not None:
             ef = check_count(ef, f"{where}['hnsw_ef']", 1)
-        quant = params.get("quantization") or {}
-        if hasattr(quant, "model_dump"):
-            quant = quant.model_dump(exclude_none=True)
-        if not isinstance(quant, dict):
-            raise RequestError(f"{where}['quantization']: {short_repr(quant)} is not a dict. "
-                               'Use e.g. {"rescore": True, "oversampling": 2.0}.')
-        for key in quant:
-            if key not in _QUANT_KEYS:
-                raise RequestError(unknown(f"key in {where}['quantization']", key, _QUANT_KEYS,
-                                           "Use ignore, rescore or oversampling."))
+        quant = _section(params.get("quantization") or {}, f"{where}['quantization']", _QUANT_KEYS,
+                         'Use e.g. {"rescore": True, "oversampling": 2.0}.', "Use ignore, rescore or oversampling.")
         over = quant.get("oversampling")
         if over is not None:
             over = check_real(over, f"{where}['quantization']['oversampling']", 1.0, float("inf"),
@@ -90,6 +75,22 @@ class SearchParams:
         if quant:
             out["quantization"] = quant
         return out
+
+
+def _section(value: Any, where: str, keys: tuple[str, ...], example: str, fix: str) -> dict:
+    """One level of params: a dict (a qdrant-client model is dumped to one) of known keys only.
+
+    >>> _section({"exact": True}, "params", _TOP_KEYS, "", "")
+    {'exact': True}
+    """
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(exclude_none=True)
+    if not isinstance(value, dict):
+        raise RequestError(f"{where}: {short_repr(value)} is not a dict. {example}")
+    for key in value:
+        if key not in keys:
+            raise RequestError(unknown(f"key in {where}", key, keys, fix))
+    return value
 
 
 def _bool(value: object, where: str) -> bool:

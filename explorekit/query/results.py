@@ -4,19 +4,21 @@ Columns: ``id``, ``score``, then the payload columns in collection order (all, a
 or none), then one column per requested vector name (``vector`` for the unnamed vector). The
 index is a fresh ``RangeIndex``: row *i* has rank ``offset + i``. An empty result keeps its
 columns. ``attrs["query"]`` holds the request as a Qdrant ``/points/query`` body.
+Local answers (:func:`to_frame`) and Qdrant's (:mod:`explorekit.backends._queries`) both go
+through :func:`result_frame`, with ids typed by :func:`id_array`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import RequestError, unknown
 from explorekit.data.store import Store
-
 
 
 def vector_column(name: str) -> str:
@@ -31,35 +33,68 @@ def payload_columns(store: Store, with_payload: bool | tuple[str, ...]) -> list[
         return columns
     if with_payload is False:
         return []
-    for name in with_payload:
-        if name not in columns:
-            raise RequestError(unknown("payload field", name, columns,
-                                       f"with_payload takes True, False or names from {columns[:20]}."))
+    check_payload_fields(with_payload, columns)
     return [c for c in columns if c in with_payload]
 
 
-def vector_names(store: Store, with_vectors: bool | tuple[str, ...]) -> list[str]:
+def check_payload_fields(names: Sequence[str], columns: list[str]) -> None:
+    """Every name ``with_payload`` lists must be a payload column (local and remote alike)."""
+    for name in names:
+        if name not in columns:
+            raise RequestError(unknown("payload field", name, columns,
+                                       f"with_payload takes True, False or names from {columns[:20]}."))
+
+
+class HasSpaces(Protocol):
+    """A store or a remote collection: its vector spaces by name, and the name resolver."""
+
+    @property
+    def spaces(self) -> Mapping[str, Any]: ...
+
+    def space(self, using: str | None, where: str = ...) -> Any: ...
+
+
+def vector_names(holder: HasSpaces, with_vectors: bool | tuple[str, ...]) -> list[str]:
+    """The vector names ``with_vectors`` asks for (True: all, in order; names resolved, so
+    ``None`` or ``""`` is the unnamed vector), for a local store and a Qdrant collection alike."""
     if with_vectors is False:
         return []
     if with_vectors is True:
-        return list(store.spaces)
-    return [store.space(name, where="with_vectors").name for name in with_vectors]
+        return list(holder.spaces)
+    return [holder.space(name, where="with_vectors").name for name in with_vectors]
 
 
-def id_values(store: Store, rows: np.ndarray) -> np.ndarray:
-    """The ids of ``rows``: int64 (uint64 when one is ``>= 2**63``), else an object array."""
-    values = store.ids.take(rows)
-    if store.ids.all_int:
-        return np.array(values, dtype="uint64" if values and max(values) >= 2**63 else "int64")
+def id_array(values: Sequence[int | str], all_int: bool) -> np.ndarray:
+    """The ``id`` column of these ids: int64 (uint64 when one is ``>= 2**63``) when the ids are
+    integers (``all_int``, the collection's rule), else an object array (no str inference).
+
+    >>> id_array([3, 2**63], True).dtype, id_array([3, 5], True).dtype, id_array(["a", 5], False).dtype
+    (dtype('uint64'), dtype('int64'), dtype('O'))
+    """
+    if all_int:
+        return np.array(values, dtype="uint64" if len(values) and max(values) >= 2**63 else "int64")
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
+
+
+def id_values(store: Store, rows: np.ndarray) -> np.ndarray:
+    """The ids of ``rows``, as :func:`id_array` types them."""
+    return id_array(store.ids.take(rows), store.ids.all_int)
 
 
 def id_series(store: Store, rows: np.ndarray) -> pd.Series:
     """:func:`id_values` as a Series named ``id`` (object ids stay object: no str inference)."""
     values = id_values(store, rows)
     return pd.Series(values, name="id", dtype=values.dtype)
+
+
+def vector_cells(vectors: Sequence[np.ndarray | None]) -> np.ndarray:
+    """A vector column: an object array holding one 1-D array (or None) per row, never a 2-D block."""
+    out = np.empty(len(vectors), dtype=object)
+    for i, vector in enumerate(vectors):
+        out[i] = vector
+    return out
 
 
 @lru_cache(maxsize=256)
@@ -81,16 +116,59 @@ def frame_from_columns(data: dict[str, Any], length: int) -> pd.DataFrame:
     0   3   0.50
     1   1   0.25
     """
+    return _frame(tuple(data), list(data.values()), length)
+
+
+def _frame(names: tuple[str, ...], values: list[Any], length: int) -> pd.DataFrame:
+    """:func:`frame_from_columns` of columns given as names and values (a name may repeat)."""
     index = pd.RangeIndex(length)
-    arrays = [v.array if isinstance(v, pd.Series) else v for v in data.values()]
-    columns = _column_index(tuple(data)).view()     # a frame's own Index (its name can be set)
+    arrays = [v.array if isinstance(v, pd.Series) else v for v in values]
+    columns = _column_index(names).view()     # a frame's own Index (its name can be set)
     try:
         return pd.DataFrame._from_arrays(arrays, columns=columns, index=index, verify_integrity=False)
     except (AttributeError, TypeError):                     # another pandas: the public way
-        series = {k: (v if isinstance(v, pd.Series) else pd.Series(v, index=index, copy=False,
+        series = {i: (v if isinstance(v, pd.Series) else pd.Series(v, index=index, copy=False,
                                                                    dtype=getattr(v, "dtype", None)))
-                  for k, v in data.items()}
-        return pd.DataFrame(series, index=index, copy=False)
+                  for i, v in enumerate(values)}
+        frame = pd.DataFrame(series, index=index, copy=False)
+        frame.columns = columns
+        return frame
+
+
+def result_frame(ids: np.ndarray, scores: np.ndarray | None, payload: Mapping[str, Any],
+                 vectors: Mapping[str, np.ndarray], query: dict | None = None) -> pd.DataFrame:
+    """The one shape of a result: local and remote answers are built here.
+
+    ``ids`` from :func:`id_array`; ``scores`` (float32 values, shown as float64) or None for
+    no score column (retrieve, scroll); ``payload`` columns in the order to show (as
+    ``Payload.display_columns`` gives them); ``vectors`` by vector name (:func:`vector_cells`),
+    each in its :func:`vector_column`. ``query`` goes to ``attrs["query"]``. A vector column
+    takes the place of a payload column of the same name; a payload field named ``id`` or
+    ``score`` (possible on a Qdrant server, reserved locally) stays a column of its own.
+
+    >>> frame = result_frame(id_array([7, 3], True), np.array([0.5, 0.25], np.float32), {"tag": np.array(["a", "b"], object)},
+    ...                      {"": vector_cells([np.ones(2, np.float32), None])}, {"limit": 2})
+    >>> list(frame.columns), frame["id"].dtype, frame.attrs["query"]
+    (['id', 'score', 'tag', 'vector'], dtype('int64'), {'limit': 2})
+    """
+    names: list[str] = ["id"]
+    values: list[Any] = [ids]
+    if scores is not None:
+        names.append("score")
+        values.append(np.asarray(scores, dtype=np.float32).astype(np.float64))
+    names += payload.keys()
+    values += payload.values()
+    for name, cells in vectors.items():
+        column = vector_column(name)
+        if column in payload:                 # a payload field of that name: the vector takes its place
+            values[names.index(column, len(names) - len(payload))] = cells
+        else:
+            names.append(column)
+            values.append(cells)
+    frame = _frame(tuple(names), values, len(ids))
+    if query is not None:
+        frame.attrs["query"] = query
+    return frame
 
 
 def to_frame(store: Store, rows: np.ndarray, scores: np.ndarray | None,
@@ -98,19 +176,8 @@ def to_frame(store: Store, rows: np.ndarray, scores: np.ndarray | None,
              with_vectors: bool | tuple[str, ...] = False, query: dict | None = None) -> pd.DataFrame:
     """Build the result frame for ``rows`` (positions in the collection), best first."""
     rows = np.asarray(rows, dtype=np.int64)
-    data: dict[str, Any] = {"id": id_values(store, rows)}
-    if scores is not None:
-        data["score"] = np.asarray(scores, dtype=np.float32).astype(np.float64)
     cols = payload_columns(store, with_payload)
-    if cols:
-        data.update(store.payload.display_columns(rows, cols))
-    for name in vector_names(store, with_vectors):
-        stored = store.space(name).stored
-        vectors = np.empty(len(rows), dtype=object)
-        for i, r in enumerate(rows):            # one array per cell (no 2-D broadcasting)
-            vectors[i] = stored[r].copy()
-        data[vector_column(name)] = vectors
-    frame = frame_from_columns(data, len(rows))    # every column is a fresh array
-    if query is not None:
-        frame.attrs["query"] = query
-    return frame
+    payload = store.payload.display_columns(rows, cols) if cols else {}
+    stored = {name: store.space(name).stored for name in vector_names(store, with_vectors)}
+    vectors = {name: vector_cells([matrix[r].copy() for r in rows]) for name, matrix in stored.items()}
+    return result_frame(id_values(store, rows), scores, payload, vectors, query)

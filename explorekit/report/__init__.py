@@ -52,7 +52,7 @@ import pandas as pd
 
 from explorekit._support.errors import ExploreError, PersistenceError, short_repr
 from explorekit import __version__
-from explorekit.report import _figures, _markdown, _neighbours, _tables
+from explorekit.report import _figures, _markdown, _neighbours, _tables, tables
 
 __all__ = ["Report", "setup_notebook"]
 
@@ -240,7 +240,7 @@ class Report:
         tools = (f'<div class="ek-tools"><input class="ek-filter" type="search" placeholder="Filter rows" '
                  f'aria-label="Filter rows"><span>{len(frame):,} row(s); click a header to sort</span></div>')
         markup = ('<div class="ek-result">' + _tables.request_html(body) + tools
-                  + _tables.table_html(frame, max_rows=max_rows) + note
+                  + '<div class="ek-scroll">' + tables.result_table(frame, max_rows=max_rows) + "</div>" + note
                   + (f"<p class=\"ek-note\">{_markdown.inline(caption)}</p>" if caption else "") + "</div>")
         self._blocks.append(_Block("table", title, html=markup))
         return self

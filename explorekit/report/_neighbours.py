@@ -22,6 +22,9 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, short_repr, unknown
+from explorekit._support.text import shorten
+from explorekit.data.images import SAMPLE, is_image, is_image_column
+from explorekit.data.jsonvalues import is_top_missing
 
 #: payload columns tried, in order, for the text shown next to an id
 LABEL_COLUMNS = ("label", "title", "qualname", "name", "text", "fruit", "digit")
@@ -101,14 +104,8 @@ def pick_label(payload_columns: list[str], label: str | None) -> str | None:
 
 
 def pick_image(payload: pd.DataFrame) -> str | None:
-    """The first payload column whose values are ``data:image/...`` URIs (thumbnails)."""
-    for name in payload.columns:
-        column = payload[name]
-        if column.dtype == object or pd.api.types.is_string_dtype(column):
-            first = column.dropna().head(3).tolist()
-            if first and all(isinstance(v, str) and v.startswith("data:image/") for v in first):
-                return name
-    return None
+    """The first payload column of image data URIs (thumbnails), judged on these (sampled) rows."""
+    return next((name for name in payload.columns if is_image_column(payload[name].tolist())), None)
 
 
 def precompute(fig_traces: list[Any], col: Any, *, using: str | None, k: int, max_points: int,
@@ -185,7 +182,7 @@ def _score(value: float) -> float | str:
 def _labels(col: Any, ids: list[Any], label: str | None) -> tuple[dict[str, str], dict[str, str]]:
     payload_cols = list(col.retrieve(ids[:1]).columns[1:]) if ids else []
     name = pick_label(payload_cols, label)
-    probe = col.retrieve(ids[:3]) if ids else pd.DataFrame()
+    probe = col.retrieve(ids[:SAMPLE]) if ids else pd.DataFrame()
     image = pick_image(probe.drop(columns=["id"])) if len(probe) else None
     fields = [c for c in (name, image) if c is not None]
     if not fields:
@@ -194,12 +191,10 @@ def _labels(col: Any, ids: list[Any], label: str | None) -> tuple[dict[str, str]
     keys = [point_key(i) for i in frame["id"].tolist()]
     labels = {} if name is None else {key: _text(v) for key, v in zip(keys, frame[name].tolist())}
     images = {} if image is None else {key: v for key, v in zip(keys, frame[image].tolist())
-                                       if isinstance(v, str) and v.startswith("data:image/")}
+                                       if is_image(v)}
     return labels, images
 
 
 def _text(value: Any, limit: int = 160) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    """A label: empty for a missing value, else its text cut to ``limit`` characters."""
+    return "" if is_top_missing(value) else shorten(str(value), limit)

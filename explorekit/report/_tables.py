@@ -1,4 +1,4 @@
-"""Result DataFrames as HTML tables, with the request that made them.
+"""The request that made a result table (the table itself: :mod:`explorekit.report.tables`).
 
 A result frame carries its request in ``attrs["query"]`` (a Qdrant ``/points/query`` body);
 the table shows a one-line summary of it ("recommend · positive [3, 17] · best_score ·
@@ -13,15 +13,10 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from explorekit.report._neighbours import json_id, point_key
-
-_NUMBER_LIMIT = 6
+from explorekit._support.text import shorten
+from explorekit.report.tables import listing
 
 
 def _example(value: Any) -> str:
@@ -34,9 +29,7 @@ def _example(value: Any) -> str:
 
 
 def _examples(values: list[Any]) -> str:
-    shown = [_example(v) for v in values[:_NUMBER_LIMIT]]
-    more = f", \u2026 {len(values) - _NUMBER_LIMIT} more" if len(values) > _NUMBER_LIMIT else ""
-    return "[" + ", ".join(shown) + more + "]"
+    return listing(values, _example)
 
 
 def describe(body: dict[str, Any]) -> str:
@@ -66,7 +59,7 @@ def describe(body: dict[str, Any]) -> str:
         parts.append(f"lookup_from {body['lookup_from'].get('collection')!r}")
     if body.get("filter") is not None:
         text = body["filter"] if isinstance(body["filter"], str) else json.dumps(body["filter"], default=str)
-        parts.append("filter " + (text if len(text) <= 80 else text[:79] + "\u2026"))
+        parts.append("filter " + shorten(text, 80))
     parts.append(f"limit {body.get('limit', 10)}")
     if body.get("offset"):
         parts.append(f"offset {body['offset']}")
@@ -75,51 +68,6 @@ def describe(body: dict[str, Any]) -> str:
     if body.get("params"):
         parts.append("params " + json.dumps(body["params"], default=str))
     return " \u00b7 ".join(parts)
-
-
-def _cell(value: Any) -> tuple[str, str, str]:
-    """(html, sort value, css class) of one table cell."""
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "", "", "ek-na"
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value)).lower(), str(int(value)), ""
-    if isinstance(value, (int, np.integer)):
-        return str(int(value)), str(int(value)), "ek-num"
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.6g}", repr(float(value)), "ek-num"
-    if isinstance(value, str) and value.startswith("data:image/"):
-        return f'<img alt="" src="{html.escape(value)}">', "", ""
-    if isinstance(value, list):
-        if value and all(isinstance(v, (int, float)) for v in value) and len(value) > 4:
-            head = ", ".join(f"{v:.3g}" for v in value[:4])
-            return html.escape(f"[{head}, \u2026] ({len(value)}-d)"), "", ""
-        return html.escape(", ".join(str(v) for v in value)), "", ""
-    if isinstance(value, dict):
-        return html.escape(json.dumps(value, default=str)), "", ""
-    text = str(value)
-    return html.escape(text), "", ""
-
-
-def table_html(frame: pd.DataFrame, *, max_rows: int) -> str:
-    """The rows of ``frame`` (at most ``max_rows``) as a sortable HTML table."""
-    shown = frame.head(max_rows)
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
-    rows = []
-    ids = shown["id"].tolist() if "id" in shown.columns else [None] * len(shown)
-    columns = [shown[c].tolist() for c in shown.columns]
-    for i, pid in enumerate(ids):
-        cells = []
-        for values in columns:
-            text, sort, cls = _cell(values[i])
-            attrs = (f' class="{cls}"' if cls else "") + (f' data-v="{html.escape(sort)}"' if sort else "")
-            cells.append(f"<td{attrs}>{text}</td>")
-        data_id = "" if pid is None else (f' data-id="{html.escape(str(json_id(pid)))}"'
-                                          f' data-key="{html.escape(point_key(pid))}"')
-        rows.append(f"<tr{data_id}>{''.join(cells)}</tr>")
-    return (f'<div class="ek-scroll"><table class="ek-table"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div>")
 
 
 def request_html(body: dict[str, Any] | None) -> str:
