@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from .._errors import ExploreError, FilterError, RequestError, short_repr
+from .._filter_parse import depth_error
 from ..ids import is_id
 from ..requests import STRATEGIES
 from ._model import KINDS, Selection, check_mode, parse_ids_or_query
@@ -57,6 +58,8 @@ def parse_filter(text: str | None) -> Any:
                               f"column {err.colno}). Write a Qdrant filter such as "
                               '{"must": [{"key": "digit", "match": {"value": 3}}]}, or a pandas query such as '
                               "digit == 3.") from None
+        except RecursionError:          # json stops at the recursion limit (~1,000 brackets), far beyond 64 levels
+            raise depth_error("filter: the JSON in the filter box") from None
         if not isinstance(value, dict):
             raise FilterError(f"filter: {short_repr(value, 60)} is JSON but not an object. A Qdrant filter is "
                               'an object with must / should / must_not, e.g. {"must": [...]}.')
