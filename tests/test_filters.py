@@ -275,7 +275,7 @@ def test_mask_errors_need_the_payload():
         filter_mask("size > 1", p, ids)
     with pytest.raises(FilterError, match="Did you mean 'n'"):
         filter_mask("nn > 1", p, ids)
-    with pytest.raises(FilterError, match="gives float64 values"):
+    with pytest.raises(FilterError, match="arithmetic `n \\+ 1` is not allowed in a filter string"):
         filter_mask("n + 1", p, ids)
     with pytest.raises(FilterError, match=r"neither indexed by the 4 point ids nor a RangeIndex"):
         filter_mask(pd.Series([True] * 4, index=[10, 20, 30, 99]), p, ids)
@@ -333,7 +333,7 @@ def test_pandas_query_translation_examples():
     ("`a\"b` == 1", "double quote"),
 ])
 def test_pandas_query_translation_errors(expr, fragment):
-    with pytest.raises(FilterError, match="cannot translate|not valid") as info:
+    with pytest.raises(FilterError, match="cannot translate|not valid|not allowed") as info:
         pandas_query_to_filter(expr)
     assert fragment in str(info.value)
 

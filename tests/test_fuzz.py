@@ -93,6 +93,32 @@ def test_recommend_keywords_work_or_raise_explore_error(kwargs):
     _unchanged()
 
 
+def _nest(inner, levels: int, how: str):
+    """``inner`` inside ``levels`` lists or filters, built in a loop (no recursion)."""
+    for _ in range(levels):
+        inner = [inner] if how == "list" else {how: [inner]}
+    return inner
+
+
+_VEC = [1.0, 0.0, 0.0, 0.0]
+_DEEP_BODIES = [lambda d: {"query": _VEC, "filter": d}, lambda d: {"query": d}, lambda d: {"query": _VEC, "limit": d},
+                lambda d: {"positive": [d]}, lambda d: {"searches": [{"query": _VEC, "filter": d}]},
+                lambda d: {"query": _VEC, "filter": {"must": [{"has_id": d}]}}, lambda d: {"unknown": d},
+                lambda d: {"query": _VEC, "params": {"quantization": d}}]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.sampled_from(_DEEP_BODIES), how=st.sampled_from(["list", "must", "should", "must_not"]),
+       levels=st.integers(65, 20_000))
+def test_deeply_nested_bodies_raise_explore_error(body, how, levels):
+    """A body nested far deeper than any filter may be (64 levels) gives ExploreError, never RecursionError."""
+    try:
+        COL.query(body(_nest({"key": "n", "range": {"gt": 1}}, levels, how)))
+    except ek.ExploreError:
+        pass
+    _unchanged()
+
+
 def test_values_beyond_float32_are_reported_not_warned():
     import pytest
     with pytest.raises(ek.RequestError, match="beyond float32"):

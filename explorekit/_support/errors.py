@@ -82,11 +82,46 @@ for _error in (ExploreError, UnknownIdError, DimensionError, NonFiniteError, Dup
                MissingDependencyError):
     _error.__module__ = "explorekit"
 
+#: Lists, tuples, sets and dicts nested deeper than this are not printed by ``short_repr``.
+SHOWN_DEPTH = 32
+
 
 def short_repr(value: object, limit: int = 80) -> str:
-    """``repr`` cut to ``limit`` characters, so messages stay readable for big inputs."""
-    text = repr(value)
+    """``repr`` cut to ``limit`` characters, so messages stay readable for big inputs.
+
+    A value nested more than ``SHOWN_DEPTH`` containers deep (a hostile REST body) is named by
+    its type instead, so printing it never reaches Python's recursion limit.
+
+    >>> deep = []
+    >>> for _ in range(100_000):
+    ...     deep = [deep]
+    >>> short_repr([[[1]]]), short_repr({"must": deep})
+    ('[[[1]]]', '<dict nested more than 32 levels deep>')
+    """
+    if not _nested_at_most(value, SHOWN_DEPTH):
+        return f"<{type(value).__name__} nested more than {SHOWN_DEPTH} levels deep>"
+    try:
+        text = repr(value)
+    except ValueError:                      # an int longer than sys.get_int_max_str_digits()
+        return f"<{type(value).__name__} too long to show>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _nested_at_most(value: object, depth: int) -> bool:
+    """Whether lists, tuples, sets and dicts in ``value`` nest at most ``depth`` deep (no recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = [*item.keys(), *item.values()]
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            children = item
+        else:
+            continue
+        if level >= depth:
+            return False
+        stack.extend((child, level + 1) for child in children)
+    return True
 
 
 def unknown(kind: str, value: object, known: Iterable[object], fix: str) -> str:

@@ -2,7 +2,8 @@
 
 Vectorised over the typed values at each key path (``Payload.values`` / ``Payload.nested``),
 with Qdrant's rules (docs/qdrant-semantics.md, "Filters"): ``match`` compares exact JSON
-types, ``range`` compares numbers in float64 (or datetime strings as instants), arrays count
+types, ``range`` compares numbers in float64 (or datetime strings as instants, or strings in
+code-point order for a pandas query's ``s > 'b'``), arrays count
 element by element, ``values_count``, ``is_empty`` and ``is_null`` look at the values before
 that flattening, and text matching uses Qdrant's word tokens (alphanumeric runs, lower-cased).
 
@@ -143,10 +144,12 @@ def _cat_datetimes(pv: PathValues) -> tuple[np.ndarray, np.ndarray]:
     return pv.cached("datetimes", build)
 
 
-def _eval_range(pv: PathValues, bounds: dict, is_datetime: bool) -> np.ndarray:
-    if is_datetime:
+def _eval_range(pv: PathValues, bounds: dict, kind: str) -> np.ndarray:
+    if kind == "datetime":
         stamps, ok = _cat_datetimes(pv)
         return _cat_hits(pv, ok & _in_bounds(stamps, bounds))
+    if kind == "text":                     # strings in code-point order (pandas' s > 'b'), one test per category
+        return _cat_hits(pv, _in_bounds(np.asarray(pv.cats, dtype=object), bounds))
     return (pv.ints.hits(_in_bounds(pv.ints.data.astype(np.float64), bounds))
             | pv.floats.hits(_in_bounds(pv.floats.data, bounds)))
 

@@ -6,18 +6,30 @@ is stricter than Qdrant, see :mod:`explorekit.query.filters`.
 
 Nodes are tuples: ``("filter", must, should, must_not, min_should)``, ``("has_id", ids)``,
 ``("nested", path, filter)``, ``("match", path, kind, arg)``, ``("range", path, bounds,
-is_datetime)``, ``("values_count", path, bounds)``, ``("is_empty"|"is_null", path, flag)``.
+kind)`` (kind ``"number"``, ``"datetime"`` or ``"text"``), ``("values_count", path, bounds)``,
+``("is_empty"|"is_null", path, flag)``.
+
+Depth: a filter inside a filter (a condition that is a filter, a ``nested`` filter) is one
+level deeper; at most ``MAX_DEPTH`` (64) levels are read. ``check_depth`` is that rule, for
+filter dicts here and for pandas query strings in :mod:`explorekit._pandas_query`; the
+filters inside a qdrant-client model are counted before it is dumped (``check_model_depth``). Qdrant's REST API
+refuses about the same nesting (its JSON reader stops at 128 nested containers, two per level).
+
+``range`` bounds given as ``TextBound`` compare strings in code-point order. Only the pandas
+query translation makes them (``s > 'b'`` as pandas computes it); they are not JSON, so such a
+filter can never be sent to a Qdrant server, which has no string ordering.
 
 Examples
 --------
 >>> parse_filter({"must": [{"key": "n", "range": {"gte": 1}}]})
-('filter', [('range', ('n',), {'gte': 1.0}, False)], None, [], None)
+('filter', [('range', ('n',), {'gte': 1.0}, 'number')], None, [], None)
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,7 +38,11 @@ from explorekit._support.errors import ExploreError, FilterError, short_repr, un
 from explorekit.data.jsonpath import parse_datetime, parse_key
 from explorekit.data.ids import normalize_id
 
-__all__ = ["CLAUSES", "parse_filter", "to_filter_dict"]
+__all__ = ["CLAUSES", "MAX_DEPTH", "TextBound", "check_depth", "check_model_depth", "depth_error", "parse_filter",
+           "to_filter_dict"]
+
+#: Filters nested deeper than this are refused (FilterError), long before Python's recursion limit.
+MAX_DEPTH = 64
 
 CLAUSES = ("must", "should", "must_not", "min_should")
 _PREDICATES = ("match", "range", "values_count", "is_empty", "is_null", "geo_bounding_box", "geo_radius",
@@ -44,18 +60,85 @@ _EXAMPLE = {
 }
 
 
+@dataclass(frozen=True)
+class TextBound:
+    """A ``range`` bound that compares strings in code-point order, as Python and pandas do.
+
+    Made only by the pandas query translation for local evaluation (see the module docstring).
+
+    >>> parse_filter({"must": [{"key": "s", "range": {"gt": TextBound("b")}}]})[1]
+    [('range', ('s',), {'gt': 'b'}, 'text')]
+    """
+
+    text: str
+
+
+def check_depth(level: int, where: str) -> None:
+    """Refuse a filter nested more than ``MAX_DEPTH`` levels deep (the one place for this rule).
+
+    ``level`` counts filters inside filters (the whole filter is level 1); pandas query strings
+    count their nesting the same way, and parentheses too.
+
+    >>> check_depth(64, "filter")
+    >>> check_depth(65, "filter['must'][0]")
+    Traceback (most recent call last):
+    ...
+    explorekit.FilterError: filter['must'][0]: the filter is nested more than 64 levels deep ...
+    """
+    if level > MAX_DEPTH:
+        raise depth_error(where)
+
+
+def depth_error(where: str) -> FilterError:
+    """The error for a filter deeper than ``MAX_DEPTH`` (also when a parser gave up on it first)."""
+    where = where if len(where) <= 160 else f"{where[:60]}...{where[-30:]}"
+    return FilterError(f"{where}: the filter is nested more than {MAX_DEPTH} levels deep (filters inside "
+                       f"filters, not, or parentheses); explorekit reads at most {MAX_DEPTH}. Flatten it: "
+                       "conditions joined by and can share one must list (a and b and c), conditions joined "
+                       "by or one should list, `not not x` is `x`, and extra parentheses can go.")
+
+
+def check_model_depth(model: Any, where: str) -> None:
+    """``check_depth`` for the filters inside a qdrant-client model, before anything dumps it.
+
+    pydantic's own dump of a model nested ~250 levels fails only after retrying every union
+    member at every level (minutes); this loop counts ``Filter`` models inside each other.
+    """
+    stack = [(model, 0)]
+    while stack:
+        obj, level = stack.pop()
+        fields = getattr(type(obj), "model_fields", None)
+        if isinstance(fields, dict):
+            if "must" in fields and "should" in fields:            # a Filter
+                level += 1
+                check_depth(level, where)
+            stack.extend((getattr(obj, name, None), level) for name in fields)
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((item, level) for item in obj)
+        elif isinstance(obj, dict):
+            stack.extend((item, level) for item in obj.values())
+
+
+def _dump_model(model: Any, where: str) -> dict:
+    check_model_depth(model, where)
+    try:
+        return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    except ValueError as err:
+        raise FilterError(f"{where}: the qdrant-client model cannot be read: {err}.") from None
+
+
 def to_filter_dict(filter: Any, where: str = "filter") -> dict:
     """A Qdrant filter (dict or qdrant-client model) as a plain JSON dict (not validated)."""
     if hasattr(filter, "model_dump") and not isinstance(filter, Mapping):
-        return filter.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return _dump_model(filter, where)
     if isinstance(filter, Mapping):
         return dict(filter)
     raise FilterError(f"{where}: {short_repr(filter)} of type {type(filter).__name__} is not a Qdrant filter.")
 
 
-def _as_mapping(obj: Any) -> Any:
+def _as_mapping(obj: Any, where: str = "filter") -> Any:
     if hasattr(obj, "model_dump") and not isinstance(obj, Mapping):
-        return obj.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return _dump_model(obj, where)
     return obj
 
 
@@ -65,8 +148,9 @@ def _bad_keys(obj: Mapping, allowed: tuple, where: str, what: str) -> None:
             raise FilterError(f"{where}: " + unknown(what, k, allowed, f"Use only {list(allowed)}."))
 
 
-def _parse_filter(obj: Any, where: str, top: bool = False) -> tuple:
-    obj = _as_mapping(obj)
+def _parse_filter(obj: Any, where: str, level: int, top: bool = False) -> tuple:
+    check_depth(level, where)
+    obj = _as_mapping(obj, where)
     if not isinstance(obj, Mapping):
         raise FilterError(f"{where}: {short_repr(obj)} is not a filter. A filter is a dict such as "
                           '{"must": [{"key": "colour", "match": {"value": "red"}}]}.')
@@ -82,16 +166,16 @@ def _parse_filter(obj: Any, where: str, top: bool = False) -> tuple:
             continue
         w = f"{where}[{name!r}]"
         if isinstance(value, (list, tuple)):
-            clauses[name] = [_parse_condition(c, f"{w}[{i}]") for i, c in enumerate(value)]
+            clauses[name] = [_parse_condition(c, f"{w}[{i}]", level) for i, c in enumerate(value)]
         elif isinstance(value, Mapping) or hasattr(value, "model_dump"):
-            clauses[name] = [_parse_condition(value, w)]
+            clauses[name] = [_parse_condition(value, w, level)]
         else:
             raise FilterError(f"{w}: {short_repr(value)} is not a list of conditions. Use a list, e.g. "
                               f'{{"{name}": [{_EXAMPLE["match"]}]}}.')
     min_should = None
     if obj.get("min_should") is not None:
         w = f"{where}['min_should']"
-        ms = _as_mapping(obj["min_should"])
+        ms = _as_mapping(obj["min_should"], w)
         if not isinstance(ms, Mapping):
             raise FilterError(f"{w}: {short_repr(ms)} is not a dict. Use "
                               '{"min_should": {"conditions": [...], "min_count": 2}}.')
@@ -106,20 +190,22 @@ def _parse_filter(obj: Any, where: str, top: bool = False) -> tuple:
         if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
             raise FilterError(f"{w}['min_count']: {short_repr(count)} is not a positive integer. "
                               "Use 1 or more (how many conditions must match).")
-        min_should = ([_parse_condition(c, f"{w}['conditions'][{i}]") for i, c in enumerate(conds)], int(count))
+        min_should = ([_parse_condition(c, f"{w}['conditions'][{i}]", level) for i, c in enumerate(conds)],
+                      int(count))
     return ("filter", clauses["must"] or [], clauses["should"], clauses["must_not"] or [], min_should)
 
 
 def _key_only(obj: Any, where: str, name: str) -> tuple:
-    obj = _as_mapping(obj)
+    obj = _as_mapping(obj, where)
     if not isinstance(obj, Mapping) or set(obj) != {"key"}:
         raise FilterError(f"{where}: {short_repr(obj)} is not {{\"key\": ...}}. Use "
                           f'{{"{name}": {{"key": "tags"}}}}.')
     return parse_key(obj["key"], f"{where}['key']")
 
 
-def _parse_condition(obj: Any, where: str) -> tuple:
-    obj = _as_mapping(obj)
+def _parse_condition(obj: Any, where: str, level: int) -> tuple:
+    """A condition of the filter at ``level`` (a condition that is a filter is one level deeper)."""
+    obj = _as_mapping(obj, where)
     if not isinstance(obj, Mapping):
         raise FilterError(f"{where}: {short_repr(obj)} is not a condition. A condition is a dict such as "
                           f"{_EXAMPLE['match']}.")
@@ -127,7 +213,7 @@ def _parse_condition(obj: Any, where: str) -> tuple:
     if "key" in keys:
         return _parse_field(obj, where)
     if not keys or keys & set(CLAUSES):
-        return _parse_filter(obj, where)
+        return _parse_filter(obj, where, level + 1)
     if len(keys) == 1 and (name := next(iter(keys))) in _SINGLE:
         value = obj[name]
         if name == "has_id":
@@ -144,15 +230,15 @@ def _parse_condition(obj: Any, where: str) -> tuple:
         if name in ("is_empty", "is_null"):
             return (name, _key_only(value, f"{where}[{name!r}]", name), True)
         if name == "nested":
-            value = _as_mapping(value)
             w = f"{where}['nested']"
+            value = _as_mapping(value, w)
             if not isinstance(value, Mapping) or set(value) != {"key", "filter"}:
                 raise FilterError(f"{w}: {short_repr(value)} is not {{\"key\": ..., \"filter\": ...}}. Use "
                                   '{"nested": {"key": "items", "filter": {"must": [...]}}}.')
             path = parse_key(value["key"], f"{w}['key']")
             if len(path) > 1 and path[-1] is None:
                 path = path[:-1]
-            return ("nested", path, _parse_filter(value["filter"], f"{w}['filter']"))
+            return ("nested", path, _parse_filter(value["filter"], f"{w}['filter']", level + 1))
         raise FilterError(f"{where}: has_vector conditions are not supported by explorekit (every point has "
                           "every vector). Remove the condition.")
     preds = [k for k in keys if k in _PREDICATES]
@@ -168,7 +254,11 @@ def _parse_condition(obj: Any, where: str) -> tuple:
 def _number(value: Any, where: str, example: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value != value:
         raise FilterError(f"{where}: {short_repr(value)} is not a number. Use a number, e.g. {example}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise FilterError(f"{where}: {short_repr(value)} is too large for a float64 range bound (Qdrant "
+                          "compares ranges in float64). Use a number within +-1.8e308.") from None
 
 
 def _parse_field(obj: Mapping, where: str) -> tuple:
@@ -184,7 +274,8 @@ def _parse_field(obj: Mapping, where: str) -> tuple:
                           f'{{"must": [{{"key": {obj["key"]!r}, "{preds[0]}": ...}}, '
                           f'{{"key": {obj["key"]!r}, "{preds[1]}": ...}}]}}.')
     name = preds[0]
-    value, w = _as_mapping(obj[name]), f"{where}[{name!r}]"
+    w = f"{where}[{name!r}]"
+    value = _as_mapping(obj[name], w)
     if name in ("is_empty", "is_null"):
         if not isinstance(value, bool):
             raise FilterError(f"{w}: {short_repr(value)} is not true or false.")
@@ -205,6 +296,11 @@ def _parse_field(obj: Mapping, where: str) -> tuple:
                 raise FilterError(f"{w}[{b!r}]: {short_repr(v)} is not a count. Use a whole number >= 0, e.g. "
                                   f"{_EXAMPLE['values_count']}.")
         return ("values_count", path, {b: int(v) for b, v in given.items()})
+    lexical = [b for b, v in given.items() if isinstance(v, TextBound)]
+    if lexical:
+        if len(lexical) < len(given):
+            raise FilterError(f"{w}: mixes string bounds and other bounds {given}.")
+        return ("range", path, {b: v.text for b, v in given.items()}, "text")
     texts = [b for b, v in given.items() if isinstance(v, (str, _dt.date))]
     if texts and len(texts) < len(given):
         raise FilterError(f"{w}: mixes datetime strings and numbers {given}. Use numbers for a numeric range "
@@ -219,9 +315,9 @@ def _parse_field(obj: Mapping, where: str) -> tuple:
                                   f'number, e.g. {{"range": {{"{b}": 10}}}}, or a datetime string such as '
                                   '"2024-01-31T12:00:00Z".')
             out[b] = stamp
-        return ("range", path, out, True)
+        return ("range", path, out, "datetime")
     out = {b: _number(v, f"{w}[{b!r}]", f'{{"range": {{"{b}": 10}}}}') for b, v in given.items()}
-    return ("range", path, out, False)
+    return ("range", path, out, "number")
 
 
 def _parse_match(value: Mapping, path: tuple, where: str) -> tuple:
@@ -264,4 +360,4 @@ def _parse_match(value: Mapping, path: tuple, where: str) -> tuple:
 
 def parse_filter(filter: Any) -> tuple:
     """The node tree of a whole filter; raises FilterError for anything malformed."""
-    return _parse_filter(filter, "filter", top=True)
+    return _parse_filter(filter, "filter", 1, top=True)

@@ -9,13 +9,18 @@ Accepted filters (``FilterLike``):
   ``nested``), evaluated exactly as Qdrant does (docs/qdrant-semantics.md, "Filters"),
   vectorised over the typed payload columns. A qdrant-client ``models.Filter`` is accepted too
   (converted with ``model_dump(mode="json", by_alias=True, exclude_none=True)``).
-* A pandas query string, evaluated with ``DataFrame.eval`` over ``Payload.frame`` (names with
+* A pandas query string such as ``"size > 3 and colour in ['red', 'blue']"`` (names with
   spaces in backticks; ``@variables`` are not available: write the value into the string).
+  It is data, never code: parsed with ``ast``, checked against an allow-list (comparisons,
+  and/or/not, &/|/~, in, literals, column names, ``.isna()``/``.notna()``), translated to a
+  Qdrant filter and evaluated like one; answers equal pandas' ``DataFrame.eval`` on scalar
+  columns (see :mod:`explorekit._pandas_query` for where Qdrant's meaning is kept instead).
 * A boolean numpy array of one value per point, in row order.
 * A boolean pandas Series: aligned **by point id** when its index holds exactly the
   collection's ids (any order); otherwise **by position** when it has a ``RangeIndex(n)``;
   anything else is an error (reindex it, e.g. ``s.reindex(col.ids, fill_value=False)``).
 
+Filters nested more than 64 levels deep (dicts or strings) are refused with a FilterError.
 Where this module is stricter than Qdrant: a field condition with two predicates (e.g.
 ``match`` and ``range`` together, which Qdrant silently reduces to one) is an error, as are
 geo and ``has_vector`` conditions (not supported yet). Where qdrant-client local mode and the
@@ -57,7 +62,7 @@ from explorekit._support.errors import ExploreError, FilterError, short_repr
 from explorekit.query.filter_eval import evaluate
 from explorekit.query.filter_parse import parse_filter, to_filter_dict
 from explorekit.data.jsonpath import parse_datetime, parse_key
-from explorekit.query.pandas_query import pandas_query_to_filter, preprocess_query, query_mask
+from explorekit.query.pandas_query import local_query_filter, pandas_query_to_filter
 from explorekit.data.ids import IdIndex, normalize_id
 from explorekit.data.payload import Payload
 
@@ -105,7 +110,7 @@ def validate_filter(filter: Any) -> None:
     if kind == "qdrant":
         parse_filter(filter)
     elif kind == "query":
-        preprocess_query(filter)
+        local_query_filter(filter)
     elif kind in ("array", "series"):
         _check_bool(filter, "boolean Series" if kind == "series" else "boolean array")
 
@@ -164,7 +169,8 @@ def filter_mask(filter: FilterLike, payload: Payload, ids: IdIndex | None) -> np
     Raises
     ------
     FilterError
-        A malformed filter, a failing pandas query, or a mask of the wrong length or dtype.
+        A malformed or too deeply nested filter, a pandas query outside the allowed forms or
+        naming an unknown column, or a mask of the wrong length or dtype.
     """
     n = len(payload)
     kind = _kind(filter)
@@ -173,7 +179,7 @@ def filter_mask(filter: FilterLike, payload: Payload, ids: IdIndex | None) -> np
     if kind == "qdrant":
         return evaluate(parse_filter(filter), payload, ids)
     if kind == "query":
-        return query_mask(filter, payload)
+        return evaluate(parse_filter(local_query_filter(filter, payload)), payload, ids)
     if kind == "series":
         return _series_mask(filter, ids, n)
     _check_bool(filter, "boolean array")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from explorekit._support.errors import RequestError, short_repr, unknown
+from explorekit.query.filter_parse import check_model_depth
 from explorekit.query.requests import Request
 
 _COMMON = {"filter", "limit", "offset", "with_payload", "with_vector", "with_vectors", "params",
@@ -62,7 +63,11 @@ def detect_endpoint(body: Mapping[str, Any]) -> str:
 def parse_body(body: Mapping[str, Any], endpoint: str | None = None) -> tuple[list[Request], bool]:
     """Requests for one REST body, and whether the body was a batch."""
     if hasattr(body, "model_dump"):
-        body = body.model_dump(exclude_none=True, by_alias=True)
+        check_model_depth(body, "query: the request's filter")           # before pydantic tries to dump it
+        try:
+            body = body.model_dump(exclude_none=True, by_alias=True)
+        except ValueError as err:
+            raise RequestError(f"query: the request model cannot be read: {err}.") from None
     if not isinstance(body, Mapping):
         raise RequestError(f"query: the body must be a dict (a Qdrant REST JSON body), got {short_repr(body)}.")
     endpoint = _clean_endpoint(endpoint) if endpoint else detect_endpoint(body)

@@ -31,10 +31,11 @@ from typing import Any
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, FilterError, RequestError, short_repr
+from explorekit.query.filter_parse import depth_error
 from explorekit.data.ids import is_id
+from explorekit.query.params import SearchParams
 from explorekit.query.requests import STRATEGIES
 from explorekit.widgets._model import KINDS, Selection, check_mode, parse_ids_or_query
-from explorekit.query.params import SearchParams
 
 ADD_CAP = 100          # a box, lasso or typed query adds at most this many examples
 
@@ -58,6 +59,8 @@ def parse_filter(text: str | None) -> Any:
                               f"column {err.colno}). Write a Qdrant filter such as "
                               '{"must": [{"key": "digit", "match": {"value": 3}}]}, or a pandas query such as '
                               "digit == 3.") from None
+        except RecursionError:          # json stops at the recursion limit (~1,000 brackets), far beyond 64 levels
+            raise depth_error("filter: the JSON in the filter box") from None
         if not isinstance(value, dict):
             raise FilterError(f"filter: {short_repr(value, 60)} is JSON but not an object. A Qdrant filter is "
                               'an object with must / should / must_not, e.g. {"must": [...]}.')
