@@ -50,9 +50,10 @@ import time
 import traceback
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -285,7 +286,7 @@ def run_child(job: dict[str, Any]) -> None:
     col = ek.Collection.load(folder, verify=True) if job["resume"] else build(cfg, rng, nrng)
     _emit(log, f"start {step}")
     save_next = not job["resume"]              # a new folder: its first save comes first
-    stop = time.monotonic() + float(job.get("deadline", 60.0))
+    stop = time.monotonic() + float(job.get("deadline", 30.0))
     while time.monotonic() < stop:
         if save_next or rng.random() < 0.35:
             step += 1
@@ -352,7 +353,7 @@ def _drop_payload_key(col: ek.Collection) -> ek.Collection:
     row = next((i for i, r in enumerate(records) if r), None)
     if row is None:
         return col
-    del records[row][sorted(records[row])[0]]
+    del records[row][min(records[row])]
     return _with(col, _payload=type(col._payload).from_records(records))
 
 
@@ -456,7 +457,7 @@ class Zygote:
         self.proc.stdin.close()
         self.proc.wait(timeout=60)
 
-    def __enter__(self) -> "Zygote":
+    def __enter__(self) -> Zygote:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 import random
 
+import crasher
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import crasher
 import explorekit as ek
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="the crasher's zygote forks its children (POSIX)")
