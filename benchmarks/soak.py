@@ -9,7 +9,7 @@ landed, mismatches, load failures and the states seen; exits 1 on any failure.
 
     python benchmarks/soak.py --minutes 10            # make soak
     python benchmarks/soak.py --rounds 300 --seed 7   # a fixed number of kill points
-    python benchmarks/soak.py --minutes 1 --mutant reverse_vectors   # must report mismatches
+    python benchmarks/soak.py --rounds 5 --mutant reverse_vectors   # must report mismatches, exit 1
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     limit.add_argument("--rounds", type=int, help="run this many kill points")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), help="default: all")
-    parser.add_argument("--mutant", choices=sorted(MUTANTS), help="damage every save (the run must then fail)")
+    parser.add_argument("--mutant", choices=sorted(MUTANTS),
+                        help="damage every save; each child then completes one save before its kill, so the run fails")
     parser.add_argument("--user-file-inside", action="store_true",
                         help="also plant a user's file inside each collection folder and check saves keep it")
     parser.add_argument("--folder", type=Path, help="work here (default: a temporary folder, removed after)")
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"soak: {f'{minutes:g} minutes' if minutes else f'{args.rounds} kill points'}, seed {args.seed}, "
               f"configs {args.configs or sorted(CONFIGS)}, in {base}", flush=True)
         tally = soak(base, rounds=args.rounds, minutes=minutes, seed=args.seed, configs=args.configs,
-                     mutant=args.mutant, user_file_inside=args.user_file_inside, report=_progress(30.0))
+                     mutant=args.mutant, min_saves=1 if args.mutant else 0, user_file_inside=args.user_file_inside,
+                     report=_progress(30.0))
     summary = tally.summary()
     elapsed = time.monotonic() - started
     report("soak", [{k: v for k, v in summary.items() if not isinstance(v, dict)}],

@@ -270,8 +270,8 @@ def change(col: ek.Collection, cfg: Config, rng: random.Random, nrng: np.random.
 
 # ====================================================================== the child and its zygote
 def _emit(fd: int, line: str, *, sync: bool = True) -> None:
-    """Append one line to the child's log (one ``write``: a kill never leaves half a line
-    before a complete one), on disk before the next step starts when ``sync``."""
+    """Append one line to the child's log in one ``write`` (a kill can only cut the last line);
+    with ``sync``, on disk before the next step starts."""
     os.write(fd, (line + "\n").encode())
     if sync:
         os.fsync(fd)
