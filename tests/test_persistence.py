@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from crasher import differences, fingerprint
 
 import explorekit as ek
+from crasher import differences, fingerprint  # tests/crasher.py
 from explorekit import PersistenceError, UnknownIdError
 
 DISTANCES = ["cosine", "dot", "euclid", "manhattan"]
