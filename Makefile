@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo lab lint test test-fast bench browser clean
+.PHONY: install demo lab lint test test-fast bench soak browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# issue 15's crasher, ten minutes: SIGKILL a child that changes and saves collections, reload, compare
+soak: $(STAMP)
+	$(PY) benchmarks/soak.py --minutes 10
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

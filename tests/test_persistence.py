@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import explorekit as ek
+from crasher import differences, fingerprint  # tests/crasher.py
 from explorekit import PersistenceError, UnknownIdError
 from explorekit.persistence import checksum
 
@@ -152,11 +153,19 @@ def test_newer_format_and_garbage(tmp_path):
         ek.Collection.load(tmp_path / "nothing-here")
 
 
+def saver_state(seed: int) -> ek.Collection:
+    """What the saver child of ``seed`` saves over and over (-1: the folder's first state)."""
+    n = 5 if seed < 0 else 20000
+    rng = np.random.default_rng(seed + 1)
+    return ek.Collection.from_arrays(rng.normal(size=(n, 32)), payload=[{"v": seed, "row": i} for i in range(n)])
+
+
 _SAVER = textwrap.dedent("""
-    import sys, numpy as np, explorekit as ek
+    import sys
+    sys.path.insert(0, sys.argv[3])
+    from test_persistence import saver_state
     path, seed = sys.argv[1], int(sys.argv[2])
-    rng = np.random.default_rng(seed)
-    col = ek.Collection.from_arrays(rng.normal(size=(20000, 32)), payload=[{"v": seed}] * 20000)
+    col = saver_state(seed)
     print("ready", flush=True)
     while True:
         col.save(path)
@@ -166,22 +175,26 @@ _SAVER = textwrap.dedent("""
 @pytest.mark.slow
 def test_killed_saves_leave_a_loadable_state(tmp_path):
     """SIGKILL a process that saves over and over, at random moments: the folder always loads,
-    as one of the complete states that was saved."""
+    as exactly one of the complete states that was saved (ids, vectors, payload: the fingerprint
+    of tests/crasher.py), the one before the killed process or the one it saved."""
     path = tmp_path / "c"
-    ek.Collection.from_arrays(np.zeros((5, 32)), payload=[{"v": -1}] * 5).save(path)
+    saver_state(-1).save(path)
+    on_disk = fingerprint(saver_state(-1))
     rng = random.Random(5)
     seen = set()
     for seed in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path), str(seed)], stdout=subprocess.PIPE, text=True)
+        expected = fingerprint(saver_state(seed))
+        proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path), str(seed), str(Path(__file__).parent)],
+                                stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.0, 0.6))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        col = ek.Collection.load(path)
-        value = col._payload.record(0)["v"]
-        assert value in (-1, *range(seed + 1))
-        assert len(col) == (5 if value == -1 else 20000)
-        seen.add(value)
+        loaded = fingerprint(ek.Collection.load(path, verify=True))
+        assert loaded in (on_disk, expected), (f"seed {seed}: differs from the state before in {differences(loaded, on_disk)}"
+                                               f" and from the saved one in {differences(loaded, expected)}")
+        on_disk = loaded
+        seen.add(ek.Collection.load(path)._payload.record(0)["v"])
     assert len(seen) > 1                       # saves did complete between kills
 
 
