@@ -124,7 +124,7 @@ def fingerprint(col: ek.Collection) -> dict[str, str]:
     and null apart, plus the column kinds in order), and per vector name ``vectors[name]``,
     ``quantizer[name]`` and ``index[name]`` (``"none"`` when absent).
     """
-    payload = col._payload                     # records keep missing vs null; the frame does not
+    payload = col.store.payload                     # records keep missing vs null; the frame does not
     parts = {"name": _digest(_canonical(col.name)),
              "ids": _digest(_canonical(col.ids.tolist())),
              "payload": _digest(_canonical(list(payload.kinds().items())), _canonical(payload.to_records()))}
@@ -344,35 +344,33 @@ def _child_main(job: dict[str, Any]) -> None:
 
 # ====================================================================== mutants (a save that lies)
 def _reverse_vectors(col: ek.Collection) -> ek.Collection:
-    spaces = {k: dataclasses.replace(s, stored=np.ascontiguousarray(s.stored[::-1])) for k, s in col._spaces.items()}
-    return _with(col, _spaces=spaces)
+    spaces = {k: dataclasses.replace(s, stored=np.ascontiguousarray(s.stored[::-1])) for k, s in col.store.spaces.items()}
+    return _with(col, spaces=spaces)
 
 
 def _drop_payload_key(col: ek.Collection) -> ek.Collection:
-    records = col._payload.to_records()
+    records = col.store.payload.to_records()
     row = next((i for i, r in enumerate(records) if r), None)
     if row is None:
         return col
     del records[row][min(records[row])]
-    return _with(col, _payload=type(col._payload).from_records(records))
+    return _with(col, payload=type(col.store.payload).from_records(records))
 
 
 def _shuffle_codes(col: ek.Collection) -> ek.Collection:
     spaces = {}
-    for key, space in col._spaces.items():
+    for key, space in col.store.spaces.items():
         quantizer = space.quantizer
         if quantizer is not None and len(quantizer) > 1:
             quantizer = copy.copy(quantizer)
             quantizer.codes_ = np.ascontiguousarray(np.roll(quantizer.codes_, 1, axis=quantizer.row_axis))
         spaces[key] = dataclasses.replace(space, quantizer=quantizer)
-    return _with(col, _spaces=spaces)
+    return _with(col, spaces=spaces)
 
 
-def _with(col: ek.Collection, **attrs: Any) -> ek.Collection:
-    twin = copy.copy(col)
-    for key, value in attrs.items():
-        setattr(twin, key, value)
-    return twin
+def _with(col: ek.Collection, **parts: Any) -> ek.Collection:
+    """A collection whose store has these parts replaced (``spaces=``, ``payload=``)."""
+    return ek.Collection(dataclasses.replace(col.store, **parts, name=None))
 
 
 MUTANTS: dict[str, Callable[[ek.Collection], ek.Collection]] = {
