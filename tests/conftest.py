@@ -7,6 +7,8 @@ import explorekit as ek
 
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
+# `make mutate`: deterministic and short, since every mutant runs the tests again
+settings.register_profile("mutation", derandomize=True, deadline=None, max_examples=20)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 

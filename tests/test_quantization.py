@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import compiled_kernels
 import explorekit as ek
 from explorekit._support.errors import QuantizationError
 from explorekit.scoring.distances import preprocess, similarity
@@ -535,8 +536,7 @@ def _assert_kernel_equals_numpy(monkeypatch, quantizer, queries, row_sets, count
 def test_product_kernel_bit_identical_to_numpy(compression, distance, n, monkeypatch):
     """The numba lookup-table scan adds the same float32 terms in the same order as numpy."""
     from explorekit.quantization import _pq_kernel
-    if _pq_kernel.load() is None:
-        pytest.skip("numba is not importable here")
+    compiled_kernels.require(_pq_kernel)
     dim = 38                                         # x32 / x16: the last sub-vector is shorter
     stored = preprocess(anisotropic(n, dim, seed=21), distance)
     quantizer = make_quantizer({"product": {"compression": compression}}, distance).fit(stored[:256])
@@ -570,8 +570,7 @@ def test_kernels_fall_back_to_numpy_for_odd_rows(cfg, monkeypatch):
 def test_scalar_kernel_bit_identical_to_numpy(dim, distance, monkeypatch):
     """Integer sums in the kernel, float products in numpy: the same float32 scores."""
     from explorekit.quantization import _sq_kernel
-    if _sq_kernel.load() is None:
-        pytest.skip("numba is not importable here")
+    compiled_kernels.require(_sq_kernel)
     n = 1_003 if dim < 1000 else 301
     stored = preprocess(anisotropic(n, dim, seed=31), distance)
     quantizer = make_quantizer({"scalar": {"type": "int8", "quantile": 0.99}}, distance).fit(stored)
@@ -600,8 +599,7 @@ def test_simd_lane_order_and_table_planes():
 def test_product_simd_scan_on_odd_sizes(n, compression, monkeypatch):
     """Every row count, one query or a group: the compiled scan equals numpy bit for bit."""
     from explorekit.quantization import _pq_kernel
-    if _pq_kernel.load() is None:
-        pytest.skip("numba is not importable here")
+    compiled_kernels.require(_pq_kernel)
     dim = 40
     stored = preprocess(anisotropic(max(n, 256), dim, seed=37), "cosine")
     quantizer = make_quantizer({"product": {"compression": compression}}, "cosine").fit(stored[:256])
