@@ -40,7 +40,7 @@ _UMAP_RUN = """
 import json, sys, time
 start = time.perf_counter()
 import explorekit as ek
-from explorekit.projection import project
+from explorekit.analysis.projection import project
 col = ek.datasets.load({name!r}, as_collection=True)
 loaded = time.perf_counter()
 project(col, using={using!r}, method="umap")

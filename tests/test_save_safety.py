@@ -20,6 +20,7 @@ import pytest
 
 import explorekit as ek
 from explorekit import PersistenceError
+from explorekit.persistence import checksum
 
 
 def build(seed):
@@ -333,3 +334,62 @@ def test_a_read_only_folder_gives_a_persistence_error_and_keeps_the_previous_sav
     assert own_entries(folder)[:2] == [".explorekit.lock", "manifest.json"] and len(own_entries(folder)) == 3
     assert_same_state(ek.Collection.load(folder), build(1))
     assert not (parent / "new").exists()
+
+
+def test_a_folder_named_like_a_version_is_not_ours(tmp_path):
+    """A folder holding only ``v-0123456789ab/thesis.txt`` is the user's: save refuses it, deletes nothing."""
+    folder = tmp_path / "mine"
+    (folder / "v-0123456789ab").mkdir(parents=True)
+    (folder / "v-0123456789ab" / "thesis.txt").write_text("precious")
+    with pytest.raises(PersistenceError, match="not an explorekit collection"):
+        build(1).save(folder)
+    assert (folder / "v-0123456789ab" / "thesis.txt").read_text() == "precious"
+
+
+def test_a_version_like_folder_inside_a_collection_survives_a_save(tmp_path):
+    folder = tmp_path / "c"
+    build(1).save(folder)
+    (folder / "v-0123456789ab").mkdir()
+    (folder / "v-0123456789ab" / "thesis.txt").write_text("precious")
+    build(2).save(folder)
+    assert (folder / "v-0123456789ab" / "thesis.txt").read_text() == "precious"
+    assert_same_state(ek.Collection.load(folder), build(2))
+
+
+def test_a_short_write_says_to_free_disk_space(tmp_path, monkeypatch):
+    """numpy reports a short write (a full disk) as an OSError without errno."""
+    folder = tmp_path / "c"
+    build(1).save(folder)
+
+    def short_write(file, array, *args, **kwargs):
+        raise OSError("160000 requested and 30688 written")
+
+    monkeypatch.setattr(np, "save", short_write)
+    with pytest.raises(PersistenceError, match="160000 requested and 30688 written.*Free some disk space"):
+        build(2).save(folder)
+
+
+def test_a_failed_first_save_leaves_no_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "new" / "c"
+
+    def full_disk(file, array, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(np, "save", full_disk)
+    with pytest.raises(PersistenceError, match="No space left"):
+        build(1).save(folder)
+    assert not folder.exists()
+
+
+def test_non_finite_vectors_in_a_re_signed_file_are_refused_at_load(tmp_path):
+    folder = tmp_path / "c"
+    build(1).save(folder)
+    version = next(p for p in folder.iterdir() if p.name.startswith("v-"))
+    vectors = np.load(version / "vectors-0.npy")
+    vectors[3, 1] = np.nan
+    np.save(version / "vectors-0.npy", vectors, allow_pickle=False)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["vectors-0.npy"]["checksum"] = checksum(version / "vectors-0.npy")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(PersistenceError, match="NaN or infinite"):
+        ek.Collection.load(folder)

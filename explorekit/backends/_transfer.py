@@ -72,23 +72,23 @@ def push(col: Collection, client: Any, name: str, quantization: Any = None, batc
     _, models = qdrant_modules()
     client = getattr(client, "client", client) if not hasattr(client, "query_batch_points") else client
     if not hasattr(client, "upsert"):
-        raise RequestError(f"to_qdrant: client={short_repr(client)} is not a qdrant_client.QdrantClient.")
+        raise RequestError(f"upload: client={short_repr(client)} is not a qdrant_client.QdrantClient.")
     if not isinstance(name, str) or not name:
-        raise RequestError(f"to_qdrant: name={short_repr(name)} is not a collection name (a non-empty string).")
+        raise RequestError(f"upload: name={short_repr(name)} is not a collection name (a non-empty string).")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise RequestError(f"batch_size: {short_repr(batch_size)} is not a positive integer. Use e.g. 256.")
     if not isinstance(col, Collection):
-        raise RequestError(f"to_qdrant: {short_repr(col)} is not an explorekit Collection.")
+        raise RequestError(f"upload: {short_repr(col)} is not an explorekit Collection.")
     quant = quantization_config(quantization, models)
     originals = col.store.ids.values
     sent = [to_point_id(v, f"ids[{i}]") for i, v in enumerate(originals)]
     mapped = [i for i, v in enumerate(originals) if isinstance(v, str) and not is_uuid(v)]
     if len(set(sent)) != len(sent):
-        raise DuplicateIdError("to_qdrant: two ids map to the same Qdrant id (a string id's uuid5 equals a "
+        raise DuplicateIdError("upload: two ids map to the same Qdrant id (a string id's uuid5 equals a "
                                "UUID id of the collection). Rename one of them.")
     columns = list(col.store.payload.columns)
     if ID_FIELD in columns:
-        raise ExploreError(f"to_qdrant: the payload field {ID_FIELD!r} is reserved for the original string ids. "
+        raise ExploreError(f"upload: the payload field {ID_FIELD!r} is reserved for the original string ids. "
                            "Rename that column.")
     spaces = {key: (space.dim, space.distance) for key, space in col.store.spaces.items()}
     metadata = {"explorekit": {"format": _FORMAT, "payload_columns": columns, "int_ids": col.store.ids.all_int,
@@ -98,27 +98,27 @@ def push(col: Collection, client: Any, name: str, quantization: Any = None, batc
     for i in mapped:
         records[i][ID_FIELD] = originals[i]
     starts = range(0, len(sent), int(batch_size))
-    for start in _progress(starts, len(starts), f"to_qdrant {name!r}", progress):
+    for start in _progress(starts, len(starts), f"upload {name!r}", progress):
         stop = start + int(batch_size)
         if set(spaces) == {""}:
             vectors: Any = col.store.spaces[""].stored[start:stop].tolist()
         else:
             vectors = {key: space.stored[start:stop].tolist() for key, space in col.store.spaces.items()}
         batch = models.Batch(ids=sent[start:stop], vectors=vectors, payloads=records[start:stop])
-        with server_errors(f"to_qdrant {name!r}, points {start}..{min(stop, len(sent)) - 1}"):
+        with server_errors(f"upload {name!r}, points {start}..{min(stop, len(sent)) - 1}"):
             client.upsert(name, points=batch, wait=True)
     return client
 
 
 def _ensure_collection(client: Any, models: Any, name: str, spaces: dict, quant: Any, metadata: dict,
                        options: dict) -> None:
-    with server_errors(f"to_qdrant {name!r}"):
+    with server_errors(f"upload {name!r}"):
         exists = client.collection_exists(name)
         if exists:
             have = {k: (s.dim, s.distance) for k, s in spaces_of(client.get_collection(name)).items()}
             if have != spaces:
                 raise BackendError(
-                    f"to_qdrant: collection {name!r} already exists on the server with vectors {_show(have)}, "
+                    f"upload: collection {name!r} already exists on the server with vectors {_show(have)}, "
                     f"but this collection has {_show(spaces)}. Upload under another name, or delete it "
                     f"first with client.delete_collection({name!r}).")
             return

@@ -108,6 +108,7 @@ def save(store: Store, path: str | os.PathLike) -> Path:
     the older version; any other entry of the folder is left alone.
     """
     root = owned.as_folder(path, "save")
+    created = not root.exists()
     try:
         owned.check_target(root)
         root.mkdir(parents=True, exist_ok=True)
@@ -118,7 +119,13 @@ def save(store: Store, path: str | os.PathLike) -> Path:
             token = _write_and_switch(store, root)
             owned.remove_ours(root, keep={token, owned.current_version(root) or token})
     except OSError as err:
+        if created:
+            owned.remove_new_folder(root)
         raise owned.os_error(root, err) from None
+    except BaseException:
+        if created:
+            owned.remove_new_folder(root)
+        raise
     return root
 
 
@@ -255,6 +262,16 @@ def _load_version(m: Manifest, mmap: bool, verify: bool) -> Store:
         raise PersistenceError(f"load: {str(m.folder)!r} could not be read ({type(err).__name__}: {err}).") from None
 
 
+def _all_finite(stored: np.ndarray, block: int = 65_536) -> bool:
+    """No NaN or infinity in ``stored``, in blocks of rows (float64 row sums of float32 never overflow).
+
+    >>> _all_finite(np.ones((3, 2), np.float32)), _all_finite(np.array([[1, np.nan]], np.float32))
+    (True, False)
+    """
+    return all(np.isfinite(np.add.reduce(stored[i:i + block], axis=1, dtype=np.float64)).all()
+               for i in range(0, len(stored), block))
+
+
 def _agree(m: Manifest, n: int, count: int | None, what: str) -> None:
     """PersistenceError unless ``count`` (when known) is the number of ids."""
     if count is not None and count != n:
@@ -287,6 +304,9 @@ def _load_space(m: Manifest, entry: SpaceEntry, n: int, mmap: bool, verify: bool
                                f"expected float32 rows of {entry.dim}. Restore it from a backup or save the "
                                "collection again.")
     _agree(m, n, len(stored), f"vectors in {entry.vectors}")
+    if verify and not _all_finite(stored):
+        raise PersistenceError(f"load: {str(file)!r} holds NaN or infinite vector values, which explorekit never "
+                               "saves. Restore it from a backup or save the collection again.")
     if not mmap:
         stored.setflags(write=False)
     space = VectorSpace(entry.name, entry.distance, stored)

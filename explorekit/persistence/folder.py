@@ -40,7 +40,7 @@ import re
 import shutil
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from filelock import FileLock
@@ -51,6 +51,9 @@ from explorekit.persistence.manifest import FORMAT, MANIFEST, VERSION_NAME
 LOCK = ".explorekit.lock"
 PARTIAL_NAME = re.compile(r"\.v-[0-9a-f]{12}\.partial")
 TEMP_MANIFEST_NAME = re.compile(r"\.manifest-v-[0-9a-f]{12}\.json")
+# the files save writes into a version folder (a folder named like a version holding anything else is not ours)
+SAVED_FILE_NAME = re.compile(r"ids\.(npy|json)|payload\.parquet|vectors-\d+\.npy|quantizer-\d+\.npz|extras-\d+\.npz"
+                             r"|index-\d+\.ann(\.codes\.npy|\.rows\.npy|\.json)?")
 _SPACE = (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
 _ACCESS = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -84,6 +87,24 @@ def is_ours(name: str) -> bool:
                 or TEMP_MANIFEST_NAME.fullmatch(name))
 
 
+def made_by_save(entry: Path) -> bool:
+    """True if ``entry`` is named like save's own and holds only what save writes there.
+
+    A folder named like a version (``v-0123456789ab``) that holds a user's ``thesis.txt`` is not ours.
+    """
+    if not is_ours(entry.name) or entry.is_symlink():
+        return False
+    if entry.name == LOCK or TEMP_MANIFEST_NAME.fullmatch(entry.name):
+        return entry.is_file()
+    if not entry.is_dir():
+        return False
+    try:
+        return all(SAVED_FILE_NAME.fullmatch(child.name) and not child.is_symlink() and child.is_file()
+                   for child in entry.iterdir())
+    except OSError:
+        return False
+
+
 def is_collection(root: Path) -> bool:
     """True if ``root/manifest.json`` is an explorekit collection manifest (any version)."""
     try:
@@ -100,7 +121,7 @@ def check_target(root: Path) -> None:
             raise PersistenceError(f"save: {str(root)!r} is a file, not a folder. Save into a new or empty "
                                    "folder, e.g. a path next to it.")
         names = sorted(child.name for child in root.iterdir())
-        if names and not is_collection(root) and not all(is_ours(n) for n in names):
+        if names and not is_collection(root) and not all(made_by_save(root / n) for n in names):
             shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
             raise PersistenceError(
                 f"save: {str(root)!r} is a folder with other files ({shown}) and is not an explorekit "
@@ -156,7 +177,7 @@ def remove_ours(root: Path, keep: set[str]) -> None:
     """
     for child in root.iterdir():
         name = child.name
-        if name in keep or not is_ours(name) or name == LOCK or child.is_symlink():
+        if name in keep or name == LOCK or not made_by_save(child):
             continue
         try:
             if TEMP_MANIFEST_NAME.fullmatch(name):
@@ -166,6 +187,15 @@ def remove_ours(root: Path, keep: set[str]) -> None:
                 shutil.rmtree(child)
         except OSError:
             pass                              # a leftover stays; the next save tries again
+
+
+def remove_new_folder(root: Path) -> None:
+    """After a failed first save into a folder this save created: remove it when it holds nothing but
+    the lock file (so a failed save leaves nothing behind); anything else in it stays."""
+    with suppress(OSError):
+        if {child.name for child in root.iterdir()} <= {LOCK}:
+            (root / LOCK).unlink(missing_ok=True)
+            root.rmdir()
 
 
 def current_version(root: Path) -> str | None:
@@ -180,7 +210,7 @@ def current_version(root: Path) -> str | None:
 def os_error(root: Path, err: OSError) -> PersistenceError:
     """A PersistenceError for an OS error while saving into ``root``, with the file and the fix."""
     where = f" ({err.filename})" if err.filename else ""
-    if err.errno in _SPACE:
+    if err.errno in _SPACE or (err.errno is None and "requested and" in str(err)):   # numpy's short write
         fix = "Free some disk space (or raise the quota) and save again."
     elif err.errno in _ACCESS:
         fix = "Choose a folder you may write to, or change its permissions, and save again."
