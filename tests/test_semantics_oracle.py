@@ -132,8 +132,9 @@ def test_context(trio, form, pairs, flt):
     elif form == "ids":
         context = [(IDS[3 * i], IDS[3 * i + 1]) for i in range(pairs)]
     else:
-        context = [(RAW[i % 4], RAW[(i + 3) % 4]) for i in range(pairs)]   # (i + 2: one pair that
-        # every point of group 'a' satisfies under euclid and manhattan: all score 0, nothing checked)
+        # pairs (i, i + 3): with (i, i + 2) every point of group "a" satisfies the first pair under
+        # euclid and manhattan, so all of them score 0 and the case checks no ranking
+        context = [(RAW[i % 4], RAW[(i + 3) % 4]) for i in range(pairs)]
     # many points tie at 0.0 in context search; a limit covering all rows compares whole groups
     check(trio, "discover", target=None, context=context, filter=FILTERS[flt], limit=N)
 
