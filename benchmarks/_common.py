@@ -8,8 +8,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +32,7 @@ def data(n: int, dim: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, st
         sys.path.insert(0, str(HERE))
         try:
             from large_set import load_large
+
             large = load_large(build_if_missing=False)
             vectors, queries = np.asarray(large.vectors, np.float32), np.asarray(large.queries, np.float32)
             real = min(n, len(vectors))
@@ -41,15 +43,25 @@ def data(n: int, dim: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, st
                 extra = extra + rng.normal(scale=0.02, size=extra.shape).astype(np.float32)
                 extra /= np.linalg.norm(extra, axis=1, keepdims=True)
                 out = np.vstack([out, extra.astype(np.float32)])
-                return out, queries, (f"{n} x {dim}: {real} real MiniLM embeddings of package descriptions "
-                                      f"+ {n - real} perturbed copies; 200 held-out real queries")
-            return out, queries, f"{n} x {dim} real MiniLM embeddings of package descriptions (Debian + PyPI); 200 held-out queries"
+                return (
+                    out,
+                    queries,
+                    (
+                        f"{n} x {dim}: {real} real MiniLM embeddings of package descriptions "
+                        f"+ {n - real} perturbed copies; 200 held-out real queries"
+                    ),
+                )
+            return (
+                out,
+                queries,
+                f"{n} x {dim} real MiniLM embeddings of package descriptions (Debian + PyPI); 200 held-out queries",
+            )
         except (FileNotFoundError, ImportError) as err:
             note = f" (large set not built: {type(err).__name__})"
     rng = np.random.default_rng(seed)
     scales = np.linspace(2.0, 0.2, dim).astype(np.float32)
-    vectors = (rng.normal(size=(n, dim)).astype(np.float32) * scales + 0.3)
-    queries = (rng.normal(size=(200, dim)).astype(np.float32) * scales + 0.3)
+    vectors = rng.normal(size=(n, dim)).astype(np.float32) * scales + 0.3
+    queries = rng.normal(size=(200, dim)).astype(np.float32) * scales + 0.3
     return vectors, queries, f"{n} x {dim} anisotropic random stand-in{note}"
 
 
@@ -68,16 +80,22 @@ def timeit(fn: Callable[[], Any], *, repeat: int = 7, warmup: int = 1) -> float:
 def edge_shard(vectors: np.ndarray, distance: str = "cosine", payload=None, quantization=None, hnsw=False):
     """A qdrant-edge shard holding the vectors (ids 0..n-1)."""
     import qdrant_edge as qe
-    dist = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot, "euclid": qe.Distance.Euclid,
-            "manhattan": qe.Distance.Manhattan}[distance]
+
+    dist = {
+        "cosine": qe.Distance.Cosine,
+        "dot": qe.Distance.Dot,
+        "euclid": qe.Distance.Euclid,
+        "manhattan": qe.Distance.Manhattan,
+    }[distance]
     path = tempfile.mkdtemp(prefix="bench-edge-")
     params = qe.EdgeVectorParams(size=vectors.shape[1], distance=dist, quantization_config=quantization)
     shard = qe.EdgeShard.create(path, qe.EdgeConfig(vectors=params))
     step = 2000
     for start in range(0, len(vectors), step):
-        chunk = vectors[start:start + step]
-        points = [qe.Point(start + i, row.tolist(), payload[start + i] if payload else {})
-                  for i, row in enumerate(chunk)]
+        chunk = vectors[start : start + step]
+        points = [
+            qe.Point(start + i, row.tolist(), payload[start + i] if payload else {}) for i, row in enumerate(chunk)
+        ]
         shard.update(qe.UpdateOperation.upsert_points(points))
     if hnsw or quantization is not None:
         shard.optimize()
@@ -87,12 +105,16 @@ def edge_shard(vectors: np.ndarray, distance: str = "cosine", payload=None, quan
 def local_client(vectors: np.ndarray, distance: str = "cosine", payload=None):
     """qdrant-client local mode holding the vectors (ids 0..n-1)."""
     from qdrant_client import QdrantClient, models
+
     client = QdrantClient(":memory:")
-    dist = {"cosine": models.Distance.COSINE, "dot": models.Distance.DOT, "euclid": models.Distance.EUCLID,
-            "manhattan": models.Distance.MANHATTAN}[distance]
+    dist = {
+        "cosine": models.Distance.COSINE,
+        "dot": models.Distance.DOT,
+        "euclid": models.Distance.EUCLID,
+        "manhattan": models.Distance.MANHATTAN,
+    }[distance]
     client.create_collection("bench", vectors_config=models.VectorParams(size=vectors.shape[1], distance=dist))
-    client.upload_collection("bench", vectors=vectors, payload=payload, ids=list(range(len(vectors))),
-                             batch_size=2048)
+    client.upload_collection("bench", vectors=vectors, payload=payload, ids=list(range(len(vectors))), batch_size=2048)
     return client
 
 

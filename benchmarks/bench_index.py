@@ -27,8 +27,7 @@ import explorekit as ek  # noqa: E402
 from explorekit import index as ek_index  # noqa: E402
 from explorekit.engine import planner  # noqa: E402
 
-KINDS = ["search", "average_vector", "best_score", "best_score_negatives", "sum_scores",
-         "discover", "context"]
+KINDS = ["search", "average_vector", "best_score", "best_score_negatives", "sum_scores", "discover", "context"]
 TARGETS = (0.90, 0.95, 0.99)
 
 # ------------------------------------------------------------------------------ what answered
@@ -56,17 +55,21 @@ def text_set():
 
 def large_set():
     from large_set import load_large
+
     data = load_large()
-    return (np.asarray(data.vectors, np.float32), np.asarray(data.queries, np.float32),
-            f"large set: {len(data.vectors):,} stored package descriptions (Debian + PyPI), "
-            f"{len(data.queries)} held-out packages as queries")
+    return (
+        np.asarray(data.vectors, np.float32),
+        np.asarray(data.queries, np.float32),
+        f"large set: {len(data.vectors):,} stored package descriptions (Debian + PyPI), "
+        f"{len(data.queries)} held-out packages as queries",
+    )
 
 
 def requests(stored: np.ndarray, queries: np.ndarray, count: int, seed: int = 0) -> dict[str, list[dict]]:
     """``count`` requests per kind built around held-out query vectors."""
     rng = np.random.default_rng(seed)
     unit = queries / np.linalg.norm(queries, axis=1, keepdims=True)
-    near = np.argsort(-(unit[:count + 2] @ stored.T), axis=1)[:, :3]
+    near = np.argsort(-(unit[: count + 2] @ stored.T), axis=1)[:, :3]
     out: dict[str, list[dict]] = {k: [] for k in KINDS}
     for i in range(count):
         q, a = queries[i], int(near[i, 0])
@@ -83,8 +86,7 @@ def requests(stored: np.ndarray, queries: np.ndarray, count: int, seed: int = 0)
 
 
 def run(col, kind: str, kwargs: dict, **extra):
-    method = col.search if kind == "search" else col.discover if kind in ("discover", "context") \
-        else col.recommend
+    method = col.search if kind == "search" else col.discover if kind in ("discover", "context") else col.recommend
     return method(**kwargs, limit=10, with_payload=False, **extra)
 
 
@@ -110,10 +112,17 @@ def recall_per_kind(col, reqs: dict[str, list[dict]], label: str, **extra) -> li
             exact = run(col, kind, kwargs, params={"exact": True})
             exact_times.append(time.perf_counter() - start)
             recalls.append(tie_recall(approx["score"].to_numpy(), exact["score"].to_numpy()))
-        rows.append({"set": label, "kind": kind, "recall@10": float(np.mean(recalls)),
-                     "min": float(np.min(recalls)), "approx_ms": 1e3 * float(np.median(times)),
-                     "exact_ms": 1e3 * float(np.median(exact_times)),
-                     "paths": " ".join(f"{k}:{v}" for k, v in sorted(paths.items()))})
+        rows.append(
+            {
+                "set": label,
+                "kind": kind,
+                "recall@10": float(np.mean(recalls)),
+                "min": float(np.min(recalls)),
+                "approx_ms": 1e3 * float(np.median(times)),
+                "exact_ms": 1e3 * float(np.median(exact_times)),
+                "paths": " ".join(f"{k}:{v}" for k, v in sorted(paths.items())),
+            }
+        )
     return rows
 
 
@@ -123,13 +132,13 @@ def sweep(name, fn, settings, queries, truth_scores, truth_rows=None):
     out = []
     for setting in settings:
         for q in queries[:5]:
-            fn(q, setting)                                  # warm
+            fn(q, setting)  # warm
         got, times = [], []
         for q in queries:
             start = time.perf_counter()
             got.append(fn(q, setting))
             times.append(time.perf_counter() - start)
-        ms = 1e3 * float(np.median(times))        # the median resists the other jobs' bursts
+        ms = 1e3 * float(np.median(times))  # the median resists the other jobs' bursts
         if truth_rows is not None:
             rec = float(np.mean([len(np.intersect1d(g[:10], t)) / 10 for g, t in zip(got, truth_rows)]))
         else:
@@ -152,31 +161,70 @@ def side_by_side(col, stored, queries, label: str, small: bool) -> tuple[list[di
     truth_rows = [e["id"].to_numpy() for e in exact]
     efs = [10, 20, 40, 80, 160, 320, 640] if small else [10, 20, 40, 80, 160, 320, 640, 1280, 2560, 5120]
     points = []
-    points += sweep("explorekit exact", lambda q, s: col.search(q, limit=10, with_payload=False,
-                    params={"exact": True})["score"].to_numpy(), ["exact=True"], queries, truth_scores)
-    points += sweep("explorekit default", lambda q, s: col.search(q, limit=10, with_payload=False)["score"]
-                    .to_numpy(), ["default"], queries, truth_scores)
+    points += sweep(
+        "explorekit exact",
+        lambda q, s: col.search(q, limit=10, with_payload=False, params={"exact": True})["score"].to_numpy(),
+        ["exact=True"],
+        queries,
+        truth_scores,
+    )
+    points += sweep(
+        "explorekit default",
+        lambda q, s: col.search(q, limit=10, with_payload=False)["score"].to_numpy(),
+        ["default"],
+        queries,
+        truth_scores,
+    )
     for method in ("annoy", "binary"):
         idx.method = method
-        points += sweep(f"explorekit {method}", lambda q, ef: col.search(
-            q, limit=10, with_payload=False, params={"hnsw_ef": ef})["score"].to_numpy(),
-            efs if method == "annoy" else [e for e in efs if e >= 20], queries, truth_scores)
+        points += sweep(
+            f"explorekit {method}",
+            lambda q, ef: col.search(q, limit=10, with_payload=False, params={"hnsw_ef": ef})["score"].to_numpy(),
+            efs if method == "annoy" else [e for e in efs if e >= 20],
+            queries,
+            truth_scores,
+        )
     idx.method = "annoy"
-    points += sweep("explorekit annoy, no DataFrame", lambda q, ef: _core_scores(col, q, ef), efs,
-                    queries, truth_scores)
+    points += sweep(
+        "explorekit annoy, no DataFrame", lambda q, ef: _core_scores(col, q, ef), efs, queries, truth_scores
+    )
     idx.method = "auto"
     raw = idx.forest.annoy
     unit = queries / np.linalg.norm(queries, axis=1, keepdims=True)
-    points += sweep("raw annoy (same index)",
-                    lambda q, ef: raw.get_nns_by_vector(q, 10, search_k=ef * n_trees),
-                    efs, unit, None, truth_rows)
+    points += sweep(
+        "raw annoy (same index)",
+        lambda q, ef: raw.get_nns_by_vector(q, 10, search_k=ef * n_trees),
+        efs,
+        unit,
+        None,
+        truth_rows,
+    )
     import qdrant_edge as qe
+
     start = time.perf_counter()
     shard = edge_shard(stored, hnsw=True)
     edge_build = time.perf_counter() - start
-    points += sweep("qdrant-edge HNSW", lambda q, ef: np.array([p.id for p in shard.query(qe.QueryRequest(
-        limit=10, query=qe.Query.Nearest(q.tolist()), params=qe.SearchParams(hnsw_ef=ef),
-        with_payload=False, with_vector=False))]), [16, 32, 64, 128, 256, 512], queries, None, truth_rows)
+    points += sweep(
+        "qdrant-edge HNSW",
+        lambda q, ef: np.array(
+            [
+                p.id
+                for p in shard.query(
+                    qe.QueryRequest(
+                        limit=10,
+                        query=qe.Query.Nearest(q.tolist()),
+                        params=qe.SearchParams(hnsw_ef=ef),
+                        with_payload=False,
+                        with_vector=False,
+                    )
+                )
+            ]
+        ),
+        [16, 32, 64, 128, 256, 512],
+        queries,
+        None,
+        truth_rows,
+    )
     for p in points:
         p["set"] = label
     summary, ratios = [], []
@@ -190,17 +238,31 @@ def side_by_side(col, stored, queries, label: str, small: bool) -> tuple[list[di
     by = {r["method"]: r for r in summary}
     for target in TARGETS:
         key = f"ms@{target:.2f}"
-        ek_ms, raw_ms, edge_ms = by["explorekit annoy"][key], by["raw annoy (same index)"][key], \
-            by["qdrant-edge HNSW"][key]
-        best_ek = min([v for v in (by["explorekit annoy"][key], by["explorekit binary"][key],
-                                   by["explorekit default"][key]) if v is not None], default=None)
+        ek_ms, raw_ms, edge_ms = (
+            by["explorekit annoy"][key],
+            by["raw annoy (same index)"][key],
+            by["qdrant-edge HNSW"][key],
+        )
+        best_ek = min(
+            [
+                v
+                for v in (by["explorekit annoy"][key], by["explorekit binary"][key], by["explorekit default"][key])
+                if v is not None
+            ],
+            default=None,
+        )
         core_ms = by["explorekit annoy, no DataFrame"][key]
-        ratios.append({"set": label, "recall": target,
-                       "ek annoy / raw annoy": _ratio(ek_ms, raw_ms),
-                       "ek annoy no-frame / raw annoy": _ratio(core_ms, raw_ms),
-                       "best ek / edge HNSW": _ratio(best_ek, edge_ms),
-                       "best ek / ek exact": _ratio(best_ek, by["explorekit exact"]["ms@0.90"]),
-                       "edge HNSW build s": edge_build})
+        ratios.append(
+            {
+                "set": label,
+                "recall": target,
+                "ek annoy / raw annoy": _ratio(ek_ms, raw_ms),
+                "ek annoy no-frame / raw annoy": _ratio(core_ms, raw_ms),
+                "best ek / edge HNSW": _ratio(best_ek, edge_ms),
+                "best ek / ek exact": _ratio(best_ek, by["explorekit exact"]["ms@0.90"]),
+                "edge HNSW build s": edge_build,
+            }
+        )
     return points, summary, ratios
 
 
@@ -212,9 +274,9 @@ def _core_scores(col, q, ef):
     """The approximate path without building a DataFrame (prepare, plan, candidates, finish)."""
     from explorekit._support.threads import blas_threads
     from explorekit.query.requests import Request
+
     with blas_threads():
-        plan = col.prepare(Request.build("search", query=q, limit=10, with_payload=False,
-                                                 params={"hnsw_ef": ef}))
+        plan = col.prepare(Request.build("search", query=q, limit=10, with_payload=False, params={"hnsw_ef": ef}))
         return _answer([plan])[0][1]
 
 
@@ -224,7 +286,7 @@ def filtered(col, reqs, label: str, count: int) -> list[dict]:
     rows = []
     rng = np.random.default_rng(5)
     for keep in (0.001, 0.01, 0.1, 0.5):
-        for force in (False, True):             # True: Qdrant's full-scan threshold off
+        for force in (False, True):  # True: Qdrant's full-scan threshold off
             old = ek_index.FULL_SCAN_THRESHOLD_KB
             if force:
                 ek_index.FULL_SCAN_THRESHOLD_KB = 0
@@ -242,10 +304,18 @@ def filtered(col, reqs, label: str, count: int) -> list[dict]:
                         recalls.append(tie_recall(approx["score"].to_numpy(), exact["score"].to_numpy()))
             finally:
                 ek_index.FULL_SCAN_THRESHOLD_KB = old
-            rows.append({"set": label, "keep": keep, "full_scan_threshold": "off" if force else "10000 KB",
-                         "requests": len(recalls), "fewer_than_exact": fewer,
-                         "recall@10": float(np.mean(recalls)), "median_ms": 1e3 * float(np.median(times)),
-                         "paths": " ".join(f"{k}:{v}" for k, v in sorted(paths.items()))})
+            rows.append(
+                {
+                    "set": label,
+                    "keep": keep,
+                    "full_scan_threshold": "off" if force else "10000 KB",
+                    "requests": len(recalls),
+                    "fewer_than_exact": fewer,
+                    "recall@10": float(np.mean(recalls)),
+                    "median_ms": 1e3 * float(np.median(times)),
+                    "paths": " ".join(f"{k}:{v}" for k, v in sorted(paths.items())),
+                }
+            )
     return rows
 
 
@@ -256,15 +326,23 @@ def bench_set(stored, queries, what, label, small, forced_index: bool):
     col.build_index()
     build_s = time.perf_counter() - start
     idx = col._space(None).index
-    info = {"set": label, "data": what, "n": len(stored), "build_s": build_s, "n_trees": idx.n_trees,
-            "index_bytes": idx.nbytes, "vector_bytes": stored.nbytes, "tuning": idx.tuning}
+    info = {
+        "set": label,
+        "data": what,
+        "n": len(stored),
+        "build_s": build_s,
+        "n_trees": idx.n_trees,
+        "index_bytes": idx.nbytes,
+        "vector_bytes": stored.nbytes,
+        "tuning": idx.tuning,
+    }
     print(f"\n{label}: built {idx!r} in {build_s:.1f} s; tuning {idx.tuning}", flush=True)
     count = 20 if small else 100
     reqs = requests(stored, queries, count)
     old = ek_index.INDEXING_THRESHOLD_KB
     results = {}
     results["recall_default"] = recall_per_kind(col, reqs, label + " (default)")
-    if forced_index:                            # below Qdrant's indexing threshold: force the index
+    if forced_index:  # below Qdrant's indexing threshold: force the index
         ek_index.INDEXING_THRESHOLD_KB = 0
         results["recall_index"] = recall_per_kind(col, reqs, label + " (index forced)")
         for method in ("annoy", "binary"):

@@ -52,16 +52,26 @@ def main() -> int:
         size = sum(p.stat().st_size for p in (folder / "c").rglob("*") if p.is_file())
         rows = []
         for verify in ("1", "0"):
-            out = subprocess.run([sys.executable, "-c", _CHILD, str(folder / "c"), verify],
-                                 capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", _CHILD, str(folder / "c"), verify], capture_output=True, text=True, check=True
+            )
             result = json.loads(out.stdout.strip().splitlines()[-1])
             assert result["top"] == 0 and result["points"] == n
-            rows.append({"verify_checksums": verify == "1", "load_s": result["load_s"],
-                         "first_exact_search_s": result["first_search_s"],
-                         "load_plus_search_s": result["load_s"] + result["first_search_s"],
-                         "save_s": save_s, "bytes_on_disk": size})
-        report("persistence" + ("_small" if small else ""), rows,
-               {"data": f"{n:,} x {dim} random float32 (dot), saved then loaded memory-mapped in a fresh process"})
+            rows.append(
+                {
+                    "verify_checksums": verify == "1",
+                    "load_s": result["load_s"],
+                    "first_exact_search_s": result["first_search_s"],
+                    "load_plus_search_s": result["load_s"] + result["first_search_s"],
+                    "save_s": save_s,
+                    "bytes_on_disk": size,
+                }
+            )
+        report(
+            "persistence" + ("_small" if small else ""),
+            rows,
+            {"data": f"{n:,} x {dim} random float32 (dot), saved then loaded memory-mapped in a fresh process"},
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return 0

@@ -61,9 +61,13 @@ print(json.dumps({{"import_and_load_s": loaded - start, "umap_s": cold - loaded,
 def map_rows(n: int, dim: int) -> tuple[list[dict], str]:
     vectors, _, description = data(n, dim)
     rng = np.random.default_rng(0)
-    payload = pd.DataFrame({"section": rng.choice([f"section {i}" for i in range(12)], size=n),
-                            "size": rng.integers(1, 10_000, size=n),
-                            "text": [f"package {i}: a short description of what it does" for i in range(n)]})
+    payload = pd.DataFrame(
+        {
+            "section": rng.choice([f"section {i}" for i in range(12)], size=n),
+            "size": rng.integers(1, 10_000, size=n),
+            "text": [f"package {i}: a short description of what it does" for i in range(n)],
+        }
+    )
     col = ek.Collection.from_arrays(vectors, payload=payload, distance="cosine")
     rows = []
     start = time.perf_counter()
@@ -75,25 +79,41 @@ def map_rows(n: int, dim: int) -> tuple[list[dict], str]:
         nonlocal fig
         fig = ek.plots.map(col, color="section")
 
-    rows.append({"what": f"plots.map, {n:,} points, 12 colour groups", "seconds": timeit(build, repeat=5),
-                 "note": "PCA map cached"})
-    rows.append({"what": "plots.map, numeric colour",
-                 "seconds": timeit(lambda: ek.plots.map(col, color="size"), repeat=3)})
-    rows.append({"what": "fig.to_json()", "seconds": timeit(fig.to_json, repeat=3),
-                 "note": f"{len(fig.to_json()):,} bytes"})
+    rows.append(
+        {
+            "what": f"plots.map, {n:,} points, 12 colour groups",
+            "seconds": timeit(build, repeat=5),
+            "note": "PCA map cached",
+        }
+    )
+    rows.append(
+        {"what": "plots.map, numeric colour", "seconds": timeit(lambda: ek.plots.map(col, color="size"), repeat=3)}
+    )
+    rows.append(
+        {"what": "fig.to_json()", "seconds": timeit(fig.to_json, repeat=3), "note": f"{len(fig.to_json()):,} bytes"}
+    )
     page = fig.to_html(include_plotlyjs=True)
-    rows.append({"what": "fig.to_html(include_plotlyjs=True)",
-                 "seconds": timeit(lambda: fig.to_html(include_plotlyjs=True), repeat=3),
-                 "note": f"{len(page):,} bytes"})
+    rows.append(
+        {
+            "what": "fig.to_html(include_plotlyjs=True)",
+            "seconds": timeit(lambda: fig.to_html(include_plotlyjs=True), repeat=3),
+            "note": f"{len(page):,} bytes",
+        }
+    )
     result = col.discover(target=0, context=[(1, 2), (3, 4), (5, 6)], limit=10, params={"exact": True})
-    rows.append({"what": "plots.discovery (3 pairs)",
-                 "seconds": timeit(lambda: ek.plots.discovery(col, result), repeat=3)})
+    rows.append(
+        {"what": "plots.discovery (3 pairs)", "seconds": timeit(lambda: ek.plots.discovery(col, result), repeat=3)}
+    )
     big = ek.Collection.from_arrays(np.vstack([vectors, vectors[: n // 5]]), distance="cosine")
     ek.projection.project(big, method="pca")
     sampled = ek.plots.map(big, max_points=n)
-    rows.append({"what": f"plots.map, {len(big):,} points, max_points={n:,}",
-                 "seconds": timeit(lambda: ek.plots.map(big, max_points=n), repeat=3),
-                 "note": f"{len(sampled.data[0].x):,} drawn, with a note"})
+    rows.append(
+        {
+            "what": f"plots.map, {len(big):,} points, max_points={n:,}",
+            "seconds": timeit(lambda: ek.plots.map(big, max_points=n), repeat=3),
+            "note": f"{len(sampled.data[0].x):,} drawn, with a note",
+        }
+    )
     for row in rows:
         row.setdefault("note", "")
     return rows, description
@@ -104,12 +124,14 @@ def umap_rows(name: str, using: str | None) -> list[dict]:
     for label, env in (("numba cache warm (new kernel)", {}), ("numba cache empty (first run)", None)):
         with tempfile.TemporaryDirectory() as tmp:
             import os
+
             environ = dict(os.environ)
             if env is None:
                 environ["NUMBA_CACHE_DIR"] = str(Path(tmp) / "numba")
             script = _UMAP_RUN.format(name=name, using=using, path=str(Path(tmp) / "saved"))
-            out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environ,
-                                 check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", script], capture_output=True, text=True, env=environ, check=True
+            )
             timing = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append({"what": f"UMAP of {name}, {label}", **{k: round(v, 3) for k, v in timing.items()}})
     return rows
@@ -121,8 +143,11 @@ def main() -> None:
     rows, description = map_rows(n, dim)
     report(f"plots_map{'_small' if small else ''}", rows, {"data": description, "goal": "map of 100,000 points < 2 s"})
     name, using = ("digits", "pca") if small else ("stdlib_docs", None)
-    report(f"plots_umap{'_small' if small else ''}", umap_rows(name, using),
-           {"data": f"bundled {name}", "goal": "cold < 60 s on 2 cores, cached < 1 s"})
+    report(
+        f"plots_umap{'_small' if small else ''}",
+        umap_rows(name, using),
+        {"data": f"bundled {name}", "goal": "cold < 60 s on 2 cores, cached < 1 s"},
+    )
 
 
 if __name__ == "__main__":

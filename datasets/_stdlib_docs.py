@@ -27,31 +27,87 @@ import warnings
 from pathlib import Path
 
 # Whole subtrees that are tests, GUIs, IDEs, tooling, shims or have import side effects.
-SKIP_PARTS = frozenset({
-    "test", "tests", "idle_test", "idlelib", "tkinter", "turtle", "turtledemo", "lib2to3",
-    "ensurepip", "pydoc_data", "distutils", "antigravity", "this", "__main__", "msilib",
-    "winreg", "winsound", "msvcrt", "nt", "posix", "xxsubtype", "xxlimited", "xxlimited_35",
-    "_msi", "macholib",
-})
+SKIP_PARTS = frozenset(
+    {
+        "test",
+        "tests",
+        "idle_test",
+        "idlelib",
+        "tkinter",
+        "turtle",
+        "turtledemo",
+        "lib2to3",
+        "ensurepip",
+        "pydoc_data",
+        "distutils",
+        "antigravity",
+        "this",
+        "__main__",
+        "msilib",
+        "winreg",
+        "winsound",
+        "msvcrt",
+        "nt",
+        "posix",
+        "xxsubtype",
+        "xxlimited",
+        "xxlimited_35",
+        "_msi",
+        "macholib",
+    }
+)
 # Submodules with boilerplate docstrings (one generated codec module per encoding).
 SKIP_SUBMODULES_OF = frozenset({"encodings"})
 # Functions and classes implemented in these modules are listed under the public module.
 ALIASES = {"posix": "os", "_collections_abc": "collections.abc"}
 # Deprecated in Python 3.11 (PEP 594 and older deprecations) and removed by 3.13.
-DEPRECATED_MODULES = frozenset({
-    "aifc", "asynchat", "asyncore", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr", "imp",
-    "mailcap", "msilib", "nis", "nntplib", "ossaudiodev", "pipes", "smtpd", "sndhdr", "spwd",
-    "sunau", "telnetlib", "uu", "xdrlib",
-})
+DEPRECATED_MODULES = frozenset(
+    {
+        "aifc",
+        "asynchat",
+        "asyncore",
+        "audioop",
+        "cgi",
+        "cgitb",
+        "chunk",
+        "crypt",
+        "imghdr",
+        "imp",
+        "mailcap",
+        "msilib",
+        "nis",
+        "nntplib",
+        "ossaudiodev",
+        "pipes",
+        "smtpd",
+        "sndhdr",
+        "spwd",
+        "sunau",
+        "telnetlib",
+        "uu",
+        "xdrlib",
+    }
+)
 _DEPRECATED_TEXT = re.compile(r"\bdeprecated\b", re.IGNORECASE)
-_MACHINE_STRINGS = tuple({sys.executable, sys.prefix, sys.base_prefix, sys.exec_prefix,
-                          str(Path.home())} - {"", "/"})
+_MACHINE_STRINGS = tuple({sys.executable, sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path.home())} - {"", "/"})
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _SIG_LINE = re.compile(r"^[\w.]+\(.*\)(\s*->\s*.*)?$")
 SUMMARY_CHARS = 300
 
-FIELDS = ["module", "kind", "name", "qualname", "parent", "signature", "n_params", "first_line",
-          "doc_length", "deprecated", "tags", "text"]
+FIELDS = [
+    "module",
+    "kind",
+    "name",
+    "qualname",
+    "parent",
+    "signature",
+    "n_params",
+    "first_line",
+    "doc_length",
+    "deprecated",
+    "tags",
+    "text",
+]
 
 
 def _stdlib_dirs() -> tuple[str, ...]:
@@ -71,8 +127,7 @@ def _import(name: str) -> types.ModuleType | None:
     """Import quietly; None when the module is missing here or fails to import."""
     sink = io.StringIO()
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sink), \
-                contextlib.redirect_stderr(sink):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             warnings.simplefilter("ignore")
             return importlib.import_module(name)
     except (Exception, SystemExit):  # noqa: BLE001 - a module that will not import is skipped
@@ -97,8 +152,7 @@ def module_names() -> list[str]:
             continue
         found.add(top)
         if hasattr(module, "__path__") and top not in SKIP_SUBMODULES_OF:
-            for info in pkgutil.walk_packages(module.__path__, prefix=top + ".",
-                                              onerror=lambda _name: None):
+            for info in pkgutil.walk_packages(module.__path__, prefix=top + ".", onerror=lambda _name: None):
                 if _skipped(info.name):
                     continue
                 sub = _import(info.name)
@@ -146,8 +200,10 @@ def _signature(obj: object) -> str | None:
         sig = inspect.signature(obj)
     except Exception:  # noqa: BLE001 - some C signatures cannot be evaluated
         return None
-    params = [p if p.default is p.empty or _machine_free(p.default)
-              else p.replace(default=_Opaque(p.default)) for p in sig.parameters.values()]
+    params = [
+        p if p.default is p.empty or _machine_free(p.default) else p.replace(default=_Opaque(p.default))
+        for p in sig.parameters.values()
+    ]
     # default values such as <object object at 0x7f..> lose their address
     return _ADDRESS.sub("", str(sig.replace(parameters=params)))
 
@@ -186,25 +242,40 @@ def _callable_tags(func: object) -> list[str]:
     return tags
 
 
-def _record(module: str, kind: str, name: str, qualname: str, parent: str | None,
-            obj: object, doc: str, tags: list[str]) -> dict:
+def _record(
+    module: str, kind: str, name: str, qualname: str, parent: str | None, obj: object, doc: str, tags: list[str]
+) -> dict:
     paragraphs = _paragraphs(doc)
     signature = None if kind in ("module", "property") else _signature(obj)
     n_params = None if signature is None else _n_params(obj)
-    if signature is None and kind not in ("module", "property") and len(paragraphs) > 1 \
-            and "\n" not in paragraphs[0] and _SIG_LINE.match(paragraphs[0]):
+    if (
+        signature is None
+        and kind not in ("module", "property")
+        and len(paragraphs) > 1
+        and "\n" not in paragraphs[0]
+        and _SIG_LINE.match(paragraphs[0])
+    ):
         signature, paragraphs = paragraphs[0], paragraphs[1:]  # C docs that start "f(x) -> y"
     first_line = paragraphs[0].splitlines()[0].strip()
     first = " ".join(paragraphs[0].split())
-    summary = first if len(first) <= SUMMARY_CHARS else \
-        first[:SUMMARY_CHARS].rsplit(" ", 1)[0] + " ..."
+    summary = first if len(first) <= SUMMARY_CHARS else first[:SUMMARY_CHARS].rsplit(" ", 1)[0] + " ..."
     deprecated = module.split(".")[0] in DEPRECATED_MODULES or bool(_DEPRECATED_TEXT.search(doc))
     full = module if kind == "module" else f"{module}.{qualname}"
     tags = module.split(".") + tags + (["deprecated"] if deprecated else [])
-    return {"module": module, "kind": kind, "name": name, "qualname": qualname, "parent": parent,
-            "signature": signature, "n_params": n_params, "first_line": first_line,
-            "doc_length": len(doc), "deprecated": deprecated, "tags": tags,
-            "text": f"{full}: {summary}"}
+    return {
+        "module": module,
+        "kind": kind,
+        "name": name,
+        "qualname": qualname,
+        "parent": parent,
+        "signature": signature,
+        "n_params": n_params,
+        "first_line": first_line,
+        "doc_length": len(doc),
+        "deprecated": deprecated,
+        "tags": tags,
+        "text": f"{full}: {summary}",
+    }
 
 
 def _is_autodoc(cls: type, doc: str) -> bool:
@@ -226,8 +297,7 @@ def _methods(module: str, cls_name: str, cls: type) -> list[dict]:
             doc = _own_doc(member)
             if doc is not None and not doc.startswith("Alias for field number"):
                 tags = [] if isinstance(member, property) else ["builtin"]
-                rows.append(_record(module, "property", name, f"{cls_name}.{name}", cls_name,
-                                    member, doc, tags))
+                rows.append(_record(module, "property", name, f"{cls_name}.{name}", cls_name, member, doc, tags))
             continue
         tags = []
         if isinstance(member, (staticmethod, classmethod)):
@@ -241,8 +311,9 @@ def _methods(module: str, cls_name: str, cls: type) -> list[dict]:
         if doc is None:
             continue
         bound = getattr(cls, name, member)
-        rows.append(_record(module, "method", name, f"{cls_name}.{name}", cls_name, bound, doc,
-                            _callable_tags(member) + tags))
+        rows.append(
+            _record(module, "method", name, f"{cls_name}.{name}", cls_name, bound, doc, _callable_tags(member) + tags)
+        )
     return rows
 
 
@@ -258,8 +329,7 @@ def collect(modules: list[str] | None = None) -> list[dict]:
         doc = _own_doc(module)
         if doc is not None:
             extra = ["package"] if hasattr(module, "__path__") else []
-            rows.append(_record(modname, "module", modname.rsplit(".", 1)[-1], modname, None,
-                                module, doc, extra))
+            rows.append(_record(modname, "module", modname.rsplit(".", 1)[-1], modname, None, module, doc, extra))
         names_of: dict[int, list[str]] = {}
         for attr, obj in sorted(vars(module).items()):
             if attr.startswith("_") or not (inspect.isclass(obj) or inspect.isroutine(obj)):
@@ -281,8 +351,7 @@ def collect(modules: list[str] | None = None) -> list[dict]:
                     rows.append(_record(modname, "class", attr, attr, None, obj, doc, tags))
                 rows.extend(_methods(modname, attr, obj))
             elif doc is not None:
-                rows.append(_record(modname, "function", attr, attr, None, obj, doc,
-                                    _callable_tags(obj)))
+                rows.append(_record(modname, "function", attr, attr, None, obj, doc, _callable_tags(obj)))
     rows.sort(key=lambda r: (r["module"], r["qualname"], r["kind"]))
     return rows
 

@@ -50,11 +50,13 @@ FRUIT_SEED = 20240611
 
 # --- stdlib_docs --------------------------------------------------------------------------------
 
+
 def stdlib_records(python: str = sys.executable) -> list[dict]:
     """The docstring records, collected in a clean interpreter (no site-packages)."""
     script = HERE / "_stdlib_docs.py"
-    out = subprocess.run([python, "-I", "-S", "-W", "ignore", str(script), "--json"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [python, "-I", "-S", "-W", "ignore", str(script), "--json"], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout)
 
 
@@ -73,14 +75,21 @@ def make_stdlib_docs() -> tuple[str, pd.DataFrame, dict, dict]:
     vectors = embed(payload["text"].tolist(), progress=sys.stderr.isatty())
     seconds = time.perf_counter() - start
     print(f"stdlib_docs: embedded {len(payload)} texts in {seconds:.1f} s")
-    build = {"source": f"Python {platform.python_version()} standard library docstrings",
-             "python": platform.python_version(), "embedded_text": "text", **model_info()}
-    description = (f"{len(payload):,} docstrings of Python's standard library (modules, classes, "
-                   "functions, methods, properties) embedded with all-MiniLM-L6-v2")
+    build = {
+        "source": f"Python {platform.python_version()} standard library docstrings",
+        "python": platform.python_version(),
+        "embedded_text": "text",
+        **model_info(),
+    }
+    description = (
+        f"{len(payload):,} docstrings of Python's standard library (modules, classes, "
+        "functions, methods, properties) embedded with all-MiniLM-L6-v2"
+    )
     return description, payload, {"embedding": (vectors, "float16", "cosine")}, build
 
 
 # --- digits -------------------------------------------------------------------------------------
+
 
 def thumbnail(image: np.ndarray) -> str:
     """A data URI of the 8x8 image (values 0-16) as a 24x24 dark-on-white PNG."""
@@ -95,25 +104,29 @@ def make_digits() -> tuple[str, pd.DataFrame, dict, dict]:
     from sklearn.decomposition import PCA
 
     digits = load_digits()
-    pixels = digits.data.astype(np.float64)                       # (1797, 64), values 0..16
+    pixels = digits.data.astype(np.float64)  # (1797, 64), values 0..16
     pca = PCA(n_components=PCA_COMPONENTS, whiten=True, svd_solver="full").fit_transform(pixels)
     target = digits.target.astype(np.int64)
-    payload = pd.DataFrame({
-        "digit": target,
-        "label": np.array(DIGIT_NAMES, dtype=object)[target],
-        "ink": pixels.sum(axis=1).astype(np.int64),
-        "thumbnail": [thumbnail(img) for img in digits.images],
-    })
+    payload = pd.DataFrame(
+        {
+            "digit": target,
+            "label": np.array(DIGIT_NAMES, dtype=object)[target],
+            "ink": pixels.sum(axis=1).astype(np.int64),
+            "thumbnail": [thumbnail(img) for img in digits.images],
+        }
+    )
     payload["label"] = payload["label"].astype("str")
-    build = {"source": "sklearn.datasets.load_digits (UCI optical recognition of handwritten "
-                       "digits, test set)", "scikit_learn": sklearn.__version__,
-             "pca": {"n_components": PCA_COMPONENTS, "whiten": True, "svd_solver": "full"}}
+    build = {
+        "source": "sklearn.datasets.load_digits (UCI optical recognition of handwritten digits, test set)",
+        "scikit_learn": sklearn.__version__,
+        "pca": {"n_components": PCA_COMPONENTS, "whiten": True, "svd_solver": "full"},
+    }
     vectors = {"pixels": (pixels, "uint8", "euclid"), "pca": (pca, "float16", "cosine")}
-    return ("1,797 8x8 handwritten digits: raw pixels (64-d) and PCA-whitened (16-d) vectors",
-            payload, vectors, build)
+    return ("1,797 8x8 handwritten digits: raw pixels (64-d) and PCA-whitened (16-d) vectors", payload, vectors, build)
 
 
 # --- clusters2d ---------------------------------------------------------------------------------
+
 
 def make_clusters2d() -> tuple[str, pd.DataFrame, dict, dict]:
     rng = np.random.default_rng(FRUIT_SEED)
@@ -123,37 +136,52 @@ def make_clusters2d() -> tuple[str, pd.DataFrame, dict, dict]:
         n_colours = rng.integers(1, min(2, len(colours)) + 1, size=count)
         picks = [sorted(rng.choice(colours, size=k, replace=False).tolist()) for k in n_colours]
         price = np.round(rng.uniform(0.2, 1.5, size=count), 2)
-        price[rng.random(count) < 0.12] = np.nan                  # unknown price
-        parts.append(pd.DataFrame({
-            "fruit": fruit, "family": family, "x": xy[:, 0], "y": xy[:, 1],
-            "sweetness": np.round(np.clip(rng.normal(sweet, 1.0, size=count), 0, 10), 1),
-            "colours": picks, "price": price, "organic": rng.random(count) < 0.3,
-        }))
+        price[rng.random(count) < 0.12] = np.nan  # unknown price
+        parts.append(
+            pd.DataFrame(
+                {
+                    "fruit": fruit,
+                    "family": family,
+                    "x": xy[:, 0],
+                    "y": xy[:, 1],
+                    "sweetness": np.round(np.clip(rng.normal(sweet, 1.0, size=count), 0, 10), 1),
+                    "colours": picks,
+                    "price": price,
+                    "organic": rng.random(count) < 0.3,
+                }
+            )
+        )
     payload = pd.concat(parts, ignore_index=True)
     for col in ("fruit", "family"):
         payload[col] = payload[col].astype("str")
     xy = payload[["x", "y"]].to_numpy(np.float32)
-    build = {"source": "synthetic: seeded normal clusters (numpy default_rng)",
-             "seed": FRUIT_SEED, "numpy": np.__version__}
-    return (f"{len(payload)} points in 2-D: seven named fruit clusters for teaching discovery "
-            "and context search (euclid)", payload, {"xy": (xy, "float32", "euclid")}, build)
+    build = {
+        "source": "synthetic: seeded normal clusters (numpy default_rng)",
+        "seed": FRUIT_SEED,
+        "numpy": np.__version__,
+    }
+    return (
+        f"{len(payload)} points in 2-D: seven named fruit clusters for teaching discovery and context search (euclid)",
+        payload,
+        {"xy": (xy, "float32", "euclid")},
+        build,
+    )
 
 
-BUILDERS = {"stdlib_docs": make_stdlib_docs, "digits": make_digits,
-            "clusters2d": make_clusters2d}
+BUILDERS = {"stdlib_docs": make_stdlib_docs, "digits": make_digits, "clusters2d": make_clusters2d}
 
 
 def build(name: str, out: Path = HERE) -> dict:
     """Build one dataset into ``out/<name>/``; return its meta."""
     description, payload, vectors, info = BUILDERS[name]()
-    return write_dataset(out / name, name=name, description=description, payload=payload,
-                         vectors=vectors, build=info)
+    return write_dataset(out / name, name=name, description=description, payload=payload, vectors=vectors, build=info)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"datasets to build (default: all of {', '.join(BUILDERS)})")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"datasets to build (default: all of {', '.join(BUILDERS)})"
+    )
     parser.add_argument("--out", type=Path, default=HERE, help="root folder (default: datasets/)")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(BUILDERS))

@@ -11,26 +11,74 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from explorekit._support.errors import (BackendError, DimensionError, DuplicateIdError, ExploreError, FilterError, MissingDependencyError, NonFiniteError, PersistenceError, QuantizationError, RequestError, UnknownCollectionError, UnknownIdError, UnknownVectorError)
+from explorekit._support.errors import (
+    BackendError,
+    DimensionError,
+    DuplicateIdError,
+    ExploreError,
+    FilterError,
+    MissingDependencyError,
+    NonFiniteError,
+    PersistenceError,
+    QuantizationError,
+    RequestError,
+    UnknownCollectionError,
+    UnknownIdError,
+    UnknownVectorError,
+)
 from explorekit.collection import Collection
 from explorekit.query.params import SearchParams
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BackendError", "Collection", "DimensionError", "DuplicateIdError", "ExploreError", "Explorer",
-    "FilterError", "MissingDependencyError", "NonFiniteError", "PersistenceError", "QuantizationError",
-    "QdrantCollection", "Report", "RequestError", "SearchParams", "UnknownCollectionError", "UnknownIdError",
-    "UnknownVectorError", "analysis", "connect", "datasets", "explain", "plots", "projection", "report", "rescoring",
-    "widgets", "zones",
+    "BackendError",
+    "Collection",
+    "DimensionError",
+    "DuplicateIdError",
+    "ExploreError",
+    "Explorer",
+    "FilterError",
+    "MissingDependencyError",
+    "NonFiniteError",
+    "PersistenceError",
+    "QuantizationError",
+    "QdrantCollection",
+    "Report",
+    "RequestError",
+    "SearchParams",
+    "UnknownCollectionError",
+    "UnknownIdError",
+    "UnknownVectorError",
+    "analysis",
+    "connect",
+    "datasets",
+    "explain",
+    "plots",
+    "projection",
+    "report",
+    "rescoring",
+    "widgets",
+    "zones",
 ]
 
-_LAZY_MODULES = {"datasets": "datasets", "plots": "plots", "widgets": "widgets", "report": "report",
-                 "analysis": "analysis", "projection": "analysis.projection", "explain": "analysis.explain",
-                 "zones": "analysis.zones", "rescoring": "analysis.rescoring"}
-_LAZY_NAMES = {"Explorer": ("widgets", "Explorer"), "Report": ("report", "Report"),
-               "connect": ("backends.qdrant", "connect"),
-               "QdrantCollection": ("backends.qdrant", "QdrantCollection")}
+_LAZY_MODULES = {
+    "datasets": "datasets",
+    "plots": "plots",
+    "widgets": "widgets",
+    "report": "report",
+    "analysis": "analysis",
+    "projection": "analysis.projection",
+    "explain": "analysis.explain",
+    "zones": "analysis.zones",
+    "rescoring": "analysis.rescoring",
+}
+_LAZY_NAMES = {
+    "Explorer": ("widgets", "Explorer"),
+    "Report": ("report", "Report"),
+    "connect": ("backends.qdrant", "connect"),
+    "QdrantCollection": ("backends.qdrant", "QdrantCollection"),
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import explorekit as ek
 from explorekit import demo
@@ -55,8 +56,12 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", required=True, help="the HTML file to write")
     rep.add_argument("--using", default=None, help="vector name (for collections with several)")
     rep.add_argument("--title", default=None)
-    rep.add_argument("--projection", default="auto", choices=["auto", "pca", "umap", "identity"],
-                     help="how the map is made (auto: the plane for 2-D vectors, else PCA)")
+    rep.add_argument(
+        "--projection",
+        default="auto",
+        choices=["auto", "pca", "umap", "identity"],
+        help="how the map is made (auto: the plane for 2-D vectors, else PCA)",
+    )
     rep.add_argument("--color", default=None, help="payload column to colour the map by")
     rep.add_argument("--search", nargs="+", type=_id, default=[], metavar="ID", help="search near these points")
     rep.add_argument("--positive", nargs="+", type=_id, default=[], metavar="ID")
@@ -83,7 +88,7 @@ def report(args: argparse.Namespace, log: Any = print) -> Path:
     using, method = args.using, args.projection
     log(f"{col!r}")
     common = {"using": using, "filter": args.filter, "limit": args.limit}
-    queries: list[tuple[str, Any, str | None]] = []       # (title, result, figure kind)
+    queries: list[tuple[str, Any, str | None]] = []  # (title, result, figure kind)
     for pid in args.search:
         queries.append((f"Search near {pid!r}", col.search(pid, **common), "recommendation"))
     if args.positive or args.negative:
@@ -91,8 +96,13 @@ def report(args: argparse.Namespace, log: Any = print) -> Path:
         queries.append((f"Recommend ({args.strategy})", result, "recommendation"))
     if args.context or args.target is not None:
         result = col.discover(target=args.target, context=args.context, **common)
-        queries.append(("Discover" if args.target is not None else "Context search", result,
-                        "discovery" if args.target is not None else "context"))
+        queries.append(
+            (
+                "Discover" if args.target is not None else "Context search",
+                result,
+                "discovery" if args.target is not None else "context",
+            )
+        )
     title = args.title or f"explorekit report: {name}"
     rep = ek.Report(title, description=f"`{col!r}`")
     figure = ek.plots.map(col, using, method=method, color=args.color, title=f"{name}: the map")
@@ -101,9 +111,16 @@ def report(args: argparse.Namespace, log: Any = print) -> Path:
     for heading, result, kind in queries:
         rep.add(result, title=heading)
         options = {"color": args.color} if kind == "recommendation" else {}
-        drawn = getattr(ek.plots, kind)(col, result, method=method, **options)   # maps the queried vector
-        rep.add(drawn, title=f"{heading}: on the map", collection=col, using=using, k=args.k,
-                max_points=args.max_points, label=args.label)
+        drawn = getattr(ek.plots, kind)(col, result, method=method, **options)  # maps the queried vector
+        rep.add(
+            drawn,
+            title=f"{heading}: on the map",
+            collection=col,
+            using=using,
+            k=args.k,
+            max_points=args.max_points,
+            label=args.label,
+        )
     return rep.save(args.out)
 
 
@@ -116,7 +133,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(ek.datasets.list()[["name", "rows", "dims", "description"]].to_string(index=False))
             return 0
         if args.command == "demo":
-
             return demo.main((["--out", args.out] if args.out else []) + ["--projection", args.projection])
         path = report(args, log=lambda text: print(text, file=err))
     except ek.ExploreError as error:

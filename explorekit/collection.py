@@ -23,25 +23,32 @@ import numpy as np
 import pandas as pd
 
 from explorekit import persistence
-from explorekit.engine import planner
-from explorekit.engine.prepare import Prepared, prepare
-from explorekit._support.errors import (ExploreError, NonFiniteError, RequestError, UnknownCollectionError,
-                                        UnknownVectorError, short_repr, unknown)
-from explorekit.query.methods import QueryMethods
+from explorekit._support.errors import (
+    ExploreError,
+    NonFiniteError,
+    RequestError,
+    UnknownCollectionError,
+    UnknownVectorError,
+    short_repr,
+    unknown,
+)
 from explorekit._support.threads import blas_threads
 from explorekit._support.validation import as_matrix, check_count, check_name
-from explorekit.scoring.distances import Distance, normalize_distance, preprocess
-from explorekit.query.filters import filter_mask
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
 from explorekit.data.store import Store, VectorSpace
+from explorekit.engine import planner
+from explorekit.engine.prepare import Prepared, prepare
 from explorekit.index import build_index
 from explorekit.quantization import make_quantizer
+from explorekit.query.filters import filter_mask
+from explorekit.query.methods import QueryMethods
 from explorekit.query.requests import Request, parse_selectors
 from explorekit.query.results import id_series, to_frame
+from explorekit.scoring.distances import normalize_distance, preprocess
 
 _RESERVED = ("id", "score")
-_BUILD_TRIES = 3      # builds overtaken by changes before quantize/build_index builds holding the lock
+_BUILD_TRIES = 3  # builds overtaken by changes before quantize/build_index builds holding the lock
 
 
 class Collection(QueryMethods):
@@ -66,7 +73,7 @@ class Collection(QueryMethods):
         if name is not None and (not isinstance(name, str) or not name):
             raise ExploreError(f"name: {short_repr(name)} is not a non-empty string.")
         self._store = store
-        self._lock = threading.RLock()      # queries from widget callbacks vs changes in a cell
+        self._lock = threading.RLock()  # queries from widget callbacks vs changes in a cell
         if name is not None:
             Collection._by_name[name] = self
 
@@ -84,7 +91,7 @@ class Collection(QueryMethods):
         return self._store
 
     @property
-    def _ids(self):              # the current store's parts, for the facade's own methods
+    def _ids(self):  # the current store's parts, for the facade's own methods
         return self._store.ids
 
     @property
@@ -97,8 +104,14 @@ class Collection(QueryMethods):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_arrays(cls, vectors: Any, ids: Sequence[Any] | None = None, payload: Any = None,
-                    distance: str | Mapping[str, str] = "cosine", name: str | None = None) -> "Collection":
+    def from_arrays(
+        cls,
+        vectors: Any,
+        ids: Sequence[Any] | None = None,
+        payload: Any = None,
+        distance: str | Mapping[str, str] = "cosine",
+        name: str | None = None,
+    ) -> "Collection":
         """A collection from a 2-D array (the unnamed vector) or ``{name: 2-D array}``.
 
         ``ids`` default to ``0..n-1``; ``payload`` is a DataFrame aligned with the rows, a list
@@ -113,8 +126,10 @@ class Collection(QueryMethods):
         lengths = {key: len(m) for key, m in matrices.items()}
         n = next(iter(lengths.values()))
         if len(set(lengths.values())) > 1:
-            raise ExploreError(f"vectors: the named vectors have different numbers of rows {lengths}. "
-                               "Every vector name needs one row per point.")
+            raise ExploreError(
+                f"vectors: the named vectors have different numbers of rows {lengths}. "
+                "Every vector name needs one row per point."
+            )
         id_index = IdIndex(range(n) if ids is None else _id_list(ids))
         if len(id_index) != n:
             raise ExploreError(f"ids: {len(id_index)} ids for {n} vectors. Give one id per row.")
@@ -129,9 +144,14 @@ class Collection(QueryMethods):
         return cls._assemble(id_index, matrices, store, distance, name)
 
     @classmethod
-    def from_dataframe(cls, df: pd.DataFrame, vectors: str | Mapping[str, str] = "embedding",
-                       id: str | None = None, distance: str | Mapping[str, str] = "cosine",
-                       name: str | None = None) -> "Collection":
+    def from_dataframe(
+        cls,
+        df: pd.DataFrame,
+        vectors: str | Mapping[str, str] = "embedding",
+        id: str | None = None,
+        distance: str | Mapping[str, str] = "cosine",
+        name: str | None = None,
+    ) -> "Collection":
         """A collection from a DataFrame with one row per point.
 
         ``vectors`` names the column holding one vector per row, or maps vector names to
@@ -145,44 +165,71 @@ class Collection(QueryMethods):
         elif isinstance(vectors, Hashable) and vectors is not None:
             columns = {"": vectors}
         else:
-            raise ExploreError(f"from_dataframe: vectors={short_repr(vectors)} is neither a column name nor "
-                               "{vector name: column}. Pass e.g. vectors='embedding' or "
-                               "vectors={'image': 'image_emb', 'text': 'text_emb'}.")
+            raise ExploreError(
+                f"from_dataframe: vectors={short_repr(vectors)} is neither a column name nor "
+                "{vector name: column}. Pass e.g. vectors='embedding' or "
+                "vectors={'image': 'image_emb', 'text': 'text_emb'}."
+            )
         for key, column in columns.items():
             check_name(key, "from_dataframe: vector name", "Vector names are strings, e.g. {'image': 'image_emb'}.")
             if not isinstance(column, Hashable):
-                raise ExploreError(f"from_dataframe: vectors[{key!r}]={short_repr(column)} is not a column "
-                                   f"name. The DataFrame has {list(df.columns)[:20]}.")
+                raise ExploreError(
+                    f"from_dataframe: vectors[{key!r}]={short_repr(column)} is not a column "
+                    f"name. The DataFrame has {list(df.columns)[:20]}."
+                )
             if column not in df.columns:
-                raise ExploreError(unknown("vector column", column, df.columns,
-                                           f"vectors= must name columns of the DataFrame; it has {list(df.columns)[:20]}."))
+                raise ExploreError(
+                    unknown(
+                        "vector column",
+                        column,
+                        df.columns,
+                        f"vectors= must name columns of the DataFrame; it has {list(df.columns)[:20]}.",
+                    )
+                )
         if id is not None and not isinstance(id, Hashable):
-            raise ExploreError(f"from_dataframe: id={short_repr(id)} is not a column name. Pass one column "
-                               f"of {list(df.columns)[:20]}, or None to use the index.")
+            raise ExploreError(
+                f"from_dataframe: id={short_repr(id)} is not a column name. Pass one column "
+                f"of {list(df.columns)[:20]}, or None to use the index."
+            )
         if id is not None and id not in df.columns:
             raise ExploreError(unknown("id column", id, df.columns, "id= must name a column, or None for the index."))
         matrices = {key: _stack_column(df[column], column) for key, column in columns.items()}
         ids = df[id].tolist() if id is not None else df.index.tolist()
         rest = df.drop(columns=list(columns.values()) + ([id] if id is not None else []))
-        return cls.from_arrays(matrices if not (len(matrices) == 1 and "" in matrices) else matrices[""],
-                               ids=ids, payload=rest.reset_index(drop=True), distance=distance, name=name)
+        return cls.from_arrays(
+            matrices if not (len(matrices) == 1 and "" in matrices) else matrices[""],
+            ids=ids,
+            payload=rest.reset_index(drop=True),
+            distance=distance,
+            name=name,
+        )
 
     @classmethod
-    def _assemble(cls, ids: IdIndex, matrices: dict[str, np.ndarray], payload: Payload,
-                  distance: str | Mapping[str, str], name: str | None) -> "Collection":
+    def _assemble(
+        cls,
+        ids: IdIndex,
+        matrices: dict[str, np.ndarray],
+        payload: Payload,
+        distance: str | Mapping[str, str],
+        name: str | None,
+    ) -> "Collection":
         if isinstance(distance, Mapping):
             missing = [k for k in matrices if k not in distance]
             if missing:
-                raise ExploreError(f"distance: no distance given for vector(s) {missing}. "
-                                   f"Pass one for each of {list(matrices)} or a single string.")
+                raise ExploreError(
+                    f"distance: no distance given for vector(s) {missing}. "
+                    f"Pass one for each of {list(matrices)} or a single string."
+                )
             distances = {k: normalize_distance(distance[k]) for k in matrices}
         else:
             distances = {k: normalize_distance(distance) for k in matrices}
         for column in payload.columns:
             if column in _RESERVED or column in matrices or column == "vector":
-                raise ExploreError(f"payload column {column!r} clashes with a result column "
-                                   f"({list(_RESERVED)} and the vector names). Rename it, e.g. "
-                                   f"df.rename(columns={{{column!r}: {column + '_'!r}}}).")
+                raise ExploreError(
+                    f"payload column {column!r} clashes with a result column "
+                    f"({list(_RESERVED)} and the vector names). Rename it, e.g. "
+                    f"df.rename(columns={{{column!r}: {column + '_'!r}}})."
+                )
         spaces = {}
         for key, matrix in matrices.items():
             stored = preprocess(matrix, distances[key])
@@ -205,7 +252,9 @@ class Collection(QueryMethods):
             store = self._store
         spaces = ", ".join(f"{s.name or '<unnamed>'}: {s.dim}-d {s.distance}" for s in store.spaces.values())
         label = f" {self.name!r}" if self.name else ""
-        return f"<explorekit.Collection{label}: {len(store)} points; {spaces}; payload {list(store.payload.columns)[:8]}>"
+        return (
+            f"<explorekit.Collection{label}: {len(store)} points; {spaces}; payload {list(store.payload.columns)[:8]}>"
+        )
 
     @property
     def ids(self) -> pd.Index:
@@ -219,7 +268,7 @@ class Collection(QueryMethods):
         """The payload as a DataFrame indexed by id (a copy)."""
         with self._lock:
             store = self._store
-        frame = store.payload.frame          # a fresh copy on every access
+        frame = store.payload.frame  # a fresh copy on every access
         frame.index = pd.Index(id_series(store, np.arange(len(store))), name="id")
         return frame
 
@@ -242,8 +291,9 @@ class Collection(QueryMethods):
     def _space(self, using: str | None, where: str = "using") -> VectorSpace:
         return self._store.space(using, where)
 
-    def retrieve(self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False,
-                 with_payload: bool | Sequence[str] = True) -> pd.DataFrame:
+    def retrieve(
+        self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False, with_payload: bool | Sequence[str] = True
+    ) -> pd.DataFrame:
         """The points with these ids, in the order given (unknown ids raise UnknownIdError)."""
         ids = _id_list(ids)
         selected = parse_selectors(with_payload, with_vectors)
@@ -252,8 +302,13 @@ class Collection(QueryMethods):
             rows = store.ids.rows(ids, what="retrieve")
             return to_frame(store, rows, None, *selected)
 
-    def scroll(self, filter: Any = None, limit: int | None = None, with_payload: bool | Sequence[str] = True,
-               with_vectors: bool | Sequence[str] = False) -> pd.DataFrame:
+    def scroll(
+        self,
+        filter: Any = None,
+        limit: int | None = None,
+        with_payload: bool | Sequence[str] = True,
+        with_vectors: bool | Sequence[str] = False,
+    ) -> pd.DataFrame:
         """Points passing ``filter``, ordered by id as Qdrant scrolls (ints first, then others)."""
         if limit is not None:
             limit = check_count(limit, "limit", 1)
@@ -283,19 +338,22 @@ class Collection(QueryMethods):
             if found is None:
                 raise UnknownCollectionError(
                     f"Collection {other!r} not found (lookup_from). Give the collection object itself, "
-                    "or create it with name=... so it can be found by name.")
+                    "or create it with name=... so it can be found by name."
+                )
             other = found
         if not isinstance(other, Collection):
-            raise RequestError(f"lookup_from: {type(other).__name__} is not a local Collection or the name of one. "
-                               "To look ids up in a Qdrant collection, pull it first with "
-                               "ek.connect(...)[name].to_collection().")
-        with other._lock:                  # the other collection's state as one whole (a snapshot)
+            raise RequestError(
+                f"lookup_from: {type(other).__name__} is not a local Collection or the name of one. "
+                "To look ids up in a Qdrant collection, pull it first with "
+                "ek.connect(...)[name].to_collection()."
+            )
+        with other._lock:  # the other collection's state as one whole (a snapshot)
             return other._store
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
         with self._lock:
             store = self._store
-            plans = [self.prepare(r) for r in requests]   # every check before any work
+            plans = [self.prepare(r) for r in requests]  # every check before any work
             work = max((p.allowed * p.space.dim for p in plans), default=0)
             with blas_threads(work=work):
                 answers = planner.answer(plans)
@@ -320,14 +378,20 @@ class Collection(QueryMethods):
         new_ids = IdIndex(_id_list(ids))
         named = dict(vectors) if isinstance(vectors, Mapping) else {next(iter(self._spaces)): vectors}
         if set(named) != set(self._spaces):
-            raise UnknownVectorError(f"upsert: vectors for {sorted(named)} given; this collection has "
-                                     f"{sorted(self._spaces)}. Give a 2-D array for every vector name.")
-        matrices = {k: as_matrix(named[k], f"upsert vectors[{k!r}]" if k else "upsert vectors",
-                                 dim=self._spaces[k].dim) for k in self._spaces}
+            raise UnknownVectorError(
+                f"upsert: vectors for {sorted(named)} given; this collection has "
+                f"{sorted(self._spaces)}. Give a 2-D array for every vector name."
+            )
+        matrices = {
+            k: as_matrix(named[k], f"upsert vectors[{k!r}]" if k else "upsert vectors", dim=self._spaces[k].dim)
+            for k in self._spaces
+        }
         for k, matrix in matrices.items():
             if len(matrix) != len(new_ids):
-                raise ExploreError(f"upsert: {len(new_ids)} ids but {len(matrix)} vectors for {k or 'the vector'}. "
-                                   "Give one row per id.")
+                raise ExploreError(
+                    f"upsert: {len(new_ids)} ids but {len(matrix)} vectors for {k or 'the vector'}. "
+                    "Give one row per id."
+                )
         if payload is None:
             incoming = Payload.empty(len(new_ids))
         elif isinstance(payload, pd.DataFrame):
@@ -343,8 +407,12 @@ class Collection(QueryMethods):
             replaced = [v for v in new_ids.values if v in self._ids]
             drop = self._ids.rows(replaced) if replaced else np.empty(0, np.int64)
             keep = np.setdiff1d(np.arange(len(self)), drop)
-            self._apply(keep, new_ids.values, {k: preprocess(m, self._spaces[k].distance) for k, m in matrices.items()},
-                        incoming)
+            self._apply(
+                keep,
+                new_ids.values,
+                {k: preprocess(m, self._spaces[k].distance) for k, m in matrices.items()},
+                incoming,
+            )
         return self
 
     def delete(self, ids: Sequence[Any]) -> "Collection":
@@ -392,10 +460,11 @@ class Collection(QueryMethods):
         When it returns, the vectors of ``using`` as they are then carry the quantizer, with one
         code per point (see :meth:`_build_and_attach` for changes made while it trains).
         """
-        make_quantizer(config, self._space(using).distance)      # a bad config fails before any work
+        make_quantizer(config, self._space(using).distance)  # a bad config fails before any work
 
         def fit(space: VectorSpace) -> Any:
             return make_quantizer(config, space.distance).fit(space.stored, space.distance)
+
         self._build_and_attach(using, "quantizer", fit)
         return self
 
@@ -439,11 +508,17 @@ class Collection(QueryMethods):
         with self._lock:
             spaces = list(self._spaces.values())
         for space in spaces:
-            rows.append({"vector": space.name, "dim": space.dim, "points": len(space.stored),
-                         "original_bytes": int(space.stored.nbytes),
-                         "index_bytes": int(getattr(space.index, "nbytes", 0) or 0),
-                         "quantized_bytes": int(getattr(space.quantizer, "nbytes", 0) or 0),
-                         "quantization": None if space.quantizer is None else space.quantizer.method})
+            rows.append(
+                {
+                    "vector": space.name,
+                    "dim": space.dim,
+                    "points": len(space.stored),
+                    "original_bytes": int(space.stored.nbytes),
+                    "index_bytes": int(getattr(space.index, "nbytes", 0) or 0),
+                    "quantized_bytes": int(getattr(space.quantizer, "nbytes", 0) or 0),
+                    "quantization": None if space.quantizer is None else space.quantizer.method,
+                }
+            )
         frame = pd.DataFrame(rows).set_index("vector")
         frame["compression"] = frame["original_bytes"] / frame["quantized_bytes"].where(frame["quantized_bytes"] > 0)
         return frame
@@ -467,12 +542,16 @@ def _stack_column(column: pd.Series, name: str) -> np.ndarray:
         size = np.size(value) if value is not None and not (np.isscalar(value)) else -1
         lengths.setdefault(size, row)
     if -1 in lengths:
-        raise ExploreError(f"vector column {name!r}: row {lengths[-1]} holds {short_repr(values[lengths[-1]])}, "
-                           "not a vector. Every row needs a list or array of numbers.")
+        raise ExploreError(
+            f"vector column {name!r}: row {lengths[-1]} holds {short_repr(values[lengths[-1]])}, "
+            "not a vector. Every row needs a list or array of numbers."
+        )
     if len(lengths) > 1:
-        raise ExploreError(f"vector column {name!r}: rows have different lengths "
-                           f"{ {size: f'first at row {row}' for size, row in lengths.items()} }. "
-                           "Every vector of one name must have the same dimension.")
+        raise ExploreError(
+            f"vector column {name!r}: rows have different lengths "
+            f"{ {size: f'first at row {row}' for size, row in lengths.items()} }. "
+            "Every vector of one name must have the same dimension."
+        )
     if not values:
         return np.zeros((0, 0), np.float32)
     try:

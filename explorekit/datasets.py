@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["card", "list", "load", "load_clusters2d", "load_digits", "load_stdlib_docs", "path"]
 
 _HERE = Path(__file__).resolve().parent
-_ROOTS = (_HERE / "_datasets", _HERE.parent / "datasets")   # wheel, then editable checkout
+_ROOTS = (_HERE / "_datasets", _HERE.parent / "datasets")  # wheel, then editable checkout
 
 
 def _root() -> Path:
@@ -54,7 +54,8 @@ def _root() -> Path:
             return root
     raise PersistenceError(
         f"No bundled datasets found (looked in {[str(r) for r in _ROOTS]}). Reinstall explorekit, "
-        "or rebuild them from a checkout with: python datasets/build.py")
+        "or rebuild them from a checkout with: python datasets/build.py"
+    )
 
 
 def _names() -> builtins.list[str]:
@@ -69,8 +70,7 @@ def path(name: str) -> Path:
     """
     names = _names()
     if not isinstance(name, str) or name not in names:
-        raise ExploreError(unknown("dataset", name, names,
-                                   f"Pass one of {names} (see explorekit.datasets.list())."))
+        raise ExploreError(unknown("dataset", name, names, f"Pass one of {names} (see explorekit.datasets.list())."))
     return _root() / name
 
 
@@ -102,13 +102,17 @@ def list() -> pd.DataFrame:  # noqa: A001 - the name the API asks for; builtins.
     for name in _names():
         meta = _meta(name)
         vectors = meta["vectors"]
-        rows.append({"name": name, "rows": int(meta["rows"]),
-                     "dims": {k: int(v["dim"]) for k, v in vectors.items()},
-                     "vectors": builtins.list(vectors),
-                     "distance": {k: v["distance"] for k, v in vectors.items()},
-                     "description": meta["description"]})
-    return pd.DataFrame(rows, columns=["name", "rows", "dims", "vectors", "distance",
-                                       "description"])
+        rows.append(
+            {
+                "name": name,
+                "rows": int(meta["rows"]),
+                "dims": {k: int(v["dim"]) for k, v in vectors.items()},
+                "vectors": builtins.list(vectors),
+                "distance": {k: v["distance"] for k, v in vectors.items()},
+                "description": meta["description"],
+            }
+        )
+    return pd.DataFrame(rows, columns=["name", "rows", "dims", "vectors", "distance", "description"])
 
 
 def _list_columns(frame: pd.DataFrame) -> None:
@@ -132,12 +136,14 @@ def _read(name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
             if matrix.shape != (n, spec["dim"]):
                 raise PersistenceError(
                     f"Dataset {name!r}: {spec['file']} has shape {matrix.shape}, expected "
-                    f"{(n, spec['dim'])}. Rebuild it with: python datasets/build.py {name}")
-            matrix.setflags(write=False)             # rows below are views of this block
+                    f"{(n, spec['dim'])}. Rebuild it with: python datasets/build.py {name}"
+                )
+            matrix.setflags(write=False)  # rows below are views of this block
             frame[vname] = pd.Series(builtins.list(matrix), index=frame.index, dtype=object)
     except OSError as err:
-        raise PersistenceError(f"Dataset {name!r} could not be read from {folder}: {err}. "
-                               f"Rebuild it with: python datasets/build.py {name}") from err
+        raise PersistenceError(
+            f"Dataset {name!r} could not be read from {folder}: {err}. Rebuild it with: python datasets/build.py {name}"
+        ) from err
     return frame, meta
 
 
@@ -174,20 +180,24 @@ def load(name: str, as_collection: bool = False) -> pd.DataFrame | Collection:
     ['apple', 'apple', 'apple']
     """
     if not isinstance(as_collection, bool):
-        raise ExploreError(f"as_collection: {as_collection!r} is not a bool. Pass True for a "
-                           "Collection or False for a DataFrame.")
+        raise ExploreError(
+            f"as_collection: {as_collection!r} is not a bool. Pass True for a Collection or False for a DataFrame."
+        )
     frame, meta = _read(name)
     if not as_collection:
         return frame
 
     specs = meta["vectors"]
     if len(specs) == 1:
-        (vname, spec), = specs.items()
-        return Collection.from_dataframe(frame, vectors=vname, id=meta["id"],
-                                         distance=spec["distance"], name=name)
-    return Collection.from_dataframe(frame, vectors={k: k for k in specs}, id=meta["id"],
-                                     distance={k: v["distance"] for k, v in specs.items()},
-                                     name=name)
+        ((vname, spec),) = specs.items()
+        return Collection.from_dataframe(frame, vectors=vname, id=meta["id"], distance=spec["distance"], name=name)
+    return Collection.from_dataframe(
+        frame,
+        vectors={k: k for k in specs},
+        id=meta["id"],
+        distance={k: v["distance"] for k, v in specs.items()},
+        name=name,
+    )
 
 
 def load_stdlib_docs(as_collection: bool = False) -> pd.DataFrame | Collection:

@@ -20,11 +20,11 @@ import nbformat
 
 HERE = Path(__file__).resolve().parent
 
-SETUP = '''\
+SETUP = """\
 import explorekit as ek
-ek.report.setup_notebook()      # figures also show when the notebook is exported to HTML'''
+ek.report.setup_notebook()      # figures also show when the notebook is exported to HTML"""
 
-QUICKSTART = f'''
+QUICKSTART = f"""
 # %% [markdown]
 # # 01 · Quickstart
 #
@@ -140,9 +140,9 @@ report = (ek.Report("Quickstart: the standard library as vectors")
           .add(explorer, title="The Explorer's state", k=5, max_points=3000))
 path = report.save("reports/01_quickstart.html")
 path
-'''
+"""
 
-STRATEGIES = f'''
+STRATEGIES = f"""
 # %% [markdown]
 # # 02 · Recommendation strategies
 #
@@ -263,9 +263,9 @@ from IPython.display import HTML
 
 HTML(found[["id", "score", "digit", "thumbnail"]].to_html(
     escape=False, formatters={{"thumbnail": lambda uri: f'<img src="{{uri}}" width="32">'}}))
-'''
+"""
 
-DISCOVERY = f'''
+DISCOVERY = f"""
 # %% [markdown]
 # # 03 · Discovery and context search, step by step
 #
@@ -357,9 +357,9 @@ text[["id", "score", "module", "qualname"]]
 
 # %%
 ek.plots.discovery(docs, text, method=PROJECTION)
-'''
+"""
 
-QUANTIZATION = f'''
+QUANTIZATION = f"""
 # %% [markdown]
 # # 04 · Quantization and rescoring: memory against recall
 #
@@ -443,9 +443,9 @@ step.attrs["recall_without_rescore"], step.attrs["recall_with_rescore"]
 # %%
 cols["binary"].search(int(ids[0]), limit=10,
                       params={{"quantization": {{"rescore": True, "oversampling": 3.0}}}})[["id", "score", "qualname"]]
-'''
+"""
 
-QDRANT = f'''
+QDRANT = f"""
 # %% [markdown]
 # # 05 · When the data outgrows one machine: Qdrant
 #
@@ -535,7 +535,7 @@ report.save("reports/05_qdrant.html")
 # %%
 functions = conn["stdlib_docs"].to_collection(filter="kind == 'function'")
 functions
-'''
+"""
 
 NOTEBOOKS = {
     "01_quickstart.ipynb": QUICKSTART,
@@ -584,7 +584,7 @@ def notebook(source: str) -> nbformat.NotebookNode:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = cells(source)
-    for i, cell in enumerate(nb.cells):          # stable ids, so rebuilding gives the same files
+    for i, cell in enumerate(nb.cells):  # stable ids, so rebuilding gives the same files
         cell["id"] = f"cell-{i:02d}"
     return nb
 

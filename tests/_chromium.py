@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 CHROMIUM = os.environ.get("EXPLOREKIT_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DOCS_IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 
@@ -27,9 +35,12 @@ def chromium_path() -> str:
     """The system chromium, or a test failure that says how to get it."""
     path = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
     if not path:
-        pytest.fail(f"Chromium not found at {CHROMIUM}. `make test` installs it (the Makefile target "
-                    "`browser` runs apt-get install chromium); or run: apt-get update && apt-get install -y "
-                    "chromium. Never `playwright install`.", pytrace=False)
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}. `make test` installs it (the Makefile target "
+            "`browser` runs apt-get install chromium); or run: apt-get update && apt-get install -y "
+            "chromium. Never `playwright install`.",
+            pytrace=False,
+        )
     return path
 
 

@@ -22,5 +22,7 @@ def require(module: ModuleType) -> None:
     if importlib.util.find_spec("numba") is None:
         pytest.skip("numba is not installed: only the numpy scan exists here")
     if module.load() is None:
-        pytest.fail(f"numba is installed but {module.__name__}'s kernels did not build:\n"
-                    f"{module._compiled.error}", pytrace=False)
+        pytest.fail(
+            f"numba is installed but {module.__name__}'s kernels did not build:\n{module._compiled.error}",
+            pytrace=False,
+        )

@@ -104,17 +104,30 @@ def _index_digest(index: Any) -> str:
     if index is None or getattr(index, "stale", False):
         return "none"
     n = len(index)
-    description = {"method": index.method, "n": n, "trees": index.n_trees, "dim": index.dim,
-                   "metric": index.metric, "distance": index.distance, "tuning": index.tuning}
+    description = {
+        "method": index.method,
+        "n": n,
+        "trees": index.n_trees,
+        "dim": index.dim,
+        "metric": index.metric,
+        "distance": index.distance,
+        "tuning": index.tuning,
+    }
     codes = index.codes
     annoy = index.forest.annoy
     probes = sorted({0, n // 2, n - 1}) if n else []
     items = [annoy.get_item_vector(i) for i in probes]
     neighbours = [annoy.get_nns_by_item(i, min(n, 10)) for i in probes]
-    return _digest(_canonical(description), *_array_chunks(codes.words), *_array_chunks(codes.mean),
-                   *_array_chunks(codes.centred_norm), *_array_chunks(codes.mean_dot),
-                   *_array_chunks(codes.sq_norm), *_array_chunks(np.asarray(items, np.float32)),
-                   _canonical(neighbours))
+    return _digest(
+        _canonical(description),
+        *_array_chunks(codes.words),
+        *_array_chunks(codes.mean),
+        *_array_chunks(codes.centred_norm),
+        *_array_chunks(codes.mean_dot),
+        *_array_chunks(codes.sq_norm),
+        *_array_chunks(np.asarray(items, np.float32)),
+        _canonical(neighbours),
+    )
 
 
 def fingerprint(col: ek.Collection) -> dict[str, str]:
@@ -124,10 +137,12 @@ def fingerprint(col: ek.Collection) -> dict[str, str]:
     and null apart, plus the column kinds in order), and per vector name ``vectors[name]``,
     ``quantizer[name]`` and ``index[name]`` (``"none"`` when absent).
     """
-    payload = col.store.payload                     # records keep missing vs null; the frame does not
-    parts = {"name": _digest(_canonical(col.name)),
-             "ids": _digest(_canonical(col.ids.tolist())),
-             "payload": _digest(_canonical(list(payload.kinds().items())), _canonical(payload.to_records()))}
+    payload = col.store.payload  # records keep missing vs null; the frame does not
+    parts = {
+        "name": _digest(_canonical(col.name)),
+        "ids": _digest(_canonical(col.ids.tolist())),
+        "payload": _digest(_canonical(list(payload.kinds().items())), _canonical(payload.to_records())),
+    }
     for name in col.vector_names:
         space = _space(col, name)
         parts[f"vectors[{name}]"] = _digest(col.distance(name).encode(), *_array_chunks(col.vectors(name)))
@@ -154,30 +169,51 @@ class Config:
     """A kind of collection the child builds and changes."""
 
     name: str
-    dims: dict[str, int]                 # vector name ("" = unnamed) -> dimension
+    dims: dict[str, int]  # vector name ("" = unnamed) -> dimension
     distances: dict[str, str]
-    ids: str                             # "int" | "str" | "uuid" | "mixed"
-    quantize: dict[str, dict] = field(default_factory=dict)    # quantized when built
-    index: tuple[str, ...] = ()                                # indexed when built
+    ids: str  # "int" | "str" | "uuid" | "mixed"
+    quantize: dict[str, dict] = field(default_factory=dict)  # quantized when built
+    index: tuple[str, ...] = ()  # indexed when built
     points: int = 120
     max_points: int = 400
 
 
-CONFIGS: dict[str, Config] = {c.name: c for c in [
-    Config("cosine-int", {"": 12}, {"": "cosine"}, "int"),
-    Config("dot-str", {"": 8}, {"": "dot"}, "str", quantize={"": {"scalar": {"type": "int8", "quantile": 0.99}}}),
-    Config("euclid-uuid", {"": 16}, {"": "euclid"}, "uuid",
-           quantize={"": {"binary": {"encoding": "two_bits"}}}, index=("",)),
-    Config("manhattan-mixed", {"": 10}, {"": "manhattan"}, "mixed", quantize={"": {"product": {"compression": "x4"}}}),
-    Config("named", {"image": 16, "text": 6}, {"image": "cosine", "text": "euclid"}, "mixed",
-           quantize={"text": {"scalar": {"type": "int8"}}}, index=("image",)),
-]}
+CONFIGS: dict[str, Config] = {
+    c.name: c
+    for c in [
+        Config("cosine-int", {"": 12}, {"": "cosine"}, "int"),
+        Config("dot-str", {"": 8}, {"": "dot"}, "str", quantize={"": {"scalar": {"type": "int8", "quantile": 0.99}}}),
+        Config(
+            "euclid-uuid",
+            {"": 16},
+            {"": "euclid"},
+            "uuid",
+            quantize={"": {"binary": {"encoding": "two_bits"}}},
+            index=("",),
+        ),
+        Config(
+            "manhattan-mixed", {"": 10}, {"": "manhattan"}, "mixed", quantize={"": {"product": {"compression": "x4"}}}
+        ),
+        Config(
+            "named",
+            {"image": 16, "text": 6},
+            {"image": "cosine", "text": "euclid"},
+            "mixed",
+            quantize={"text": {"scalar": {"type": "int8"}}},
+            index=("image",),
+        ),
+    ]
+}
 
 QUANTIZATIONS = [
-    {"scalar": {"type": "int8"}}, {"scalar": {"type": "int8", "quantile": 0.95}},
-    {"binary": {"encoding": "one_bit"}}, {"binary": {"encoding": "one_and_half_bits"}},
+    {"scalar": {"type": "int8"}},
+    {"scalar": {"type": "int8", "quantile": 0.95}},
+    {"binary": {"encoding": "one_bit"}},
+    {"binary": {"encoding": "one_and_half_bits"}},
     {"binary": {"encoding": "two_bits", "query_encoding": "scalar8bits"}},
-    {"product": {"compression": "x4"}}, {"product": {"compression": "x8"}}, {"product": {"compression": "x16"}},
+    {"product": {"compression": "x4"}},
+    {"product": {"compression": "x8"}},
+    {"product": {"compression": "x16"}},
 ]
 
 
@@ -193,8 +229,8 @@ def _new_id(rng: random.Random, kind: str) -> int | str:
 
 
 _VALUES: dict[str, Callable[[random.Random], Any]] = {
-    "n": lambda r: r.randrange(-10**6, 10**6),
-    "big": lambda r: r.choice([2**63 - 1, -2**63, 2**53 + 1, 0]),
+    "n": lambda r: r.randrange(-(10**6), 10**6),
+    "big": lambda r: r.choice([2**63 - 1, -(2**63), 2**53 + 1, 0]),
     "x": lambda r: r.choice([r.uniform(-1e6, 1e6), 0.1, -0.0, 1e-300, 1.0, 2.5e300]),
     "s": lambda r: r.choice(["", "é", "a\nb", "🙂", "x" * 40, "null", "1"]),
     "flag": lambda r: r.random() < 0.5,
@@ -214,9 +250,12 @@ def build(cfg: Config, rng: random.Random, nrng: np.random.Generator) -> ek.Coll
     """A fresh collection of ``cfg``, quantized and indexed as it says."""
     ids = _fresh_ids(rng, cfg.ids, cfg.points, set())
     vectors = {name: nrng.normal(size=(cfg.points, dim)) for name, dim in cfg.dims.items()}
-    col = ek.Collection.from_arrays(vectors[""] if list(vectors) == [""] else vectors, ids=ids,
-                                    payload=[random_payload(rng) for _ in ids],
-                                    distance=cfg.distances[""] if list(vectors) == [""] else cfg.distances)
+    col = ek.Collection.from_arrays(
+        vectors[""] if list(vectors) == [""] else vectors,
+        ids=ids,
+        payload=[random_payload(rng) for _ in ids],
+        distance=cfg.distances[""] if list(vectors) == [""] else cfg.distances,
+    )
     for name, config in cfg.quantize.items():
         col.quantize(config, using=name or None)
     for name in cfg.index:
@@ -254,8 +293,10 @@ def change(col: ek.Collection, cfg: Config, rng: random.Random, nrng: np.random.
     if len(col) > cfg.max_points:
         op = "delete"
     else:
-        op = rng.choices(["upsert-new", "upsert-overwrite", "upsert-mixed", "delete", "quantize", "build_index"],
-                         [14, 12, 10, 10 if len(col) > 30 else 0, 6, 3])[0]
+        op = rng.choices(
+            ["upsert-new", "upsert-overwrite", "upsert-mixed", "delete", "quantize", "build_index"],
+            [14, 12, 10, 10 if len(col) > 30 else 0, 6, 3],
+        )[0]
     name = rng.choice(list(cfg.dims)) or None
     if op.startswith("upsert"):
         _upsert(col, cfg, rng, nrng, {"upsert-new": 0.0, "upsert-overwrite": 1.0, "upsert-mixed": 0.5}[op])
@@ -285,7 +326,7 @@ def run_child(job: dict[str, Any]) -> None:
     log = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     col = ek.Collection.load(folder, verify=True) if job["resume"] else build(cfg, rng, nrng)
     _emit(log, f"start {step}")
-    save_next = not job["resume"]              # a new folder: its first save comes first
+    save_next = not job["resume"]  # a new folder: its first save comes first
     stop = time.monotonic() + float(job.get("deadline", 30.0))
     while time.monotonic() < stop:
         if save_next or rng.random() < 0.35:
@@ -328,7 +369,7 @@ def _child_main(job: dict[str, Any]) -> None:
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
-        os.dup2(devnull, 1)                   # stdout is the zygote's channel to the parent
+        os.dup2(devnull, 1)  # stdout is the zygote's channel to the parent
         _install_mutant(job.get("mutant"))
         run_child(job)
     except BaseException:  # noqa: BLE001 - reported to the parent through the log
@@ -344,7 +385,9 @@ def _child_main(job: dict[str, Any]) -> None:
 
 # ====================================================================== mutants (a save that lies)
 def _reverse_vectors(col: ek.Collection) -> ek.Collection:
-    spaces = {k: dataclasses.replace(s, stored=np.ascontiguousarray(s.stored[::-1])) for k, s in col.store.spaces.items()}
+    spaces = {
+        k: dataclasses.replace(s, stored=np.ascontiguousarray(s.stored[::-1])) for k, s in col.store.spaces.items()
+    }
     return _with(col, spaces=spaces)
 
 
@@ -374,7 +417,10 @@ def _with(col: ek.Collection, **parts: Any) -> ek.Collection:
 
 
 MUTANTS: dict[str, Callable[[ek.Collection], ek.Collection]] = {
-    "reverse_vectors": _reverse_vectors, "drop_payload_key": _drop_payload_key, "shuffle_codes": _shuffle_codes}
+    "reverse_vectors": _reverse_vectors,
+    "drop_payload_key": _drop_payload_key,
+    "shuffle_codes": _shuffle_codes,
+}
 
 
 def _install_mutant(kind: str | None) -> None:
@@ -396,10 +442,10 @@ class Tally:
 
     kill_points: int = 0
     saves_completed: int = 0
-    kills_during_save: int = 0        # a save was announced and not finished when the kill came
-    previous_state_loaded: int = 0    # ... and the folder held the state before it
-    new_state_loaded: int = 0         # ... and the folder held the one being saved
-    no_collection_yet: int = 0        # killed before a new folder's first save finished
+    kills_during_save: int = 0  # a save was announced and not finished when the kill came
+    previous_state_loaded: int = 0  # ... and the folder held the state before it
+    new_state_loaded: int = 0  # ... and the folder held the one being saved
+    no_collection_yet: int = 0  # killed before a new folder's first save finished
     first_save_rounds: int = 0
     states: set = field(default_factory=set)
     by_config: Counter = field(default_factory=Counter)
@@ -415,13 +461,22 @@ class Tally:
 
     def summary(self) -> dict[str, Any]:
         """Counts only (JSON-able), for printing and for the README."""
-        return {"kill_points": self.kill_points, "saves_completed": self.saves_completed,
-                "kills_during_save": self.kills_during_save, "previous_state_loaded": self.previous_state_loaded,
-                "new_state_loaded": self.new_state_loaded, "no_collection_yet": self.no_collection_yet,
-                "first_save_rounds": self.first_save_rounds, "distinct_states_loaded": len(self.states),
-                "mismatches": len(self.mismatches), "load_failures": len(self.load_failures),
-                "child_errors": len(self.child_errors), "foreign_files_lost": len(self.foreign_lost),
-                "kill_points_by_config": dict(sorted(self.by_config.items())), "changes": dict(sorted(self.ops.items()))}
+        return {
+            "kill_points": self.kill_points,
+            "saves_completed": self.saves_completed,
+            "kills_during_save": self.kills_during_save,
+            "previous_state_loaded": self.previous_state_loaded,
+            "new_state_loaded": self.new_state_loaded,
+            "no_collection_yet": self.no_collection_yet,
+            "first_save_rounds": self.first_save_rounds,
+            "distinct_states_loaded": len(self.states),
+            "mismatches": len(self.mismatches),
+            "load_failures": len(self.load_failures),
+            "child_errors": len(self.child_errors),
+            "foreign_files_lost": len(self.foreign_lost),
+            "kill_points_by_config": dict(sorted(self.by_config.items())),
+            "changes": dict(sorted(self.ops.items())),
+        }
 
 
 class Zygote:
@@ -431,8 +486,13 @@ class Zygote:
         self.configs = list(configs or CONFIGS)
         path = [str(Path(ek.__file__).resolve().parent.parent), *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
         env = {**os.environ, "EXPLOREKIT_PROGRESS": "0", "PYTHONPATH": os.pathsep.join(p for p in path if p)}
-        self.proc = subprocess.Popen([sys.executable, str(HERE / "crasher.py"), "zygote", *self.configs], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "crasher.py"), "zygote", *self.configs],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         self._expect("ready")
 
     def _expect(self, word: str) -> list[str]:
@@ -508,7 +568,7 @@ class _Slot:
     folder: Path
     known: dict | None = None
     step: int = 0
-    planted: tuple[Path, bytes] | None = None     # a user's file inside the folder, and its content
+    planted: tuple[Path, bytes] | None = None  # a user's file inside the folder, and its content
 
 
 def _plant(path: Path, rng: random.Random) -> bytes:
@@ -517,10 +577,21 @@ def _plant(path: Path, rng: random.Random) -> bytes:
     return content
 
 
-def soak(base: Path, *, rounds: int | None = None, minutes: float | None = None, seed: int = 0,
-         configs: list[str] | None = None, mutant: str | None = None, fresh_share: float = 0.08,
-         user_file_inside: bool = False, max_delay: float = 0.25, min_saves: int = 0,
-         report: Callable[[Tally], None] | None = None, zygote: Zygote | None = None) -> Tally:
+def soak(
+    base: Path,
+    *,
+    rounds: int | None = None,
+    minutes: float | None = None,
+    seed: int = 0,
+    configs: list[str] | None = None,
+    mutant: str | None = None,
+    fresh_share: float = 0.08,
+    user_file_inside: bool = False,
+    max_delay: float = 0.25,
+    min_saves: int = 0,
+    report: Callable[[Tally], None] | None = None,
+    zygote: Zygote | None = None,
+) -> Tally:
     """Kill, reload and check, ``rounds`` times or for ``minutes``; see the module docstring.
 
     ``min_saves``: each child is killed only after it completed that many saves (then after
@@ -547,7 +618,7 @@ def soak(base: Path, *, rounds: int | None = None, minutes: float | None = None,
         while (tally.kill_points < rounds) if rounds is not None else (time.monotonic() < stop):
             slot = slots[names[tally.kill_points % len(names)]]
             if slot.known is None and slot.folder.exists() or slot.known is not None and rng.random() < fresh_share:
-                shutil.rmtree(slot.folder)        # a new folder: the next kill may land in its first save
+                shutil.rmtree(slot.folder)  # a new folder: the next kill may land in its first save
                 slot.folder, slot.known, slot.planted = base / f"{slot.config}-{tally.kill_points}", None, None
             _round(zyg, slot, rng, tally, base / "child.log", max_delay, min_saves, mutant)
             if sibling.read_bytes() != sibling_content:
@@ -574,19 +645,36 @@ def _check_inside(slot: _Slot, rng: random.Random, tally: Tally) -> None:
         slot.planted = (path, _plant(path, rng))
 
 
-def _round(zyg: Zygote, slot: _Slot, rng: random.Random, tally: Tally, log: Path, max_delay: float,
-           min_saves: int, mutant: str | None) -> None:
+def _round(
+    zyg: Zygote,
+    slot: _Slot,
+    rng: random.Random,
+    tally: Tally,
+    log: Path,
+    max_delay: float,
+    min_saves: int,
+    mutant: str | None,
+) -> None:
     """One kill point: start a child on ``slot``, kill it, load the folder, compare."""
     log.unlink(missing_ok=True)
     fresh = slot.known is None
     tally.first_save_rounds += fresh
-    pid = zyg.start({"config": slot.config, "folder": str(slot.folder), "seed": rng.getrandbits(32),
-                     "step": slot.step, "log": str(log), "resume": not fresh, "mutant": mutant})
+    pid = zyg.start(
+        {
+            "config": slot.config,
+            "folder": str(slot.folder),
+            "seed": rng.getrandbits(32),
+            "step": slot.step,
+            "log": str(log),
+            "resume": not fresh,
+            "mutant": mutant,
+        }
+    )
     if min_saves:
         _wait_for(log, "saved", min_saves, pid, give_up=120.0)
     if rng.random() < 0.5:
         time.sleep(rng.uniform(0, max_delay))
-    else:                                      # aim at a save: a short delay after one starts
+    else:  # aim at a save: a short delay after one starts
         _wait_for(log, "saving", rng.randint(1, 2), pid, give_up=30.0)
         time.sleep(rng.uniform(0, max_delay / 3))
     try:
@@ -629,8 +717,11 @@ def _compare(slot: _Slot, saved: dict | None, in_flight: dict | None, tally: Tal
     elif loaded == in_flight:
         tally.new_state_loaded += 1
     else:
-        nearest = min((differences(loaded, state) for state in (saved, in_flight) if state is not None), key=len,
-                      default=["collection"])
+        nearest = min(
+            (differences(loaded, state) for state in (saved, in_flight) if state is not None),
+            key=len,
+            default=["collection"],
+        )
         tally.mismatches.append((tally.kill_points, slot.config, nearest))
     if loaded is not None:
         tally.states.add(state_id(loaded))
@@ -641,5 +732,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["zygote"] and set(sys.argv[2:]) <= set(CONFIGS):
         zygote(sys.argv[2:] or list(CONFIGS))
     else:
-        sys.exit(f"usage: python tests/crasher.py zygote [CONFIG ...]   (configs: {', '.join(CONFIGS)}; "
-                 "the long run is benchmarks/soak.py)")
+        sys.exit(
+            f"usage: python tests/crasher.py zygote [CONFIG ...]   (configs: {', '.join(CONFIGS)}; "
+            "the long run is benchmarks/soak.py)"
+        )

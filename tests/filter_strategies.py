@@ -12,14 +12,13 @@ import uuid
 from typing import Any
 
 import numpy as np
-from hypothesis import strategies as st
-
 import qdrant_edge as qe
+from hypothesis import strategies as st
 from qdrant_client import QdrantClient, models
 
-from explorekit.query.filters import filter_mask
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
+from explorekit.query.filters import filter_mask
 
 
 # ---------------------------------------------------------------------- oracles
@@ -35,8 +34,7 @@ class LocalOracle:
             self.client.delete_collection("t")
         self.client.create_collection("t", vectors_config=models.VectorParams(size=1, distance=models.Distance.DOT))
         if payloads:
-            self.client.upsert("t", [models.PointStruct(id=i, vector=[1.0], payload=p)
-                                     for i, p in zip(ids, payloads)])
+            self.client.upsert("t", [models.PointStruct(id=i, vector=[1.0], payload=p) for i, p in zip(ids, payloads)])
         model = flt if isinstance(flt, models.Filter) else models.Filter.model_validate(flt)
         points, _ = self.client.scroll("t", scroll_filter=model, limit=len(payloads) + 1)
         where = {i: r for r, i in enumerate(ids)}
@@ -56,10 +54,17 @@ def _edge_condition(c: dict) -> Any:
         return qe.NestedCondition(c["nested"]["key"], edge_filter(c["nested"]["filter"]))
     kw: dict[str, Any] = {}
     if "match" in c:
-        (kind, value), = c["match"].items()
-        kw["match"] = {"value": qe.MatchValue, "any": qe.MatchAny, "except": qe.MatchExcept,
-                       "text": qe.MatchText, "phrase": qe.MatchPhrase, "text_any": qe.MatchTextAny,
-                       "prefix": qe.MatchPrefix, "substring": qe.MatchSubstring}[kind](value)
+        ((kind, value),) = c["match"].items()
+        kw["match"] = {
+            "value": qe.MatchValue,
+            "any": qe.MatchAny,
+            "except": qe.MatchExcept,
+            "text": qe.MatchText,
+            "phrase": qe.MatchPhrase,
+            "text_any": qe.MatchTextAny,
+            "prefix": qe.MatchPrefix,
+            "substring": qe.MatchSubstring,
+        }[kind](value)
     if "range" in c:
         r = c["range"]
         kw["range"] = (qe.RangeDateTime if any(isinstance(v, str) for v in r.values()) else qe.RangeFloat)(**r)
@@ -73,13 +78,19 @@ def _edge_condition(c: dict) -> Any:
 
 def edge_filter(f: dict) -> Any:
     """A filter dict as qdrant-edge objects."""
+
     def conds(x: Any) -> Any:
         if x is None:
             return None
         return [_edge_condition(c) for c in ([x] if isinstance(x, dict) else x)]
+
     ms = f.get("min_should")
-    return qe.Filter(must=conds(f.get("must")), should=conds(f.get("should")), must_not=conds(f.get("must_not")),
-                     min_should=None if ms is None else qe.MinShould(conds(ms["conditions"]), ms["min_count"]))
+    return qe.Filter(
+        must=conds(f.get("must")),
+        should=conds(f.get("should")),
+        must_not=conds(f.get("must_not")),
+        min_should=None if ms is None else qe.MinShould(conds(ms["conditions"]), ms["min_count"]),
+    )
 
 
 class EdgeOracle:
@@ -96,8 +107,9 @@ class EdgeOracle:
             self.shard.update(qe.UpdateOperation.delete_points(self.stored))
         self.stored = list(range(len(payloads)))
         self.shard.update(qe.UpdateOperation.upsert_points([qe.Point(i, [1.0], p) for i, p in enumerate(payloads)]))
-        result = self.shard.scroll(qe.ScrollRequest(limit=len(payloads) + 1, filter=edge_filter(flt),
-                                                    with_payload=False))
+        result = self.shard.scroll(
+            qe.ScrollRequest(limit=len(payloads) + 1, filter=edge_filter(flt), with_payload=False)
+        )
         points = result[0] if isinstance(result, tuple) else result
         return sorted(p.id for p in points)
 
@@ -126,28 +138,33 @@ def _objects(values: st.SearchStrategy) -> st.SearchStrategy:
 
 
 VALUES = st.one_of(
-    SCALARS, SCALARS, SCALARS,
+    SCALARS,
+    SCALARS,
+    SCALARS,
     st.lists(st.one_of(SCALARS, st.lists(SCALARS, max_size=2)), max_size=3),
     _objects(st.one_of(SCALARS, st.lists(SCALARS, max_size=3))),
     st.lists(_objects(st.one_of(SCALARS, st.lists(SCALARS, max_size=2))), max_size=3),
 )
 TOP_KEYS = ["a", "b", "c"]
 _ABSENT = object()
-RECORDS = st.builds(lambda *vals: {k: v for k, v in zip(TOP_KEYS, vals) if v is not _ABSENT},
-                    *[st.one_of(VALUES, VALUES, VALUES, st.just(_ABSENT)) for _ in TOP_KEYS])
+RECORDS = st.builds(
+    lambda *vals: {k: v for k, v in zip(TOP_KEYS, vals) if v is not _ABSENT},
+    *[st.one_of(VALUES, VALUES, VALUES, st.just(_ABSENT)) for _ in TOP_KEYS],
+)
 PAYLOADS = st.lists(RECORDS, min_size=3, max_size=10)
 
-KEYS = st.one_of(st.sampled_from(["a", "b", "c"]),
-                 st.sampled_from(["a[]", "c[]", "a.x", "c[].x", "b[].y", "a[0]", "c[1].y", "zz"]))
+KEYS = st.one_of(
+    st.sampled_from(["a", "b", "c"]), st.sampled_from(["a[]", "c[]", "a.x", "c[].x", "b[].y", "a[0]", "c[1].y", "zz"])
+)
 NESTED_KEYS = st.sampled_from(["x", "y", "x[]", "zz"])
 
 
 def field_conditions(keys: st.SearchStrategy, bools: bool = True) -> st.SearchStrategy:
     matchable = st.one_of(INTS, STRS, st.booleans()) if bools else st.one_of(INTS, STRS)
-    bounds = st.one_of(st.dictionaries(st.sampled_from(["gt", "gte", "lt", "lte"]), st.one_of(INTS, FLOATS),
-                                       min_size=1, max_size=1),
-                       st.dictionaries(st.sampled_from(["gt", "gte", "lt", "lte"]), st.one_of(INTS, FLOATS),
-                                       min_size=2, max_size=2))
+    bounds = st.one_of(
+        st.dictionaries(st.sampled_from(["gt", "gte", "lt", "lte"]), st.one_of(INTS, FLOATS), min_size=1, max_size=1),
+        st.dictionaries(st.sampled_from(["gt", "gte", "lt", "lte"]), st.one_of(INTS, FLOATS), min_size=2, max_size=2),
+    )
     counts = st.dictionaries(st.sampled_from(["gt", "gte", "lt", "lte"]), st.integers(0, 3), min_size=1, max_size=2)
     lists = st.one_of(st.lists(INTS, min_size=1, max_size=3), st.lists(STRS, min_size=1, max_size=3), st.just([]))
     text = st.sampled_from(["hello", "world hello", "HELLO", "wor", "a", "", "b world"])
@@ -155,8 +172,12 @@ def field_conditions(keys: st.SearchStrategy, bools: bool = True) -> st.SearchSt
         st.builds(lambda k, v: {"key": k, "match": {"value": v}}, keys, matchable),
         st.builds(lambda k, v: {"key": k, "match": {"any": v}}, keys, lists),
         st.builds(lambda k, v: {"key": k, "match": {"except": v}}, keys, lists),
-        st.builds(lambda k, kind, v: {"key": k, "match": {kind: v}}, keys,
-                  st.sampled_from(["text", "phrase", "text_any"]), text),
+        st.builds(
+            lambda k, kind, v: {"key": k, "match": {kind: v}},
+            keys,
+            st.sampled_from(["text", "phrase", "text_any"]),
+            text,
+        ),
         st.builds(lambda k, v: {"key": k, "range": v}, keys, bounds),
         st.builds(lambda k, v: {"key": k, "values_count": v}, keys, counts),
         st.builds(lambda k: {"is_empty": {"key": k}}, keys),
@@ -172,12 +193,20 @@ def _filters(conditions: st.SearchStrategy) -> st.SearchStrategy:
     return st.one_of(
         st.builds(lambda c, name: {name: [c]}, conditions, st.sampled_from(["must", "must", "should", "must_not"])),
         st.builds(
-            lambda must, should, must_not, ms: {k: v for k, v in
-                                                (("must", must), ("should", should), ("must_not", must_not),
-                                                 ("min_should", ms)) if v is not None},
-            maybe, maybe, maybe,
-            st.none() | st.builds(lambda cs, k: {"conditions": cs, "min_count": k},
-                                  st.lists(conditions, max_size=3), st.integers(1, 3))))
+            lambda must, should, must_not, ms: {
+                k: v
+                for k, v in (("must", must), ("should", should), ("must_not", must_not), ("min_should", ms))
+                if v is not None
+            },
+            maybe,
+            maybe,
+            maybe,
+            st.none()
+            | st.builds(
+                lambda cs, k: {"conditions": cs, "min_count": k}, st.lists(conditions, max_size=3), st.integers(1, 3)
+            ),
+        ),
+    )
 
 
 def filters(n_ids: int = 8, bools: bool = True) -> st.SearchStrategy:

@@ -21,10 +21,18 @@ from qdrant_client import QdrantClient, models
 
 import explorekit as ek
 
-_QC_DIST = {"cosine": models.Distance.COSINE, "dot": models.Distance.DOT,
-            "euclid": models.Distance.EUCLID, "manhattan": models.Distance.MANHATTAN}
-_QE_DIST = {"cosine": qe.Distance.Cosine, "dot": qe.Distance.Dot,
-            "euclid": qe.Distance.Euclid, "manhattan": qe.Distance.Manhattan}
+_QC_DIST = {
+    "cosine": models.Distance.COSINE,
+    "dot": models.Distance.DOT,
+    "euclid": models.Distance.EUCLID,
+    "manhattan": models.Distance.MANHATTAN,
+}
+_QE_DIST = {
+    "cosine": qe.Distance.Cosine,
+    "dot": qe.Distance.Dot,
+    "euclid": qe.Distance.Euclid,
+    "manhattan": qe.Distance.Manhattan,
+}
 
 
 def _named(vectors) -> dict[str, np.ndarray]:
@@ -34,8 +42,16 @@ def _named(vectors) -> dict[str, np.ndarray]:
 class Trio:
     """One dataset in explorekit, qdrant-client local mode and qdrant-edge."""
 
-    def __init__(self, vectors, ids=None, payload=None, distance="cosine", name=None,
-                 client: QdrantClient | None = None, edge: bool = True):
+    def __init__(
+        self,
+        vectors,
+        ids=None,
+        payload=None,
+        distance="cosine",
+        name=None,
+        client: QdrantClient | None = None,
+        edge: bool = True,
+    ):
         self.vectors = {k: np.asarray(v, np.float32) for k, v in _named(vectors).items()}
         n = len(next(iter(self.vectors.values())))
         self.ids = list(range(n)) if ids is None else list(ids)
@@ -44,9 +60,12 @@ class Trio:
         self.name = name or f"c{uuid.uuid4().hex[:8]}"
         records = self.payload if isinstance(self.payload, list) else None
         self.col = ek.Collection.from_arrays(
-            self.vectors if set(self.vectors) != {""} else self.vectors[""], ids=self.ids,
+            self.vectors if set(self.vectors) != {""} else self.vectors[""],
+            ids=self.ids,
             payload=self.payload if records is None else records,
-            distance=self.distance if set(self.vectors) != {""} else self.distance[""], name=self.name)
+            distance=self.distance if set(self.vectors) != {""} else self.distance[""],
+            name=self.name,
+        )
         self.client = client or QdrantClient(":memory:")
         self._load_local()
         self.edge = self._load_edge() if edge else None
@@ -61,14 +80,19 @@ class Trio:
         if set(self.vectors) == {""}:
             config: Any = models.VectorParams(size=self.vectors[""].shape[1], distance=_QC_DIST[self.distance[""]])
         else:
-            config = {k: models.VectorParams(size=v.shape[1], distance=_QC_DIST[self.distance[k]])
-                      for k, v in self.vectors.items()}
+            config = {
+                k: models.VectorParams(size=v.shape[1], distance=_QC_DIST[self.distance[k]])
+                for k, v in self.vectors.items()
+            }
         self.client.create_collection(self.name, vectors_config=config)
         payloads = self._points_payload()
         points = []
         for i, pid in enumerate(self.ids):
-            vec = (self.vectors[""][i].tolist() if set(self.vectors) == {""}
-                   else {k: v[i].tolist() for k, v in self.vectors.items()})
+            vec = (
+                self.vectors[""][i].tolist()
+                if set(self.vectors) == {""}
+                else {k: v[i].tolist() for k, v in self.vectors.items()}
+            )
             points.append(models.PointStruct(id=pid, vector=vec, payload=payloads[i]))
         if points:
             self.client.upsert(self.name, points=points)
@@ -78,14 +102,19 @@ class Trio:
         if set(self.vectors) == {""}:
             vec_config: Any = qe.EdgeVectorParams(size=self.vectors[""].shape[1], distance=_QE_DIST[self.distance[""]])
         else:
-            vec_config = {k: qe.EdgeVectorParams(size=v.shape[1], distance=_QE_DIST[self.distance[k]])
-                          for k, v in self.vectors.items()}
+            vec_config = {
+                k: qe.EdgeVectorParams(size=v.shape[1], distance=_QE_DIST[self.distance[k]])
+                for k, v in self.vectors.items()
+            }
         shard = qe.EdgeShard.create(self._edge_dir, qe.EdgeConfig(vectors=vec_config))
         payloads = self._points_payload()
         points = []
         for i, pid in enumerate(self.ids):
-            vec = (self.vectors[""][i].tolist() if set(self.vectors) == {""}
-                   else {k: v[i].tolist() for k, v in self.vectors.items()})
+            vec = (
+                self.vectors[""][i].tolist()
+                if set(self.vectors) == {""}
+                else {k: v[i].tolist() for k, v in self.vectors.items()}
+            )
             points.append(qe.Point(pid, vec, payloads[i]))
         if points:
             shard.update(qe.UpdateOperation.upsert_points(points))
@@ -101,14 +130,22 @@ class Trio:
         lookup = kw.get("lookup_from")
         lf = None
         if lookup is not None:
-            lf = models.LookupLocation(collection=lookup["collection"] if isinstance(lookup["collection"], str)
-                                       else lookup["collection"].name, vector=lookup.get("vector"))
+            lf = models.LookupLocation(
+                collection=lookup["collection"] if isinstance(lookup["collection"], str) else lookup["collection"].name,
+                vector=lookup.get("vector"),
+            )
         flt = kw.get("filter")
         res = self.client.query_points(
-            self.name, query=query, using=kw.get("using") or None,
+            self.name,
+            query=query,
+            using=kw.get("using") or None,
             query_filter=models.Filter(**flt) if isinstance(flt, dict) else flt,
-            limit=kw.get("limit", 10), offset=kw.get("offset") or None,
-            score_threshold=kw.get("score_threshold"), lookup_from=lf, with_payload=False)
+            limit=kw.get("limit", 10),
+            offset=kw.get("offset") or None,
+            score_threshold=kw.get("score_threshold"),
+            lookup_from=lf,
+            with_payload=False,
+        )
         return [(p.id, p.score) for p in res.points]
 
     # ---- edge
@@ -149,8 +186,15 @@ class Trio:
         if excluded:
             ex = qe.HasIdCondition(set(excluded))
             flt = qe.Filter(must=[flt] if flt is not None else None, must_not=[ex])
-        req = qe.QueryRequest(limit=kw.get("limit", 10), offset=kw.get("offset") or None, query=q, filter=flt,
-                              score_threshold=kw.get("score_threshold"), with_payload=False, with_vector=False)
+        req = qe.QueryRequest(
+            limit=kw.get("limit", 10),
+            offset=kw.get("offset") or None,
+            query=q,
+            filter=flt,
+            score_threshold=kw.get("score_threshold"),
+            with_payload=False,
+            with_vector=False,
+        )
         return [(p.id, p.score) for p in self.edge.query(req)]
 
 
@@ -167,12 +211,18 @@ def _local_query(kind: str, kw: dict):
         q = kw["query"]
         return q if isinstance(q, (int, str)) else models.NearestQuery(nearest=list(map(float, q)))
     if kind == "recommend":
-        strategy = {"average_vector": models.RecommendStrategy.AVERAGE_VECTOR,
-                    "best_score": models.RecommendStrategy.BEST_SCORE,
-                    "sum_scores": models.RecommendStrategy.SUM_SCORES}[kw.get("strategy", "average_vector")]
-        return models.RecommendQuery(recommend=models.RecommendInput(
-            positive=[_qc_ex(x) for x in kw.get("positive", [])],
-            negative=[_qc_ex(x) for x in kw.get("negative", [])], strategy=strategy))
+        strategy = {
+            "average_vector": models.RecommendStrategy.AVERAGE_VECTOR,
+            "best_score": models.RecommendStrategy.BEST_SCORE,
+            "sum_scores": models.RecommendStrategy.SUM_SCORES,
+        }[kw.get("strategy", "average_vector")]
+        return models.RecommendQuery(
+            recommend=models.RecommendInput(
+                positive=[_qc_ex(x) for x in kw.get("positive", [])],
+                negative=[_qc_ex(x) for x in kw.get("negative", [])],
+                strategy=strategy,
+            )
+        )
     pairs = [models.ContextPair(positive=_qc_ex(_pos(p)), negative=_qc_ex(_neg(p))) for p in kw.get("context", [])]
     if kw.get("target") is not None:
         return models.DiscoverQuery(discover=models.DiscoverInput(target=_qc_ex(kw["target"]), context=pairs))
@@ -227,16 +277,19 @@ def edge_filter(flt):
         return [cond(c) for c in flt[key]] if flt.get(key) is not None else None
 
     ms = flt.get("min_should")
-    return qe.Filter(must=many("must"), should=many("should"), must_not=many("must_not"),
-                     min_should=qe.MinShould([cond(c) for c in ms["conditions"]], ms["min_count"]) if ms else None)
+    return qe.Filter(
+        must=many("must"),
+        should=many("should"),
+        must_not=many("must_not"),
+        min_should=qe.MinShould([cond(c) for c in ms["conditions"]], ms["min_count"]) if ms else None,
+    )
 
 
 def ids_scores(frame: pd.DataFrame) -> list[tuple[Any, float]]:
     return list(zip(frame["id"].tolist(), frame["score"].tolist()))
 
 
-def assert_same(got, want, *, got_whole=None, want_whole=None, limit=None, rel=1e-5, abs_=2e-6,
-                label="") -> int:
+def assert_same(got, want, *, got_whole=None, want_whole=None, limit=None, rel=1e-5, abs_=2e-6, label="") -> int:
     """Same ids in the same order, except inside groups of equal scores, which compare as sets.
 
     Scores agree to ``rel``/``abs_``. Every group compares exactly as a set, the last one too,
@@ -259,7 +312,7 @@ def assert_same(got, want, *, got_whole=None, want_whole=None, limit=None, rel=1
     1
     """
     assert len(got) == len(want), f"{label}: {len(got)} results vs {len(want)}\n got={got}\nwant={want}"
-    for (gi, gs), (wi, ws) in zip(got, want):
+    for (_gi, gs), (_wi, ws) in zip(got, want):
         assert math.isclose(gs, ws, rel_tol=rel, abs_tol=abs_), f"{label}: score {gs} vs {ws}\n got={got}\nwant={want}"
     groups_got, groups_want = _groups(got, rel, abs_), _groups(want, rel, abs_)
     assert len(groups_got) == len(groups_want), f"{label}: tie groups differ\n got={got}\nwant={want}"
@@ -274,18 +327,27 @@ def assert_same(got, want, *, got_whole=None, want_whole=None, limit=None, rel=1
     whole_got = _tied_beyond(got, got_whole, score, rel, abs_)
     whole_want = _tied_beyond(want, want_whole, score, rel, abs_)
     g, w = groups_got[last], groups_want[last]
-    if whole_got is None and whole_want is None and got_whole is None and want_whole is None \
-            and limit is not None and len(got) >= limit:    # may be cut, and nothing tells
+    if (
+        whole_got is None
+        and whole_want is None
+        and got_whole is None
+        and want_whole is None
+        and limit is not None
+        and len(got) >= limit
+    ):  # may be cut, and nothing tells
         return len(got) - len(g)
-    if whole_got is None and whole_want is None:            # the limit did not cut the last group
+    if whole_got is None and whole_want is None:  # the limit did not cut the last group
         assert g == w, f"{label}: last group differs: {g} vs {w}\n got={got}\nwant={want}"
-    else:                                                    # cut: any members of the group
+    else:  # cut: any members of the group
         if whole_want is not None:
-            assert g <= whole_want, (f"{label}: last group {g} has points outside the tied "
-                                     f"group {whole_want}\n got={got}\nwant={want}")
+            assert g <= whole_want, (
+                f"{label}: last group {g} has points outside the tied group {whole_want}\n got={got}\nwant={want}"
+            )
         if whole_got is not None:
-            assert w <= whole_got, (f"{label}: the reference's last group {w} has points outside "
-                                    f"the tied group {whole_got}\n got={got}\nwant={want}")
+            assert w <= whole_got, (
+                f"{label}: the reference's last group {w} has points outside "
+                f"the tied group {whole_got}\n got={got}\nwant={want}"
+            )
     return len(got)
 
 

@@ -18,8 +18,20 @@ import explorekit
 PACKAGE = Path(explorekit.__file__).parent
 ROOT = PACKAGE.parent
 # Imports that may stay inside functions: optional or slow-to-import dependencies, loaded on use.
-LAZY_OK = ("umap", "qdrant_client", "grpc", "plotly", "numba", "llvmlite", "IPython", "ipywidgets",
-           "anywidget", "torch", "sentence_transformers", "sklearn")
+LAZY_OK = (
+    "umap",
+    "qdrant_client",
+    "grpc",
+    "plotly",
+    "numba",
+    "llvmlite",
+    "IPython",
+    "ipywidgets",
+    "anywidget",
+    "torch",
+    "sentence_transformers",
+    "sklearn",
+)
 PRIVATE = {"_ids", "_spaces", "_payload", "_store", "_space", "_lock", "_run", "_apply", "_assemble"}
 
 
@@ -29,8 +41,9 @@ def _modules() -> list[Path]:
 
 def test_import_linter_contracts_are_kept():
     lint = Path(sys.executable).with_name("lint-imports")
-    out = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml")], capture_output=True, text=True,
-                         cwd=ROOT)
+    out = subprocess.run(
+        [str(lint), "--config", str(ROOT / "pyproject.toml")], capture_output=True, text=True, cwd=ROOT
+    )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert " 0 broken" in out.stdout, out.stdout[-4000:]
 
@@ -81,12 +94,23 @@ def test_no_module_reads_the_private_parts_of_a_collection_or_store():
 
 
 def test_the_core_imports_no_user_interface_library():
-    core = ["explorekit", "explorekit.collection", "explorekit.engine.planner", "explorekit.persistence",
-            "explorekit.datasets", "explorekit.analysis.explain", "explorekit.analysis.zones",
-            "explorekit.analysis.rescoring", "explorekit.analysis.projection", "explorekit.backends.qdrant"]
+    core = [
+        "explorekit",
+        "explorekit.collection",
+        "explorekit.engine.planner",
+        "explorekit.persistence",
+        "explorekit.datasets",
+        "explorekit.analysis.explain",
+        "explorekit.analysis.zones",
+        "explorekit.analysis.rescoring",
+        "explorekit.analysis.projection",
+        "explorekit.backends.qdrant",
+    ]
     ui = {"plotly", "ipywidgets", "anywidget", "IPython", "umap"}
-    code = (f"import importlib, sys; [importlib.import_module(m) for m in {core!r}]; "
-            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {ui!r}))")
+    code = (
+        f"import importlib, sys; [importlib.import_module(m) for m in {core!r}]; "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {ui!r}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
 

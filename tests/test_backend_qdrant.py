@@ -16,26 +16,33 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import numpy as np
 import pandas as pd
 import pytest
+from oracle import assert_same, ids_scores
 from qdrant_client import QdrantClient, models
 
 import explorekit as ek
 from explorekit.backends._convert import ID_FIELD, to_point_id
 from explorekit.backends._transfer import quantization_config
 from explorekit.backends.qdrant import Connection, QdrantCollection, connect, from_qdrant, to_qdrant
-from oracle import assert_same, ids_scores
 
 N = 60
 RNG = np.random.default_rng(11)
-IDS = [f"p{i}" for i in range(N)]                       # strings: stored on the server as uuid5
-VEC = {"cos": RNG.normal(size=(N, 8)).astype(np.float32),
-       "dot": RNG.normal(size=(N, 8)).astype(np.float32),
-       "euc": RNG.normal(size=(N, 5)).astype(np.float32),
-       "man": RNG.normal(size=(N, 5)).astype(np.float32)}
+IDS = [f"p{i}" for i in range(N)]  # strings: stored on the server as uuid5
+VEC = {
+    "cos": RNG.normal(size=(N, 8)).astype(np.float32),
+    "dot": RNG.normal(size=(N, 8)).astype(np.float32),
+    "euc": RNG.normal(size=(N, 5)).astype(np.float32),
+    "man": RNG.normal(size=(N, 5)).astype(np.float32),
+}
 DIST = {"cos": "cosine", "dot": "dot", "euc": "euclid", "man": "manhattan"}
-PAYLOAD = pd.DataFrame({"tag": [["a", "b", "c"][i % 3] for i in range(N)], "n": [i % 17 for i in range(N)],
-                        "score_x": RNG.normal(size=N).round(3),
-                        "opt": [float(i) if i % 4 else None for i in range(N)]})      # missing in a quarter
-PLAIN = RNG.normal(size=(30, 8)).astype(np.float32)     # int ids, the unnamed vector
+PAYLOAD = pd.DataFrame(
+    {
+        "tag": [["a", "b", "c"][i % 3] for i in range(N)],
+        "n": [i % 17 for i in range(N)],
+        "score_x": RNG.normal(size=N).round(3),
+        "opt": [float(i) if i % 4 else None for i in range(N)],
+    }
+)  # missing in a quarter
+PLAIN = RNG.normal(size=(30, 8)).astype(np.float32)  # int ids, the unnamed vector
 UUIDS = [str(uuid.UUID(int=int(RNG.integers(1, 2**62)) * 7919)) for _ in range(20)]
 RAW8 = [RNG.normal(size=8).round(3).tolist() for _ in range(3)]
 RAW5 = [RNG.normal(size=5).round(3).tolist() for _ in range(3)]
@@ -43,9 +50,11 @@ MULTI, PLAIN_NAME, UUID_NAME = "bq_multi", "bq_plain", "bq_uuid"
 
 
 def _locals() -> dict[str, ek.Collection]:
-    return {MULTI: ek.Collection.from_arrays(VEC, ids=IDS, payload=PAYLOAD, distance=DIST, name=MULTI),
-            PLAIN_NAME: ek.Collection.from_arrays(PLAIN, ids=list(range(100, 130)), distance="cosine", name=PLAIN_NAME),
-            UUID_NAME: ek.Collection.from_arrays(PLAIN[:20, :5], ids=UUIDS, distance="euclid", name=UUID_NAME)}
+    return {
+        MULTI: ek.Collection.from_arrays(VEC, ids=IDS, payload=PAYLOAD, distance=DIST, name=MULTI),
+        PLAIN_NAME: ek.Collection.from_arrays(PLAIN, ids=list(range(100, 130)), distance="cosine", name=PLAIN_NAME),
+        UUID_NAME: ek.Collection.from_arrays(PLAIN[:20, :5], ids=UUIDS, distance="euclid", name=UUID_NAME),
+    }
 
 
 LOCAL = _locals()
@@ -86,10 +95,14 @@ def both(remote, name: str, method: str, **kw):
 
 # ------------------------------------------------------------------ parity: every query kind
 SEARCHES = [
-    dict(query=RAW8[0], using="cos"), dict(query=RAW8[1], using="dot", limit=7),
-    dict(query=RAW5[0], using="euc"), dict(query=RAW5[1], using="man", limit=4),
-    dict(query="p3", using="cos"), dict(query="p5", using="euc"),
-    dict(query=RAW8[0], using="cos", offset=4, limit=5), dict(query=RAW8[0], using="cos", score_threshold=0.2),
+    dict(query=RAW8[0], using="cos"),
+    dict(query=RAW8[1], using="dot", limit=7),
+    dict(query=RAW5[0], using="euc"),
+    dict(query=RAW5[1], using="man", limit=4),
+    dict(query="p3", using="cos"),
+    dict(query="p5", using="euc"),
+    dict(query=RAW8[0], using="cos", offset=4, limit=5),
+    dict(query=RAW8[0], using="cos", score_threshold=0.2),
     dict(query=RAW5[0], using="euc", score_threshold=2.5, limit=20),
     dict(query=RAW8[2], using="dot", params={"exact": True}),
     dict(query=RAW8[2], using="dot", params={"hnsw_ef": 64, "quantization": {"ignore": True, "oversampling": 2.0}}),
@@ -121,31 +134,44 @@ def test_recommend(remote, strategy, using, case):
 def test_recommend_negatives_only_and_euclid(remote, strategy, using):
     raw = RAW5 if using in ("euc", "man") else RAW8
     both(remote, MULTI, "recommend", negative=["p7", raw[0]], strategy=strategy, using=using, limit=6)
-    both(remote, MULTI, "recommend", positive=["p1"], negative=["p2"], strategy=strategy, using=using,
-         limit=6, offset=2)
+    both(
+        remote, MULTI, "recommend", positive=["p1"], negative=["p2"], strategy=strategy, using=using, limit=6, offset=2
+    )
 
 
 @pytest.mark.parametrize("using", ["cos", "euc"])
 def test_discover_and_context(remote, using):
     raw = RAW5 if using == "euc" else RAW8
     both(remote, MULTI, "discover", target="p1", context=[("p2", "p3"), (raw[0], "p4")], using=using, limit=9)
-    both(remote, MULTI, "discover", target=raw[1], context=[{"positive": "p5", "negative": raw[2]}],
-         using=using, limit=9)
+    both(
+        remote, MULTI, "discover", target=raw[1], context=[{"positive": "p5", "negative": raw[2]}], using=using, limit=9
+    )
     both(remote, MULTI, "discover", context=[("p2", "p3"), ("p6", raw[0])], using=using, limit=9)
-    both(remote, MULTI, "discover", context=[], using=using, limit=5)           # every score 0
+    both(remote, MULTI, "discover", context=[], using=using, limit=5)  # every score 0
 
 
 def test_score_threshold_on_other_kinds(remote):
-    both(remote, MULTI, "recommend", positive=["p1"], negative=["p2"], strategy="best_score", using="cos",
-         score_threshold=0.55, limit=20)
+    both(
+        remote,
+        MULTI,
+        "recommend",
+        positive=["p1"],
+        negative=["p2"],
+        strategy="best_score",
+        using="cos",
+        score_threshold=0.55,
+        limit=20,
+    )
     both(remote, MULTI, "discover", context=[("p2", "p3")], using="euc", score_threshold=0.5, limit=20)
-    both(remote, MULTI, "discover", context=[], using="cos", score_threshold=0.5)       # empty: 0 > 0.5 fails
+    both(remote, MULTI, "discover", context=[], using="cos", score_threshold=0.5)  # empty: 0 > 0.5 fails
 
 
 FILTERS = {
     "dict": {"must": [{"key": "tag", "match": {"value": "a"}}], "must_not": [{"key": "n", "range": {"gt": 12}}]},
-    "should": {"should": [{"key": "tag", "match": {"any": ["b", "c"]}}, {"has_id": ["p0", "p3"]}],
-               "must_not": [{"has_id": ["p4", "p5"]}]},
+    "should": {
+        "should": [{"key": "tag", "match": {"any": ["b", "c"]}}, {"has_id": ["p0", "p3"]}],
+        "must_not": [{"has_id": ["p4", "p5"]}],
+    },
     "pandas": "tag == 'b' and n >= 4",
     "pandas-in": "tag in ['a', 'c'] and score_x < 0.5",
     "pandas-missing": "opt.isna() or tag != 'a'",
@@ -157,16 +183,25 @@ FILTERS = {
 @pytest.mark.parametrize("name", list(FILTERS))
 def test_filters(remote, name):
     both(remote, MULTI, "search", query=RAW8[0], using="cos", filter=FILTERS[name], limit=12)
-    both(remote, MULTI, "recommend", positive=["p1"], negative=["p2"], strategy="sum_scores", using="euc",
-         filter=FILTERS[name], limit=12)
+    both(
+        remote,
+        MULTI,
+        "recommend",
+        positive=["p1"],
+        negative=["p2"],
+        strategy="sum_scores",
+        using="euc",
+        filter=FILTERS[name],
+        limit=12,
+    )
 
 
 def test_untranslatable_pandas_query_names_the_part(remote):
-    for col in (LOCAL[MULTI], remote[MULTI]):          # one translation: local and remote refuse alike
+    for col in (LOCAL[MULTI], remote[MULTI]):  # one translation: local and remote refuse alike
         with pytest.raises(ek.FilterError, match="arithmetic `n \\* 2` is not allowed"):
             col.search(RAW8[0], using="cos", filter="n * 2 > 10 and tag == 'a'")
     with pytest.raises(ek.FilterError, match="cannot translate \"tag > 'a'\".*numbers only"):
-        remote[MULTI].search(RAW8[0], using="cos", filter="tag > 'a'")     # strings are ordered locally only
+        remote[MULTI].search(RAW8[0], using="cos", filter="tag > 'a'")  # strings are ordered locally only
     LOCAL[MULTI].search(RAW8[0], using="cos", filter="tag > 'a'")
 
 
@@ -179,26 +214,45 @@ def test_boolean_filters_become_has_id(remote):
     by_id = pd.Series(flags, index=ids)
     want = LOCAL[MULTI].search(RAW8[0], using="cos", filter=by_id.reindex(local_ids).to_numpy(), limit=20)
     assert_same(ids_scores(got), ids_scores(want))
-    assert_same(ids_scores(col.search(RAW8[0], using="cos", filter=by_id.sample(frac=1, random_state=0), limit=20)),
-                ids_scores(want))
+    assert_same(
+        ids_scores(col.search(RAW8[0], using="cos", filter=by_id.sample(frac=1, random_state=0), limit=20)),
+        ids_scores(want),
+    )
     with pytest.raises(ek.FilterError, match="length 3"):
         col.search(RAW8[0], using="cos", filter=np.array([True, False, True]))
 
 
 def test_lookup_from(remote):
     # ids of another collection on the same server (not excluded), raw vectors mixed in
-    both(remote, MULTI, "recommend", positive=[100, 101], negative=[RAW8[0]], using="cos",
-         lookup_from={"collection": PLAIN_NAME, "vector": ""}, strategy="best_score")
-    both(remote, PLAIN_NAME, "discover", target="p3", context=[("p1", "p2")],
-         lookup_from={"collection": MULTI, "vector": "cos"}, limit=6)
+    both(
+        remote,
+        MULTI,
+        "recommend",
+        positive=[100, 101],
+        negative=[RAW8[0]],
+        using="cos",
+        lookup_from={"collection": PLAIN_NAME, "vector": ""},
+        strategy="best_score",
+    )
+    both(
+        remote,
+        PLAIN_NAME,
+        "discover",
+        target="p3",
+        context=[("p1", "p2")],
+        lookup_from={"collection": MULTI, "vector": "cos"},
+        limit=6,
+    )
     # naming the same collection still excludes the ids
     both(remote, MULTI, "recommend", positive=["p1"], using="cos", lookup_from=MULTI)
     # a collection object: another QdrantCollection, or a local Collection (its vectors are sent raw)
-    want = LOCAL[PLAIN_NAME].recommend(positive=["p1"], negative=["p2"],
-                                       lookup_from={"collection": LOCAL[MULTI], "vector": "cos"})
+    want = LOCAL[PLAIN_NAME].recommend(
+        positive=["p1"], negative=["p2"], lookup_from={"collection": LOCAL[MULTI], "vector": "cos"}
+    )
     for other in (remote[MULTI], LOCAL[MULTI]):
-        got = remote[PLAIN_NAME].recommend(positive=["p1"], negative=["p2"],
-                                           lookup_from={"collection": other, "vector": "cos"})
+        got = remote[PLAIN_NAME].recommend(
+            positive=["p1"], negative=["p2"], lookup_from={"collection": other, "vector": "cos"}
+        )
         assert_same(ids_scores(got), ids_scores(want))
 
 
@@ -215,29 +269,57 @@ def test_uuid_ids(remote):
 
 
 def test_batches(remote):
-    searches = [dict(query=RAW8[0], using="cos", limit=3), {"vector": {"name": "euc", "vector": RAW5[0]}, "limit": 4},
-                dict(query="p2", using="dot", filter="n > 5")]
+    searches = [
+        dict(query=RAW8[0], using="cos", limit=3),
+        {"vector": {"name": "euc", "vector": RAW5[0]}, "limit": 4},
+        dict(query="p2", using="dot", filter="n > 5"),
+    ]
     both(remote, MULTI, "search_batch", requests=searches)
-    both(remote, MULTI, "recommend_batch", requests=[
-        dict(positive=["p1"], using="cos"), dict(negative=["p1"], strategy="best_score", using="man"),
-        {"positive": ["p3"], "negative": ["p4"], "using": "dot", "strategy": "sum_scores", "limit": 4}])
-    both(remote, MULTI, "discover_batch", requests=[
-        dict(target="p1", context=[("p2", "p3")], using="cos"), dict(context=[("p5", "p6")], using="euc"),
-        dict(context=[], using="cos", limit=3)])
+    both(
+        remote,
+        MULTI,
+        "recommend_batch",
+        requests=[
+            dict(positive=["p1"], using="cos"),
+            dict(negative=["p1"], strategy="best_score", using="man"),
+            {"positive": ["p3"], "negative": ["p4"], "using": "dot", "strategy": "sum_scores", "limit": 4},
+        ],
+    )
+    both(
+        remote,
+        MULTI,
+        "discover_batch",
+        requests=[
+            dict(target="p1", context=[("p2", "p3")], using="cos"),
+            dict(context=[("p5", "p6")], using="euc"),
+            dict(context=[], using="cos", limit=3),
+        ],
+    )
 
 
 BODIES = [
-    {"query": {"recommend": {"positive": ["p1"], "negative": ["p2"], "strategy": "best_score"}}, "using": "cos",
-     "limit": 5},
+    {
+        "query": {"recommend": {"positive": ["p1"], "negative": ["p2"], "strategy": "best_score"}},
+        "using": "cos",
+        "limit": 5,
+    },
     {"query": {"discover": {"target": "p1", "context": [{"positive": "p2", "negative": "p3"}]}}, "using": "euc"},
     {"query": {"context": [{"positive": "p2", "negative": "p3"}]}, "using": "man", "limit": 4},
-    {"query": RAW8[0], "using": "cos", "filter": {"must": [{"key": "tag", "match": {"value": "c"}}]},
-     "with_payload": ["n"]},
+    {
+        "query": RAW8[0],
+        "using": "cos",
+        "filter": {"must": [{"key": "tag", "match": {"value": "c"}}]},
+        "with_payload": ["n"],
+    },
     {"query": {"nearest": "p8"}, "using": "dot", "offset": 3, "limit": 3, "params": {"exact": True}},
     {"positive": ["p1", "p2"], "negative": ["p9"], "using": "cos", "limit": 3},
     {"target": "p1", "context": [{"positive": "p2", "negative": "p3"}], "using": "cos", "limit": 4},
-    {"searches": [{"positive": ["p1"], "using": "cos", "limit": 2}, {"negative": ["p1"], "strategy": "sum_scores",
-                                                                     "using": "euc", "limit": 2}]},
+    {
+        "searches": [
+            {"positive": ["p1"], "using": "cos", "limit": 2},
+            {"negative": ["p1"], "strategy": "sum_scores", "using": "euc", "limit": 2},
+        ]
+    },
 ]
 
 
@@ -280,15 +362,18 @@ def test_accessors(remote):
 
 
 # ------------------------------------------------------------------ the same errors as locally
-@pytest.mark.parametrize("call, error, fragment", [
-    (lambda c: c.search(RAW8[0]), ek.UnknownVectorError, "named vectors"),
-    (lambda c: c.search(RAW8[0], using="imgae"), ek.UnknownVectorError, "vector name"),
-    (lambda c: c.search(RAW5[0], using="cos"), ek.DimensionError, "expected dim: 8, got 5"),
-    (lambda c: c.recommend(negative=["p1"], using="cos"), ek.RequestError, "average_vector"),
-    (lambda c: c.search(RAW8[0], using="cos", limit=0), ek.RequestError, "limit"),
-    (lambda c: c.search(RAW8[0], using="cos", filter={"must": [{"key": "n", "rnge": {}}]}), ek.FilterError, "rnge"),
-    (lambda c: c.search(RAW8[0], using="cos", params={"exact": 1}), ek.RequestError, "exact"),
-])
+@pytest.mark.parametrize(
+    "call, error, fragment",
+    [
+        (lambda c: c.search(RAW8[0]), ek.UnknownVectorError, "named vectors"),
+        (lambda c: c.search(RAW8[0], using="imgae"), ek.UnknownVectorError, "vector name"),
+        (lambda c: c.search(RAW5[0], using="cos"), ek.DimensionError, "expected dim: 8, got 5"),
+        (lambda c: c.recommend(negative=["p1"], using="cos"), ek.RequestError, "average_vector"),
+        (lambda c: c.search(RAW8[0], using="cos", limit=0), ek.RequestError, "limit"),
+        (lambda c: c.search(RAW8[0], using="cos", filter={"must": [{"key": "n", "rnge": {}}]}), ek.FilterError, "rnge"),
+        (lambda c: c.search(RAW8[0], using="cos", params={"exact": 1}), ek.RequestError, "exact"),
+    ],
+)
 def test_bad_input_same_errors(remote, call, error, fragment):
     with pytest.raises(error, match=fragment):
         call(LOCAL[MULTI])
@@ -308,7 +393,7 @@ def test_server_errors_are_backend_errors(remote):
 
 
 class _FailingServer(BaseHTTPRequestHandler):
-    def do_GET(self):                       # noqa: N802 - http.server's naming
+    def do_GET(self):  # noqa: N802 - http.server's naming
         body = json.dumps({"status": {"error": "Forbidden: bad api key"}, "time": 0.0}).encode()
         self.send_response(403)
         self.send_header("content-type", "application/json")
@@ -371,7 +456,7 @@ def test_to_qdrant_resumes_after_an_interruption(tmp_path):
     assert client.count("big").count == 20
     client.budget = 10**6
     remote = to_qdrant(col, client, "big", batch_size=10, progress=False)
-    remote = to_qdrant(col, client, "big", batch_size=7, progress=False)          # again: nothing doubles
+    remote = to_qdrant(col, client, "big", batch_size=7, progress=False)  # again: nothing doubles
     assert len(remote) == N
     assert_same(ids_scores(remote.search(RAW8[0], using="cos")), ids_scores(col.search(RAW8[0], using="cos")))
     with pytest.raises(ek.BackendError, match="already exists.*cos: 8-d cosine"):
@@ -393,15 +478,18 @@ def test_to_qdrant_input_checks_change_nothing():
 
 def test_quantization_config_passes_through():
     q = quantization_config({"scalar": {"type": "int8", "quantile": 0.99, "always_ram": True}}, models)
-    assert q == models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(type="int8", quantile=0.99,
-                                                                                 always_ram=True))
+    assert q == models.ScalarQuantization(
+        scalar=models.ScalarQuantizationConfig(type="int8", quantile=0.99, always_ram=True)
+    )
     assert isinstance(quantization_config({"binary": {"encoding": "two_bits"}}, models), models.BinaryQuantization)
     assert quantization_config({"product": {"compression": "x16"}}, models).product.compression == "x16"
     client = QdrantClient(":memory:")
     remote = to_qdrant(LOCAL[PLAIN_NAME], client, "q", quantization={"scalar": {"type": "int8"}}, progress=False)
     params = {"quantization": {"rescore": True, "oversampling": 2.0}}
-    assert_same(ids_scores(remote.search(PLAIN[1].tolist(), params=params)),
-                ids_scores(LOCAL[PLAIN_NAME].search(PLAIN[1], params={"exact": True})))
+    assert_same(
+        ids_scores(remote.search(PLAIN[1].tolist(), params=params)),
+        ids_scores(LOCAL[PLAIN_NAME].search(PLAIN[1], params={"exact": True})),
+    )
 
 
 def test_from_qdrant(remote):
@@ -430,9 +518,15 @@ def test_id_mapping_is_deterministic():
 def test_a_collection_made_without_explorekit():
     """A collection created with qdrant-client directly (int ids, no explorekit metadata)."""
     from oracle import Trio
+
     client = QdrantClient(":memory:")
-    trio = Trio(VEC["cos"][:40], ids=list(range(500, 540)), payload=[{"k": i % 3, "s": f"x{i}"} for i in range(40)],
-                client=client, edge=False)
+    trio = Trio(
+        VEC["cos"][:40],
+        ids=list(range(500, 540)),
+        payload=[{"k": i % 3, "s": f"x{i}"} for i in range(40)],
+        client=client,
+        edge=False,
+    )
     remote = ek.connect(client=client)[trio.name]
     for kw in (dict(query=RAW8[0]), dict(query=503, filter={"must": [{"key": "k", "match": {"value": 1}}]})):
         got, want = remote.search(**kw), trio.col.search(**kw)
@@ -445,6 +539,7 @@ def test_a_collection_made_without_explorekit():
 def test_import_explorekit_leaves_qdrant_client_alone():
     import subprocess
     import sys
+
     code = "import sys, explorekit as ek; ek.Collection; print('qdrant_client' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -453,6 +548,7 @@ def test_import_explorekit_leaves_qdrant_client_alone():
 def test_the_map_of_a_remote_collection(remote):
     """Fitted on a sample from the server; results placed on it by their vectors."""
     from explorekit.analysis.projection import place
+
     col = remote[MULTI]
     points = col.project(using="cos", method="pca", sample=40)
     sample = col.map_sample(40)

@@ -17,8 +17,7 @@ from explorekit._support.compiled import Compiled
 
 def test_built_once_and_shared():
     calls = []
-    kernels = Compiled(lambda: calls.append(1) or {"twice": lambda x: 2 * x}, "doubling",
-                       warm=lambda k: k["twice"](1))
+    kernels = Compiled(lambda: calls.append(1) or {"twice": lambda x: 2 * x}, "doubling", warm=lambda k: k["twice"](1))
     assert kernels.get()["twice"](4) == 8 and kernels.get() is kernels.get() and calls == [1]
     assert kernels.error is None
 
@@ -47,7 +46,8 @@ def test_a_failed_build_warns_once_and_keeps_its_traceback(recwarn):
     assert kernels.get() is None and kernels.get() is None
     assert [str(w.message) for w in recwarn] == [
         "explorekit: the int8 scan kernels could not be compiled, so numpy answers instead "
-        "(the same results, slower): TypeError: int8 kernel: cannot unify int32 and array(uint8)"]
+        "(the same results, slower): TypeError: int8 kernel: cannot unify int32 and array(uint8)"
+    ]
     assert "in broken_build" in kernels.error
     assert kernels.error.rstrip().endswith("TypeError: int8 kernel: cannot unify int32 and array(uint8)")
 
@@ -68,8 +68,10 @@ KERNEL_SETS = _kernel_sets()
 
 def test_the_scan_modules_have_kernel_sets():
     assert {name.rsplit(".", 1)[0] for name in KERNEL_SETS} >= {
-        "explorekit.quantization._sq_kernel", "explorekit.quantization._pq_kernel",
-        "explorekit.index._codes_kernel"}
+        "explorekit.quantization._sq_kernel",
+        "explorekit.quantization._pq_kernel",
+        "explorekit.index._codes_kernel",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(KERNEL_SETS))
@@ -89,8 +91,9 @@ def test_the_avx512_product_scan_builds_where_the_cpu_has_it():
     if importlib.util.find_spec("numba") is None:
         pytest.skip("numba is not installed: the numpy paths answer")
     from explorekit.quantization import _pq_kernel, _simd
+
     if not _simd.supported():
         pytest.skip("this CPU has no AVX-512 F/BW/VBMI: the scalar compiled scan answers")
-    kernels = _pq_kernel._build_simd()          # raises the build or agreement error, if any
+    kernels = _pq_kernel._build_simd()  # raises the build or agreement error, if any
     _pq_kernel._warm_simd(kernels)
     assert "planes" in _pq_kernel._compiled.get()

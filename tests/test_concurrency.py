@@ -26,7 +26,7 @@ from explorekit.collection import Collection
 from explorekit.data.store import Store
 from explorekit.quantization import ScalarQuantizer
 
-WAIT = 120          # seconds; a safety net against a hang, never reached when things work
+WAIT = 120  # seconds; a safety net against a hang, never reached when things work
 SCALAR = {"scalar": {"type": "int8"}}
 DIM = 4
 
@@ -40,14 +40,22 @@ def vector(key: int, version: int) -> list[float]:
 def points(keys, version: int = 0, name: str | None = None) -> Collection:
     keys = list(keys)
     payload = pd.DataFrame({"key": keys, "version": [version] * len(keys)})
-    return Collection.from_arrays(np.array([vector(k, version) for k in keys], np.float32), ids=keys,
-                                  payload=payload, distance="euclid", name=name)
+    return Collection.from_arrays(
+        np.array([vector(k, version) for k in keys], np.float32),
+        ids=keys,
+        payload=payload,
+        distance="euclid",
+        name=name,
+    )
 
 
 def upsert(col: Collection, keys, version: int) -> None:
     keys = list(keys)
-    col.upsert(keys, np.array([vector(k, version) for k in keys], np.float32),
-               payload=pd.DataFrame({"key": keys, "version": [version] * len(keys)}))
+    col.upsert(
+        keys,
+        np.array([vector(k, version) for k in keys], np.float32),
+        payload=pd.DataFrame({"key": keys, "version": [version] * len(keys)}),
+    )
 
 
 def assert_consistent(frame: pd.DataFrame, query: np.ndarray | None = None) -> None:
@@ -92,7 +100,7 @@ class Worker(threading.Thread):
     def run(self) -> None:
         try:
             self.result = self.func()
-        except BaseException as err:          # noqa: BLE001 - handed to the test thread
+        except BaseException as err:  # noqa: BLE001 - handed to the test thread
             self.error = err
 
     def finish(self) -> Any:
@@ -119,7 +127,7 @@ class WriterProbe:
         if threading.current_thread() is self.writer:
             if self._lock.acquire(blocking=False):
                 return True
-            self.settled.set()                # taken by the reader: the writer waits for it
+            self.settled.set()  # taken by the reader: the writer waits for it
         return self._lock.acquire(blocking, timeout)
 
     def release(self) -> None:
@@ -143,6 +151,7 @@ class WriterProbe:
                 return change()
             finally:
                 self.settled.set()
+
         worker = Worker(write)
         assert started.wait(WAIT) and self.settled.wait(WAIT)
         return worker
@@ -157,7 +166,7 @@ def test_quantize_racing_an_upsert_ends_on_the_current_vectors(monkeypatch):
 
     def fit_after_the_upsert(self, stored, seed):
         calls.append(len(stored))
-        if len(calls) == 1:             # the first training waits while the vectors change
+        if len(calls) == 1:  # the first training waits while the vectors change
             training.set()
             assert upserted.wait(WAIT)
         return fit(self, stored, seed)
@@ -165,7 +174,7 @@ def test_quantize_racing_an_upsert_ends_on_the_current_vectors(monkeypatch):
     monkeypatch.setattr(ScalarQuantizer, "_fit", fit_after_the_upsert)
     worker = Worker(lambda: col.quantize(SCALAR))
     assert training.wait(WAIT)
-    upsert(col, [5, 500], version=1)          # a replaced point and a new one, mid-training
+    upsert(col, [5, 500], version=1)  # a replaced point and a new one, mid-training
     upserted.set()
     assert worker.finish() is col
     assert len(col) == 201
@@ -196,6 +205,7 @@ def test_quantize_overtaken_every_time_still_ends_on_the_current_vectors(monkeyp
 
 def test_build_index_racing_an_upsert_ends_on_the_current_vectors(monkeypatch):
     from explorekit.index import _ann
+
     col = points(range(300))
     tuning, upserted = threading.Event(), threading.Event()
     tune = _ann.tune
@@ -224,10 +234,14 @@ READERS = {
     "retrieve": (lambda col: col.retrieve([9, 0, 5], with_vectors=True), None),
     "scroll": (lambda col: col.scroll(with_vectors=True), None),
     "search": (lambda col: col.search(vector(9, 0), limit=40, with_vectors=True), np.array(vector(9, 0))),
-    "search_batch": (lambda col: col.search_batch([{"query": vector(3, 0), "limit": 50, "with_vectors": True}])[0],
-                     np.array(vector(3, 0))),
-    "query body": (lambda col: col.query({"query": vector(4, 0), "limit": 45, "with_vector": True}),
-                   np.array(vector(4, 0))),
+    "search_batch": (
+        lambda col: col.search_batch([{"query": vector(3, 0), "limit": 50, "with_vectors": True}])[0],
+        np.array(vector(3, 0)),
+    ),
+    "query body": (
+        lambda col: col.query({"query": vector(4, 0), "limit": 45, "with_vector": True}),
+        np.array(vector(4, 0)),
+    ),
 }
 WRITERS = {
     "delete": lambda col: col.delete(list(range(40))),
@@ -245,7 +259,7 @@ def test_a_reader_sees_one_state_while_a_writer_changes_it(monkeypatch, reader, 
     writers: list[Worker] = []
 
     def to_frame_after_a_write(*args, **kwargs):
-        if not writers:                       # rows are chosen: now the writer runs
+        if not writers:  # rows are chosen: now the writer runs
             writers.append(probe.run_writer(lambda: WRITERS[writer](col)))
         return to_frame(*args, **kwargs)
 
@@ -276,19 +290,20 @@ def test_a_lookup_reads_the_other_collection_in_one_state(monkeypatch):
         return space
 
     monkeypatch.setattr(Store, "space", space_then_write)
-    frame = col.recommend(positive=[5], lookup_from=other, limit=5)     # the nearest to point 5
+    frame = col.recommend(positive=[5], lookup_from=other, limit=5)  # the nearest to point 5
     writers[0].finish()
     monkeypatch.undo()
     answers = [col.search(vector(5, version), limit=5) for version in (0, 3)]
-    assert any(frame["id"].tolist() == a["id"].tolist() and np.allclose(frame["score"], a["score"])
-               for a in answers), f"the query used neither vector of point 5: {frame['id'].tolist()}"
+    assert any(frame["id"].tolist() == a["id"].tolist() and np.allclose(frame["score"], a["score"]) for a in answers), (
+        f"the query used neither vector of point 5: {frame['id'].tolist()}"
+    )
 
 
 # ----------------------------------------------------------------------------------- the hammer
 def test_many_threads_reading_and_writing_see_whole_states():
     """Writers upsert and delete while readers scroll, retrieve, search, look up, quantize and
     build the index: nothing raises (but an honest unknown id) and every answer is one state."""
-    stable = list(range(100))                  # replaced by writers, never deleted
+    stable = list(range(100))  # replaced by writers, never deleted
     col = points(stable, name="hammer-target")
     other = points(range(30), name="hammer-source")
     errors: list[BaseException] = []
@@ -303,6 +318,7 @@ def test_many_threads_reading_and_writing_see_whole_states():
                     step(rng)
                 except BaseException as err:  # noqa: BLE001 - every failure is reported
                     errors.append(err)
+
         return run
 
     extra: set[int] = set()
@@ -328,18 +344,18 @@ def test_many_threads_reading_and_writing_see_whole_states():
         assert frame["id"].tolist() == keys
         assert_consistent(frame)
         assert_consistent(col.scroll(with_vectors=True, limit=rng.randint(1, 400)))
-        exact_scores = {"quantization": {"rescore": True}}          # also when quantized
+        exact_scores = {"quantization": {"rescore": True}}  # also when quantized
         assert_consistent(col.search(query, limit=20, with_vectors=True, params=exact_scores), query)
-        for frame in col.search_batch([{"query": query, "limit": 7, "with_vectors": True,
-                                        "params": exact_scores}] * 2):
+        for frame in col.search_batch([{"query": query, "limit": 7, "with_vectors": True, "params": exact_scores}] * 2):
             assert_consistent(frame, query)
-        payload = col.payload                                       # indexed by id, one state
+        payload = col.payload  # indexed by id, one state
         assert (payload["key"].to_numpy() == payload.index.to_numpy()).all()
 
     def look_up(rng: random.Random) -> None:
         try:
-            frame = col.recommend(positive=[rng.randint(0, 29)], lookup_from="hammer-source",
-                                  limit=10, with_vectors=True)
+            frame = col.recommend(
+                positive=[rng.randint(0, 29)], lookup_from="hammer-source", limit=10, with_vectors=True
+            )
         except UnknownIdError:
             return
         assert_consistent(frame)
@@ -353,8 +369,12 @@ def test_many_threads_reading_and_writing_see_whole_states():
         if space.quantizer is not None:
             assert len(space.quantizer) == len(space.stored)
 
-    threads = [Worker(loop(rounds, step, seed)) for seed, (rounds, step) in enumerate(
-        [(40, churn), (40, replace), (25, read), (25, read), (40, look_up), (8, build)])]
+    threads = [
+        Worker(loop(rounds, step, seed))
+        for seed, (rounds, step) in enumerate(
+            [(40, churn), (40, replace), (25, read), (25, read), (40, look_up), (8, build)]
+        )
+    ]
     for thread in threads:
         thread.finish()
     assert not errors, f"{len(errors)} failures, the first: {errors[0]!r}"

@@ -18,7 +18,7 @@ import explorekit as ek
 
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="the crasher's zygote forks its children (POSIX)")
 
-ROUNDS = 80           # about 40 s on a busy 2-core machine
+ROUNDS = 80  # about 40 s on a busy 2-core machine
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,10 @@ def zygote():
 
 
 def _failures(tally: crasher.Tally) -> str:
-    return (f"{tally.summary()}\nmismatches {tally.mismatches[:3]}\nload failures {tally.load_failures[:3]}\n"
-            f"child errors {tally.child_errors[:1]}\nforeign files lost {tally.foreign_lost[:3]}")
+    return (
+        f"{tally.summary()}\nmismatches {tally.mismatches[:3]}\nload failures {tally.load_failures[:3]}\n"
+        f"child errors {tally.child_errors[:1]}\nforeign files lost {tally.foreign_lost[:3]}"
+    )
 
 
 @pytest.mark.slow
@@ -49,8 +51,10 @@ def test_killed_children_leave_exactly_a_saved_state(tmp_path, zygote):
 
 @pytest.mark.slow
 @needs_fork
-@pytest.mark.parametrize(("mutant", "part"), [("reverse_vectors", "vectors[]"), ("drop_payload_key", "payload"),
-                                              ("shuffle_codes", "quantizer[]")])
+@pytest.mark.parametrize(
+    ("mutant", "part"),
+    [("reverse_vectors", "vectors[]"), ("drop_payload_key", "payload"), ("shuffle_codes", "quantizer[]")],
+)
 def test_the_soak_catches_a_save_that_lies(tmp_path, zygote, mutant, part):
     """A save that writes reversed vectors, drops one payload key or shifts the codes by one row
     loads fine: the parent must still report a mismatch, in that part and no other."""
@@ -64,8 +68,9 @@ def test_the_soak_catches_a_save_that_lies(tmp_path, zygote, mutant, part):
 @needs_fork
 def test_saves_under_kills_leave_a_users_file_in_the_folder(tmp_path, zygote):
     """A file the user put into a collection folder survives every save and every kill."""
-    tally = crasher.soak(tmp_path, rounds=4, seed=7, configs=["cosine-int"], user_file_inside=True, min_saves=1,
-                         zygote=zygote)
+    tally = crasher.soak(
+        tmp_path, rounds=4, seed=7, configs=["cosine-int"], user_file_inside=True, min_saves=1, zygote=zygote
+    )
     assert not tally.foreign_lost, _failures(tally)
     assert tally.ok, _failures(tally)
 
@@ -75,8 +80,14 @@ def test_fingerprint_sees_each_mutant(mutant):
     col = crasher.build(crasher.CONFIGS["named"], random.Random(0), np.random.default_rng(0))
     col.quantize({"product": {"compression": "x4"}}, using="image")
     parts = crasher.differences(crasher.fingerprint(col), crasher.fingerprint(crasher.MUTANTS[mutant](col)))
-    assert parts == {"reverse_vectors": ["vectors[image]", "vectors[text]"], "drop_payload_key": ["payload"],
-                     "shuffle_codes": ["quantizer[image]", "quantizer[text]"]}[mutant]
+    assert (
+        parts
+        == {
+            "reverse_vectors": ["vectors[image]", "vectors[text]"],
+            "drop_payload_key": ["payload"],
+            "shuffle_codes": ["quantizer[image]", "quantizer[text]"],
+        }[mutant]
+    )
 
 
 def test_fingerprint_parts():
@@ -86,10 +97,12 @@ def test_fingerprint_parts():
     variants = {
         "ids": ek.Collection.from_arrays(np.eye(3), ids=[1, 2, "3"], payload=[{"k": 1}, {"k": None}, {}]),
         "payload": ek.Collection.from_arrays(np.eye(3), ids=[1, 2, 3], payload=[{"k": 1.0}, {"k": None}, {}]),
-        "vectors[]": ek.Collection.from_arrays(np.eye(3), ids=[1, 2, 3], payload=[{"k": 1}, {"k": None}, {}],
-                                               distance="dot"),
-        "name": ek.Collection.from_arrays(np.eye(3), ids=[1, 2, 3], payload=[{"k": 1}, {"k": None}, {}],
-                                          name="crasher-fingerprint-parts"),
+        "vectors[]": ek.Collection.from_arrays(
+            np.eye(3), ids=[1, 2, 3], payload=[{"k": 1}, {"k": None}, {}], distance="dot"
+        ),
+        "name": ek.Collection.from_arrays(
+            np.eye(3), ids=[1, 2, 3], payload=[{"k": 1}, {"k": None}, {}], name="crasher-fingerprint-parts"
+        ),
     }
     for part, other in variants.items():
         assert crasher.differences(fp, crasher.fingerprint(other)) == [part]
@@ -98,8 +111,7 @@ def test_fingerprint_parts():
 
 
 @settings(max_examples=12, deadline=None)
-@given(config=st.sampled_from(sorted(crasher.CONFIGS)), seed=st.integers(0, 2**32 - 1),
-       changes=st.integers(0, 12))
+@given(config=st.sampled_from(sorted(crasher.CONFIGS)), seed=st.integers(0, 2**32 - 1), changes=st.integers(0, 12))
 def test_a_saved_state_loads_with_the_same_fingerprint(tmp_path_factory, config, seed, changes):
     """What the child reports (the fingerprint before a save) is what a load gives back."""
     cfg, rng, nrng = crasher.CONFIGS[config], random.Random(seed), np.random.default_rng(seed)

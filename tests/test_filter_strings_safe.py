@@ -25,14 +25,17 @@ from qdrant_client import models
 import explorekit as ek
 from explorekit import cli
 from explorekit._support.errors import FilterError
-from explorekit.query.filters import filter_mask, pandas_query_to_filter, validate_filter
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
+from explorekit.query.filters import filter_mask, pandas_query_to_filter, validate_filter
 from explorekit.widgets import ExplorerState
 
 VEC = [1.0, 0.0, 0.0, 0.0]
-COL = ek.Collection.from_arrays(np.random.default_rng(5).normal(size=(6, 4)), ids=range(1, 7),
-                                payload=[{"n": i, "s": "abc"[i % 3], "my col": i % 2 == 0} for i in range(6)])
+COL = ek.Collection.from_arrays(
+    np.random.default_rng(5).normal(size=(6, 4)),
+    ids=range(1, 7),
+    payload=[{"n": i, "s": "abc"[i % 3], "my col": i % 2 == 0} for i in range(6)],
+)
 # Reaches os.system through DataFrame.eval on 9b2048f: every call is `object.method(...)`, which
 # pandas' evaluator allows, and sys.modules holds os. `{cmd}` is the shell command it would run.
 CHAIN = "{col}.__class__.__init__.__globals__['sys'].modules['os'].system('{cmd}')"
@@ -53,10 +56,12 @@ def fuzz_sentinel(tmp_path_factory) -> object:
 def attacks(path: object) -> list[str]:
     cmd = f"touch {path}"
     chain = CHAIN.format(col="n", cmd=cmd)
-    return [f"{chain} == 0",                                   # runs, then fails: not a mask
-            f"n > {chain}",                                    # runs and returns a mask: silent on 9b2048f
-            f"n >= 0 & ({chain} == 0)",
-            CHAIN.format(col="`my col`", cmd=cmd) + " == 0"]
+    return [
+        f"{chain} == 0",  # runs, then fails: not a mask
+        f"n > {chain}",  # runs and returns a mask: silent on 9b2048f
+        f"n >= 0 & ({chain} == 0)",
+        CHAIN.format(col="`my col`", cmd=cmd) + " == 0",
+    ]
 
 
 def assert_refused(call, path) -> None:
@@ -94,48 +99,59 @@ def test_the_9b2048f_attack_is_refused_on_every_route(route, which, sentinel):
 
 def test_the_cli_filter_is_refused(sentinel, tmp_path, capsys):
     attack = CHAIN.format(col="price", cmd=f"touch {sentinel}") + " == 0"
-    code = cli.main(["report", "--dataset", "clusters2d", "--search", "1", "--filter", attack,
-                     "--out", str(tmp_path / "r.html")])
+    code = cli.main(
+        ["report", "--dataset", "clusters2d", "--search", "1", "--filter", attack, "--out", str(tmp_path / "r.html")]
+    )
     assert not sentinel.exists(), "the --filter string ran a shell command"
     assert code == 2 and "not allowed in a filter string" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
 
 
-@pytest.mark.parametrize("expr, part", [
-    ("n.__class__ == 1", "attribute access `.__class__`"),
-    ("n.__class__.__init__.__globals__['sys'] == 1", "attribute access `.__class__`"),
-    ("__import__('os').system('true') == 0", "calling `__import__('os')`"),
-    ("n.apply(print) == 1", "attribute access `.apply`"),
-    ("n.str.contains('a')", "attribute access `.str`"),
-    ("n.isna().sum() > 0", "attribute access `.sum`"),
-    ("(lambda: 1)() == n", "a lambda `lambda: 1`"),
-    ("[x for x in n] == 1", "a comprehension"),
-    ("n[0] == 1", "indexing `n[0]`"),
-    ("f'{n}' == 'a'", "an f-string"),
-    ("(y := 1) == n", "assignment (:=)"),
-    ("n in [*s]", "unpacking (*)"),
-    ("n + 1 > 2", "arithmetic `n + 1`"),
-    ("n > 10**400", "arithmetic `10**400`"),
-    ("{'a': 1} == n", "a dict"),
-    ("n if s else n", "if/else"),
-])
+@pytest.mark.parametrize(
+    "expr, part",
+    [
+        ("n.__class__ == 1", "attribute access `.__class__`"),
+        ("n.__class__.__init__.__globals__['sys'] == 1", "attribute access `.__class__`"),
+        ("__import__('os').system('true') == 0", "calling `__import__('os')`"),
+        ("n.apply(print) == 1", "attribute access `.apply`"),
+        ("n.str.contains('a')", "attribute access `.str`"),
+        ("n.isna().sum() > 0", "attribute access `.sum`"),
+        ("(lambda: 1)() == n", "a lambda `lambda: 1`"),
+        ("[x for x in n] == 1", "a comprehension"),
+        ("n[0] == 1", "indexing `n[0]`"),
+        ("f'{n}' == 'a'", "an f-string"),
+        ("(y := 1) == n", "assignment (:=)"),
+        ("n in [*s]", "unpacking (*)"),
+        ("n + 1 > 2", "arithmetic `n + 1`"),
+        ("n > 10**400", "arithmetic `10**400`"),
+        ("{'a': 1} == n", "a dict"),
+        ("n if s else n", "if/else"),
+    ],
+)
 def test_refused_strings_name_the_offending_part(expr, part):
-    for check in (lambda: validate_filter(expr), lambda: filter_mask(expr, COL._payload, COL._ids),
-                  lambda: pandas_query_to_filter(expr)):
-        with pytest.raises(FilterError, match="is not allowed in a filter string; write comparisons like size > 3") \
-                as info:
+    for check in (
+        lambda: validate_filter(expr),
+        lambda: filter_mask(expr, COL._payload, COL._ids),
+        lambda: pandas_query_to_filter(expr),
+    ):
+        with pytest.raises(
+            FilterError, match="is not allowed in a filter string; write comparisons like size > 3"
+        ) as info:
             check()
         assert part in str(info.value), str(info.value)
 
 
-@pytest.mark.parametrize("expr, fragment", [
-    ("n is None", "`is` compares objects"),
-    ("s in ['a', None]", "use .isna()"),
-    ("'a' in s", "'in' needs a column on the left"),
-    ("n > m", "one column and one literal"),
-    ("`a``b` == 1", "not valid"),
-    ("s == '\ud800'", "not valid"),
-])
+@pytest.mark.parametrize(
+    "expr, fragment",
+    [
+        ("n is None", "`is` compares objects"),
+        ("s in ['a', None]", "use .isna()"),
+        ("'a' in s", "'in' needs a column on the left"),
+        ("n > m", "one column and one literal"),
+        ("`a``b` == 1", "not valid"),
+        ("s == '\ud800'", "not valid"),
+    ],
+)
 def test_other_refusals_say_why(expr, fragment):
     with pytest.raises(FilterError, match="filter: ") as info:
         filter_mask(expr, COL._payload, COL._ids)
@@ -143,13 +159,71 @@ def test_other_refusals_say_why(expr, fragment):
 
 
 # ---------------------------------------------------------------------- adversarial fuzzing
-_DUNDERS = ["__class__", "__init__", "__globals__", "__builtins__", "__subclasses__", "__mro__", "__base__",
-            "__dict__", "__getattribute__", "__call__", "__reduce__", "__import__", "modules", "system", "str",
-            "apply", "pipe", "eval", "values", "isna", "notna", "popen"]
-_BASES = ["n", "s", "`my col`", "`n`", "1", "'a'", "[1]", "()", "__import__", "__builtins__", "os", "sys", "@n",
-          "@__builtins__", "(lambda: 0)", "(lambda x: x)", "[c for c in n]", "{c for c in n}", "{k: 1 for k in n}",
-          "(c for c in n)", "f'{n}'", "f'{n.__class__}'", "(y := n)", "*n", "n[0]", "n[::1]", "`a``b`", "`n'`",
-          "`'`", "'`'", "'\\''", "\"`\"", "'''a'''", "b'x'", "...", "None", "1j", "0x1f", "1e309"]
+_DUNDERS = [
+    "__class__",
+    "__init__",
+    "__globals__",
+    "__builtins__",
+    "__subclasses__",
+    "__mro__",
+    "__base__",
+    "__dict__",
+    "__getattribute__",
+    "__call__",
+    "__reduce__",
+    "__import__",
+    "modules",
+    "system",
+    "str",
+    "apply",
+    "pipe",
+    "eval",
+    "values",
+    "isna",
+    "notna",
+    "popen",
+]
+_BASES = [
+    "n",
+    "s",
+    "`my col`",
+    "`n`",
+    "1",
+    "'a'",
+    "[1]",
+    "()",
+    "__import__",
+    "__builtins__",
+    "os",
+    "sys",
+    "@n",
+    "@__builtins__",
+    "(lambda: 0)",
+    "(lambda x: x)",
+    "[c for c in n]",
+    "{c for c in n}",
+    "{k: 1 for k in n}",
+    "(c for c in n)",
+    "f'{n}'",
+    "f'{n.__class__}'",
+    "(y := n)",
+    "*n",
+    "n[0]",
+    "n[::1]",
+    "`a``b`",
+    "`n'`",
+    "`'`",
+    "'`'",
+    "'\\''",
+    '"`"',
+    "'''a'''",
+    "b'x'",
+    "...",
+    "None",
+    "1j",
+    "0x1f",
+    "1e309",
+]
 
 
 @st.composite
@@ -158,21 +232,46 @@ def adversarial(draw, command: str) -> str:
     call = f"('{command}')"
     expr = draw(st.sampled_from(_BASES + [CHAIN.format(col="n", cmd=command)]))
     for _ in range(draw(st.integers(0, 6))):
-        expr += draw(st.one_of(
-            st.sampled_from(_DUNDERS).map(lambda a: f".{a}"),
-            st.sampled_from(["['sys']", "['os']", "['__import__']", "[0]", "[n]", "()", call, "(n)", "(*n)",
-                             "(**{})", "(x=1)"])))
-    wrap = draw(st.sampled_from(["{}", "{} == 0", "n > {}", "n >= 0 and ({})", "not {}", "~({})", "n in [{}]",
-                                 "({}) & (n > 0)", "`{}` == 1", "s == '{}'", "n > 1 or {} or s == 'a'",
-                                 "{} if n else n", "n == ({},)", "-{} < n", "({}) == ({})"]))
+        expr += draw(
+            st.one_of(
+                st.sampled_from(_DUNDERS).map(lambda a: f".{a}"),
+                st.sampled_from(
+                    ["['sys']", "['os']", "['__import__']", "[0]", "[n]", "()", call, "(n)", "(*n)", "(**{})", "(x=1)"]
+                ),
+            )
+        )
+    wrap = draw(
+        st.sampled_from(
+            [
+                "{}",
+                "{} == 0",
+                "n > {}",
+                "n >= 0 and ({})",
+                "not {}",
+                "~({})",
+                "n in [{}]",
+                "({}) & (n > 0)",
+                "`{}` == 1",
+                "s == '{}'",
+                "n > 1 or {} or s == 'a'",
+                "{} if n else n",
+                "n == ({},)",
+                "-{} < n",
+                "({}) == ({})",
+            ]
+        )
+    )
     text = wrap.replace("{}", expr)
     repeat = draw(st.sampled_from([1, 1, 1, 2, 20, 300]))
     return " or ".join([text] * repeat) if repeat > 1 else text
 
 
 def _fuzz_one(expr: str, path) -> None:
-    for check in (lambda: validate_filter(expr), lambda: filter_mask(expr, COL._payload, COL._ids),
-                  lambda: pandas_query_to_filter(expr)):
+    for check in (
+        lambda: validate_filter(expr),
+        lambda: filter_mask(expr, COL._payload, COL._ids),
+        lambda: pandas_query_to_filter(expr),
+    ):
         try:
             check()
         except FilterError:
@@ -193,18 +292,25 @@ def test_a_megabyte_of_attack_is_refused(sentinel):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=st.text(alphabet=st.sampled_from(list("ns`'\"()[]{}.,:=<>!&|~@*+-_ 01abinotdr\\\n\x00\ud800")),
-                    max_size=60))
+@given(
+    text=st.text(alphabet=st.sampled_from(list("ns`'\"()[]{}.,:=<>!&|~@*+-_ 01abinotdr\\\n\x00\ud800")), max_size=60)
+)
 def test_any_text_raises_only_filter_error(text, fuzz_sentinel):
     _fuzz_one(text, fuzz_sentinel)
 
 
 # ---------------------------------------------------------------------- same rows as before
-_VALUE = {"i": st.sampled_from([-1, 0, 1, 2]), "j": st.sampled_from([-1, 0, 1, 2]),
-          "f": st.sampled_from([0.5, 1.0, 2.5, -1.5]), "s": st.sampled_from(["a", "b", "B", "c d", "", "\u00e4"]),
-          "s g": st.sampled_from(["a", "b"]), "b": st.booleans(), "bg": st.booleans(),
-          "o": st.sampled_from([1, 2, "x", "a"])}
-_GAPS = {"i", "f", "s", "s g", "bg", "o"}          # these may be null or missing; j and b never
+_VALUE = {
+    "i": st.sampled_from([-1, 0, 1, 2]),
+    "j": st.sampled_from([-1, 0, 1, 2]),
+    "f": st.sampled_from([0.5, 1.0, 2.5, -1.5]),
+    "s": st.sampled_from(["a", "b", "B", "c d", "", "\u00e4"]),
+    "s g": st.sampled_from(["a", "b"]),
+    "b": st.booleans(),
+    "bg": st.booleans(),
+    "o": st.sampled_from([1, 2, "x", "a"]),
+}
+_GAPS = {"i", "f", "s", "s g", "bg", "o"}  # these may be null or missing; j and b never
 _ABSENT = object()
 
 
@@ -212,9 +318,11 @@ def _records() -> st.SearchStrategy:
     def cell(name: str) -> st.SearchStrategy:
         value = _VALUE[name]
         return st.one_of(value, value, st.none(), st.just(_ABSENT)) if name in _GAPS else value
+
     row = st.fixed_dictionaries({k: cell(k) for k in _VALUE}).map(
-        lambda r: {k: v for k, v in r.items() if v is not _ABSENT})
-    first = st.fixed_dictionaries(_VALUE)                # every column exists and has a value
+        lambda r: {k: v for k, v in r.items() if v is not _ABSENT}
+    )
+    first = st.fixed_dictionaries(_VALUE)  # every column exists and has a value
     return st.builds(lambda a, rest: [a, *rest], first, st.lists(row, max_size=7))
 
 
@@ -226,35 +334,52 @@ _EQ = st.sampled_from(["==", "!="])
 
 
 def _cmp(cols: st.SearchStrategy, lits: st.SearchStrategy, ops: st.SearchStrategy) -> st.SearchStrategy:
-    return st.one_of(st.builds("{} {} {}".format, cols, ops, lits),
-                     st.builds(lambda c, op, v: f"{v} {op} {c}", cols, ops, lits))
+    return st.one_of(
+        st.builds("{} {} {}".format, cols, ops, lits), st.builds(lambda c, op, v: f"{v} {op} {c}", cols, ops, lits)
+    )
 
 
 def _lists(lits: st.SearchStrategy) -> st.SearchStrategy:
     """``[..]`` or ``(..)`` literals (sets are new: pandas refused them)."""
-    return st.builds(lambda vs, tup: f"({', '.join(vs)}{',' if len(vs) == 1 else ''})" if tup else f"[{', '.join(vs)}]",
-                     st.lists(lits, max_size=3), st.booleans())
+    return st.builds(
+        lambda vs, tup: f"({', '.join(vs)}{',' if len(vs) == 1 else ''})" if tup else f"[{', '.join(vs)}]",
+        st.lists(lits, max_size=3),
+        st.booleans(),
+    )
 
 
 _ATOMS = st.one_of(
-    _cmp(_NUM_COLS, _NUMS, _OPS),                                        # numbers, missing values
-    _cmp(_STR_COLS, _STRS, _OPS),                                        # strings, in code-point order
-    _cmp(_NUM_COLS, _STRS, _EQ), _cmp(_STR_COLS, _NUMS, _EQ),              # type mismatch: never equal
-    _cmp(st.just("o"), st.one_of(_NUMS, _STRS), _EQ),                     # a column of numbers and strings
+    _cmp(_NUM_COLS, _NUMS, _OPS),  # numbers, missing values
+    _cmp(_STR_COLS, _STRS, _OPS),  # strings, in code-point order
+    _cmp(_NUM_COLS, _STRS, _EQ),
+    _cmp(_STR_COLS, _NUMS, _EQ),  # type mismatch: never equal
+    _cmp(st.just("o"), st.one_of(_NUMS, _STRS), _EQ),  # a column of numbers and strings
     st.builds("{} {} {}".format, st.sampled_from(["b", "bg"]), _EQ, st.sampled_from(["True", "False"])),
     st.sampled_from(["b", "~b", "not b", "`b`"]),
-    st.builds("{} {} {}".format, st.sampled_from(["i", "j", "f", "s", "`s g`", "o"]),
-              st.sampled_from(["in", "not in", "==", "!="]), _lists(st.one_of(_NUMS, _STRS))),
+    st.builds(
+        "{} {} {}".format,
+        st.sampled_from(["i", "j", "f", "s", "`s g`", "o"]),
+        st.sampled_from(["in", "not in", "==", "!="]),
+        _lists(st.one_of(_NUMS, _STRS)),
+    ),
     st.builds(lambda v, op, c: f"{v} {op} {c}", _lists(st.one_of(_NUMS, _STRS)), _EQ, _NUM_COLS),
-    st.builds("{} {} {} {} {}".format, _NUMS, _OPS, _NUM_COLS, _OPS, _NUMS),      # chained
+    st.builds("{} {} {} {} {}".format, _NUMS, _OPS, _NUM_COLS, _OPS, _NUMS),  # chained
     st.builds("{} {} {} {} {}".format, _STRS, _OPS, _STR_COLS, _OPS, _STRS),
-    st.builds("{}.{}()".format, st.sampled_from(["i", "f", "s", "`s g`", "bg", "o", "j"]),
-              st.sampled_from(["isna", "notna", "isnull", "notnull"])),
+    st.builds(
+        "{}.{}()".format,
+        st.sampled_from(["i", "f", "s", "`s g`", "bg", "o", "j"]),
+        st.sampled_from(["isna", "notna", "isnull", "notnull"]),
+    ),
 )
-ORDINARY = st.recursive(_ATOMS, lambda sub: st.one_of(
-    st.builds("({}) {} ({})".format, sub, st.sampled_from(["and", "or", "&", "|"]), sub),
-    st.builds("{} {} {}".format, sub, st.sampled_from(["and", "or", "&", "|"]), sub),
-    st.builds("{}({})".format, st.sampled_from(["not ", "~", "not "]), sub)), max_leaves=5)
+ORDINARY = st.recursive(
+    _ATOMS,
+    lambda sub: st.one_of(
+        st.builds("({}) {} ({})".format, sub, st.sampled_from(["and", "or", "&", "|"]), sub),
+        st.builds("{} {} {}".format, sub, st.sampled_from(["and", "or", "&", "|"]), sub),
+        st.builds("{}({})".format, st.sampled_from(["not ", "~", "not "]), sub),
+    ),
+    max_leaves=5,
+)
 
 
 def pandas_rows(payload: Payload, expr: str) -> list[int] | str:
@@ -262,7 +387,7 @@ def pandas_rows(payload: Payload, expr: str) -> list[int] | str:
     frame = payload.frame
     try:
         result = frame.eval(expr, local_dict={}, global_dict={})
-    except Exception as err:   # noqa: BLE001 - any pandas failure was a FilterError before
+    except Exception as err:  # noqa: BLE001 - any pandas failure was a FilterError before
         return f"error: {type(err).__name__}"
     if not isinstance(result, pd.Series) or len(result) != len(payload):
         return "error: not a mask"
@@ -283,28 +408,32 @@ def rows(flt, payload: Payload) -> list[int] | str:
 def test_ordinary_strings_give_the_rows_pandas_gave(records, expr):
     payload = Payload.from_records(records)
     want = pandas_rows(payload, expr)
-    assert not isinstance(want, str), (expr, want)          # the generator writes only strings pandas answers
+    assert not isinstance(want, str), (expr, want)  # the generator writes only strings pandas answers
     assert rows(expr, payload) == want, (expr, payload.frame)
     try:
-        translated = pandas_query_to_filter(expr)                      # what a Qdrant server is sent
+        translated = pandas_query_to_filter(expr)  # what a Qdrant server is sent
     except FilterError as err:
-        assert "numbers only" in str(err), str(err)                    # only string ordering stays local
+        assert "numbers only" in str(err), str(err)  # only string ordering stays local
     else:
         assert rows(translated, payload) == want, (expr, translated)
 
 
 # ---------------------------------------------------------------------- documented differences
-DIFF = Payload.from_records([{"t": ["a", "b"], "flag": True, "n": 1}, {"t": [], "flag": False, "n": 0},
-                             {"t": "a", "n": 2}, {"n": 1}])
+DIFF = Payload.from_records(
+    [{"t": ["a", "b"], "flag": True, "n": 1}, {"t": [], "flag": False, "n": 0}, {"t": "a", "n": 2}, {"n": 1}]
+)
 
 
-@pytest.mark.parametrize("expr, want, pandas_gave", [
-    ("t == 'a'", [0, 2], [2]),               # an array matches by its elements, as in Qdrant
-    ("t.isna()", [1, 3], [3]),               # Qdrant's is_empty: [] too
-    ("flag == 1", [], [0]),                  # bools are not numbers
-    ("n == True", [], [0, 3]),
-    ("~flag", [1, 2, 3], "error: TypeError"),  # a gap passes not (pandas could not invert None)
-])
+@pytest.mark.parametrize(
+    "expr, want, pandas_gave",
+    [
+        ("t == 'a'", [0, 2], [2]),  # an array matches by its elements, as in Qdrant
+        ("t.isna()", [1, 3], [3]),  # Qdrant's is_empty: [] too
+        ("flag == 1", [], [0]),  # bools are not numbers
+        ("n == True", [], [0, 3]),
+        ("~flag", [1, 2, 3], "error: TypeError"),  # a gap passes not (pandas could not invert None)
+    ],
+)
 def test_where_qdrant_meaning_is_kept(expr, want, pandas_gave):
     assert pandas_rows(DIFF, expr) == pandas_gave
     assert rows(expr, DIFF) == want
@@ -326,17 +455,20 @@ def test_a_dict_filter_may_nest_64_levels_and_no_more():
             COL.search(VEC, filter=deep_dict(levels))
 
 
-@pytest.mark.parametrize("wrap", [
-    lambda f: {"must_not": [f]},
-    lambda f: {"should": [f, {"has_id": [1]}]},
-    lambda f: {"must": [{"nested": {"key": "x", "filter": f}}]},
-    lambda f: {"min_should": {"conditions": [f], "min_count": 1}},
-])
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda f: {"must_not": [f]},
+        lambda f: {"should": [f, {"has_id": [1]}]},
+        lambda f: {"must": [{"nested": {"key": "x", "filter": f}}]},
+        lambda f: {"min_should": {"conditions": [f], "min_count": 1}},
+    ],
+)
 def test_every_way_of_nesting_counts(wrap):
     flt: dict = {"must": []}
     for _ in range(63):
         flt = wrap(flt)
-    COL.scroll(filter=flt)                                    # 64 levels
+    COL.scroll(filter=flt)  # 64 levels
     for _ in range(5000):
         flt = wrap(flt)
     with pytest.raises(FilterError, match="nested more than 64 levels"):
@@ -355,12 +487,18 @@ def test_deep_qdrant_client_models_and_rest_bodies():
         COL.query(models.QueryRequest(query=VEC, filter=model))
 
 
-@pytest.mark.parametrize("body", [
-    lambda deep: {"foo": deep}, lambda deep: {"query": deep}, lambda deep: {"query": VEC, "limit": deep},
-    lambda deep: {"positive": [deep]}, lambda deep: {"query": VEC, "filter": {"must": [deep]}},
-    lambda deep: {"query": VEC, "filter": {"must": [{"has_id": [deep]}]}},
-    lambda deep: {"query": VEC, "filter": {"must": [{"key": "n", "match": {"any": deep}}]}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        lambda deep: {"foo": deep},
+        lambda deep: {"query": deep},
+        lambda deep: {"query": VEC, "limit": deep},
+        lambda deep: {"positive": [deep]},
+        lambda deep: {"query": VEC, "filter": {"must": [deep]}},
+        lambda deep: {"query": VEC, "filter": {"must": [{"has_id": [deep]}]}},
+        lambda deep: {"query": VEC, "filter": {"must": [{"key": "n", "match": {"any": deep}}]}},
+    ],
+)
 def test_deep_values_anywhere_in_a_rest_body_give_explore_error(body):
     deep: list = []
     for _ in range(100_000):

@@ -3,21 +3,18 @@ qdrant-client local mode and qdrant-edge, malformed filters, pandas query string
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
+from filter_strategies import PAYLOADS, EdgeOracle, LocalOracle, ek_rows, filters, uuid_ids
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from qdrant_client import models
 
 from explorekit._support.errors import ExploreError, FilterError
-from explorekit.query.filters import (filter_mask, pandas_query_to_filter, parse_datetime, parse_key, validate_filter)
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
-
-from filter_strategies import PAYLOADS, EdgeOracle, LocalOracle, ek_rows, filters, uuid_ids
-
+from explorekit.query.filters import filter_mask, pandas_query_to_filter, parse_datetime, parse_key, validate_filter
 
 
 @pytest.fixture(scope="module")
@@ -34,27 +31,55 @@ def edge(tmp_path_factory) -> EdgeOracle:
 
 # ------------------------------------------------- hand cases (docs/qdrant-semantics.md, "Filters")
 SHAPES = [
-    {"a": [{"b": 1}, {"b": 2}]},    # 0 array of objects
-    {"a": {"b": 1}},                # 1 object
-    {"a": [[1, 2], [3]]},           # 2 nested arrays
-    {"a": [1, None]},               # 3 array with a null
-    {"a": None},                    # 4 null
-    {},                             # 5 missing
-    {"a": []},                      # 6 empty array
-    {"a": [[]]},                    # 7 array holding an empty array
-    {"a": 1.0},                     # 8 float
-    {"a": 1},                       # 9 int
-    {"a": True},                    # 10 bool
-    {"a": "x"},                     # 11 str
-    {"a": [None]},                  # 12 array of null
+    {"a": [{"b": 1}, {"b": 2}]},  # 0 array of objects
+    {"a": {"b": 1}},  # 1 object
+    {"a": [[1, 2], [3]]},  # 2 nested arrays
+    {"a": [1, None]},  # 3 array with a null
+    {"a": None},  # 4 null
+    {},  # 5 missing
+    {"a": []},  # 6 empty array
+    {"a": [[]]},  # 7 array holding an empty array
+    {"a": 1.0},  # 8 float
+    {"a": 1},  # 9 int
+    {"a": True},  # 10 bool
+    {"a": "x"},  # 11 str
+    {"a": [None]},  # 12 array of null
 ]
-TEXT = [{"t": "Hello, World"}, {"t": "hello-world again"}, {"t": "HELLO"}, {"t": ["x y", "world hello"]},
-        {"t": 5}, {"t": "shell"}, {"t": "a_b c"}, {"t": "ÀB 12ab"}, {}]
-DATES = [{"d": "2024-01-01T00:00:00Z"}, {"d": "2024-06-01"}, {"d": "2024-06-01T12:00:00+02:00"},
-         {"d": "garbage"}, {"d": 5}, {"d": ["2023-01-01", "2025-01-01"]}, {"d": "2024-1-5"},
-         {"d": "2024-01-05T10:00Z"}, {"d": "2024-01-05T10:00:00 UTC"}, {"d": "2024-01-05T10:00:00.5+01"}]
-NUMS = [{"x": 1}, {"x": 1.0}, {"x": 1.5}, {"x": True}, {"x": "1"}, {"x": [1.0, 2]}, {"x": -3}, {"x": False},
-        {"x": 0}, {}]
+TEXT = [
+    {"t": "Hello, World"},
+    {"t": "hello-world again"},
+    {"t": "HELLO"},
+    {"t": ["x y", "world hello"]},
+    {"t": 5},
+    {"t": "shell"},
+    {"t": "a_b c"},
+    {"t": "ÀB 12ab"},
+    {},
+]
+DATES = [
+    {"d": "2024-01-01T00:00:00Z"},
+    {"d": "2024-06-01"},
+    {"d": "2024-06-01T12:00:00+02:00"},
+    {"d": "garbage"},
+    {"d": 5},
+    {"d": ["2023-01-01", "2025-01-01"]},
+    {"d": "2024-1-5"},
+    {"d": "2024-01-05T10:00Z"},
+    {"d": "2024-01-05T10:00:00 UTC"},
+    {"d": "2024-01-05T10:00:00.5+01"},
+]
+NUMS = [
+    {"x": 1},
+    {"x": 1.0},
+    {"x": 1.5},
+    {"x": True},
+    {"x": "1"},
+    {"x": [1.0, 2]},
+    {"x": -3},
+    {"x": False},
+    {"x": 0},
+    {},
+]
 FLAT = [{"n": 1, "c": "red"}, {"n": 5, "c": "blue"}, {"n": 10}, {"c": "red"}]
 
 
@@ -81,12 +106,22 @@ CASES = [
     ("dotted path into an object", SHAPES, {"must": [fc("a.b", **M(value=1))]}, [1], "le"),
     ("wildcard path into objects", SHAPES, {"must": [fc("a[].b", **M(value=1))]}, [0], "le"),
     ("except int list", SHAPES, {"must": [fc("a", **M(**{"except": [1]}))]}, [0, 1, 2, 7, 8, 10, 11], "le"),
-    ("must_not except keeps missing, null, []", SHAPES, {"must_not": [fc("a", **M(**{"except": [1]}))]},
-     [3, 4, 5, 6, 9, 12], "le"),
+    (
+        "must_not except keeps missing, null, []",
+        SHAPES,
+        {"must_not": [fc("a", **M(**{"except": [1]}))]},
+        [3, 4, 5, 6, 9, 12],
+        "le",
+    ),
     ("except str list", SHAPES, {"must": [fc("a", **M(**{"except": ["x"]}))]}, [0, 1, 2, 3, 7, 8, 9, 10], "le"),
     ("except empty list", SHAPES, {"must": [fc("a", **M(**{"except": []}))]}, [0, 1, 2, 3, 7, 8, 9, 10, 11], "le"),
-    ("except ints vs floats and bools", NUMS, {"must": [fc("x", **M(**{"except": [1, 2]}))]},
-     [1, 2, 3, 4, 5, 6, 7, 8], "le"),
+    (
+        "except ints vs floats and bools",
+        NUMS,
+        {"must": [fc("x", **M(**{"except": [1, 2]}))]},
+        [1, 2, 3, 4, 5, 6, 7, 8],
+        "le",
+    ),
     ("range numbers only", SHAPES, {"must": [fc("a", range={"gte": 1})]}, [3, 8, 9], "le"),
     ("range without bounds", SHAPES, {"must": [fc("a", range={})]}, [3, 8, 9], "le"),
     ("range skips bools and strings", NUMS, {"must": [fc("x", range={"gte": 1, "lte": 1})]}, [0, 1, 5], "le"),
@@ -95,18 +130,38 @@ CASES = [
     ("values_count 0 for null, missing, []", SHAPES, {"must": [fc("a", values_count={"lt": 1})]}, [4, 5, 6], "le"),
     ("values_count through a wildcard", SHAPES, {"must": [fc("a[]", values_count={"gte": 2})]}, [2], "le"),
     ("is_empty", SHAPES, {"must": [{"is_empty": {"key": "a"}}]}, [4, 5, 6], "le"),
-    ("is_empty through a wildcard", SHAPES, {"must": [{"is_empty": {"key": "a[]"}}]},
-     [1, 4, 5, 6, 7, 8, 9, 10, 11, 12], "le"),
+    (
+        "is_empty through a wildcard",
+        SHAPES,
+        {"must": [{"is_empty": {"key": "a[]"}}]},
+        [1, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        "le",
+    ),
     ("is_null: null or array with null", SHAPES, {"must": [{"is_null": {"key": "a"}}]}, [3, 4, 12], "le"),
     ("field is_null false", SHAPES, {"must": [fc("a", is_null=False)]}, [0, 1, 2, 5, 6, 7, 8, 9, 10, 11], "le"),
     ("field is_empty true", SHAPES, {"must": [fc("a", is_empty=True)]}, [4, 5, 6], "le"),
-    ("nested: same element", SHAPES, {"must": [{"nested": {"key": "a", "filter": {
-        "must": [fc("b", **M(value=1))]}}}]}, [0], "le"),
-    ("nested: must_not inside", SHAPES, {"must": [{"nested": {"key": "a[]", "filter": {
-        "must_not": [fc("b", **M(value=1))]}}}]}, [0], "le"),
+    (
+        "nested: same element",
+        SHAPES,
+        {"must": [{"nested": {"key": "a", "filter": {"must": [fc("b", **M(value=1))]}}}]},
+        [0],
+        "le",
+    ),
+    (
+        "nested: must_not inside",
+        SHAPES,
+        {"must": [{"nested": {"key": "a[]", "filter": {"must_not": [fc("b", **M(value=1))]}}}]},
+        [0],
+        "le",
+    ),
     ("nested: a plain object does not match", SHAPES, {"must": [{"nested": {"key": "a", "filter": {}}}]}, [0], "le"),
-    ("nested: has_id inside never matches", SHAPES, {"must": [{"nested": {"key": "a", "filter": {
-        "must": [{"has_id": [0]}]}}}]}, [], "le"),
+    (
+        "nested: has_id inside never matches",
+        SHAPES,
+        {"must": [{"nested": {"key": "a", "filter": {"must": [{"has_id": [0]}]}}}]},
+        [],
+        "le",
+    ),
     ("has_id, unknown ids ignored", SHAPES, {"must": [{"has_id": [1, 3, 77]}]}, [1, 3], "le"),
     ("text: tokens, any order, case", TEXT, {"must": [fc("t", **M(text="world hello"))]}, [0, 1, 3], "le"),
     ("text: no substrings", TEXT, {"must": [fc("t", **M(text="ell"))]}, [], "le"),
@@ -121,18 +176,43 @@ CASES = [
     ("datetime gte", DATES, {"must": [fc("d", range={"gte": "2024-03-01T00:00:00Z"})]}, [1, 2, 5], "le"),
     ("datetime offsets", DATES, {"must": [fc("d", range={"gt": "2024-06-01T10:00:00Z"})]}, [5], "le"),
     ("datetime formats", DATES, {"must": [fc("d", range={"gte": "2000-01-01"})]}, [0, 1, 2, 5, 6, 8, 9], "le"),
-    ("datetime UTC suffix and +HH", DATES, {"must": [fc("d", range={"gte": "2024-01-05T09:30:00Z"})]},
-     [1, 2, 5, 8], "le"),
+    (
+        "datetime UTC suffix and +HH",
+        DATES,
+        {"must": [fc("d", range={"gte": "2024-01-05T09:30:00Z"})]},
+        [1, 2, 5, 8],
+        "le",
+    ),
     ("must [] is no constraint", FLAT, {"must": []}, [0, 1, 2, 3], "le"),
     ("should [] is no constraint", FLAT, {"should": []}, [0, 1, 2, 3], "le"),
     ("should", FLAT, {"should": [fc("n", range={"gt": 4}), fc("c", **M(value="red"))]}, [0, 1, 2, 3], "le"),
-    ("min_should 2", FLAT, {"min_should": {"conditions": [fc("n", range={"gt": 4}), fc("c", **M(value="blue")),
-                                                          {"is_empty": {"key": "n"}}], "min_count": 2}}, [1], "le"),
-    ("min_count above the conditions never matches", FLAT,
-     {"min_should": {"conditions": [fc("n", range={"gt": 0})], "min_count": 2}}, [], "le"),
+    (
+        "min_should 2",
+        FLAT,
+        {
+            "min_should": {
+                "conditions": [fc("n", range={"gt": 4}), fc("c", **M(value="blue")), {"is_empty": {"key": "n"}}],
+                "min_count": 2,
+            }
+        },
+        [1],
+        "le",
+    ),
+    (
+        "min_count above the conditions never matches",
+        FLAT,
+        {"min_should": {"conditions": [fc("n", range={"gt": 0})], "min_count": 2}},
+        [],
+        "le",
+    ),
     ("min_should with no conditions", FLAT, {"min_should": {"conditions": [], "min_count": 1}}, [], "le"),
-    ("nested filters as conditions", FLAT, {"must_not": [{"must": [fc("c", **M(value="red")),
-                                                                   fc("n", range={"lt": 5})]}]}, [1, 2, 3], "le"),
+    (
+        "nested filters as conditions",
+        FLAT,
+        {"must_not": [{"must": [fc("c", **M(value="red")), fc("n", range={"lt": 5})]}]},
+        [1, 2, 3],
+        "le",
+    ),
     ("single condition instead of a list", FLAT, {"must": fc("c", **M(value="red"))}, [0, 3], "le"),
     ("empty filter", FLAT, {}, [0, 1, 2, 3], "le"),
     ("empty condition is an empty filter", FLAT, {"must_not": [{}]}, [], "le"),
@@ -198,8 +278,10 @@ def test_qdrant_client_models_are_accepted():
     model = models.Filter(
         must=[models.FieldCondition(key="c", match=models.MatchValue(value="red"))],
         must_not=[models.HasIdCondition(has_id=[3])],
-        min_should=models.MinShould(conditions=[models.IsEmptyCondition(is_empty=models.PayloadField(key="x"))],
-                                    min_count=1))
+        min_should=models.MinShould(
+            conditions=[models.IsEmptyCondition(is_empty=models.PayloadField(key="x"))], min_count=1
+        ),
+    )
     assert filter_mask(model, p, ids).tolist() == [True, False, False, False]
     dated = models.Filter(must=[models.FieldCondition(key="d", range=models.DatetimeRange(gte="2024-03-01"))])
     assert ek_rows(DATES, dated) == [1, 2, 5]
@@ -210,8 +292,10 @@ def test_qdrant_client_models_are_accepted():
 # ---------------------------------------------------------------------- malformed filters
 BAD = [
     ({"mustnot": []}, ["filter:", "'mustnot'", "Did you mean 'must_not'"]),
-    ({"must": [{"key": "n", "range": {"gt": "ten"}}]},
-     ["filter['must'][0]['range']['gt']: 'ten' is not a number", '{"range": {"gt": 10}}']),
+    (
+        {"must": [{"key": "n", "range": {"gt": "ten"}}]},
+        ["filter['must'][0]['range']['gt']: 'ten' is not a number", '{"range": {"gt": 10}}'],
+    ),
     ({"must": [{"key": "n", "range": {"gt": 1, "lt": "2024-01-01"}}]}, ["mixes datetime strings and numbers"]),
     ({"must": [{"key": "n", "range": {"gt": True}}]}, ["['gt']: True is not a number"]),
     ({"must": [{"key": "n", "range": {"above": 3}}]}, ["'above'", "range bound"]),
@@ -239,10 +323,12 @@ BAD = [
     ({"must": [3]}, ["filter['must'][0]: 3 is not a condition"]),
     ({"must": [{"has_id": 3}]}, ["['has_id']: 3 is not a list of ids"]),
     ({"must": [{"has_id": [-1]}]}, ["['has_id'][0]", "negative"]),
-    ({"must": [{"is_empty": "tags"}]}, ["['is_empty']", "{\"is_empty\": {\"key\": \"tags\"}}"]),
+    ({"must": [{"is_empty": "tags"}]}, ["['is_empty']", '{"is_empty": {"key": "tags"}}']),
     ({"must": [{"nested": {"key": "a"}}]}, ["['nested']", "filter"]),
-    ({"must": [{"nested": {"key": "a", "filter": {"must": [{"key": "b", "range": {"lt": "x"}}]}}}]},
-     ["filter['must'][0]['nested']['filter']['must'][0]['range']['lt']"]),
+    (
+        {"must": [{"nested": {"key": "a", "filter": {"must": [{"key": "b", "range": {"lt": "x"}}]}}}]},
+        ["filter['must'][0]['nested']['filter']['must'][0]['range']['lt']"],
+    ),
     ({"must": [{"has_vector": "image"}]}, ["has_vector", "not supported"]),
     ({"must": [{"key": "g", "geo_radius": {"center": {"lat": 0, "lon": 0}, "radius": 1}}]}, ["geo"]),
     ({"must": [{"mach": {"value": 1}}]}, ["Unknown condition 'mach'", "Did you mean 'match'"]),
@@ -317,21 +403,38 @@ def test_query_frame_is_not_exposed():
 # ---------------------------------------------------------------------- pandas query -> filter
 def test_pandas_query_translation_examples():
     assert pandas_query_to_filter("c == 'red' and n >= 1") == {
-        "must": [{"key": "c", "match": {"value": "red"}}, {"key": "n", "range": {"gte": 1}}]}
+        "must": [{"key": "c", "match": {"value": "red"}}, {"key": "n", "range": {"gte": 1}}]
+    }
     assert pandas_query_to_filter("1 < n <= 5") == {"must": [{"key": "n", "range": {"gt": 1, "lte": 5}}]}
     assert pandas_query_to_filter("~(n > 1) | c.notna()") == {
-        "should": [{"must_not": [{"key": "n", "range": {"gt": 1}}]}, {"must_not": [{"is_empty": {"key": "c"}}]}]}
-    assert pandas_query_to_filter("`my col` not in [1, 2]") == {"must_not": [{"should": [
-        {"key": '"my col"', "range": {"gte": 1, "lte": 1}}, {"key": '"my col"', "range": {"gte": 2, "lte": 2}}]}]}
+        "should": [{"must_not": [{"key": "n", "range": {"gt": 1}}]}, {"must_not": [{"is_empty": {"key": "c"}}]}]
+    }
+    assert pandas_query_to_filter("`my col` not in [1, 2]") == {
+        "must_not": [
+            {
+                "should": [
+                    {"key": '"my col"', "range": {"gte": 1, "lte": 1}},
+                    {"key": '"my col"', "range": {"gte": 2, "lte": 2}},
+                ]
+            }
+        ]
+    }
     assert pandas_query_to_filter("flag") == {"must": [{"key": "flag", "match": {"value": True}}]}
     assert pandas_query_to_filter("2 > n") == {"must": [{"key": "n", "range": {"lt": 2}}]}
 
 
-@pytest.mark.parametrize("expr, fragment", [
-    ("n > m", "'n > m'"), ("n.str.contains('a')", "n.str.contains('a')"), ("n > @x", "'n > @x'"),
-    ("c > 'b'", "numbers only"), ("n == None", ".isna()"), ("n + 1 > 2", "'n + 1 > 2'"),
-    ("`a\"b` == 1", "double quote"),
-])
+@pytest.mark.parametrize(
+    "expr, fragment",
+    [
+        ("n > m", "'n > m'"),
+        ("n.str.contains('a')", "n.str.contains('a')"),
+        ("n > @x", "'n > @x'"),
+        ("c > 'b'", "numbers only"),
+        ("n == None", ".isna()"),
+        ("n + 1 > 2", "'n + 1 > 2'"),
+        ('`a"b` == 1', "double quote"),
+    ],
+)
 def test_pandas_query_translation_errors(expr, fragment):
     with pytest.raises(FilterError, match="cannot translate|not valid|not allowed") as info:
         pandas_query_to_filter(expr)
@@ -344,31 +447,50 @@ _STR_LIT = st.sampled_from(["a", "b", "c d"])
 
 
 def _atoms() -> st.SearchStrategy:
-    num = st.builds(lambda c, op, v: f"{c} {op} {v!r}", st.sampled_from(_NUM_COLS),
-                    st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), _NUM_LIT)
-    flipped = st.builds(lambda c, op, v: f"{v!r} {op} {c}", st.sampled_from(_NUM_COLS), st.sampled_from(["<", ">="]),
-                        _NUM_LIT)
-    text = st.builds(lambda c, op, v: f"{c} {op} {v!r}", st.sampled_from(["s", "`s g`"]), st.sampled_from(["==", "!="]),
-                     _STR_LIT)
-    member = st.builds(lambda c, op, v: f"{c} {op} {v!r}", st.sampled_from(["s", "i", "f"]),
-                       st.sampled_from(["in", "not in"]), st.lists(st.one_of(_NUM_LIT, _STR_LIT), max_size=3))
+    num = st.builds(
+        lambda c, op, v: f"{c} {op} {v!r}",
+        st.sampled_from(_NUM_COLS),
+        st.sampled_from(["==", "!=", "<", "<=", ">", ">="]),
+        _NUM_LIT,
+    )
+    flipped = st.builds(
+        lambda c, op, v: f"{v!r} {op} {c}", st.sampled_from(_NUM_COLS), st.sampled_from(["<", ">="]), _NUM_LIT
+    )
+    text = st.builds(
+        lambda c, op, v: f"{c} {op} {v!r}", st.sampled_from(["s", "`s g`"]), st.sampled_from(["==", "!="]), _STR_LIT
+    )
+    member = st.builds(
+        lambda c, op, v: f"{c} {op} {v!r}",
+        st.sampled_from(["s", "i", "f"]),
+        st.sampled_from(["in", "not in"]),
+        st.lists(st.one_of(_NUM_LIT, _STR_LIT), max_size=3),
+    )
     flag = st.builds(lambda op, v: f"b {op} {v}", st.sampled_from(["==", "!="]), st.booleans())
-    na = st.builds(lambda c, m: f"{c}.{m}()", st.sampled_from(["ig", "s", "f", "b"]),
-                   st.sampled_from(["isna", "notna"]))
+    na = st.builds(
+        lambda c, m: f"{c}.{m}()", st.sampled_from(["ig", "s", "f", "b"]), st.sampled_from(["isna", "notna"])
+    )
     return st.one_of(num, flipped, text, member, flag, na)
 
 
-_EXPRS = st.recursive(_atoms(), lambda sub: st.one_of(
-    st.builds(lambda a, b, op: f"({a}) {op} ({b})", sub, sub, st.sampled_from(["and", "or", "&", "|"])),
-    st.builds(lambda a, op: f"{op}({a})", sub, st.sampled_from(["not ", "~"]))), max_leaves=4)
-_FRAMES = st.integers(1, 8).flatmap(lambda n: st.builds(
-    lambda i, f, ig, s, sg, b: pd.DataFrame({"i": i, "f": f, "ig": ig, "s": s, "s g": sg, "b": b}),
-    st.lists(st.integers(-1, 2), min_size=n, max_size=n),
-    st.lists(st.sampled_from([0.0, 1.0, 2.5, -1.0, np.nan]), min_size=n, max_size=n),
-    st.lists(st.sampled_from([0.0, 1.0, 2.0, np.nan]), min_size=n, max_size=n),
-    st.lists(st.sampled_from(["a", "b", "c d", None]), min_size=n, max_size=n),
-    st.lists(st.sampled_from(["a", "b", None]), min_size=n, max_size=n),
-    st.lists(st.booleans(), min_size=n, max_size=n)))
+_EXPRS = st.recursive(
+    _atoms(),
+    lambda sub: st.one_of(
+        st.builds(lambda a, b, op: f"({a}) {op} ({b})", sub, sub, st.sampled_from(["and", "or", "&", "|"])),
+        st.builds(lambda a, op: f"{op}({a})", sub, st.sampled_from(["not ", "~"])),
+    ),
+    max_leaves=4,
+)
+_FRAMES = st.integers(1, 8).flatmap(
+    lambda n: st.builds(
+        lambda i, f, ig, s, sg, b: pd.DataFrame({"i": i, "f": f, "ig": ig, "s": s, "s g": sg, "b": b}),
+        st.lists(st.integers(-1, 2), min_size=n, max_size=n),
+        st.lists(st.sampled_from([0.0, 1.0, 2.5, -1.0, np.nan]), min_size=n, max_size=n),
+        st.lists(st.sampled_from([0.0, 1.0, 2.0, np.nan]), min_size=n, max_size=n),
+        st.lists(st.sampled_from(["a", "b", "c d", None]), min_size=n, max_size=n),
+        st.lists(st.sampled_from(["a", "b", None]), min_size=n, max_size=n),
+        st.lists(st.booleans(), min_size=n, max_size=n),
+    )
+)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -408,6 +530,7 @@ def test_parse_datetime():
 def test_public_names_stay_in_explorekit_filters():
     """The parts live in private modules; callers keep importing them from explorekit.query.filters."""
     import explorekit.query.filters as filters
+
     for name in filters.__all__:
         assert getattr(filters, name) is not None, name
     assert filters.to_filter_dict(models.Filter(must=[])) == {"must": []}

@@ -6,20 +6,19 @@ the speed and the 0.95 recall claims live in benchmarks/bench_index.py.
 
 from __future__ import annotations
 
+import compiled_kernels
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import compiled_kernels
 import explorekit as ek
-from explorekit.engine import planner
 from explorekit import index
+from explorekit.engine import planner
 from explorekit.index import AnnIndex
 from explorekit.query.requests import Request
 
-KINDS = ["search", "average_vector", "best_score", "best_score_negatives", "sum_scores",
-         "discover", "context"]
+KINDS = ["search", "average_vector", "best_score", "best_score_negatives", "sum_scores", "discover", "context"]
 METHODS = ["annoy", "sign_codes"]
 
 
@@ -150,8 +149,14 @@ def test_filtered_never_fewer_than_exact(indexed, text, method, keep):
 
 
 @settings(max_examples=25, deadline=None)
-@given(keep=st.floats(0.0005, 0.9), limit=st.integers(1, 60), offset=st.integers(0, 5),
-       kind=st.sampled_from(KINDS), method=st.sampled_from(METHODS), seed=st.integers(0, 10_000))
+@given(
+    keep=st.floats(0.0005, 0.9),
+    limit=st.integers(1, 60),
+    offset=st.integers(0, 5),
+    kind=st.sampled_from(KINDS),
+    method=st.sampled_from(METHODS),
+    seed=st.integers(0, 10_000),
+)
 def test_property_never_fewer_and_exact_scores(text, keep, limit, offset, kind, method, seed):
     col, queries = text
     rng = np.random.default_rng(seed)
@@ -179,7 +184,7 @@ def recall(col, req, rows, scores, k=10) -> float:
     if len(truth) == 0:
         return 1.0
     kth = truth[min(k, len(truth)) - 1]
-    return float(np.sum(scores[:k] >= kth)) / min(k, len(truth))   # ties count as hits
+    return float(np.sum(scores[:k] >= kth)) / min(k, len(truth))  # ties count as hits
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -212,7 +217,7 @@ def test_negatives_only_best_score_uses_annoy_farthest(indexed, text):
     col, queries = text
     req = Request.build("recommend", negative=[0, 1], strategy="best_score", limit=10)
     rows, scores, plan = answer(col, req, "annoy")
-    assert plan.path == "annoy", plan.reason            # certified, no fallback
+    assert plan.path == "annoy", plan.reason  # certified, no fallback
     assert recall(col, req, rows, scores) == 1.0
 
 
@@ -276,8 +281,7 @@ def test_fallback_is_recorded(indexed):
 
 def test_default_trees_follow_size_and_dimension():
     assert index.default_n_trees(300, 2) == 10
-    assert index.default_n_trees(100_000, 384) > index.default_n_trees(6_000, 384) >= \
-        index.default_n_trees(6_000, 64)
+    assert index.default_n_trees(100_000, 384) > index.default_n_trees(6_000, 384) >= index.default_n_trees(6_000, 64)
     assert index.default_n_trees(10**7, 4096) == 64
 
 
@@ -333,19 +337,22 @@ def test_bad_input(tmp_path):
 @pytest.mark.parametrize("distance", ["cosine", "euclid"])
 def test_approximate_answers_are_qdrant_scores(indexed, distance):
     from oracle import Trio
+
     rng = np.random.default_rng(11)
     centres = rng.normal(size=(6, 12)) * 3
     vectors = (centres[rng.integers(0, 6, 600)] + rng.normal(size=(600, 12))).astype(np.float32)
     trio = Trio(vectors, distance=distance, edge=False)
     trio.col.build_index(n_trees=6)
     q = vectors[5] + 0.1
-    calls = [("search", dict(query=q.tolist())),
-             ("recommend", dict(positive=[1, 2], negative=[3])),
-             ("recommend", dict(positive=[1, q.tolist()], negative=[3], strategy="best_score")),
-             ("recommend", dict(negative=[3, 4], strategy="best_score")),
-             ("recommend", dict(positive=[1, 2], negative=[3], strategy="sum_scores")),
-             ("discover", dict(target=q.tolist(), context=[(1, 3), (2, 4)])),
-             ("discover", dict(context=[(1, 3), (2, 4)]))]
+    calls = [
+        ("search", dict(query=q.tolist())),
+        ("recommend", dict(positive=[1, 2], negative=[3])),
+        ("recommend", dict(positive=[1, q.tolist()], negative=[3], strategy="best_score")),
+        ("recommend", dict(negative=[3, 4], strategy="best_score")),
+        ("recommend", dict(positive=[1, 2], negative=[3], strategy="sum_scores")),
+        ("discover", dict(target=q.tolist(), context=[(1, 3), (2, 4)])),
+        ("discover", dict(context=[(1, 3), (2, 4)])),
+    ]
     for method in METHODS:
         trio.col._space(None).index.method = method
         for kind, kw in calls:
@@ -363,6 +370,7 @@ def test_approximate_answers_are_qdrant_scores(indexed, distance):
 
 def _numpy_estimate(monkeypatch, codes, queries, rows):
     from explorekit.index import _codes_kernel
+
     with monkeypatch.context() as patch:
         patch.setattr(_codes_kernel, "load", lambda: None)
         return codes.estimate(queries, rows)
@@ -373,8 +381,9 @@ def _numpy_estimate(monkeypatch, codes, queries, rows):
 def test_codes_kernel_bit_identical_to_numpy(distance, n, dim, monkeypatch, tmp_path):
     """One compiled pass computes the same float32 estimate as numpy: every row, subsets,
     several queries, codes loaded memory-mapped."""
-    from explorekit.index._codes import SignCodes
     from explorekit.index import _codes_kernel
+    from explorekit.index._codes import SignCodes
+
     compiled_kernels.require(_codes_kernel)
     rng = np.random.default_rng(n + dim)
     stored = (rng.normal(size=(n, dim)) * np.linspace(2, 0.2, dim) + 0.3).astype(np.float32)
@@ -382,8 +391,7 @@ def test_codes_kernel_bit_identical_to_numpy(distance, n, dim, monkeypatch, tmp_
     codes = SignCodes.fit(stored, distance)
     codes.save(tmp_path / "w.npy", tmp_path / "r.npy")
     loaded = SignCodes.load(tmp_path / "w.npy", tmp_path / "r.npy", codes.mean.tolist(), distance)
-    row_sets = [None, rng.permutation(n)[: max(1, n // 2)], rng.integers(0, n, 2_500),
-                np.array([], np.int64)]
+    row_sets = [None, rng.permutation(n)[: max(1, n // 2)], rng.integers(0, n, 2_500), np.array([], np.int64)]
     for which in (codes, loaded):
         for k in (1, 4):
             for rows in row_sets:

@@ -25,16 +25,17 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from _chromium import ARTIFACTS, PLOT_STATUS, POINT_POSITION, browser, offline_page, screenshot
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 OUT = ARTIFACTS / "notebooks"
-TEMPLATE_CDN = re.compile(r"^https://(cdnjs\.cloudflare\.com/ajax/libs/(require\.js|mathjax)/|"
-                          r"unpkg\.com/@jupyter-widgets/html-manager@)")
+TEMPLATE_CDN = re.compile(
+    r"^https://(cdnjs\.cloudflare\.com/ajax/libs/(require\.js|mathjax)/|"
+    r"unpkg\.com/@jupyter-widgets/html-manager@)"
+)
 CELL_TIMEOUT = 300
-DOC_FIGURES = {"03": 3, "04": 2}     # notebook prefix -> index of the figure shown in docs/images
+DOC_FIGURES = {"03": 3, "04": 2}  # notebook prefix -> index of the figure shown in docs/images
 
 
 @functools.cache
@@ -48,8 +49,9 @@ def executed(path: Path) -> tuple[nbformat.NotebookNode, Path]:
         if "parameters" in cell.metadata.get("tags", []):
             cell.source = 'PROJECTION = "pca"   # set by tests/test_notebooks.py: no UMAP fit'
     OUT.mkdir(parents=True, exist_ok=True)
-    NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                   resources={"metadata": {"path": str(OUT)}}).execute()
+    NotebookClient(
+        nb, timeout=CELL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(OUT)}}
+    ).execute()
     nbformat.write(nb, OUT / path.name)
     body, _ = HTMLExporter().from_notebook_node(nb)
     html = OUT / f"{path.stem}.html"
@@ -59,13 +61,18 @@ def executed(path: Path) -> tuple[nbformat.NotebookNode, Path]:
 
 def figure_outputs(nb: nbformat.NotebookNode) -> int:
     """Plotly figures among the outputs (the HTML copy the notebook renderer adds)."""
-    return sum(output.get("data", {}).get("text/html", "").count('class="plotly-graph-div"')
-               for cell in nb.cells if cell.cell_type == "code" for output in cell.get("outputs", []))
+    return sum(
+        output.get("data", {}).get("text/html", "").count('class="plotly-graph-div"')
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
 
 
 def test_notebooks_are_built_from_source_and_have_no_outputs():
-    check = subprocess.run([sys.executable, str(ROOT / "notebooks" / "_build.py"), "--check"],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, str(ROOT / "notebooks" / "_build.py"), "--check"], capture_output=True, text=True
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     assert len(NOTEBOOKS) == 5
     for path in NOTEBOOKS:
@@ -97,20 +104,22 @@ def test_exported_notebook_draws_every_figure_offline(path):
     with browser() as chromium, offline_page(chromium, str(html)) as (page, log):
         page.wait_for_load_state("load")
         try:
-            page.wait_for_function("Array.from(document.querySelectorAll('.plotly-graph-div'))"
-                                   ".every(d => d.querySelector('svg.main-svg'))", timeout=60_000)
-        except Exception:          # the assertions below say which figure did not draw
+            page.wait_for_function(
+                "Array.from(document.querySelectorAll('.plotly-graph-div'))"
+                ".every(d => d.querySelector('svg.main-svg'))",
+                timeout=60_000,
+            )
+        except Exception:  # the assertions below say which figure did not draw
             pass
         status = page.evaluate(PLOT_STATUS, ".plotly-graph-div")
         assert len(status) == figure_outputs(nb)
         assert all(s["svg"] >= 1 and s["traces"] >= 1 for s in status), status
         assert log.page_errors == []
         assert all(TEMPLATE_CDN.match(url) for url in log.blocked), log.blocked
-        assert log.console_errors == ["Failed to load resource: net::ERR_FAILED"] * len(log.blocked), \
-            log.console_errors
+        assert log.console_errors == ["Failed to load resource: net::ERR_FAILED"] * len(log.blocked), log.console_errors
         page.wait_for_timeout(500)
         screenshot(page, f"notebook_{path.stem}", full_page=True)
-        if path.stem[:2] in DOC_FIGURES:          # one figure of the exported page, for the README
+        if path.stem[:2] in DOC_FIGURES:  # one figure of the exported page, for the README
             page.locator(".plotly-graph-div").nth(DOC_FIGURES[path.stem[:2]]).scroll_into_view_if_needed()
             page.evaluate("window.scrollBy(0, -120)")
             screenshot(page, f"notebook_{path.stem[:2]}_exported_figure", docs=True)
@@ -129,8 +138,9 @@ def test_quickstart_report_keeps_the_explorer_state_and_its_neighbours():
         state = page.evaluate("window.__ekReport")
         assert state["figures"] == state["rendered"] >= 1 and state["errors"] == []
         plot = page.evaluate(PLOT_STATUS, ".ek-plot")[0]["id"]
-        spec = page.evaluate(f"JSON.parse(document.getElementById(document.getElementById('{plot}')"
-                             ".dataset.spec).textContent).explore")
+        spec = page.evaluate(
+            f"JSON.parse(document.getElementById(document.getElementById('{plot}').dataset.spec).textContent).explore"
+        )
         trace = next(i for i, ids in enumerate(spec["ids"]) if ids and str(ids[0]) in spec["neighbours"])
         page.locator("#" + plot).scroll_into_view_if_needed()
         x, y = page.evaluate(POINT_POSITION, ["#" + plot, trace, 0])

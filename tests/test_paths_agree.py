@@ -21,8 +21,8 @@ BASE = RNG.normal(size=(40, 24)).astype(np.float32)
 VECTORS = (BASE[RNG.integers(0, 40, 3000)] + 0.3 * RNG.normal(size=(3000, 24))).astype(np.float32)
 DISTANCES = ["cosine", "dot", "euclid", "manhattan"]
 LIMIT = 20
-EF = 400                # sign codes: 400 of 3,000 points rescored; annoy: search_k = 400 x trees
-OVERSAMPLING = {"scalar": 16.0, "binary": 40.0, "product": 16.0}   # candidates rescored: 320, 800,
+EF = 400  # sign codes: 400 of 3,000 points rescored; annoy: search_k = 400 x trees
+OVERSAMPLING = {"scalar": 16.0, "binary": 40.0, "product": 16.0}  # candidates rescored: 320, 800,
 # 320 (1 bit a dimension of 24 ranks combined queries roughly)
 
 REQUESTS = [
@@ -37,8 +37,11 @@ REQUESTS = [
 ]
 IDS = [f"{kind}{i}" for i, (kind, _) in enumerate(REQUESTS)]
 
-QUANTIZED = {"scalar": {"scalar": {"type": "int8"}}, "binary": {"binary": {}},
-             "product": {"product": {"compression": "x4"}}}
+QUANTIZED = {
+    "scalar": {"scalar": {"type": "int8"}},
+    "binary": {"binary": {}},
+    "product": {"product": {"compression": "x4"}},
+}
 FORCED = ["annoy", "sign_codes", "scalar-quantized", "binary-quantized", "product-quantized"]
 
 
@@ -92,8 +95,7 @@ def forced_answer(collections, forced: str, kind: str, kwargs: dict):
 @pytest.mark.parametrize("forced", FORCED)
 @pytest.mark.parametrize("kind,kwargs", REQUESTS, ids=IDS)
 def test_forced_path_answers_with_exact_scores(collections, forced, kind, kwargs):
-    exact = getattr(collections["index"], kind)(**kwargs, limit=LIMIT, params={"exact": True},
-                                                 with_payload=False)
+    exact = getattr(collections["index"], kind)(**kwargs, limit=LIMIT, params={"exact": True}, with_payload=False)
     got, path = forced_answer(collections, forced, kind, kwargs)
     assert exact.attrs["path"] == "exact"
     assert got.attrs["path"] == path, (forced, got.attrs["reason"])
@@ -103,7 +105,7 @@ def test_forced_path_answers_with_exact_scores(collections, forced, kind, kwargs
         assert "annoy cannot propose candidates" in got.attrs["reason"], got.attrs["reason"]
     scores = dict(zip(exact["id"], exact["score"]))
     common = [(i, s) for i, s in zip(got["id"], got["score"]) if i in scores]
-    if kind == "discover" and kwargs["target"] is None:      # context: large groups tie at 0.0
+    if kind == "discover" and kwargs["target"] is None:  # context: large groups tie at 0.0
         assert set(got["score"]) <= set(exact["score"]) | {0.0}
     else:
         # binary quantization (1 bit of 24 dimensions) ranks discovery's pair ranks roughly:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from filter_strategies import PAYLOADS, filters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explorekit._support.errors import ExploreError
-from explorekit.query.filters import filter_mask
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
-
-from filter_strategies import PAYLOADS, filters
+from explorekit.query.filters import filter_mask
 
 RECORDS = [
     {"s": "a", "i": 1, "f": 1.5, "b": True, "l": [1, "x", None, [2]], "o": {"k": [1, 2]}},
@@ -35,7 +34,7 @@ def test_records_round_trip_and_missing_vs_null():
     assert is_empty.tolist() == [False, True, True, False]
     assert is_null.tolist() == [False, True, False, False]
     frame = p.frame
-    assert frame["i"].isna().tolist() == [False, True, True, False]   # null and missing both NaN
+    assert frame["i"].isna().tolist() == [False, True, True, False]  # null and missing both NaN
     assert frame["i"].dtype == np.float64 and frame["f"].dtype == np.float64
     assert frame["b"].tolist() == [True, None, None, False]
     assert frame["l"].tolist()[0] == [1, "x", None, [2]] and frame["l"].tolist()[1] is None
@@ -43,8 +42,19 @@ def test_records_round_trip_and_missing_vs_null():
 
 
 def test_records_normalise_numpy_and_reject_non_json():
-    p = Payload.from_records([{"a": np.int64(3), "b": np.float32(0.5), "c": (1, np.bool_(True)),
-                               "d": np.array([1, 2]), "e": float("nan"), "f": pd.NA, "g": {"x": float("nan")}}])
+    p = Payload.from_records(
+        [
+            {
+                "a": np.int64(3),
+                "b": np.float32(0.5),
+                "c": (1, np.bool_(True)),
+                "d": np.array([1, 2]),
+                "e": float("nan"),
+                "f": pd.NA,
+                "g": {"x": float("nan")},
+            }
+        ]
+    )
     assert p.record(0) == {"a": 3, "b": 0.5, "c": [1, True], "d": [1, 2], "g": {"x": None}}
     assert type(p.record(0)["a"]) is int and p.kinds()["a"] == "int"
     with pytest.raises(ExploreError, match=r"payload record 0\['a'\]: inf is not a JSON number"):
@@ -59,30 +69,55 @@ def test_records_normalise_numpy_and_reject_non_json():
 
 
 def test_from_frame_kinds_and_rules():
-    df = pd.DataFrame({
-        "year": [2020.0, np.nan, 1999.0],          # ints upcast by pandas: JSON integers, missing in row 1
-        "price": [1.0, 2.0, 3.0],                  # a complete float column stays float
-        "half": [0.5, np.nan, 1.0],
-        "n": pd.array([1, None, 3], dtype="Int64"),
-        "flag": [True, False, True],
-        "maybe": pd.array([True, None, False], dtype="boolean"),
-        "s": ["a", None, "c"],
-        "cat": pd.Categorical(["x", "y", None]),
-        "l": [[1, 2], np.array(["u", "v"]), None],
-        "when": pd.to_datetime(["2024-01-01T10:00:00Z", None, "2024-06-01T00:00:00Z"]),
-    })
+    df = pd.DataFrame(
+        {
+            "year": [2020.0, np.nan, 1999.0],  # ints upcast by pandas: JSON integers, missing in row 1
+            "price": [1.0, 2.0, 3.0],  # a complete float column stays float
+            "half": [0.5, np.nan, 1.0],
+            "n": pd.array([1, None, 3], dtype="Int64"),
+            "flag": [True, False, True],
+            "maybe": pd.array([True, None, False], dtype="boolean"),
+            "s": ["a", None, "c"],
+            "cat": pd.Categorical(["x", "y", None]),
+            "l": [[1, 2], np.array(["u", "v"]), None],
+            "when": pd.to_datetime(["2024-01-01T10:00:00Z", None, "2024-06-01T00:00:00Z"]),
+        }
+    )
     p = Payload.from_frame(df.set_index(pd.Index([7, 8, 9])))
-    assert p.kinds() == {"year": "int", "price": "float", "half": "float", "n": "int", "flag": "bool",
-                         "maybe": "bool", "s": "str", "cat": "str", "l": "json", "when": "str"}
-    assert p.record(0) == {"year": 2020, "price": 1.0, "half": 0.5, "n": 1, "flag": True, "maybe": True, "s": "a",
-                           "cat": "x", "l": [1, 2], "when": "2024-01-01T10:00:00Z"}
+    assert p.kinds() == {
+        "year": "int",
+        "price": "float",
+        "half": "float",
+        "n": "int",
+        "flag": "bool",
+        "maybe": "bool",
+        "s": "str",
+        "cat": "str",
+        "l": "json",
+        "when": "str",
+    }
+    assert p.record(0) == {
+        "year": 2020,
+        "price": 1.0,
+        "half": 0.5,
+        "n": 1,
+        "flag": True,
+        "maybe": True,
+        "s": "a",
+        "cat": "x",
+        "l": [1, 2],
+        "when": "2024-01-01T10:00:00Z",
+    }
     assert p.record(1) == {"price": 2.0, "flag": False, "cat": "y", "l": ["u", "v"]}  # NaN/None/NA: missing
     assert type(p.record(0)["year"]) is int and type(p.record(0)["price"]) is float
     ids = IdIndex(range(3))
     assert filter_mask({"must": [{"key": "year", "match": {"value": 2020}}]}, p, ids).tolist() == [True, False, False]
     assert filter_mask({"must": [{"key": "price", "match": {"value": 1}}]}, p, ids).tolist() == [False] * 3
     assert filter_mask({"must": [{"key": "when", "range": {"gt": "2024-03-01T00:00:00Z"}}]}, p, ids).tolist() == [
-        False, False, True]
+        False,
+        False,
+        True,
+    ]
     assert filter_mask({"must": [{"key": "l", "match": {"value": "v"}}]}, p, ids).tolist() == [False, True, False]
     assert list(p.frame.index) == [0, 1, 2]
 
@@ -92,14 +127,17 @@ def test_frame_round_trip_of_plain_columns():
     pd.testing.assert_frame_equal(Payload.from_frame(df).frame, df, check_column_type=False)
 
 
-@pytest.mark.parametrize("df, fragment", [
-    (pd.DataFrame({0: [1]}), "column name 0 is not a string"),
-    (pd.DataFrame([[1, 2]], columns=["a", "a"]), "['a'] appear more than once"),
-    (pd.DataFrame({"x": [1.0, np.inf]}), "inf at row 1 is not a JSON number"),
-    (pd.DataFrame({"x": [1 + 2j]}), "dtype complex128, which has no JSON form"),
-    (pd.DataFrame({"x": [{1: 2}]}), "payload column 'x' row 0: 1 (an object key) is not a string"),
-    (pd.DataFrame({"x": [[1, [2, float("inf")]]]}), "payload column 'x' row 0[1][1]: inf is not a JSON number"),
-])
+@pytest.mark.parametrize(
+    "df, fragment",
+    [
+        (pd.DataFrame({0: [1]}), "column name 0 is not a string"),
+        (pd.DataFrame([[1, 2]], columns=["a", "a"]), "['a'] appear more than once"),
+        (pd.DataFrame({"x": [1.0, np.inf]}), "inf at row 1 is not a JSON number"),
+        (pd.DataFrame({"x": [1 + 2j]}), "dtype complex128, which has no JSON form"),
+        (pd.DataFrame({"x": [{1: 2}]}), "payload column 'x' row 0: 1 (an object key) is not a string"),
+        (pd.DataFrame({"x": [[1, [2, float("inf")]]]}), "payload column 'x' row 0[1][1]: inf is not a JSON number"),
+    ],
+)
 def test_from_frame_errors(df, fragment):
     with pytest.raises(ExploreError) as info:
         Payload.from_frame(df)
@@ -118,7 +156,7 @@ def test_frame_and_records_are_copies():
     p.to_records()[0]["l"].clear()
     assert p.to_records() == RECORDS
     with pytest.raises(ValueError):
-        p._cols["i"].data[0] = 5          # internal arrays are read-only
+        p._cols["i"].data[0] = 5  # internal arrays are read-only
 
 
 def test_take_concat_select():
@@ -133,7 +171,7 @@ def test_take_concat_select():
     sel = p.select([3, 1], ["i", "s"])
     assert list(sel.columns) == ["i", "s"] and list(sel.index) == [0, 1]
     assert sel["i"].tolist()[0] == 3.0 and np.isnan(sel["i"].tolist()[1])
-    assert sel["i"].dtype == p.frame["i"].dtype          # dtype fixed per column, whatever the rows
+    assert sel["i"].dtype == p.frame["i"].dtype  # dtype fixed per column, whatever the rows
     assert p.select([0, 0], None).shape == (2, 7)
     assert p.select([], ["i"]).shape == (0, 1)
     with pytest.raises(ExploreError, match="Unknown payload column 'ii'. Did you mean 'i'"):
@@ -164,15 +202,24 @@ def test_round_trip_take_concat_properties(records, data):
 def _exact(p: Payload) -> tuple:
     """Everything a payload holds, with JSON types told apart (1 vs 1.0 vs True)."""
     import json
+
     return len(p), p.columns, p.kinds(), json.dumps(p.to_records())
 
 
 ARROW_CASES = {
     "kinds, missing vs null, nested": RECORDS,
-    "typed columns with nulls": [{"i": 1, "f": 0.1, "b": True, "s": "x"}, {"i": None, "f": None, "b": None, "s": None},
-                                 {}, {"i": -2**63, "f": -0.0, "b": False, "s": ""}],
-    "json: big ints, mixed, unicode": [{"j": 2**70, "k": "é\u2028"}, {"j": [1, 1.0, True, "1", None, {}, []]},
-                                       {"j": None}, {"k": 3}],
+    "typed columns with nulls": [
+        {"i": 1, "f": 0.1, "b": True, "s": "x"},
+        {"i": None, "f": None, "b": None, "s": None},
+        {},
+        {"i": -(2**63), "f": -0.0, "b": False, "s": ""},
+    ],
+    "json: big ints, mixed, unicode": [
+        {"j": 2**70, "k": "é\u2028"},
+        {"j": [1, 1.0, True, "1", None, {}, []]},
+        {"j": None},
+        {"k": 3},
+    ],
     "keys that look like paths": [{"a.b": 1, "": "empty", 'x[0] "q"': [1]}, {"v:a.b": 2}],
     "empty json column": [{}, {"z": None}, {}],
 }
@@ -181,12 +228,13 @@ ARROW_CASES = {
 @pytest.mark.parametrize("name", list(ARROW_CASES))
 def test_arrow_round_trip_is_exact(name, tmp_path):
     import pyarrow.parquet as pq
+
     p = Payload.from_records(ARROW_CASES[name])
     table = p.to_arrow()
     assert table.column_names == p.columns and table.num_rows == len(p)
     back = Payload.from_arrow(table)
     assert _exact(back) == _exact(p)
-    for key in p.columns:                      # the stored arrays, placeholders included
+    for key in p.columns:  # the stored arrays, placeholders included
         a, b = p._cols[key], back._cols[key]
         assert a.data.dtype == b.data.dtype and a.data.tolist() == b.data.tolist()
         assert a.present.tolist() == b.present.tolist() and a.null.tolist() == b.null.tolist()
@@ -196,13 +244,22 @@ def test_arrow_round_trip_is_exact(name, tmp_path):
 
 def test_arrow_round_trip_of_frames_and_shapes(tmp_path):
     import pyarrow.parquet as pq
-    df = pd.DataFrame({"i": [1, 2, 3], "f": [0.5, np.nan, 2.0], "b": [True, False, True], "s": ["x", "y", None],
-                       "ig": [2020.0, None, 1.0], "l": [[1], None, {"a": 2}]})
+
+    df = pd.DataFrame(
+        {
+            "i": [1, 2, 3],
+            "f": [0.5, np.nan, 2.0],
+            "b": [True, False, True],
+            "s": ["x", "y", None],
+            "ig": [2020.0, None, 1.0],
+            "l": [[1], None, {"a": 2}],
+        }
+    )
     p = Payload.from_frame(df)
     table = p.to_arrow()
     assert table.column("s").to_pylist() == ["x", "y", None] and str(table.schema.field("i").type) == "int64"
     pd.testing.assert_frame_equal(Payload.from_arrow(table).frame, p.frame)
-    for n in (0, 5):                           # no columns: the row count travels in the metadata
+    for n in (0, 5):  # no columns: the row count travels in the metadata
         empty = Payload.empty(n).to_arrow()
         pq.write_table(empty, tmp_path / "e.parquet")
         assert len(Payload.from_arrow(pq.read_table(tmp_path / "e.parquet"))) == n
@@ -222,6 +279,7 @@ def test_arrow_round_trip_properties(records):
 
 def test_from_arrow_errors_name_the_problem():
     import pyarrow as pa
+
     good = Payload.from_records(RECORDS).to_arrow()
     with pytest.raises(ExploreError, match="Payload.from_arrow: .* of type dict is not a pyarrow Table"):
         Payload.from_arrow({"a": [1]})
@@ -240,9 +298,12 @@ def test_from_arrow_errors_name_the_problem():
 def test_collections_saved_in_the_first_layout_still_load(tmp_path):
     """The first saves kept v:/p:/n: columns per key and the kinds in the manifest."""
     import json
+
     import pyarrow as pa
     import pyarrow.parquet as pq
+
     from explorekit.persistence import _load_payload
+
     p = Payload.from_records(RECORDS)
     arrays, names = [], []
     for key in p.columns:
@@ -262,10 +323,10 @@ def test_display_columns_are_what_select_shows():
     p = Payload.from_records(RECORDS + [{"l": "only strings here"}])
     data = p.display_columns([4, 0], ["l", "i", "s", "b"])
     assert list(data) == ["l", "i", "s", "b"]
-    assert isinstance(data["l"], pd.Series) and data["l"].dtype == object     # no str inference
+    assert isinstance(data["l"], pd.Series) and data["l"].dtype == object  # no str inference
     frame = pd.DataFrame(data, index=pd.RangeIndex(2))
     pd.testing.assert_frame_equal(frame, p.select([4, 0], ["l", "i", "s", "b"]), check_column_type=False)
-    p.display_columns([0])["l"].iloc[0].append("changed")                       # copies by default
+    p.display_columns([0])["l"].iloc[0].append("changed")  # copies by default
     assert p.record(0)["l"] == RECORDS[0]["l"]
     with pytest.raises(ExploreError, match="Unknown payload column 'ii'"):
         p.display_columns([0], ["ii"])
@@ -277,6 +338,7 @@ def test_result_frames_equal_the_concatenated_frames(records, data):
     """results.to_frame builds one DataFrame; it equals id/score next to ``select`` (the old way)."""
     import explorekit as ek
     from explorekit.query.results import to_frame
+
     n = len(records)
     col = ek.Collection.from_arrays(np.eye(n, 3, dtype=np.float32) + 1, payload=records)
     rows = np.array(data.draw(st.lists(st.integers(0, n - 1), max_size=6)), dtype=np.int64)

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from crasher import differences, fingerprint  # tests/crasher.py
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import explorekit as ek
-from crasher import differences, fingerprint  # tests/crasher.py
 from explorekit import PersistenceError, UnknownIdError
 from explorekit.persistence import checksum
 
@@ -31,15 +31,27 @@ DISTANCES = ["cosine", "dot", "euclid", "manhattan"]
 
 def make(distance="cosine", n=300, seed=0, named=False):
     rng = np.random.default_rng(seed)
-    payload = [{"group": ["a", "b", "c"][i % 3], "n": i, "tags": [f"t{i % 4}"], **({"opt": None} if i % 5 == 0 else {}),
-                **({"nested": {"x": i % 7, "y": [1, 2]}} if i % 2 else {})} for i in range(n)]
+    payload = [
+        {
+            "group": ["a", "b", "c"][i % 3],
+            "n": i,
+            "tags": [f"t{i % 4}"],
+            **({"opt": None} if i % 5 == 0 else {}),
+            **({"nested": {"x": i % 7, "y": [1, 2]}} if i % 2 else {}),
+        }
+        for i in range(n)
+    ]
     if named:
         vectors = {"image": rng.normal(size=(n, 8)), "text": rng.normal(size=(n, 5))}
         distance = {"image": distance, "text": "cosine"}
     else:
         vectors = rng.normal(size=(n, 8))
-    return ek.Collection.from_arrays(vectors, ids=[f"p{i}" if i % 7 == 0 else i for i in range(n)] if False else None,
-                                     payload=payload, distance=distance)
+    return ek.Collection.from_arrays(
+        vectors,
+        ids=[f"p{i}" if i % 7 == 0 else i for i in range(n)] if False else None,
+        payload=payload,
+        distance=distance,
+    )
 
 
 def queries(col, using=None):
@@ -80,7 +92,7 @@ def test_round_trip(tmp_path, distance, mmap):
     back = ek.Collection.load(tmp_path / "c", mmap=mmap)
     assert back.ids.tolist() == col.ids.tolist()
     pd.testing.assert_frame_equal(back.payload, col.payload)
-    assert back._payload.to_records() == col._payload.to_records()     # missing vs null kept
+    assert back._payload.to_records() == col._payload.to_records()  # missing vs null kept
     np.testing.assert_array_equal(back.vectors(), col.vectors())
     assert isinstance(back.vectors(), np.memmap) == mmap
     assert_same_answers(col, back)
@@ -89,9 +101,13 @@ def test_round_trip(tmp_path, distance, mmap):
 def test_round_trip_named_and_string_ids(tmp_path):
     rng = np.random.default_rng(1)
     ids = [f"item-{i}" for i in range(50)]
-    col = ek.Collection.from_arrays({"image": rng.normal(size=(50, 4)), "text": rng.normal(size=(50, 3))}, ids=ids,
-                                    payload=pd.DataFrame({"k": range(50)}), distance={"image": "euclid", "text": "dot"},
-                                    name="saved_named")
+    col = ek.Collection.from_arrays(
+        {"image": rng.normal(size=(50, 4)), "text": rng.normal(size=(50, 3))},
+        ids=ids,
+        payload=pd.DataFrame({"k": range(50)}),
+        distance={"image": "euclid", "text": "dot"},
+        name="saved_named",
+    )
     col.save(tmp_path / "n")
     back = ek.Collection.load(tmp_path / "n")
     assert back.ids.tolist() == ids and back.name == "saved_named"
@@ -107,7 +123,7 @@ def test_save_replaces_and_cleans_up(tmp_path):
     col.upsert([10_000], np.ones((1, 8)), [{"group": "z"}])
     col.save(tmp_path / "c")
     entries = sorted(p.name for p in (tmp_path / "c").iterdir())
-    assert len(entries) == 3 and entries[:2] == [".explorekit.lock", "manifest.json"]   # the lock file stays
+    assert len(entries) == 3 and entries[:2] == [".explorekit.lock", "manifest.json"]  # the lock file stays
     assert len(ek.Collection.load(tmp_path / "c")) == len(col)
 
 
@@ -184,18 +200,23 @@ def test_killed_saves_leave_a_loadable_state(tmp_path):
     seen = set()
     for seed in range(8):
         expected = fingerprint(saver_state(seed))
-        proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path), str(seed), str(Path(__file__).parent)],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SAVER, str(path), str(seed), str(Path(__file__).parent)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.0, 0.6))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         loaded = fingerprint(ek.Collection.load(path, verify=True))
-        assert loaded in (on_disk, expected), (f"seed {seed}: differs from the state before in {differences(loaded, on_disk)}"
-                                               f" and from the saved one in {differences(loaded, expected)}")
+        assert loaded in (on_disk, expected), (
+            f"seed {seed}: differs from the state before in {differences(loaded, on_disk)}"
+            f" and from the saved one in {differences(loaded, expected)}"
+        )
         on_disk = loaded
         seen.add(ek.Collection.load(path)._payload.record(0)["v"])
-    assert len(seen) > 1                       # saves did complete between kills
+    assert len(seen) > 1  # saves did complete between kills
 
 
 def test_upsert_replaces_and_appends():
@@ -259,8 +280,14 @@ def test_queries_from_threads_during_changes():
     assert len(col) == 2000
 
 
-@pytest.mark.parametrize("config", [{"scalar": {"type": "int8", "quantile": 0.99}}, {"binary": {"encoding": "two_bits"}},
-                                    {"product": {"compression": "x4"}}])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"scalar": {"type": "int8", "quantile": 0.99}},
+        {"binary": {"encoding": "two_bits"}},
+        {"product": {"compression": "x4"}},
+    ],
+)
 @pytest.mark.parametrize("distance", ["cosine", "euclid"])
 def test_round_trip_quantized(tmp_path, config, distance):
     col = make(distance).quantize(config)
@@ -280,10 +307,11 @@ def test_round_trip_quantized(tmp_path, config, distance):
 @pytest.mark.parametrize("method", ["auto", "annoy", "sign_codes"])
 def test_round_trip_with_index(tmp_path, monkeypatch, method):
     from explorekit import index
+
     monkeypatch.setattr(index, "INDEXING_THRESHOLD_KB", 0)
     monkeypatch.setattr(index, "FULL_SCAN_THRESHOLD_KB", 0)
     col = make("cosine", n=2000).build_index()
-    col._space(None).index.method = method           # force a generator ("auto" picks exact here)
+    col._space(None).index.method = method  # force a generator ("auto" picks exact here)
     col.save(tmp_path / "i")
     back = ek.Collection.load(tmp_path / "i")
     assert back._space(None).index is not None and back._space(None).index.method == method
@@ -307,10 +335,12 @@ def rich(tmp_path_factory):
     """A saved collection with every part a manifest describes: two named vectors, int ids,
     payload, a scalar and a product quantizer, an annoy index and a cached PCA map."""
     rng = np.random.default_rng(3)
-    col = ek.Collection.from_arrays({"image": rng.normal(size=(N_RICH, 8)), "text": rng.normal(size=(N_RICH, 5))},
-                                    ids=[i * 3 for i in range(N_RICH)],
-                                    payload=[{"g": i % 3, "s": f"x{i}"} for i in range(N_RICH)],
-                                    distance={"image": "cosine", "text": "euclid"})
+    col = ek.Collection.from_arrays(
+        {"image": rng.normal(size=(N_RICH, 8)), "text": rng.normal(size=(N_RICH, 5))},
+        ids=[i * 3 for i in range(N_RICH)],
+        payload=[{"g": i % 3, "s": f"x{i}"} for i in range(N_RICH)],
+        distance={"image": "cosine", "text": "euclid"},
+    )
     col.quantize({"scalar": {"type": "int8", "quantile": 0.99}}, using="image")
     col.quantize({"product": {"compression": "x4"}}, using="text")
     col.build_index(using="image")
@@ -348,10 +378,12 @@ def _resign(folder: Path) -> None:
 
 def _edit(change):
     """A case that changes the parsed manifest in place (``change(manifest, folder)``)."""
+
     def apply(folder: Path) -> None:
         manifest = _read(folder)
         change(manifest, folder)
         _write(folder, manifest)
+
     return apply
 
 
@@ -379,12 +411,14 @@ def _linked_file(folder):
 
 def _rewrite_npy(name, change, also=None):
     """Re-save one array file changed by ``change`` and re-sign (the manifest then vouches for it)."""
+
     def apply(folder):
         file = _version(folder) / name
         np.save(file, change(np.load(file)), allow_pickle=False)
         if also:
             _edit(also)(folder)
         _resign(folder)
+
     return apply
 
 
@@ -392,13 +426,14 @@ def _shorter_codes(folder):
     file = _version(folder) / "quantizer-1.npz"
     with np.load(file) as arrays:
         parts = {k: arrays[k] for k in arrays.files}
-    parts["codes"] = parts["codes"][:, :-1]                 # product codes: rows on axis 1
+    parts["codes"] = parts["codes"][:, :-1]  # product codes: rows on axis 1
     np.savez(file, **parts)
     _resign(folder)
 
 
 def _shorter_payload(folder):
     import pyarrow.parquet as pq
+
     file = _version(folder) / "payload.parquet"
     pq.write_table(pq.read_table(file).slice(0, N_RICH - 1), file)
     _edit(lambda m, f: m["payload"].update(rows=N_RICH - 1))(folder)
@@ -448,8 +483,11 @@ BAD_MANIFESTS = {
     "quantizer meta a list": _edit(lambda m, f: _space(m, "image")["quantizer"].update(meta=[])),
     "quantizer without file": _edit(lambda m, f: _space(m, "image")["quantizer"].pop("file")),
     "quantizer dim wrong": _edit(lambda m, f: _space(m, "image")["quantizer"]["meta"].update(dim=7)),
-    "quantizer config odd": _edit(lambda m, f: _space(m, "text")["quantizer"]["meta"].update(
-        config={"product": {"compression": "x4", "always_ram": "yes"}})),
+    "quantizer config odd": _edit(
+        lambda m, f: _space(m, "text")["quantizer"]["meta"].update(
+            config={"product": {"compression": "x4", "always_ram": "yes"}}
+        )
+    ),
     "quantizer distance swapped": _edit(lambda m, f: _space(m, "image")["quantizer"]["meta"].update(distance="dot")),
     "index tuning without ms": _edit(lambda m, f: _space(m, "image")["index"]["meta"]["tuning"].pop("ms")),
     "index ef zero": _edit(lambda m, f: _space(m, "image")["index"]["meta"]["tuning"]["ef"].update(annoy=0)),
@@ -458,14 +496,19 @@ BAD_MANIFESTS = {
     "index metric wrong": _edit(lambda m, f: _space(m, "image")["index"]["meta"].update(metric="euclidean")),
     "index mean short": _edit(lambda m, f: _space(m, "image")["index"]["meta"].update(mean=[0.0])),
     "index n_items wrong": _edit(lambda m, f: _space(m, "image")["index"]["meta"].update(n_items=N_RICH + 5)),
-    "extras class foreign": _edit(lambda m, f: next(iter(_space(m, "text")["extras"]["items"].values())).update(
-        {"class": "explorekit.persistence:save"})),
+    "extras class foreign": _edit(
+        lambda m, f: next(iter(_space(m, "text")["extras"]["items"].values())).update(
+            {"class": "explorekit.persistence:save"}
+        )
+    ),
     "extras items a list": _edit(lambda m, f: _space(m, "text")["extras"].update(items=[])),
-    "extras array unknown": _edit(lambda m, f: next(iter(_space(m, "text")["extras"]["items"].values()))[
-        "arrays"].update(coords="e9_coords")),
+    "extras array unknown": _edit(
+        lambda m, f: next(iter(_space(m, "text")["extras"]["items"].values()))["arrays"].update(coords="e9_coords")
+    ),
     "re-signed: one id fewer": _rewrite_npy("ids.npy", lambda a: a[:-1]),
-    "re-signed: one id fewer, points too": _rewrite_npy("ids.npy", lambda a: a[:-1],
-                                                         also=lambda m, f: m.update(points=N_RICH - 1)),
+    "re-signed: one id fewer, points too": _rewrite_npy(
+        "ids.npy", lambda a: a[:-1], also=lambda m, f: m.update(points=N_RICH - 1)
+    ),
     "re-signed: one vector fewer": _rewrite_npy("vectors-0.npy", lambda a: a[:-1]),
     "re-signed: vectors float64": _rewrite_npy("vectors-0.npy", lambda a: a.astype(np.float64)),
     "re-signed: ids 2-d": _rewrite_npy("ids.npy", lambda a: a.reshape(-1, 2)),
@@ -496,11 +539,29 @@ def test_every_malformed_manifest_gives_a_persistence_error(rich, tmp_path):
 
 
 _JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=8)
-    | st.sampled_from(["../x", "/etc/passwd", "v-0123456789ab", "vectors-0.npy", "index-0.ann", "ids.json",
-                       "cosine", "manhattan", "explorekit.projection:Projection", "scalar", "angular"]),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=8)
+    | st.sampled_from(
+        [
+            "../x",
+            "/etc/passwd",
+            "v-0123456789ab",
+            "vectors-0.npy",
+            "index-0.ann",
+            "ids.json",
+            "cosine",
+            "manhattan",
+            "explorekit.projection:Projection",
+            "scalar",
+            "angular",
+        ]
+    ),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=6)
+    max_leaves=6,
+)
 
 
 def _nodes(node, at=()):
@@ -545,11 +606,12 @@ def _use(col):
     """Queries on every vector space through each path (exact, index, quantized): a collection
     that loaded must answer them."""
     from explorekit import index
+
     old = index.INDEXING_THRESHOLD_KB, index.FULL_SCAN_THRESHOLD_KB
     index.INDEXING_THRESHOLD_KB = index.FULL_SCAN_THRESHOLD_KB = 0
     try:
         first = col.ids.tolist()[0]
-        for name in list(col._spaces):         # a manifest without a space is a smaller collection
+        for name in list(col._spaces):  # a manifest without a space is a smaller collection
             query = np.linspace(-1, 1, col.vectors(name).shape[1])
             for params in ({"exact": True}, None, {"quantization": {"rescore": False}}):
                 assert len(col.search(query, using=name, limit=5, params=params)) == 5
@@ -564,8 +626,12 @@ def _use(col):
         index.INDEXING_THRESHOLD_KB, index.FULL_SCAN_THRESHOLD_KB = old
 
 
-@settings(max_examples=150, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
 def test_a_mutated_manifest_gives_a_persistence_error_or_a_working_collection(rich, data):
     """Random replacements and deletions anywhere in manifest.json: only PersistenceError
@@ -613,7 +679,7 @@ def indexed(tmp_path_factory):
     return folder
 
 
-_NODE = 12 + 4 * 8                      # annoy's angular node for 8-d vectors: 3 int32 words, then 8 floats
+_NODE = 12 + 4 * 8  # annoy's angular node for 8-d vectors: 3 int32 words, then 8 floats
 
 
 def _damage_ann(change):
@@ -622,6 +688,7 @@ def _damage_ann(change):
         nodes = np.fromfile(file, np.int32).reshape(-1, _NODE // 4)
         change(nodes)
         nodes.tofile(file)
+
     return apply
 
 
@@ -637,7 +704,7 @@ def _splits(nodes):
 def _set_padding_bits(folder):
     file = _version(folder) / "index-0.ann.codes.npy"
     words = np.load(file)
-    words[-1] |= np.uint64(0xFFFF_FFFF_FFFF_FF00)      # the 56 bits past dimension 8
+    words[-1] |= np.uint64(0xFFFF_FFFF_FFFF_FF00)  # the 56 bits past dimension 8
     np.save(file, words, allow_pickle=False)
 
 
@@ -662,8 +729,13 @@ def test_a_damaged_index_never_crashes(indexed, tmp_path, damage):
         DAMAGED_INDEXES[damage](folder)
     _resign(signed)
     try:
-        run = subprocess.run([sys.executable, "-c", _INDEXED_LOADER, str(indexed), "0", str(raw), "0", str(signed),
-                              "1"], capture_output=True, text=True, timeout=120, check=False)
+        run = subprocess.run(
+            [sys.executable, "-c", _INDEXED_LOADER, str(indexed), "0", str(raw), "0", str(signed), "1"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("the load or the queries never finished (a cycle in the forest)")
     assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-1500:]}"

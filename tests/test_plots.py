@@ -34,8 +34,13 @@ def segments(trace) -> list[tuple[tuple, tuple, list]]:
     """(start, end, customdata) of each segment of a lines trace written x0, x1, None, ..."""
     out = []
     for i in range(0, len(trace.x), 3):
-        out.append(((trace.x[i], trace.y[i]), (trace.x[i + 1], trace.y[i + 1]),
-                    [trace.customdata[i][0], trace.customdata[i + 1][0]]))
+        out.append(
+            (
+                (trace.x[i], trace.y[i]),
+                (trace.x[i + 1], trace.y[i + 1]),
+                [trace.customdata[i][0], trace.customdata[i + 1][0]],
+            )
+        )
     return out
 
 
@@ -51,7 +56,7 @@ def test_map_draws_every_point_once_coloured_by_category(fruit):
         assert set(payload.loc[ids_of(trace), "fruit"]) == {trace.name}
         np.testing.assert_allclose(np.column_stack([trace.x, trace.y]), xy_of(fruit, ids_of(trace)))
     assert "id " in points[0].text[0] and "fruit: " in points[0].text[0]
-    assert fig.layout.yaxis.scaleanchor == "x"               # the plane: equal scales
+    assert fig.layout.yaxis.scaleanchor == "x"  # the plane: equal scales
 
 
 def test_map_numeric_colour_missing_values_and_size(fruit):
@@ -62,7 +67,7 @@ def test_map_numeric_colour_missing_values_and_size(fruit):
     assert payload.loc[ids_of(missing), "price"].isna().all() and len(ids_of(missing)) == 32
     sweet = payload.loc[ids_of(coloured), "sweetness"].to_numpy()
     order = np.argsort(sweet)
-    assert np.all(np.diff(np.asarray(coloured.marker.size)[order]) >= 0)     # bigger = sweeter
+    assert np.all(np.diff(np.asarray(coloured.marker.size)[order]) >= 0)  # bigger = sweeter
     assert coloured.marker.showscale
 
 
@@ -104,9 +109,9 @@ def test_recommendation_lines_join_each_result_to_its_deciding_example(fruit, st
     results = role(fig, "results")[0]
     assert ids_of(results) == result["id"].tolist()
     assert [row[2] for row in results.customdata] == result["score"].tolist()
-    ex = np.vstack([xy[fruit._ids.row(10)], raw, xy[fruit._ids.row(130)]])      # P0, P1, N0
+    ex = np.vstack([xy[fruit._ids.row(10)], raw, xy[fruit._ids.row(130)]])  # P0, P1, N0
     points = xy[fruit._ids.rows(result["id"].tolist())]
-    sims = -_sq(ex, points)                                                  # euclid: -d^2
+    sims = -_sq(ex, points)  # euclid: -d^2
     if strategy == "best_score":
         want = [int(s[:2].argmax()) if s[:2].max() > s[2] else 2 for s in sims.T]
     elif strategy == "sum_scores":
@@ -115,10 +120,10 @@ def test_recommendation_lines_join_each_result_to_its_deciding_example(fruit, st
         want = None
     lines = [seg for t in role(fig, "decision") for seg in segments(t)]
     assert len(lines) == len(result)
-    for (start, end, (rid, label)) in lines:
+    for start, end, (rid, label) in lines:
         j = result["id"].tolist().index(rid)
         np.testing.assert_allclose(start, points[j])
-        if want is None:                       # the averaged query vector, placed on the plane
+        if want is None:  # the averaged query vector, placed on the plane
             q = 2 * (ex[0] + ex[1]) / 2 - ex[2]
             np.testing.assert_allclose(end, q, rtol=1e-5)
             assert label.startswith("average of 2 positives")
@@ -137,7 +142,7 @@ def test_recommendation_on_a_projected_space_places_raw_examples(text):
     fig = plots.recommendation(text, result)
     pos = role(fig, "positive")[0]
     np.testing.assert_allclose(np.column_stack([pos.x, pos.y]), place(text, [1, raw]), rtol=1e-5)
-    for start, end, (rid, label) in (seg for t in role(fig, "decision") for seg in segments(t)):
+    for start, _end, (rid, _label) in (seg for t in role(fig, "decision") for seg in segments(t)):
         np.testing.assert_allclose(start, xy_of(text, [rid])[0])
     avg = plots.recommendation(text, text.recommend(positive=[1, raw], negative=[2], limit=5))
     assert len(role(avg, "average")) == 1
@@ -154,10 +159,11 @@ def test_discovery_colouring_equals_the_core_ranks(fruit):
     points = role(fig, "points")[0]
     z = zones.points(fruit, **query).set_index("id")
     np.testing.assert_array_equal(points.marker.color, z.loc[ids_of(points), "rank"].to_numpy())
-    np.testing.assert_array_equal(np.floor(result["score"]), z.loc[result["id"], "rank"])      # the score's rank
+    np.testing.assert_array_equal(np.floor(result["score"]), z.loc[result["id"], "rank"])  # the score's rank
     xy = fruit.vectors()
-    signs = sum(np.sign(_sq(xy[[fruit._ids.row(n)]], xy)[0] - _sq(xy[[fruit._ids.row(p)]], xy)[0])
-                for p, n in query["context"])
+    signs = sum(
+        np.sign(_sq(xy[[fruit._ids.row(n)]], xy)[0] - _sq(xy[[fruit._ids.row(p)]], xy)[0]) for p, n in query["context"]
+    )
     np.testing.assert_array_equal(z["rank"].to_numpy(), signs)
     assert points.marker.cmin == -2.5 and points.marker.cmax == 2.5
     field = role(fig, "field")[0]
@@ -176,8 +182,8 @@ def test_discovery_on_a_high_dimensional_space(text):
     assert len(points.x) == 1000 and "Showing 1,000 of 6,041 points" in fig.layout.title.subtitle.text
     z = zones.points(text, result).set_index("id")
     np.testing.assert_array_equal(points.marker.color, z.loc[ids_of(points), "rank"].to_numpy())
-    assert not role(fig, "field")                     # no zone field away from the plane
-    assert ids_of(role(fig, "results")[0]) == result["id"].tolist()          # queries use every point
+    assert not role(fig, "field")  # no zone field away from the plane
+    assert ids_of(role(fig, "results")[0]) == result["id"].tolist()  # queries use every point
 
 
 def test_context_colouring_equals_the_core_losses(fruit):
@@ -191,28 +197,34 @@ def test_context_colouring_equals_the_core_losses(fruit):
     region = np.asarray(role(fig, "zero_loss_region")[0].z, dtype=float)
     grid = zones.grid(fruit, result)
     np.testing.assert_array_equal(np.isfinite(region).ravel(), grid["zero_loss"].to_numpy())
-    assert set(result["id"]) <= set(ids_of(zero))             # the best results have zero loss here
+    assert set(result["id"]) <= set(ids_of(zero))  # the best results have zero loss here
 
 
-@pytest.mark.parametrize("figure, result, match", [
-    ("discovery", lambda c: c.discover(context=[(1, 2)]), "got a context query"),
-    ("context", lambda c: c.discover(target=0, context=[(1, 2)]), "got a discover query"),
-    ("recommendation", lambda c: c.discover(target=0, context=[(1, 2)]), "plots.discovery"),
-])
+@pytest.mark.parametrize(
+    "figure, result, match",
+    [
+        ("discovery", lambda c: c.discover(context=[(1, 2)]), "got a context query"),
+        ("context", lambda c: c.discover(target=0, context=[(1, 2)]), "got a discover query"),
+        ("recommendation", lambda c: c.discover(target=0, context=[(1, 2)]), "plots.discovery"),
+    ],
+)
 def test_figures_refuse_other_query_kinds(fruit, figure, result, match):
     with pytest.raises(ek.RequestError, match=match):
         getattr(plots, figure)(fruit, result(fruit))
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda c: plots.map(c, color="colour"), "Unknown payload column \\(color\\) 'colour'. Did you mean 'colours'"),
-    (lambda c: plots.map(c, hover_data=["nope"]), "Unknown payload column \\(hover_data\\)"),
-    (lambda c: plots.map(c, max_points=0), "max_points: 0 is not a positive integer"),
-    (lambda c: plots.map(c, width=10), "width: 10 is not a size"),
-    (lambda c: plots.map(c, thumbnails="fruits"), "Unknown payload column \\(thumbnails\\)"),
-    (lambda c: plots.rescoring(pd.DataFrame({"id": [1]})), "at least two of the rank columns"),
-    (lambda c: plots.recall_curve(pd.DataFrame({"x": [1]})), "no column\\(s\\) \\['oversampling', 'recall'\\]"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda c: plots.map(c, color="colour"), "Unknown payload column \\(color\\) 'colour'. Did you mean 'colours'"),
+        (lambda c: plots.map(c, hover_data=["nope"]), "Unknown payload column \\(hover_data\\)"),
+        (lambda c: plots.map(c, max_points=0), "max_points: 0 is not a positive integer"),
+        (lambda c: plots.map(c, width=10), "width: 10 is not a size"),
+        (lambda c: plots.map(c, thumbnails="fruits"), "Unknown payload column \\(thumbnails\\)"),
+        (lambda c: plots.rescoring(pd.DataFrame({"id": [1]})), "at least two of the rank columns"),
+        (lambda c: plots.recall_curve(pd.DataFrame({"x": [1]})), "no column\\(s\\) \\['oversampling', 'recall'\\]"),
+    ],
+)
 def test_bad_input(fruit, call, match):
     with pytest.raises(ek.ExploreError, match=match):
         call(fruit)
@@ -234,7 +246,7 @@ def test_slope_chart_ranks_equal_the_rescoring_call(quantized, text):
     lines = {}
     for trace in role(fig, "kept") + role(fig, "rescued") + role(fig, "lost"):
         for i in range(0, len(trace.x), 4):
-            lines[trace.customdata[i][0]] = (trace.meta["role"], trace.y[i:i + 3])
+            lines[trace.customdata[i][0]] = (trace.meta["role"], trace.y[i : i + 3])
     assert set(lines) == set(frame["id"])
     for row in frame.itertuples():
         kind, ys = lines[row.id]
@@ -249,8 +261,9 @@ def test_slope_chart_ranks_equal_the_rescoring_call(quantized, text):
 
 
 def test_recall_curve_draws_the_measurements(quantized, text):
-    frame = recall_by_oversampling(quantized, [{"query": v.tolist()} for v in text.vectors()[:8]],
-                                   oversampling=(1, 2, 4))
+    frame = recall_by_oversampling(
+        quantized, [{"query": v.tolist()} for v in text.vectors()[:8]], oversampling=(1, 2, 4)
+    )
     fig = plots.recall_curve(frame)
     for trace in role(fig, "recall"):
         part = frame[frame["rescore"] == (trace.meta["group"] == "rescore=True")].sort_values("oversampling")
@@ -276,8 +289,8 @@ def test_every_figure_serialises_to_json_and_static_html(fruit, digits, quantize
         back = pio.from_json(text_json)
         assert len(back.data) == len(fig.data)
         page = fig.to_html(include_plotlyjs=True, full_html=True)
-        assert "Plotly.newPlot" in page and len(page) > 3_000_000      # plotly.js inlined
-        assert "<script src=\"http" not in page and "<script charset=\"utf-8\" src=" not in page
+        assert "Plotly.newPlot" in page and len(page) > 3_000_000  # plotly.js inlined
+        assert '<script src="http' not in page and '<script charset="utf-8" src=' not in page
 
 
 @pytest.mark.slow

@@ -52,16 +52,17 @@ def test_other_parameters_refit_and_replace():
     assert proj.params == {"seed": 3, "sample": 100} and len(proj.fit_rows) == 100
     assert whole.attrs["projection"]["fitted_on"] == 400 and sampled.attrs["projection"]["fitted_on"] == 100
     # every point, fitted or not, goes through the same basis
-    np.testing.assert_allclose(place(col, col.vectors()[:7], method="pca"), sampled[["x", "y"]].to_numpy()[:7],
-                               atol=1e-4)
-    assert project(col, method="pca") is not None and cached(col._space(None), "pca") is proj   # None = reuse
+    np.testing.assert_allclose(
+        place(col, col.vectors()[:7], method="pca"), sampled[["x", "y"]].to_numpy()[:7], atol=1e-4
+    )
+    assert project(col, method="pca") is not None and cached(col._space(None), "pca") is proj  # None = reuse
 
 
 def test_place_ids_and_vectors_on_the_pca_map(text):
     frame = project(text, method="pca")
     ids = text.ids[[3, 10, 500]].tolist()
     np.testing.assert_array_equal(place(text, ids), frame[["x", "y"]].to_numpy()[[3, 10, 500]])
-    raw = text.vectors()[[3, 10]] * 7.0            # cosine: placed as a query is scored (normalised)
+    raw = text.vectors()[[3, 10]] * 7.0  # cosine: placed as a query is scored (normalised)
     np.testing.assert_allclose(place(text, raw), frame[["x", "y"]].to_numpy()[[3, 10]], atol=1e-4)
     mixed = place(text, [ids[0], text.vectors()[10].tolist()])
     np.testing.assert_allclose(mixed, frame[["x", "y"]].to_numpy()[[3, 10]], atol=1e-4)
@@ -98,16 +99,19 @@ def test_saved_collection_keeps_its_map(tmp_path):
     np.testing.assert_array_equal(project(loaded, method="pca")[["x", "y"]].to_numpy(), frame[["x", "y"]].to_numpy())
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda c: project(c, method="tsne"), "Unknown projection method 'tsne'"),
-    (lambda c: project(c, method="identity"), "only for 2-D vectors"),
-    (lambda c: project(c, method="pca", sample=0), "sample: 0 is not a positive integer"),
-    (lambda c: project(c, method="umap", seed=-1), "seed: -1 is not a non-negative integer"),
-    (lambda c: project(c, method="umap", min_dist=3), "min_dist: 3 is not a number in"),
-    (lambda c: project(c, method="umap"), "UMAP needs at least 10"),
-    (lambda c: place(c, [[1.0, 2.0]]), "expected dim: 3, got 2"),
-    (lambda c: place(c, [99]), "No point with id 99"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda c: project(c, method="tsne"), "Unknown projection method 'tsne'"),
+        (lambda c: project(c, method="identity"), "only for 2-D vectors"),
+        (lambda c: project(c, method="pca", sample=0), "sample: 0 is not a positive integer"),
+        (lambda c: project(c, method="umap", seed=-1), "seed: -1 is not a non-negative integer"),
+        (lambda c: project(c, method="umap", min_dist=3), "min_dist: 3 is not a number in"),
+        (lambda c: project(c, method="umap"), "UMAP needs at least 10"),
+        (lambda c: place(c, [[1.0, 2.0]]), "expected dim: 3, got 2"),
+        (lambda c: place(c, [99]), "No point with id 99"),
+    ],
+)
 def test_bad_input(call, match):
     col = ek.Collection.from_arrays(np.eye(3), distance="dot")
     with pytest.raises(ek.ExploreError, match=match):
@@ -123,8 +127,10 @@ def test_missing_umap_says_how_to_install(monkeypatch):
 
 
 def test_core_modules_do_not_import_ui_or_umap():
-    code = ("import sys, explorekit.analysis.projection, explorekit.analysis.explain, explorekit.analysis.zones, explorekit._support.progress; "
-            "print(sorted({'plotly', 'ipywidgets', 'anywidget', 'umap', 'IPython'} & set(sys.modules)))")
+    code = (
+        "import sys, explorekit.analysis.projection, explorekit.analysis.explain, explorekit.analysis.zones, explorekit._support.progress; "
+        "print(sorted({'plotly', 'ipywidgets', 'anywidget', 'umap', 'IPython'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -135,10 +141,18 @@ def test_umap_fits_caches_places_and_samples(digits):
     frame = project(col, using="pca", method="umap", sample=1200, seed=0)
     proj = cached(col._space("pca"), "umap")
     assert proj.model is not None and len(proj.fit_rows) == 1200 and np.isfinite(proj.coords).all()
-    assert frame.attrs["projection"] == {"method": "umap", "points": 1797, "fitted_on": 1200, "seed": 0,
-                                         "sample": 1200, "n_neighbors": 15, "min_dist": 0.1, "using": "pca"}
+    assert frame.attrs["projection"] == {
+        "method": "umap",
+        "points": 1797,
+        "fitted_on": 1200,
+        "seed": 0,
+        "sample": 1200,
+        "n_neighbors": 15,
+        "min_dist": 0.1,
+        "using": "pca",
+    }
     project(col, using="pca", method="umap")
-    assert cached(col._space("pca"), "umap") is proj                   # from the cache, no refit
+    assert cached(col._space("pca"), "umap") is proj  # from the cache, no refit
     # the map keeps digits apart: most 2-D neighbours share the label (random: ~0.1)
     xy, labels = proj.coords, col.payload["digit"].to_numpy()
     d = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(-1)

@@ -43,13 +43,18 @@ def map_of(col: ek.Collection, ids: list | None = None) -> go.Figure:
     """A map as explorekit.plots draws one: ids in customdata (first column)."""
     ids = list(col.ids) if ids is None else ids
     rows = [list(col.ids).index(i) for i in ids]
-    return go.Figure(go.Scattergl(x=VEC[rows, 0], y=VEC[rows, 1], mode="markers",
-                                  customdata=np.array([[i, "x"] for i in ids], dtype=object)))
+    return go.Figure(
+        go.Scattergl(
+            x=VEC[rows, 0], y=VEC[rows, 1], mode="markers", customdata=np.array([[i, "x"] for i in ids], dtype=object)
+        )
+    )
 
 
 def specs(page: str) -> list[dict]:
-    return [json.loads(m) for m in re.findall(r'<script type="application/json" id="ek-spec-\d+">(.*?)</script>',
-                                              page, flags=re.S)]
+    return [
+        json.loads(m)
+        for m in re.findall(r'<script type="application/json" id="ek-spec-\d+">(.*?)</script>', page, flags=re.S)
+    ]
 
 
 def test_add_chains_and_keeps_order(col):
@@ -78,14 +83,14 @@ def test_neighbours_are_the_collections_exact_answers(col):
     fig = map_of(col)
     spec = specs(ek.Report("T").add(fig, collection=col, k=4).to_html())[0]
     explore = spec["explore"]
-    assert explore["ids"] == [[str(i) for i in range(100, 140)]]        # integer ids keep their text as key
+    assert explore["ids"] == [[str(i) for i in range(100, 140)]]  # integer ids keep their text as key
     assert explore["computed"] == explore["shown"] == 40
     for pid in (100, 117, 139):
         expected = col.search(pid, limit=4, params={"exact": True})
         got = explore["neighbours"][str(pid)]
         assert [n[0] for n in got] == [str(i) for i in expected["id"]]
         np.testing.assert_allclose([n[1] for n in got], expected["score"], rtol=1e-5)
-        assert explore["labels"][str(pid)] == f"p{pid - 100}"      # 'name' is picked as the label
+        assert explore["labels"][str(pid)] == f"p{pid - 100}"  # 'name' is picked as the label
     assert explore["xy"]["105"] == pytest.approx([float(VEC[5, 0]), float(VEC[5, 1])])
     assert spec["figure"]["data"][0]["type"] == "scattergl"
 
@@ -106,8 +111,8 @@ def test_max_points_caps_and_says_so(col):
 
 def test_traces_without_ids_are_left_alone(col):
     fig = map_of(col)
-    fig.add_trace(go.Scatter(x=[0], y=[0], name="query"))                 # no customdata
-    fig.add_trace(go.Scatter(x=[0], y=[0], customdata=[["not-an-id"]]))   # ids of nothing
+    fig.add_trace(go.Scatter(x=[0], y=[0], name="query"))  # no customdata
+    fig.add_trace(go.Scatter(x=[0], y=[0], customdata=[["not-an-id"]]))  # ids of nothing
     explore = specs(ek.Report("T").add(fig, collection=col).to_html())[0]["explore"]
     assert explore["ids"][1:] == [None, None]
 
@@ -115,8 +120,10 @@ def test_traces_without_ids_are_left_alone(col):
 def test_result_table_shows_its_request(col):
     result = col.recommend(positive=[101, 102], negative=[103], strategy="best_score", limit=5)
     page = ek.Report("T").add(result, title="Recommend").to_html()
-    assert "recommend \u00b7 positive [101, 102] \u00b7 negative [103] \u00b7 strategy best_score \u00b7 limit 5" in page
-    assert '"strategy": "best_score"' in page          # the whole body, under a fold
+    assert (
+        "recommend \u00b7 positive [101, 102] \u00b7 negative [103] \u00b7 strategy best_score \u00b7 limit 5" in page
+    )
+    assert '"strategy": "best_score"' in page  # the whole body, under a fold
     rows = re.findall(r'<tr data-id="(\d+)" data-key="\1">', page)
     assert [int(r) for r in rows] == result["id"].tolist()
 
@@ -156,8 +163,7 @@ def test_markdown_blocks():
 
 
 def test_script_breaking_payload_is_neutralised():
-    col = ek.Collection.from_arrays([[1.0, 0.0], [0.0, 1.0]],
-                                    payload=pd.DataFrame({"label": ["</script><b>x", "ok"]}))
+    col = ek.Collection.from_arrays([[1.0, 0.0], [0.0, 1.0]], payload=pd.DataFrame({"label": ["</script><b>x", "ok"]}))
     fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], customdata=[0, 1], text=["</script>", "b"]))
     page = ek.Report("T").add(fig, collection=col).to_html()
     spec = specs(page)[0]
@@ -177,8 +183,9 @@ def test_figure_widget_is_added_as_a_plain_figure(col):
 @pytest.mark.slow
 def test_figure_widget_with_numeric_arrays_keeps_its_ids(col):
     """plotly 7's to_dict() writes numpy arrays as binary specs; the report's copy keeps the arrays."""
-    widget = go.FigureWidget(go.Scattergl(x=VEC[:, 0], y=VEC[:, 1], mode="markers",
-                                          customdata=np.arange(100, 140)[:, None]))
+    widget = go.FigureWidget(
+        go.Scattergl(x=VEC[:, 0], y=VEC[:, 1], mode="markers", customdata=np.arange(100, 140)[:, None])
+    )
     explore = specs(ek.Report("T").add(widget, collection=col, k=3).to_html())[0]["explore"]
     assert explore["ids"] == [[str(i) for i in range(100, 140)]] and len(explore["xy"]) == 40
 
@@ -202,8 +209,9 @@ def test_qdrant_collection_gives_the_same_neighbours(col):
     served = specs(ek.Report("T").add(map_of(col), collection=remote).to_html())[0]["explore"]
     for pid in ("100", "120"):
         assert [n[0] for n in served["neighbours"][pid]] == [n[0] for n in local["neighbours"][pid]]
-        np.testing.assert_allclose([n[1] for n in served["neighbours"][pid]],
-                                   [n[1] for n in local["neighbours"][pid]], rtol=1e-5)
+        np.testing.assert_allclose(
+            [n[1] for n in served["neighbours"][pid]], [n[1] for n in local["neighbours"][pid]], rtol=1e-5
+        )
 
 
 def test_save_writes_one_file(col, tmp_path):
@@ -213,20 +221,23 @@ def test_save_writes_one_file(col, tmp_path):
     assert ek.Report("S").to_html(tmp_path / "x.html") == (tmp_path / "x.html").resolve()
 
 
-@pytest.mark.parametrize("call, fragment", [
-    (lambda r, c: r.add(42), "cannot add int"),
-    (lambda r, c: r.add(map_of(c), collection=c, k=0), "k: 0 is not a positive integer"),
-    (lambda r, c: r.add(map_of(c), collection=c, label="nope"), "Unknown label column 'nope'"),
-    (lambda r, c: r.add(map_of(c), collection=c, using="image"), "vector name"),
-    (lambda r, c: r.add(go.Figure(go.Bar(y=[1])), collection=c), "no trace of this figure holds ids"),
-    (lambda r, c: r.add(c.search(VEC[0]), max_rows=0), "max_rows: 0"),
-    (lambda r, c: r.save("report.txt"), "does not end in .html"),
-])
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda r, c: r.add(42), "cannot add int"),
+        (lambda r, c: r.add(map_of(c), collection=c, k=0), "k: 0 is not a positive integer"),
+        (lambda r, c: r.add(map_of(c), collection=c, label="nope"), "Unknown label column 'nope'"),
+        (lambda r, c: r.add(map_of(c), collection=c, using="image"), "vector name"),
+        (lambda r, c: r.add(go.Figure(go.Bar(y=[1])), collection=c), "no trace of this figure holds ids"),
+        (lambda r, c: r.add(c.search(VEC[0]), max_rows=0), "max_rows: 0"),
+        (lambda r, c: r.save("report.txt"), "does not end in .html"),
+    ],
+)
 def test_bad_input(col, call, fragment):
     report = ek.Report("T").add("keep")
     with pytest.raises(ek.ExploreError, match=re.escape(fragment)):
         call(report, col)
-    assert report.items == ["markdown"]          # nothing half-added
+    assert report.items == ["markdown"]  # nothing half-added
 
 
 def test_bad_title():
@@ -235,11 +246,20 @@ def test_bad_title():
 
 
 def test_describe_requests():
-    assert _tables.describe({"query": {"discover": {"target": 3, "context": [{"positive": 1, "negative": 2}]}},
-                             "limit": 4, "using": "text"}) == \
-        "discover \u00b7 target 3 \u00b7 1 context pair(s) \u00b7 using 'text' \u00b7 limit 4"
-    assert _tables.describe({"query": {"context": [{}, {}]}, "limit": 10, "filter": "kind == 'x'"}) == \
-        "context search \u00b7 2 pair(s) \u00b7 filter kind == 'x' \u00b7 limit 10"
+    assert (
+        _tables.describe(
+            {
+                "query": {"discover": {"target": 3, "context": [{"positive": 1, "negative": 2}]}},
+                "limit": 4,
+                "using": "text",
+            }
+        )
+        == "discover \u00b7 target 3 \u00b7 1 context pair(s) \u00b7 using 'text' \u00b7 limit 4"
+    )
+    assert (
+        _tables.describe({"query": {"context": [{}, {}]}, "limit": 10, "filter": "kind == 'x'"})
+        == "context search \u00b7 2 pair(s) \u00b7 filter kind == 'x' \u00b7 limit 10"
+    )
 
 
 def test_setup_notebook_sets_an_html_renderer():
@@ -259,13 +279,34 @@ def test_command_line_report(tmp_path):
     from explorekit import cli
 
     out = tmp_path / "cli.html"
-    args = cli.parser().parse_args(["report", "--dataset", "clusters2d", "--positive", "1", "2", "--negative", "200",
-                                    "--strategy", "best_score", "--context", "1:200", "--target", "90",
-                                    "--color", "fruit", "--k", "3", "--out", str(out)])
+    args = cli.parser().parse_args(
+        [
+            "report",
+            "--dataset",
+            "clusters2d",
+            "--positive",
+            "1",
+            "2",
+            "--negative",
+            "200",
+            "--strategy",
+            "best_score",
+            "--context",
+            "1:200",
+            "--target",
+            "90",
+            "--color",
+            "fruit",
+            "--k",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     path = cli.report(args, log=lambda text: None)
     page = path.read_text()
     found = specs(page)
-    assert path == out.resolve() and len(found) == 3               # the map and one figure per query
+    assert path == out.resolve() and len(found) == 3  # the map and one figure per query
     assert all(spec["explore"]["k"] == 3 for spec in found)
     assert "recommend \u00b7 positive [1, 2] \u00b7 negative [200] \u00b7 strategy best_score" in page
     assert "discover \u00b7 target 90 \u00b7 1 context pair(s)" in page
@@ -325,7 +366,7 @@ def test_save_never_writes_through_a_planted_link(tmp_path):
     path = ek.Report("Saved").add("text").save(folder / "r.html")
     assert victim.read_text() == "my thesis"
     assert not path.is_symlink() and path.read_text().startswith("<!DOCTYPE html>")
-    assert (folder / "r.html.tmp").is_symlink()                 # not ours: left as it was
+    assert (folder / "r.html.tmp").is_symlink()  # not ours: left as it was
     assert sorted(p.name for p in folder.iterdir()) == ["r.html", "r.html.tmp"]
 
 
@@ -343,7 +384,7 @@ def test_a_failed_write_raises_persistence_error_and_leaves_no_temporary_file(tm
 
 
 def test_text_that_is_not_unicode_gives_a_clear_error(tmp_path):
-    report = ek.Report("Broken \udc80 bytes")                 # a lone surrogate, e.g. from os.fsdecode
+    report = ek.Report("Broken \udc80 bytes")  # a lone surrogate, e.g. from os.fsdecode
     with pytest.raises(ek.ExploreError, match="not valid Unicode"):
         report.save(tmp_path / "r.html")
     assert list(tmp_path.iterdir()) == []
@@ -365,9 +406,14 @@ def file_size_limit(size: int):
 def test_save_checks_its_path(tmp_path):
     report = ek.Report("T").add("text")
     (tmp_path / "folder.html").mkdir()
-    for bad, fragment in [(None, "None is not a file path"), ("", "'' is not a file path"),
-                          ("  ", "'  ' is not a file path"), (b"r.html", "b'r.html' is not a file path"),
-                          (tmp_path, "is a folder"), (tmp_path / "folder.html", "is a folder")]:
+    for bad, fragment in [
+        (None, "None is not a file path"),
+        ("", "'' is not a file path"),
+        ("  ", "'  ' is not a file path"),
+        (b"r.html", "b'r.html' is not a file path"),
+        (tmp_path, "is a folder"),
+        (tmp_path / "folder.html", "is a folder"),
+    ]:
         with pytest.raises(ek.ExploreError, match=re.escape(fragment)):
             report.save(bad)
     assert list(tmp_path.iterdir()) == [tmp_path / "folder.html"]
@@ -386,14 +432,17 @@ UUID_ID = "00000000-0000-0000-0000-000000000007"
 def twins() -> ek.Collection:
     """The integer 5 and the string "5" with different neighbours and labels."""
     return ek.Collection.from_arrays(
-        [[1, 0], [0, 1], [0.9, 0.1], [0.1, 0.9], [0.7, 0.7]], ids=[5, "5", 6, "six", UUID_ID],
-        payload=pd.DataFrame({"label": ["int five", "string five", "six (int)", "six (str)", "uuid"]}))
+        [[1, 0], [0, 1], [0.9, 0.1], [0.1, 0.9], [0.7, 0.7]],
+        ids=[5, "5", 6, "six", UUID_ID],
+        payload=pd.DataFrame({"label": ["int five", "string five", "six (int)", "six (str)", "uuid"]}),
+    )
 
 
 def test_int_and_string_ids_have_their_own_keys():
     col = twins()
-    fig = go.Figure(go.Scatter(x=[0, 10, 1, 9, 5], y=[0, 10, 0, 10, 5],
-                               customdata=np.array(col.ids, dtype=object)[:, None]))
+    fig = go.Figure(
+        go.Scatter(x=[0, 10, 1, 9, 5], y=[0, 10, 0, 10, 5], customdata=np.array(col.ids, dtype=object)[:, None])
+    )
     result = col.search([1.0, 0.0], limit=5)
     page = ek.Report("T").add(fig, collection=col, k=2).add(result).to_html()
     explore = specs(page)[0]["explore"]
@@ -406,33 +455,46 @@ def test_int_and_string_ids_have_their_own_keys():
     assert [n[0] for n in explore["neighbours"]["5"]] == ["6", "u:" + UUID_ID]
     assert result["id"].tolist() == [5, 6, UUID_ID, "six", "5"]
     assert re.findall(r'<tr data-id="([^"]*)" data-key="([^"]*)">', page) == [
-        ("5", "5"), ("6", "6"), (UUID_ID, "u:" + UUID_ID), ("six", "s:six"), ("5", "s:5")]
+        ("5", "5"),
+        ("6", "6"),
+        (UUID_ID, "u:" + UUID_ID),
+        ("six", "s:six"),
+        ("5", "s:5"),
+    ]
 
 
 # ---------------------------------------------------------------- issue 15: NaN and infinite coordinates
 def strict_json(text: str):
     def refuse(constant: str):
         raise ValueError(f"{constant} is not JSON")
+
     return json.loads(text, parse_constant=refuse)
 
 
 def test_non_finite_coordinates_are_left_out_with_a_caption(col):
     x, y = VEC[:, 0].astype(np.float64), VEC[:, 1].astype(np.float64)
     x[3], y[7], x[9] = np.nan, np.inf, -np.inf
-    fig = go.Figure([go.Scatter(x=x.tolist(), y=y.tolist(), mode="markers", customdata=list(col.ids)),
-                     go.Scattergl(x=x, y=y, mode="markers")])
+    fig = go.Figure(
+        [
+            go.Scatter(x=x.tolist(), y=y.tolist(), mode="markers", customdata=list(col.ids)),
+            go.Scattergl(x=x, y=y, mode="markers"),
+        ]
+    )
     page = ek.Report("T").add(fig, collection=col, caption="My *map*").add(go.Figure(fig)).to_html()
-    found = [strict_json(m) for m in re.findall(r'<script type="application/json" id="ek-spec-\d+">(.*?)</script>',
-                                                page, flags=re.S)]
+    found = [
+        strict_json(m)
+        for m in re.findall(r'<script type="application/json" id="ek-spec-\d+">(.*?)</script>', page, flags=re.S)
+    ]
     assert len(found) == 2
     explore = found[0]["explore"]
     assert set(explore["xy"]) == {str(i) for i in col.ids} - {"103", "107", "109"}
-    assert explore["shown"] == explore["computed"] == 40          # their neighbours still show from a table
+    assert explore["shown"] == explore["computed"] == 40  # their neighbours still show from a table
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
-    assert captions[0].startswith("My <em>map</em> 6 points are not drawn: a coordinate of each is not a "
-                                  "finite number (NaN or infinity).")
+    assert captions[0].startswith(
+        "My <em>map</em> 6 points are not drawn: a coordinate of each is not a finite number (NaN or infinity)."
+    )
     assert captions[1] == "6 points are not drawn: a coordinate of each is not a finite number (NaN or infinity)."
-    assert np.isnan(fig.data[0].x[3]) and fig.data[0].y[7] == np.inf      # the caller's figure is unchanged
+    assert np.isnan(fig.data[0].x[3]) and fig.data[0].y[7] == np.inf  # the caller's figure is unchanged
 
 
 # ---------------------------------------------------------------- issue 15: Markdown
@@ -479,11 +541,18 @@ HOSTILE_MARKDOWN = [
     ("| a |\n|---|\n| <script>alert(1)</script> |", "table cell"),
 ]
 
-SAFE_MARKDOWN = [("[a](https://qdrant.tech/docs?x=1&y=2#z)", "https://qdrant.tech/docs?x=1&y=2#z"),
-                 ("[a](http://example.org)", "http://example.org"), ("[a](mailto:me@example.org)", "mailto:me@example.org"),
-                 ("[a](notes.html)", "notes.html"), ("[a](../up/notes.html#top)", "../up/notes.html#top"),
-                 ("[a](/root/x)", "/root/x"), ("[a](#section)", "#section"), ("[a](?page=2)", "?page=2"),
-                 ("![i](images/map.png)", "images/map.png"), ("<https://qdrant.tech>", "https://qdrant.tech")]
+SAFE_MARKDOWN = [
+    ("[a](https://qdrant.tech/docs?x=1&y=2#z)", "https://qdrant.tech/docs?x=1&y=2#z"),
+    ("[a](http://example.org)", "http://example.org"),
+    ("[a](mailto:me@example.org)", "mailto:me@example.org"),
+    ("[a](notes.html)", "notes.html"),
+    ("[a](../up/notes.html#top)", "../up/notes.html#top"),
+    ("[a](/root/x)", "/root/x"),
+    ("[a](#section)", "#section"),
+    ("[a](?page=2)", "?page=2"),
+    ("![i](images/map.png)", "images/map.png"),
+    ("<https://qdrant.tech>", "https://qdrant.tech"),
+]
 
 
 class Tags(HTMLParser):
@@ -516,8 +585,29 @@ def dangers(markup: str) -> list[str]:
     """What in ``markup`` could run code or leave the page."""
     found = []
     for tag, attrs in Tags(markup).tags:
-        if tag not in {"p", "a", "img", "em", "strong", "code", "pre", "table", "thead", "tbody", "tr", "th", "td",
-                       "ul", "ol", "li", "h2", "h3", "blockquote", "br", "hr"}:
+        if tag not in {
+            "p",
+            "a",
+            "img",
+            "em",
+            "strong",
+            "code",
+            "pre",
+            "table",
+            "thead",
+            "tbody",
+            "tr",
+            "th",
+            "td",
+            "ul",
+            "ol",
+            "li",
+            "h2",
+            "h3",
+            "blockquote",
+            "br",
+            "hr",
+        }:
             found.append(f"tag <{tag}>")
         found += [f"attribute {name}" for name in attrs if name.startswith("on")]
         for name in ("href", "src"):
@@ -527,26 +617,38 @@ def dangers(markup: str) -> list[str]:
 
 
 def test_markdown_links_are_only_http_mailto_or_relative():
-    bad = {why: dangers(html_out) for text, why in HOSTILE_MARKDOWN
-           for html_out in (_markdown.render(text), _markdown.inline(text)) if dangers(html_out)}
+    bad = {
+        why: dangers(html_out)
+        for text, why in HOSTILE_MARKDOWN
+        for html_out in (_markdown.render(text), _markdown.inline(text))
+        if dangers(html_out)
+    }
     assert bad == {}
     for text, url in SAFE_MARKDOWN:
         assert url in [a.get("href") or a.get("src") for _, a in Tags(_markdown.render(text)).tags], text
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(list("jJavsScript:/\\%3aA0 \t&#;x.-@?=") + ["&#x09;", "%2F", "%5C", "//", "\x00",
-                                                                           "http", "mailto", "&colon;"]),
-                max_size=16).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            list("jJavsScript:/\\%3aA0 \t&#;x.-@?=")
+            + ["&#x09;", "%2F", "%5C", "//", "\x00", "http", "mailto", "&colon;"]
+        ),
+        max_size=16,
+    ).map("".join)
+)
 def test_any_link_target_is_made_safe_or_dropped(target):
     for text in (f"[x]({target})", f"![x]({target})", f"<{target}>", f"[x]\n\n[x]: {target}"):
         assert dangers(_markdown.render(text)) == [], text
 
 
 def test_markdown_tables_nested_lists_and_escapes():
-    out = _markdown.render("| name | score |\n| :--- | ---: |\n| *a* | 0.5 |\n\n"
-                                 "- one\n  - one.a\n    - one.a.i\n- two\n\n"
-                                 "\\*not em\\* \\[not](a link) 1 &lt; 2 `<b>`").replace("\n", "")
+    out = _markdown.render(
+        "| name | score |\n| :--- | ---: |\n| *a* | 0.5 |\n\n"
+        "- one\n  - one.a\n    - one.a.i\n- two\n\n"
+        "\\*not em\\* \\[not](a link) 1 &lt; 2 `<b>`"
+    ).replace("\n", "")
     assert '<table><thead><tr><th style="text-align:left">name</th><th style="text-align:right">score</th>' in out
     assert '<td style="text-align:left"><em>a</em></td>' in out
     assert "<ul><li>one<ul><li>one.a<ul><li>one.a.i</li></ul></li></ul></li><li>two</li></ul>" in out
@@ -555,24 +657,43 @@ def test_markdown_tables_nested_lists_and_escapes():
 
 
 # ---------------------------------------------------------------- issue 15: every other string is data
-HOSTILE_TEXT = ["</script><script>window.__ekPwned=1</script>", '<img src=x onerror="window.__ekPwned=1">',
-                "\"quotes' & <b>", "line\u2028separator\u2029para", "<!--", "]]>", "{{x}}"]
+HOSTILE_TEXT = [
+    "</script><script>window.__ekPwned=1</script>",
+    '<img src=x onerror="window.__ekPwned=1">',
+    "\"quotes' & <b>",
+    "line\u2028separator\u2029para",
+    "<!--",
+    "]]>",
+    "{{x}}",
+]
 
 
 def test_strings_cannot_break_out_of_the_page():
     n = len(HOSTILE_TEXT)
-    col = ek.Collection.from_arrays(np.eye(n, dtype=np.float32) + 0.1, ids=HOSTILE_TEXT,
-                                    payload=pd.DataFrame({"label": HOSTILE_TEXT, HOSTILE_TEXT[1]: HOSTILE_TEXT}))
-    fig = go.Figure(go.Scatter(x=list(range(n)), y=list(range(n)), customdata=np.array(HOSTILE_TEXT, dtype=object),
-                               text=HOSTILE_TEXT, name=HOSTILE_TEXT[0]),
-                    layout={"title": {"text": HOSTILE_TEXT[1]}})
+    col = ek.Collection.from_arrays(
+        np.eye(n, dtype=np.float32) + 0.1,
+        ids=HOSTILE_TEXT,
+        payload=pd.DataFrame({"label": HOSTILE_TEXT, HOSTILE_TEXT[1]: HOSTILE_TEXT}),
+    )
+    fig = go.Figure(
+        go.Scatter(
+            x=list(range(n)),
+            y=list(range(n)),
+            customdata=np.array(HOSTILE_TEXT, dtype=object),
+            text=HOSTILE_TEXT,
+            name=HOSTILE_TEXT[0],
+        ),
+        layout={"title": {"text": HOSTILE_TEXT[1]}},
+    )
     result = col.search(np.ones(n), limit=n, filter={"must": [{"key": "label", "match": {"any": HOSTILE_TEXT}}]})
-    report = (ek.Report(HOSTILE_TEXT[0] + HOSTILE_TEXT[3], description=HOSTILE_TEXT[2])
-              .add(fig, collection=col, title=HOSTILE_TEXT[1], caption=HOSTILE_TEXT[0])
-              .add(result, title=HOSTILE_TEXT[2], caption=HOSTILE_TEXT[1]))
+    report = (
+        ek.Report(HOSTILE_TEXT[0] + HOSTILE_TEXT[3], description=HOSTILE_TEXT[2])
+        .add(fig, collection=col, title=HOSTILE_TEXT[1], caption=HOSTILE_TEXT[0])
+        .add(result, title=HOSTILE_TEXT[2], caption=HOSTILE_TEXT[1])
+    )
     page = report.to_html()
     tags = Tags(page).tags
-    assert [t for t, a in tags if t == "script"] == ["script"] * 3                 # plotly.js, one spec, report.js
+    assert [t for t, a in tags if t == "script"] == ["script"] * 3  # plotly.js, one spec, report.js
     assert not [(t, a) for t, a in tags for name in a if name.startswith("on")]
     assert not [a for t, a in tags if t == "img"]
     scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, flags=re.S)
@@ -591,8 +712,10 @@ def test_strings_cannot_break_out_of_the_page():
 def test_only_data_images_reach_the_panel():
     """A payload column of thumbnails with a later web address: the page must stay offline."""
     pixel = "data:image/png;base64,iVBORw0KGgo="
-    col = ek.Collection.from_arrays(np.eye(5, dtype=np.float32) + 0.1, payload=pd.DataFrame(
-        {"thumb": [pixel, pixel, pixel, "https://tracker.example/p.png", "javascript:alert(1)"]}))
+    col = ek.Collection.from_arrays(
+        np.eye(5, dtype=np.float32) + 0.1,
+        payload=pd.DataFrame({"thumb": [pixel, pixel, pixel, "https://tracker.example/p.png", "javascript:alert(1)"]}),
+    )
     fig = go.Figure(go.Scatter(x=list(range(5)), y=list(range(5)), customdata=list(range(5))))
     explore = specs(ek.Report("T").add(fig, collection=col).to_html())[0]["explore"]
     assert explore["images"] == {"0": pixel, "1": pixel, "2": pixel}

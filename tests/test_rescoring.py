@@ -13,10 +13,12 @@ import explorekit as ek
 from explorekit._support.errors import QuantizationError, RequestError
 from explorekit.analysis.rescoring import COLUMNS, recall_by_oversampling, rescoring_effect
 
-METHODS = {"scalar": {"scalar": {"type": "int8", "quantile": 0.99}},
-           "binary": {"binary": {"encoding": "one_bit"}},
-           "binary2": {"binary": {"encoding": "two_bits", "query_encoding": "scalar4bits"}},
-           "product": {"product": {"compression": "x16"}}}
+METHODS = {
+    "scalar": {"scalar": {"type": "int8", "quantile": 0.99}},
+    "binary": {"binary": {"encoding": "one_bit"}},
+    "binary2": {"binary": {"encoding": "two_bits", "query_encoding": "scalar4bits"}},
+    "product": {"product": {"compression": "x16"}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -27,19 +29,20 @@ def data() -> np.ndarray:
 
 @pytest.fixture(scope="module", params=list(METHODS))
 def col(request, data) -> ek.Collection:
-    payload = pd.DataFrame({"title": [f"point {i}" for i in range(len(data))],
-                            "group": np.arange(len(data)) % 3})
+    payload = pd.DataFrame({"title": [f"point {i}" for i in range(len(data))], "group": np.arange(len(data)) % 3})
     return ek.Collection.from_arrays(data, payload=payload).quantize(METHODS[request.param])
 
 
 def _requests(data: np.ndarray) -> list[tuple[str, dict]]:
     a, b, c, d = data[10] + 0.2, data[20], data[30] - 0.1, data[40]
-    return [("search", {"query": a}),
-            ("search", {"query": 7, "filter": {"must": [{"key": "group", "match": {"value": 1}}]}}),
-            ("recommend", {"positive": [1, b], "negative": [c], "strategy": "best_score"}),
-            ("recommend", {"positive": [a, 2], "strategy": "average_vector"}),
-            ("discover", {"target": a, "context": [(b, c)]}),
-            ("discover", {"context": [(b, c), (d, 3)]})]
+    return [
+        ("search", {"query": a}),
+        ("search", {"query": 7, "filter": {"must": [{"key": "group", "match": {"value": 1}}]}}),
+        ("recommend", {"positive": [1, b], "negative": [c], "strategy": "best_score"}),
+        ("recommend", {"positive": [a, 2], "strategy": "average_vector"}),
+        ("discover", {"target": a, "context": [(b, c)]}),
+        ("discover", {"context": [(b, c), (d, 3)]}),
+    ]
 
 
 @pytest.mark.parametrize("oversampling", [None, 1.0, 2.5, 4.0])
@@ -82,8 +85,7 @@ def test_exact_scores_are_exact(col, data):
 
 
 def test_payload_and_attrs(col, data):
-    frame = rescoring_effect(col, "search", query=data[0], limit=3, oversampling=2,
-                             with_payload=["title"])
+    frame = rescoring_effect(col, "search", query=data[0], limit=3, oversampling=2, with_payload=["title"])
     assert list(frame.columns) == COLUMNS + ["title"]
     assert frame["title"].tolist() == [f"point {i}" for i in frame["id"]]
     attrs = frame.attrs
@@ -97,28 +99,39 @@ def test_recall_rises_with_oversampling_when_rescoring(col, data):
     table = recall_by_oversampling(col, requests, limit=5, oversampling=(1, 2, 4, 8))
     assert list(table.columns) == ["oversampling", "rescore", "recall", "queries", "quantization"]
     rescored = table[table["rescore"]].sort_values("oversampling")["recall"].to_numpy()
-    assert (np.diff(rescored) >= -1e-12).all()     # candidate sets grow, so recall cannot fall
+    assert (np.diff(rescored) >= -1e-12).all()  # candidate sets grow, so recall cannot fall
     assert table["recall"].between(0, 1).all()
 
 
 def test_figure_from_the_frame(col, data):
     from explorekit import plots
+
     frame = rescoring_effect(col, "search", query=data[1], limit=5, oversampling=4)
-    fig = plots.rescoring(frame)              # the plot only draws the frame it is given
-    drawn = {row[0] for trace in fig.data if trace.customdata is not None
-             for row in trace.customdata if row[0] is not None}
+    fig = plots.rescoring(frame)  # the plot only draws the frame it is given
+    drawn = {
+        row[0] for trace in fig.data if trace.customdata is not None for row in trace.customdata if row[0] is not None
+    }
     assert drawn and drawn <= set(frame["id"])
 
 
-@pytest.mark.parametrize("call, error, fragments", [
-    (lambda c, v: rescoring_effect(c, "serach", query=v), RequestError, ["kind='serach'", "search"]),
-    (lambda c, v: rescoring_effect(c, "search", query=v, params={"exact": True}), RequestError,
-     ["['params']", "set by rescoring_effect"]),
-    (lambda c, v: rescoring_effect(c, "search", query=v, oversampling=0.5), QuantizationError,
-     ["oversampling=0.5", ">= 1.0"]),
-    (lambda c, v: rescoring_effect(c, "search", query=v, limit=0), RequestError, ["limit=0"]),
-    (lambda c, v: recall_by_oversampling(c, []), RequestError, ["no requests"]),
-])
+@pytest.mark.parametrize(
+    "call, error, fragments",
+    [
+        (lambda c, v: rescoring_effect(c, "serach", query=v), RequestError, ["kind='serach'", "search"]),
+        (
+            lambda c, v: rescoring_effect(c, "search", query=v, params={"exact": True}),
+            RequestError,
+            ["['params']", "set by rescoring_effect"],
+        ),
+        (
+            lambda c, v: rescoring_effect(c, "search", query=v, oversampling=0.5),
+            QuantizationError,
+            ["oversampling=0.5", ">= 1.0"],
+        ),
+        (lambda c, v: rescoring_effect(c, "search", query=v, limit=0), RequestError, ["limit=0"]),
+        (lambda c, v: recall_by_oversampling(c, []), RequestError, ["no requests"]),
+    ],
+)
 def test_bad_input(data, call, error, fragments):
     col = ek.Collection.from_arrays(data).quantize(METHODS["binary"])
     with pytest.raises(error) as err:

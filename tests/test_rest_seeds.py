@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from qdrant_client import QdrantClient
-
 from oracle import Trio, assert_same, ids_scores
+from qdrant_client import QdrantClient
 
 CITIES = ["London", "Berlin", "Paris"]
 IDS = list(range(1, 801))
@@ -33,8 +32,10 @@ def plain(client):
 @pytest.fixture(scope="module")
 def multi(client):
     rng = np.random.default_rng(2)
-    vectors = {"image": rng.normal(size=(len(IDS), 4)).astype(np.float32),
-               "text": rng.normal(size=(len(IDS), 3)).astype(np.float32)}
+    vectors = {
+        "image": rng.normal(size=(len(IDS), 4)).astype(np.float32),
+        "text": rng.normal(size=(len(IDS), 3)).astype(np.float32),
+    }
     return Trio(vectors, ids=IDS, payload=_payload(len(IDS)), client=client, edge=False)
 
 
@@ -46,15 +47,26 @@ def external(client):
 
 
 def test_recommend_body(plain):
-    body = {"positive": [100, 231], "negative": [718, [0.2, 0.3, 0.4, 0.5]],
-            "filter": {"must": [{"key": "city", "match": {"value": "London"}}]},
-            "strategy": "average_vector", "limit": 3}
+    body = {
+        "positive": [100, 231],
+        "negative": [718, [0.2, 0.3, 0.4, 0.5]],
+        "filter": {"must": [{"key": "city", "match": {"value": "London"}}]},
+        "strategy": "average_vector",
+        "limit": 3,
+    }
     got = ids_scores(plain.col.query(body))
-    want = plain.local("recommend", positive=[100, 231], negative=[718, [0.2, 0.3, 0.4, 0.5]],
-                       strategy="average_vector", filter=LONDON, limit=3)
+    want = plain.local(
+        "recommend",
+        positive=[100, 231],
+        negative=[718, [0.2, 0.3, 0.4, 0.5]],
+        strategy="average_vector",
+        filter=LONDON,
+        limit=3,
+    )
     assert_same(got, want)
-    python = plain.col.recommend(positive=[100, 231], negative=[718, [0.2, 0.3, 0.4, 0.5]],
-                                 strategy="average_vector", filter=LONDON, limit=3)
+    python = plain.col.recommend(
+        positive=[100, 231], negative=[718, [0.2, 0.3, 0.4, 0.5]], strategy="average_vector", filter=LONDON, limit=3
+    )
     assert ids_scores(python) == got
     assert set(python["city"]) == {"London"} and len(python) == 3
 
@@ -73,41 +85,77 @@ def test_multiple_vectors_body(multi):
 
 
 def test_lookup_from_body(multi, external):
-    body = {"positive": [100, 231], "negative": [718], "using": "image", "limit": 10,
-            "lookup_from": {"collection": "external_shop", "vector": "photo"}}
+    body = {
+        "positive": [100, 231],
+        "negative": [718],
+        "using": "image",
+        "limit": 10,
+        "lookup_from": {"collection": "external_shop", "vector": "photo"},
+    }
     got = ids_scores(multi.col.query(body))
-    want = multi.local("recommend", positive=[100, 231], negative=[718], using="image", limit=10,
-                       lookup_from={"collection": "external_shop", "vector": "photo"})
+    want = multi.local(
+        "recommend",
+        positive=[100, 231],
+        negative=[718],
+        using="image",
+        limit=10,
+        lookup_from={"collection": "external_shop", "vector": "photo"},
+    )
     assert_same(got, want)
-    python = multi.col.recommend(positive=[100, 231], negative=[718], using="image", limit=10,
-                                 lookup_from={"collection": external.col, "vector": "photo"})
+    python = multi.col.recommend(
+        positive=[100, 231],
+        negative=[718],
+        using="image",
+        limit=10,
+        lookup_from={"collection": external.col, "vector": "photo"},
+    )
     assert ids_scores(python) == got
 
 
 def test_batch_body(plain):
-    body = {"searches": [
-        {"filter": {"must": [{"key": "city", "match": {"value": "London"}}]},
-         "negative": [718], "positive": [100, 231], "limit": 10},
-        {"filter": {"must": [{"key": "city", "match": {"value": "London"}}]},
-         "negative": [300], "positive": [200, 67], "limit": 10}]}
+    body = {
+        "searches": [
+            {
+                "filter": {"must": [{"key": "city", "match": {"value": "London"}}]},
+                "negative": [718],
+                "positive": [100, 231],
+                "limit": 10,
+            },
+            {
+                "filter": {"must": [{"key": "city", "match": {"value": "London"}}]},
+                "negative": [300],
+                "positive": [200, 67],
+                "limit": 10,
+            },
+        ]
+    }
     got = plain.col.query(body)
     assert isinstance(got, list) and len(got) == 2
     for frame, (pos, neg) in zip(got, [([100, 231], [718]), ([200, 67], [300])]):
         assert_same(ids_scores(frame), plain.local("recommend", positive=pos, negative=neg, filter=LONDON, limit=10))
-    python = plain.col.recommend_batch([dict(filter=LONDON, negative=[718], positive=[100, 231], limit=10),
-                                        dict(filter=LONDON, negative=[300], positive=[200, 67], limit=10)])
+    python = plain.col.recommend_batch(
+        [
+            dict(filter=LONDON, negative=[718], positive=[100, 231], limit=10),
+            dict(filter=LONDON, negative=[300], positive=[200, 67], limit=10),
+        ]
+    )
     assert [ids_scores(f) for f in python] == [ids_scores(f) for f in got]
 
 
 def test_discover_body(plain):
-    body = {"target": [0.2, 0.1, 0.9, 0.7],
-            "context": [{"positive": 100, "negative": 718}, {"positive": 200, "negative": 300}], "limit": 10}
+    body = {
+        "target": [0.2, 0.1, 0.9, 0.7],
+        "context": [{"positive": 100, "negative": 718}, {"positive": 200, "negative": 300}],
+        "limit": 10,
+    }
     got = ids_scores(plain.col.query(body))
     want = plain.local("discover", target=[0.2, 0.1, 0.9, 0.7], context=[(100, 718), (200, 300)], limit=10)
     assert_same(got, want)
-    python = plain.col.discover(target=[0.2, 0.1, 0.9, 0.7],
-                                context=[{"positive": 100, "negative": 718}, {"positive": 200, "negative": 300}],
-                                limit=10)
+    python = plain.col.discover(
+        target=[0.2, 0.1, 0.9, 0.7],
+        context=[{"positive": 100, "negative": 718}, {"positive": 200, "negative": 300}],
+        limit=10,
+    )
     assert ids_scores(python) == got
 
 
@@ -122,14 +170,17 @@ def test_context_body(plain):
     assert ids_scores(python) == ids_scores(got)
 
 
-@pytest.mark.parametrize("query", [
-    {"recommend": {"positive": [100, 231], "negative": [718], "strategy": "best_score"}},
-    {"discover": {"target": 5, "context": [{"positive": 100, "negative": 718}]}},
-    {"context": [{"positive": 100, "negative": 718}]},
-    {"nearest": [0.2, 0.1, 0.9, 0.7]},
-    [0.2, 0.1, 0.9, 0.7],
-    42,
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"recommend": {"positive": [100, 231], "negative": [718], "strategy": "best_score"}},
+        {"discover": {"target": 5, "context": [{"positive": 100, "negative": 718}]}},
+        {"context": [{"positive": 100, "negative": 718}]},
+        {"nearest": [0.2, 0.1, 0.9, 0.7]},
+        [0.2, 0.1, 0.9, 0.7],
+        42,
+    ],
+)
 def test_query_api_bodies(plain, query):
     body = {"query": query, "filter": LONDON, "limit": 800 if isinstance(query, dict) and "context" in query else 7}
     got = ids_scores(plain.col.query(body))
@@ -147,8 +198,9 @@ def test_query_api_bodies(plain, query):
 
 
 def test_result_attrs_round_trip(plain):
-    frame = plain.col.recommend(positive=[100, 231], negative=[[0.2, 0.3, 0.4, 0.5]], strategy="best_score",
-                                filter=LONDON, limit=4, offset=1)
+    frame = plain.col.recommend(
+        positive=[100, 231], negative=[[0.2, 0.3, 0.4, 0.5]], strategy="best_score", filter=LONDON, limit=4, offset=1
+    )
     body = frame.attrs["query"]
     assert body["query"]["recommend"]["strategy"] == "best_score"
     assert ids_scores(plain.col.query(body)) == ids_scores(frame)

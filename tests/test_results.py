@@ -11,7 +11,7 @@ from explorekit.query import results
 
 
 def _collection(ids):
-    vectors = np.eye(3, dtype=np.float32)             # dim == rows: no 2-D broadcasting of cells
+    vectors = np.eye(3, dtype=np.float32)  # dim == rows: no 2-D broadcasting of cells
     payload = [{"name": "a", "tags": ["x", "y"], "n": 1}, {"name": None, "n": 2}, {"tags": []}]
     return ek.Collection.from_arrays(vectors, ids=ids, payload=payload)
 
@@ -20,18 +20,16 @@ def _collection(ids):
 def test_fast_and_public_constructors_agree(ids, monkeypatch):
     col = _collection(ids)
     fast = col.search([1.0, 0.5, 0.0], limit=3, with_vectors=True)
-    monkeypatch.delattr(pd.DataFrame, "_from_arrays")        # a pandas without it
+    monkeypatch.delattr(pd.DataFrame, "_from_arrays")  # a pandas without it
     public = col.search([1.0, 0.5, 0.0], limit=3, with_vectors=True)
     pd.testing.assert_frame_equal(fast, public)
-    assert fast["id"].dtype == (object if isinstance(ids[0], str) else
-                                np.uint64 if max(ids) >= 2**63 else np.int64)
+    assert fast["id"].dtype == (object if isinstance(ids[0], str) else np.uint64 if max(ids) >= 2**63 else np.int64)
     assert all(isinstance(v, np.ndarray) and v.shape == (3,) for v in fast["vector"])
-    assert fast["tags"].dtype == object                     # lists stay Python lists
+    assert fast["tags"].dtype == object  # lists stay Python lists
 
 
 def test_frame_from_columns_keeps_object_columns_and_length():
-    frame = results.frame_from_columns({"id": np.array(["p", "q"], dtype=object),
-                                        "score": np.array([0.5, 0.25])}, 2)
+    frame = results.frame_from_columns({"id": np.array(["p", "q"], dtype=object), "score": np.array([0.5, 0.25])}, 2)
     assert frame["id"].dtype == object and frame.index.equals(pd.RangeIndex(2))
     assert list(frame.columns) == ["id", "score"]
     empty = results.frame_from_columns({"id": np.empty(0, np.int64), "score": np.empty(0)}, 0)

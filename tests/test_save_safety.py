@@ -27,8 +27,12 @@ def build(seed):
     """The collection of these tests for ``seed`` (child processes get this function's source)."""
     rng = np.random.default_rng(seed)
     n = 40 + seed
-    return ek.Collection.from_arrays(rng.normal(size=(n, 6)), ids=[i * 10 + seed for i in range(n)],
-                                     payload=[{"seed": seed, "i": i} for i in range(n)], distance="euclid")
+    return ek.Collection.from_arrays(
+        rng.normal(size=(n, 6)),
+        ids=[i * 10 + seed for i in range(n)],
+        payload=[{"seed": seed, "i": i} for i in range(n)],
+        distance="euclid",
+    )
 
 
 _RECIPE = inspect.getsource(build)
@@ -91,11 +95,14 @@ def test_save_refuses_a_file_and_a_path_under_a_file(tmp_path):
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize("foreign", [
-    {"notes.txt": "mine"},
-    {"manifest.json": json.dumps({"name": "my web app", "icons": []})},      # someone else's manifest
-    {"sub/deep.txt": "x", "v-zzz/keep.txt": "y"},
-])
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        {"notes.txt": "mine"},
+        {"manifest.json": json.dumps({"name": "my web app", "icons": []})},  # someone else's manifest
+        {"sub/deep.txt": "x", "v-zzz/keep.txt": "y"},
+    ],
+)
 def test_save_refuses_a_folder_that_is_not_a_collection(tmp_path, foreign):
     folder = tmp_path / "work"
     for name, text in foreign.items():
@@ -104,7 +111,7 @@ def test_save_refuses_a_folder_that_is_not_a_collection(tmp_path, foreign):
     before = snapshot(folder)
     with pytest.raises(PersistenceError, match=r"is not an explorekit collection.*Save into a new or empty folder"):
         build(1).save(folder)
-    assert snapshot(folder) == before                 # not even a lock file was added
+    assert snapshot(folder) == before  # not even a lock file was added
 
 
 def test_save_into_a_collection_keeps_everything_it_did_not_create(tmp_path):
@@ -112,12 +119,17 @@ def test_save_into_a_collection_keeps_everything_it_did_not_create(tmp_path):
     build(1).save(folder)
     outside.mkdir()
     (outside / "precious.txt").write_text("do not delete")
-    foreign = {"notes.txt": "my notes", "figures/plot.png": "png", "v-zzz/keep.txt": "looks like ours",
-               ".v-abc.partial.bak/x": "1", "v-0123456789abc/x": "13 hex digits"}
+    foreign = {
+        "notes.txt": "my notes",
+        "figures/plot.png": "png",
+        "v-zzz/keep.txt": "looks like ours",
+        ".v-abc.partial.bak/x": "1",
+        "v-0123456789abc/x": "13 hex digits",
+    }
     for name, text in foreign.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
-    (folder / VERSION_A).symlink_to(outside, target_is_directory=True)     # a link with our name: not ours
+    (folder / VERSION_A).symlink_to(outside, target_is_directory=True)  # a link with our name: not ours
     for seed in (2, 3):
         build(seed).save(folder)
     for name, text in foreign.items():
@@ -155,11 +167,10 @@ def test_a_killed_save_leaves_leftovers_the_next_save_cleans(tmp_path):
     next save removes it, keeps the user's file, and the folder loads as the new state."""
     folder = tmp_path / "c"
     (folder / "notes.txt").parent.mkdir()
-    for _ in range(5):                  # until the kill lands while the version is being written
+    for _ in range(5):  # until the kill lands while the version is being written
         build(1).save(folder)
         (folder / "notes.txt").write_text("mine")
-        child = subprocess.Popen([sys.executable, "-c", _KILLED_SAVER, str(folder)], stdout=subprocess.PIPE,
-                                 text=True)
+        child = subprocess.Popen([sys.executable, "-c", _KILLED_SAVER, str(folder)], stdout=subprocess.PIPE, text=True)
         assert child.stdout.readline().strip() == "ready"
         while not any(name.endswith(".partial") for name in own_entries(folder)) and child.poll() is None:
             time.sleep(0.001)
@@ -169,7 +180,7 @@ def test_a_killed_save_leaves_leftovers_the_next_save_cleans(tmp_path):
             break
     else:
         pytest.fail("no kill landed while a version was being written")
-    assert_same_state(ek.Collection.load(folder), build(1))            # the killed save changed nothing
+    assert_same_state(ek.Collection.load(folder), build(1))  # the killed save changed nothing
     build(2).save(folder)
     assert (folder / "notes.txt").read_text() == "mine"
     entries = own_entries(folder)
@@ -223,8 +234,16 @@ def test_saves_from_processes_are_serialised_and_loads_always_succeed(tmp_path):
     build(0).save(folder)
     seeds = [1, 2, 3, 4]
     script = _WRITER.format(recipe=_RECIPE)
-    writers = [subprocess.Popen([sys.executable, "-c", script, str(folder), str(seed)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in seeds]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(folder), str(seed)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in seeds
+    ]
     for writer in writers:
         assert writer.stdout.readline().strip() == "ready"
     for writer in writers:
@@ -257,8 +276,11 @@ def test_a_full_disk_gives_a_persistence_error_and_keeps_the_previous_save(tmp_p
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(np, "save", full_disk)
-    with pytest.raises(PersistenceError, match=r"save: could not write the collection to '.*c': No space left on "
-                                               r"device.*still loads\. Free some disk space"):
+    with pytest.raises(
+        PersistenceError,
+        match=r"save: could not write the collection to '.*c': No space left on "
+        r"device.*still loads\. Free some disk space",
+    ):
         build(2).save(folder)
     monkeypatch.setattr(np, "save", real_save)
     assert not _leftovers(folder) and len(own_entries(folder)) == 3
@@ -282,8 +304,9 @@ def test_a_real_write_error_gives_a_persistence_error_and_keeps_the_previous_sav
     """A real short write (the kernel's file-size limit, as a full disk would do it)."""
     folder = tmp_path / "c"
     build(1).save(folder)
-    out = subprocess.run([sys.executable, "-c", _LIMITED_SAVER, str(folder)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _LIMITED_SAVER, str(folder)], capture_output=True, text=True, check=True
+    ).stdout
     assert out.startswith(f"PersistenceError save: could not write the collection to {str(folder)!r}"), out
     assert not _leftovers(folder) and len(own_entries(folder)) == 3
     assert_same_state(ek.Collection.load(folder), build(1))
@@ -306,12 +329,14 @@ def _obey_permissions() -> None:
     (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH) from the bounding set, so file permissions apply."""
     libc = ctypes.CDLL(None, use_errno=True)
     for capability in (1, 2):
-        if libc.prctl(24, capability, 0, 0, 0) != 0:        # PR_CAPBSET_DROP
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
-@pytest.mark.skipif(os.name != "posix" or (os.geteuid() == 0 and not sys.platform.startswith("linux")),
-                    reason="permissions do not bind root here, and prctl is Linux only")
+@pytest.mark.skipif(
+    os.name != "posix" or (os.geteuid() == 0 and not sys.platform.startswith("linux")),
+    reason="permissions do not bind root here, and prctl is Linux only",
+)
 def test_a_read_only_folder_gives_a_persistence_error_and_keeps_the_previous_save(tmp_path):
     """Saving into a collection folder, and into a new folder, where this process may not write."""
     folder, parent = tmp_path / "c", tmp_path / "locked"
@@ -320,17 +345,24 @@ def test_a_read_only_folder_gives_a_persistence_error_and_keeps_the_previous_sav
     try:
         for path in (folder, parent):
             path.chmod(0o555)
-        out = subprocess.run([sys.executable, "-c", _READ_ONLY_SAVER.format(recipe=_RECIPE), str(folder),
-                              str(parent / "new")], capture_output=True, text=True, check=True,
-                             preexec_fn=_obey_permissions if os.geteuid() == 0 else None).stdout.splitlines()
+        out = subprocess.run(
+            [sys.executable, "-c", _READ_ONLY_SAVER.format(recipe=_RECIPE), str(folder), str(parent / "new")],
+            capture_output=True,
+            text=True,
+            check=True,
+            preexec_fn=_obey_permissions if os.geteuid() == 0 else None,
+        ).stdout.splitlines()
     finally:
         for path in (folder, parent):
             path.chmod(0o755)
     assert len(out) == 2, out
-    assert out[0].startswith(f"PersistenceError save: could not write the collection to {str(folder)!r}: "
-                             "Permission denied"), out[0]
-    assert out[1].startswith("PersistenceError save: could not write the collection to") and \
-        "Choose a folder you may write to" in out[1], out[1]
+    assert out[0].startswith(
+        f"PersistenceError save: could not write the collection to {str(folder)!r}: Permission denied"
+    ), out[0]
+    assert (
+        out[1].startswith("PersistenceError save: could not write the collection to")
+        and "Choose a folder you may write to" in out[1]
+    ), out[1]
     assert own_entries(folder)[:2] == [".explorekit.lock", "manifest.json"] and len(own_entries(folder)) == 3
     assert_same_state(ek.Collection.load(folder), build(1))
     assert not (parent / "new").exists()

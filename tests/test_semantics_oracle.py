@@ -11,9 +11,8 @@ import itertools
 
 import numpy as np
 import pytest
-from qdrant_client import QdrantClient
-
 from oracle import Trio, assert_same, ids_scores
+from qdrant_client import QdrantClient
 
 pytestmark = pytest.mark.oracle
 
@@ -27,8 +26,10 @@ RAW = [RNG.normal(size=DIM).round(3).tolist() for _ in range(4)]
 FILTERS = {
     "none": None,
     "match": {"must": [{"key": "group", "match": {"value": "a"}}]},
-    "range+any": {"must": [{"key": "n", "range": {"gte": 3, "lt": 14}}],
-                  "should": [{"key": "tags", "match": {"any": ["t1", "t2", "t3"]}}]},
+    "range+any": {
+        "must": [{"key": "n", "range": {"gte": 3, "lt": 14}}],
+        "should": [{"key": "tags", "match": {"any": ["t1", "t2", "t3"]}}],
+    },
     "must_not": {"must_not": [{"key": "group", "match": {"value": "b"}}, {"has_id": [130, 131]}]},
 }
 
@@ -46,8 +47,8 @@ def trio(request, client):
 def _examples(form: str, count: int, start: int) -> list:
     """``count`` examples from position ``start``: positives start at 0, negatives at 2, so raw
     negatives are other vectors than the raw positives (the same ones would cancel them out)."""
-    ids = IDS[start:start + count]
-    raw = RAW[start:start + count]
+    ids = IDS[start : start + count]
+    raw = RAW[start : start + count]
     if form == "ids":
         return list(ids)
     if form == "raw":
@@ -61,16 +62,27 @@ def check(trio: Trio, kind: str, *, edge=True, local=True, **kw):
     got = ids_scores(trio.ek(kind, **kw))
     whole = {**kw, "limit": len(trio.ids)}
     got_whole = ids_scores(trio.ek(kind, **whole))
-    if kw.get("score_threshold") is None:     # (a threshold may legitimately keep one point or none)
+    if kw.get("score_threshold") is None:  # (a threshold may legitimately keep one point or none)
         assert len({score for _, score in got_whole}) > 1, f"every point scores the same: {kind} {kw}"
-    if local:       # local mode adds the examples' scores in another order than Qdrant: up to 3
+    if local:  # local mode adds the examples' scores in another order than Qdrant: up to 3
         # float32 ulps of the terms (distances of 10-20) apart for euclid and manhattan sum_scores
         loose = any(d in ("euclid", "manhattan") for d in trio.distance.values())
-        assert_same(got, trio.local(kind, **kw), got_whole=got_whole, want_whole=trio.local(kind, **whole),
-                    abs_=1e-5 if loose else 2e-6, label=f"local {kind} {kw}")
+        assert_same(
+            got,
+            trio.local(kind, **kw),
+            got_whole=got_whole,
+            want_whole=trio.local(kind, **whole),
+            abs_=1e-5 if loose else 2e-6,
+            label=f"local {kind} {kw}",
+        )
     if edge:
-        assert_same(got, trio.edge_query(kind, **kw), got_whole=got_whole,
-                    want_whole=trio.edge_query(kind, **whole), label=f"edge {kind} {kw}")
+        assert_same(
+            got,
+            trio.edge_query(kind, **kw),
+            got_whole=got_whole,
+            want_whole=trio.edge_query(kind, **whole),
+            label=f"edge {kind} {kw}",
+        )
     return got
 
 
@@ -93,8 +105,12 @@ def _threshold(trio: Trio, kind: str, kw: dict) -> float:
 @pytest.mark.parametrize("flt", list(FILTERS))
 @pytest.mark.parametrize("paging", range(len(PAGING)))
 def test_recommend(trio, strategy, form, negatives, flt, paging):
-    kw = dict(positive=_examples(form, 2, 0), negative=_examples(form, negatives, 2) if negatives else [],
-              strategy=strategy, filter=FILTERS[flt])
+    kw = dict(
+        positive=_examples(form, 2, 0),
+        negative=_examples(form, negatives, 2) if negatives else [],
+        strategy=strategy,
+        filter=FILTERS[flt],
+    )
     page = dict(PAGING[paging])
     if page.pop("threshold", False):
         page["score_threshold"] = _threshold(trio, "recommend", kw)
@@ -114,8 +130,12 @@ def test_negatives_only(trio, strategy, form, flt):
 @pytest.mark.parametrize("paging", range(len(PAGING)))
 def test_discover(trio, form, pairs, flt, paging):
     target = IDS[40] if form != "raw" else RAW[3]
-    context = [(IDS[2 * i], IDS[2 * i + 1]) if form == "ids" or (form == "mixed" and i == 0)
-               else (RAW[i % 4], RAW[(i + 1) % 4]) for i in range(pairs)]
+    context = [
+        (IDS[2 * i], IDS[2 * i + 1])
+        if form == "ids" or (form == "mixed" and i == 0)
+        else (RAW[i % 4], RAW[(i + 1) % 4])
+        for i in range(pairs)
+    ]
     kw = dict(target=target, context=context, filter=FILTERS[flt])
     page = dict(PAGING[paging])
     if page.pop("threshold", False):
@@ -151,8 +171,10 @@ def test_search(trio, by, flt, paging):
 
 
 def test_batches_equal_single_calls(trio):
-    requests = [dict(positive=[IDS[i]], negative=[RAW[i % 4]], strategy=s, limit=7)
-                for i, s in zip(range(12), itertools.cycle(["average_vector", "best_score", "sum_scores"]))]
+    requests = [
+        dict(positive=[IDS[i]], negative=[RAW[i % 4]], strategy=s, limit=7)
+        for i, s in zip(range(12), itertools.cycle(["average_vector", "best_score", "sum_scores"]))
+    ]
     batch = trio.col.recommend_batch(requests)
     for req, frame in zip(requests, batch):
         assert ids_scores(frame) == ids_scores(trio.col.recommend(**req))
@@ -169,18 +191,34 @@ def test_batches_equal_single_calls(trio):
 @pytest.fixture(scope="module")
 def named(client):
     rng = np.random.default_rng(3)
-    vectors = {"image": rng.normal(size=(50, 4)).astype(np.float32),
-               "text": rng.normal(size=(50, 7)).astype(np.float32)}
-    return Trio(vectors, ids=list(range(1, 51)), payload=[{"k": i % 4} for i in range(50)],
-                distance={"image": "euclid", "text": "cosine"}, client=client)
+    vectors = {
+        "image": rng.normal(size=(50, 4)).astype(np.float32),
+        "text": rng.normal(size=(50, 7)).astype(np.float32),
+    }
+    return Trio(
+        vectors,
+        ids=list(range(1, 51)),
+        payload=[{"k": i % 4} for i in range(50)],
+        distance={"image": "euclid", "text": "cosine"},
+        client=client,
+    )
 
 
 @pytest.fixture(scope="module")
 def other(client):
     rng = np.random.default_rng(4)
-    vectors = {"text": rng.normal(size=(30, 7)).astype(np.float32), "image": rng.normal(size=(30, 4)).astype(np.float32)}
-    return Trio(vectors, ids=list(range(1, 31)), distance={"image": "euclid", "text": "cosine"},
-                client=client, edge=False, name="other_shop")
+    vectors = {
+        "text": rng.normal(size=(30, 7)).astype(np.float32),
+        "image": rng.normal(size=(30, 4)).astype(np.float32),
+    }
+    return Trio(
+        vectors,
+        ids=list(range(1, 31)),
+        distance={"image": "euclid", "text": "cosine"},
+        client=client,
+        edge=False,
+        name="other_shop",
+    )
 
 
 @pytest.mark.parametrize("using", ["image", "text"])
@@ -202,8 +240,17 @@ def test_lookup_from_other_collection(named, other, strategy, by):
     assert_same(got, want)
     assert {1, 2, 3} <= {pid for pid, _ in got}
     got = ids_scores(named.ek("discover", target=5, context=[(6, 7)], using="text", lookup_from=lookup, limit=50))
-    assert_same(got, named.local("discover", target=5, context=[(6, 7)], using="text",
-                                 lookup_from={"collection": "other_shop", "vector": "text"}, limit=50))
+    assert_same(
+        got,
+        named.local(
+            "discover",
+            target=5,
+            context=[(6, 7)],
+            using="text",
+            lookup_from={"collection": "other_shop", "vector": "text"},
+            limit=50,
+        ),
+    )
 
 
 def test_lookup_from_default_vector_is_using(named, other):

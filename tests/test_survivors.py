@@ -21,10 +21,11 @@ def _query(kind: str, rows: int, **layout) -> ScoringQuery:
 
 # ---------------------------------------------------------------------------------------- scoring
 
+
 def test_context_loss_counts_the_margin_when_both_sides_tie():
     """A point as similar to a pair's positive as to its negative loses ``fs(-EPS)``, not 0
     (kills ``_context``: ``pos - neg + EPS``)."""
-    sims = np.array([[0.5, 0.9], [0.5, 0.1]], F32)              # rows: p1, n1; columns: points
+    sims = np.array([[0.5, 0.9], [0.5, 0.1]], F32)  # rows: p1, n1; columns: points
     got = _query("context", 2, n_pairs=1).combine(sims)
     assert got[0] == fast_sigmoid(-EPS) < 0 and got[1] == 0
 
@@ -33,7 +34,7 @@ def test_pair_layout_with_three_pairs():
     """Rows alternate positive, negative for every pair (kills ``[0::3]`` / ``[1::3]`` slices in
     ``_pair_ranks`` and ``_context``, which agree with ``[0::2]`` for one pair only)."""
     rng = np.random.default_rng(5)
-    sims = rng.normal(size=(7, 50)).astype(F32)                # target, then 3 pairs
+    sims = rng.normal(size=(7, 50)).astype(F32)  # target, then 3 pairs
     pos, neg = sims[1::2], sims[2::2]
     want_ranks = np.sign(pos - neg).sum(axis=0, dtype=F32)
     discover = _query("discover", 7, n_pairs=3).combine(sims)
@@ -42,11 +43,20 @@ def test_pair_layout_with_three_pairs():
     np.testing.assert_array_equal(_query("context", 6, n_pairs=3).combine(sims[1:]), want_loss)
 
 
-@pytest.mark.parametrize("kind, rows, layout", [
-    ("nearest", 1, {}), ("best_score", 2, {"n_positive": 1, "n_negative": 1}),
-    ("best_score", 1, {"n_negative": 1}), ("best_score", 1, {"n_positive": 1}),
-    ("sum_scores", 3, {"n_positive": 2, "n_negative": 1}), ("discover", 3, {"n_pairs": 1}),
-    ("discover", 1, {}), ("context", 2, {"n_pairs": 1}), ("context", 0, {})])
+@pytest.mark.parametrize(
+    "kind, rows, layout",
+    [
+        ("nearest", 1, {}),
+        ("best_score", 2, {"n_positive": 1, "n_negative": 1}),
+        ("best_score", 1, {"n_negative": 1}),
+        ("best_score", 1, {"n_positive": 1}),
+        ("sum_scores", 3, {"n_positive": 2, "n_negative": 1}),
+        ("discover", 3, {"n_pairs": 1}),
+        ("discover", 1, {}),
+        ("context", 2, {"n_pairs": 1}),
+        ("context", 0, {}),
+    ],
+)
 def test_every_kind_scores_in_float32(kind, rows, layout):
     """Qdrant scores in float32; so does every kind, also without pairs (kills float64 leaks:
     ``astype(None)`` in ``_best_score``, ``np.zeros(n)`` without dtype in ``_pair_ranks`` and
@@ -59,6 +69,7 @@ def test_every_kind_scores_in_float32(kind, rows, layout):
 
 
 # ------------------------------------------------------------------------------------------- topk
+
 
 def test_bounded_selection_when_whole_groups_are_nan():
     """12 of 20 strided groups hold only NaN, more than k: their maxima must count as -inf
@@ -73,19 +84,21 @@ def test_bounded_selection_when_whole_groups_are_nan():
 def test_merge_breaks_ties_by_row():
     """Equal scores keep row order across both lists (kills ``top_k(scores, k, None)``,
     which ordered ties by their place in the concatenation)."""
-    rows, scores = topk.merge_top_k(np.array([9, 4]), np.array([0.5, 0.7], F32),
-                                    np.array([2]), np.array([0.5], F32), 2)
+    rows, scores = topk.merge_top_k(np.array([9, 4]), np.array([0.5, 0.7], F32), np.array([2]), np.array([0.5], F32), 2)
     assert rows.tolist() == [4, 2] and scores.tolist() == [F32(0.7), F32(0.5)]
 
 
 # ----------------------------------------------------------------------------------- filter rules
 
+
 @pytest.fixture(scope="module")
 def points() -> ek.Collection:
-    payload = [{"n": 1, "x": 1.5, "t": "1970-01-01T00:00:00Z", "s": "Straße 5"},
-               {"n": 3, "x": 3.0, "t": "1970-01-01T00:00:01Z", "s": "Hauptstrasse"},
-               {"n": 4, "x": 4.5, "t": "1969-12-31T23:59:59Z", "s": "STRASSE"},
-               {"n": 6, "x": 6.0, "t": "2024-05-01T12:00:00Z", "s": "Gasse"}]
+    payload = [
+        {"n": 1, "x": 1.5, "t": "1970-01-01T00:00:00Z", "s": "Straße 5"},
+        {"n": 3, "x": 3.0, "t": "1970-01-01T00:00:01Z", "s": "Hauptstrasse"},
+        {"n": 4, "x": 4.5, "t": "1969-12-31T23:59:59Z", "s": "STRASSE"},
+        {"n": 6, "x": 6.0, "t": "2024-05-01T12:00:00Z", "s": "Gasse"},
+    ]
     vectors = np.eye(4, dtype=F32)
     return ek.Collection.from_arrays(vectors, ids=[10, 11, 12, 13], payload=payload)
 
@@ -105,8 +118,7 @@ def test_datetime_range_at_the_epoch(points):
     """The instant 0 is a datetime like any other (kills ``_cat_datetimes``: ``s or 1``, which
     moved the epoch to 1 microsecond)."""
     assert _ids(points, {"key": "t", "range": {"lte": "1970-01-01T00:00:00Z"}}) == [10, 12]
-    assert _ids(points, {"key": "t", "range": {"gte": "1970-01-01T00:00:00Z",
-                                                "lt": "1970-01-01T00:00:01Z"}}) == [10]
+    assert _ids(points, {"key": "t", "range": {"gte": "1970-01-01T00:00:00Z", "lt": "1970-01-01T00:00:01Z"}}) == [10]
 
 
 def test_text_match_lower_cases_words(points):

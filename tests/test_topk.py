@@ -5,23 +5,25 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from explorekit.scoring import topk
 
 
 def reference(scores: np.ndarray, k: int, rows: np.ndarray | None) -> list[int]:
     keys = list(range(len(scores))) if rows is None else rows.tolist()
-    ranked = sorted((p for p in range(len(scores)) if scores[p] > -np.inf),   # never NaN
-                    key=lambda p: (-float(scores[p]), keys[p]))
-    return ranked[:max(k, 0)]
+    ranked = sorted(
+        (p for p in range(len(scores)) if scores[p] > -np.inf),  # never NaN
+        key=lambda p: (-float(scores[p]), keys[p]),
+    )
+    return ranked[: max(k, 0)]
 
 
 @st.composite
 def cases(draw):
     n = draw(st.integers(0, 600)) if draw(st.booleans()) else draw(st.integers(1_000, 6_000))
-    values = draw(st.lists(st.sampled_from([-np.inf, np.nan, -1.0, -0.0, 0.0, 0.25, 0.5, 2.0]),
-                           min_size=n, max_size=n))
+    values = draw(st.lists(st.sampled_from([-np.inf, np.nan, -1.0, -0.0, 0.0, 0.25, 0.5, 2.0]), min_size=n, max_size=n))
     k = draw(st.integers(-1, 40))
     permuted = draw(st.booleans())
     rows = np.random.default_rng(n).permutation(n) if permuted else None
@@ -36,7 +38,7 @@ def test_top_k_matches_reference_on_both_paths(case):
     assert topk.top_k(scores, k, rows).tolist() == expected
     old = topk._SORT_ALL, topk._MIN_GROUPS
     try:
-        topk._SORT_ALL, topk._MIN_GROUPS = -1, 10**9   # the plain partition path at every size
+        topk._SORT_ALL, topk._MIN_GROUPS = -1, 10**9  # the plain partition path at every size
         assert topk.top_k(scores, k, rows).tolist() == expected
     finally:
         topk._SORT_ALL, topk._MIN_GROUPS = old
@@ -44,7 +46,7 @@ def test_top_k_matches_reference_on_both_paths(case):
 
 def test_bounded_selection_ignores_nan_groups():
     scores = np.random.default_rng(3).normal(size=10_000).astype(np.float32)
-    scores[::997] = np.nan                           # NaN in more than k groups
+    scores[::997] = np.nan  # NaN in more than k groups
     want = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")[:5]
     assert topk.top_k(scores, 5).tolist() == want.tolist()
 

@@ -50,8 +50,7 @@ def select(ex: Explorer, point_ids) -> None:
     for k, ids in enumerate(ex._base_ids):
         inds = [i for i, v in enumerate(ids) if v in set(point_ids)]
         trace = ex.figure.data[k]
-        trace._dispatch_on_selection(Points(point_inds=inds, xs=[], ys=[], trace_name=trace.name,
-                                            trace_index=k), box)
+        trace._dispatch_on_selection(Points(point_inds=inds, xs=[], ys=[], trace_name=trace.name, trace_index=k), box)
 
 
 def same(left: pd.DataFrame, right: pd.DataFrame) -> None:
@@ -79,10 +78,10 @@ def test_selection_click_toggles_and_moves_between_roles():
     sel = Selection()
     assert sel.click("positive", 1) == "positive 1 added"
     sel.click("negative", 2)
-    sel.click("negative", 1)                       # 1 moves from positive to negative
+    sel.click("negative", 1)  # 1 moves from positive to negative
     assert sel.as_dict() == {"positive": [], "negative": [2, 1], "target": None, "context": []}
-    sel.click("negative", 2)                       # clicking again removes
-    sel.click("target", 1)                         # moves to target
+    sel.click("negative", 2)  # clicking again removes
+    sel.click("target", 1)  # moves to target
     assert sel.as_dict() == {"positive": [], "negative": [], "target": 1, "context": []}
     assert sel.suggested_kind() == "discover"
 
@@ -94,7 +93,7 @@ def test_selection_context_pairs_take_two_clicks():
     assert sel.click("context pair", 5) == "context pair cancelled"
     sel.click("context pair", 5)
     sel.click("context pair", 6)
-    sel.add("context pair", [7, 8, 9])             # pairs (7, 8), then 9 waits for its partner
+    sel.add("context pair", [7, 8, 9])  # pairs (7, 8), then 9 waits for its partner
     assert sel.context == [(5, 6), (7, 8)] and sel.pending == 9
     assert [e[0] for e in sel.entries()] == ["context", "context", "pending"]
     sel.remove("context", 0)
@@ -124,15 +123,18 @@ def test_selection_replace_checks_everything_first():
     assert isinstance(sel.positive[0], np.ndarray) and sel.context == [(1, 2)]
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("3, 17 ,42", ("ids", [3, 17, 42])),
-    ("3 17", ("ids", [3, 17])),
-    ("[1, 2]", ("ids", [1, 2])),
-    ("'apple-1', \"pear 2\"", ("ids", ["apple-1", "pear 2"])),
-    ("apple_1, pear_2", ("ids", ["apple_1", "pear_2"])),
-    ("fruit == 'apple'", ("query", "fruit == 'apple'")),
-    ("sweetness > 8 and organic", ("query", "sweetness > 8 and organic")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("3, 17 ,42", ("ids", [3, 17, 42])),
+        ("3 17", ("ids", [3, 17])),
+        ("[1, 2]", ("ids", [1, 2])),
+        ("'apple-1', \"pear 2\"", ("ids", ["apple-1", "pear 2"])),
+        ("apple_1, pear_2", ("ids", ["apple_1", "pear_2"])),
+        ("fruit == 'apple'", ("query", "fruit == 'apple'")),
+        ("sweetness > 8 and organic", ("query", "sweetness > 8 and organic")),
+    ],
+)
 def test_parse_ids_or_query(text, expected):
     assert parse_ids_or_query(text) == expected
 
@@ -148,8 +150,16 @@ def test_parse_filter():
 
 
 def test_results_table_escapes_and_shows_thumbnails():
-    frame = pd.DataFrame({"id": [1], "score": [0.25], "text": ["<script>"], "thumb": ["data:image/png;base64,AAAA"],
-                          "tags": [["a", "b"]], "missing": [np.nan]})
+    frame = pd.DataFrame(
+        {
+            "id": [1],
+            "score": [0.25],
+            "text": ["<script>"],
+            "thumb": ["data:image/png;base64,AAAA"],
+            "tags": [["a", "b"]],
+            "missing": [np.nan],
+        }
+    )
     page = to_html(frame)
     assert "&lt;script&gt;" in page and "<script>" not in page
     assert '<img alt="" src="data:image/png;base64,AAAA">' in page and "[a, b]" in page
@@ -180,7 +190,7 @@ def test_state_runs_the_public_methods(fruit):
         same(state.result, fruit.recommend(positive=[3], negative=[250], strategy=strategy))
     same(fruit.query(state.query), state.result)
     state.set_kind("search")
-    assert state.result is None and "exactly one example" in state.hint     # two examples: a hint
+    assert state.result is None and "exactly one example" in state.hint  # two examples: a hint
     state.click("negative", 250)
     same(state.result, fruit.search(3))
 
@@ -189,9 +199,12 @@ SMALL = ek.Collection.from_arrays(np.random.default_rng(3).normal(size=(30, 4)).
 
 
 @settings(max_examples=40, deadline=None)
-@given(clicks=st.lists(st.tuples(st.sampled_from(["positive", "negative", "target", "context pair"]),
-                                 st.integers(0, 29)), max_size=12),
-       strategy=st.sampled_from(["average_vector", "best_score", "sum_scores"]))
+@given(
+    clicks=st.lists(
+        st.tuples(st.sampled_from(["positive", "negative", "target", "context pair"]), st.integers(0, 29)), max_size=12
+    ),
+    strategy=st.sampled_from(["average_vector", "best_score", "sum_scores"]),
+)
 def test_any_click_sequence_gives_the_api_answer(clicks, strategy):
     state = ExplorerState(SMALL)
     state.set_strategy(strategy)
@@ -219,27 +232,30 @@ def test_any_click_sequence_gives_the_api_answer(clicks, strategy):
 
 
 # ---------------------------------------------------------------------------- the widget
-@pytest.mark.parametrize("kwargs, message", [
-    ({"limit": 0}, "limit: 0 is not a positive integer"),
-    ({"projection": "tsne"}, "Unknown projection method 'tsne'"),
-    ({"color": "fruits"}, "Did you mean 'fruit'"),
-    ({"hover": ["sweet"]}, "Unknown payload column"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"limit": 0}, "limit: 0 is not a positive integer"),
+        ({"projection": "tsne"}, "Unknown projection method 'tsne'"),
+        ({"color": "fruits"}, "Did you mean 'fruit'"),
+        ({"hover": ["sweet"]}, "Unknown payload column"),
+    ],
+)
 def test_constructor_bad_input_names_the_fix(fruit, kwargs, message):
     with pytest.raises(ek.ExploreError, match=message):
         Explorer(fruit, **{"projection": "auto", **kwargs})
 
 
 def test_clicks_match_the_api(explorer, fruit):
-    click(explorer, 3)                                     # default mode: positive
+    click(explorer, 3)  # default mode: positive
     same(explorer.result, fruit.recommend(positive=[3]))
-    explorer.mode.set_state({"index": 1})                  # what the browser sends for "negative"
+    explorer.mode.set_state({"index": 1})  # what the browser sends for "negative"
     assert explorer.mode.value == "negative"
     click(explorer, 120)
     assert explorer.examples == {"positive": [3], "negative": [120], "target": None, "context": []}
     same(explorer.result, fruit.recommend(positive=[3], negative=[120]))
-    same(fruit.query(explorer.query), explorer.result)     # the next cell continues from here
-    click(explorer, 120)                                   # a second click removes it
+    same(fruit.query(explorer.query), explorer.result)  # the next cell continues from here
+    click(explorer, 120)  # a second click removes it
     same(explorer.result, fruit.recommend(positive=[3]))
 
 
@@ -262,7 +278,7 @@ def test_discover_and_context_clicks(explorer, fruit):
     click(explorer, 100)
     same(explorer.result, fruit.discover(target=100, context=[(0, 280)]))
     assert explorer.strategy.disabled
-    explorer.kind.value = "context"                        # chosen by hand: the target is left out
+    explorer.kind.value = "context"  # chosen by hand: the target is left out
     same(explorer.result, fruit.discover(context=[(0, 280)]))
     explorer.kind.value = "auto"
     same(explorer.result, fruit.discover(target=100, context=[(0, 280)]))
@@ -270,7 +286,7 @@ def test_discover_and_context_clicks(explorer, fruit):
 
 def test_typed_ids_and_queries_match_the_api(explorer, fruit):
     explorer.add_box.set_state({"value": "3, 17"})
-    assert explorer.add_box.value == ""                    # accepted: the box is emptied
+    assert explorer.add_box.value == ""  # accepted: the box is emptied
     same(explorer.result, fruit.recommend(positive=[3, 17]))
     explorer.mode.value = "negative"
     explorer.add_box.value = "fruit == 'lime' and sweetness > 4"
@@ -287,20 +303,26 @@ def test_filter_box_json_and_pandas(explorer, fruit):
     same(explorer.result, fruit.recommend(positive=[3], filter="organic == True and price < 1"))
     body = '{"must": [{"key": "family", "match": {"value": "citrus"}}]}'
     explorer.filter_box.value = body
-    same(explorer.result, fruit.recommend(positive=[3], filter={"must": [{"key": "family", "match": {"value": "citrus"}}]}))
+    same(
+        explorer.result,
+        fruit.recommend(positive=[3], filter={"must": [{"key": "family", "match": {"value": "citrus"}}]}),
+    )
     same(fruit.query(explorer.query), explorer.result)
     explorer.filter_box.value = ""
     same(explorer.result, fruit.recommend(positive=[3]))
 
 
-@pytest.mark.parametrize("widget, value, message", [
-    ("add_box", "3, 99999", "No point with id 99999"),
-    ("add_box", "no_such_column > 3", "no_such_column"),
-    ("add_box", "fruit == 'durian'", "matches no point"),
-    ("filter_box", '{"must": [', "is not valid JSON"),
-    ("filter_box", "no_such_column > 3", "no_such_column"),
-    ("filter_box", '{"must": [{"key": "fruit", "match": {"valeu": "x"}}]}', "valeu"),
-])
+@pytest.mark.parametrize(
+    "widget, value, message",
+    [
+        ("add_box", "3, 99999", "No point with id 99999"),
+        ("add_box", "no_such_column > 3", "no_such_column"),
+        ("add_box", "fruit == 'durian'", "matches no point"),
+        ("filter_box", '{"must": [', "is not valid JSON"),
+        ("filter_box", "no_such_column > 3", "no_such_column"),
+        ("filter_box", '{"must": [{"key": "fruit", "match": {"valeu": "x"}}]}', "valeu"),
+    ],
+)
 def test_bad_input_shows_a_message_and_keeps_the_state(explorer, widget, value, message):
     explorer.examples = {"positive": [3], "negative": [250]}
     explorer.filter_box.value = "sweetness > 2"
@@ -310,7 +332,7 @@ def test_bad_input_shows_a_message_and_keeps_the_state(explorer, widget, value, 
     assert_kept(explorer, before)
     assert explorer.state.filter == "sweetness > 2"
     if widget == "add_box":
-        assert explorer.add_box.value == value              # kept, so it can be fixed
+        assert explorer.add_box.value == value  # kept, so it can be fixed
 
 
 def test_too_many_points_in_a_box_is_a_message(fruit):
@@ -330,20 +352,20 @@ def test_assigning_examples_updates_the_widget(explorer, fruit):
     assert shown == ["<b>positive</b> 3", "<b>positive</b> 60", "<b>negative</b> 250", "<b>context</b> 1 vs 2"]
     examples = explorer.figure.data[explorer._examples]
     assert len(examples.x) == 5 and np.isfinite(np.asarray(examples.x, float)).all()
-    assert len(explorer.figure.data[explorer._lines].x) == 3          # one segment and its gap
+    assert len(explorer.figure.data[explorer._lines].x) == 3  # one segment and its gap
     before = frozen(explorer)
     with pytest.raises(ek.UnknownIdError, match="99999"):
-        explorer.examples = {"positive": [99999]}                   # from Python: raises, state kept
+        explorer.examples = {"positive": [99999]}  # from Python: raises, state kept
     assert_kept(explorer, before)
     assert "99999" in explorer.status.value
-    explorer.examples = {"positive": [[-6.0, 4.0]]}                 # a raw vector is placed on the map
+    explorer.examples = {"positive": [[-6.0, 4.0]]}  # a raw vector is placed on the map
     same(explorer.result, fruit.recommend(positive=[[-6.0, 4.0]]))
     assert np.allclose([explorer.figure.data[explorer._examples].x[0]], [-6.0])
 
 
 def test_remove_buttons_and_clear(explorer, fruit):
     explorer.examples = {"positive": [3, 60], "negative": [250]}
-    explorer.example_list.children[1].children[0].click()          # remove positive 60
+    explorer.example_list.children[1].children[0].click()  # remove positive 60
     assert explorer.examples["positive"] == [3]
     same(explorer.result, fruit.recommend(positive=[3], negative=[250]))
     explorer.clear_button.click()
@@ -359,11 +381,12 @@ def test_box_selection_adds_examples_and_inspect_selects(explorer, fruit):
     before = frozen(explorer)
     select(explorer, [10, 200, 201])
     assert sorted(explorer.selection["id"].tolist()) == [10, 200, 201]
-    pd.testing.assert_frame_equal(explorer.selection.sort_values("id").reset_index(drop=True),
-                                  fruit.retrieve([10, 200, 201]))
-    click(explorer, 42)                                             # inspect: read, do not choose
+    pd.testing.assert_frame_equal(
+        explorer.selection.sort_values("id").reset_index(drop=True), fruit.retrieve([10, 200, 201])
+    )
+    click(explorer, 42)  # inspect: read, do not choose
     assert explorer.selection["id"].tolist() == [42] and "42" in explorer.inspect.value
-    explorer.add_box.value = "fruit == 'plum' and price > 1.2"        # typed: selects, does not choose
+    explorer.add_box.value = "fruit == 'plum' and price > 1.2"  # typed: selects, does not choose
     pd.testing.assert_frame_equal(explorer.selection, fruit.scroll(filter="fruit == 'plum' and price > 1.2"))
     assert_kept(explorer, before)
 
@@ -371,8 +394,9 @@ def test_box_selection_adds_examples_and_inspect_selects(explorer, fruit):
 def test_only_overlays_travel_after_construction(explorer):
     sent = []
     for name in _MESSAGES:
-        explorer.figure.observe(lambda ch, name=name: sent.append((name, ch["new"])) if ch["new"] else None,
-                                names=[name])
+        explorer.figure.observe(
+            lambda ch, name=name: sent.append((name, ch["new"])) if ch["new"] else None, names=[name]
+        )
     n_base = len(explorer._base_ids)
     click(explorer, 3)
     explorer.mode.value = "negative"
@@ -388,21 +412,30 @@ def test_only_overlays_travel_after_construction(explorer):
 def test_front_end_click_message_reaches_the_model(explorer, fruit):
     """The integration seam: the message plotly's front end assigns (plotly 7.1 private trait)."""
     import plotly
+
     assert plotly.__version__.split(".")[0] == "7", (
-        f"plotly {plotly.__version__}: _js2py_pointsCallback was verified on 7.1; re-check the seam")
+        f"plotly {plotly.__version__}: _js2py_pointsCallback was verified on 7.1; re-check the seam"
+    )
     trace = next(k for k, ids in enumerate(explorer._base_ids) if 3 in ids)
     explorer.figure._js2py_pointsCallback = {
-        "event_type": "plotly_click", "selector": None, "device_state": None,
-        "points": {"trace_indexes": [trace], "point_indexes": [explorer._base_ids[trace].index(3)],
-                   "xs": [0.0], "ys": [0.0]}}
+        "event_type": "plotly_click",
+        "selector": None,
+        "device_state": None,
+        "points": {
+            "trace_indexes": [trace],
+            "point_indexes": [explorer._base_ids[trace].index(3)],
+            "xs": [0.0],
+            "ys": [0.0],
+        },
+    }
     same(explorer.result, fruit.recommend(positive=[3]))
 
 
 def test_results_table_and_explanation(explorer, fruit):
     click(explorer, 3)
-    assert explorer.table.value.count("<tr") == 1 + len(explorer.result)           # header + one row a point
+    assert explorer.table.value.count("<tr") == 1 + len(explorer.result)  # header + one row a point
     assert "fruit" in explorer.table.value
-    explorer.tabs.selected_index = 1                                # built when its tab shows
+    explorer.tabs.selected_index = 1  # built when its tab shows
     roles = [t.meta["role"] for t in explorer.explanation.data if t.meta]
     assert "results" in roles and "positive" in roles
     snap = explorer.snapshot()
@@ -426,14 +459,21 @@ def test_quantization_controls(fruit):
     same(ex.result, col.recommend(positive=[0, 10], using="pca", params=params))
     assert ex.query["params"] == params
     ex.ignore.value = True
-    same(ex.result, col.recommend(positive=[0, 10], using="pca",
-                                  params={"quantization": {"rescore": True, "oversampling": 3.0, "ignore": True}}))
+    same(
+        ex.result,
+        col.recommend(
+            positive=[0, 10],
+            using="pca",
+            params={"quantization": {"rescore": True, "oversampling": 3.0, "ignore": True}},
+        ),
+    )
 
 
 def test_remote_collection_has_the_same_answers(fruit):
     from qdrant_client import QdrantClient
 
     from explorekit.backends.qdrant import to_qdrant
+
     remote = to_qdrant(fruit, QdrantClient(":memory:"), "fruit", progress=False)
     ex = Explorer(remote, projection="auto")
     click(ex, 3)

@@ -37,8 +37,9 @@ def test_every_point_scores_as_qdrant_scores_it(data, distance, target):
 def test_discovery_columns(data, distance):
     col = ek.Collection.from_arrays(data, distance=distance)
     z = zones.points(col, target=data[0].tolist(), context=[(1, 2), (3, data[4].tolist())])
-    signs = np.vstack([np.sign(_sim(data[[p]], data, distance)[0] - _sim(data[[n]], data, distance)[0])
-                       for p, n in [(1, 2), (3, 4)]])
+    signs = np.vstack(
+        [np.sign(_sim(data[[p]], data, distance)[0] - _sim(data[[n]], data, distance)[0]) for p, n in [(1, 2), (3, 4)]]
+    )
     np.testing.assert_array_equal(z[["pair_0", "pair_1"]].to_numpy().T, signs)
     np.testing.assert_array_equal(z["rank"], signs.sum(0))
     np.testing.assert_array_equal(z["satisfied"], (signs > 0).sum(0))
@@ -51,8 +52,9 @@ def test_discovery_columns(data, distance):
 def test_context_columns(data):
     col = ek.Collection.from_arrays(data, distance="cosine")
     z = zones.points(col, context=[(1, 2), (3, 4)])
-    d = np.vstack([_sim(data[[p]], data, "cosine")[0] - _sim(data[[n]], data, "cosine")[0]
-                   for p, n in [(1, 2), (3, 4)]])
+    d = np.vstack(
+        [_sim(data[[p]], data, "cosine")[0] - _sim(data[[n]], data, "cosine")[0] for p, n in [(1, 2), (3, 4)]]
+    )
     loss = np.minimum(d, 0) / (1 + np.abs(np.minimum(d, 0)))
     np.testing.assert_allclose(z[["pair_0", "pair_1"]].to_numpy().T, loss, atol=1e-6)
     np.testing.assert_allclose(z["loss"], loss.sum(0), atol=2e-6)
@@ -78,7 +80,7 @@ def test_grid_is_what_a_point_there_would_score(distance):
     g = zones.grid(col, resolution=30, **query)
     info = g.attrs["grid"]
     assert len(g) == 900 and info["nx"] == info["ny"] == 30
-    assert g["x"].iloc[1] > g["x"].iloc[0] and g["y"].iloc[30] > g["y"].iloc[0]       # x varies fastest
+    assert g["x"].iloc[1] > g["x"].iloc[0] and g["y"].iloc[30] > g["y"].iloc[0]  # x varies fastest
     # a collection whose points sit on the cells, with the examples given as vectors
     vec = {i: xy[col._ids.row(i)].tolist() for i in (5, 50, 120, 200, 280)}
     cells = ek.Collection.from_arrays(g[["x", "y"]].to_numpy(), distance=distance)
@@ -95,21 +97,27 @@ def test_grid_is_what_a_point_there_would_score(distance):
         np.testing.assert_array_equal(np.sign(side[clear]), g[f"pair_{pair}"][clear])
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda c: zones.grid(c, context=[(0, 1)]), "a zone field is drawn only for 2-D"),
-    (lambda c: zones.points(c, 3), "is not a result frame"),
-    (lambda c: zones.points(c), "is not a result frame"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda c: zones.grid(c, context=[(0, 1)]), "a zone field is drawn only for 2-D"),
+        (lambda c: zones.points(c, 3), "is not a result frame"),
+        (lambda c: zones.points(c), "is not a result frame"),
+    ],
+)
 def test_bad_input(data, call, match):
     with pytest.raises(ek.ExploreError, match=match):
         call(ek.Collection.from_arrays(data))
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(resolution=1), "resolution: 1 is not an integer from 2 to 2000"),
-    (dict(bounds=(0, 1, 2)), "bounds: \\(0, 1, 2\\) is not"),
-    (dict(bounds=(1, 0, 0, 1)), "needs finite x0 < x1"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(resolution=1), "resolution: 1 is not an integer from 2 to 2000"),
+        (dict(bounds=(0, 1, 2)), "bounds: \\(0, 1, 2\\) is not"),
+        (dict(bounds=(1, 0, 0, 1)), "needs finite x0 < x1"),
+    ],
+)
 def test_bad_grid_input(kw, match):
     col = ek.Collection.from_arrays([[0, 0], [1, 1], [2, 0]], distance="euclid")
     with pytest.raises(ek.ExploreError, match=match):

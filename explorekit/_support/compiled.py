@@ -42,14 +42,18 @@ class Compiled:
     ``error`` is None until a build fails, then the text of its traceback.
     """
 
-    def __init__(self, build: Callable[[], dict[str, Callable]], what: str,
-                 warm: Callable[[dict[str, Callable]], None] | None = None) -> None:
+    def __init__(
+        self,
+        build: Callable[[], dict[str, Callable]],
+        what: str,
+        warm: Callable[[dict[str, Callable]], None] | None = None,
+    ) -> None:
         self._build, self.what, self._warm = build, what, warm
-        self._kernels: dict[str, Callable] | None = None     # published whole, once built
+        self._kernels: dict[str, Callable] | None = None  # published whole, once built
         self._lock = threading.Lock()
         self.error: str | None = None
-        if hasattr(os, "register_at_fork"):     # a child forked mid-build must not inherit the
-            os.register_at_fork(after_in_child=self._new_lock)          # held lock
+        if hasattr(os, "register_at_fork"):  # a child forked mid-build must not inherit the
+            os.register_at_fork(after_in_child=self._new_lock)  # held lock
 
     def _new_lock(self) -> None:
         self._lock = threading.Lock()
@@ -69,9 +73,11 @@ class Compiled:
                 if self._warm is not None:
                     self._warm(kernels)
             self._kernels = kernels
-        except Exception as exc:       # no numba, or a numba that cannot compile here
+        except Exception as exc:  # no numba, or a numba that cannot compile here
             self.error = "".join(traceback.format_exception(exc))
-            warnings.warn(f"explorekit: the {self.what} could not be compiled, so numpy answers "
-                          f"instead (the same results, slower): {type(exc).__name__}: {exc}",
-                          RuntimeWarning, stacklevel=3)   # get()'s caller
-
+            warnings.warn(
+                f"explorekit: the {self.what} could not be compiled, so numpy answers "
+                f"instead (the same results, slower): {type(exc).__name__}: {exc}",
+                RuntimeWarning,
+                stacklevel=3,
+            )  # get()'s caller

@@ -77,9 +77,21 @@ class MissingDependencyError(ImportError):
 
 
 # Users meet these as ``ek.RequestError`` etc.: tracebacks name them where they are imported from.
-for _error in (ExploreError, UnknownIdError, DimensionError, NonFiniteError, DuplicateIdError, UnknownVectorError,
-               UnknownCollectionError, FilterError, RequestError, QuantizationError, PersistenceError, BackendError,
-               MissingDependencyError):
+for _error in (
+    ExploreError,
+    UnknownIdError,
+    DimensionError,
+    NonFiniteError,
+    DuplicateIdError,
+    UnknownVectorError,
+    UnknownCollectionError,
+    FilterError,
+    RequestError,
+    QuantizationError,
+    PersistenceError,
+    BackendError,
+    MissingDependencyError,
+):
     _error.__module__ = "explorekit"
 
 #: Lists, tuples, sets and dicts nested deeper than this are not printed by ``short_repr``.
@@ -102,7 +114,7 @@ def short_repr(value: object, limit: int = 80) -> str:
         return f"<{type(value).__name__} nested more than {SHOWN_DEPTH} levels deep>"
     try:
         text = repr(value)
-    except ValueError:                      # an int longer than sys.get_int_max_str_digits()
+    except ValueError:  # an int longer than sys.get_int_max_str_digits()
         return f"<{type(value).__name__} too long to show>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -30,8 +30,8 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-THRESHOLD = 1.0          # seconds of work before anything is printed
-_REFRESH = 0.5           # seconds between two updates of the same line
+THRESHOLD = 1.0  # seconds of work before anything is printed
+_REFRESH = 0.5  # seconds between two updates of the same line
 
 
 def _mode() -> str:
@@ -68,7 +68,7 @@ class _Line:
             self._write(text, "")
 
     def _write(self, text: str, end: str) -> None:
-        pad = " " * max(0, self.width - len(text))     # plain spaces: no ANSI codes in notebooks
+        pad = " " * max(0, self.width - len(text))  # plain spaces: no ANSI codes in notebooks
         self.width = len(text)
         sys.stderr.write(f"\r{text}{pad}{end}")
         sys.stderr.flush()

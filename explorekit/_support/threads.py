@@ -31,7 +31,7 @@ def _blas():
     return _controller
 
 
-LARGE_SCAN = 4_000_000      # floats read by one request (about 10,000 x 384)
+LARGE_SCAN = 4_000_000  # floats read by one request (about 10,000 x 384)
 
 
 @contextlib.contextmanager

@@ -16,16 +16,20 @@ def as_matrix(value: Any, where: str, dim: int | None = None) -> np.ndarray:
     dtype('float32')
     """
     try:
-        with np.errstate(over="ignore"):          # beyond float32's range -> inf, reported below
+        with np.errstate(over="ignore"):  # beyond float32's range -> inf, reported below
             matrix = np.array(value, dtype=np.float32, copy=True)
     except (TypeError, ValueError, OverflowError) as err:
-        raise ExploreError(f"{where}: cannot read as a 2-D array of numbers ({err}). "
-                           "Pass a 2-D numpy array or a list of equal-length lists.") from None
+        raise ExploreError(
+            f"{where}: cannot read as a 2-D array of numbers ({err}). "
+            "Pass a 2-D numpy array or a list of equal-length lists."
+        ) from None
     if matrix.ndim == 1 and matrix.size == 0:
         matrix = matrix.reshape(0, dim or 0)
     if matrix.ndim != 2:
-        raise DimensionError(f"{where}: expected a 2-D array (points x dimensions), got shape "
-                             f"{matrix.shape}. Reshape it, e.g. np.asarray(v).reshape(len(v), -1).")
+        raise DimensionError(
+            f"{where}: expected a 2-D array (points x dimensions), got shape "
+            f"{matrix.shape}. Reshape it, e.g. np.asarray(v).reshape(len(v), -1)."
+        )
     if matrix.shape[1] == 0 and matrix.shape[0] > 0:
         raise DimensionError(f"{where}: vectors of dimension 0. Vectors need at least one component.")
     if dim is not None and matrix.shape[1] != dim:
@@ -33,13 +37,15 @@ def as_matrix(value: Any, where: str, dim: int | None = None) -> np.ndarray:
     finite = np.isfinite(matrix)
     if not finite.all():
         rows = np.flatnonzero(~finite.all(axis=1))
-        raise NonFiniteError(f"{where}: NaN or infinite values (or beyond float32's range) in rows {rows[:10].tolist()}"
-                             f"{' and more' if len(rows) > 10 else ''} ({len(rows)} rows). "
-                             "Drop or fix those rows (e.g. np.nan_to_num) first.")
+        raise NonFiniteError(
+            f"{where}: NaN or infinite values (or beyond float32's range) in rows {rows[:10].tolist()}"
+            f"{' and more' if len(rows) > 10 else ''} ({len(rows)} rows). "
+            "Drop or fix those rows (e.g. np.nan_to_num) first."
+        )
     return np.ascontiguousarray(matrix)
 
 
-MAX_COUNT = 2**64 - 1        # Qdrant reads limits, offsets, efforts and integer ids as unsigned 64-bit
+MAX_COUNT = 2**64 - 1  # Qdrant reads limits, offsets, efforts and integer ids as unsigned 64-bit
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -65,8 +71,9 @@ def check_count(value: Any, where: str, minimum: int = 0, maximum: int = MAX_COU
     return int(value)
 
 
-def check_real(value: Any, where: str, minimum: float = -FLOAT32_MAX, maximum: float = FLOAT32_MAX,
-               accepted: str = "") -> float:
+def check_real(
+    value: Any, where: str, minimum: float = -FLOAT32_MAX, maximum: float = FLOAT32_MAX, accepted: str = ""
+) -> float:
     """``value`` as a float in ``[minimum, maximum]`` (finite; numpy numbers too, never a bool).
 
     Scores are float32, so the default range is float32's (about +-3.4e38). ``accepted`` replaces
@@ -84,7 +91,7 @@ def check_real(value: Any, where: str, minimum: float = -FLOAT32_MAX, maximum: f
         raise RequestError(f"{where}: {short_repr(value)} is not a number. {accepted}")
     try:
         number = float(value)
-    except OverflowError:                    # an int beyond any float
+    except OverflowError:  # an int beyond any float
         number = float("inf")
     if not np.isfinite(number):
         raise RequestError(f"{where}: {short_repr(value)} is not a finite number. {accepted}")

@@ -42,21 +42,37 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from explorekit.engine.prepare import average_query
 from explorekit._support.errors import RequestError, UnknownCollectionError, short_repr
-from explorekit.scoring.distances import EPS, display, exact_similarity, preprocess
-from explorekit.query.requests import Request
-from explorekit.scoring.formulas import pair_losses, pair_ranks, scaled_fast_sigmoid
-from explorekit.query.requests import parse_lookup
+from explorekit.engine.prepare import average_query
+from explorekit.query.requests import Request, parse_lookup
 from explorekit.query.rest import parse_body
+from explorekit.scoring.distances import EPS, display, exact_similarity, preprocess
+from explorekit.scoring.formulas import pair_losses, pair_ranks, scaled_fast_sigmoid
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
 
-COLUMNS = ["rank", "id", "score", "role", "pair", "example", "label", "example_id", "similarity",
-           "contribution", "decides"]
-_KINDS = {"target": "discover", "context": "discover", "positive": "recommend", "negative": "recommend",
-          "strategy": "recommend", "query": "search"}
+COLUMNS = [
+    "rank",
+    "id",
+    "score",
+    "role",
+    "pair",
+    "example",
+    "label",
+    "example_id",
+    "similarity",
+    "contribution",
+    "decides",
+]
+_KINDS = {
+    "target": "discover",
+    "context": "discover",
+    "positive": "recommend",
+    "negative": "recommend",
+    "strategy": "recommend",
+    "query": "search",
+}
 
 
 def as_request(col: "Collection", source: Any = None, **kwargs: Any) -> Request:
@@ -73,29 +89,37 @@ def as_request(col: "Collection", source: Any = None, **kwargs: Any) -> Request:
     elif isinstance(source, pd.DataFrame):
         body = source.attrs.get("query")
         if not isinstance(body, Mapping):
-            raise RequestError("The DataFrame has no attrs['query'] (pandas drops attrs in concat and merge). "
-                               "Pass the result of a query method, or the request itself as a REST body.")
+            raise RequestError(
+                "The DataFrame has no attrs['query'] (pandas drops attrs in concat and merge). "
+                "Pass the result of a query method, or the request itself as a REST body."
+            )
         request = _from_body(body, parse_body)
     elif isinstance(source, Mapping):
         request = _from_body(source, parse_body)
     elif source is None and kwargs:
         kind = next((k for key, k in _KINDS.items() if key in kwargs), None)
         if kind is None:
-            raise RequestError(f"No query in the arguments {sorted(kwargs)}: give query=, positive=/negative= "
-                               "or target=/context=, or a result frame.")
+            raise RequestError(
+                f"No query in the arguments {sorted(kwargs)}: give query=, positive=/negative= "
+                "or target=/context=, or a result frame."
+            )
         if kind == "discover" and kwargs.get("target") is None:
             kind = "context"
         return Request.build(kind, lookup_from=lookup, **kwargs)
     else:
-        raise RequestError(f"{short_repr(source)} is not a result frame, a REST body or a Request. "
-                           "Pass what a query method returned, e.g. explain(col, col.recommend(...)).")
+        raise RequestError(
+            f"{short_repr(source)} is not a result frame, a REST body or a Request. "
+            "Pass what a query method returned, e.g. explain(col, col.recommend(...))."
+        )
     if kwargs:
         request = request.replace(**kwargs)
     if lookup is not None:
         request = request.replace(lookup=parse_lookup(lookup))
     elif request.lookup is not None and request.lookup.collection == "<unnamed collection>":
-        raise UnknownCollectionError("The query looked ids up in an unnamed collection (lookup_from), which a "
-                                     "result frame cannot name. Pass it again: lookup_from=other_collection.")
+        raise UnknownCollectionError(
+            "The query looked ids up in an unnamed collection (lookup_from), which a "
+            "result frame cannot name. Pass it again: lookup_from=other_collection."
+        )
     return request
 
 
@@ -121,7 +145,7 @@ def examples(col: "Collection", source: Any = None, **kwargs: Any) -> pd.DataFra
     rows = _examples(col, request)[0]
     frame = pd.DataFrame(rows, columns=["role", "pair", "example", "label", "example_id", "local", "vector"])
     frame["pair"] = pd.array([r[1] for r in rows], dtype="Int64")
-    frame["example_id"] = pd.Series([r[4] for r in rows], dtype=object)     # ids stay ids (no NaN/float)
+    frame["example_id"] = pd.Series([r[4] for r in rows], dtype=object)  # ids stay ids (no NaN/float)
     return frame
 
 
@@ -134,8 +158,15 @@ def _examples(col: "Collection", request: Request) -> tuple[list[tuple], dict]:
     def row(role, pair, i, ex, where, vector=None):
         raw = resolver.stored(ex, where) if vector is None else vector
         label = where + (f" (id {ex.id})" if ex is not None and ex.is_id else "")
-        return (role, pair, i, label, ex.id if ex is not None and ex.is_id else None,
-                bool(same and ex is not None and ex.is_id), preprocess(raw, space.distance)[0]), raw
+        return (
+            role,
+            pair,
+            i,
+            label,
+            ex.id if ex is not None and ex.is_id else None,
+            bool(same and ex is not None and ex.is_id),
+            preprocess(raw, space.distance)[0],
+        ), raw
 
     rows, extra = [], {"plan": plan}
     if request.kind == "search":
@@ -151,7 +182,7 @@ def _examples(col: "Collection", request: Request) -> tuple[list[tuple], dict]:
         if request.strategy == "average_vector":
             q = plan.query.vectors[0]
             rows.append(("average", None, 0, _average_label(request), None, False, q))
-            extra["average_raw"] = average_query(raws[:len(request.positive)], raws[len(request.positive):])
+            extra["average_raw"] = average_query(raws[: len(request.positive)], raws[len(request.positive) :])
     else:
         if request.target is not None:
             rows.append(row("target", None, 0, request.target, "target")[0])
@@ -200,36 +231,43 @@ def explain_ids(col: "Collection", request: Request, ids: list) -> pd.DataFrame:
     points = space.stored[rows]
     if len(entries) and len(rows):
         vectors = np.vstack([e[6] for e in entries]).astype(np.float32)
-        sims = exact_similarity(vectors, points, space.distance)          # (examples, results)
+        sims = exact_similarity(vectors, points, space.distance)  # (examples, results)
     else:
         sims = np.zeros((len(entries), len(rows)), np.float32)
-    scores = plan.query.combine(exact_similarity(plan.query.vectors, points, space.distance)) \
-        if len(plan.query.vectors) and len(rows) else np.zeros(len(rows), np.float32)
+    scores = (
+        plan.query.combine(exact_similarity(plan.query.vectors, points, space.distance))
+        if len(plan.query.vectors) and len(rows)
+        else np.zeros(len(rows), np.float32)
+    )
     if plan.query.kind == "nearest":
         scores = display(scores, space.distance)
     contribution, decides = _parts(request, plan, entries, sims, scores, points, extra)
     m, k = len(rows), len(entries)
-    frame = pd.DataFrame({
-        "rank": np.repeat(request.offset + np.arange(m), k),
-        "id": np.repeat(np.asarray(ids, dtype=object), k) if m else np.empty(0, object),
-        "score": np.repeat(scores.astype(np.float64), k),
-        "role": np.tile(np.asarray([e[0] for e in entries], dtype=object), m),
-        "pair": pd.array([e[1] for e in entries] * m, dtype="Int64"),
-        "example": np.tile(np.asarray([e[2] for e in entries], dtype=np.int64), m),
-        "label": np.tile(np.asarray([e[3] for e in entries], dtype=object), m),
-        "example_id": np.tile(np.asarray([e[4] for e in entries], dtype=object), m),
-        "similarity": sims.T.ravel().astype(np.float64),
-        "contribution": contribution.T.ravel(),
-        "decides": decides.T.ravel(),
-    }, columns=COLUMNS)
+    frame = pd.DataFrame(
+        {
+            "rank": np.repeat(request.offset + np.arange(m), k),
+            "id": np.repeat(np.asarray(ids, dtype=object), k) if m else np.empty(0, object),
+            "score": np.repeat(scores.astype(np.float64), k),
+            "role": np.tile(np.asarray([e[0] for e in entries], dtype=object), m),
+            "pair": pd.array([e[1] for e in entries] * m, dtype="Int64"),
+            "example": np.tile(np.asarray([e[2] for e in entries], dtype=np.int64), m),
+            "label": np.tile(np.asarray([e[3] for e in entries], dtype=object), m),
+            "example_id": np.tile(np.asarray([e[4] for e in entries], dtype=object), m),
+            "similarity": sims.T.ravel().astype(np.float64),
+            "contribution": contribution.T.ravel(),
+            "decides": decides.T.ravel(),
+        },
+        columns=COLUMNS,
+    )
     if m and col.store.ids.all_int:
         frame["id"] = frame["id"].astype(np.int64)
     frame.attrs["query"] = request.to_body()
     return frame
 
 
-def _parts(request: Request, plan: Any, entries: list, sims: np.ndarray, scores: np.ndarray,
-           points: np.ndarray, extra: dict) -> tuple[np.ndarray, np.ndarray]:
+def _parts(
+    request: Request, plan: Any, entries: list, sims: np.ndarray, scores: np.ndarray, points: np.ndarray, extra: dict
+) -> tuple[np.ndarray, np.ndarray]:
     """Contribution (float64) and decides (bool), shape (examples, results)."""
     k, m = sims.shape
     contribution = np.zeros((k, m))
@@ -252,8 +290,11 @@ def _parts(request: Request, plan: Any, entries: list, sims: np.ndarray, scores:
         else:
             best_pos = np.where(pos[:, None], sims, -np.inf).max(axis=0)
             best_neg = np.where(neg[:, None], sims, -np.inf).max(axis=0)
-            winner = np.where(best_pos > best_neg, np.where(pos[:, None], sims, -np.inf).argmax(axis=0),
-                              np.where(neg[:, None], sims, -np.inf).argmax(axis=0))
+            winner = np.where(
+                best_pos > best_neg,
+                np.where(pos[:, None], sims, -np.inf).argmax(axis=0),
+                np.where(neg[:, None], sims, -np.inf).argmax(axis=0),
+            )
             decides[winner, np.arange(m)] = True
             contribution[winner, np.arange(m)] = scores
     else:
@@ -262,14 +303,14 @@ def _parts(request: Request, plan: Any, entries: list, sims: np.ndarray, scores:
         if request.kind == "discover":
             contribution[0] = scaled_fast_sigmoid(sims[0])
             decides[0] = True
-            ranks = pair_ranks(pairs).astype(np.float64)                   # (pairs, results)
+            ranks = pair_ranks(pairs).astype(np.float64)  # (pairs, results)
             contribution[start::2] = np.where(ranks > 0, ranks, 0.0)
-            contribution[start + 1::2] = np.where(ranks < 0, ranks, 0.0)
-            decides[start::2], decides[start + 1::2] = ranks > 0, ranks < 0
+            contribution[start + 1 :: 2] = np.where(ranks < 0, ranks, 0.0)
+            decides[start::2], decides[start + 1 :: 2] = ranks > 0, ranks < 0
         else:
             losses = pair_losses(pairs).astype(np.float64)
-            contribution[start + 1::2] = losses
-            decides[start + 1::2] = losses < 0
+            contribution[start + 1 :: 2] = losses
+            decides[start + 1 :: 2] = losses < 0
     return contribution, decides
 
 
@@ -284,8 +325,7 @@ def _average_shares(request: Request, distance: str, extra: dict, points: np.nda
     if distance not in ("cosine", "dot"):
         return np.full((len(raws), len(points)), np.nan)
     n_pos, n_neg = len(request.positive), len(request.negative)
-    weights = np.concatenate([np.full(n_pos, (2.0 if n_neg else 1.0) / n_pos),
-                              np.full(n_neg, -1.0 / max(n_neg, 1))])
+    weights = np.concatenate([np.full(n_pos, (2.0 if n_neg else 1.0) / n_pos), np.full(n_neg, -1.0 / max(n_neg, 1))])
     scale = 1.0
     if distance == "cosine":
         q = np.asarray(extra["average_raw"], np.float32)

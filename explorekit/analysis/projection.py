@@ -34,16 +34,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explorekit._support.errors import (DimensionError, ExploreError, MissingDependencyError, short_repr, unknown)
+from explorekit._support.errors import DimensionError, ExploreError, MissingDependencyError, short_repr, unknown
 from explorekit._support.progress import progress, task
-from explorekit.scoring.distances import preprocess, similarity
 from explorekit.collection import Collection
 from explorekit.data.store import SavedState, VectorSpace
 from explorekit.query.requests import parse_examples
+from explorekit.scoring.distances import preprocess, similarity
 
 METHODS = ("auto", "pca", "umap", "identity")
 DEFAULT_SAMPLE = {"pca": 200_000, "umap": 10_000}
-_BLOCK = 1 << 24                  # floats per block of the neighbour search
+_BLOCK = 1 << 24  # floats per block of the neighbour search
 _TRANSFORM_BATCH = 5_000
 
 
@@ -59,18 +59,24 @@ class Projection:
 
     method: str
     params: dict
-    coords: np.ndarray                   # (n, 2) float32, collection row order
-    fit_rows: np.ndarray                 # rows the model was fitted on (int64, sorted)
+    coords: np.ndarray  # (n, 2) float32, collection row order
+    fit_rows: np.ndarray  # rows the model was fitted on (int64, sorted)
     distance: str
     dim: int
-    mean: np.ndarray | None = None       # PCA
+    mean: np.ndarray | None = None  # PCA
     components: np.ndarray | None = None
     explained: list = field(default_factory=list)
-    model: Any = None                    # fitted umap.UMAP (memory only)
+    model: Any = None  # fitted umap.UMAP (memory only)
 
     def state(self) -> tuple[dict, dict[str, np.ndarray]]:
-        meta = {"method": self.method, "params": dict(self.params), "distance": self.distance,
-                "dim": self.dim, "explained": [float(v) for v in self.explained], "version": 1}
+        meta = {
+            "method": self.method,
+            "params": dict(self.params),
+            "distance": self.distance,
+            "dim": self.dim,
+            "explained": [float(v) for v in self.explained],
+            "version": 1,
+        }
         arrays = {"coords": self.coords, "fit_rows": self.fit_rows}
         if self.mean is not None:
             arrays.update(mean=self.mean, components=self.components)
@@ -78,9 +84,17 @@ class Projection:
 
     @classmethod
     def from_state(cls, meta: dict, arrays: dict[str, np.ndarray]) -> "Projection":
-        return cls(meta["method"], dict(meta["params"]), np.asarray(arrays["coords"], np.float32),
-                   np.asarray(arrays["fit_rows"], np.int64), meta["distance"], int(meta["dim"]),
-                   arrays.get("mean"), arrays.get("components"), list(meta.get("explained", [])))
+        return cls(
+            meta["method"],
+            dict(meta["params"]),
+            np.asarray(arrays["coords"], np.float32),
+            np.asarray(arrays["fit_rows"], np.int64),
+            meta["distance"],
+            int(meta["dim"]),
+            arrays.get("mean"),
+            arrays.get("components"),
+            list(meta.get("explained", [])),
+        )
 
     @property
     def points(self) -> int:
@@ -109,13 +123,20 @@ class Projection:
         model, embedding = _fit_umap(space.stored[self.fit_rows], self.distance, self.params)
         self.model = model
         drift = float(np.abs(embedding - self.coords[self.fit_rows]).max()) if len(embedding) else 0.0
-        if drift > 1e-3 * max(1.0, float(np.ptp(self.coords))):      # another machine or umap version
+        if drift > 1e-3 * max(1.0, float(np.ptp(self.coords))):  # another machine or umap version
             self.coords = _umap_coords(space, self.fit_rows, model, embedding, self.distance)
 
 
-def project(col: "Collection", using: str | None = None, method: str = "auto", *,
-            sample: int | None = None, seed: int | None = None, n_neighbors: int | None = None,
-            min_dist: float | None = None) -> pd.DataFrame:
+def project(
+    col: "Collection",
+    using: str | None = None,
+    method: str = "auto",
+    *,
+    sample: int | None = None,
+    seed: int | None = None,
+    n_neighbors: int | None = None,
+    min_dist: float | None = None,
+) -> pd.DataFrame:
     """2-D coordinates of every point, computed once and cached on the vector space.
 
     Parameters
@@ -158,9 +179,11 @@ def place(col: "Collection", vectors: Any, using: str | None = None, method: str
     for i in raw:
         size = examples[i].vector.shape[0]
         if size != space.dim:
-            raise DimensionError(f"vectors[{i}]: expected dim: {space.dim}, got {size}. The map of "
-                                 f"{space.label} places vectors of that dimension only.")
-    proj = _projection(space, method)                  # everything checked: now fit if needed
+            raise DimensionError(
+                f"vectors[{i}]: expected dim: {space.dim}, got {size}. The map of "
+                f"{space.label} places vectors of that dimension only."
+            )
+    proj = _projection(space, method)  # everything checked: now fit if needed
     out = np.zeros((len(examples), 2), np.float32)
     if ids:
         out[ids] = proj.coords[rows]
@@ -196,8 +219,11 @@ def _from_saved(saved: SavedState, key: str, space: VectorSpace) -> Projection |
         problem = f"could not be read ({type(err).__name__}: {err})"
     if problem is None:
         return proj
-    warnings.warn(f"the saved map {key!r} of {space.label} {problem}; it is fitted again when a map is drawn.",
-                  UserWarning, stacklevel=3)
+    warnings.warn(
+        f"the saved map {key!r} of {space.label} {problem}; it is fitted again when a map is drawn.",
+        UserWarning,
+        stacklevel=3,
+    )
     return None
 
 
@@ -208,11 +234,19 @@ def _projection_problem(proj: Any, key: str, space: VectorSpace) -> str | None:
     if proj.dim != space.dim or proj.distance != space.distance:
         return f"was made for {proj.dim}-d {proj.distance} vectors"
     coords, rows = proj.coords, proj.fit_rows
-    if coords.ndim != 2 or coords.shape[1] != 2 or rows.ndim != 1 or (len(rows) and (
-            rows.min() < 0 or rows.max() >= len(coords))):
+    if (
+        coords.ndim != 2
+        or coords.shape[1] != 2
+        or rows.ndim != 1
+        or (len(rows) and (rows.min() < 0 or rows.max() >= len(coords)))
+    ):
         return f"has coordinates of shape {coords.shape} and fitted rows outside them"
-    if proj.method == "pca" and (proj.mean is None or proj.mean.shape != (space.dim,) or proj.components is None
-                                 or proj.components.shape != (2, space.dim)):
+    if proj.method == "pca" and (
+        proj.mean is None
+        or proj.mean.shape != (space.dim,)
+        or proj.components is None
+        or proj.components.shape != (2, space.dim)
+    ):
         return "has a PCA basis of the wrong shape"
     if not all(isinstance(v, (int, float, str, type(None))) for v in proj.params.values()):
         return f"has parameters {proj.params!r}"
@@ -224,13 +258,18 @@ def _projection_problem(proj: Any, key: str, space: VectorSpace) -> str | None:
 def resolve_method(method: Any, space: "VectorSpace") -> str:
     """``"auto"`` made concrete for this space, after checking the name."""
     if method not in METHODS:
-        raise ExploreError(unknown("projection method", method, METHODS,
-                                   "Use method='pca', 'umap', 'identity' (2-D vectors) or 'auto'."))
+        raise ExploreError(
+            unknown(
+                "projection method", method, METHODS, "Use method='pca', 'umap', 'identity' (2-D vectors) or 'auto'."
+            )
+        )
     if method == "auto":
         return "identity" if space.dim == 2 else "pca"
     if method == "identity" and space.dim != 2:
-        raise ExploreError(f"method='identity': {space.label} has {space.dim} dimensions; the plane "
-                           "itself is a map only for 2-D vectors. Use method='pca' or 'umap'.")
+        raise ExploreError(
+            f"method='identity': {space.label} has {space.dim} dimensions; the plane "
+            "itself is a map only for 2-D vectors. Use method='pca' or 'umap'."
+        )
     return method
 
 
@@ -239,8 +278,11 @@ def _projection(space: "VectorSpace", method: str, **given: Any) -> Projection:
     params = _check_params(method, len(space.stored), given)
     key = f"projection:{method}"
     current = cached(space, method)
-    if current is not None and current.points == len(space.stored) and all(
-            current.params.get(k) == v for k, v in params.items() if given.get(k) is not None):
+    if (
+        current is not None
+        and current.points == len(space.stored)
+        and all(current.params.get(k) == v for k, v in params.items() if given.get(k) is not None)
+    ):
         return current
     params = {**_check_params(method, len(space.stored), {}), **params}
     proj = _fit(space, method, params)
@@ -253,14 +295,16 @@ def _check_params(method: str, n: int, given: dict) -> dict:
     out: dict[str, Any] = {"seed": 0}
     for name in ("seed", "sample", "n_neighbors"):
         value = given.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                                  or value < (0 if name == "seed" else 1)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if name == "seed" else 1)
+        ):
             kind = "non-negative" if name == "seed" else "positive"
             example = {"seed": 0, "sample": 10000, "n_neighbors": 15}[name]
             raise ExploreError(f"{name}: {short_repr(value)} is not a {kind} integer. Pass e.g. {name}={example}.")
     min_dist = given.get("min_dist")
-    if min_dist is not None and (isinstance(min_dist, bool) or not isinstance(min_dist, (int, float))
-                                 or not 0 <= min_dist <= 1):
+    if min_dist is not None and (
+        isinstance(min_dist, bool) or not isinstance(min_dist, (int, float)) or not 0 <= min_dist <= 1
+    ):
         raise ExploreError(f"min_dist: {short_repr(min_dist)} is not a number in [0, 1]. UMAP's default is 0.1.")
     if given.get("seed") is not None:
         out["seed"] = int(given["seed"])
@@ -275,16 +319,23 @@ def _check_params(method: str, n: int, given: dict) -> dict:
 def _fit(space: "VectorSpace", method: str, params: dict) -> Projection:
     n = len(space.stored)
     if method == "identity":
-        return Projection("identity", params, space.stored.astype(np.float32, copy=True),
-                          np.arange(n, dtype=np.int64), space.distance, space.dim)
+        return Projection(
+            "identity",
+            params,
+            space.stored.astype(np.float32, copy=True),
+            np.arange(n, dtype=np.int64),
+            space.distance,
+            space.dim,
+        )
     rows = _sample_rows(n, params["sample"], params["seed"])
     if method == "pca":
         mean, components, explained = _fit_pca(space.stored[rows])
         coords = _pca_coords(space.stored, mean, components)
         return Projection("pca", params, coords, rows, space.distance, space.dim, mean, components, explained)
     if n < 10:
-        raise ExploreError(f"method='umap': {space.label} has {n} points; UMAP needs at least 10. "
-                           "Use method='pca' for so few points.")
+        raise ExploreError(
+            f"method='umap': {space.label} has {n} points; UMAP needs at least 10. Use method='pca' for so few points."
+        )
     model, embedding = _fit_umap(space.stored[rows], space.distance, params)
     coords = _umap_coords(space, rows, model, embedding, space.distance)
     return Projection("umap", params, coords, rows, space.distance, space.dim, model=model)
@@ -301,17 +352,17 @@ def _fit_pca(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
     mean = matrix.mean(axis=0, dtype=np.float64)
     centre = mean.astype(np.float32)
     cov = np.zeros((matrix.shape[1], matrix.shape[1]))
-    for start in range(0, len(matrix), 32_768):        # float32 products, float64 sums
-        block = matrix[start:start + 32_768] - centre
+    for start in range(0, len(matrix), 32_768):  # float32 products, float64 sums
+        block = matrix[start : start + 32_768] - centre
         cov += block.T @ block
     values, vectors = np.linalg.eigh(cov)
     order = np.argsort(values)[::-1][:2]
     components = vectors[:, order].T
     signs = np.sign(components[np.arange(len(components)), np.abs(components).argmax(axis=1)])
-    components = components * np.where(signs == 0, 1.0, signs)[:, None]   # deterministic signs
+    components = components * np.where(signs == 0, 1.0, signs)[:, None]  # deterministic signs
     total = float(values.sum())
     explained = [float(values[i]) / total if total > 0 else 0.0 for i in order]
-    if len(components) < 2:                                                # 1-D vectors: y = 0
+    if len(components) < 2:  # 1-D vectors: y = 0
         components = np.vstack([components, np.zeros((2 - len(components), matrix.shape[1]))])
         explained += [0.0] * (2 - len(explained))
     return mean, components, explained
@@ -348,7 +399,7 @@ class _ExactNeighbours:
         dists = np.empty((len(queries), k), np.float32)
         step = max(1, _BLOCK // max(1, len(self.data)))
         for start in range(0, len(queries), step):
-            block = queries[start:start + step]
+            block = queries[start : start + step]
             if self.metric == "manhattan":
                 d = -similarity(block, self.data, "manhattan")
             else:
@@ -356,9 +407,9 @@ class _ExactNeighbours:
             part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < d.shape[1] else np.tile(np.arange(k), (len(d), 1))
             near = np.take_along_axis(d, part, axis=1)
             order = np.argsort(near, axis=1, kind="stable")
-            indices[start:start + len(block)] = np.take_along_axis(part, order, axis=1)
+            indices[start : start + len(block)] = np.take_along_axis(part, order, axis=1)
             near = np.maximum(np.take_along_axis(near, order, axis=1), 0.0)
-            dists[start:start + len(block)] = near if self.metric == "manhattan" else np.sqrt(near)
+            dists[start : start + len(block)] = near if self.metric == "manhattan" else np.sqrt(near)
         return indices, dists
 
 
@@ -368,8 +419,9 @@ def _fit_umap(matrix: np.ndarray, distance: str, params: dict) -> tuple[Any, np.
         try:
             import umap
         except ImportError as err:
-            raise MissingDependencyError(f"method='umap' needs umap-learn ({err}). Install it with "
-                                         "pip install umap-learn, or use method='pca'.") from None
+            raise MissingDependencyError(
+                f"method='umap' needs umap-learn ({err}). Install it with pip install umap-learn, or use method='pca'."
+            ) from None
         data = _umap_input(matrix, distance)
         metric = "manhattan" if distance == "manhattan" else "euclidean"
         index = _ExactNeighbours(data, metric)
@@ -377,23 +429,31 @@ def _fit_umap(matrix: np.ndarray, distance: str, params: dict) -> tuple[Any, np.
         status.note(f"UMAP: exact {k} nearest neighbours of {n:,} points")
         indices, dists = index.query(data, k)
         status.note(f"UMAP: fitting {n:,} points (the first call in a process compiles numba code)")
-        model = umap.UMAP(n_components=2, n_neighbors=k, min_dist=params["min_dist"], metric=metric,
-                          random_state=params["seed"], transform_seed=params["seed"], n_jobs=1,
-                          precomputed_knn=(indices, dists, index))
+        model = umap.UMAP(
+            n_components=2,
+            n_neighbors=k,
+            min_dist=params["min_dist"],
+            metric=metric,
+            random_state=params["seed"],
+            transform_seed=params["seed"],
+            n_jobs=1,
+            precomputed_knn=(indices, dists, index),
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             embedding = np.asarray(model.fit_transform(data), np.float32)
     return model, embedding
 
 
-def _umap_coords(space: "VectorSpace", rows: np.ndarray, model: Any, embedding: np.ndarray,
-                 distance: str) -> np.ndarray:
+def _umap_coords(
+    space: "VectorSpace", rows: np.ndarray, model: Any, embedding: np.ndarray, distance: str
+) -> np.ndarray:
     n = len(space.stored)
     coords = np.zeros((n, 2), np.float32)
     coords[rows] = embedding
     rest = np.setdiff1d(np.arange(n), rows)
     if len(rest):
-        batches = [rest[i:i + _TRANSFORM_BATCH] for i in range(0, len(rest), _TRANSFORM_BATCH)]
+        batches = [rest[i : i + _TRANSFORM_BATCH] for i in range(0, len(rest), _TRANSFORM_BATCH)]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for batch in progress(batches, desc=f"UMAP: placing the other {len(rest):,} points"):

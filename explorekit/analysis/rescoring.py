@@ -39,14 +39,31 @@ if TYPE_CHECKING:
 
 KINDS = ("search", "recommend", "discover")
 _OWN = ("limit", "offset", "params", "score_threshold", "with_payload", "with_vectors")
-COLUMNS = ["id", "quantized_rank", "quantized_score", "rescored_rank", "exact_score",
-           "exact_rank", "rank_change", "returned_without_rescore", "returned", "rescued",
-           "dropped", "lost"]
+COLUMNS = [
+    "id",
+    "quantized_rank",
+    "quantized_score",
+    "rescored_rank",
+    "exact_score",
+    "exact_rank",
+    "rank_change",
+    "returned_without_rescore",
+    "returned",
+    "rescued",
+    "dropped",
+    "lost",
+]
 
 
-def rescoring_effect(col: "Collection", kind: str = "search", *, limit: int = 10,
-                     oversampling: float | None = 4.0, with_payload: bool | Sequence[str] = False,
-                     **request: Any) -> pd.DataFrame:
+def rescoring_effect(
+    col: "Collection",
+    kind: str = "search",
+    *,
+    limit: int = 10,
+    oversampling: float | None = 4.0,
+    with_payload: bool | Sequence[str] = False,
+    **request: Any,
+) -> pd.DataFrame:
     """Quantized candidates, their rescored order and each point's fate, for one query.
 
     Parameters
@@ -89,20 +106,26 @@ def rescoring_effect(col: "Collection", kind: str = "search", *, limit: int = 10
         For an unknown ``kind`` or arguments this function sets itself (``limit``...).
     """
     if kind not in KINDS:
-        raise RequestError(f"rescoring_effect: kind={short_repr(kind)} is not one of {list(KINDS)}. "
-                           "Use 'search', 'recommend' or 'discover' (discover without target is "
-                           "context search).")
+        raise RequestError(
+            f"rescoring_effect: kind={short_repr(kind)} is not one of {list(KINDS)}. "
+            "Use 'search', 'recommend' or 'discover' (discover without target is "
+            "context search)."
+        )
     clash = [key for key in request if key in _OWN]
     if clash:
-        raise RequestError(f"rescoring_effect: {clash} are set by rescoring_effect itself. Pass limit= "
-                           "and oversampling=; offset, score_threshold and params are not used.")
+        raise RequestError(
+            f"rescoring_effect: {clash} are set by rescoring_effect itself. Pass limit= "
+            "and oversampling=; offset, score_threshold and params are not used."
+        )
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise RequestError(f"rescoring_effect: limit={short_repr(limit)} is not a positive integer.")
-    if oversampling is not None and (isinstance(oversampling, bool)
-                                     or not isinstance(oversampling, (int, float))
-                                     or not oversampling >= 1.0):
-        raise QuantizationError(f"rescoring_effect: oversampling={short_repr(oversampling)} is not a "
-                                "number >= 1.0 (Qdrant's rule). Use e.g. 2.0 or 4.0.")
+    if oversampling is not None and (
+        isinstance(oversampling, bool) or not isinstance(oversampling, (int, float)) or not oversampling >= 1.0
+    ):
+        raise QuantizationError(
+            f"rescoring_effect: oversampling={short_repr(oversampling)} is not a "
+            "number >= 1.0 (Qdrant's rule). Use e.g. 2.0 or 4.0."
+        )
     method = _method(col, request.get("using"))
     n = candidate_count(limit, oversampling, len(col))
     call = getattr(col, kind)
@@ -114,20 +137,33 @@ def rescoring_effect(col: "Collection", kind: str = "search", *, limit: int = 10
     rescored = run(n, {"quantization": {"rescore": True}})
     exact = run(limit, {"exact": True})
 
-    frame = pd.DataFrame({"id": quantized["id"],
-                          "quantized_rank": pd.array(np.arange(len(quantized)), dtype="Int64"),
-                          "quantized_score": quantized["score"].to_numpy(np.float64)})
-    after = pd.DataFrame({"id": rescored["id"],
-                          "rescored_rank": pd.array(np.arange(len(rescored)), dtype="Int64"),
-                          "exact_score": rescored["score"].to_numpy(np.float64)})
-    truth = pd.DataFrame({"id": exact["id"],
-                          "exact_rank": pd.array(np.arange(len(exact)), dtype="Int64"),
-                          "_truth_score": exact["score"].to_numpy(np.float64)})
+    frame = pd.DataFrame(
+        {
+            "id": quantized["id"],
+            "quantized_rank": pd.array(np.arange(len(quantized)), dtype="Int64"),
+            "quantized_score": quantized["score"].to_numpy(np.float64),
+        }
+    )
+    after = pd.DataFrame(
+        {
+            "id": rescored["id"],
+            "rescored_rank": pd.array(np.arange(len(rescored)), dtype="Int64"),
+            "exact_score": rescored["score"].to_numpy(np.float64),
+        }
+    )
+    truth = pd.DataFrame(
+        {
+            "id": exact["id"],
+            "exact_rank": pd.array(np.arange(len(exact)), dtype="Int64"),
+            "_truth_score": exact["score"].to_numpy(np.float64),
+        }
+    )
     frame = frame.merge(after, on="id", how="outer").merge(truth, on="id", how="outer")
     frame["exact_score"] = frame["exact_score"].fillna(frame["_truth_score"])
     frame = frame.drop(columns="_truth_score")
-    frame = frame.sort_values(["quantized_rank", "exact_rank"], na_position="last",
-                              kind="stable").reset_index(drop=True)
+    frame = frame.sort_values(["quantized_rank", "exact_rank"], na_position="last", kind="stable").reset_index(
+        drop=True
+    )
     frame["rank_change"] = frame["quantized_rank"] - frame["rescored_rank"]
     before_top = (frame["quantized_rank"] < limit).fillna(False).astype(bool)
     after_top = (frame["rescored_rank"] < limit).fillna(False).astype(bool)
@@ -141,18 +177,29 @@ def rescoring_effect(col: "Collection", kind: str = "search", *, limit: int = 10
     if with_payload is not False and len(frame):
         frame = _add_payload(col, frame, with_payload)
     denominator = max(1, min(limit, len(exact)))
-    frame.attrs.update({
-        "query": {"kind": kind, **_final_request(rescored, limit, oversampling)}, "limit": limit,
-        "oversampling": oversampling, "candidates": n, "quantization": method,
-        "recall_without_rescore": float((before_top & in_truth).sum()) / denominator,
-        "recall_with_rescore": float((after_top & in_truth).sum()) / denominator})
+    frame.attrs.update(
+        {
+            "query": {"kind": kind, **_final_request(rescored, limit, oversampling)},
+            "limit": limit,
+            "oversampling": oversampling,
+            "candidates": n,
+            "quantization": method,
+            "recall_without_rescore": float((before_top & in_truth).sum()) / denominator,
+            "recall_with_rescore": float((after_top & in_truth).sum()) / denominator,
+        }
+    )
     return frame
 
 
-def recall_by_oversampling(col: "Collection", requests: Iterable[dict[str, Any]], *,
-                           kind: str = "search", limit: int = 10,
-                           oversampling: Sequence[float] = (1.0, 2.0, 4.0),
-                           rescore: Sequence[bool] = (False, True)) -> pd.DataFrame:
+def recall_by_oversampling(
+    col: "Collection",
+    requests: Iterable[dict[str, Any]],
+    *,
+    kind: str = "search",
+    limit: int = 10,
+    oversampling: Sequence[float] = (1.0, 2.0, 4.0),
+    rescore: Sequence[bool] = (False, True),
+) -> pd.DataFrame:
     """Mean recall@limit of quantized queries against exact ones, per oversampling and rescore.
 
     ``requests`` are keyword dicts for ``col.<kind>`` (e.g. ``[{"query": v} for v in held_out]``).
@@ -161,38 +208,44 @@ def recall_by_oversampling(col: "Collection", requests: Iterable[dict[str, Any]]
     """
     requests = [dict(r) for r in requests]
     if not requests:
-        raise RequestError("recall_by_oversampling: no requests given. Pass a list of keyword dicts, "
-                           "e.g. [{'query': vector}, ...].")
+        raise RequestError(
+            "recall_by_oversampling: no requests given. Pass a list of keyword dicts, e.g. [{'query': vector}, ...]."
+        )
     if kind not in KINDS:
         raise RequestError(f"recall_by_oversampling: kind={short_repr(kind)} is not one of {list(KINDS)}.")
     method = _method(col, requests[0].get("using"))
     batch = getattr(col, f"{kind}_batch")
-    truth = batch([{**r, "limit": limit, "params": {"exact": True}, "with_payload": False}
-                   for r in requests])
+    truth = batch([{**r, "limit": limit, "params": {"exact": True}, "with_payload": False} for r in requests])
     rows = []
     for over in oversampling:
         for flag in rescore:
             params = {"quantization": {"rescore": bool(flag), "oversampling": float(over)}}
-            got = batch([{**r, "limit": limit, "params": params, "with_payload": False}
-                         for r in requests])
-            recalls = [len(set(g["id"]) & set(t["id"])) / max(1, min(limit, len(t)))
-                       for g, t in zip(got, truth)]
-            rows.append({"oversampling": float(over), "rescore": bool(flag),
-                         "recall": float(np.mean(recalls)), "queries": len(requests),
-                         "quantization": method})
+            got = batch([{**r, "limit": limit, "params": params, "with_payload": False} for r in requests])
+            recalls = [len(set(g["id"]) & set(t["id"])) / max(1, min(limit, len(t))) for g, t in zip(got, truth)]
+            rows.append(
+                {
+                    "oversampling": float(over),
+                    "rescore": bool(flag),
+                    "recall": float(np.mean(recalls)),
+                    "queries": len(requests),
+                    "quantization": method,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def _method(col: "Collection", using: Any) -> str:
     """The quantization method of the queried vector space (raises if there is none)."""
-    col.vectors(using)              # the collection's own error for an unknown or missing name
+    col.vectors(using)  # the collection's own error for an unknown or missing name
     usage = col.memory_usage()
     row = usage.iloc[0] if using is None else usage.loc[using]
     method = row.get("quantization")
     if method is None or (isinstance(method, float) and math.isnan(method)):
-        raise QuantizationError(f"The vector space {using!r} is not quantized, so there is nothing to "
-                                "rescore. Call col.quantize(config, using=...) first, e.g. "
-                                "col.quantize({'binary': {}}).")
+        raise QuantizationError(
+            f"The vector space {using!r} is not quantized, so there is nothing to "
+            "rescore. Call col.quantize(config, using=...) first, e.g. "
+            "col.quantize({'binary': {}})."
+        )
     return str(method)
 
 

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, short_repr
-from explorekit.scoring.distances import display, exact_similarity, preprocess
 from explorekit.analysis.explain import as_request
+from explorekit.scoring.distances import display, exact_similarity, preprocess
 from explorekit.scoring.formulas import pair_losses, pair_ranks, scaled_fast_sigmoid
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def points(col: "Collection", source: Any = None, **kwargs: Any) -> pd.DataFrame
     request = as_request(col, source, **kwargs)
     plan = col.prepare(request)
     stored = plan.space.stored
-    parts = [_parts(plan, stored[start:start + _BLOCK_ROWS]) for start in range(0, max(len(stored), 1), _BLOCK_ROWS)]
+    parts = [_parts(plan, stored[start : start + _BLOCK_ROWS]) for start in range(0, max(len(stored), 1), _BLOCK_ROWS)]
     columns = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]} if parts else {}
     eligible = np.ones(len(col), bool) if plan.mask is None else plan.mask.copy()
     frame = pd.DataFrame({"id": col.ids.to_numpy(), "score": columns.pop("score"), "eligible": eligible, **columns})
@@ -65,8 +65,9 @@ def points(col: "Collection", source: Any = None, **kwargs: Any) -> pd.DataFrame
     return frame
 
 
-def grid(col: "Collection", source: Any = None, *, bounds: Any = None, resolution: int = 200,
-         **kwargs: Any) -> pd.DataFrame:
+def grid(
+    col: "Collection", source: Any = None, *, bounds: Any = None, resolution: int = 200, **kwargs: Any
+) -> pd.DataFrame:
     """The zone field of a 2-D vector space: every column of :func:`points` at each cell centre.
 
     Parameters
@@ -80,12 +81,18 @@ def grid(col: "Collection", source: Any = None, *, bounds: Any = None, resolutio
     gives an image, row 0 at ``y0``), with ``x``, ``y`` and the columns of :func:`points`
     except ``id`` and ``eligible``; ``attrs["grid"]`` holds ``nx``, ``ny`` and the bounds.
     """
-    request, plan = _plane_plan(col, source, "grid", "a zone field is drawn only for 2-D vectors. Use "
-                                "zones.points(...) to score the points themselves.", **kwargs)
+    request, plan = _plane_plan(
+        col,
+        source,
+        "grid",
+        "a zone field is drawn only for 2-D vectors. Use zones.points(...) to score the points themselves.",
+        **kwargs,
+    )
     space = plan.space
     if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) or not 2 <= resolution <= 2000:
-        raise ExploreError(f"resolution: {short_repr(resolution)} is not an integer from 2 to 2000. "
-                           "Try resolution=200.")
+        raise ExploreError(
+            f"resolution: {short_repr(resolution)} is not an integer from 2 to 2000. Try resolution=200."
+        )
     x0, x1, y0, y1 = _bounds(bounds, space.stored, plan.query.vectors)
     xs = np.linspace(x0, x1, int(resolution), dtype=np.float64)
     ys = np.linspace(y0, y1, int(resolution), dtype=np.float64)
@@ -114,17 +121,16 @@ def boundaries(col: "Collection", source: Any = None, **kwargs: Any) -> pd.DataF
     bisector); manhattan boundaries are not straight lines, so they are left out (empty frame).
     Columns ``pair``, ``a``, ``b``, ``c``.
     """
-    request, plan = _plane_plan(col, source, "boundaries", "pair boundaries are drawn only for 2-D vectors.",
-                                **kwargs)
+    request, plan = _plane_plan(col, source, "boundaries", "pair boundaries are drawn only for 2-D vectors.", **kwargs)
     space = plan.space
     start = 1 if plan.query.kind == "discover" else 0
     if plan.query.kind not in ("discover", "context") or space.distance == "manhattan":
         return pd.DataFrame({"pair": pd.Series([], dtype=np.int64), "a": [], "b": [], "c": []})
     vectors = plan.query.vectors[start:].astype(np.float64)
     pos, neg = vectors[0::2], vectors[1::2]
-    if space.distance == "euclid":               # -|x-p|^2 > -|x-n|^2  <=>  2(p-n).x > |p|^2 - |n|^2
-        normal, offset = 2.0 * (pos - neg), (pos ** 2).sum(axis=1) - (neg ** 2).sum(axis=1)
-    else:                                        # cosine (unit p, n) and dot: (p-n).x > 0
+    if space.distance == "euclid":  # -|x-p|^2 > -|x-n|^2  <=>  2(p-n).x > |p|^2 - |n|^2
+        normal, offset = 2.0 * (pos - neg), (pos**2).sum(axis=1) - (neg**2).sum(axis=1)
+    else:  # cosine (unit p, n) and dot: (p-n).x > 0
         normal, offset = pos - neg, np.zeros(len(pos))
     return pd.DataFrame({"pair": np.arange(len(pos)), "a": normal[:, 0], "b": normal[:, 1], "c": offset})
 
@@ -132,23 +138,35 @@ def boundaries(col: "Collection", source: Any = None, **kwargs: Any) -> pd.DataF
 def _parts(plan: Any, stored: np.ndarray) -> dict[str, np.ndarray]:
     query, distance = plan.query, plan.space.distance
     n = len(stored)
-    if len(query.vectors) == 0:                   # context search without pairs: every point scores 0
-        return {"score": np.zeros(n, np.float32), "loss": np.zeros(n, np.float32),
-                "satisfied": np.zeros(n, np.int16), "zero_loss": np.ones(n, bool)}
+    if len(query.vectors) == 0:  # context search without pairs: every point scores 0
+        return {
+            "score": np.zeros(n, np.float32),
+            "loss": np.zeros(n, np.float32),
+            "satisfied": np.zeros(n, np.int16),
+            "zero_loss": np.ones(n, bool),
+        }
     sims = exact_similarity(query.vectors, stored, distance)
     score = query.combine(sims)
     if query.kind == "nearest":
         return {"score": display(score, distance)}
     if query.kind == "discover":
         ranks = pair_ranks(sims[1:])
-        out = {"score": score, "rank": ranks.sum(axis=0, dtype=np.int16),
-               "satisfied": (ranks > 0).sum(axis=0, dtype=np.int16), "target": scaled_fast_sigmoid(sims[0])}
+        out = {
+            "score": score,
+            "rank": ranks.sum(axis=0, dtype=np.int16),
+            "satisfied": (ranks > 0).sum(axis=0, dtype=np.int16),
+            "target": scaled_fast_sigmoid(sims[0]),
+        }
         out.update({f"pair_{k}": ranks[k] for k in range(len(ranks))})
         return out
     if query.kind == "context":
         losses = pair_losses(sims)
-        out = {"score": score, "loss": score, "satisfied": (losses == 0).sum(axis=0, dtype=np.int16),
-               "zero_loss": score == 0}
+        out = {
+            "score": score,
+            "loss": score,
+            "satisfied": (losses == 0).sum(axis=0, dtype=np.int16),
+            "zero_loss": score == 0,
+        }
         out.update({f"pair_{k}": losses[k] for k in range(len(losses))})
         return out
     return {"score": score}
@@ -159,8 +177,10 @@ def _bounds(bounds: Any, stored: np.ndarray, examples: np.ndarray) -> tuple[floa
         try:
             x0, x1, y0, y1 = (float(v) for v in bounds)
         except (TypeError, ValueError):
-            raise ExploreError(f"bounds: {short_repr(bounds)} is not (x0, x1, y0, y1). "
-                               "Pass four numbers, e.g. bounds=(-10, 10, -5, 5).") from None
+            raise ExploreError(
+                f"bounds: {short_repr(bounds)} is not (x0, x1, y0, y1). "
+                "Pass four numbers, e.g. bounds=(-10, 10, -5, 5)."
+            ) from None
         if not (np.isfinite([x0, x1, y0, y1]).all() and x0 < x1 and y0 < y1):
             raise ExploreError(f"bounds: {short_repr(bounds)} needs finite x0 < x1 and y0 < y1.")
         return x0, x1, y0, y1

@@ -29,7 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from explorekit._support.errors import (BackendError, DimensionError, ExploreError, MissingDependencyError, UnknownCollectionError, UnknownIdError, UnknownVectorError)
+from explorekit._support.errors import (
+    BackendError,
+    DimensionError,
+    ExploreError,
+    MissingDependencyError,
+    UnknownCollectionError,
+    UnknownIdError,
+    UnknownVectorError,
+)
 from explorekit.data.ids import normalize_id
 
 ID_FIELD = "_explorekit_id"
@@ -45,19 +53,23 @@ def qdrant_modules() -> tuple[Any, Any]:
         from qdrant_client import QdrantClient, models
     except ImportError:
         raise MissingDependencyError(
-            'The Qdrant backend needs qdrant-client: pip install "explorekit[qdrant]"') from None
+            'The Qdrant backend needs qdrant-client: pip install "explorekit[qdrant]"'
+        ) from None
     return QdrantClient, models
 
 
 # ---------------------------------------------------------------------------------- ids
+
 
 def to_point_id(value: Any, where: str = "id") -> int | str:
     """The id Qdrant stores for an explorekit id (ints and UUIDs as they are, strings as uuid5)."""
     pid = normalize_id(value)
     if isinstance(pid, int):
         if pid > MAX_ID:
-            raise ExploreError(f"{where}: point id {pid} is above 2**64-1, the largest id Qdrant stores. "
-                               "Use smaller integers, or strings (stored as UUIDs).")
+            raise ExploreError(
+                f"{where}: point id {pid} is above 2**64-1, the largest id Qdrant stores. "
+                "Use smaller integers, or strings (stored as UUIDs)."
+            )
         return pid
     return pid if is_uuid(pid) else str(uuid.uuid5(ID_NAMESPACE, pid))
 
@@ -78,6 +90,7 @@ def original_id(point_id: Any, payload: Mapping | None) -> int | str:
 
 # ---------------------------------------------------------------------------------- errors
 
+
 class RemoteUnknownIdError(BackendError, UnknownIdError):
     """The server did not find a point id."""
 
@@ -95,14 +108,26 @@ class RemoteUnknownCollectionError(BackendError, UnknownCollectionError):
 
 
 _KINDS = (
-    (re.compile(r"no point with id|point .* not found|not found.*point", re.I), RemoteUnknownIdError,
-     "Check the id with col.retrieve([...])."),
-    (re.compile(r"collection .*(not found|doesn't exist|does not exist)", re.I), RemoteUnknownCollectionError,
-     "List the server's collections with conn.collections."),
-    (re.compile(r"dimension|not aligned", re.I), RemoteDimensionError,
-     "Pass vectors of the collection's dimension (col.dim(using))."),
-    (re.compile(r"vector name|vector .* not found|vector .* is not found", re.I), RemoteUnknownVectorError,
-     "Pass using= one of col.vector_names."),
+    (
+        re.compile(r"no point with id|point .* not found|not found.*point", re.I),
+        RemoteUnknownIdError,
+        "Check the id with col.retrieve([...]).",
+    ),
+    (
+        re.compile(r"collection .*(not found|doesn't exist|does not exist)", re.I),
+        RemoteUnknownCollectionError,
+        "List the server's collections with conn.collections.",
+    ),
+    (
+        re.compile(r"dimension|not aligned", re.I),
+        RemoteDimensionError,
+        "Pass vectors of the collection's dimension (col.dim(using)).",
+    ),
+    (
+        re.compile(r"vector name|vector .* not found|vector .* is not found", re.I),
+        RemoteUnknownVectorError,
+        "Pass using= one of col.vector_names.",
+    ),
 )
 
 
@@ -118,11 +143,11 @@ def server_message(err: BaseException) -> tuple[str, int | None]:
             pass
         return str(text).strip() or getattr(err, "reason_phrase", "") or str(err), status
     details = getattr(err, "details", None)
-    if callable(details):                                  # grpc.RpcError
+    if callable(details):  # grpc.RpcError
         code = getattr(err, "code", None)
         name = getattr(code(), "name", "") if callable(code) else ""
         return f"{details()} (gRPC {name})".strip(), None
-    source = getattr(err, "source", None)                   # ResponseHandlingException
+    source = getattr(err, "source", None)  # ResponseHandlingException
     if source is not None:
         return f"could not reach the Qdrant server: {source}", None
     return str(err) or type(err).__name__, status
@@ -146,11 +171,13 @@ def _backend_types() -> tuple[type, ...]:
     types: list[type] = [ValueError, AssertionError, KeyError, ConnectionError, TimeoutError]
     try:
         from qdrant_client.http.exceptions import ApiException, ResponseHandlingException
+
         types += [ApiException, ResponseHandlingException]
     except ImportError:  # pragma: no cover
         pass
     try:
         import grpc
+
         types.append(grpc.RpcError)
     except ImportError:  # pragma: no cover
         pass
@@ -169,6 +196,7 @@ def server_errors(what: str) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------------------- spaces
+
 
 @dataclass(frozen=True)
 class RemoteSpace:
@@ -199,8 +227,10 @@ def spaces_of(info: Any) -> dict[str, RemoteSpace]:
 
 def vector_params(models: Any, spaces: Mapping[str, tuple[int, str]]) -> Any:
     """A ``vectors_config`` for create_collection from ``{name: (dim, distance)}``."""
-    made = {name: models.VectorParams(size=dim, distance=models.Distance(QDRANT_DISTANCE[distance]))
-            for name, (dim, distance) in spaces.items()}
+    made = {
+        name: models.VectorParams(size=dim, distance=models.Distance(QDRANT_DISTANCE[distance]))
+        for name, (dim, distance) in spaces.items()
+    }
     return made[""] if set(made) == {""} else made
 
 
@@ -209,4 +239,5 @@ def check_dim(vector: np.ndarray, space: RemoteSpace, where: str) -> None:
         raise DimensionError(
             f"Vector dimension error: expected dim: {space.dim}, got {vector.shape[0]} ({where}, given). "
             f"The searched vector {space.label} has dimension {space.dim}; pass vectors of that length "
-            "or look ids up in a matching space.")
+            "or look ids up in a matching space."
+        )

@@ -23,24 +23,23 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import FilterError, RequestError, short_repr
-from explorekit.scoring.distances import passes_threshold
-from explorekit.data.payload import Payload
+from explorekit.backends._convert import ID_FIELD, RemoteSpace, check_dim, original_id, qdrant_modules, to_point_id
 from explorekit.collection import Collection
 from explorekit.data.ids import normalize_id
+from explorekit.data.payload import Payload
 from explorekit.query.filters import pandas_query_to_filter, to_filter_dict, validate_filter
 from explorekit.query.requests import Example, Request
 from explorekit.query.results import id_array, result_frame, vector_cells, vector_names
-from explorekit.backends._convert import (ID_FIELD, RemoteSpace, check_dim, original_id, qdrant_modules, to_point_id)
-
+from explorekit.scoring.distances import passes_threshold
 
 
 @dataclass
 class Outgoing:
     """A request made ready for the server."""
 
-    request: Request                 # as the user gave it: result.attrs["query"] comes from it
+    request: Request  # as the user gave it: result.attrs["query"] comes from it
     space: RemoteSpace
-    body: Any                        # qdrant_client.models.QueryRequest
+    body: Any  # qdrant_client.models.QueryRequest
     empty_context: bool = False
 
 
@@ -61,8 +60,10 @@ def outgoing(remote: Any, request: Request) -> Outgoing:
         return [float(v) for v in example.vector]  # type: ignore[union-attr]
 
     def pairs() -> list:
-        return [models.ContextPair(positive=ex(p, f"context[{i}].positive"), negative=ex(n, f"context[{i}].negative"))
-                for i, (p, n) in enumerate(request.context)]
+        return [
+            models.ContextPair(positive=ex(p, f"context[{i}].positive"), negative=ex(n, f"context[{i}].negative"))
+            for i, (p, n) in enumerate(request.context)
+        ]
 
     empty_context = False
     if request.kind == "search":
@@ -70,24 +71,36 @@ def outgoing(remote: Any, request: Request) -> Outgoing:
         if not isinstance(query, (int, str)):
             query = models.NearestQuery(nearest=query)
     elif request.kind == "recommend":
-        query = models.RecommendQuery(recommend=models.RecommendInput(
-            positive=[ex(e, f"positive[{i}]") for i, e in enumerate(request.positive)],
-            negative=[ex(e, f"negative[{i}]") for i, e in enumerate(request.negative)],
-            strategy=models.RecommendStrategy(request.strategy)))
+        query = models.RecommendQuery(
+            recommend=models.RecommendInput(
+                positive=[ex(e, f"positive[{i}]") for i, e in enumerate(request.positive)],
+                negative=[ex(e, f"negative[{i}]") for i, e in enumerate(request.negative)],
+                strategy=models.RecommendStrategy(request.strategy),
+            )
+        )
     elif request.kind == "discover":
-        query = models.DiscoverQuery(discover=models.DiscoverInput(target=ex(request.target, "target"),  # type: ignore[arg-type]
-                                                                   context=pairs()))
+        query = models.DiscoverQuery(
+            discover=models.DiscoverInput(
+                target=ex(request.target, "target"),  # type: ignore[arg-type]
+                context=pairs(),
+            )
+        )
     elif request.context:
         query = models.ContextQuery(context=pairs())
     else:
         query, empty_context = None, True
     body = models.QueryRequest(
-        query=query, using=space.name or None, filter=to_filter(remote, request.filter, models),
+        query=query,
+        using=space.name or None,
+        filter=to_filter(remote, request.filter, models),
         params=search_params(request.params, models),
         score_threshold=None if empty_context else request.score_threshold,
-        limit=request.limit, offset=request.offset or None,
+        limit=request.limit,
+        offset=request.offset or None,
         with_payload=payload_selector(remote, request.with_payload),
-        with_vector=vector_selector(remote, request.with_vectors), lookup_from=lookup_from)
+        with_vector=vector_selector(remote, request.with_vectors),
+        lookup_from=lookup_from,
+    )
     return Outgoing(original, space, body, empty_context)
 
 
@@ -99,15 +112,17 @@ def _lookup(remote: Any, request: Request, space: RemoteSpace, models: Any) -> t
     else:
         vector = space.name if request.lookup_default == "using" else ""
     other = lookup.collection
-    if isinstance(other, Collection):                                # a local explorekit Collection
+    if isinstance(other, Collection):  # a local explorekit Collection
         return _resolve_locally(request, other, vector, space), None
     if isinstance(other, str):
         name = other
-    elif hasattr(other, "client") and hasattr(other, "space"):        # another QdrantCollection
+    elif hasattr(other, "client") and hasattr(other, "space"):  # another QdrantCollection
         if other.client is not remote.client:
-            raise RequestError(f"lookup_from: collection {other.name!r} is on another Qdrant connection; "
-                               "lookup_from must name a collection of the same server (or pass a local "
-                               "Collection, whose vectors are then sent as raw vectors).")
+            raise RequestError(
+                f"lookup_from: collection {other.name!r} is on another Qdrant connection; "
+                "lookup_from must name a collection of the same server (or pass a local "
+                "Collection, whose vectors are then sent as raw vectors)."
+            )
         other.space(vector, where="lookup_from vector")
         name = other.name
     else:
@@ -130,20 +145,25 @@ def _resolve_locally(request: Request, other: Any, vector: str, space: RemoteSpa
         return Example(vector=np.array(stored, dtype=np.float32))
 
     return request.replace(
-        query=fix(request.query, "query"), target=fix(request.target, "target"),
+        query=fix(request.query, "query"),
+        target=fix(request.target, "target"),
         positive=tuple(fix(e, f"positive[{i}]") for i, e in enumerate(request.positive)),
         negative=tuple(fix(e, f"negative[{i}]") for i, e in enumerate(request.negative)),
-        context=tuple((fix(p, f"context[{i}].positive"), fix(n, f"context[{i}].negative"))
-                      for i, (p, n) in enumerate(request.context)),
-        lookup=None)
+        context=tuple(
+            (fix(p, f"context[{i}].positive"), fix(n, f"context[{i}].negative"))
+            for i, (p, n) in enumerate(request.context)
+        ),
+        lookup=None,
+    )
 
 
 def search_params(params: Any, models: Any) -> Any:
     """explorekit SearchParams -> ``models.SearchParams`` (None when all defaults)."""
     quant = None
     if params.ignore or params.rescore is not None or params.oversampling is not None:
-        quant = models.QuantizationSearchParams(ignore=params.ignore, rescore=params.rescore,
-                                                oversampling=params.oversampling)
+        quant = models.QuantizationSearchParams(
+            ignore=params.ignore, rescore=params.rescore, oversampling=params.oversampling
+        )
     if not params.exact and params.hnsw_ef is None and quant is None:
         return None
     return models.SearchParams(hnsw_ef=params.hnsw_ef, exact=params.exact, quantization=quant)
@@ -165,6 +185,7 @@ def vector_selector(remote: Any, with_vectors: bool | tuple[str, ...]) -> Any:
 
 # ---------------------------------------------------------------------------------- filters
 
+
 def to_filter(remote: Any, value: Any, models: Any) -> Any:
     """A filter in any explorekit form -> ``models.Filter`` (or None); same checks as locally."""
     if value is None:
@@ -179,14 +200,22 @@ def to_filter(remote: Any, value: Any, models: Any) -> Any:
     try:
         return models.Filter.model_validate(_map_ids(plain))
     except ValueError as err:
-        raise FilterError(f"filter: {short_repr(plain)} is not a filter qdrant-client accepts: "
-                          f"{' '.join(str(err).splitlines()[:3])}. See Qdrant's filter documentation.") from None
+        raise FilterError(
+            f"filter: {short_repr(plain)} is not a filter qdrant-client accepts: "
+            f"{' '.join(str(err).splitlines()[:3])}. See Qdrant's filter documentation."
+        ) from None
 
 
 def _map_ids(value: Any) -> Any:
     if isinstance(value, Mapping):
-        return {k: ([to_point_id(i, "filter has_id") for i in v] if k == "has_id" and isinstance(v, (list, tuple))
-                    else _map_ids(v)) for k, v in value.items()}
+        return {
+            k: (
+                [to_point_id(i, "filter has_id") for i in v]
+                if k == "has_id" and isinstance(v, (list, tuple))
+                else _map_ids(v)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [_map_ids(v) for v in value]
     return value
@@ -198,20 +227,26 @@ def _mask_ids(remote: Any, value: np.ndarray | pd.Series) -> list:
     n = len(ids)
     if isinstance(value, pd.Series):
         if value.isna().any():
-            raise FilterError(f"filter: the boolean Series has {int(value.isna().sum())} missing values. "
-                              "Fill them, e.g. s.fillna(False).")
+            raise FilterError(
+                f"filter: the boolean Series has {int(value.isna().sum())} missing values. "
+                "Fill them, e.g. s.fillna(False)."
+            )
         flags = value.to_numpy(dtype=bool)
         index = value.index
         if len(value) == n and index.is_unique and set(_norm(index)) == set(ids):
             return [to_point_id(i) for i in index[flags]]
         if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and len(index) == n):
-            raise FilterError(f"filter: the boolean Series (length {len(value)}) is neither indexed by the {n} "
-                              f"point ids nor a RangeIndex of length {n}. Align it, e.g. "
-                              "s.reindex(col.ids, fill_value=False).")
+            raise FilterError(
+                f"filter: the boolean Series (length {len(value)}) is neither indexed by the {n} "
+                f"point ids nor a RangeIndex of length {n}. Align it, e.g. "
+                "s.reindex(col.ids, fill_value=False)."
+            )
         value = flags
     if len(value) != n:
-        raise FilterError(f"filter: the boolean array has length {len(value)} but the collection has {n} points. "
-                          "Pass one value per point, aligned with col.ids (Qdrant's id order).")
+        raise FilterError(
+            f"filter: the boolean array has length {len(value)} but the collection has {n} points. "
+            "Pass one value per point, aligned with col.ids (Qdrant's id order)."
+        )
     return [to_point_id(i) for i in ids[np.asarray(value, dtype=bool)]]
 
 
@@ -227,9 +262,17 @@ def _norm(index: pd.Index) -> list:
 
 # ---------------------------------------------------------------------------------- answers
 
-def to_frame(remote: Any, points: list, with_payload: bool | tuple[str, ...],
-             with_vectors: bool | tuple[str, ...], *, scores: bool = True, query: dict | None = None,
-             zero_scores: bool = False) -> pd.DataFrame:
+
+def to_frame(
+    remote: Any,
+    points: list,
+    with_payload: bool | tuple[str, ...],
+    with_vectors: bool | tuple[str, ...],
+    *,
+    scores: bool = True,
+    query: dict | None = None,
+    zero_scores: bool = False,
+) -> pd.DataFrame:
     """The result frame for the points Qdrant returned, built by the local path's builder.
 
     Ids are integers when the collection was saved with integer ids (or, when that is not
@@ -248,8 +291,9 @@ def to_frame(remote: Any, points: list, with_payload: bool | tuple[str, ...],
         page = Payload.from_records(records, normalised=True)
         shown = page.display_columns(np.arange(len(points)), [c for c in columns if c in page.columns])
         payload = {c: shown[c] if c in shown else np.full(len(points), np.nan) for c in columns}
-    vectors = {name: vector_cells([_vector_of(p.vector, name) for p in points])
-               for name in vector_names(remote, with_vectors)}
+    vectors = {
+        name: vector_cells([_vector_of(p.vector, name) for p in points]) for name in vector_names(remote, with_vectors)
+    }
     return result_frame(id_array(ids, all_int), values, payload, vectors, query)
 
 
@@ -262,7 +306,10 @@ def _vector_of(vector: Any, name: str) -> np.ndarray | None:
 def finish_empty_context(frame: pd.DataFrame, out: Outgoing) -> pd.DataFrame:
     """Score threshold of a no-pair context query (every score 0), applied here."""
     threshold = out.request.score_threshold
-    if threshold is not None and len(frame) and not passes_threshold(np.zeros(1, np.float32), threshold,
-                                                                     out.space.distance)[0]:  # type: ignore[arg-type]
+    if (
+        threshold is not None
+        and len(frame)
+        and not passes_threshold(np.zeros(1, np.float32), threshold, out.space.distance)[0]
+    ):  # type: ignore[arg-type]
         frame = frame.iloc[:0].reset_index(drop=True)
     return frame

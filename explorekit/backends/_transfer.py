@@ -26,19 +26,42 @@ from typing import Any
 
 import numpy as np
 
-from explorekit._support.errors import (BackendError, DuplicateIdError, ExploreError, QuantizationError, RequestError, short_repr)
+from explorekit._support.errors import (
+    BackendError,
+    DuplicateIdError,
+    ExploreError,
+    QuantizationError,
+    RequestError,
+    short_repr,
+)
 from explorekit._support.progress import progress
+from explorekit.backends._convert import (
+    ID_FIELD,
+    is_uuid,
+    original_id,
+    qdrant_modules,
+    server_errors,
+    spaces_of,
+    to_point_id,
+    vector_params,
+)
 from explorekit.backends._queries import to_filter
 from explorekit.collection import Collection
 from explorekit.quantization import normalize_config
-from explorekit.backends._convert import (ID_FIELD, is_uuid, original_id, qdrant_modules, server_errors, spaces_of, to_point_id, vector_params)
-
 
 _FORMAT = 1
 
 
-def push(col: Collection, client: Any, name: str, quantization: Any = None, batch_size: int = 256,
-         *, progress: bool = True, **create_options: Any) -> Any:
+def push(
+    col: Collection,
+    client: Any,
+    name: str,
+    quantization: Any = None,
+    batch_size: int = 256,
+    *,
+    progress: bool = True,
+    **create_options: Any,
+) -> Any:
     """Upload a local collection to Qdrant: ids, named vectors and payload.
 
     Parameters
@@ -84,15 +107,24 @@ def push(col: Collection, client: Any, name: str, quantization: Any = None, batc
     sent = [to_point_id(v, f"ids[{i}]") for i, v in enumerate(originals)]
     mapped = [i for i, v in enumerate(originals) if isinstance(v, str) and not is_uuid(v)]
     if len(set(sent)) != len(sent):
-        raise DuplicateIdError("upload: two ids map to the same Qdrant id (a string id's uuid5 equals a "
-                               "UUID id of the collection). Rename one of them.")
+        raise DuplicateIdError(
+            "upload: two ids map to the same Qdrant id (a string id's uuid5 equals a "
+            "UUID id of the collection). Rename one of them."
+        )
     columns = list(col.store.payload.columns)
     if ID_FIELD in columns:
-        raise ExploreError(f"upload: the payload field {ID_FIELD!r} is reserved for the original string ids. "
-                           "Rename that column.")
+        raise ExploreError(
+            f"upload: the payload field {ID_FIELD!r} is reserved for the original string ids. Rename that column."
+        )
     spaces = {key: (space.dim, space.distance) for key, space in col.store.spaces.items()}
-    metadata = {"explorekit": {"format": _FORMAT, "payload_columns": columns, "int_ids": col.store.ids.all_int,
-                               "mapped_ids": bool(mapped)}}
+    metadata = {
+        "explorekit": {
+            "format": _FORMAT,
+            "payload_columns": columns,
+            "int_ids": col.store.ids.all_int,
+            "mapped_ids": bool(mapped),
+        }
+    }
     _ensure_collection(client, models, name, spaces, quant, metadata, create_options)
     records = col.store.payload.to_records()
     for i in mapped:
@@ -110,8 +142,9 @@ def push(col: Collection, client: Any, name: str, quantization: Any = None, batc
     return client
 
 
-def _ensure_collection(client: Any, models: Any, name: str, spaces: dict, quant: Any, metadata: dict,
-                       options: dict) -> None:
+def _ensure_collection(
+    client: Any, models: Any, name: str, spaces: dict, quant: Any, metadata: dict, options: dict
+) -> None:
     with server_errors(f"upload {name!r}"):
         exists = client.collection_exists(name)
         if exists:
@@ -120,13 +153,15 @@ def _ensure_collection(client: Any, models: Any, name: str, spaces: dict, quant:
                 raise BackendError(
                     f"upload: collection {name!r} already exists on the server with vectors {_show(have)}, "
                     f"but this collection has {_show(spaces)}. Upload under another name, or delete it "
-                    f"first with client.delete_collection({name!r}).")
+                    f"first with client.delete_collection({name!r})."
+                )
             return
         config = vector_params(models, spaces)
         try:
-            client.create_collection(name, vectors_config=config, quantization_config=quant,
-                                     metadata=metadata, **options)
-        except Exception as err:                   # servers before 1.16 know no collection metadata
+            client.create_collection(
+                name, vectors_config=config, quantization_config=quant, metadata=metadata, **options
+            )
+        except Exception as err:  # servers before 1.16 know no collection metadata
             if "metadata" not in str(getattr(err, "content", err)):
                 raise
             client.create_collection(name, vectors_config=config, quantization_config=quant, **options)
@@ -143,10 +178,10 @@ def quantization_config(quantization: Any, models: Any) -> Any:
     if hasattr(quantization, "model_dump") and not isinstance(quantization, dict):
         return quantization
     config = normalize_config(quantization)
-    (method, body), = config.items()
+    ((method, body),) = config.items()
     given = dict(quantization.get(method) or {}) if isinstance(quantization, dict) else {}
     body = {k: v for k, v in body.items() if v is not None}
-    for placement in ("always_ram", "memory"):          # where the server keeps the codes
+    for placement in ("always_ram", "memory"):  # where the server keeps the codes
         if given.get(placement) is not None:
             body[placement] = given[placement]
     try:
@@ -156,16 +191,19 @@ def quantization_config(quantization: Any, models: Any) -> Any:
             return models.BinaryQuantization(binary=models.BinaryQuantizationConfig(**body))
         return models.ProductQuantization(product=models.ProductQuantizationConfig(**body))
     except ValueError as err:
-        raise QuantizationError(f"quantization: {short_repr(quantization)} is not accepted by qdrant-client: "
-                                f"{' '.join(str(err).splitlines()[1:3])}") from None
+        raise QuantizationError(
+            f"quantization: {short_repr(quantization)} is not accepted by qdrant-client: "
+            f"{' '.join(str(err).splitlines()[1:3])}"
+        ) from None
 
 
 def _progress(items: Iterable[int], total: int, desc: str, show: bool) -> Iterable[int]:
     return progress(items, total=total, desc=desc) if show else items
 
 
-def pull(remote: Any, limit: int | None = None, filter: Any = None, *,
-         order: str = "id", local_name: str | None = None) -> Collection:
+def pull(
+    remote: Any, limit: int | None = None, filter: Any = None, *, order: str = "id", local_name: str | None = None
+) -> Collection:
     """A local Collection of the points of a Qdrant collection (all, a sample, or a filtered part).
 
     Parameters
@@ -195,25 +233,35 @@ def pull(remote: Any, limit: int | None = None, filter: Any = None, *,
     if order not in ("id", "random"):
         raise RequestError(f"order: {short_repr(order)} is neither 'id' nor 'random'.")
     if isinstance(filter, (np.ndarray, list)) or hasattr(filter, "dtype"):
-        raise RequestError("from_qdrant: filter must be a Qdrant filter or a pandas query string; a boolean "
-                           "array has no meaning before the points are fetched.")
+        raise RequestError(
+            "from_qdrant: filter must be a Qdrant filter or a pandas query string; a boolean "
+            "array has no meaning before the points are fetched."
+        )
     flt = to_filter(remote, filter, models)
     if order == "random" and limit is not None:
         with server_errors(f"from_qdrant {name!r} (random sample)"):
-            points = client.query_points(name, query=models.SampleQuery(sample=models.Sample.RANDOM),
-                                         query_filter=flt, limit=int(limit), with_payload=True,
-                                         with_vectors=True).points
+            points = client.query_points(
+                name,
+                query=models.SampleQuery(sample=models.Sample.RANDOM),
+                query_filter=flt,
+                limit=int(limit),
+                with_payload=True,
+                with_vectors=True,
+            ).points
     else:
         points = remote._scroll_points(flt, limit, True, True)
     ids = [original_id(p.id, p.payload) for p in points]
     records = [{k: v for k, v in (p.payload or {}).items() if k != ID_FIELD} for p in points]
     spaces = remote.spaces
-    vectors = {key: _matrix([p.vector if key == "" and not isinstance(p.vector, dict) else p.vector[key]
-                             for p in points], space.dim) for key, space in spaces.items()}
+    vectors = {
+        key: _matrix(
+            [p.vector if key == "" and not isinstance(p.vector, dict) else p.vector[key] for p in points], space.dim
+        )
+        for key, space in spaces.items()
+    }
     distances = {key: space.distance for key, space in spaces.items()}
     if set(vectors) == {""}:
-        return Collection.from_arrays(vectors[""], ids=ids, payload=records, distance=distances[""],
-                                      name=local_name)
+        return Collection.from_arrays(vectors[""], ids=ids, payload=records, distance=distances[""], name=local_name)
     return Collection.from_arrays(vectors, ids=ids, payload=records, distance=distances, name=local_name)
 
 

@@ -37,28 +37,38 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explorekit._support.errors import RequestError, UnknownIdError, UnknownVectorError, short_repr, unknown
-from explorekit.data.store import resolve_vector_name
-from explorekit.query.methods import QueryMethods
-from explorekit.query.results import check_payload_fields
-from explorekit.query.requests import Request, parse_selectors
-from explorekit.backends._convert import RemoteSpace, qdrant_modules, server_errors, spaces_of, to_point_id
-from explorekit.backends._queries import (finish_empty_context, outgoing, payload_selector, to_filter, to_frame, vector_selector)
+from explorekit._support.errors import RequestError, UnknownIdError, short_repr, unknown
+from explorekit.analysis.projection import place, project
+from explorekit.backends._convert import (
+    ID_FIELD,
+    RemoteSpace,
+    RemoteUnknownCollectionError,
+    qdrant_modules,
+    server_errors,
+    spaces_of,
+    to_point_id,
+)
+from explorekit.backends._queries import (
+    finish_empty_context,
+    outgoing,
+    payload_selector,
+    to_filter,
+    to_frame,
+    vector_selector,
+)
 from explorekit.backends._transfer import pull, push
 from explorekit.collection import Collection
-from explorekit.analysis.projection import place
-from explorekit.analysis.projection import project
-from explorekit.backends._convert import ID_FIELD
-from explorekit.backends._convert import RemoteUnknownCollectionError
-from explorekit.query.requests import parse_examples
+from explorekit.data.store import resolve_vector_name
+from explorekit.query.methods import QueryMethods
+from explorekit.query.requests import Request, parse_examples, parse_selectors
+from explorekit.query.results import check_payload_fields
 
 __all__ = ["Connection", "QdrantCollection", "connect", "from_qdrant", "to_qdrant"]
 
 _PAGE = 512
 
 
-def connect(url: str | None = None, *, api_key: str | None = None, client: Any = None,
-            **kwargs: Any) -> "Connection":
+def connect(url: str | None = None, *, api_key: str | None = None, client: Any = None, **kwargs: Any) -> "Connection":
     """Connect to a Qdrant server, cluster or qdrant-client local mode.
 
     Parameters
@@ -98,8 +108,10 @@ def connect(url: str | None = None, *, api_key: str | None = None, client: Any =
             raise RequestError(f"connect: client={short_repr(client)} is not a qdrant_client.QdrantClient.")
     else:
         if url is None and not ({"location", "path", "host"} & set(kwargs)):
-            raise RequestError('connect: say where Qdrant is: url="http://localhost:6333", '
-                               'url=":memory:" or path="./qdrant-data" (local mode), or client=QdrantClient(...).')
+            raise RequestError(
+                'connect: say where Qdrant is: url="http://localhost:6333", '
+                'url=":memory:" or path="./qdrant-data" (local mode), or client=QdrantClient(...).'
+            )
         if url == ":memory:":
             kwargs.setdefault("location", ":memory:")
             url = None
@@ -111,19 +123,35 @@ def connect(url: str | None = None, *, api_key: str | None = None, client: Any =
     return conn
 
 
-def to_qdrant(col: Collection, client: Any, name: str, quantization: Any = None, batch_size: int = 256,
-              *, progress: bool = True, **create_options: Any) -> "QdrantCollection":
+def to_qdrant(
+    col: Collection,
+    client: Any,
+    name: str,
+    quantization: Any = None,
+    batch_size: int = 256,
+    *,
+    progress: bool = True,
+    **create_options: Any,
+) -> "QdrantCollection":
     """Upload a local collection to Qdrant and return it as a QdrantCollection (see ``Connection.upload``).
 
     ``create_options`` go to ``create_collection`` when the collection is missing; an existing
     one must have the same vector names, sizes and distances. Safe to re-run after an interruption.
     """
-    return QdrantCollection(push(col, client, name, quantization, batch_size, progress=progress,
-                                 **create_options), name)
+    return QdrantCollection(
+        push(col, client, name, quantization, batch_size, progress=progress, **create_options), name
+    )
 
 
-def from_qdrant(client: Any, name: str, limit: int | None = None, filter: Any = None, *,
-                order: str = "id", local_name: str | None = None) -> Collection:
+def from_qdrant(
+    client: Any,
+    name: str,
+    limit: int | None = None,
+    filter: Any = None,
+    *,
+    order: str = "id",
+    local_name: str | None = None,
+) -> Collection:
     """A local Collection of the points of a Qdrant collection (see ``QdrantCollection.to_collection``)."""
     client = getattr(client, "client", client) if not hasattr(client, "query_batch_points") else client
     return QdrantCollection(client, name).to_collection(limit, filter, order=order, local_name=local_name)
@@ -152,20 +180,37 @@ class Connection:
             raise RequestError(f"conn[...]: {short_repr(name)} is not a collection name (a non-empty string).")
         known = self.collections
         if name not in known:
-            raise RemoteUnknownCollectionError(unknown("collection", name, known,
-                                                       f"The server has {known[:20]}; upload one with "
-                                                       "conn.upload(col, name)."))
+            raise RemoteUnknownCollectionError(
+                unknown(
+                    "collection", name, known, f"The server has {known[:20]}; upload one with conn.upload(col, name)."
+                )
+            )
         return QdrantCollection(self.client, name)
 
-    def upload(self, col: Any, name: str, quantization: Any = None, batch_size: int = 256, *,
-               progress: bool = True, **create_options: Any) -> "QdrantCollection":
+    def upload(
+        self,
+        col: Any,
+        name: str,
+        quantization: Any = None,
+        batch_size: int = 256,
+        *,
+        progress: bool = True,
+        **create_options: Any,
+    ) -> "QdrantCollection":
         """Upload a local Collection as ``name`` (created if missing; safe to re-run after an interruption).
 
         ``create_options`` go to ``create_collection`` (``shard_number``, ``replication_factor``,
         ``hnsw_config``...). Returns the Qdrant-backed collection.
         """
-        return to_qdrant(col, self.client, name, quantization=quantization, batch_size=batch_size,
-                         progress=progress, **create_options)
+        return to_qdrant(
+            col,
+            self.client,
+            name,
+            quantization=quantization,
+            batch_size=batch_size,
+            progress=progress,
+            **create_options,
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -190,7 +235,7 @@ class QdrantCollection(QueryMethods):
             info = self.client.get_collection(self.name)
         self.info = info
         self._spaces: dict[str, RemoteSpace] = spaces_of(info)
-        meta = ((getattr(info.config, "metadata", None) or {}).get("explorekit") or {})
+        meta = (getattr(info.config, "metadata", None) or {}).get("explorekit") or {}
         self._columns: list[str] = list(meta.get("payload_columns") or [])
         self._columns_known = "payload_columns" in meta
         self._int_ids: bool | None = meta.get("int_ids")
@@ -237,8 +282,9 @@ class QdrantCollection(QueryMethods):
         frame.columns = pd.Index(list(frame.columns), dtype=object)
         return frame
 
-    def to_collection(self, limit: int | None = None, filter: Any = None, *, order: str = "id",
-                      local_name: str | None = None) -> Any:
+    def to_collection(
+        self, limit: int | None = None, filter: Any = None, *, order: str = "id", local_name: str | None = None
+    ) -> Any:
         """Pull this collection (or a sample / filtered part of it) into a local :class:`explorekit.Collection`."""
         return pull(self, limit, filter, order=order, local_name=local_name)
 
@@ -269,8 +315,9 @@ class QdrantCollection(QueryMethods):
             self._map = current = self.sample(self._map_limit, order=order)
         return current
 
-    def project(self, using: str | None = None, method: str = "auto", *, sample: int | None = None,
-                **options: Any) -> pd.DataFrame:
+    def project(
+        self, using: str | None = None, method: str = "auto", *, sample: int | None = None, **options: Any
+    ) -> pd.DataFrame:
         """The map: ``(id, x, y)`` of the points of :meth:`map_sample`, fitted on them
         (:func:`explorekit.analysis.projection.project` on the local sample)."""
         return project(self.map_sample(sample), using=using, method=method, **options)
@@ -318,8 +365,9 @@ class QdrantCollection(QueryMethods):
             return []
         return [c for c in self._columns if c in with_payload] + [c for c in with_payload if c not in self._columns]
 
-    def retrieve(self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False,
-                 with_payload: bool | Sequence[str] = True) -> pd.DataFrame:
+    def retrieve(
+        self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False, with_payload: bool | Sequence[str] = True
+    ) -> pd.DataFrame:
         """The points with these ids, in the order given (unknown ids raise UnknownIdError)."""
         if not isinstance(ids, (list, tuple, np.ndarray, pd.Index, pd.Series)):
             ids = [ids]
@@ -327,27 +375,38 @@ class QdrantCollection(QueryMethods):
         selected = parse_selectors(with_payload, with_vectors)
         sent = [to_point_id(i, "retrieve") for i in ids]
         with server_errors(f"retrieve on {self.name!r}"):
-            found = self.client.retrieve(self.name, ids=list(dict.fromkeys(sent)),
-                                         with_payload=payload_selector(self, selected[0]),
-                                         with_vectors=vector_selector(self, selected[1]))
+            found = self.client.retrieve(
+                self.name,
+                ids=list(dict.fromkeys(sent)),
+                with_payload=payload_selector(self, selected[0]),
+                with_vectors=vector_selector(self, selected[1]),
+            )
         by_id = {str(p.id): p for p in found}
         for given, pid in zip(ids, sent):
             if str(pid) not in by_id:
-                raise UnknownIdError(f"No point with id {short_repr(given)} found (retrieve). The collection "
-                                     f"{self.name!r} has {len(self)} points; check col.ids or col.scroll().")
+                raise UnknownIdError(
+                    f"No point with id {short_repr(given)} found (retrieve). The collection "
+                    f"{self.name!r} has {len(self)} points; check col.ids or col.scroll()."
+                )
         points = [by_id[str(pid)] for pid in sent]
         return to_frame(self, points, *selected, scores=False)
 
-    def scroll(self, filter: Any = None, limit: int | None = None, with_payload: bool | Sequence[str] = True,
-               with_vectors: bool | Sequence[str] = False) -> pd.DataFrame:
+    def scroll(
+        self,
+        filter: Any = None,
+        limit: int | None = None,
+        with_payload: bool | Sequence[str] = True,
+        with_vectors: bool | Sequence[str] = False,
+    ) -> pd.DataFrame:
         """Points passing ``filter``, in Qdrant's id order (at most ``limit`` of them)."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
             raise RequestError(f"limit: {short_repr(limit)} is not a positive integer.")
         selected = parse_selectors(with_payload, with_vectors)
         _, models = qdrant_modules()
         flt = to_filter(self, filter, models)
-        points = self._scroll_points(flt, limit, payload_selector(self, selected[0]),
-                                     vector_selector(self, selected[1]))
+        points = self._scroll_points(
+            flt, limit, payload_selector(self, selected[0]), vector_selector(self, selected[1])
+        )
         return to_frame(self, points, *selected, scores=False)
 
     def _scroll_points(self, flt: Any, limit: int | None, with_payload: Any, with_vectors: Any) -> list:
@@ -356,24 +415,34 @@ class QdrantCollection(QueryMethods):
         with server_errors(f"scroll on {self.name!r}"):
             while limit is None or len(points) < limit:
                 page = _PAGE if limit is None else min(_PAGE, limit - len(points))
-                batch, offset = self.client.scroll(self.name, scroll_filter=flt, limit=page, offset=offset,
-                                                   with_payload=with_payload, with_vectors=with_vectors)
+                batch, offset = self.client.scroll(
+                    self.name,
+                    scroll_filter=flt,
+                    limit=page,
+                    offset=offset,
+                    with_payload=with_payload,
+                    with_vectors=with_vectors,
+                )
                 points += batch
                 if offset is None or not batch:
                     break
         return points
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
-        outs = [outgoing(self, r) for r in requests]             # every check before any call
-        what = f"{requests[0].kind} on {self.name!r}" if len(requests) == 1 else \
-            f"a batch of {len(requests)} queries on {self.name!r}"
+        outs = [outgoing(self, r) for r in requests]  # every check before any call
+        what = (
+            f"{requests[0].kind} on {self.name!r}"
+            if len(requests) == 1
+            else f"a batch of {len(requests)} queries on {self.name!r}"
+        )
         with server_errors(what):
             answers = self.client.query_batch_points(self.name, requests=[o.body for o in outs])
         frames = []
         for out, answer in zip(outs, answers):
             r = out.request
-            frame = to_frame(self, answer.points, r.with_payload, r.with_vectors, query=r.to_body(),
-                             zero_scores=out.empty_context)
+            frame = to_frame(
+                self, answer.points, r.with_payload, r.with_vectors, query=r.to_body(), zero_scores=out.empty_context
+            )
             frames.append(finish_empty_context(frame, out) if out.empty_context else frame)
         return frames
 

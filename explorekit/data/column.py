@@ -42,7 +42,7 @@ class Column:
     def __init__(self, kind: str, data: np.ndarray, present: np.ndarray, null: np.ndarray) -> None:
         self.kind, self.data = kind, _frozen(data)
         self.present, self.null = _frozen(present), _frozen(null)
-        self.valid = _frozen(present & ~null)          # rows holding a non-null value
+        self.valid = _frozen(present & ~null)  # rows holding a non-null value
         self._dense = bool(self.valid.all())
         vals = data[self.valid] if kind == "int" else data[:0]
         self._fits_float = max(-int(vals.min(initial=0)), int(vals.max(initial=0))) <= _EXACT
@@ -73,8 +73,11 @@ class Column:
         if self.kind == "json":
             if not copy:
                 return np.where(valid, data, None)
-            return np.fromiter((copy_json(v) if ok else None for v, ok in zip(data.tolist(), valid.tolist())),
-                               dtype=object, count=len(data))
+            return np.fromiter(
+                (copy_json(v) if ok else None for v, ok in zip(data.tolist(), valid.tolist())),
+                dtype=object,
+                count=len(data),
+            )
         out = np.full(len(data), None, dtype=object)
         if valid.any():
             out[valid] = data[valid].tolist()
@@ -117,8 +120,10 @@ def column_from_series(s: pd.Series, name: str) -> Column:
         bad = ~np.isfinite(data) & present
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ExploreError(f"{where}: {float(data[row])!r} at row {row} is not a JSON number. "
-                               "Replace infinite values (e.g. with NaN for a missing key).")
+            raise ExploreError(
+                f"{where}: {float(data[row])!r} at row {row} is not a JSON number. "
+                "Replace infinite values (e.g. with NaN for a missing key)."
+            )
         vals = data[present]
         if missing.any() and vals.size and np.all(vals == np.round(vals)) and np.abs(vals).max() <= _EXACT:
             return Column("int", np.where(present, data, 0).astype(np.int64), present, null)
@@ -129,10 +134,11 @@ def column_from_series(s: pd.Series, name: str) -> Column:
         data = s.to_numpy(dtype=object, na_value=None)
         if isinstance(dtype, pd.StringDtype) or all(type(v) is str for v in data[present].tolist()):
             return Column("str", np.where(present, data, None), present, null)
-    elif not (pd.api.types.is_string_dtype(dtype) or dtype == object
-              or pd.api.types.is_datetime64_any_dtype(dtype)):
-        raise ExploreError(f"{where} has dtype {dtype}, which has no JSON form. Convert it to numbers, "
-                           "strings, bools, lists or dicts first.")
+    elif not (pd.api.types.is_string_dtype(dtype) or dtype == object or pd.api.types.is_datetime64_any_dtype(dtype)):
+        raise ExploreError(
+            f"{where} has dtype {dtype}, which has no JSON form. Convert it to numbers, "
+            "strings, bools, lists or dicts first."
+        )
     cells = cells_to_json(s.tolist(), present.tolist(), lambda i: f"{where} row {i}")
     return column_from_cells(cells, present, null)
 
@@ -140,6 +146,10 @@ def column_from_series(s: pd.Series, name: str) -> Column:
 def absent_like(col: Column | None, n: int) -> Column:
     """A column of ``n`` missing cells, of the same kind as ``col``."""
     if col is None or col.kind in ("str", "json"):
-        return Column("json" if col is None else col.kind, np.full(n, None, dtype=object),
-                      np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+        return Column(
+            "json" if col is None else col.kind,
+            np.full(n, None, dtype=object),
+            np.zeros(n, dtype=bool),
+            np.zeros(n, dtype=bool),
+        )
     return Column(col.kind, np.zeros(n, dtype=col.data.dtype), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))

@@ -24,7 +24,7 @@ import numpy as np
 from explorekit._support.errors import DuplicateIdError, ExploreError, UnknownIdError, short_repr
 from explorekit._support.validation import MAX_COUNT
 
-PointId = Union[int, str, uuid.UUID]
+PointId = Union[int, str, uuid.UUID]  # noqa: UP007 - a runtime alias
 
 
 def normalize_id(value: object) -> int | str:
@@ -46,7 +46,8 @@ def normalize_id(value: object) -> int | str:
         return value
     raise ExploreError(
         f"Point id {short_repr(value)} of type {type(value).__name__} is not an id. "
-        "Use an unsigned integer, a string or a UUID.")
+        "Use an unsigned integer, a string or a UUID."
+    )
 
 
 def _unsigned(value: int) -> int:
@@ -54,9 +55,11 @@ def _unsigned(value: int) -> int:
     if value < 0:
         raise ExploreError(f"Point id {value!r} is negative. Ids are unsigned integers, strings or UUIDs.")
     if value > MAX_COUNT:
-        raise ExploreError(f"Point id {value!r} is above 2**64 - 1 ({MAX_COUNT}), the largest unsigned "
-                           "64-bit integer (Qdrant's and explorekit's largest integer id). Use a smaller "
-                           "integer, or a string or UUID id (e.g. str(id)).")
+        raise ExploreError(
+            f"Point id {value!r} is above 2**64 - 1 ({MAX_COUNT}), the largest unsigned "
+            "64-bit integer (Qdrant's and explorekit's largest integer id). Use a smaller "
+            "integer, or a string or UUID id (e.g. str(id))."
+        )
     return value
 
 
@@ -73,7 +76,7 @@ class IdIndex:
         for position, value in enumerate(ids):
             try:
                 values.append(normalize_id(value))
-            except ExploreError as err:      # say which one of many ids it is
+            except ExploreError as err:  # say which one of many ids it is
                 raise type(err)(f"ids[{position}]: {err}") from None
         self._row = {}
         for row, value in enumerate(values):
@@ -81,7 +84,8 @@ class IdIndex:
                 first = self._row[value]
                 raise DuplicateIdError(
                     f"Duplicate point id {value!r} at rows {first} and {row}. Ids must be unique; "
-                    "drop or rename the duplicates (e.g. df.drop_duplicates(subset=...)).")
+                    "drop or rename the duplicates (e.g. df.drop_duplicates(subset=...))."
+                )
         self.values: list[int | str] = values
         self.all_int = all(isinstance(v, int) for v in values)
 
@@ -107,7 +111,8 @@ class IdIndex:
         except KeyError:
             raise UnknownIdError(
                 f"No point with id {short_repr(key)} found ({what}). "
-                f"The collection has {len(self)} points; check col.ids or col.retrieve([...]).") from None
+                f"The collection has {len(self)} points; check col.ids or col.retrieve([...])."
+            ) from None
 
     def rows(self, values: Sequence[object], *, what: str = "point") -> np.ndarray:
         return np.fromiter((self.row(v, what=what) for v in values), dtype=np.int64, count=len(values))

@@ -32,8 +32,10 @@ def parse_key(key: Any, where: str = "key") -> tuple:
     (('a', 'b', None, 'c', 2), ('x.y', 'z'))
     """
     if not isinstance(key, str):
-        raise FilterError(f"{where}: {short_repr(key)} is not a string. A key is a payload field name "
-                          'or path, e.g. "colour", "address.city", "tags[]".')
+        raise FilterError(
+            f"{where}: {short_repr(key)} is not a string. A key is a payload field name "
+            'or path, e.g. "colour", "address.city", "tags[]".'
+        )
     parts: list = []
     i, n = 0, len(key)
     expect_key = True
@@ -43,7 +45,7 @@ def parse_key(key: Any, where: str = "key") -> tuple:
                 end = key.find('"', i + 1)
                 if end < 0:
                     break
-                parts.append(key[i + 1:end])
+                parts.append(key[i + 1 : end])
                 i = end + 1
             else:
                 j = i
@@ -56,7 +58,7 @@ def parse_key(key: Any, where: str = "key") -> tuple:
             expect_key = False
         elif key[i] == "[":
             end = key.find("]", i)
-            inner = key[i + 1:end] if end > 0 else "x"
+            inner = key[i + 1 : end] if end > 0 else "x"
             if end < 0 or (inner and not (inner.isascii() and inner.isdigit())):
                 break
             parts.append(int(inner) if inner else None)
@@ -69,13 +71,17 @@ def parse_key(key: Any, where: str = "key") -> tuple:
     else:
         if parts and not expect_key:
             return tuple(parts)
-    raise FilterError(f"{where}: {key!r} is not a valid key path. Use names joined by dots with [] or [index] "
-                      'for arrays, e.g. "country.cities[].name"; quote names with other characters: '
-                      '\'"my key".sub\'.')
+    raise FilterError(
+        f"{where}: {key!r} is not a valid key path. Use names joined by dots with [] or [index] "
+        'for arrays, e.g. "country.cities[].name"; quote names with other characters: '
+        "'\"my key\".sub'."
+    )
 
 
-_DT_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d+))?)?)?"
-                    r"(?: ?(Z|[+-]\d{2}(?::?\d{2})?))?")
+_DT_RE = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d+))?)?)?"
+    r"(?: ?(Z|[+-]\d{2}(?::?\d{2})?))?"
+)
 
 
 def parse_datetime(text: str) -> int | None:
@@ -103,8 +109,16 @@ def parse_datetime(text: str) -> int | None:
             digits = tz[1:].replace(":", "")
             offset = _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
             offset = -offset if tz[0] == "-" else offset
-        value = _dt.datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0),
-                             int((frac or "0")[:6].ljust(6, "0")), tzinfo=_dt.timezone(offset))
+        value = _dt.datetime(
+            int(y),
+            int(mo),
+            int(d),
+            int(hh or 0),
+            int(mm or 0),
+            int(ss or 0),
+            int((frac or "0")[:6].ljust(6, "0")),
+            tzinfo=_dt.timezone(offset),
+        )
     except ValueError:
         return None
     return (value - _EPOCH) // _dt.timedelta(microseconds=1)

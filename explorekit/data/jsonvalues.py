@@ -68,8 +68,9 @@ def _json(value: Any) -> Any:
         if value != value:
             return None
         if value in (math.inf, -math.inf):
-            raise _NotJson(value, "is not a JSON number. Replace infinite values (e.g. with None or a large "
-                                  "finite number).")
+            raise _NotJson(
+                value, "is not a JSON number. Replace infinite values (e.g. with None or a large finite number)."
+            )
         return value
     if t is list or t is tuple:
         for item in value:
@@ -90,8 +91,11 @@ def _json(value: Any) -> Any:
         obj = {}
         for k, item in value.items():
             if not isinstance(k, str):
-                raise _NotJson(k, "(an object key) is not a string. JSON object keys are strings; convert "
-                                  "them, e.g. {str(k): v for k, v in d.items()}.")
+                raise _NotJson(
+                    k,
+                    "(an object key) is not a string. JSON object keys are strings; convert "
+                    "them, e.g. {str(k): v for k, v in d.items()}.",
+                )
             try:
                 obj[str(k)] = _json(item)
             except _NotJson as err:
@@ -112,8 +116,11 @@ def _json(value: Any) -> Any:
         return None
     if isinstance(value, (_dt.datetime, _dt.date)):
         return pd.Timestamp(value).isoformat().replace("+00:00", "Z")
-    raise _NotJson(value, f"of type {type(value).__name__} is not a JSON value. Payload values are None, "
-                          "bool, int, float, str, lists and dicts of them.")
+    raise _NotJson(
+        value,
+        f"of type {type(value).__name__} is not a JSON value. Payload values are None, "
+        "bool, int, float, str, lists and dicts of them.",
+    )
 
 
 def to_json(value: Any, where: str = "payload") -> Any:

@@ -39,8 +39,9 @@ class Group:
 
     __slots__ = ("n", "data", "rows", "valid")
 
-    def __init__(self, n: int, data: np.ndarray, rows: np.ndarray | None = None,
-                 valid: np.ndarray | None = None) -> None:
+    def __init__(
+        self, n: int, data: np.ndarray, rows: np.ndarray | None = None, valid: np.ndarray | None = None
+    ) -> None:
         self.n, self.data, self.rows, self.valid = n, data, rows, valid
 
     @classmethod
@@ -91,15 +92,20 @@ class PathValues:
 
     @staticmethod
     def _groups(n: int) -> dict[str, Any]:
-        return dict(ints=Group.empty(n, np.int64), floats=Group.empty(n, np.float64), bools=Group.empty(n, bool),
-                    strs=Group.empty(n, np.intp), cats=np.zeros(0, dtype=object), others=Group.empty(n, bool))
+        return dict(
+            ints=Group.empty(n, np.int64),
+            floats=Group.empty(n, np.float64),
+            bools=Group.empty(n, bool),
+            strs=Group.empty(n, np.intp),
+            cats=np.zeros(0, dtype=object),
+            others=Group.empty(n, bool),
+        )
 
     @classmethod
     def nothing(cls, n: int) -> PathValues:
         """No value in any row (a missing key)."""
         none = np.zeros(n, dtype=bool)
-        return cls(n, has_value=none, nonempty=none, nullish=none, counts=Group.empty(n, np.int64),
-                   **cls._groups(n))
+        return cls(n, has_value=none, nonempty=none, nullish=none, counts=Group.empty(n, np.int64), **cls._groups(n))
 
     @classmethod
     def of_column(cls, kind: str, data: np.ndarray, present: np.ndarray, null: np.ndarray) -> PathValues:
@@ -120,8 +126,9 @@ class PathValues:
         """One JSON value per listed row (a json column's own values), split with few Python steps."""
         m = len(values)
         types = list(map(type, values))
-        lengths = np.fromiter((len(v) if t is list else (v is not None) for v, t in zip(values, types)),
-                              dtype=np.int64, count=m)
+        lengths = np.fromiter(
+            (len(v) if t is list else (v is not None) for v, t in zip(values, types)), dtype=np.int64, count=m
+        )
         flat = list(chain.from_iterable(v if t is list else (v,) for v, t in zip(values, types) if v is not None))
         frows = np.repeat(rows, lengths)
         ftypes = np.fromiter(map(type, flat), dtype=object, count=len(flat))
@@ -131,7 +138,7 @@ class PathValues:
         sel = ftypes == int
         try:
             parts["ints"] = Group(n, items[sel].astype(np.int64), frows[sel])
-        except OverflowError:      # a JSON integer beyond int64: the general path sorts it out
+        except OverflowError:  # a JSON integer beyond int64: the general path sorts it out
             return cls.of_walk(n, rows.tolist(), values, ())
         sel = ftypes == float
         parts["floats"] = Group(n, items[sel].astype(np.float64), frows[sel])
@@ -152,8 +159,7 @@ class PathValues:
         has_value[rows] = True
         nonempty = np.zeros(n, dtype=bool)
         nonempty[rows[lengths > 0]] = True
-        return cls(n, has_value=has_value, nonempty=nonempty, nullish=nullish,
-                   counts=Group(n, lengths, rows), **parts)
+        return cls(n, has_value=has_value, nonempty=nonempty, nullish=nullish, counts=Group(n, lengths, rows), **parts)
 
     @classmethod
     def of_walk(cls, n: int, rows: list[int], roots: list[Any], path: tuple) -> PathValues:
@@ -223,11 +229,19 @@ class PathValues:
             return out
 
         codes, cats = pd.factorize(np.array(sv, dtype=object)) if sv else (np.zeros(0, dtype=np.intp), [])
-        return cls(n, ints=group(ir, np.array(iv, dtype=np.int64)), floats=group(fr, np.array(fv, dtype=np.float64)),
-                   bools=group(br, np.array(bv, dtype=bool)), strs=group(sr, np.asarray(codes, dtype=np.intp)),
-                   cats=np.asarray(cats, dtype=object), others=group(orow, np.zeros(len(orow), dtype=bool)),
-                   has_value=mask(cnt_r), nonempty=mask(nonempty), nullish=mask(nullish),
-                   counts=group(cnt_r, np.array(cnt_v, dtype=np.int64)))
+        return cls(
+            n,
+            ints=group(ir, np.array(iv, dtype=np.int64)),
+            floats=group(fr, np.array(fv, dtype=np.float64)),
+            bools=group(br, np.array(bv, dtype=bool)),
+            strs=group(sr, np.asarray(codes, dtype=np.intp)),
+            cats=np.asarray(cats, dtype=object),
+            others=group(orow, np.zeros(len(orow), dtype=bool)),
+            has_value=mask(cnt_r),
+            nonempty=mask(nonempty),
+            nullish=mask(nullish),
+            counts=group(cnt_r, np.array(cnt_v, dtype=np.int64)),
+        )
 
 
 def walk(value: Any, path: tuple, out: list, i: int = 0) -> None:

@@ -43,12 +43,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from explorekit.data.column import Column, absent_like, column_from_cells, column_from_series
 from explorekit._support.errors import ExploreError, short_repr, unknown
+from explorekit.data.column import Column, absent_like, column_from_cells, column_from_series
 from explorekit.data.jsonvalues import ABSENT, cells_to_json, copy_json, is_top_missing, to_json
 from explorekit.data.pathvalues import PathValues, walk
-from explorekit.data.payload_arrow import columns_from_arrow
-from explorekit.data.payload_arrow import columns_to_arrow
+from explorekit.data.payload_arrow import columns_from_arrow, columns_to_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -96,8 +95,9 @@ class Payload:
             if rec is None:
                 continue
             if not isinstance(rec, Mapping):
-                raise ExploreError(f"payload record {i}: {short_repr(rec)} is not a dict. Pass one dict "
-                                   "(or None) per point.")
+                raise ExploreError(
+                    f"payload record {i}: {short_repr(rec)} is not a dict. Pass one dict (or None) per point."
+                )
             keys.update(dict.fromkeys(rec))
         cols = {}
         for key in keys:
@@ -124,8 +124,10 @@ class Payload:
         names = list(df.columns)
         for name in names:
             if not isinstance(name, str):
-                raise ExploreError(f"payload column name {name!r} is not a string. Payload keys are strings; "
-                                   "rename, e.g. df.columns = df.columns.astype(str).")
+                raise ExploreError(
+                    f"payload column name {name!r} is not a string. Payload keys are strings; "
+                    "rename, e.g. df.columns = df.columns.astype(str)."
+                )
         if len(set(names)) != len(names):
             dup = sorted({c for c in names if names.count(c) > 1})
             raise ExploreError(f"payload columns {dup} appear more than once. Rename or drop the duplicates.")
@@ -176,8 +178,11 @@ class Payload:
         for key, col in self._cols.items():
             if col.present[row]:
                 value = col.data[row]
-                out[key] = None if col.null[row] else (
-                    copy_json(value) if col.kind == "json" else value if col.kind == "str" else value.item())
+                out[key] = (
+                    None
+                    if col.null[row]
+                    else (copy_json(value) if col.kind == "json" else value if col.kind == "str" else value.item())
+                )
         return out
 
     def to_records(self) -> list[dict]:
@@ -203,8 +208,12 @@ class Payload:
             b = b if b is not None else absent_like(a, other._n)
             if a.kind != b.kind:
                 a, b = a.as_json(), b.as_json()
-            cols[key] = Column(a.kind, np.concatenate([a.data, b.data]),
-                                np.concatenate([a.present, b.present]), np.concatenate([a.null, b.null]))
+            cols[key] = Column(
+                a.kind,
+                np.concatenate([a.data, b.data]),
+                np.concatenate([a.present, b.present]),
+                np.concatenate([a.null, b.null]),
+            )
         return Payload(self._n + other._n, cols)
 
     def select(self, rows: Any, columns: Sequence[str] | None = None, *, copy: bool = True) -> pd.DataFrame:
@@ -218,8 +227,7 @@ class Payload:
         data = self.display_columns(rows, names, copy=copy)
         return pd.DataFrame(data, index=pd.RangeIndex(len(rows)), columns=pd.Index(names, dtype=object))
 
-    def display_columns(self, rows: Any, columns: Sequence[str] | None = None, *,
-                        copy: bool = True) -> dict[str, Any]:
+    def display_columns(self, rows: Any, columns: Sequence[str] | None = None, *, copy: bool = True) -> dict[str, Any]:
         """The display values of these rows (positions) and columns, as ``select`` shows them.
 
         A dict ``{column: values}`` in column order, ready for
@@ -235,13 +243,12 @@ class Payload:
         names = self.columns if columns is None else list(columns)
         for name in names:
             if name not in self._cols:
-                raise ExploreError(unknown("payload column", name, self.columns,
-                                           f"Choose from {self.columns[:20]}."))
+                raise ExploreError(unknown("payload column", name, self.columns, f"Choose from {self.columns[:20]}."))
         index = None
         data: dict[str, Any] = {}
         for name in names:
             values = self._cols[name].display(rows, copy)
-            if getattr(values, "dtype", None) == object:         # object stays object: no str inference
+            if getattr(values, "dtype", None) == object:  # object stays object: no str inference
                 index = pd.RangeIndex(len(rows)) if index is None else index
                 values = pd.Series(values, index=index, dtype=object, copy=False)
             data[name] = values
@@ -265,6 +272,7 @@ class Payload:
 
     def values(self, path: tuple) -> PathValues:
         """The values at a parsed key path, cached (str = key, int = index, None = ``[]``)."""
+
         def build() -> PathValues:
             col = self._cols.get(path[0]) if path and isinstance(path[0], str) else None
             if col is None:
@@ -277,10 +285,12 @@ class Payload:
             if len(path) == 1:
                 return PathValues.of_cells(self._n, rows, col.data[rows].tolist())
             return PathValues.of_walk(self._n, rows.tolist(), col.data[rows].tolist(), path[1:])
+
         return self.cached(("values", path), build)
 
     def nested(self, path: tuple) -> tuple[Payload, np.ndarray]:
         """The objects inside the arrays at ``path`` as a payload of their own, and their parent rows."""
+
         def build() -> tuple[Payload, np.ndarray]:
             col = self._cols.get(path[0]) if path and isinstance(path[0], str) else None
             records: list[dict] = []
@@ -297,4 +307,5 @@ class Payload:
                                     records.append(item)
                                     parents.append(r)
             return Payload.from_records(records, normalised=True), np.array(parents, dtype=np.int64)
+
         return self.cached(("nested", path), build)

@@ -30,13 +30,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from explorekit.data.column import Column
 from explorekit._support.errors import ExploreError, short_repr
-
+from explorekit.data.column import Column
 
 __all__ = ["columns_from_arrow", "columns_to_arrow", "upgrade_first_layout"]
 
-_META = b"explorekit.payload"        # the stored format's key (the module's name when it was written)
+_META = b"explorekit.payload"  # the stored format's key (the module's name when it was written)
 _FORMAT = 1
 _TYPED = {"int": (np.int64, 0, int), "float": (np.float64, 0.0, float), "bool": (bool, False, bool)}
 _WHERE = "Payload.from_arrow"
@@ -58,11 +57,12 @@ def columns_to_arrow(n: int, cols: dict[str, Column]) -> "pa.Table":
             encoding = "json"
             rows = np.flatnonzero(col.present)
             text = np.full(len(col.data), None, dtype=object)
-            text[rows] = ["null" if z else json.dumps(v)
-                          for v, z in zip(col.data[rows].tolist(), col.null[rows].tolist())]
+            text[rows] = [
+                "null" if z else json.dumps(v) for v, z in zip(col.data[rows].tolist(), col.null[rows].tolist())
+            ]
             array = pa.array(text, type=pa.string())
         elif col.kind == "str":
-            encoding, array = "plain", pa.array(col.data, type=pa.string())     # None where missing
+            encoding, array = "plain", pa.array(col.data, type=pa.string())  # None where missing
         else:
             encoding, array = "plain", pa.array(col.data, mask=~col.present)
         arrays.append(array)
@@ -71,8 +71,10 @@ def columns_to_arrow(n: int, cols: dict[str, Column]) -> "pa.Table":
 
 
 def _bad(what: str) -> ExploreError:
-    return ExploreError(f"{_WHERE}: {what} Pass a table made by Payload.to_arrow() (or read from a Parquet "
-                        "file it was written to); for any other table use Payload.from_frame(table.to_pandas()).")
+    return ExploreError(
+        f"{_WHERE}: {what} Pass a table made by Payload.to_arrow() (or read from a Parquet "
+        "file it was written to); for any other table use Payload.from_frame(table.to_pandas())."
+    )
 
 
 def _spec(field: "pa.Field") -> tuple[str, str]:
@@ -90,8 +92,10 @@ def _spec(field: "pa.Field") -> tuple[str, str]:
     else:
         ok = False
     if not ok:
-        raise _bad(f"column {field.name!r} (Arrow type {field.type}, kind {kind or '?'!r}, encoding "
-                   f"{encoding or '?'!r}) is not a payload column.")
+        raise _bad(
+            f"column {field.name!r} (Arrow type {field.type}, kind {kind or '?'!r}, encoding "
+            f"{encoding or '?'!r}) is not a payload column."
+        )
     return kind, encoding
 
 
@@ -103,8 +107,9 @@ def _decode(name: str, kind: str, encoding: str, values: Any) -> Column:
         if kind == "str":
             return Column("str", np.fromiter(values.to_pylist(), dtype=object, count=n), present, null)
         dtype, fill, _ = _TYPED[kind]
-        return Column(kind, np.asarray(values.fill_null(fill).to_numpy(zero_copy_only=False), dtype=dtype),
-                      present, null)
+        return Column(
+            kind, np.asarray(values.fill_null(fill).to_numpy(zero_copy_only=False), dtype=dtype), present, null
+        )
     try:
         cells = [None if text is None else json.loads(text) for text in values.to_pylist()]
     except ValueError as err:
@@ -137,10 +142,12 @@ def columns_from_arrow(table: Any) -> tuple[int, dict[str, Column]]:
     names = table.column_names
     if len(set(names)) != len(names):
         raise _bad(f"column names {sorted({c for c in names if names.count(c) > 1})} appear more than once.")
-    specs = [_spec(field) for field in table.schema]            # every check before any work
+    specs = [_spec(field) for field in table.schema]  # every check before any work
     n = table.num_rows if table.num_columns else meta["rows"]
-    return n, {name: _decode(name, kind, encoding, values)
-               for name, (kind, encoding), values in zip(names, specs, table.columns)}
+    return n, {
+        name: _decode(name, kind, encoding, values)
+        for name, (kind, encoding), values in zip(names, specs, table.columns)
+    }
 
 
 def upgrade_first_layout(table: "pa.Table", kinds: dict[str, str], rows: int) -> "pa.Table":
@@ -157,8 +164,7 @@ def upgrade_first_layout(table: "pa.Table", kinds: dict[str, str], rows: int) ->
         encoding = "json" if kind == "json" or pc.any(null).as_py() else "plain"
         if encoding == "json":
             if kind != "json":
-                values = pa.array([None if v is None else json.dumps(v) for v in values.to_pylist()],
-                                  type=pa.string())
+                values = pa.array([None if v is None else json.dumps(v) for v in values.to_pylist()], type=pa.string())
             values = pc.if_else(null, "null", values)
         arrays.append(values)
         fields.append(_field(key, values, kind, encoding))

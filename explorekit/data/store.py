@@ -38,7 +38,7 @@ class SavedState:
 
     meta: dict
     arrays: dict[str, np.ndarray]
-    kind: str = ""                   # the class that wrote it, "module:QualName"
+    kind: str = ""  # the class that wrote it, "module:QualName"
 
 
 @dataclass
@@ -48,9 +48,9 @@ class VectorSpace:
     name: str
     distance: str
     stored: np.ndarray
-    index: Any = None                     # approximate index (explorekit.index), built on need
-    quantizer: Any = None                 # explorekit.quantization.Quantizer, from col.quantize
-    extras: dict = field(default_factory=dict)   # cached projections and the like (or their SavedState)
+    index: Any = None  # approximate index (explorekit.index), built on need
+    quantizer: Any = None  # explorekit.quantization.Quantizer, from col.quantize
+    extras: dict = field(default_factory=dict)  # cached projections and the like (or their SavedState)
 
     @property
     def dim(self) -> int:
@@ -92,8 +92,9 @@ def resolve_vector_name(names: list[str], using: str | None, where: str = "using
             return ""
         if len(names) == 1 and using is None:
             return names[0]
-        raise UnknownVectorError(f"{where}: this collection has named vectors {names}; "
-                                 f"say which one to search, e.g. using={names[0]!r}.")
+        raise UnknownVectorError(
+            f"{where}: this collection has named vectors {names}; say which one to search, e.g. using={names[0]!r}."
+        )
     if using not in names:
         known = [n or "<unnamed: using=None>" for n in names]
         raise UnknownVectorError(unknown(f"vector name ({where})", using, known, f"Pass {where}= one of {known}."))

@@ -59,7 +59,7 @@ ANNOY_HANDICAP = 2.0
 
 
 _ESCALATIONS = 2
-_MAX_SEARCH_K = 2**31 - 1      # annoy takes a C int; far more than the nodes of any forest it holds
+_MAX_SEARCH_K = 2**31 - 1  # annoy takes a C int; far more than the nodes of any forest it holds
 _TOLERANCE = 1e-5
 
 
@@ -108,8 +108,13 @@ def codes_candidates(plan: Prepared, index: AnnIndex, ef: int) -> tuple[np.ndarr
     rows = plan.scan_rows()
     estimates = index.codes.estimate(plan.query.vectors, rows)
     width = _width(int(math.ceil(ef * kind_factor(plan, index))), plan.top)
-    keep = select(plan.query, estimates, index.tuning.get("sigma", 0.0), width,
-                  plan.mask if (plan.mask is not None and rows is None) else None)
+    keep = select(
+        plan.query,
+        estimates,
+        index.tuning.get("sigma", 0.0),
+        width,
+        plan.mask if (plan.mask is not None and rows is None) else None,
+    )
     return rescore(plan, keep if rows is None else rows[keep], plan.top)
 
 
@@ -132,16 +137,16 @@ def annoy_candidates(plan: Prepared, index: AnnIndex, ef: int) -> tuple[np.ndarr
     unit_ms = (annoy_ms / (index.default_ef("annoy") * index.n_trees)) if annoy_ms else None
     for round_ in range(_ESCALATIONS + 1):
         search_k = min(int(math.ceil(width * index.n_trees / frac)), _MAX_SEARCH_K)
-        if round_ and unit_ms is not None and exact_ms is not None and \
-                unit_ms * search_k * len(probes) > exact_ms:
-            return None                        # more effort would cost more than a scan
+        if round_ and unit_ms is not None and exact_ms is not None and unit_ms * search_k * len(probes) > exact_ms:
+            return None  # more effort would cost more than a scan
         found, bounds = [], []
         for vector, bounded in probes:
             wanted = width if (bounded or bound_of is not None) else 2 * top + 16
             asked = int(math.ceil(wanted / frac))
             if bounded:
-                rows, dist = index.forest.annoy.get_nns_by_vector(vector, min(asked, n), search_k=search_k,
-                                                                  include_distances=True)
+                rows, dist = index.forest.annoy.get_nns_by_vector(
+                    vector, min(asked, n), search_k=search_k, include_distances=True
+                )
                 rows = np.asarray(rows, np.int64)
                 bounds.append(_bound(rows, dist, asked, n, index.metric))
             else:
@@ -164,9 +169,9 @@ def annoy_candidates(plan: Prepared, index: AnnIndex, ef: int) -> tuple[np.ndarr
 def _bound(rows: np.ndarray, dist: list, asked: int, n: int, metric: str) -> float:
     """Largest internal similarity a point *not* returned by this probe can have."""
     if len(rows) >= n:
-        return -np.inf                         # every point came back
+        return -np.inf  # every point came back
     if len(rows) < min(asked, n) or not len(rows):
-        return np.inf                          # came back short: nothing is certain
+        return np.inf  # came back short: nothing is certain
     d = float(dist[-1])
     if metric == "angular":
         sim = 1.0 - d * d / 2.0
@@ -191,14 +196,14 @@ def _probes(plan: Prepared):
     if q.kind == "nearest":
         return [(v[0], False)], None
     if q.kind == "sum_scores":
-        direction = v[:q.n_positive].sum(axis=0) - v[q.n_positive:].sum(axis=0)
+        direction = v[: q.n_positive].sum(axis=0) - v[q.n_positive :].sum(axis=0)
         if distance == "euclid":
             direction = direction / np.float32(q.n_positive - q.n_negative)
         return [(direction, False)], None
     if q.kind == "best_score":
         if q.n_positive:
-            return [(p, True) for p in v[:q.n_positive]], lambda b: _sig(max(b))
-        negatives = v[q.n_positive:]
+            return [(p, True) for p in v[: q.n_positive]], lambda b: _sig(max(b))
+        negatives = v[q.n_positive :]
         probes = [(-m, True) for m in negatives]
         if len(negatives) > 1:
             probes.append((-negatives.mean(axis=0), False))
@@ -238,8 +243,7 @@ def estimate_costs(plan: Prepared, index: AnnIndex) -> dict[str, float]:
     frac = plan.allowed / max(n, 1)
     m = len(plan.query.vectors)
     exact = ms["exact"] or 1.0
-    costs = {"exact": exact * (frac if plan.selective else 1.0)
-             * (1 + 0.1 * (m - 1))}
+    costs = {"exact": exact * (frac if plan.selective else 1.0) * (1 + 0.1 * (m - 1))}
     scale = max(1.0, plan.top / 10)
     # manhattan: the L1-from-L2 estimate of sign codes ranks far-off query vectors (an
     # average_vector query 2 avg(P) - avg(N) often lies outside the data) badly: measured
@@ -270,7 +274,7 @@ def annoy_serves(plan: Prepared) -> bool:
             return True
         return distance == "euclid" and q.n_positive > q.n_negative
     if q.kind == "best_score" and q.n_positive == 0:
-        return distance in ("cosine", "dot")       # farthest points = nearest to -n
+        return distance in ("cosine", "dot")  # farthest points = nearest to -n
     return True
 
 

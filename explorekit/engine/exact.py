@@ -18,7 +18,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from explorekit.engine.prepare import Prepared
 from explorekit.scoring.distances import display, exact_similarity, passes_threshold, similarity
 from explorekit.scoring.topk import merge_top_k, top_k
 
-_BLOCK_FLOATS = 1 << 22          # similarity block size (examples x rows) for one pass
+_BLOCK_FLOATS = 1 << 22  # similarity block size (examples x rows) for one pass
 
 
 def exact_candidates(plans: list[Prepared], top: list[int] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -56,7 +57,7 @@ def _score_rows(plan: Prepared, rows: np.ndarray, k: int) -> tuple[np.ndarray, n
         return empty()
     if len(plan.query.vectors):
         scores = plan.query.combine(similarity(plan.query.vectors, plan.space.stored[rows], plan.space.distance))
-    else:                                   # context search with no pairs: every point scores 0
+    else:  # context search with no pairs: every point scores 0
         scores = np.zeros(len(rows), np.float32)
     keep = top_k(scores, _refine_width(k), rows)
     return rows[keep], scores[keep]
@@ -70,16 +71,16 @@ def _shared_pass(plans: list[Prepared], tops: list[int]) -> list[tuple[np.ndarra
     best = [empty() for _ in plans]
     block = max(4096, _BLOCK_FLOATS // max(1, len(examples)))
     for begin in range(0, len(stored), block):
-        chunk = stored[begin:begin + block]
+        chunk = stored[begin : begin + block]
         sims = similarity(examples, chunk, distance) if len(examples) else None
         rows = np.arange(begin, begin + len(chunk))
         for j, plan in enumerate(plans):
             if sims is None or starts[j] == starts[j + 1]:
                 scores = np.zeros(len(chunk), np.float32)
             else:
-                scores = plan.query.combine(sims[starts[j]:starts[j + 1]])
+                scores = plan.query.combine(sims[starts[j] : starts[j + 1]])
             if plan.mask is not None:
-                scores = np.where(plan.mask[begin:begin + len(chunk)], scores, np.float32(-np.inf))
+                scores = np.where(plan.mask[begin : begin + len(chunk)], scores, np.float32(-np.inf))
             keep = top_k(scores, _refine_width(tops[j]), rows)
             best[j] = merge_top_k(*best[j], rows[keep], scores[keep], _refine_width(tops[j]))
     return best
@@ -107,8 +108,7 @@ def rescore(plan: Prepared, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     if len(plan.query.vectors) == 0:
         scores = np.zeros(len(rows), np.float32)
     else:
-        scores = plan.query.combine(exact_similarity(plan.query.vectors, plan.space.stored[rows],
-                                                     plan.space.distance))
+        scores = plan.query.combine(exact_similarity(plan.query.vectors, plan.space.stored[rows], plan.space.distance))
     keep = top_k(scores, k, rows)
     return rows[keep], scores[keep]
 
@@ -118,8 +118,9 @@ def empty() -> tuple[np.ndarray, np.ndarray]:
     return np.empty(0, np.int64), np.empty(0, np.float32)
 
 
-def finish(plan: Prepared, rows: np.ndarray, scores: np.ndarray, *,
-           shown: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def finish(
+    plan: Prepared, rows: np.ndarray, scores: np.ndarray, *, shown: Callable[[np.ndarray], np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Display rule, threshold, offset and limit on candidates sorted best first.
 
     ``shown`` replaces the display rule (quantized scores without rescoring).
@@ -135,4 +136,4 @@ def finish(plan: Prepared, rows: np.ndarray, scores: np.ndarray, *,
             stop = int(np.argmin(ok))
             rows, scores = rows[:stop], scores[:stop]
     offset = plan.request.offset
-    return rows[offset: offset + plan.request.limit], scores[offset: offset + plan.request.limit]
+    return rows[offset : offset + plan.request.limit], scores[offset : offset + plan.request.limit]

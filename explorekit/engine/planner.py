@@ -35,8 +35,15 @@ from __future__ import annotations
 import numpy as np
 
 from explorekit import index as index_settings
-from explorekit.engine.approximate import (annoy_serves, effort, ensure_index, estimate_costs, index_candidates,
-                                           kind_factor, kind_key)
+from explorekit.engine.approximate import (
+    annoy_serves,
+    effort,
+    ensure_index,
+    estimate_costs,
+    index_candidates,
+    kind_factor,
+    kind_key,
+)
 from explorekit.engine.exact import exact_candidates, finish
 from explorekit.engine.prepare import Prepared
 from explorekit.engine.quantized import quantized_batch
@@ -47,11 +54,14 @@ def choose(plan: Prepared) -> str:
     """The path for one prepared request (one of ``PATHS``); records it with ``plan.decide``."""
     params = plan.request.params
     if params.exact:
-        return plan.decide("exact", "params.exact=True: exact scan of the original vectors, "
-                                    "quantization off (as Qdrant)")
+        return plan.decide(
+            "exact", "params.exact=True: exact scan of the original vectors, quantization off (as Qdrant)"
+        )
     if plan.space.quantizer is not None and not params.ignore:
-        return plan.decide("quantized", f"{plan.space.quantizer.method} quantization of "
-                                        f"{plan.space.label}: candidates by quantized score")
+        return plan.decide(
+            "quantized",
+            f"{plan.space.quantizer.method} quantization of {plan.space.label}: candidates by quantized score",
+        )
     space = plan.space
     n, dim = len(space.stored), space.dim
     if len(plan.query.vectors) == 0:
@@ -59,30 +69,37 @@ def choose(plan: Prepared) -> str:
     indexing_kb, full_scan_kb = index_settings.INDEXING_THRESHOLD_KB, index_settings.FULL_SCAN_THRESHOLD_KB
     kb = n * dim * 4 / 1024
     if kb < indexing_kb:
-        return plan.decide("exact",
-                           f"{n:,} vectors x {dim} dims = {kb:,.0f} KB, below Qdrant's indexing_threshold "
-                           f"({indexing_kb:,} KB): exact scan, as Qdrant does for an unindexed segment")
+        return plan.decide(
+            "exact",
+            f"{n:,} vectors x {dim} dims = {kb:,.0f} KB, below Qdrant's indexing_threshold "
+            f"({indexing_kb:,} KB): exact scan, as Qdrant does for an unindexed segment",
+        )
     allowed = plan.allowed
-    if plan.request.filter is not None:          # not for the ids a request leaves out
+    if plan.request.filter is not None:  # not for the ids a request leaves out
         akb = allowed * dim * 4 / 1024
         if akb < full_scan_kb:
-            return plan.decide("exact",
-                               f"filter keeps {allowed:,} of {n:,} points ({akb:,.0f} KB < full_scan_threshold "
-                               f"{full_scan_kb:,} KB): exact scan of those points, as Qdrant does")
+            return plan.decide(
+                "exact",
+                f"filter keeps {allowed:,} of {n:,} points ({akb:,.0f} KB < full_scan_threshold "
+                f"{full_scan_kb:,} KB): exact scan of those points, as Qdrant does",
+            )
     index = ensure_index(plan)
     if index.method != "auto":
         method = index.method
         if method == "annoy" and not annoy_serves(plan):
             method = "sign_codes"
-            why = (f"index.method='annoy' but annoy cannot propose candidates for this "
-                   f"{plan.query.kind} query on {space.distance}; sign codes instead")
+            why = (
+                f"index.method='annoy' but annoy cannot propose candidates for this "
+                f"{plan.query.kind} query on {space.distance}; sign codes instead"
+            )
         else:
             why = f"index.method={index.method!r}"
         return plan.decide(method, why + _effort_text(plan, index, method))
     costs = estimate_costs(plan, index)
     best = min(costs, key=costs.__getitem__)
-    shown = ", ".join(f"{k}{' (x2 handicap)' if k == 'annoy' else ''} {v:.2f}"
-                      for k, v in sorted(costs.items(), key=lambda kv: kv[1]))
+    shown = ", ".join(
+        f"{k}{' (x2 handicap)' if k == 'annoy' else ''} {v:.2f}" for k, v in sorted(costs.items(), key=lambda kv: kv[1])
+    )
     why = f"estimated ms from build-time tuning: {shown}"
     if best == "exact":
         return plan.decide("exact", "exact scan is cheapest; " + why)

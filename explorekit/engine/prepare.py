@@ -28,7 +28,7 @@ from explorekit.query.requests import Example, Request
 from explorekit.scoring.distances import preprocess
 from explorekit.scoring.formulas import ScoringQuery
 
-DENSE_MASK = 0.25                # above this fraction of passing rows, scan all rows and mask
+DENSE_MASK = 0.25  # above this fraction of passing rows, scan all rows and mask
 PATHS = ("exact", "quantized", "annoy", "sign_codes")
 
 
@@ -39,10 +39,10 @@ class Prepared:
     request: Request
     space: VectorSpace
     query: ScoringQuery
-    mask: np.ndarray | None          # rows allowed (filter and id exclusion); None = all
-    resolver: Resolver | None = None   # how the examples were turned into vectors (for explanations)
-    path: str = "exact"              # one of PATHS, set by the planner (and by fallbacks)
-    reason: str = ""                 # one sentence per decision, "; "-joined
+    mask: np.ndarray | None  # rows allowed (filter and id exclusion); None = all
+    resolver: Resolver | None = None  # how the examples were turned into vectors (for explanations)
+    path: str = "exact"  # one of PATHS, set by the planner (and by fallbacks)
+    reason: str = ""  # one sentence per decision, "; "-joined
 
     @property
     def top(self) -> int:
@@ -102,8 +102,7 @@ def prepare(store: Store, request: Request, lookup: Store | None = None) -> Prep
         for i, (p, n) in enumerate(request.context):
             vectors += [resolve.stored(p, f"context[{i}].positive"), resolve.stored(n, f"context[{i}].negative")]
         qkind, layout = kind, {"n_pairs": len(request.context)}
-    stacked = preprocess(np.vstack(vectors) if vectors else np.zeros((0, space.dim), np.float32),
-                         space.distance)
+    stacked = preprocess(np.vstack(vectors) if vectors else np.zeros((0, space.dim), np.float32), space.distance)
     mask = None
     if request.filter is not None:
         mask = filter_mask(request.filter, store.payload, store.ids)
@@ -145,7 +144,8 @@ class Resolver:
             raise DimensionError(
                 f"Vector dimension error: expected dim: {self.space.dim}, got {vector.shape[0]} "
                 f"({where}, {origin}). The searched vector {self.space.label} has dimension "
-                f"{self.space.dim}; pass vectors of that length or look ids up in a matching space.")
+                f"{self.space.dim}; pass vectors of that length or look ids up in a matching space."
+            )
         return vector
 
 

@@ -15,7 +15,7 @@ from explorekit.engine.prepare import Prepared
 from explorekit.query.params import candidate_count
 from explorekit.scoring.topk import top_k
 
-_BATCH_FLOATS = 1 << 24     # scores of one stacked quantized scan (64 MiB); more: in chunks
+_BATCH_FLOATS = 1 << 24  # scores of one stacked quantized scan (64 MiB); more: in chunks
 
 
 def quantized(plan: Prepared) -> tuple[np.ndarray, np.ndarray]:

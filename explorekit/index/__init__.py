@@ -34,8 +34,17 @@ from explorekit.index._ann import check_meta as check_index_meta
 from explorekit.index._codes import select
 from explorekit.index._forest import METRICS
 
-INDEXING_THRESHOLD_KB = 10_000     # Qdrant's default indexing_threshold: smaller data is scanned
-FULL_SCAN_THRESHOLD_KB = 10_000    # Qdrant's default full_scan_threshold: filters keeping less, too
+INDEXING_THRESHOLD_KB = 10_000  # Qdrant's default indexing_threshold: smaller data is scanned
+FULL_SCAN_THRESHOLD_KB = 10_000  # Qdrant's default full_scan_threshold: filters keeping less, too
 
-__all__ = ["FULL_SCAN_THRESHOLD_KB", "INDEXING_THRESHOLD_KB", "METRICS", "AnnIndex", "build_index",
-           "check_index_meta", "default_n_trees", "load_index", "select"]
+__all__ = [
+    "FULL_SCAN_THRESHOLD_KB",
+    "INDEXING_THRESHOLD_KB",
+    "METRICS",
+    "AnnIndex",
+    "build_index",
+    "check_index_meta",
+    "default_n_trees",
+    "load_index",
+    "select",
+]

@@ -31,19 +31,18 @@ from typing import Any, NoReturn
 import numpy as np
 
 from explorekit._support.errors import ExploreError, PersistenceError, short_repr
+from explorekit._support.progress import task
 from explorekit.data.store import VectorSpace
 from explorekit.index._codes import SignCodes
-from explorekit._support.progress import task
 from explorekit.index._forest import METRICS, Forest
 from explorekit.index._tune import tune
-
 
 FORMAT_VERSION = 1
 METHODS = ("auto", "annoy", "sign_codes")
 # "binary" was the sign codes' name before they were told apart from binary quantization; still accepted.
 _ALIASES = {"binary": "sign_codes"}
-_TUNING_KEY = {"annoy": "annoy", "sign_codes": "binary"}    # keys of the saved tuning (unchanged format)
-MAX_TREES = 1024     # each tree costs about 8 bytes a point; recall stops rising long before this
+_TUNING_KEY = {"annoy": "annoy", "sign_codes": "binary"}  # keys of the saved tuning (unchanged format)
+MAX_TREES = 1024  # each tree costs about 8 bytes a point; recall stops rising long before this
 
 
 def default_n_trees(n: int, dim: int) -> int:
@@ -83,8 +82,10 @@ class AnnIndex:
     def method(self, value: str) -> None:
         value = _ALIASES.get(value, value) if isinstance(value, str) else value
         if value not in METHODS:
-            raise ExploreError(f"AnnIndex.method: {short_repr(value)} is not one of {list(METHODS)}. "
-                               "Use 'auto' (the planner decides), 'annoy' or 'sign_codes'.")
+            raise ExploreError(
+                f"AnnIndex.method: {short_repr(value)} is not one of {list(METHODS)}. "
+                "Use 'auto' (the planner decides), 'annoy' or 'sign_codes'."
+            )
         self._method = value
 
     def __len__(self) -> int:
@@ -118,8 +119,10 @@ class AnnIndex:
 
     def __repr__(self) -> str:
         ef = self.tuning.get("ef", {})
-        return (f"AnnIndex({len(self):,} x {self.dim}, {self.metric}, {self.n_trees} trees, "
-                f"method={self.method!r}, default ef {ef})")
+        return (
+            f"AnnIndex({len(self):,} x {self.dim}, {self.metric}, {self.n_trees} trees, "
+            f"method={self.method!r}, default ef {ef})"
+        )
 
     # ------------------------------------------------------------------ saving
     def save(self, path: str | Path) -> dict[str, Any]:
@@ -132,10 +135,18 @@ class AnnIndex:
         path = Path(path)
         self.forest.save(path)
         mean = self.codes.save(_sibling(path, ".codes.npy"), _sibling(path, ".rows.npy"))
-        meta = {"format": FORMAT_VERSION, "distance": self.distance, "metric": self.metric,
-                "dim": self.dim, "n_items": len(self), "n_trees": self.n_trees,
-                "method": self.method, "tuning": self.tuning, "mean": mean,
-                "files": [path.name] + [_sibling(path, s).name for s in (".codes.npy", ".rows.npy", ".json")]}
+        meta = {
+            "format": FORMAT_VERSION,
+            "distance": self.distance,
+            "metric": self.metric,
+            "dim": self.dim,
+            "n_items": len(self),
+            "n_trees": self.n_trees,
+            "method": self.method,
+            "tuning": self.tuning,
+            "mean": mean,
+            "files": [path.name] + [_sibling(path, s).name for s in (".codes.npy", ".rows.npy", ".json")],
+        }
         _sibling(path, ".json").write_text(json.dumps(meta))
         return meta
 
@@ -155,21 +166,26 @@ class AnnIndex:
             if meta is None:
                 meta = json.loads(_sibling(path, ".json").read_text())
         except (OSError, ValueError) as err:
-            raise PersistenceError(f"Approximate index {where!r} cannot be read ({err}). "
-                                   "Rebuild it with col.build_index().") from None
+            raise PersistenceError(
+                f"Approximate index {where!r} cannot be read ({err}). Rebuild it with col.build_index()."
+            ) from None
         metric = METRICS.get(metric, metric)
         check_meta(meta, where, dim, metric)
         try:
             forest = Forest.load(path, dim, metric, n_items=meta["n_items"])
-            codes = SignCodes.load(_sibling(path, ".codes.npy"), _sibling(path, ".rows.npy"),
-                                   meta["mean"], meta["distance"])
+            codes = SignCodes.load(
+                _sibling(path, ".codes.npy"), _sibling(path, ".rows.npy"), meta["mean"], meta["distance"]
+            )
         except (OSError, ValueError, IndexError) as err:
-            raise PersistenceError(f"Approximate index files of {where!r} cannot be read ({err}). "
-                                   "Rebuild it with col.build_index().") from None
+            raise PersistenceError(
+                f"Approximate index files of {where!r} cannot be read ({err}). Rebuild it with col.build_index()."
+            ) from None
         if forest.n_items != meta["n_items"] or len(codes) != meta["n_items"]:
-            raise PersistenceError(f"Approximate index {where!r} is truncated: {forest.n_items} forest "
-                                   f"items and {len(codes)} codes for {meta['n_items']} points. "
-                                   "Rebuild it with col.build_index().")
+            raise PersistenceError(
+                f"Approximate index {where!r} is truncated: {forest.n_items} forest "
+                f"items and {len(codes)} codes for {meta['n_items']} points. "
+                "Rebuild it with col.build_index()."
+            )
         index = cls(forest, codes, meta["distance"], meta["tuning"])
         index.method = meta.get("method", "auto")
         return index
@@ -180,13 +196,16 @@ def load_index(path: str | Path, meta: dict[str, Any], space: "VectorSpace") -> 
     check_meta(meta, str(path), space.dim, METRICS[space.distance], space.distance, len(space.stored))
     index = AnnIndex.load(path, space.dim, space.distance, meta)
     if len(index) != len(space.stored):
-        raise PersistenceError(f"Approximate index {str(path)!r} covers {len(index)} points, the vectors "
-                               f"have {len(space.stored)}. Rebuild it with col.build_index().")
+        raise PersistenceError(
+            f"Approximate index {str(path)!r} covers {len(index)} points, the vectors "
+            f"have {len(space.stored)}. Rebuild it with col.build_index()."
+        )
     return index
 
 
-def check_meta(meta: Any, where: str, dim: int, metric: str, distance: str | None = None,
-               n_items: int | None = None) -> None:
+def check_meta(
+    meta: Any, where: str, dim: int, metric: str, distance: str | None = None, n_items: int | None = None
+) -> None:
     """Raise PersistenceError unless ``meta`` describes an index of this space as :meth:`AnnIndex.save` does.
 
     Every field a load or a query reads is checked: types, ranges, and agreement with the
@@ -198,9 +217,11 @@ def check_meta(meta: Any, where: str, dim: int, metric: str, distance: str | Non
     ...     print(str(err).split(". ")[0])
     Approximate index 'index-0.ann': its description has no 'metric'
     """
+
     def fail(problem: str) -> NoReturn:
-        raise PersistenceError(f"Approximate index {where!r}: its description {problem}. "
-                               "Rebuild it with col.build_index().")
+        raise PersistenceError(
+            f"Approximate index {where!r}: its description {problem}. Rebuild it with col.build_index()."
+        )
 
     if not isinstance(meta, dict):
         fail(f"is {short_repr(meta)}, not an object")
@@ -211,14 +232,21 @@ def check_meta(meta: Any, where: str, dim: int, metric: str, distance: str | Non
     if not _is_count(version):
         fail(f"has format {short_repr(version)}, not a version number")
     if version > FORMAT_VERSION:
-        raise PersistenceError(f"Approximate index format {version} in {where!r} is newer than this explorekit "
-                               f"reads ({FORMAT_VERSION}). Upgrade explorekit.")
+        raise PersistenceError(
+            f"Approximate index format {version} in {where!r} is newer than this explorekit "
+            f"reads ({FORMAT_VERSION}). Upgrade explorekit."
+        )
     if meta["dim"] != dim or meta["metric"] != metric or not isinstance(meta["dim"], int):
-        raise PersistenceError(f"Approximate index {where!r} is {str(meta['dim'])[:20]}-d "
-                               f"{str(meta['metric'])[:20]}, expected {dim}-d {metric}. "
-                               "Rebuild it with col.build_index().")
-    if not isinstance(meta["distance"], str) or METRICS.get(meta["distance"]) != metric or \
-            (distance is not None and meta["distance"] != distance):
+        raise PersistenceError(
+            f"Approximate index {where!r} is {str(meta['dim'])[:20]}-d "
+            f"{str(meta['metric'])[:20]}, expected {dim}-d {metric}. "
+            "Rebuild it with col.build_index()."
+        )
+    if (
+        not isinstance(meta["distance"], str)
+        or METRICS.get(meta["distance"]) != metric
+        or (distance is not None and meta["distance"] != distance)
+    ):
         fail(f"has distance {short_repr(meta['distance'])}, expected {distance or 'the one of ' + metric!r}")
     if not _is_count(meta["n_items"]) or (n_items is not None and meta["n_items"] != n_items):
         fail(f"covers {short_repr(meta['n_items'])} points, expected {n_items if n_items is not None else 'a count'}")
@@ -243,7 +271,7 @@ def _tuning_problem(tuning: Any) -> str | None:
     for gen in ("binary", "annoy"):
         if not _is_count(ef.get(gen), low=1) or not isinstance(eligible.get(gen), bool):
             return f"ef/eligible of {gen!r} that are not a positive integer and a bool"
-    needed = {"annoy": ("annoy",), "binary": ("binary_scan", "rescore_row")}   # what the planner reads
+    needed = {"annoy": ("annoy",), "binary": ("binary_scan", "rescore_row")}  # what the planner reads
     for key in ("exact", "annoy", "binary", "binary_scan", "rescore_row"):
         value = ms.get(key)
         if (key in ("exact", "annoy") and key not in ms) or not (value is None or _is_number(value, low=0.0)):
@@ -264,8 +292,7 @@ def _is_count(value: Any, low: int = 0) -> bool:
 
 
 def _is_number(value: Any, low: float = -math.inf) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            and value >= low)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= low
 
 
 def _sibling(path: Path, suffix: str) -> Path:
@@ -300,8 +327,10 @@ def build_index(space: "VectorSpace", n_trees: int | None = None, *, tune_querie
     if n_trees is None:
         n_trees = default_n_trees(n, dim)
     elif isinstance(n_trees, bool) or not isinstance(n_trees, (int, np.integer)) or not 1 <= n_trees <= MAX_TREES:
-        raise ExploreError(f"build_index: n_trees={short_repr(n_trees)} is not a positive integer <= {MAX_TREES:,}. "
-                           "Use e.g. n_trees=50, or None for a default chosen by size and dimension.")
+        raise ExploreError(
+            f"build_index: n_trees={short_repr(n_trees)} is not a positive integer <= {MAX_TREES:,}. "
+            "Use e.g. n_trees=50, or None for a default chosen by size and dimension."
+        )
     with task(f"explorekit: approximate index of {n:,} x {dim}") as status:
         forest = Forest.build(stored, space.distance, int(n_trees), status)
         status.note(f"explorekit: approximate index of {n:,} x {dim}: sign codes")

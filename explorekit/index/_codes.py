@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from explorekit.index import _codes_kernel
 from explorekit.scoring.distances import Distance
 from explorekit.scoring.formulas import ScoringQuery
 from explorekit.scoring.topk import top_k
-from explorekit.index import _codes_kernel
 
 _WORD = 64
 
@@ -40,17 +40,23 @@ _WORD = 64
 class SignCodes:
     """Centred sign bits of the stored vectors plus three numbers per row for the estimate."""
 
-    def __init__(self, words: np.ndarray, mean: np.ndarray, centred_norm: np.ndarray,
-                 mean_dot: np.ndarray, sq_norm: np.ndarray, distance: Distance) -> None:
-        self.words = words                  # (n_words, n) uint64
-        self.mean = mean                    # (dim,) float32
-        self.centred_norm = centred_norm    # (n,) |x - mu|
-        self.mean_dot = mean_dot            # (n,) mu . x
-        self.sq_norm = sq_norm              # (n,) |x|^2
+    def __init__(
+        self,
+        words: np.ndarray,
+        mean: np.ndarray,
+        centred_norm: np.ndarray,
+        mean_dot: np.ndarray,
+        sq_norm: np.ndarray,
+        distance: Distance,
+    ) -> None:
+        self.words = words  # (n_words, n) uint64
+        self.mean = mean  # (dim,) float32
+        self.centred_norm = centred_norm  # (n,) |x - mu|
+        self.mean_dot = mean_dot  # (n,) mu . x
+        self.sq_norm = sq_norm  # (n,) |x|^2
         self.distance = distance
         self.dim = int(mean.shape[0])
-        self._cos = np.cos(np.pi * np.arange(self.dim + 1, dtype=np.float64) / max(self.dim, 1)
-                           ).astype(np.float32)
+        self._cos = np.cos(np.pi * np.arange(self.dim + 1, dtype=np.float64) / max(self.dim, 1)).astype(np.float32)
 
     @classmethod
     def fit(cls, stored: np.ndarray, distance: Distance, block: int = 65536) -> "SignCodes":
@@ -61,21 +67,28 @@ class SignCodes:
         words = np.empty((n_words, n), np.uint64)
         centred_norm = np.empty(n, np.float32)
         for start in range(0, n, block):
-            centred = stored[start:start + block] - mean
-            words[:, start:start + len(centred)] = _pack(centred, n_words).T
-            centred_norm[start:start + len(centred)] = np.sqrt(np.einsum("ij,ij->i", centred, centred))
+            centred = stored[start : start + block] - mean
+            words[:, start : start + len(centred)] = _pack(centred, n_words).T
+            centred_norm[start : start + len(centred)] = np.sqrt(np.einsum("ij,ij->i", centred, centred))
         mean_dot = stored @ mean
         sq_norm = np.einsum("ij,ij->i", stored, stored)
-        return cls(np.ascontiguousarray(words), mean, centred_norm, mean_dot.astype(np.float32),
-                   sq_norm.astype(np.float32), distance)
+        return cls(
+            np.ascontiguousarray(words),
+            mean,
+            centred_norm,
+            mean_dot.astype(np.float32),
+            sq_norm.astype(np.float32),
+            distance,
+        )
 
     def __len__(self) -> int:
         return int(self.words.shape[1])
 
     @property
     def nbytes(self) -> int:
-        return int(self.words.nbytes + self.mean.nbytes + self.centred_norm.nbytes
-                   + self.mean_dot.nbytes + self.sq_norm.nbytes)
+        return int(
+            self.words.nbytes + self.mean.nbytes + self.centred_norm.nbytes + self.mean_dot.nbytes + self.sq_norm.nbytes
+        )
 
     # ------------------------------------------------------------------ scanning
     def hamming(self, queries: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
@@ -153,8 +166,7 @@ class SignCodes:
         if dim < 1 or words.dtype != np.uint64 or words.ndim != 2 or words.shape[0] != n_words:
             raise ValueError(f"sign codes of shape {words.shape} ({words.dtype}) do not fit a {dim}-d mean")
         if rows.dtype != np.float32 or rows.shape != (3, words.shape[1]):
-            raise ValueError(f"row numbers of shape {rows.shape} ({rows.dtype}) do not fit "
-                             f"{words.shape[1]} codes")
+            raise ValueError(f"row numbers of shape {rows.shape} ({rows.dtype}) do not fit {words.shape[1]} codes")
         padding = ~_pack(np.ones((1, dim), np.float32), n_words)[0, -1]
         if padding and np.bitwise_and(words[-1], padding).any():
             raise ValueError("sign codes have bits set past the dimension")
@@ -165,12 +177,13 @@ def _pack(centred: np.ndarray, n_words: int) -> np.ndarray:
     """Sign bits of each row packed into ``n_words`` uint64 words (padding bits are 0)."""
     bits = np.packbits(centred > 0, axis=1)
     padded = np.zeros((len(centred), n_words * 8), np.uint8)
-    padded[:, :bits.shape[1]] = bits
+    padded[:, : bits.shape[1]] = bits
     return padded.view(np.uint64)
 
 
-def select(query: ScoringQuery, estimates: np.ndarray, sigma: float, width: int,
-           allowed: np.ndarray | None = None) -> np.ndarray:
+def select(
+    query: ScoringQuery, estimates: np.ndarray, sigma: float, width: int, allowed: np.ndarray | None = None
+) -> np.ndarray:
     """Positions of (up to) ``width`` candidates by the query's formula on estimated similarities.
 
     Discovery ranks are thresholds (``P > N`` per pair), where a small estimation error moves a
@@ -195,7 +208,7 @@ def select(query: ScoringQuery, estimates: np.ndarray, sigma: float, width: int,
     optimistic = query.combine(shifted)
     if allowed is not None:
         optimistic = np.where(allowed, optimistic, np.float32(-np.inf))
-    plain, loose = top_k(scores, width), top_k(optimistic, width)             # same lengths
-    both = np.stack([plain, loose], axis=1).ravel()                            # interleaved
+    plain, loose = top_k(scores, width), top_k(optimistic, width)  # same lengths
+    both = np.stack([plain, loose], axis=1).ravel()  # interleaved
     _, first = np.unique(both, return_index=True)
     return both[np.sort(first)][:width]

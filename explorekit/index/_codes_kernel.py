@@ -44,7 +44,7 @@ from explorekit._support.compiled import Compiled
 
 
 def _build() -> dict[str, Callable]:
-    compiled = importlib.import_module(f"{__package__}._codes_numba")   # imports numba
+    compiled = importlib.import_module(f"{__package__}._codes_numba")  # imports numba
     return {"dots": compiled.dots, "dots_rows": compiled.dots_rows}
 
 
@@ -64,8 +64,7 @@ def _warm(kernels: dict[str, Callable]) -> None:
         out = np.empty((1, 3), np.float32)
         cos, q = np.ones(65, np.float32), np.zeros(1, np.float32)
         kernels["dots"](np.zeros((1, 1), np.uint64), words, cos, f, f, q, q, out)
-        kernels["dots_rows"](np.zeros((1, 1), np.uint64), words, cos, f, f, q, q,
-                             np.arange(3, dtype=np.int64), out)
+        kernels["dots_rows"](np.zeros((1, 1), np.uint64), words, cos, f, f, q, q, np.arange(3, dtype=np.int64), out)
 
 
 _compiled = Compiled(_build, "sign-code kernels", _warm)

@@ -24,8 +24,7 @@ from annoy import AnnoyIndex
 from explorekit._support.progress import task
 from explorekit.scoring.distances import Distance
 
-METRICS: dict[str, str] = {"cosine": "angular", "dot": "dot", "euclid": "euclidean",
-                           "manhattan": "manhattan"}
+METRICS: dict[str, str] = {"cosine": "angular", "dot": "dot", "euclid": "euclidean", "manhattan": "manhattan"}
 _SEED = 42
 
 
@@ -53,10 +52,10 @@ class Forest:
         index.set_seed(_SEED)
         for start in range(0, n, 4096):
             status.note(f"explorekit: annoy index of {n:,} x {dim}: adding vectors {start:,}/{n:,}")
-            for i, row in enumerate(stored[start:start + 4096], start):
+            for i, row in enumerate(stored[start : start + 4096], start):
                 index.add_item(i, row)
         status.note(f"explorekit: annoy index of {n:,} x {dim}: building {n_trees} trees on all cores")
-        index.build(n_trees, n_jobs=-1)          # releases the GIL: the progress line keeps counting
+        index.build(n_trees, n_jobs=-1)  # releases the GIL: the progress line keeps counting
         return cls(index, metric, dim, n_trees, n)
 
     def nns(self, vector: np.ndarray, n: int, search_k: int) -> np.ndarray:
@@ -80,8 +79,9 @@ class Forest:
         self.file = Path(file)
 
     @classmethod
-    def load(cls, file: Path, dim: int, metric: str, n_trees: int | None = None, *,
-             n_items: int | None = None) -> "Forest":
+    def load(
+        cls, file: Path, dim: int, metric: str, n_trees: int | None = None, *, n_items: int | None = None
+    ) -> "Forest":
         """Memory-map a saved forest (annoy's ``load`` does not read the file into memory).
 
         The file is checked first (:func:`check_file`): annoy trusts every number in it, and a
@@ -99,8 +99,7 @@ class Forest:
 # float ``a``, two int32 ``children`` (a leaf stores up to K item ids there and over the vector),
 # for dot a float ``dot_factor``, then the ``dim`` floats of the vector. Per metric: 4-byte words
 # before the vector, and the word where ``children`` starts.
-_NODE_LAYOUT: dict[str, tuple[int, int]] = {"angular": (3, 1), "dot": (4, 1), "euclidean": (4, 2),
-                                            "manhattan": (4, 2)}
+_NODE_LAYOUT: dict[str, tuple[int, int]] = {"angular": (3, 1), "dot": (4, 1), "euclidean": (4, 2), "manhattan": (4, 2)}
 
 
 def check_file(file: Path, dim: int, metric: str, n_items: int | None = None) -> None:
@@ -145,20 +144,20 @@ def check_file(file: Path, dim: int, metric: str, n_items: int | None = None) ->
     leaf_ids = words - offset
     step = max(1, (1 << 20) // words)
     for start in range(0, n_nodes, step):
-        part = np.asarray(nodes[start:start + step])
+        part = np.asarray(nodes[start : start + step])
         k = part[:, 0]
         row = np.arange(start, start + len(part))
         item = (k == 1) & (row < count)
         split = ~item & (k > leaf_ids)
-        children = part[split, offset:offset + 2].view(np.uint32)        # negative ids become huge
+        children = part[split, offset : offset + 2].view(np.uint32)  # negative ids become huge
         bad = children >= row[split, None]
         if bad.any():
-            raise ValueError(f"node {int(row[split][bad.any(axis=1)][0])} (a split node) refers to a node that "
-                             "is not before it")
+            raise ValueError(
+                f"node {int(row[split][bad.any(axis=1)][0])} (a split node) refers to a node that is not before it"
+            )
         leaf = ~item & ~split & (k > 0)
         ids = part[leaf, offset:].view(np.uint32)
         bad = (ids >= count) & (np.arange(leaf_ids) < k[leaf, None])
         if bad.any():
-            raise ValueError(f"node {int(row[leaf][bad.any(axis=1)][0])} (a leaf) lists an item outside "
-                             f"0..{count - 1}")
+            raise ValueError(f"node {int(row[leaf][bad.any(axis=1)][0])} (a leaf) lists an item outside 0..{count - 1}")
     del nodes

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from explorekit._support.threads import blas_threads
+from explorekit.index._codes import select
 from explorekit.scoring.distances import Distance, exact_similarity, preprocess, similarity
 from explorekit.scoring.formulas import ScoringQuery
 from explorekit.scoring.topk import top_k
-from explorekit.index._codes import select
 
 if TYPE_CHECKING:
     from explorekit.index._codes import SignCodes
@@ -43,20 +43,27 @@ KIND_SAMPLES = 24
 _ANNOY_BUDGET_S = 8.0
 
 
-def tune(forest: "Forest", codes: "SignCodes", stored: np.ndarray, distance: Distance,
-         n_queries: int = 100, seed: int = 0) -> dict[str, Any]:
+def tune(
+    forest: "Forest", codes: "SignCodes", stored: np.ndarray, distance: Distance, n_queries: int = 100, seed: int = 0
+) -> dict[str, Any]:
     """Default ``ef`` per generator, per-kind factors, recall, latency and eligibility."""
-    with blas_threads():               # measured the way queries run (one BLAS thread)
+    with blas_threads():  # measured the way queries run (one BLAS thread)
         return _tune(forest, codes, stored, distance, n_queries, seed)
 
 
 def _tune(forest, codes, stored, distance, n_queries, seed) -> dict[str, Any]:
     n = len(stored)
-    out: dict[str, Any] = {"target_recall": TARGET_RECALL, "k": K, "queries": 0,
-                           "ef": {"binary": MIN_EF, "annoy": MIN_EF}, "kind_factor": {},
-                           "recall": {"binary": None, "annoy": None},
-                           "ms": {"exact": None, "binary": None, "annoy": None},
-                           "eligible": {"binary": False, "annoy": False}, "preferred": "exact"}
+    out: dict[str, Any] = {
+        "target_recall": TARGET_RECALL,
+        "k": K,
+        "queries": 0,
+        "ef": {"binary": MIN_EF, "annoy": MIN_EF},
+        "kind_factor": {},
+        "recall": {"binary": None, "annoy": None},
+        "ms": {"exact": None, "binary": None, "annoy": None},
+        "eligible": {"binary": False, "annoy": False},
+        "preferred": "exact",
+    }
     if n <= 4 * K:
         return out
     rng = np.random.default_rng(seed)
@@ -92,8 +99,8 @@ def _tune(forest, codes, stored, distance, n_queries, seed) -> dict[str, Any]:
 def _tune_codes(codes: "SignCodes", queries, rows, truth, n) -> tuple[int, float]:
     est = codes.estimate(queries)
     est[np.arange(len(rows)), rows] = -np.inf
-    true_est = np.take_along_axis(est, truth, axis=1)                     # (q, K)
-    ranks = np.stack([(est > true_est[:, j:j + 1]).sum(axis=1) for j in range(K)], axis=1)
+    true_est = np.take_along_axis(est, truth, axis=1)  # (q, K)
+    ranks = np.stack([(est > true_est[:, j : j + 1]).sum(axis=1) for j in range(K)], axis=1)
     needed = int(np.quantile(ranks.ravel(), TARGET_RECALL, method="higher")) + 1
     ef = min(max(MIN_EF, _round_up(needed)), n)
     return ef, float((ranks < ef).mean())
@@ -123,7 +130,7 @@ def _kind_factors(codes, stored, distance, rows, truth, ef, sigma, rng) -> dict[
     for kind in ("best_score", "best_score_negatives", "sum_scores", "discover", "context"):
         made = [_sample_request(kind, stored, distance, rows[i], truth[i], rng) for i in range(picks)]
         vectors = np.vstack([query.vectors for _, query in made])
-        sims, ests = similarity(vectors, stored, distance), codes.estimate(vectors)   # one pass each
+        sims, ests = similarity(vectors, stored, distance), codes.estimate(vectors)  # one pass each
         per_request, start = [], 0
         for used, query in made:
             stop = start + len(query.vectors)
@@ -132,8 +139,7 @@ def _kind_factors(codes, stored, distance, rows, truth, ef, sigma, rng) -> dict[
             allowed = np.ones(n, bool)
             allowed[used] = False
             kth = np.partition(exact, n - K)[n - K]
-            per_request.append(_ranks_of_good(query, ests[start:stop], sigma, exact, kth, allowed,
-                                              longest))
+            per_request.append(_ranks_of_good(query, ests[start:stop], sigma, exact, kth, allowed, longest))
             start = stop
         factors[kind] = round(max(1.0, _needed(per_request, n) / ef), 2)
     return factors
@@ -167,7 +173,7 @@ def _sample_request(kind, stored, distance, row, near, rng):
     n = len(stored)
     a, b = int(row), int(near[rng.integers(len(near))])
     c, d = (int(x) for x in rng.integers(0, n, 2))
-    pick = lambda *r: preprocess(stored[list(r)], distance)     # noqa: E731
+    pick = lambda *r: preprocess(stored[list(r)], distance)  # noqa: E731
     if kind == "best_score":
         return [a, b, c], ScoringQuery("best_score", pick(a, b, c), n_positive=2, n_negative=1)
     if kind == "best_score_negatives":
@@ -215,7 +221,7 @@ def _codes_search(q, codes, stored, distance, ef):
 
 
 def _median_ms(fn, queries, repeat: int = 5) -> float:
-    fn(queries[0])                                   # warm up
+    fn(queries[0])  # warm up
     times = []
     for q in queries[:repeat]:
         start = time.perf_counter()

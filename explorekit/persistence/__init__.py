@@ -57,13 +57,12 @@ from explorekit.data.payload_arrow import upgrade_first_layout
 from explorekit.data.store import SavedState, Store, VectorSpace
 from explorekit.index import METRICS, check_index_meta, load_index
 from explorekit.persistence import folder as owned
-from explorekit.persistence.manifest import (FORMAT, MANIFEST, VERSION, Manifest, SpaceEntry, read_raw,
-                                verify_files)
+from explorekit.persistence.manifest import FORMAT, MANIFEST, VERSION, Manifest, SpaceEntry, read_raw, verify_files
 from explorekit.persistence.manifest import read as read_checked_manifest
 from explorekit.quantization import load_quantizer, make_quantizer
 
 __all__ = ["FORMAT", "VERSION", "checksum", "load", "read_manifest", "save"]
-_LOAD_ATTEMPTS = 5          # an unlocked load that raced a save reads the manifest again
+_LOAD_ATTEMPTS = 5  # an unlocked load that raced a save reads the manifest again
 
 
 # ------------------------------------------------------------------ checksums
@@ -75,7 +74,7 @@ def checksum(path: Path) -> str:
     raw = np.memmap(path, dtype=np.uint8, mode="r")
     words = size // 8
     total = int(np.add.reduce(raw[: words * 8].view(np.uint64), dtype=np.uint64)) if words else 0
-    tail = zlib.crc32(bytes(raw[words * 8:])) if size % 8 else 0
+    tail = zlib.crc32(bytes(raw[words * 8 :])) if size % 8 else 0
     head = zlib.crc32(bytes(raw[:4096]))
     del raw
     return f"sum64:{total:x}:{tail:x}:{head:x}"
@@ -89,12 +88,14 @@ def _save_payload(payload: Payload, path: Path) -> dict:
 
 def _load_payload(path: Path, meta: dict) -> Payload:
     table = pq.read_table(path)
-    if "keys" in meta:                      # the first layout: v:/p:/n: columns, kinds in the manifest
+    if "keys" in meta:  # the first layout: v:/p:/n: columns, kinds in the manifest
         table = upgrade_first_layout(table, {k: meta["kinds"][k] for k in meta["keys"]}, meta["rows"])
     payload = Payload.from_arrow(table)
     if len(payload) != meta["rows"]:
-        raise PersistenceError(f"load: {str(path)!r} holds {len(payload)} payload rows, the manifest says "
-                               f"{meta['rows']}. Restore it from a backup or save the collection again.")
+        raise PersistenceError(
+            f"load: {str(path)!r} holds {len(payload)} payload rows, the manifest says "
+            f"{meta['rows']}. Restore it from a backup or save the collection again."
+        )
     return payload
 
 
@@ -113,9 +114,9 @@ def save(store: Store, path: str | os.PathLike) -> Path:
         owned.check_target(root)
         root.mkdir(parents=True, exist_ok=True)
         with owned.lock(root):
-            owned.check_target(root)                       # another writer may have been first
+            owned.check_target(root)  # another writer may have been first
             current = owned.current_version(root)
-            owned.remove_ours(root, keep={current} if current else set())   # killed saves' leftovers
+            owned.remove_ours(root, keep={current} if current else set())  # killed saves' leftovers
             token = _write_and_switch(store, root)
             owned.remove_ours(root, keep={token, owned.current_version(root) or token})
     except OSError as err:
@@ -154,7 +155,7 @@ def _write_and_switch(store: Store, root: Path) -> str:
         with suppress(OSError):
             temp.unlink(missing_ok=True)
         raise
-    with suppress(OSError):          # the switch is done; this only hastens its way to the disk
+    with suppress(OSError):  # the switch is done; this only hastens its way to the disk
         _fsync_dir(root)
     return token
 
@@ -171,8 +172,12 @@ def _write_version(store: Store, folder: Path) -> dict:
     payload_meta = _save_payload(store.payload, folder / "payload.parquet")
     spaces = {}
     for k, (name, space) in enumerate(store.spaces.items()):
-        entry: dict[str, Any] = {"name": name, "distance": space.distance, "dim": space.dim,
-                                 "vectors": f"vectors-{k}.npy"}
+        entry: dict[str, Any] = {
+            "name": name,
+            "distance": space.distance,
+            "dim": space.dim,
+            "vectors": f"vectors-{k}.npy",
+        }
         np.save(folder / entry["vectors"], np.ascontiguousarray(space.stored), allow_pickle=False)
         if space.quantizer is not None:
             meta, arrays = space.quantizer.state()
@@ -180,8 +185,11 @@ def _write_version(store: Store, folder: Path) -> dict:
             np.savez(folder / entry["quantizer"]["file"], **arrays)
         if space.index is not None:
             entry["index"] = {"file": f"index-{k}.ann", "meta": space.index.save(folder / f"index-{k}.ann")}
-        extras = {key: _state_of(value) for key, value in space.extras.items()
-                  if isinstance(value, SavedState) or hasattr(value, "state")}
+        extras = {
+            key: _state_of(value)
+            for key, value in space.extras.items()
+            if isinstance(value, SavedState) or hasattr(value, "state")
+        }
         if extras:
             arrays_all, metas = {}, {}
             for j, (key, value) in enumerate(extras.items()):
@@ -193,8 +201,14 @@ def _write_version(store: Store, folder: Path) -> dict:
         spaces[str(k)] = entry
     for child in sorted(folder.iterdir()):
         files[child.name] = {"size": child.stat().st_size, "checksum": checksum(child)}
-    return {"name": store.name, "points": len(store), "ids": ids_file, "payload": payload_meta,
-            "spaces": spaces, "files": files}
+    return {
+        "name": store.name,
+        "points": len(store),
+        "ids": ids_file,
+        "payload": payload_meta,
+        "spaces": spaces,
+        "files": files,
+    }
 
 
 def _state_of(value: Any) -> SavedState:
@@ -268,16 +282,20 @@ def _all_finite(stored: np.ndarray, block: int = 65_536) -> bool:
     >>> _all_finite(np.ones((3, 2), np.float32)), _all_finite(np.array([[1, np.nan]], np.float32))
     (True, False)
     """
-    return all(np.isfinite(np.add.reduce(stored[i:i + block], axis=1, dtype=np.float64)).all()
-               for i in range(0, len(stored), block))
+    return all(
+        np.isfinite(np.add.reduce(stored[i : i + block], axis=1, dtype=np.float64)).all()
+        for i in range(0, len(stored), block)
+    )
 
 
 def _agree(m: Manifest, n: int, count: int | None, what: str) -> None:
     """PersistenceError unless ``count`` (when known) is the number of ids."""
     if count is not None and count != n:
-        raise PersistenceError(f"load: {str(m.folder)!r} does not hold one collection: {n} ids but {count} {what}. "
-                               "Files of different saves were mixed or the manifest was edited; restore it from a "
-                               "backup or save the collection again.")
+        raise PersistenceError(
+            f"load: {str(m.folder)!r} does not hold one collection: {n} ids but {count} {what}. "
+            "Files of different saves were mixed or the manifest was edited; restore it from a "
+            "backup or save the collection again."
+        )
 
 
 def _load_ids(m: Manifest) -> IdIndex:
@@ -285,28 +303,40 @@ def _load_ids(m: Manifest) -> IdIndex:
     if m.ids == "ids.npy":
         values = np.load(file, allow_pickle=False)
         if values.ndim != 1 or values.dtype.kind not in "ui":
-            raise PersistenceError(f"load: {str(file)!r} holds {values.dtype} values of shape {values.shape}, not "
-                                   "a list of integer ids. Restore it from a backup or save the collection again.")
+            raise PersistenceError(
+                f"load: {str(file)!r} holds {values.dtype} values of shape {values.shape}, not "
+                "a list of integer ids. Restore it from a backup or save the collection again."
+            )
         return IdIndex(values.tolist())
     values = json.loads(file.read_text())
     if not isinstance(values, list):
-        raise PersistenceError(f"load: {str(file)!r} holds a {type(values).__name__}, not a list of ids. "
-                               "Restore it from a backup or save the collection again.")
+        raise PersistenceError(
+            f"load: {str(file)!r} holds a {type(values).__name__}, not a list of ids. "
+            "Restore it from a backup or save the collection again."
+        )
     return IdIndex(values)
 
 
 def _load_space(m: Manifest, entry: SpaceEntry, n: int, mmap: bool, verify: bool) -> VectorSpace:
     file = m.file(entry.vectors)
     stored = np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
-    if stored.dtype != np.float32 or stored.ndim != 2 or stored.shape[1:] != (entry.dim,) or \
-            not stored.flags.c_contiguous:
-        raise PersistenceError(f"load: {str(file)!r} holds {stored.dtype} vectors of shape {stored.shape}, "
-                               f"expected float32 rows of {entry.dim}. Restore it from a backup or save the "
-                               "collection again.")
+    if (
+        stored.dtype != np.float32
+        or stored.ndim != 2
+        or stored.shape[1:] != (entry.dim,)
+        or not stored.flags.c_contiguous
+    ):
+        raise PersistenceError(
+            f"load: {str(file)!r} holds {stored.dtype} vectors of shape {stored.shape}, "
+            f"expected float32 rows of {entry.dim}. Restore it from a backup or save the "
+            "collection again."
+        )
     _agree(m, n, len(stored), f"vectors in {entry.vectors}")
     if verify and not _all_finite(stored):
-        raise PersistenceError(f"load: {str(file)!r} holds NaN or infinite vector values, which explorekit never "
-                               "saves. Restore it from a backup or save the collection again.")
+        raise PersistenceError(
+            f"load: {str(file)!r} holds NaN or infinite vector values, which explorekit never "
+            "saves. Restore it from a backup or save the collection again."
+        )
     if not mmap:
         stored.setflags(write=False)
     space = VectorSpace(entry.name, entry.distance, stored)
@@ -330,13 +360,20 @@ def _load_quantizer(m: Manifest, entry: SpaceEntry, space: VectorSpace) -> Any:
     (got_meta, got), (ref_meta, ref) = quantizer.state(), reference.state()
     problems = [key for key in ("method", "config", "distance", "dim") if got_meta.get(key) != ref_meta.get(key)]
     problems += [key for key, value in got_meta.items() if isinstance(value, float) and not math.isfinite(value)]
-    problems += [key for key in set(got) | set(ref) if key not in got or key not in ref
-                 or got[key].dtype != ref[key].dtype or _without_rows(got[key], key, quantizer.row_axis)
-                 != _without_rows(ref[key], key, quantizer.row_axis)]
+    problems += [
+        key
+        for key in set(got) | set(ref)
+        if key not in got
+        or key not in ref
+        or got[key].dtype != ref[key].dtype
+        or _without_rows(got[key], key, quantizer.row_axis) != _without_rows(ref[key], key, quantizer.row_axis)
+    ]
     if problems:
-        raise PersistenceError(f"load: the quantizer of {space.label} in {str(m.file(name))!r} does not fit its "
-                               f"vectors ({sorted(problems)} differ from a {space.dim}-d {space.distance} "
-                               f"quantizer). Restore it from a backup or quantize again.")
+        raise PersistenceError(
+            f"load: the quantizer of {space.label} in {str(m.file(name))!r} does not fit its "
+            f"vectors ({sorted(problems)} differ from a {space.dim}-d {space.distance} "
+            f"quantizer). Restore it from a backup or quantize again."
+        )
     _agree(m, len(space.stored), len(quantizer), f"quantizer codes in {name}")
     return quantizer
 
@@ -360,8 +397,12 @@ def _load_index(m: Manifest, entry: SpaceEntry, space: VectorSpace, verify: bool
         return load_index(file, meta, space)
     except PersistenceError as err:
         reason = str(err).removesuffix(" Rebuild it with col.build_index().")
-        warnings.warn(f"load: the approximate index of {space.label} was not loaded ({reason}) It is rebuilt "
-                      "when a query needs it, or now with col.build_index().", UserWarning, stacklevel=6)
+        warnings.warn(
+            f"load: the approximate index of {space.label} was not loaded ({reason}) It is rebuilt "
+            "when a query needs it, or now with col.build_index().",
+            UserWarning,
+            stacklevel=6,
+        )
         return None
 
 
@@ -371,6 +412,7 @@ def _load_extras(m: Manifest, entry: SpaceEntry, space: VectorSpace) -> dict:
     out = {}
     with np.load(m.file(name), allow_pickle=False) as arrays:
         for key, item in items.items():
-            out[key] = SavedState(item["meta"], {a: np.asarray(arrays[f]) for a, f in item["arrays"].items()},
-                                  item["class"])
+            out[key] = SavedState(
+                item["meta"], {a: np.asarray(arrays[f]) for a, f in item["arrays"].items()}, item["class"]
+            )
     return out

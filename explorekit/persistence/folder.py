@@ -52,8 +52,10 @@ LOCK = ".explorekit.lock"
 PARTIAL_NAME = re.compile(r"\.v-[0-9a-f]{12}\.partial")
 TEMP_MANIFEST_NAME = re.compile(r"\.manifest-v-[0-9a-f]{12}\.json")
 # the files save writes into a version folder (a folder named like a version holding anything else is not ours)
-SAVED_FILE_NAME = re.compile(r"ids\.(npy|json)|payload\.parquet|vectors-\d+\.npy|quantizer-\d+\.npz|extras-\d+\.npz"
-                             r"|index-\d+\.ann(\.codes\.npy|\.rows\.npy|\.json)?")
+SAVED_FILE_NAME = re.compile(
+    r"ids\.(npy|json)|payload\.parquet|vectors-\d+\.npy|quantizer-\d+\.npz|extras-\d+\.npz"
+    r"|index-\d+\.ann(\.codes\.npy|\.rows\.npy|\.json)?"
+)
 _SPACE = (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
 _ACCESS = (errno.EACCES, errno.EPERM, errno.EROFS)
 
@@ -66,15 +68,20 @@ def as_folder(path: object, action: str) -> Path:
     """
     example = f"col.{action}('my-collection')" if action == "save" else "ek.Collection.load('my-collection')"
     if not isinstance(path, (str, os.PathLike)):
-        raise PersistenceError(f"{action}: path={short_repr(path)} of type {type(path).__name__} is not a folder "
-                               f"path. Pass a str or pathlib.Path naming a folder, e.g. {example}.")
+        raise PersistenceError(
+            f"{action}: path={short_repr(path)} of type {type(path).__name__} is not a folder "
+            f"path. Pass a str or pathlib.Path naming a folder, e.g. {example}."
+        )
     text = os.fspath(path)
     if not isinstance(text, str):
-        raise PersistenceError(f"{action}: path={short_repr(path)} is a bytes path. Pass a str or pathlib.Path, "
-                               f"e.g. {example}.")
+        raise PersistenceError(
+            f"{action}: path={short_repr(path)} is a bytes path. Pass a str or pathlib.Path, e.g. {example}."
+        )
     if not text.strip():
-        raise PersistenceError(f"{action}: path={text!r} is empty, which would mean the current folder. Name the "
-                               f"folder of the collection, e.g. {example}.")
+        raise PersistenceError(
+            f"{action}: path={text!r} is empty, which would mean the current folder. Name the "
+            f"folder of the collection, e.g. {example}."
+        )
     if "\0" in text:
         raise PersistenceError(f"{action}: path={short_repr(text)} contains a NUL character. Pass a folder path.")
     return Path(text)
@@ -83,8 +90,12 @@ def as_folder(path: object, action: str) -> Path:
 # ------------------------------------------------------------------ ownership
 def is_ours(name: str) -> bool:
     """True for the names save creates in a collection folder (besides ``manifest.json``)."""
-    return bool(name == LOCK or VERSION_NAME.fullmatch(name) or PARTIAL_NAME.fullmatch(name)
-                or TEMP_MANIFEST_NAME.fullmatch(name))
+    return bool(
+        name == LOCK
+        or VERSION_NAME.fullmatch(name)
+        or PARTIAL_NAME.fullmatch(name)
+        or TEMP_MANIFEST_NAME.fullmatch(name)
+    )
 
 
 def made_by_save(entry: Path) -> bool:
@@ -99,8 +110,10 @@ def made_by_save(entry: Path) -> bool:
     if not entry.is_dir():
         return False
     try:
-        return all(SAVED_FILE_NAME.fullmatch(child.name) and not child.is_symlink() and child.is_file()
-                   for child in entry.iterdir())
+        return all(
+            SAVED_FILE_NAME.fullmatch(child.name) and not child.is_symlink() and child.is_file()
+            for child in entry.iterdir()
+        )
     except OSError:
         return False
 
@@ -118,20 +131,24 @@ def check_target(root: Path) -> None:
     """Refuse a path save must not write to: a file, a path under a file, a foreign folder."""
     if root.exists() or root.is_symlink():
         if not root.is_dir():
-            raise PersistenceError(f"save: {str(root)!r} is a file, not a folder. Save into a new or empty "
-                                   "folder, e.g. a path next to it.")
+            raise PersistenceError(
+                f"save: {str(root)!r} is a file, not a folder. Save into a new or empty folder, e.g. a path next to it."
+            )
         names = sorted(child.name for child in root.iterdir())
         if names and not is_collection(root) and not all(made_by_save(root / n) for n in names):
             shown = ", ".join(repr(n) for n in names[:5]) + (", ..." if len(names) > 5 else "")
             raise PersistenceError(
                 f"save: {str(root)!r} is a folder with other files ({shown}) and is not an explorekit "
                 "collection (it has no collection manifest.json). Save into a new or empty folder, e.g. "
-                f"{str(root / 'collection')!r}; save never writes into a folder it does not own.")
+                f"{str(root / 'collection')!r}; save never writes into a folder it does not own."
+            )
         return
     blocker = _file_above(root)
     if blocker is not None:
-        raise PersistenceError(f"save: {str(root)!r} lies under {str(blocker)!r}, which is a file, so the folder "
-                               "cannot be created. Choose a path whose parent folders are folders.")
+        raise PersistenceError(
+            f"save: {str(root)!r} lies under {str(blocker)!r}, which is a file, so the folder "
+            "cannot be created. Choose a path whose parent folders are folders."
+        )
 
 
 def _file_above(root: Path) -> Path | None:
@@ -186,7 +203,7 @@ def remove_ours(root: Path, keep: set[str]) -> None:
             elif child.is_dir():
                 shutil.rmtree(child)
         except OSError:
-            pass                              # a leftover stays; the next save tries again
+            pass  # a leftover stays; the next save tries again
 
 
 def remove_new_folder(root: Path) -> None:
@@ -210,11 +227,13 @@ def current_version(root: Path) -> str | None:
 def os_error(root: Path, err: OSError) -> PersistenceError:
     """A PersistenceError for an OS error while saving into ``root``, with the file and the fix."""
     where = f" ({err.filename})" if err.filename else ""
-    if err.errno in _SPACE or (err.errno is None and "requested and" in str(err)):   # numpy's short write
+    if err.errno in _SPACE or (err.errno is None and "requested and" in str(err)):  # numpy's short write
         fix = "Free some disk space (or raise the quota) and save again."
     elif err.errno in _ACCESS:
         fix = "Choose a folder you may write to, or change its permissions, and save again."
     else:
         fix = "Check the folder and save again."
-    return PersistenceError(f"save: could not write the collection to {str(root)!r}: {err.strerror or err}{where}. "
-                            f"Nothing was changed: the previous save, if any, still loads. {fix}")
+    return PersistenceError(
+        f"save: could not write the collection to {str(root)!r}: {err.strerror or err}{where}. "
+        f"Nothing was changed: the previous save, if any, still loads. {fix}"
+    )

@@ -44,10 +44,10 @@ from explorekit.scoring.distances import DISTANCES
 FORMAT = "explorekit-collection"
 VERSION = 1
 MANIFEST = "manifest.json"
-VERSION_NAME = re.compile(r"v-[0-9a-f]{12}")       # the version folders save() creates
+VERSION_NAME = re.compile(r"v-[0-9a-f]{12}")  # the version folders save() creates
 # What a saved extras item may be (its class, by the name it had when saved): read back as data only.
 EXTRAS_CLASSES = ("explorekit.projection:Projection", "explorekit.analysis.projection:Projection")
-INDEX_SIBLINGS = (".codes.npy", ".rows.npy")        # read next to index-<k>.ann
+INDEX_SIBLINGS = (".codes.npy", ".rows.npy")  # read next to index-<k>.ann
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # what save() writes into a version folder
 
 
@@ -69,9 +69,9 @@ class SpaceEntry:
     distance: str
     dim: int
     vectors: str
-    quantizer: tuple[dict, str] | None = None       # (meta, file)
-    index: tuple[dict, str] | None = None           # (meta, file .ann)
-    extras: tuple[dict, str] | None = None          # (items, file)
+    quantizer: tuple[dict, str] | None = None  # (meta, file)
+    index: tuple[dict, str] | None = None  # (meta, file .ann)
+    extras: tuple[dict, str] | None = None  # (items, file)
 
     def index_files(self) -> tuple[str, ...]:
         """The files of the saved index (the forest, its sign codes and its description)."""
@@ -85,10 +85,10 @@ class SpaceEntry:
 class Manifest:
     """A checked manifest: the folder to read, and what it must hold."""
 
-    path: Path                        # manifest.json
-    folder: Path                      # the version folder (inside the collection folder)
+    path: Path  # manifest.json
+    folder: Path  # the version folder (inside the collection folder)
     name: str | None
-    points: int | None                # absent in no manifest save() wrote, kept optional
+    points: int | None  # absent in no manifest save() wrote, kept optional
     ids: str
     payload: dict
     spaces: tuple[SpaceEntry, ...]
@@ -106,14 +106,18 @@ class _Fields:
         self.path = path
 
     def fail(self, where: str, value: Any, expected: str) -> NoReturn:
-        raise PersistenceError(f"load: {str(self.path)!r} is malformed: {where} is {short_repr(value)}, expected "
-                               f"{expected}. It was edited or damaged; restore it from a backup or save the "
-                               "collection again.")
+        raise PersistenceError(
+            f"load: {str(self.path)!r} is malformed: {where} is {short_repr(value)}, expected "
+            f"{expected}. It was edited or damaged; restore it from a backup or save the "
+            "collection again."
+        )
 
     def get(self, obj: dict, key: str, where: str) -> Any:
         if key not in obj:
-            raise PersistenceError(f"load: {str(self.path)!r} is malformed: {where}.{key} is missing. It was "
-                                   "edited or damaged; restore it from a backup or save the collection again.")
+            raise PersistenceError(
+                f"load: {str(self.path)!r} is malformed: {where}.{key} is missing. It was "
+                "edited or damaged; restore it from a backup or save the collection again."
+            )
         return obj[key]
 
     def obj(self, value: Any, where: str) -> dict:
@@ -144,11 +148,13 @@ def read_raw(root: Path) -> dict:
     """The parsed ``manifest.json`` of ``root`` after the format and version checks."""
     path = root / MANIFEST
     if not root.is_dir():
-        raise PersistenceError(f"load: no saved collection at {str(root)!r} (not a folder). "
-                               "Pass the folder given to col.save(...).")
+        raise PersistenceError(
+            f"load: no saved collection at {str(root)!r} (not a folder). Pass the folder given to col.save(...)."
+        )
     if not path.exists():
-        raise PersistenceError(f"load: {str(path)!r} is missing; {str(root)!r} is not a saved collection "
-                               "or its save never completed.")
+        raise PersistenceError(
+            f"load: {str(path)!r} is missing; {str(root)!r} is not a saved collection or its save never completed."
+        )
     try:
         manifest = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as err:
@@ -159,8 +165,10 @@ def read_raw(root: Path) -> dict:
         raise PersistenceError(f"load: {str(path)!r} is not an explorekit collection manifest.")
     version = manifest.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version > VERSION:
-        raise PersistenceError(f"load: {str(path)!r} has format version {short_repr(version)}, newer than "
-                               f"this explorekit reads ({VERSION}). Upgrade explorekit to load it.")
+        raise PersistenceError(
+            f"load: {str(path)!r} has format version {short_repr(version)}, newer than "
+            f"this explorekit reads ({VERSION}). Upgrade explorekit to load it."
+        )
     if version < 1:
         _Fields(path).fail("version", version, f"an integer from 1 to {VERSION}")
     return manifest
@@ -176,8 +184,10 @@ def read(root: Path) -> Manifest:
         f.fail("folder", folder_name, "a version folder name like 'v-0123456789ab' inside the collection folder")
     folder = root / folder_name
     if not _is_real(folder, stat.S_ISDIR):
-        raise PersistenceError(f"load: the version folder {str(folder)!r} named by {str(path)!r} is missing "
-                               "or not a folder. The saved collection is incomplete; restore it from a backup.")
+        raise PersistenceError(
+            f"load: the version folder {str(folder)!r} named by {str(path)!r} is missing "
+            "or not a folder. The saved collection is incomplete; restore it from a backup."
+        )
     files = _files(f, f.obj(f.get(raw, "files", "manifest"), "files"), folder)
     name = raw.get("name")
     if name is not None and (not isinstance(name, str) or not name):
@@ -218,7 +228,7 @@ def _files(f: _Fields, raw: dict, folder: Path) -> dict[str, Listed]:
 
 def _payload(f: _Fields, raw: dict) -> dict:
     out = {"rows": f.count(f.get(raw, "rows", "payload"), "payload.rows")}
-    if "keys" in raw:                       # the first layout: kinds in the manifest
+    if "keys" in raw:  # the first layout: kinds in the manifest
         keys = raw["keys"]
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or len(set(keys)) != len(keys):
             f.fail("payload.keys", keys, "a list of distinct column names")
@@ -241,11 +251,15 @@ def _spaces(f: _Fields, raw: dict) -> tuple[SpaceEntry, ...]:
             f.fail(where + ".name", name, "a name no other space has")
         names.add(name)
         space = SpaceEntry(
-            key, name, f.text(f.get(entry, "distance", where), where + ".distance", DISTANCES),
+            key,
+            name,
+            f.text(f.get(entry, "distance", where), where + ".distance", DISTANCES),
             f.count(f.get(entry, "dim", where), where + ".dim", 1),
             f.text(f.get(entry, "vectors", where), where + ".vectors"),
-            _part(f, entry, "quantizer", where, "meta"), _part(f, entry, "index", where, "meta"),
-            _part(f, entry, "extras", where, "items"))
+            _part(f, entry, "quantizer", where, "meta"),
+            _part(f, entry, "index", where, "meta"),
+            _part(f, entry, "extras", where, "items"),
+        )
         if space.extras is not None:
             _extras_items(f, space.extras[0], where + ".extras.items")
         out.append(space)
@@ -310,12 +324,18 @@ def verify_files(manifest: Manifest, names: list[str] | set[str], verify: bool, 
         info = manifest.files[name]
         file = info.path
         if not _is_real(file, stat.S_ISREG):
-            raise PersistenceError(f"load: {str(file)!r} is missing (or not a regular file). The saved "
-                                   "collection is incomplete; restore it from a backup or save it again.")
+            raise PersistenceError(
+                f"load: {str(file)!r} is missing (or not a regular file). The saved "
+                "collection is incomplete; restore it from a backup or save it again."
+            )
         size = file.stat().st_size
         if size != info.size:
-            raise PersistenceError(f"load: {str(file)!r} is truncated or changed: {size} bytes, expected "
-                                   f"{info.size}. Restore it from a backup or save the collection again.")
+            raise PersistenceError(
+                f"load: {str(file)!r} is truncated or changed: {size} bytes, expected "
+                f"{info.size}. Restore it from a backup or save the collection again."
+            )
         if name not in skip and checksum(file) != info.checksum:
-            raise PersistenceError(f"load: {str(file)!r} is corrupted (checksum mismatch). Restore it from a "
-                                   "backup or save the collection again.")
+            raise PersistenceError(
+                f"load: {str(file)!r} is corrupted (checksum mismatch). Restore it from a "
+                "backup or save the collection again."
+            )

@@ -25,7 +25,7 @@ from explorekit.data.images import SAMPLE, is_image, is_image_column
 if TYPE_CHECKING:
     from explorekit.collection import Collection
 
-MAX_POINTS = 100_000          # drawn smoothly by a WebGL trace (exploration-peers.md §5.2)
+MAX_POINTS = 100_000  # drawn smoothly by a WebGL trace (exploration-peers.md §5.2)
 MAX_CATEGORIES = 20
 PALETTE = qualitative.D3 + qualitative.Pastel
 GREY = "rgba(150, 150, 150, 0.35)"
@@ -45,9 +45,9 @@ class Map:
     col: "Collection"
     using: str | None
     method: str
-    coords: np.ndarray           # (n, 2) every point
-    info: dict                   # projection attrs
-    drawn: np.ndarray            # rows drawn in the background (all, or a seeded sample)
+    coords: np.ndarray  # (n, 2) every point
+    info: dict  # projection attrs
+    drawn: np.ndarray  # rows drawn in the background (all, or a seeded sample)
     note: str
 
     def xy(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,15 +63,16 @@ class Map:
 def build_map(col: "Collection", using: str | None, method: str, max_points: int, seed: int) -> Map:
     """Project (cached) and choose the drawn rows: all, or a seeded sample above max_points."""
     if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
-        raise ExploreError(f"max_points: {short_repr(max_points)} is not a positive integer. "
-                           f"The default, {MAX_POINTS:,}, stays smooth in a browser.")
+        raise ExploreError(
+            f"max_points: {short_repr(max_points)} is not a positive integer. "
+            f"The default, {MAX_POINTS:,}, stays smooth in a browser."
+        )
     frame = project(col, using=using, method=method)
     coords = np.column_stack([frame["x"].to_numpy(np.float32), frame["y"].to_numpy(np.float32)])
     n = len(coords)
     if n > max_points:
         drawn = np.sort(np.random.default_rng(seed).choice(n, size=int(max_points), replace=False))
-        note = (f"Showing {max_points:,} of {n:,} points (random sample, seed {seed}); "
-                "every query ran on all points.")
+        note = f"Showing {max_points:,} of {n:,} points (random sample, seed {seed}); every query ran on all points."
     else:
         drawn, note = np.arange(n), ""
     return Map(col, using, frame.attrs["projection"]["method"], coords, frame.attrs["projection"], drawn, note)
@@ -99,8 +100,9 @@ def hover_columns(col: "Collection", hover_data: Any) -> list[str]:
     names = [hover_data] if isinstance(hover_data, str) else list(hover_data)
     for name in names:
         if name not in columns:
-            raise ExploreError(unknown("payload column (hover_data)", name, columns,
-                                       f"hover_data takes names from {columns[:20]}."))
+            raise ExploreError(
+                unknown("payload column (hover_data)", name, columns, f"hover_data takes names from {columns[:20]}.")
+            )
     return names
 
 
@@ -121,19 +123,36 @@ def hover_text(col: "Collection", rows: np.ndarray, columns: list[str], head: li
 
 def column_values(col: "Collection", rows: np.ndarray, name: str, what: str) -> pd.Series:
     if name not in col.store.payload.columns:
-        raise ExploreError(unknown(f"payload column ({what})", name, col.store.payload.columns,
-                                   f"{what}= takes a payload column, one of {list(col.store.payload.columns)[:20]}."))
+        raise ExploreError(
+            unknown(
+                f"payload column ({what})",
+                name,
+                col.store.payload.columns,
+                f"{what}= takes a payload column, one of {list(col.store.payload.columns)[:20]}.",
+            )
+        )
     return col.store.payload.select(rows, [name])[name]
 
 
 def is_numeric(values: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values) \
+    return (
+        pd.api.types.is_numeric_dtype(values)
+        and not pd.api.types.is_bool_dtype(values)
         and values.nunique(dropna=True) > MAX_CATEGORIES
+    )
 
 
-def point_traces(m: Map, rows: np.ndarray, *, color: str | None = None, size: str | None = None,
-                 hover_data: Any = None, name: str = "points", base_color: str = GREY,
-                 marker_size: float = 5) -> list[go.Scattergl]:
+def point_traces(
+    m: Map,
+    rows: np.ndarray,
+    *,
+    color: str | None = None,
+    size: str | None = None,
+    hover_data: Any = None,
+    name: str = "points",
+    base_color: str = GREY,
+    marker_size: float = 5,
+) -> list[go.Scattergl]:
     """Background traces of the drawn points: one grey trace, one continuous colour scale, or
     one trace per category (at most 20; the rest become "other")."""
     col = m.col
@@ -143,24 +162,55 @@ def point_traces(m: Map, rows: np.ndarray, *, color: str | None = None, size: st
     text = hover_text(col, rows, columns)
     common = dict(mode="markers", hoverinfo="text", meta={"role": "points"})
     if color is None:
-        return [go.Scattergl(x=x, y=y, customdata=customdata(col, rows), text=text, name=name,
-                             marker=dict(color=base_color, size=sizes), **common)]
+        return [
+            go.Scattergl(
+                x=x,
+                y=y,
+                customdata=customdata(col, rows),
+                text=text,
+                name=name,
+                marker=dict(color=base_color, size=sizes),
+                **common,
+            )
+        ]
     values = column_values(col, rows, color, "color")
     if is_numeric(values):
         numbers = values.to_numpy(np.float64, na_value=np.nan)
         ok = np.isfinite(numbers)
-        traces = [go.Scattergl(x=x[ok], y=y[ok], customdata=customdata(col, rows[ok]), text=text[ok], name=color,
-                               marker=dict(color=numbers[ok].astype(np.float32), colorscale="Viridis",
-                                           size=sizes if np.isscalar(sizes) else sizes[ok], showscale=True,
-                                           colorbar=dict(title=dict(text=color), thickness=14)),
-                               showlegend=False, **common)]
+        traces = [
+            go.Scattergl(
+                x=x[ok],
+                y=y[ok],
+                customdata=customdata(col, rows[ok]),
+                text=text[ok],
+                name=color,
+                marker=dict(
+                    color=numbers[ok].astype(np.float32),
+                    colorscale="Viridis",
+                    size=sizes if np.isscalar(sizes) else sizes[ok],
+                    showscale=True,
+                    colorbar=dict(title=dict(text=color), thickness=14),
+                ),
+                showlegend=False,
+                **common,
+            )
+        ]
         if not ok.all():
-            traces.append(go.Scattergl(x=x[~ok], y=y[~ok], customdata=customdata(col, rows[~ok]), text=text[~ok],
-                                       name=f"{color} missing", marker=dict(color=GREY, size=marker_size), **common))
+            traces.append(
+                go.Scattergl(
+                    x=x[~ok],
+                    y=y[~ok],
+                    customdata=customdata(col, rows[~ok]),
+                    text=text[~ok],
+                    name=f"{color} missing",
+                    marker=dict(color=GREY, size=marker_size),
+                    **common,
+                )
+            )
         return traces
     labels = values.map(_label).astype(str).to_numpy(dtype=object)
     counts = pd.Series(labels).value_counts(sort=True)
-    keep = list(counts.index[:MAX_CATEGORIES - 1]) if len(counts) > MAX_CATEGORIES else list(counts.index)
+    keep = list(counts.index[: MAX_CATEGORIES - 1]) if len(counts) > MAX_CATEGORIES else list(counts.index)
     if len(counts) > MAX_CATEGORIES:
         other = f"other ({len(counts) - len(keep)} values)"
         labels = np.where(np.isin(labels, keep), labels, other).astype(object)
@@ -168,10 +218,18 @@ def point_traces(m: Map, rows: np.ndarray, *, color: str | None = None, size: st
     traces = []
     for i, label in enumerate(sorted(keep, key=lambda v: (v.startswith("other ("), v))):
         sel = labels == label
-        traces.append(go.Scattergl(x=x[sel], y=y[sel], customdata=customdata(col, rows[sel]), text=text[sel],
-                                   name=label, legendgroup=label,
-                                   marker=dict(color=PALETTE[i % len(PALETTE)],
-                                               size=sizes if np.isscalar(sizes) else sizes[sel]), **common))
+        traces.append(
+            go.Scattergl(
+                x=x[sel],
+                y=y[sel],
+                customdata=customdata(col, rows[sel]),
+                text=text[sel],
+                name=label,
+                legendgroup=label,
+                marker=dict(color=PALETTE[i % len(PALETTE)], size=sizes if np.isscalar(sizes) else sizes[sel]),
+                **common,
+            )
+        )
     return traces
 
 
@@ -204,16 +262,29 @@ def thumbnail_column(col: "Collection", thumbnails: Any) -> str | None:
         return None
     if isinstance(thumbnails, str):
         if thumbnails not in col.store.payload.columns:
-            raise ExploreError(unknown("payload column (thumbnails)", thumbnails, col.store.payload.columns,
-                                       "thumbnails= takes a column of image data URIs, None (detect) or False."))
+            raise ExploreError(
+                unknown(
+                    "payload column (thumbnails)",
+                    thumbnails,
+                    col.store.payload.columns,
+                    "thumbnails= takes a column of image data URIs, None (detect) or False.",
+                )
+            )
         return thumbnails
     if thumbnails not in (None, True):
         raise ExploreError(f"thumbnails: {short_repr(thumbnails)} is not a column name, None or False.")
     return next((c for c in col.store.payload.columns if _is_image_column(col, c)), None)
 
 
-def add_thumbnails(fig: go.Figure, m: Map, rows: np.ndarray, column: str, scale: float = 0.045,
-                   span: np.ndarray | None = None, beside: bool = False) -> None:
+def add_thumbnails(
+    fig: go.Figure,
+    m: Map,
+    rows: np.ndarray,
+    column: str,
+    scale: float = 0.045,
+    span: np.ndarray | None = None,
+    beside: bool = False,
+) -> None:
     """Images of these points at their map positions (layout images, ``scale`` of ``span``).
 
     ``span`` is the shown (width, height) in map units (default: the whole map); ``beside``
@@ -227,11 +298,20 @@ def add_thumbnails(fig: go.Figure, m: Map, rows: np.ndarray, column: str, scale:
     x, y = m.xy(rows)
     for xi, yi, source in zip(x.tolist(), y.tolist(), sources):
         if is_image(source):
-            fig.add_layout_image(source=source, x=xi + (0.25 * sizex if beside else 0.0),
-                                 y=yi + (0.25 * sizey if beside else 0.0), xref="x", yref="y", sizex=sizex,
-                                 sizey=sizey, xanchor="left" if beside else "center",
-                                 yanchor="bottom" if beside else "middle", layer="above", sizing="contain",
-                                 opacity=0.95)
+            fig.add_layout_image(
+                source=source,
+                x=xi + (0.25 * sizex if beside else 0.0),
+                y=yi + (0.25 * sizey if beside else 0.0),
+                xref="x",
+                yref="y",
+                sizex=sizex,
+                sizey=sizey,
+                xanchor="left" if beside else "center",
+                yanchor="bottom" if beside else "middle",
+                layer="above",
+                sizing="contain",
+                opacity=0.95,
+            )
 
 
 def axis_titles(m: Map) -> tuple[str, str]:
@@ -243,16 +323,27 @@ def axis_titles(m: Map) -> tuple[str, str]:
     return "dimension 0", "dimension 1"
 
 
-def finish(fig: go.Figure, m: Map, *, title: str | None, subtitle: str = "", width: int | None = None,
-           height: int | None = None) -> go.Figure:
+def finish(
+    fig: go.Figure,
+    m: Map,
+    *,
+    title: str | None,
+    subtitle: str = "",
+    width: int | None = None,
+    height: int | None = None,
+) -> go.Figure:
     """Title, note (sampling, projection), axes and size; equal axis scales except for UMAP."""
     notes = [t for t in (subtitle, _projection_note(m), m.note) if t]
     xt, yt = axis_titles(m)
-    fig.update_layout(template="plotly_white", width=width, height=height or 640,
-                      title=dict(text=title or "", subtitle=dict(text="<br>".join(notes), font=dict(size=11))),
-                      margin=dict(t=90 + 14 * max(0, len(notes) - 1), l=60, r=30, b=60),
-                      legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=-0.12,
-                                  yanchor="top"), hovermode="closest")
+    fig.update_layout(
+        template="plotly_white",
+        width=width,
+        height=height or 640,
+        title=dict(text=title or "", subtitle=dict(text="<br>".join(notes), font=dict(size=11))),
+        margin=dict(t=90 + 14 * max(0, len(notes) - 1), l=60, r=30, b=60),
+        legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=-0.12, yanchor="top"),
+        hovermode="closest",
+    )
     fig.update_xaxes(title_text=xt, zeroline=False)
     fig.update_yaxes(title_text=yt, zeroline=False)
     if m.method != "umap":
@@ -267,8 +358,10 @@ def _projection_note(m: Map) -> str:
     if m.method == "identity":
         return "Map: the 2-D vectors as they are."
     if fitted and fitted < info.get("points", fitted):
-        return (f"Map: {name} fitted on {fitted:,} of {info['points']:,} points (seed {info.get('seed', 0)}), "
-                "the rest placed.")
+        return (
+            f"Map: {name} fitted on {fitted:,} of {info['points']:,} points (seed {info.get('seed', 0)}), "
+            "the rest placed."
+        )
     return f"Map: {name} of {info.get('points', 0):,} points."
 
 

@@ -15,13 +15,24 @@ if TYPE_CHECKING:
     from explorekit.collection import Collection
 
 ZERO = "#e6550d"
-LOSS_SCALE = [[0.0, "#08306b"], [0.5, "#4292c6"], [1.0, "#b9d9ee"]]     # most negative -> just below 0
+LOSS_SCALE = [[0.0, "#08306b"], [0.5, "#4292c6"], [1.0, "#b9d9ee"]]  # most negative -> just below 0
 
 
-def context(col: "Collection", result: Any, *, method: str = "auto", field: bool | None = None,
-            resolution: int = 200, hover_data: Any = None, zoom: bool = False,
-            max_points: int = _base.MAX_POINTS, seed: int = 0,
-            title: str | None = None, width: int | None = None, height: int | None = None) -> go.Figure:
+def context(
+    col: "Collection",
+    result: Any,
+    *,
+    method: str = "auto",
+    field: bool | None = None,
+    resolution: int = 200,
+    hover_data: Any = None,
+    zoom: bool = False,
+    max_points: int = _base.MAX_POINTS,
+    seed: int = 0,
+    title: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> go.Figure:
     """Context search: points coloured by loss, the zero-loss points (and region) highlighted.
 
     A point's context loss is ``sum_k fs(min(sim(p_k, x) - sim(n_k, x) - EPS, 0))``: 0 on the
@@ -56,29 +67,74 @@ def context(col: "Collection", result: Any, *, method: str = "auto", field: bool
         fig.add_trace(field_trace(grid, "loss", colorscale=LOSS_SCALE, zmin=low, zmax=0.0, opacity=0.3))
         zero = grid.copy()
         zero["zero"] = np.where(grid["zero_loss"].to_numpy(), 1.0, np.nan)
-        fig.add_trace(field_trace(zero, "zero", colorscale=[[0, ZERO], [1, ZERO]], zmin=0, zmax=1, opacity=0.28,
-                                  role="zero_loss_region", name="zero-loss region"))
+        fig.add_trace(
+            field_trace(
+                zero,
+                "zero",
+                colorscale=[[0, ZERO], [1, ZERO]],
+                zmin=0,
+                zmax=1,
+                opacity=0.28,
+                role="zero_loss_region",
+                name="zero-loss region",
+            )
+        )
     rows = q.m.drawn
     columns = _base.hover_columns(col, hover_data)
     satisfied = z["satisfied"].to_numpy()[rows]
-    head = [f"loss {v:.4f}: no loss on {s} of {pairs} pair{'s' * (pairs != 1)}"
-            for v, s in zip(loss[rows].tolist(), satisfied.tolist())]
+    head = [
+        f"loss {v:.4f}: no loss on {s} of {pairs} pair{'s' * (pairs != 1)}"
+        for v, s in zip(loss[rows].tolist(), satisfied.tolist())
+    ]
     text = _base.hover_text(col, rows, columns, head=head)
     x, y = q.m.xy(rows)
     is_zero = z["zero_loss"].to_numpy()[rows]
-    fig.add_trace(go.Scattergl(                     # zero loss first, so the losses draw over it
-        x=x[is_zero], y=y[is_zero], mode="markers", name="zero loss", meta={"role": "points", "zero_loss": True},
-        customdata=_base.customdata(col, rows[is_zero]), text=text[is_zero], hoverinfo="text",
-        marker=dict(color=ZERO, size=6)))
-    fig.add_trace(go.Scattergl(
-        x=x[~is_zero], y=y[~is_zero], mode="markers", name="loss below 0", meta={"role": "points", "zero_loss": False},
-        customdata=_base.customdata(col, rows[~is_zero]), text=text[~is_zero], hoverinfo="text",
-        marker=dict(color=loss[rows][~is_zero].astype(np.float32), colorscale=LOSS_SCALE, cmin=low, cmax=0.0,
-                    size=6, colorbar=dict(title=dict(text="context loss"), thickness=14))))
+    fig.add_trace(
+        go.Scattergl(  # zero loss first, so the losses draw over it
+            x=x[is_zero],
+            y=y[is_zero],
+            mode="markers",
+            name="zero loss",
+            meta={"role": "points", "zero_loss": True},
+            customdata=_base.customdata(col, rows[is_zero]),
+            text=text[is_zero],
+            hoverinfo="text",
+            marker=dict(color=ZERO, size=6),
+        )
+    )
+    fig.add_trace(
+        go.Scattergl(
+            x=x[~is_zero],
+            y=y[~is_zero],
+            mode="markers",
+            name="loss below 0",
+            meta={"role": "points", "zero_loss": False},
+            customdata=_base.customdata(col, rows[~is_zero]),
+            text=text[~is_zero],
+            hoverinfo="text",
+            marker=dict(
+                color=loss[rows][~is_zero].astype(np.float32),
+                colorscale=LOSS_SCALE,
+                cmin=low,
+                cmax=0.0,
+                size=6,
+                colorbar=dict(title=dict(text="context loss"), thickness=14),
+            ),
+        )
+    )
     total = int(z["zero_loss"].sum())
     default = f"context search: {pairs} pair{'s' * (pairs != 1)}, {total:,} point{'s' * (total != 1)} with zero loss"
     sub = "Colour: context loss (0 = positive side of every pair, in orange); results ringed and numbered."
     if grid is not None:
         sub += " Background: loss over the plane, zero-loss region filled."
-    return finish_zones(fig, q, grid, ("positive", "negative"), title=title or default, subtitle=sub,
-                        width=width, height=height, zoom=zoom)
+    return finish_zones(
+        fig,
+        q,
+        grid,
+        ("positive", "negative"),
+        title=title or default,
+        subtitle=sub,
+        width=width,
+        height=height,
+        zoom=zoom,
+    )

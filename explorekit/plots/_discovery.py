@@ -16,10 +16,21 @@ if TYPE_CHECKING:
     from explorekit.collection import Collection
 
 
-def discovery(col: "Collection", result: Any, *, method: str = "auto", field: bool | None = None,
-              resolution: int = 200, hover_data: Any = None, zoom: bool = False,
-              max_points: int = _base.MAX_POINTS, seed: int = 0,
-              title: str | None = None, width: int | None = None, height: int | None = None) -> go.Figure:
+def discovery(
+    col: "Collection",
+    result: Any,
+    *,
+    method: str = "auto",
+    field: bool | None = None,
+    resolution: int = 200,
+    hover_data: Any = None,
+    zoom: bool = False,
+    max_points: int = _base.MAX_POINTS,
+    seed: int = 0,
+    title: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> go.Figure:
     """Where the discovery zones lie: points coloured by rank, pairs, target and results.
 
     A point's rank is ``sum_k sign(sim(p_k, x) - sim(n_k, x))``: +K on the positive side of
@@ -59,20 +70,48 @@ def discovery(col: "Collection", result: Any, *, method: str = "auto", field: bo
     rows = q.m.drawn
     rank = z["rank"].to_numpy()[rows]
     satisfied, target = z["satisfied"].to_numpy()[rows].tolist(), z["target"].to_numpy()[rows].tolist()
-    head = [f"rank {r:+d}: positive side of {s} of {pairs} pair{'s' * (pairs != 1)}<br>target term {t:.3f}"
-            for r, s, t in zip(rank.tolist(), satisfied, target)]
+    head = [
+        f"rank {r:+d}: positive side of {s} of {pairs} pair{'s' * (pairs != 1)}<br>target term {t:.3f}"
+        for r, s, t in zip(rank.tolist(), satisfied, target)
+    ]
     x, y = q.m.xy(rows)
-    fig.add_trace(go.Scattergl(
-        x=x, y=y, mode="markers", name="points by rank", showlegend=False, meta={"role": "points"},
-        customdata=_base.customdata(col, rows),
-        text=_base.hover_text(col, rows, _base.hover_columns(col, hover_data), head=head), hoverinfo="text",
-        marker=dict(color=rank.astype(np.float32), colorscale=scale, cmin=cmin, cmax=cmax, size=6,
-                    line=dict(width=0), colorbar=dict(title=dict(text="discovery rank"), thickness=14,
-                                                      tickvals=list(range(-pairs, pairs + 1))))))
+    fig.add_trace(
+        go.Scattergl(
+            x=x,
+            y=y,
+            mode="markers",
+            name="points by rank",
+            showlegend=False,
+            meta={"role": "points"},
+            customdata=_base.customdata(col, rows),
+            text=_base.hover_text(col, rows, _base.hover_columns(col, hover_data), head=head),
+            hoverinfo="text",
+            marker=dict(
+                color=rank.astype(np.float32),
+                colorscale=scale,
+                cmin=cmin,
+                cmax=cmax,
+                size=6,
+                line=dict(width=0),
+                colorbar=dict(title=dict(text="discovery rank"), thickness=14, tickvals=list(range(-pairs, pairs + 1))),
+            ),
+        )
+    )
     default = f"discover: {len(q.rows)} results, target and {pairs} context pair{'s' * (pairs != 1)}"
-    sub = ("Colour: discovery rank (+1 per pair whose positive side a point is on, -1 per negative side); "
-           "results ringed and numbered.")
+    sub = (
+        "Colour: discovery rank (+1 per pair whose positive side a point is on, -1 per negative side); "
+        "results ringed and numbered."
+    )
     if grid is not None:
         sub += " Background: the exact zones of the plane."
-    return finish_zones(fig, q, grid, ("target", "positive", "negative"), title=title or default, subtitle=sub,
-                        width=width, height=height, zoom=zoom)
+    return finish_zones(
+        fig,
+        q,
+        grid,
+        ("target", "positive", "negative"),
+        title=title or default,
+        subtitle=sub,
+        width=width,
+        height=height,
+        zoom=zoom,
+    )

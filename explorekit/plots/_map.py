@@ -14,10 +14,22 @@ if TYPE_CHECKING:
     from explorekit.collection import Collection
 
 
-def map(col: "Collection", using: str | None = None, *, method: str = "auto", color: str | None = None,
-        size: str | None = None, hover_data: Any = None, thumbnails: Any = None, max_thumbnails: int = 60,
-        max_points: int = _base.MAX_POINTS, seed: int = 0, title: str | None = None,
-        width: int | None = None, height: int | None = None) -> go.Figure:
+def map(
+    col: "Collection",
+    using: str | None = None,
+    *,
+    method: str = "auto",
+    color: str | None = None,
+    size: str | None = None,
+    hover_data: Any = None,
+    thumbnails: Any = None,
+    max_thumbnails: int = 60,
+    max_points: int = _base.MAX_POINTS,
+    seed: int = 0,
+    title: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> go.Figure:
     """The points of one vector space on its map, coloured or sized by payload columns.
 
     Parameters
@@ -52,8 +64,16 @@ def map(col: "Collection", using: str | None = None, *, method: str = "auto", co
     if isinstance(max_thumbnails, bool) or not isinstance(max_thumbnails, (int, np.integer)) or max_thumbnails < 0:
         raise ExploreError(f"max_thumbnails: {short_repr(max_thumbnails)} is not a non-negative integer.")
     m = _base.build_map(col, using, method, max_points, seed)
-    fig = go.Figure(_base.point_traces(m, m.drawn, color=color, size=size, hover_data=hover_data,
-                                       base_color="#4c78a8" if color is None else _base.GREY))
+    fig = go.Figure(
+        _base.point_traces(
+            m,
+            m.drawn,
+            color=color,
+            size=size,
+            hover_data=hover_data,
+            base_color="#4c78a8" if color is None else _base.GREY,
+        )
+    )
     column = _base.thumbnail_column(col, thumbnails)
     if column is not None and max_thumbnails:
         count = min(int(max_thumbnails), len(m.drawn))

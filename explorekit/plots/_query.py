@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from explorekit._support.errors import RequestError
 from explorekit.analysis import zones
 from explorekit.analysis.explain import as_request, examples
-from explorekit.query.requests import Request
 from explorekit.plots import _base
-from explorekit._support.errors import RequestError
+from explorekit.query.requests import Request
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -23,21 +23,28 @@ if TYPE_CHECKING:
 class QueryView:
     col: "Collection"
     request: Request
-    result: pd.DataFrame          # the result frame (id, score, ...)
-    rows: np.ndarray              # result rows in the collection
+    result: pd.DataFrame  # the result frame (id, score, ...)
+    rows: np.ndarray  # result rows in the collection
     m: _base.Map
-    examples: pd.DataFrame        # explain.examples + x, y
+    examples: pd.DataFrame  # explain.examples + x, y
 
 
-def query_view(col: "Collection", result: Any, method: str, max_points: int, seed: int,
-               kinds: tuple[str, ...], figure: str) -> QueryView:
+def query_view(
+    col: "Collection", result: Any, method: str, max_points: int, seed: int, kinds: tuple[str, ...], figure: str
+) -> QueryView:
     """Resolve the request (a result frame, REST body or Request), run it if needed, place it."""
     request = as_request(col, result)
     if request.kind not in kinds:
-        other = {"search": "recommendation", "recommend": "recommendation", "discover": "discovery",
-                 "context": "context"}[request.kind]
-        raise RequestError(f"plots.{figure}: got a {request.kind} query; this figure draws {' or '.join(kinds)} "
-                           f"queries. Use plots.{other}() for it.")
+        other = {
+            "search": "recommendation",
+            "recommend": "recommendation",
+            "discover": "discovery",
+            "context": "context",
+        }[request.kind]
+        raise RequestError(
+            f"plots.{figure}: got a {request.kind} query; this figure draws {' or '.join(kinds)} "
+            f"queries. Use plots.{other}() for it."
+        )
     frame = result if isinstance(result, pd.DataFrame) else col.answer([request])[0]
     rows = col.store.ids.rows(frame["id"].tolist(), what="result id") if len(frame) else np.empty(0, np.int64)
     m = _base.build_map(col, request.using, method, max_points, seed)
@@ -62,26 +69,39 @@ def example_traces(q: QueryView, roles: tuple[str, ...]) -> list[go.Scatter]:
         style = _base.ROLE_STYLE[role]
         ident = [i if i is not None else label for i, label in zip(part["example_id"], part["label"])]
         short = [_short(role, k, pair) for k, pair in zip(part["example"], part["pair"])]
-        traces.append(go.Scatter(
-            x=part["x"].to_numpy(), y=part["y"].to_numpy(), mode="markers+text", name=_role_name(role, len(part)),
-            text=short, textposition="top center", textfont=dict(color=style["color"], size=11),
-            hovertext=part["label"].tolist(), hoverinfo="text",
-            customdata=np.asarray(ident, dtype=object).reshape(-1, 1), meta={"role": role},
-            marker=dict(symbol=style["symbol"], color=style["color"], size=style["size"],
-                        line=dict(color="black", width=1))))
+        traces.append(
+            go.Scatter(
+                x=part["x"].to_numpy(),
+                y=part["y"].to_numpy(),
+                mode="markers+text",
+                name=_role_name(role, len(part)),
+                text=short,
+                textposition="top center",
+                textfont=dict(color=style["color"], size=11),
+                hovertext=part["label"].tolist(),
+                hoverinfo="text",
+                customdata=np.asarray(ident, dtype=object).reshape(-1, 1),
+                meta={"role": role},
+                marker=dict(
+                    symbol=style["symbol"], color=style["color"], size=style["size"], line=dict(color="black", width=1)
+                ),
+            )
+        )
     return traces
 
 
 def _short(role: str, k: int, pair: Any) -> str:
     if pair is not None and not pd.isna(pair):
         return f"{int(pair) + 1}{'+' if role == 'positive' else '−'}"
-    return {"positive": f"P{k + 1}", "negative": f"N{k + 1}", "target": "target", "average": "avg",
-            "query": "query"}[role]
+    return {"positive": f"P{k + 1}", "negative": f"N{k + 1}", "target": "target", "average": "avg", "query": "query"}[
+        role
+    ]
 
 
 def _role_name(role: str, count: int) -> str:
     return {"average": "averaged query vector", "query": "query", "target": "target"}.get(
-        role, f"{role} example{'s' * (count != 1)}")
+        role, f"{role} example{'s' * (count != 1)}"
+    )
 
 
 def results_trace(q: QueryView, *, ringed: bool, hover_extra: list[str] | None = None) -> go.Scatter:
@@ -89,15 +109,30 @@ def results_trace(q: QueryView, *, ringed: bool, hover_extra: list[str] | None =
     x, y = q.m.xy(q.rows)
     ranks = q.request.offset + np.arange(len(q.rows))
     scores = q.result["score"].to_numpy(np.float64) if "score" in q.result.columns else np.full(len(q.rows), np.nan)
-    head = [f"result #{r + 1}, score {s:.4f}" + (f"<br>{e}" if hover_extra else "")
-            for r, s, e in zip(ranks, scores, hover_extra or [""] * len(ranks))]
+    head = [
+        f"result #{r + 1}, score {s:.4f}" + (f"<br>{e}" if hover_extra else "")
+        for r, s, e in zip(ranks, scores, hover_extra or [""] * len(ranks))
+    ]
     text = _base.hover_text(q.col, q.rows, _base.hover_columns(q.col, None), head=head) if len(q.rows) else []
-    marker = (dict(symbol="circle-open", size=17, color="black", line=dict(width=2.5)) if ringed else
-              dict(symbol="circle", size=12, color="#fdb863", line=dict(color="black", width=1.5)))
-    return go.Scatter(x=x, y=y, mode="markers+text", name=f"results ({len(q.rows)})",
-                      text=[str(r + 1) for r in ranks], textposition="middle right", textfont=dict(size=11),
-                      hovertext=text, hoverinfo="text", marker=marker, meta={"role": "results"},
-                      customdata=_base.customdata(q.col, q.rows, ranks.astype(object), scores.astype(object)))
+    marker = (
+        dict(symbol="circle-open", size=17, color="black", line=dict(width=2.5))
+        if ringed
+        else dict(symbol="circle", size=12, color="#fdb863", line=dict(color="black", width=1.5))
+    )
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="markers+text",
+        name=f"results ({len(q.rows)})",
+        text=[str(r + 1) for r in ranks],
+        textposition="middle right",
+        textfont=dict(size=11),
+        hovertext=text,
+        hoverinfo="text",
+        marker=marker,
+        meta={"role": "results"},
+        customdata=_base.customdata(q.col, q.rows, ranks.astype(object), scores.astype(object)),
+    )
 
 
 def pair_traces(q: QueryView) -> list[go.Scatter]:
@@ -111,9 +146,18 @@ def pair_traces(q: QueryView) -> list[go.Scatter]:
         ids += [int(k), int(k), None]
     if not xs:
         return []
-    return [go.Scatter(x=xs, y=ys, mode="lines", name="context pairs", hoverinfo="skip", meta={"role": "pair"},
-                       customdata=np.asarray(ids, dtype=object).reshape(-1, 1),
-                       line=dict(color="rgba(60, 60, 60, 0.8)", width=1.5, dash="dash"))]
+    return [
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            name="context pairs",
+            hoverinfo="skip",
+            meta={"role": "pair"},
+            customdata=np.asarray(ids, dtype=object).reshape(-1, 1),
+            line=dict(color="rgba(60, 60, 60, 0.8)", width=1.5, dash="dash"),
+        )
+    ]
 
 
 def segment_bounds(a: float, b: float, c: float, bounds: list[float]) -> tuple[list[float], list[float]] | None:
@@ -137,16 +181,37 @@ def segment_bounds(a: float, b: float, c: float, bounds: list[float]) -> tuple[l
     return [ax, bx], [ay, by]
 
 
-def field_trace(grid: pd.DataFrame, column: str, *, colorscale: Any, zmin: float, zmax: float,
-                role: str = "field", opacity: float = 0.35, name: str = "zone field") -> go.Heatmap:
+def field_trace(
+    grid: pd.DataFrame,
+    column: str,
+    *,
+    colorscale: Any,
+    zmin: float,
+    zmax: float,
+    role: str = "field",
+    opacity: float = 0.35,
+    name: str = "zone field",
+) -> go.Heatmap:
     """A column of :func:`explorekit.analysis.zones.grid` as a background image (cell centres exact)."""
     info = grid.attrs["grid"]
     nx, ny = info["nx"], info["ny"]
     values = grid[column].to_numpy(np.float32).reshape(ny, nx)
     xs = grid["x"].to_numpy()[:nx]
     ys = grid["y"].to_numpy()[::nx]
-    return go.Heatmap(x=xs, y=ys, z=values, colorscale=colorscale, zmin=zmin, zmax=zmax, opacity=opacity,
-                      showscale=False, hoverinfo="skip", name=name, meta={"role": role}, zsmooth=False)
+    return go.Heatmap(
+        x=xs,
+        y=ys,
+        z=values,
+        colorscale=colorscale,
+        zmin=zmin,
+        zmax=zmax,
+        opacity=opacity,
+        showscale=False,
+        hoverinfo="skip",
+        name=name,
+        meta={"role": role},
+        zsmooth=False,
+    )
 
 
 def boundary_traces(lines: pd.DataFrame, bounds: list[float]) -> list[go.Scatter]:
@@ -160,9 +225,18 @@ def boundary_traces(lines: pd.DataFrame, bounds: list[float]) -> list[go.Scatter
             ids += [int(pair), int(pair), None]
     if not xs:
         return []
-    return [go.Scatter(x=xs, y=ys, mode="lines", name="pair boundaries (exact)", hoverinfo="skip",
-                       customdata=np.asarray(ids, dtype=object).reshape(-1, 1), meta={"role": "boundary"},
-                       line=dict(color="rgba(40, 40, 40, 0.7)", width=1, dash="dot"))]
+    return [
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            name="pair boundaries (exact)",
+            hoverinfo="skip",
+            customdata=np.asarray(ids, dtype=object).reshape(-1, 1),
+            meta={"role": "boundary"},
+            line=dict(color="rgba(40, 40, 40, 0.7)", width=1, dash="dot"),
+        )
+    ]
 
 
 def stepped_scale(colours: list[str]) -> list:
@@ -196,8 +270,18 @@ def draws_field(q: QueryView, field: bool | None) -> bool:
     return q.m.method == "identity" if field is None else bool(field)
 
 
-def finish_zones(fig: go.Figure, q: QueryView, grid: pd.DataFrame | None, roles: tuple[str, ...], *,
-                 title: str, subtitle: str, width: int | None, height: int | None, zoom: bool) -> go.Figure:
+def finish_zones(
+    fig: go.Figure,
+    q: QueryView,
+    grid: pd.DataFrame | None,
+    roles: tuple[str, ...],
+    *,
+    title: str,
+    subtitle: str,
+    width: int | None,
+    height: int | None,
+    zoom: bool,
+) -> go.Figure:
     """The end every zone figure (discovery, context) shares, in this drawing order: the exact
     pair boundaries over the field (when ``grid`` was drawn), the pairs, the examples of
     ``roles``, the results ringed and numbered; then the titles and, with ``zoom``, the focus."""

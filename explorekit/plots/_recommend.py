@@ -17,11 +17,21 @@ if TYPE_CHECKING:
 _LINE_COLOURS = {"positive": "#1a9850", "negative": "#d73027", "average": "#7b3294", "query": "#7b3294"}
 
 
-def recommendation(col: "Collection", result: Any, *, method: str = "auto", color: str | None = None,
-                   hover_data: Any = None, thumbnails: Any = None, zoom: bool = True,
-                   max_points: int = _base.MAX_POINTS,
-                   seed: int = 0, title: str | None = None, width: int | None = None,
-                   height: int | None = None) -> go.Figure:
+def recommendation(
+    col: "Collection",
+    result: Any,
+    *,
+    method: str = "auto",
+    color: str | None = None,
+    hover_data: Any = None,
+    thumbnails: Any = None,
+    zoom: bool = True,
+    max_points: int = _base.MAX_POINTS,
+    seed: int = 0,
+    title: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> go.Figure:
     """Why these points were recommended: a line from each result to the example that decided it.
 
     Parameters
@@ -55,16 +65,19 @@ def recommendation(col: "Collection", result: Any, *, method: str = "auto", colo
     fig = go.Figure(_base.point_traces(q.m, q.m.drawn, color=color, hover_data=hover_data))
     fig.add_traces(_decision_traces(q, deciders))
     fig.add_traces(example_traces(q, ("positive", "negative", "average", "query")))
-    fig.add_trace(results_trace(q, ringed=False,
-                                hover_extra=[f"decided by {label_of.get(r, '-')}" for r in ranks]))
+    fig.add_trace(results_trace(q, ringed=False, hover_extra=[f"decided by {label_of.get(r, '-')}" for r in ranks]))
     column = _base.thumbnail_column(col, thumbnails)
     r = q.request
     if r.kind == "recommend":
-        default = (f"recommend ({r.strategy}): {len(q.rows)} results from {len(r.positive)} positive and "
-                   f"{len(r.negative)} negative example{'s' * (len(r.negative) != 1)}")
-        how = {"average_vector": "lines join each result to the averaged query vector",
-               "best_score": "lines join each result to the example that decided its score",
-               "sum_scores": "lines join each result to the example with the largest part of its score"}[r.strategy]
+        default = (
+            f"recommend ({r.strategy}): {len(q.rows)} results from {len(r.positive)} positive and "
+            f"{len(r.negative)} negative example{'s' * (len(r.negative) != 1)}"
+        )
+        how = {
+            "average_vector": "lines join each result to the averaged query vector",
+            "best_score": "lines join each result to the example that decided its score",
+            "sum_scores": "lines join each result to the example with the largest part of its score",
+        }[r.strategy]
     else:
         default, how = f"search: {len(q.rows)} results", "lines join each result to the query"
     _base.finish(fig, q.m, title=title or default, subtitle=how.capitalize() + ".", width=width, height=height)
@@ -85,14 +98,22 @@ def _decision_traces(q, deciders) -> list[go.Scatter]:
         xs, ys, ids = [], [], []
         for rank, example in zip(part["rank"], part["example"]):
             i = position[int(rank)]
-            rx, ry = q.m.xy(q.rows[i:i + 1])
+            rx, ry = q.m.xy(q.rows[i : i + 1])
             e = ex.loc[(role, int(example))]
             xs += [float(rx[0]), float(e["x"]), None]
             ys += [float(ry[0]), float(e["y"]), None]
             ids += [q.col.store.ids.values[q.rows[i]], e["label"], None]
         name = f"decided by a {role}" if role in ("positive", "negative") else f"scored by the {role}"
-        traces.append(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", meta={"role": "decision", "decider": role},
-                                 name=name,
-                                 customdata=np.asarray(ids, dtype=object).reshape(-1, 1),
-                                 line=dict(color=_LINE_COLOURS[role], width=1.3)))
+        traces.append(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                hoverinfo="skip",
+                meta={"role": "decision", "decider": role},
+                name=name,
+                customdata=np.asarray(ids, dtype=object).reshape(-1, 1),
+                line=dict(color=_LINE_COLOURS[role], width=1.3),
+            )
+        )
     return traces

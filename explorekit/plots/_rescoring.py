@@ -12,13 +12,23 @@ import plotly.graph_objects as go
 from explorekit._support.errors import ExploreError, short_repr
 from explorekit.plots import _base
 
-_STATUS = {"rescued": ("#1a9850", "rescued by rescoring"), "lost": ("#d73027", "lost: exact top-k, not returned"),
-           "kept": ("rgba(120, 120, 120, 0.7)", "other candidates")}
+_STATUS = {
+    "rescued": ("#1a9850", "rescued by rescoring"),
+    "lost": ("#d73027", "lost: exact top-k, not returned"),
+    "kept": ("rgba(120, 120, 120, 0.7)", "other candidates"),
+}
 
 
-def rescoring(frame: pd.DataFrame, *, ranks: Sequence[str] = ("quantized_rank", "rescored_rank", "exact_rank"),
-              k: int | None = None, label: str | None = None, title: str | None = None,
-              width: int | None = None, height: int | None = None) -> go.Figure:
+def rescoring(
+    frame: pd.DataFrame,
+    *,
+    ranks: Sequence[str] = ("quantized_rank", "rescored_rank", "exact_rank"),
+    k: int | None = None,
+    label: str | None = None,
+    title: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> go.Figure:
     """Slope chart: each point's rank by quantized score, after rescoring, and in the exact search.
 
     Parameters
@@ -45,22 +55,33 @@ def rescoring(frame: pd.DataFrame, *, ranks: Sequence[str] = ("quantized_rank", 
         raise ExploreError(f"rescoring: expected a DataFrame (from rescoring_effect), got {short_repr(frame)}.")
     columns = [c for c in ranks if c in frame.columns]
     if "id" not in frame.columns or len(columns) < 2:
-        raise ExploreError(f"rescoring: the frame needs an 'id' column and at least two of the rank columns "
-                           f"{list(ranks)}; it has {list(frame.columns)}. Pass the frame from "
-                           "explorekit.analysis.rescoring.rescoring_effect, or name the rank columns with ranks=.")
-    values = np.column_stack([pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64, na_value=np.nan)
-                              for c in columns])
+        raise ExploreError(
+            f"rescoring: the frame needs an 'id' column and at least two of the rank columns "
+            f"{list(ranks)}; it has {list(frame.columns)}. Pass the frame from "
+            "explorekit.analysis.rescoring.rescoring_effect, or name the rank columns with ranks=."
+        )
+    values = np.column_stack(
+        [pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64, na_value=np.nan) for c in columns]
+    )
     finite = values[np.isfinite(values)]
     top = int(k) if k is not None else (int(finite.max()) + 1 if len(finite) else 1)
-    outside = float(top)                                   # the "not ranked" row, just below the last rank
+    outside = float(top)  # the "not ranked" row, just below the last rank
     ys = np.where(np.isfinite(values) & (values < top), values, outside)
     status = np.where(_flag(frame, "rescued"), "rescued", np.where(_flag(frame, "lost"), "lost", "kept"))
     fig = go.Figure()
     limit = frame.attrs.get("limit")
     if isinstance(limit, int) and 0 < limit < top:
-        fig.add_trace(go.Scatter(x=[-0.15, len(columns) - 0.85], y=[limit - 0.5, limit - 0.5], mode="lines",
-                                 name=f"limit {limit}: returned above the line", hoverinfo="skip",
-                                 line=dict(color="rgba(0, 0, 0, 0.45)", dash="dash", width=1), meta={"role": "limit"}))
+        fig.add_trace(
+            go.Scatter(
+                x=[-0.15, len(columns) - 0.85],
+                y=[limit - 0.5, limit - 0.5],
+                mode="lines",
+                name=f"limit {limit}: returned above the line",
+                hoverinfo="skip",
+                line=dict(color="rgba(0, 0, 0, 0.45)", dash="dash", width=1),
+                meta={"role": "limit"},
+            )
+        )
     for key in ("kept", "rescued", "lost"):
         sel = np.flatnonzero(status == key)
         if not len(sel):
@@ -74,27 +95,54 @@ def rescoring(frame: pd.DataFrame, *, ranks: Sequence[str] = ("quantized_rank", 
             yv += [None if j >= 2 and y == outside else y for j, y in enumerate(ys[i].tolist())] + [None]
             ids += [ident] * len(columns) + [None]
             texts += [hover] * len(columns) + [None]
-        fig.add_trace(go.Scatter(x=xs, y=yv, mode="lines+markers", name=f"{name} ({len(sel)})",
-                                 line=dict(color=colour, width=2.5 if key != "kept" else 1.2),
-                                 marker=dict(color=colour, size=7), hovertext=texts, hoverinfo="text",
-                                 customdata=np.asarray(ids, dtype=object).reshape(-1, 1), meta={"role": key}))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=yv,
+                mode="lines+markers",
+                name=f"{name} ({len(sel)})",
+                line=dict(color=colour, width=2.5 if key != "kept" else 1.2),
+                marker=dict(color=colour, size=7),
+                hovertext=texts,
+                hoverinfo="text",
+                customdata=np.asarray(ids, dtype=object).reshape(-1, 1),
+                meta={"role": key},
+            )
+        )
     ticks = list(range(top)) + [outside]
     step = max(1, top // 25)
     shown = [t for t in ticks[:-1] if t % step == 0] + [outside]
     what = frame.attrs.get("quantization")
     fig.update_layout(
-        template="plotly_white", width=width, height=height or max(380, min(900, 18 * (top + 2) + 160)),
-        title=dict(text=title or f"Ranks before and after rescoring{f' ({what})' if what else ''}",
-                   subtitle=dict(text="Each line is one point: its rank by quantized score, after rescoring the "
-                                      "candidates with the original vectors, and in the exact search.",
-                                 font=dict(size=11))),
-        margin=dict(t=90, l=60, r=30, b=60), hovermode="closest",
-        legend=dict(orientation="h", x=0, y=-0.06, yanchor="top"))
-    fig.update_xaxes(tickvals=list(range(len(columns))), ticktext=[_title(c) for c in columns],
-                     range=[-0.3, len(columns) - 0.7], showgrid=False, side="top")
-    fig.update_yaxes(autorange="reversed", tickvals=shown,
-                     ticktext=[str(int(t) + 1) for t in shown[:-1]] + ["not ranked"], title_text="rank",
-                     zeroline=False)
+        template="plotly_white",
+        width=width,
+        height=height or max(380, min(900, 18 * (top + 2) + 160)),
+        title=dict(
+            text=title or f"Ranks before and after rescoring{f' ({what})' if what else ''}",
+            subtitle=dict(
+                text="Each line is one point: its rank by quantized score, after rescoring the "
+                "candidates with the original vectors, and in the exact search.",
+                font=dict(size=11),
+            ),
+        ),
+        margin=dict(t=90, l=60, r=30, b=60),
+        hovermode="closest",
+        legend=dict(orientation="h", x=0, y=-0.06, yanchor="top"),
+    )
+    fig.update_xaxes(
+        tickvals=list(range(len(columns))),
+        ticktext=[_title(c) for c in columns],
+        range=[-0.3, len(columns) - 0.7],
+        showgrid=False,
+        side="top",
+    )
+    fig.update_yaxes(
+        autorange="reversed",
+        tickvals=shown,
+        ticktext=[str(int(t) + 1) for t in shown[:-1]] + ["not ranked"],
+        title_text="rank",
+        zeroline=False,
+    )
     return fig
 
 
@@ -106,7 +154,8 @@ def _flag(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 def _title(column: str) -> str:
     return {"quantized_rank": "quantized", "rescored_rank": "after rescoring", "exact_rank": "exact"}.get(
-        column, column.replace("_", " "))
+        column, column.replace("_", " ")
+    )
 
 
 def _hover(frame: pd.DataFrame, i: int, columns: list[str], label: str | None) -> str:
@@ -123,8 +172,16 @@ def _hover(frame: pd.DataFrame, i: int, columns: list[str], label: str | None) -
     return "<br>".join(parts)
 
 
-def recall_curve(frame: pd.DataFrame, *, x: str = "oversampling", y: str = "recall", group: Any = None,
-                 title: str | None = None, width: int | None = None, height: int | None = None) -> go.Figure:
+def recall_curve(
+    frame: pd.DataFrame,
+    *,
+    x: str = "oversampling",
+    y: str = "recall",
+    group: Any = None,
+    title: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> go.Figure:
     """recall@k against oversampling (or any x), one line per group (e.g. quantization method).
 
     Parameters
@@ -144,27 +201,50 @@ def recall_curve(frame: pd.DataFrame, *, x: str = "oversampling", y: str = "reca
         raise ExploreError(f"recall_curve: expected a DataFrame, got {short_repr(frame)}.")
     missing = [c for c in (x, y) if c not in frame.columns]
     if missing:
-        raise ExploreError(f"recall_curve: the frame has no column(s) {missing}; it has {list(frame.columns)}. "
-                           "Name them with x= and y=.")
+        raise ExploreError(
+            f"recall_curve: the frame has no column(s) {missing}; it has {list(frame.columns)}. "
+            "Name them with x= and y=."
+        )
     if group is None:
-        group = [c for c in ("quantization", "method", "rescore", "config", "k")
-                 if c in frame.columns and frame[c].nunique(dropna=False) > 1]
+        group = [
+            c
+            for c in ("quantization", "method", "rescore", "config", "k")
+            if c in frame.columns and frame[c].nunique(dropna=False) > 1
+        ]
     else:
         group = [group] if isinstance(group, str) else list(group)
         missing = [g for g in group if g not in frame.columns]
         if missing:
             raise ExploreError(f"recall_curve: group {missing} is not a column; it has {list(frame.columns)}.")
     fig = go.Figure()
-    parts = [(y, frame)] if not group else [
-        (", ".join(f"{g}={v}" for g, v in zip(group, key if isinstance(key, tuple) else (key,))), part)
-        for key, part in frame.groupby(group, sort=True)]
+    parts = (
+        [(y, frame)]
+        if not group
+        else [
+            (", ".join(f"{g}={v}" for g, v in zip(group, key if isinstance(key, tuple) else (key,))), part)
+            for key, part in frame.groupby(group, sort=True)
+        ]
+    )
     for i, (name, part) in enumerate(parts):
         part = part.sort_values(x)
-        fig.add_trace(go.Scatter(x=part[x].to_numpy(np.float64), y=part[y].to_numpy(np.float64),
-                                 mode="lines+markers", name=str(name), meta={"role": "recall", "group": str(name)},
-                                 line=dict(color=_base.PALETTE[i % len(_base.PALETTE)], width=2)))
-    fig.update_layout(template="plotly_white", width=width, height=height or 420, hovermode="x unified",
-                      title=dict(text=title or f"{y} against {x}"), margin=dict(t=70, l=60, r=30, b=50))
+        fig.add_trace(
+            go.Scatter(
+                x=part[x].to_numpy(np.float64),
+                y=part[y].to_numpy(np.float64),
+                mode="lines+markers",
+                name=str(name),
+                meta={"role": "recall", "group": str(name)},
+                line=dict(color=_base.PALETTE[i % len(_base.PALETTE)], width=2),
+            )
+        )
+    fig.update_layout(
+        template="plotly_white",
+        width=width,
+        height=height or 420,
+        hovermode="x unified",
+        title=dict(text=title or f"{y} against {x}"),
+        margin=dict(t=70, l=60, r=30, b=50),
+    )
     fig.update_xaxes(title_text=x)
     fig.update_yaxes(title_text=y, range=[0, 1.02])
     return fig

@@ -46,21 +46,29 @@ from typing import Any
 import numpy as np
 
 from explorekit._support.errors import QuantizationError, short_repr, unknown
-from explorekit.scoring.distances import Distance, normalize_distance
 from explorekit.quantization._base import Quantizer
 from explorekit.quantization.binary import ENCODINGS, QUERY_ENCODINGS, BinaryQuantizer
 from explorekit.quantization.product import COMPRESSIONS, ProductQuantizer
 from explorekit.quantization.scalar import ScalarQuantizer
+from explorekit.scoring.distances import Distance, normalize_distance
 
-__all__ = ["BinaryQuantizer", "ProductQuantizer", "Quantizer", "ScalarQuantizer",
-           "load_quantizer", "make_quantizer", "normalize_config"]
+__all__ = [
+    "BinaryQuantizer",
+    "ProductQuantizer",
+    "Quantizer",
+    "ScalarQuantizer",
+    "load_quantizer",
+    "make_quantizer",
+    "normalize_config",
+]
 
 _METHODS = {"scalar": ScalarQuantizer, "binary": BinaryQuantizer, "product": ProductQuantizer}
 _PLACEMENT = ("always_ram", "memory")
-_ALLOWED = {"scalar": ("type", "quantile"), "binary": ("encoding", "query_encoding"),
-            "product": ("compression",)}
-_EXAMPLE = ('{"scalar": {"type": "int8", "quantile": 0.99}}, {"binary": {"encoding": '
-            '"one_bit"}} or {"product": {"compression": "x16"}}')
+_ALLOWED = {"scalar": ("type", "quantile"), "binary": ("encoding", "query_encoding"), "product": ("compression",)}
+_EXAMPLE = (
+    '{"scalar": {"type": "int8", "quantile": 0.99}}, {"binary": {"encoding": '
+    '"one_bit"}} or {"product": {"compression": "x16"}}'
+)
 
 
 def _plain(value: Any) -> Any:
@@ -74,16 +82,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _choice(body: Mapping, key: str, method: str, options: tuple[str, ...], default: str | None
-            ) -> str:
+def _choice(body: Mapping, key: str, method: str, options: tuple[str, ...], default: str | None) -> str:
     value = body.get(key, default)
     if value is None:
-        raise QuantizationError(f"Missing {key!r} in the {method} quantization config {short_repr(dict(body))}. "
-                                f"Add \"{key}\": one of {list(options)}.")
+        raise QuantizationError(
+            f"Missing {key!r} in the {method} quantization config {short_repr(dict(body))}. "
+            f'Add "{key}": one of {list(options)}.'
+        )
     text = value.lower() if isinstance(value, str) else value
     if text not in options:
-        raise QuantizationError(unknown(f"{method} {key}", value, options,
-                                        f"Use one of {list(options)}."))
+        raise QuantizationError(unknown(f"{method} {key}", value, options, f"Use one of {list(options)}."))
     return text
 
 
@@ -102,39 +110,55 @@ def normalize_config(config: Any) -> dict:
     """
     config = _plain(config)
     if not isinstance(config, Mapping) or len(config) != 1:
-        raise QuantizationError(f"Quantization config {short_repr(config)} is not a dict with exactly "
-                                f"one method key. Use one of {_EXAMPLE}.")
-    (method, body), = config.items()
+        raise QuantizationError(
+            f"Quantization config {short_repr(config)} is not a dict with exactly "
+            f"one method key. Use one of {_EXAMPLE}."
+        )
+    ((method, body),) = config.items()
     if method in ("turbo", "turboquant", "turbo_quant"):
-        raise QuantizationError(f"Quantization method {method!r} (TurboQuant) is not supported by "
-                                f"explorekit. Use one of {_EXAMPLE}.")
+        raise QuantizationError(
+            f"Quantization method {method!r} (TurboQuant) is not supported by explorekit. Use one of {_EXAMPLE}."
+        )
     if method not in _METHODS:
-        raise QuantizationError(unknown("quantization method", method, _METHODS,
-                                        f"Use one of {_EXAMPLE}."))
+        raise QuantizationError(unknown("quantization method", method, _METHODS, f"Use one of {_EXAMPLE}."))
     body = {} if body is None else body
     if not isinstance(body, Mapping):
-        raise QuantizationError(f"The {method} quantization config {short_repr(body)} is not a dict. "
-                                f"Use one of {_EXAMPLE}.")
+        raise QuantizationError(
+            f"The {method} quantization config {short_repr(body)} is not a dict. Use one of {_EXAMPLE}."
+        )
     for key in body:
         if key not in _ALLOWED[method] + _PLACEMENT:
-            raise QuantizationError(unknown(f"key in the {method} quantization config", key,
-                                            _ALLOWED[method] + _PLACEMENT,
-                                            f"Accepted keys: {list(_ALLOWED[method])}."))
+            raise QuantizationError(
+                unknown(
+                    f"key in the {method} quantization config",
+                    key,
+                    _ALLOWED[method] + _PLACEMENT,
+                    f"Accepted keys: {list(_ALLOWED[method])}.",
+                )
+            )
     if method == "scalar":
         kind = _choice(body, "type", "scalar", ("int8",), None)
         quantile = body.get("quantile")
         if quantile is not None:
-            if isinstance(quantile, bool) or not isinstance(quantile, (int, float, np.floating)) \
-                    or not 0.5 <= float(quantile) <= 1.0:
-                raise QuantizationError(f"Scalar quantile {short_repr(quantile)} is not a number in "
-                                        "[0.5, 1.0] (Qdrant's range). Use e.g. 0.99, or leave it "
-                                        "out to use the full min/max range.")
+            if (
+                isinstance(quantile, bool)
+                or not isinstance(quantile, (int, float, np.floating))
+                or not 0.5 <= float(quantile) <= 1.0
+            ):
+                raise QuantizationError(
+                    f"Scalar quantile {short_repr(quantile)} is not a number in "
+                    "[0.5, 1.0] (Qdrant's range). Use e.g. 0.99, or leave it "
+                    "out to use the full min/max range."
+                )
             quantile = float(quantile)
         return {"scalar": {"type": kind, "quantile": quantile}}
     if method == "binary":
-        return {"binary": {
-            "encoding": _choice(body, "encoding", "binary", ENCODINGS, "one_bit"),
-            "query_encoding": _choice(body, "query_encoding", "binary", QUERY_ENCODINGS, "default")}}
+        return {
+            "binary": {
+                "encoding": _choice(body, "encoding", "binary", ENCODINGS, "one_bit"),
+                "query_encoding": _choice(body, "query_encoding", "binary", QUERY_ENCODINGS, "default"),
+            }
+        }
     return {"product": {"compression": _choice(body, "compression", "product", COMPRESSIONS, None)}}
 
 
@@ -159,8 +183,8 @@ def load_quantizer(meta: dict, arrays: dict[str, np.ndarray]) -> Quantizer:
     """Rebuild a quantizer from ``Quantizer.state()`` output (used by ``Collection.load``)."""
     method = meta.get("method") if isinstance(meta, Mapping) else None
     if method not in _METHODS:
-        raise QuantizationError(f"Saved quantizer has unknown method {method!r}; expected one of "
-                                f"{list(_METHODS)}. The file is corrupted or from another tool.")
+        raise QuantizationError(
+            f"Saved quantizer has unknown method {method!r}; expected one of "
+            f"{list(_METHODS)}. The file is corrupted or from another tool."
+        )
     return _METHODS[method].from_state(dict(meta), arrays)
-
-

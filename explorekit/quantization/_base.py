@@ -20,18 +20,18 @@ import numpy as np
 
 from explorekit._support.errors import QuantizationError
 from explorekit._support.threads import blas_threads
-from explorekit.scoring.distances import DISTANCES, Distance, display as _display
+from explorekit.scoring.distances import DISTANCES, Distance
+from explorekit.scoring.distances import display as _display
 
 FORMAT_VERSION = 1
-_ENCODE_ELEMENTS = 1 << 18   # vector components encoded at a time (elementwise encoders)
-PARALLEL_SCAN = 1 << 21      # codes read by one scan above which it is split across the cores
+_ENCODE_ELEMENTS = 1 << 18  # vector components encoded at a time (elementwise encoders)
+PARALLEL_SCAN = 1 << 21  # codes read by one scan above which it is split across the cores
 _T = TypeVar("_T")
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def parallel_map(func: Callable[[_T], Any], items: Iterable[_T], workers: int | None = None
-                 ) -> list[Any]:
+def parallel_map(func: Callable[[_T], Any], items: Iterable[_T], workers: int | None = None) -> list[Any]:
     """``[func(x) for x in items]`` on a few threads (numpy releases the GIL in its kernels)."""
     items = list(items)
     workers = min(workers or os.cpu_count() or 1, len(items))
@@ -56,8 +56,9 @@ def _scan_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1),
-                                       thread_name_prefix="explorekit-scan")
+            _pool = ThreadPoolExecutor(
+                max_workers=max(1, (os.cpu_count() or 1) - 1), thread_name_prefix="explorekit-scan"
+            )
         return _pool
 
 
@@ -111,8 +112,7 @@ class Quantizer:
 
     def __init__(self, config: dict, distance: Distance) -> None:
         if distance not in DISTANCES:
-            raise QuantizationError(f"Unknown distance {distance!r} for a quantizer. "
-                                    f"Use one of {list(DISTANCES)}.")
+            raise QuantizationError(f"Unknown distance {distance!r} for a quantizer. Use one of {list(DISTANCES)}.")
         self.config = config
         self.distance: Distance = distance
         self.dim_: int | None = None
@@ -123,8 +123,7 @@ class Quantizer:
         """Learn the parameters from ``stored`` (vectors as Qdrant stores them) and encode them."""
         if distance is not None and distance != self.distance:
             if distance not in DISTANCES:
-                raise QuantizationError(f"Unknown distance {distance!r} passed to fit(). "
-                                        f"Use one of {list(DISTANCES)}.")
+                raise QuantizationError(f"Unknown distance {distance!r} passed to fit(). Use one of {list(DISTANCES)}.")
             self.distance = distance  # type: ignore[assignment]
         stored = self._check(stored, "fit()", fitted=False)
         self.dim_ = stored.shape[1]
@@ -146,7 +145,7 @@ class Quantizer:
 
     def copy(self) -> "Quantizer":
         """An independent quantizer: ``keep``/``add`` on the copy leave this one unchanged."""
-        return copy.copy(self)   # keep/add replace arrays, they never write into them
+        return copy.copy(self)  # keep/add replace arrays, they never write into them
 
     def __len__(self) -> int:
         return 0 if self.codes_ is None else int(self.codes_.shape[self.row_axis])
@@ -162,9 +161,8 @@ class Quantizer:
         if rows is not None:
             rows = np.asarray(rows, dtype=np.intp)
             if rows.ndim != 1:
-                raise QuantizationError(f"rows must be a 1-D array of row positions, got shape "
-                                        f"{rows.shape}.")
-            rows = np.ascontiguousarray(rows)      # the layout the compiled kernels are built for
+                raise QuantizationError(f"rows must be a 1-D array of row positions, got shape {rows.shape}.")
+            rows = np.ascontiguousarray(rows)  # the layout the compiled kernels are built for
         return self._similarity(queries, rows)
 
     def display(self, scores: np.ndarray) -> np.ndarray:
@@ -185,8 +183,14 @@ class Quantizer:
     def state(self) -> tuple[dict, dict[str, np.ndarray]]:
         """JSON-able description plus the arrays needed to rebuild this quantizer exactly."""
         self._require_fitted("state()")
-        meta = {"format": FORMAT_VERSION, "method": self.method, "config": self.config,
-                "distance": self.distance, "dim": self.dim_, **self._meta()}
+        meta = {
+            "format": FORMAT_VERSION,
+            "method": self.method,
+            "config": self.config,
+            "distance": self.distance,
+            "dim": self.dim_,
+            **self._meta(),
+        }
         arrays = {"codes": self.codes_, **self._params()}
         return meta, arrays
 
@@ -194,8 +198,10 @@ class Quantizer:
     def from_state(cls, meta: dict, arrays: dict[str, np.ndarray]) -> "Quantizer":
         """Rebuild a quantizer saved with :meth:`state` (no re-fitting)."""
         if meta.get("format", 0) > FORMAT_VERSION:
-            raise QuantizationError(f"Saved quantizer format {meta.get('format')} is newer than "
-                                    f"this explorekit reads ({FORMAT_VERSION}). Upgrade explorekit.")
+            raise QuantizationError(
+                f"Saved quantizer format {meta.get('format')} is newer than "
+                f"this explorekit reads ({FORMAT_VERSION}). Upgrade explorekit."
+            )
         if cls.method and meta.get("method") != cls.method:
             raise QuantizationError(f"Saved quantizer is {meta.get('method')!r}, not {cls.method!r}.")
         obj = cls(meta["config"], meta["distance"])
@@ -220,7 +226,7 @@ class Quantizer:
         step = max(1, _ENCODE_ELEMENTS // max(stored.shape[1], 1))
         if not self.chunked_encoding or len(stored) <= step:
             return self._encode(stored)
-        parts = parallel_map(self._encode, [stored[i:i + step] for i in range(0, len(stored), step)])
+        parts = parallel_map(self._encode, [stored[i : i + step] for i in range(0, len(stored), step)])
         return np.ascontiguousarray(np.concatenate(parts, axis=self.row_axis))
 
     def _similarity(self, queries: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
@@ -256,8 +262,10 @@ class Quantizer:
 
     def _require_fitted(self, where: str) -> None:
         if self.codes_ is None:
-            raise QuantizationError(f"{type(self).__name__}.{where} needs a fitted quantizer. "
-                                    "Call fit(stored) first (col.quantize(config) does).")
+            raise QuantizationError(
+                f"{type(self).__name__}.{where} needs a fitted quantizer. "
+                "Call fit(stored) first (col.quantize(config) does)."
+            )
 
     def _check(self, vectors: np.ndarray, where: str, fitted: bool = True) -> np.ndarray:
         if fitted:
@@ -266,15 +274,16 @@ class Quantizer:
         if arr.ndim == 1:
             arr = arr[None, :]
         if arr.ndim != 2:
-            raise QuantizationError(f"{where}: expected a 2-D array of vectors, got shape "
-                                    f"{arr.shape}. Pass one vector per row.")
+            raise QuantizationError(
+                f"{where}: expected a 2-D array of vectors, got shape {arr.shape}. Pass one vector per row."
+            )
         if fitted and arr.shape[1] != self.dim_:
-            raise QuantizationError(f"{where}: vectors have dimension {arr.shape[1]}, the "
-                                    f"quantizer was fitted on dimension {self.dim_}.")
+            raise QuantizationError(
+                f"{where}: vectors have dimension {arr.shape[1]}, the quantizer was fitted on dimension {self.dim_}."
+            )
         if not np.isfinite(arr).all():
             bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))[:10].tolist()
-            raise QuantizationError(f"{where}: NaN or infinite values in rows {bad}. "
-                                    "Quantize finite vectors only.")
+            raise QuantizationError(f"{where}: NaN or infinite values in rows {bad}. Quantize finite vectors only.")
         return np.ascontiguousarray(arr)
 
 

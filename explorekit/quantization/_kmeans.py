@@ -21,7 +21,7 @@ import numpy as np
 
 MAX_ITERATIONS = 100
 TOLERANCE = 1e-5
-_CHUNK_ELEMENTS = 1 << 19   # distance-matrix entries per block (2 MiB of float32)
+_CHUNK_ELEMENTS = 1 << 19  # distance-matrix entries per block (2 MiB of float32)
 
 
 def nearest(data: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -53,13 +53,14 @@ def nearest_exact(data: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     out = np.empty(len(data), np.intp)
     step = max(1, _CHUNK_ELEMENTS // max(len(centroids) * data.shape[1], 1))
     for start in range(0, len(data), step):
-        diff = data[start:start + step, None, :] - centroids[None, :, :]
-        out[start:start + step] = np.argmin(np.einsum("nkd,nkd->nk", diff, diff), axis=1)
+        diff = data[start : start + step, None, :] - centroids[None, :, :]
+        out[start : start + step] = np.argmin(np.einsum("nkd,nkd->nk", diff, diff), axis=1)
     return out
 
 
-def kmeans(data: np.ndarray, k: int, rng: np.random.Generator,
-           max_iterations: int = MAX_ITERATIONS, tol: float = TOLERANCE) -> np.ndarray:
+def kmeans(
+    data: np.ndarray, k: int, rng: np.random.Generator, max_iterations: int = MAX_ITERATIONS, tol: float = TOLERANCE
+) -> np.ndarray:
     """``k`` centroids of ``data`` (``(n, dim)`` float32, ``n >= k``), shape ``(k, dim)``."""
     data = np.ascontiguousarray(data, dtype=np.float32)
     n, dim = data.shape
@@ -69,8 +70,7 @@ def kmeans(data: np.ndarray, k: int, rng: np.random.Generator,
     for _ in range(max_iterations):
         labels = nearest(data, centroids)
         counts = np.bincount(labels, minlength=k)
-        sums = np.stack([np.bincount(labels, weights=data[:, j], minlength=k)
-                         for j in range(dim)], axis=1)
+        sums = np.stack([np.bincount(labels, weights=data[:, j], minlength=k) for j in range(dim)], axis=1)
         empty = counts == 0
         new = np.empty_like(centroids)
         new[~empty] = (sums[~empty] / counts[~empty, None]).astype(np.float32)
@@ -83,8 +83,7 @@ def kmeans(data: np.ndarray, k: int, rng: np.random.Generator,
     return centroids
 
 
-def _kmeans_1d(values: np.ndarray, k: int, rng: np.random.Generator, max_iterations: int,
-               tol: float) -> np.ndarray:
+def _kmeans_1d(values: np.ndarray, k: int, rng: np.random.Generator, max_iterations: int, tol: float) -> np.ndarray:
     """Lloyd's algorithm on a line: clusters are intervals of the sorted values."""
     xs = np.sort(values)
     cums = np.concatenate([[0.0], np.cumsum(xs, dtype=np.float64)])

@@ -42,22 +42,23 @@ import numpy as np
 
 from explorekit._support.compiled import Compiled
 from explorekit.quantization import _simd
-from explorekit.quantization._simd import LANE_ROW as _LANE_ROW, LANES
+from explorekit.quantization._simd import LANE_ROW as _LANE_ROW
+from explorekit.quantization._simd import LANES
 
-CHUNK = 1 << 14          # rows per pass (a multiple of 8): their sums stay in L2
-TILE = 16                # sub-spaces added while eight sums stay in registers
-ROWS_CHUNK = 1 << 12     # rows per pass of the scan of a subset of rows
-BLOCK_CODES = 1 << 19    # codes per pass of the AVX-512 scan (rows x sub-spaces): in L2
-AHEAD = 2                # the AVX-512 scan prefetches the codes of the sub-space 2 ahead
-STEP = 64                # scan parts start on multiples of 64 rows (whole code reads)
-_lut64_add: Callable | None = None    # the AVX-512 intrinsic, made when numba is imported
+CHUNK = 1 << 14  # rows per pass (a multiple of 8): their sums stay in L2
+TILE = 16  # sub-spaces added while eight sums stay in registers
+ROWS_CHUNK = 1 << 12  # rows per pass of the scan of a subset of rows
+BLOCK_CODES = 1 << 19  # codes per pass of the AVX-512 scan (rows x sub-spaces): in L2
+AHEAD = 2  # the AVX-512 scan prefetches the codes of the sub-space 2 ahead
+STEP = 64  # scan parts start on multiples of 64 rows (whole code reads)
+_lut64_add: Callable | None = None  # the AVX-512 intrinsic, made when numba is imported
 
 
 def _build() -> dict[str, Callable]:
     import numba
 
     @numba.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
-    def scan_all(tables, codes, words, start, stop, out):          # pragma: no cover (compiled)
+    def scan_all(tables, codes, words, start, stop, out):  # pragma: no cover (compiled)
         # Eight rows at a time: one 64-bit read of the codes of sub-space j gives the eight
         # table indices, and the eight sums stay in registers over a tile of sub-spaces.
         k, m, n = tables.shape[0], tables.shape[1], codes.shape[1]
@@ -76,13 +77,13 @@ def _build() -> dict[str, Callable]:
                         a0, a1, a2, a3 = out[i, r], out[i, r + 1], out[i, r + 2], out[i, r + 3]
                         a4, a5, a6, a7 = out[i, r + 4], out[i, r + 5], out[i, r + 6], out[i, r + 7]
                         for j in range(j0, j1):
-                            at = j * n + r                 # byte offset of row r's code for j
+                            at = j * n + r  # byte offset of row r's code for j
                             wi, sh = at >> 3, np.uint64(8 * (at & 7))
                             if sh == 0:
                                 w = words[wi]
                             elif wi + 1 < nw:
                                 w = (words[wi] >> sh) | (words[wi + 1] << (np.uint64(64) - sh))
-                            else:                          # the last bytes: no whole word left
+                            else:  # the last bytes: no whole word left
                                 w = np.uint64(0)
                                 for b in range(8):
                                     w |= np.uint64(codes[j, r + b]) << np.uint64(8 * b)
@@ -106,7 +107,7 @@ def _build() -> dict[str, Callable]:
                         r += 1
 
     @numba.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
-    def scan_words(tables, words, start, stop, out):              # pragma: no cover (compiled)
+    def scan_words(tables, words, start, stop, out):  # pragma: no cover (compiled)
         # scan_all when every sub-space's codes start on a whole word: ``words`` is (m, n / 8)
         k, m = tables.shape[0], tables.shape[1]
         zero = np.float32(0.0)
@@ -137,7 +138,7 @@ def _build() -> dict[str, Callable]:
                         out[i, r + 4], out[i, r + 5], out[i, r + 6], out[i, r + 7] = a4, a5, a6, a7
 
     @numba.njit(cache=True, nogil=True, fastmath=False, boundscheck=False)
-    def scan_rows(tables, codes, rows, start, stop, out):          # pragma: no cover (compiled)
+    def scan_rows(tables, codes, rows, start, stop, out):  # pragma: no cover (compiled)
         k, m = tables.shape[0], tables.shape[1]
         zero = np.float32(0.0)
         for c0 in range(start, stop, ROWS_CHUNK):
@@ -146,7 +147,7 @@ def _build() -> dict[str, Callable]:
                 for r in range(c0, c1):
                     out[i, r] = zero
                 j = 0
-                while j + 4 <= m:      # four sub-spaces a pass, still added one by one in order
+                while j + 4 <= m:  # four sub-spaces a pass, still added one by one in order
                     t0, t1, t2, t3 = tables[i, j], tables[i, j + 1], tables[i, j + 2], tables[i, j + 3]
                     l0, l1, l2, l3 = codes[j], codes[j + 1], codes[j + 2], codes[j + 3]
                     for r in range(c0, c1):
@@ -184,7 +185,7 @@ def _build_simd() -> dict[str, Callable]:
                     acc[p] = np.float32(0.0)
                 for j in range(m):
                     ahead, at = j + AHEAD, c0
-                    if ahead >= m:                 # the next block's first sub-spaces
+                    if ahead >= m:  # the next block's first sub-spaces
                         ahead -= m
                         at = c0 + block if c0 + block + full <= n else c0
                     _lut64_add(acc, planes[i, j], codes[j], c0, full, codes[ahead], at)
@@ -204,7 +205,7 @@ def _build_simd() -> dict[str, Callable]:
 
 def _built() -> dict[str, Callable]:
     kernels = _build()
-    _warm(kernels)                 # compile (or load from numba's cache) now, not mid-scan
+    _warm(kernels)  # compile (or load from numba's cache) now, not mid-scan
     kernels.update(_simd_kernels())
     return kernels
 
@@ -214,7 +215,7 @@ _compiled = Compiled(_built, "product-quantization scan kernels")
 
 def load() -> Callable | None:
     """The compiled scan, or None when numba is unavailable (the caller falls back to numpy)."""
-    if sys.byteorder != "little":      # the 64-bit code reads assume little-endian
+    if sys.byteorder != "little":  # the 64-bit code reads assume little-endian
         return None
     return _scan if _compiled.get() is not None else None
 
@@ -227,7 +228,7 @@ def _simd_kernels() -> dict[str, Callable]:
         kernels = _build_simd()
         _warm_simd(kernels)
         return kernels
-    except Exception:              # an LLVM without these intrinsics: the scalar scan remains
+    except Exception:  # an LLVM without these intrinsics: the scalar scan remains
         return {}
 
 
@@ -270,8 +271,14 @@ def _warm_simd(kernels: dict[str, Callable]) -> None:
         raise RuntimeError("the AVX-512 product-quantization scan disagrees with plain sums")
 
 
-def _scan(tables: np.ndarray, codes: np.ndarray, rows: np.ndarray | None,
-          part: tuple[int, int], out: np.ndarray, planes: np.ndarray | None = None) -> None:
+def _scan(
+    tables: np.ndarray,
+    codes: np.ndarray,
+    rows: np.ndarray | None,
+    part: tuple[int, int],
+    out: np.ndarray,
+    planes: np.ndarray | None = None,
+) -> None:
     """Scores of rows ``part[0]:part[1]`` (of ``rows`` when given, else of all codes) in ``out``.
 
     ``tables`` is ``(k, m, 256)`` float32, ``codes`` ``(m, n)`` uint8 (all stored rows),
@@ -286,7 +293,7 @@ def _scan(tables: np.ndarray, codes: np.ndarray, rows: np.ndarray | None,
         kernels["words"](tables, codes.view(np.uint64), start, stop, out)
     elif rows is None:
         flat = codes.reshape(-1)
-        words = flat[: flat.size // 8 * 8].view(np.uint64)    # little-endian: byte b = row r + b
+        words = flat[: flat.size // 8 * 8].view(np.uint64)  # little-endian: byte b = row r + b
         kernels["all"](tables, codes, words, start, stop, out)
     else:
         kernels["rows"](tables, codes, rows, start, stop, out)

@@ -41,9 +41,11 @@ def supported() -> bool:
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
     import numba
+
     features = numba.config.CPU_FEATURES
     if features is None:
         import llvmlite.binding as llvm
+
         features = llvm.get_host_cpu_features().flatten()
     enabled = set(str(features).split(","))
     return all(f"+{name}" in enabled for name in _FEATURES)
@@ -90,9 +92,11 @@ def make_lut64_add():
 
     i8, i16, i32, i64 = ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
     v64b, v32w, v16f = ir.VectorType(i8, 64), ir.VectorType(i16, 32), ir.VectorType(ir.FloatType(), 16)
-    masks = {(w, h): ir.Constant(ir.VectorType(i32, 64 if w == 8 else 32),
-                                 _interleave(4, 16 if w == 8 else 8, h))
-             for w in (8, 16) for h in (False, True)}
+    masks = {
+        (w, h): ir.Constant(ir.VectorType(i32, 64 if w == 8 else 32), _interleave(4, 16 if w == 8 else 8, h))
+        for w in (8, 16)
+        for h in (False, True)
+    }
 
     def pointer(context, builder, aryty, value):
         return cgutils.create_struct_proxy(aryty)(context, builder, value=value).data
@@ -107,20 +111,31 @@ def make_lut64_add():
         def codegen(context, builder, signature, args):
             acc_p, planes_p, codes_p, _, _, ahead_p, _ = (
                 pointer(context, builder, t, v) if isinstance(t, types.Array) else v
-                for t, v in zip(signature.args, args))
+                for t, v in zip(signature.args, args)
+            )
             start, count, ahead_start = args[3], args[4], args[6]
             module = builder.module
-            permute = module.declare_intrinsic("llvm.x86.avx512.vpermi2var.qi.512",
-                                               fnty=ir.FunctionType(v64b, [v64b] * 3))
-            prefetch = module.declare_intrinsic("llvm.prefetch", fnty=ir.FunctionType(
-                ir.VoidType(), [i8.as_pointer(), i32, i32, i32]))
-            table = [builder.load(vector_at(builder, planes_p, ir.Constant(i64, 64 * q), v64b),
-                                  align=1) for q in range(16)]
+            permute = module.declare_intrinsic(
+                "llvm.x86.avx512.vpermi2var.qi.512", fnty=ir.FunctionType(v64b, [v64b] * 3)
+            )
+            prefetch = module.declare_intrinsic(
+                "llvm.prefetch", fnty=ir.FunctionType(ir.VoidType(), [i8.as_pointer(), i32, i32, i32])
+            )
+            table = [
+                builder.load(vector_at(builder, planes_p, ir.Constant(i64, 64 * q), v64b), align=1) for q in range(16)
+            ]
             blocks = builder.udiv(count, ir.Constant(count.type, 64))
             with cgutils.for_range(builder, blocks) as loop:
                 at = builder.mul(loop.index, ir.Constant(loop.index.type, 64))
-                builder.call(prefetch, [builder.gep(ahead_p, [builder.add(ahead_start, at)]),
-                                        ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+                builder.call(
+                    prefetch,
+                    [
+                        builder.gep(ahead_p, [builder.add(ahead_start, at)]),
+                        ir.Constant(i32, 0),
+                        ir.Constant(i32, 3),
+                        ir.Constant(i32, 1),
+                    ],
+                )
                 index = builder.load(vector_at(builder, codes_p, builder.add(start, at), v64b), align=1)
                 top = builder.icmp_signed("<", index, ir.Constant(v64b, None))
                 planes_ = []
@@ -128,10 +143,14 @@ def make_lut64_add():
                     low = builder.call(permute, [table[4 * b], index, table[4 * b + 1]])
                     high = builder.call(permute, [table[4 * b + 2], index, table[4 * b + 3]])
                     planes_.append(builder.select(top, high, low))
-                pairs = [builder.bitcast(builder.shuffle_vector(planes_[a], planes_[a + 1], masks[8, h]), v32w)
-                         for a in (0, 2) for h in (False, True)]          # l01, h01, l23, h23
-                values = [builder.shuffle_vector(pairs[x], pairs[x + 2], masks[16, h])
-                          for x in (0, 1) for h in (False, True)]
+                pairs = [
+                    builder.bitcast(builder.shuffle_vector(planes_[a], planes_[a + 1], masks[8, h]), v32w)
+                    for a in (0, 2)
+                    for h in (False, True)
+                ]  # l01, h01, l23, h23
+                values = [
+                    builder.shuffle_vector(pairs[x], pairs[x + 2], masks[16, h]) for x in (0, 1) for h in (False, True)
+                ]
                 for f, value in enumerate(values):
                     target = vector_at(builder, acc_p, builder.add(at, ir.Constant(at.type, 16 * f)), v16f)
                     total = builder.fadd(builder.load(target, align=4), builder.bitcast(value, v16f))

@@ -58,9 +58,9 @@ def _build() -> dict[str, Callable]:
             for i in range(queries.shape[0]):
                 q = queries[i]
                 acc = np.int32(0)
-                for d in range(x.shape[0]):     # widened, summed in int32: vectorised by LLVM
+                for d in range(x.shape[0]):  # widened, summed in int32: vectorised by LLVM
                     acc += np.int32(x[d]) * np.int32(q[d])
-                s = np.float32(np.int32(acc)) + pad_term    # numba widens to int64; the cut
+                s = np.float32(np.int32(acc)) + pad_term  # numba widens to int64; the cut
                 out[i, r] = ((s * mult) + q_off[i]) + v_off[p]  # lets LLVM stay in int32
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -90,8 +90,7 @@ def _warm(kernels: dict[str, Callable]) -> None:
     out = np.empty((2, 3), np.float32)
     f32 = np.float32(1.0)
     for rows in (np.empty(0, np.intp), np.arange(3, dtype=np.intp)):
-        kernels["affine"](codes, rows, queries, f32, f32, np.zeros(2, np.float32),
-                          np.zeros(3, np.float32), 0, 3, out)
+        kernels["affine"](codes, rows, queries, f32, f32, np.zeros(2, np.float32), np.zeros(3, np.float32), 0, 3, out)
         kernels["l1"](codes, rows, queries, f32, 0, 3, out)
 
 

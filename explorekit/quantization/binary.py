@@ -121,7 +121,7 @@ class BinaryQuantizer(Quantizer):
         else:
             pairs = queries[:, 0::2].copy()
             half = queries.shape[1] // 2
-            pairs[:, :half] = np.maximum(queries[:, 0:2 * half:2], queries[:, 1:2 * half:2])
+            pairs[:, :half] = np.maximum(queries[:, 0 : 2 * half : 2], queries[:, 1 : 2 * half : 2])
             ext = np.concatenate([queries, pairs], axis=1)
         levels = (1 << bits) - 1
         top = np.abs(ext).max(axis=1, keepdims=True).astype(_F)
@@ -134,15 +134,14 @@ class BinaryQuantizer(Quantizer):
         return np.stack(planes, axis=1)
 
     def _similarity(self, queries: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
-        codes = self._rows_codes(rows)      # (words, n)
+        codes = self._rows_codes(rows)  # (words, n)
         planes = self._query_planes(queries)
         out = np.empty((len(queries), codes.shape[1]), _F)
         if out.size:
             self._scan(codes, planes, (0, codes.shape[1]), out)
         return out
 
-    def _scan(self, codes: np.ndarray, planes: np.ndarray, part: tuple[int, int],
-              out: np.ndarray) -> None:
+    def _scan(self, codes: np.ndarray, planes: np.ndarray, part: tuple[int, int], out: np.ndarray) -> None:
         """XOR + popcount, word by word over contiguous runs of rows."""
         start, stop = part
         n = stop - start

@@ -45,13 +45,12 @@ from explorekit.quantization._base import Quantizer, round_half_away, scan_parts
 ALIGNMENT = 16
 QUANTILE_SAMPLE = 5_000
 _BLOCK_ELEMENTS = 1 << 18  # codes converted per block: 1 MiB of float32 stays in L2; fewer,
-                           # larger numpy calls (measured: 1 << 17 is 15% slower, 1 << 16 2x)
+# larger numpy calls (measured: 1 << 17 is 15% slower, 1 << 16 2x)
 _F = np.float32
 _NO_ROWS = np.empty(0, np.intp)
 
 
-def quantile_range(stored: np.ndarray, quantile: float | None, rng: np.random.Generator
-                   ) -> tuple[float, float] | None:
+def quantile_range(stored: np.ndarray, quantile: float | None, rng: np.random.Generator) -> tuple[float, float] | None:
     """Qdrant's clipped ``(min, max)``, or None when the rule does not apply."""
     n = len(stored)
     if quantile is None or n < 127 or quantile >= 1.0:
@@ -86,8 +85,7 @@ class ScalarQuantizer(Quantizer):
             self.alpha_, self.offset_ = _F(0.0), _F(0.0)
             return
         lo, hi = _F(stored.min()), _F(stored.max())
-        clipped = quantile_range(stored, self.config["scalar"].get("quantile"),
-                                 np.random.default_rng(seed))
+        clipped = quantile_range(stored, self.config["scalar"].get("quantile"), np.random.default_rng(seed))
         if clipped is not None:
             lo, hi = _F(clipped[0]), _F(clipped[1])
         self.alpha_ = _F((hi - lo) / _F(127.0))
@@ -124,8 +122,8 @@ class ScalarQuantizer(Quantizer):
         if self.distance in ("cosine", "dot"):
             return _F(a * a)
         if self.distance == "euclid":
-            return _F(_F(2.0) * a * a)   # -2 alpha^2, inverted
-        return _F(-a)                     # manhattan: alpha, inverted
+            return _F(_F(2.0) * a * a)  # -2 alpha^2, inverted
+        return _F(-a)  # manhattan: alpha, inverted
 
     def _offsets(self, sums: np.ndarray, squares: np.ndarray | None, is_query: bool) -> np.ndarray:
         """Per-vector additive constants from code sums (dot) or code square sums (euclid)."""
@@ -155,10 +153,10 @@ class ScalarQuantizer(Quantizer):
             squares = np.empty(len(self.codes_), _F) if self.distance == "euclid" else None
             step = max(1, _BLOCK_ELEMENTS // max(self.dim_, 1))
             for start in range(0, len(self.codes_), step):
-                block = self.codes_[start:start + step].astype(np.int32)
-                sums[start:start + step] = block.sum(axis=1)
+                block = self.codes_[start : start + step].astype(np.int32)
+                sums[start : start + step] = block.sum(axis=1)
                 if squares is not None:
-                    squares[start:start + step] = np.einsum("ij,ij->i", block, block)
+                    squares[start : start + step] = np.einsum("ij,ij->i", block, block)
             pad, filler = self._padding
             sums += _F(pad * filler)
             if squares is not None:
@@ -185,27 +183,29 @@ class ScalarQuantizer(Quantizer):
         if kernels is not None:
             scan = self._kernel_scan(kernels, qc, rows, out)
         elif self.distance == "manhattan":
-            scan = lambda part: self._scan_l1(qc, rows, part, out)     # noqa: E731
+            scan = lambda part: self._scan_l1(qc, rows, part, out)  # noqa: E731
         else:
             scan = self._numpy_scan(qc, rows, out)
         scan_parts(scan, n, n * self.dim_ * k, 1)
         return out
 
-    def _kernel_scan(self, kernels: dict, qc: np.ndarray, rows: np.ndarray | None,
-                     out: np.ndarray) -> Callable[[tuple[int, int]], None]:
+    def _kernel_scan(
+        self, kernels: dict, qc: np.ndarray, rows: np.ndarray | None, out: np.ndarray
+    ) -> Callable[[tuple[int, int]], None]:
         """The compiled scan of one run of rows (see :mod:`._sq_kernel`), same scores as numpy."""
         subset = _NO_ROWS if rows is None else rows
         if self.distance == "manhattan":
-            return lambda part: kernels["l1"](self.codes_, subset, qc, self.multiplier_,
-                                              part[0], part[1], out)
+            return lambda part: kernels["l1"](self.codes_, subset, qc, self.multiplier_, part[0], part[1], out)
         pad, filler = self._padding
         pad_term, mult = _F(pad * filler * filler), self.multiplier_
         q_off, v_off = self._query_terms(qc), self._row_terms()
-        return lambda part: kernels["affine"](self.codes_, subset, qc, pad_term, mult, q_off,
-                                              v_off, part[0], part[1], out)
+        return lambda part: kernels["affine"](
+            self.codes_, subset, qc, pad_term, mult, q_off, v_off, part[0], part[1], out
+        )
 
-    def _numpy_scan(self, qc: np.ndarray, rows: np.ndarray | None, out: np.ndarray
-                    ) -> Callable[[tuple[int, int]], None]:
+    def _numpy_scan(
+        self, qc: np.ndarray, rows: np.ndarray | None, out: np.ndarray
+    ) -> Callable[[tuple[int, int]], None]:
         """Without numba: exact code products in float blocks, then Qdrant's affine correction.
 
         Every float32 operation after the product is the kernel's, in the kernel's order.
@@ -220,7 +220,7 @@ class ScalarQuantizer(Quantizer):
         # one query: a matrix-vector np.dot (numpy's matmul with a (dim, 1) operand holds
         # the GIL, so two runs would not overlap); more: one (n, k) product per block
         exact = self._exact_dtype
-        rhs = qc[0].astype(exact) if k == 1 else qc.T.astype(exact)    # (dim,) or (dim, k)
+        rhs = qc[0].astype(exact) if k == 1 else qc.T.astype(exact)  # (dim,) or (dim, k)
         prod = np.empty((n, k) if k > 1 else n, exact)
 
         def scan(part: tuple[int, int]) -> None:
@@ -238,13 +238,14 @@ class ScalarQuantizer(Quantizer):
     @property
     def _exact_dtype(self) -> type:
         """float32 holds every sum of code products exactly up to 1,040 components."""
-        return np.float32 if 127 * 127 * self.dim_ < 2 ** 24 else np.float64
+        return np.float32 if 127 * 127 * self.dim_ < 2**24 else np.float64
 
     def _block(self, rows: np.ndarray | None, start: int, stop: int) -> np.ndarray:
         return self.codes_[start:stop] if rows is None else self.codes_[rows[start:stop]]
 
-    def _scan_product(self, rhs: np.ndarray, rows: np.ndarray | None, part: tuple[int, int],
-                      prod: np.ndarray, step: int) -> None:
+    def _scan_product(
+        self, rhs: np.ndarray, rows: np.ndarray | None, part: tuple[int, int], prod: np.ndarray, step: int
+    ) -> None:
         """Code products for one run of rows, block by cache-sized block.
 
         Codes are integers below 128, so every product and sum is exact (in float32 while
@@ -261,8 +262,7 @@ class ScalarQuantizer(Quantizer):
             else:
                 np.matmul(block, rhs, out=prod[start:stop])
 
-    def _scan_l1(self, qc: np.ndarray, rows: np.ndarray | None, part: tuple[int, int],
-                 out: np.ndarray) -> None:
+    def _scan_l1(self, qc: np.ndarray, rows: np.ndarray | None, part: tuple[int, int], out: np.ndarray) -> None:
         """Manhattan: sums of absolute code differences (the padding adds nothing)."""
         step = max(1, _BLOCK_ELEMENTS // max(self.dim_, 1) // 4)
         q16 = qc.astype(np.int16)

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explorekit.data.ids import IdIndex
 from explorekit.data.jsonpath import parse_datetime
 from explorekit.data.pathvalues import PathValues
-from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
 
 __all__ = ["evaluate"]
@@ -61,6 +61,7 @@ def _token_index(pv: PathValues) -> tuple[list[list[str]], dict[str, np.ndarray]
             for t in set(toks):
                 inv.setdefault(t, []).append(i)
         return lists, {t: np.array(ix, dtype=np.intp) for t, ix in inv.items()}
+
     return pv.cached("tokens", build)
 
 
@@ -84,8 +85,10 @@ def _text_cats(pv: PathValues, kind: str, query: str) -> np.ndarray:
         cand = np.intersect1d(cand, inv.get(t, empty), assume_unique=True)
     if kind == "phrase":
         k = len(q)
-        cand = np.array([i for i in cand.tolist()
-                         if any(lists[i][j:j + k] == q for j in range(len(lists[i]) - k + 1))], dtype=np.intp)
+        cand = np.array(
+            [i for i in cand.tolist() if any(lists[i][j : j + k] == q for j in range(len(lists[i]) - k + 1))],
+            dtype=np.intp,
+        )
     catsel[cand] = True
     return catsel
 
@@ -137,10 +140,12 @@ def _in_bounds(values: np.ndarray, b: dict) -> np.ndarray:
 
 def _cat_datetimes(pv: PathValues) -> tuple[np.ndarray, np.ndarray]:
     """Microseconds of each distinct string that is a datetime, and which ones are."""
+
     def build() -> tuple[np.ndarray, np.ndarray]:
         stamps = [parse_datetime(c) for c in pv.cats.tolist()]
         ok = np.array([s is not None for s in stamps], dtype=bool)
         return np.array([s or 0 for s in stamps], dtype=np.int64), ok
+
     return pv.cached("datetimes", build)
 
 
@@ -148,10 +153,11 @@ def _eval_range(pv: PathValues, bounds: dict, kind: str) -> np.ndarray:
     if kind == "datetime":
         stamps, ok = _cat_datetimes(pv)
         return _cat_hits(pv, ok & _in_bounds(stamps, bounds))
-    if kind == "text":                     # strings in code-point order (pandas' s > 'b'), one test per category
+    if kind == "text":  # strings in code-point order (pandas' s > 'b'), one test per category
         return _cat_hits(pv, _in_bounds(np.asarray(pv.cats, dtype=object), bounds))
-    return (pv.ints.hits(_in_bounds(pv.ints.data.astype(np.float64), bounds))
-            | pv.floats.hits(_in_bounds(pv.floats.data, bounds)))
+    return pv.ints.hits(_in_bounds(pv.ints.data.astype(np.float64), bounds)) | pv.floats.hits(
+        _in_bounds(pv.floats.data, bounds)
+    )
 
 
 def evaluate(node: tuple, payload: Payload, ids: IdIndex | None) -> np.ndarray:

@@ -35,18 +35,25 @@ from typing import Any
 import numpy as np
 
 from explorekit._support.errors import ExploreError, FilterError, short_repr, unknown
-from explorekit.data.jsonpath import parse_datetime, parse_key
 from explorekit.data.ids import normalize_id
+from explorekit.data.jsonpath import parse_datetime, parse_key
 
-__all__ = ["CLAUSES", "MAX_DEPTH", "TextBound", "check_depth", "check_model_depth", "depth_error", "parse_filter",
-           "to_filter_dict"]
+__all__ = [
+    "CLAUSES",
+    "MAX_DEPTH",
+    "TextBound",
+    "check_depth",
+    "check_model_depth",
+    "depth_error",
+    "parse_filter",
+    "to_filter_dict",
+]
 
 #: Filters nested deeper than this are refused (FilterError), long before Python's recursion limit.
 MAX_DEPTH = 64
 
 CLAUSES = ("must", "should", "must_not", "min_should")
-_PREDICATES = ("match", "range", "values_count", "is_empty", "is_null", "geo_bounding_box", "geo_radius",
-               "geo_polygon")
+_PREDICATES = ("match", "range", "values_count", "is_empty", "is_null", "geo_bounding_box", "geo_radius", "geo_polygon")
 _FIELD_KEYS = ("key", *_PREDICATES)
 _SINGLE = ("has_id", "is_empty", "is_null", "nested", "has_vector")
 _ALL_CONDITION_KEYS = (*CLAUSES, *_FIELD_KEYS, *_SINGLE)
@@ -92,10 +99,12 @@ def check_depth(level: int, where: str) -> None:
 def depth_error(where: str) -> FilterError:
     """The error for a filter deeper than ``MAX_DEPTH`` (also when a parser gave up on it first)."""
     where = where if len(where) <= 160 else f"{where[:60]}...{where[-30:]}"
-    return FilterError(f"{where}: the filter is nested more than {MAX_DEPTH} levels deep (filters inside "
-                       f"filters, not, or parentheses); explorekit reads at most {MAX_DEPTH}. Flatten it: "
-                       "conditions joined by and can share one must list (a and b and c), conditions joined "
-                       "by or one should list, `not not x` is `x`, and extra parentheses can go.")
+    return FilterError(
+        f"{where}: the filter is nested more than {MAX_DEPTH} levels deep (filters inside "
+        f"filters, not, or parentheses); explorekit reads at most {MAX_DEPTH}. Flatten it: "
+        "conditions joined by and can share one must list (a and b and c), conditions joined "
+        "by or one should list, `not not x` is `x`, and extra parentheses can go."
+    )
 
 
 def check_model_depth(model: Any, where: str) -> None:
@@ -109,7 +118,7 @@ def check_model_depth(model: Any, where: str) -> None:
         obj, level = stack.pop()
         fields = getattr(type(obj), "model_fields", None)
         if isinstance(fields, dict):
-            if "must" in fields and "should" in fields:            # a Filter
+            if "must" in fields and "should" in fields:  # a Filter
                 level += 1
                 check_depth(level, where)
             stack.extend((getattr(obj, name, None), level) for name in fields)
@@ -152,11 +161,14 @@ def _parse_filter(obj: Any, where: str, level: int, top: bool = False) -> tuple:
     check_depth(level, where)
     obj = _as_mapping(obj, where)
     if not isinstance(obj, Mapping):
-        raise FilterError(f"{where}: {short_repr(obj)} is not a filter. A filter is a dict such as "
-                          '{"must": [{"key": "colour", "match": {"value": "red"}}]}.')
+        raise FilterError(
+            f"{where}: {short_repr(obj)} is not a filter. A filter is a dict such as "
+            '{"must": [{"key": "colour", "match": {"value": "red"}}]}.'
+        )
     if top and any(k in obj for k in (*_FIELD_KEYS, *_SINGLE)) and not any(k in obj for k in CLAUSES):
-        raise FilterError(f"{where}: {short_repr(dict(obj))} is a condition, not a filter. Wrap it in a "
-                          'clause: {"must": [...]}.')
+        raise FilterError(
+            f'{where}: {short_repr(dict(obj))} is a condition, not a filter. Wrap it in a clause: {{"must": [...]}}.'
+        )
     _bad_keys(obj, CLAUSES, where, "filter clause")
     clauses = {}
     for name in ("must", "should", "must_not"):
@@ -170,36 +182,40 @@ def _parse_filter(obj: Any, where: str, level: int, top: bool = False) -> tuple:
         elif isinstance(value, Mapping) or hasattr(value, "model_dump"):
             clauses[name] = [_parse_condition(value, w, level)]
         else:
-            raise FilterError(f"{w}: {short_repr(value)} is not a list of conditions. Use a list, e.g. "
-                              f'{{"{name}": [{_EXAMPLE["match"]}]}}.')
+            raise FilterError(
+                f"{w}: {short_repr(value)} is not a list of conditions. Use a list, e.g. "
+                f'{{"{name}": [{_EXAMPLE["match"]}]}}.'
+            )
     min_should = None
     if obj.get("min_should") is not None:
         w = f"{where}['min_should']"
         ms = _as_mapping(obj["min_should"], w)
         if not isinstance(ms, Mapping):
-            raise FilterError(f"{w}: {short_repr(ms)} is not a dict. Use "
-                              '{"min_should": {"conditions": [...], "min_count": 2}}.')
+            raise FilterError(
+                f'{w}: {short_repr(ms)} is not a dict. Use {{"min_should": {{"conditions": [...], "min_count": 2}}}}.'
+            )
         _bad_keys(ms, ("conditions", "min_count"), w, "min_should field")
         for field in ("conditions", "min_count"):
             if field not in ms:
-                raise FilterError(f"{w}: {field!r} is missing. Use "
-                                  '{"min_should": {"conditions": [...], "min_count": 2}}.')
+                raise FilterError(
+                    f'{w}: {field!r} is missing. Use {{"min_should": {{"conditions": [...], "min_count": 2}}}}.'
+                )
         conds, count = ms["conditions"], ms["min_count"]
         if not isinstance(conds, (list, tuple)):
             raise FilterError(f"{w}['conditions']: {short_repr(conds)} is not a list of conditions.")
         if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-            raise FilterError(f"{w}['min_count']: {short_repr(count)} is not a positive integer. "
-                              "Use 1 or more (how many conditions must match).")
-        min_should = ([_parse_condition(c, f"{w}['conditions'][{i}]", level) for i, c in enumerate(conds)],
-                      int(count))
+            raise FilterError(
+                f"{w}['min_count']: {short_repr(count)} is not a positive integer. "
+                "Use 1 or more (how many conditions must match)."
+            )
+        min_should = ([_parse_condition(c, f"{w}['conditions'][{i}]", level) for i, c in enumerate(conds)], int(count))
     return ("filter", clauses["must"] or [], clauses["should"], clauses["must_not"] or [], min_should)
 
 
 def _key_only(obj: Any, where: str, name: str) -> tuple:
     obj = _as_mapping(obj, where)
     if not isinstance(obj, Mapping) or set(obj) != {"key"}:
-        raise FilterError(f"{where}: {short_repr(obj)} is not {{\"key\": ...}}. Use "
-                          f'{{"{name}": {{"key": "tags"}}}}.')
+        raise FilterError(f'{where}: {short_repr(obj)} is not {{"key": ...}}. Use {{"{name}": {{"key": "tags"}}}}.')
     return parse_key(obj["key"], f"{where}['key']")
 
 
@@ -207,8 +223,9 @@ def _parse_condition(obj: Any, where: str, level: int) -> tuple:
     """A condition of the filter at ``level`` (a condition that is a filter is one level deeper)."""
     obj = _as_mapping(obj, where)
     if not isinstance(obj, Mapping):
-        raise FilterError(f"{where}: {short_repr(obj)} is not a condition. A condition is a dict such as "
-                          f"{_EXAMPLE['match']}.")
+        raise FilterError(
+            f"{where}: {short_repr(obj)} is not a condition. A condition is a dict such as {_EXAMPLE['match']}."
+        )
     keys = set(obj)
     if "key" in keys:
         return _parse_field(obj, where)
@@ -218,8 +235,9 @@ def _parse_condition(obj: Any, where: str, level: int) -> tuple:
         value = obj[name]
         if name == "has_id":
             if not isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
-                raise FilterError(f"{where}['has_id']: {short_repr(value)} is not a list of ids. "
-                                  'Use {"has_id": [1, 2, 3]}.')
+                raise FilterError(
+                    f"{where}['has_id']: {short_repr(value)} is not a list of ids. Use {{\"has_id\": [1, 2, 3]}}."
+                )
             ids = []
             for i, v in enumerate(value):
                 try:
@@ -233,22 +251,35 @@ def _parse_condition(obj: Any, where: str, level: int) -> tuple:
             w = f"{where}['nested']"
             value = _as_mapping(value, w)
             if not isinstance(value, Mapping) or set(value) != {"key", "filter"}:
-                raise FilterError(f"{w}: {short_repr(value)} is not {{\"key\": ..., \"filter\": ...}}. Use "
-                                  '{"nested": {"key": "items", "filter": {"must": [...]}}}.')
+                raise FilterError(
+                    f'{w}: {short_repr(value)} is not {{"key": ..., "filter": ...}}. Use '
+                    '{"nested": {"key": "items", "filter": {"must": [...]}}}.'
+                )
             path = parse_key(value["key"], f"{w}['key']")
             if len(path) > 1 and path[-1] is None:
                 path = path[:-1]
             return ("nested", path, _parse_filter(value["filter"], f"{w}['filter']", level + 1))
-        raise FilterError(f"{where}: has_vector conditions are not supported by explorekit (every point has "
-                          "every vector). Remove the condition.")
+        raise FilterError(
+            f"{where}: has_vector conditions are not supported by explorekit (every point has "
+            "every vector). Remove the condition."
+        )
     preds = [k for k in keys if k in _PREDICATES]
     if preds:
-        raise FilterError(f"{where}: the condition {short_repr(dict(obj))} has no 'key'. Name the payload "
-                          f"field, e.g. {_EXAMPLE.get(preds[0], _EXAMPLE['match'])}.")
+        raise FilterError(
+            f"{where}: the condition {short_repr(dict(obj))} has no 'key'. Name the payload "
+            f"field, e.g. {_EXAMPLE.get(preds[0], _EXAMPLE['match'])}."
+        )
     bad = next(k for k in obj if k not in _ALL_CONDITION_KEYS or len(keys) > 1)
-    raise FilterError(f"{where}: " + unknown("condition", bad, _ALL_CONDITION_KEYS,
-                                             f"A condition is a field condition such as {_EXAMPLE['match']}, "
-                                             "one of has_id/is_empty/is_null/nested, or a filter."))
+    raise FilterError(
+        f"{where}: "
+        + unknown(
+            "condition",
+            bad,
+            _ALL_CONDITION_KEYS,
+            f"A condition is a field condition such as {_EXAMPLE['match']}, "
+            "one of has_id/is_empty/is_null/nested, or a filter.",
+        )
+    )
 
 
 def _number(value: Any, where: str, example: str) -> float:
@@ -257,8 +288,10 @@ def _number(value: Any, where: str, example: str) -> float:
     try:
         return float(value)
     except OverflowError:
-        raise FilterError(f"{where}: {short_repr(value)} is too large for a float64 range bound (Qdrant "
-                          "compares ranges in float64). Use a number within +-1.8e308.") from None
+        raise FilterError(
+            f"{where}: {short_repr(value)} is too large for a float64 range bound (Qdrant "
+            "compares ranges in float64). Use a number within +-1.8e308."
+        ) from None
 
 
 def _parse_field(obj: Mapping, where: str) -> tuple:
@@ -266,13 +299,17 @@ def _parse_field(obj: Mapping, where: str) -> tuple:
     path = parse_key(obj["key"], f"{where}['key']")
     preds = [k for k in _PREDICATES if obj.get(k) is not None]
     if not preds:
-        raise FilterError(f"{where}: the field condition on {obj['key']!r} has nothing to check. Add one of "
-                          f"{list(_PREDICATES[:5])}, e.g. {_EXAMPLE['match']}.")
+        raise FilterError(
+            f"{where}: the field condition on {obj['key']!r} has nothing to check. Add one of "
+            f"{list(_PREDICATES[:5])}, e.g. {_EXAMPLE['match']}."
+        )
     if len(preds) > 1:
-        raise FilterError(f"{where}: the field condition on {obj['key']!r} has {len(preds)} checks {preds}; "
-                          "Qdrant would use only one of them. Give each its own condition, e.g. "
-                          f'{{"must": [{{"key": {obj["key"]!r}, "{preds[0]}": ...}}, '
-                          f'{{"key": {obj["key"]!r}, "{preds[1]}": ...}}]}}.')
+        raise FilterError(
+            f"{where}: the field condition on {obj['key']!r} has {len(preds)} checks {preds}; "
+            "Qdrant would use only one of them. Give each its own condition, e.g. "
+            f'{{"must": [{{"key": {obj["key"]!r}, "{preds[0]}": ...}}, '
+            f'{{"key": {obj["key"]!r}, "{preds[1]}": ...}}]}}.'
+        )
     name = preds[0]
     w = f"{where}[{name!r}]"
     value = _as_mapping(obj[name], w)
@@ -281,8 +318,10 @@ def _parse_field(obj: Mapping, where: str) -> tuple:
             raise FilterError(f"{w}: {short_repr(value)} is not true or false.")
         return (name, path, value)
     if name.startswith("geo_"):
-        raise FilterError(f"{w}: geo conditions are not supported by explorekit yet. Filter on numeric "
-                          "lat/lon fields with range conditions instead.")
+        raise FilterError(
+            f"{w}: geo conditions are not supported by explorekit yet. Filter on numeric "
+            "lat/lon fields with range conditions instead."
+        )
     if not isinstance(value, Mapping):
         raise FilterError(f"{w}: {short_repr(value)} is not a dict. Use e.g. {_EXAMPLE[name]}.")
     if name == "match":
@@ -293,8 +332,10 @@ def _parse_field(obj: Mapping, where: str) -> tuple:
     if name == "values_count":
         for b, v in given.items():
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise FilterError(f"{w}[{b!r}]: {short_repr(v)} is not a count. Use a whole number >= 0, e.g. "
-                                  f"{_EXAMPLE['values_count']}.")
+                raise FilterError(
+                    f"{w}[{b!r}]: {short_repr(v)} is not a count. Use a whole number >= 0, e.g. "
+                    f"{_EXAMPLE['values_count']}."
+                )
         return ("values_count", path, {b: int(v) for b, v in given.items()})
     lexical = [b for b, v in given.items() if isinstance(v, TextBound)]
     if lexical:
@@ -303,17 +344,21 @@ def _parse_field(obj: Mapping, where: str) -> tuple:
         return ("range", path, {b: v.text for b, v in given.items()}, "text")
     texts = [b for b, v in given.items() if isinstance(v, (str, _dt.date))]
     if texts and len(texts) < len(given):
-        raise FilterError(f"{w}: mixes datetime strings and numbers {given}. Use numbers for a numeric range "
-                          "or RFC 3339 strings for a datetime range, not both.")
+        raise FilterError(
+            f"{w}: mixes datetime strings and numbers {given}. Use numbers for a numeric range "
+            "or RFC 3339 strings for a datetime range, not both."
+        )
     if texts:
         out = {}
         for b, v in given.items():
             text = v if isinstance(v, str) else v.isoformat()
             stamp = parse_datetime(text)
             if stamp is None:
-                raise FilterError(f"{w}[{b!r}]: {v!r} is not a number (nor an RFC 3339 datetime). Use a "
-                                  f'number, e.g. {{"range": {{"{b}": 10}}}}, or a datetime string such as '
-                                  '"2024-01-31T12:00:00Z".')
+                raise FilterError(
+                    f"{w}[{b!r}]: {v!r} is not a number (nor an RFC 3339 datetime). Use a "
+                    f'number, e.g. {{"range": {{"{b}": 10}}}}, or a datetime string such as '
+                    '"2024-01-31T12:00:00Z".'
+                )
             out[b] = stamp
         return ("range", path, out, "datetime")
     out = {b: _number(v, f"{w}[{b!r}]", f'{{"range": {{"{b}": 10}}}}') for b, v in given.items()}
@@ -324,8 +369,10 @@ def _parse_match(value: Mapping, path: tuple, where: str) -> tuple:
     kinds = [k for k in value if k in _MATCH_KINDS]
     _bad_keys(value, _MATCH_KINDS, where, "match kind")
     if len(kinds) != 1:
-        raise FilterError(f"{where}: {short_repr(dict(value))} must have exactly one of {list(_MATCH_KINDS)}. "
-                          f"Use e.g. {_EXAMPLE['match']}.")
+        raise FilterError(
+            f"{where}: {short_repr(dict(value))} must have exactly one of {list(_MATCH_KINDS)}. "
+            f"Use e.g. {_EXAMPLE['match']}."
+        )
     kind = kinds[0]
     v, w = value[kind], f"{where}[{kind!r}]"
     if kind == "value":
@@ -335,26 +382,35 @@ def _parse_match(value: Mapping, path: tuple, where: str) -> tuple:
             return ("match", path, "value", int(v))
         if isinstance(v, str):
             return ("match", path, "value", v)
-        hint = (' There is no float match; use a range, e.g. {"range": {"gte": 1.5, "lte": 1.5}}.'
-                if isinstance(v, (float, np.floating)) else "")
-        raise FilterError(f"{w}: {short_repr(v)} cannot be matched.{hint} Match a string, an integer or a bool, "
-                          f"e.g. {_EXAMPLE['match']}.")
+        hint = (
+            ' There is no float match; use a range, e.g. {"range": {"gte": 1.5, "lte": 1.5}}.'
+            if isinstance(v, (float, np.floating))
+            else ""
+        )
+        raise FilterError(
+            f"{w}: {short_repr(v)} cannot be matched.{hint} Match a string, an integer or a bool, "
+            f"e.g. {_EXAMPLE['match']}."
+        )
     if kind in ("any", "except"):
         if not isinstance(v, (list, tuple, np.ndarray)):
-            raise FilterError(f"{w}: {short_repr(v)} is not a list. Use e.g. "
-                              f'{{"match": {{"{kind}": ["red", "blue"]}}}}.')
+            raise FilterError(
+                f'{w}: {short_repr(v)} is not a list. Use e.g. {{"match": {{"{kind}": ["red", "blue"]}}}}.'
+            )
         items = list(v)
         strs = all(isinstance(x, str) for x in items)
-        ints = all(isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
-                   and _I64[0] <= x <= _I64[1] for x in items)
+        ints = all(
+            isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)) and _I64[0] <= x <= _I64[1]
+            for x in items
+        )
         if not (strs or ints):
-            raise FilterError(f"{w}: {short_repr(items)} must be all strings or all integers. "
-                              f'Use e.g. {{"match": {{"{kind}": ["red", "blue"]}}}} or {{"match": {{"{kind}": [1, 2]}}}}.')
+            raise FilterError(
+                f"{w}: {short_repr(items)} must be all strings or all integers. "
+                f'Use e.g. {{"match": {{"{kind}": ["red", "blue"]}}}} or {{"match": {{"{kind}": [1, 2]}}}}.'
+            )
         items = [str(x) for x in items] if strs else [int(x) for x in items]
         return ("match", path, kind, (("str" if strs else "int") if items else "empty", items))
     if not isinstance(v, str):
-        raise FilterError(f"{w}: {short_repr(v)} is not a string. Use e.g. "
-                          f'{{"match": {{"{kind}": "hello world"}}}}.')
+        raise FilterError(f'{w}: {short_repr(v)} is not a string. Use e.g. {{"match": {{"{kind}": "hello world"}}}}.')
     return ("match", path, kind, v)
 
 

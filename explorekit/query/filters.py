@@ -59,18 +59,25 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, FilterError, short_repr
+from explorekit.data.ids import IdIndex, normalize_id
+from explorekit.data.jsonpath import parse_datetime, parse_key
+from explorekit.data.payload import Payload
 from explorekit.query.filter_eval import evaluate
 from explorekit.query.filter_parse import parse_filter, to_filter_dict
-from explorekit.data.jsonpath import parse_datetime, parse_key
 from explorekit.query.pandas_query import local_query_filter, pandas_query_to_filter
-from explorekit.data.ids import IdIndex, normalize_id
-from explorekit.data.payload import Payload
 
 #: dict | str | numpy bool array | pandas bool Series | qdrant_client.models.Filter | None
-FilterLike = Union[dict, str, np.ndarray, pd.Series, Any, None]
+FilterLike = Union[dict, str, np.ndarray, pd.Series, Any, None]  # noqa: UP007 - a runtime alias
 
-__all__ = ["FilterLike", "filter_mask", "validate_filter", "pandas_query_to_filter", "to_filter_dict",
-           "parse_key", "parse_datetime"]
+__all__ = [
+    "FilterLike",
+    "filter_mask",
+    "validate_filter",
+    "pandas_query_to_filter",
+    "to_filter_dict",
+    "parse_key",
+    "parse_datetime",
+]
 
 
 def _kind(filter: Any) -> str:
@@ -85,15 +92,19 @@ def _kind(filter: Any) -> str:
     if isinstance(filter, Mapping) or hasattr(filter, "model_dump"):
         return "qdrant"
     hint = " Convert it with np.asarray(...)." if isinstance(filter, (list, tuple)) else ""
-    raise FilterError(f"filter: {short_repr(filter)} of type {type(filter).__name__} is not a filter.{hint} Use a "
-                      "Qdrant filter dict, a pandas query string, or a boolean array/Series with one value per point.")
+    raise FilterError(
+        f"filter: {short_repr(filter)} of type {type(filter).__name__} is not a filter.{hint} Use a "
+        "Qdrant filter dict, a pandas query string, or a boolean array/Series with one value per point."
+    )
 
 
 def _check_bool(values: Any, what: str) -> None:
     dtype = values.dtype
     if not (dtype == bool or str(dtype) == "boolean"):
-        raise FilterError(f"filter: the {what} has dtype {dtype}, not bool. Pass True/False per point, "
-                          "e.g. (values > 0) or values.astype(bool).")
+        raise FilterError(
+            f"filter: the {what} has dtype {dtype}, not bool. Pass True/False per point, "
+            "e.g. (values > 0) or values.astype(bool)."
+        )
     if getattr(values, "ndim", 1) != 1:
         raise FilterError(f"filter: the {what} has shape {values.shape}; it must be 1-D, one value per point.")
 
@@ -137,8 +148,9 @@ def _id_positions(ids: IdIndex, labels: pd.Index) -> np.ndarray:
 def _series_mask(s: pd.Series, ids: IdIndex | None, n: int) -> np.ndarray:
     _check_bool(s, "boolean Series")
     if s.isna().any():
-        raise FilterError(f"filter: the boolean Series has {int(s.isna().sum())} missing values. Fill them, "
-                          "e.g. s.fillna(False).")
+        raise FilterError(
+            f"filter: the boolean Series has {int(s.isna().sum())} missing values. Fill them, e.g. s.fillna(False)."
+        )
     values = s.to_numpy(dtype=bool)
     if ids is not None and len(s) == n and s.index.is_unique:
         pos = _id_positions(ids, s.index)
@@ -149,9 +161,11 @@ def _series_mask(s: pd.Series, ids: IdIndex | None, n: int) -> np.ndarray:
     idx = s.index
     if isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and len(idx) == n:
         return values.copy()
-    raise FilterError(f"filter: the boolean Series (length {len(s)}, index {short_repr(list(idx[:5]))}...) is "
-                      f"neither indexed by the {n} point ids nor a RangeIndex of length {n}. Align it, e.g. "
-                      "s.reindex(col.ids, fill_value=False), or pass s.to_numpy() in row order.")
+    raise FilterError(
+        f"filter: the boolean Series (length {len(s)}, index {short_repr(list(idx[:5]))}...) is "
+        f"neither indexed by the {n} point ids nor a RangeIndex of length {n}. Align it, e.g. "
+        "s.reindex(col.ids, fill_value=False), or pass s.to_numpy() in row order."
+    )
 
 
 def filter_mask(filter: FilterLike, payload: Payload, ids: IdIndex | None) -> np.ndarray:
@@ -184,6 +198,8 @@ def filter_mask(filter: FilterLike, payload: Payload, ids: IdIndex | None) -> np
         return _series_mask(filter, ids, n)
     _check_bool(filter, "boolean array")
     if len(filter) != n:
-        raise FilterError(f"filter: the boolean array has length {len(filter)} but the collection has {n} points. "
-                          "Pass one value per point, in row order.")
+        raise FilterError(
+            f"filter: the boolean array has length {len(filter)} but the collection has {n} points. "
+            "Pass one value per point, in row order."
+        )
     return np.array(filter, dtype=bool)

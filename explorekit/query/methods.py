@@ -22,7 +22,6 @@ import pandas as pd
 from explorekit._support.errors import ExploreError, RequestError, short_repr
 from explorekit.query.requests import Request
 from explorekit.query.rest import is_rest_body, parse_body
-from explorekit.query.rest import parse_body
 
 
 class QueryMethods:
@@ -38,45 +37,120 @@ class QueryMethods:
         """
         return self._run(list(requests))
 
-    def search(self, query: Any, *, using: str | None = None, filter: Any = None, limit: int = 10,
-               offset: int = 0, score_threshold: float | None = None, params: Any = None,
-               with_payload: Any = True, with_vectors: Any = False) -> pd.DataFrame:
+    def search(
+        self,
+        query: Any,
+        *,
+        using: str | None = None,
+        filter: Any = None,
+        limit: int = 10,
+        offset: int = 0,
+        score_threshold: float | None = None,
+        params: Any = None,
+        with_payload: Any = True,
+        with_vectors: Any = False,
+    ) -> pd.DataFrame:
         """Nearest points to a vector, or to a stored point given by id (which is left out).
 
         For euclid and manhattan the score is the distance (smaller first), as in Qdrant.
         """
-        return self._run([Request.build("search", query=query, using=using, filter=filter, limit=limit,
-                                        offset=offset, score_threshold=score_threshold, params=params,
-                                        with_payload=with_payload, with_vectors=with_vectors)])[0]
+        return self._run(
+            [
+                Request.build(
+                    "search",
+                    query=query,
+                    using=using,
+                    filter=filter,
+                    limit=limit,
+                    offset=offset,
+                    score_threshold=score_threshold,
+                    params=params,
+                    with_payload=with_payload,
+                    with_vectors=with_vectors,
+                )
+            ]
+        )[0]
 
-    def recommend(self, positive: Any = (), negative: Any = (), *, strategy: str = "average_vector",
-                  using: str | None = None, lookup_from: Any = None, filter: Any = None, limit: int = 10,
-                  offset: int = 0, score_threshold: float | None = None, params: Any = None,
-                  with_payload: Any = True, with_vectors: Any = False) -> pd.DataFrame:
+    def recommend(
+        self,
+        positive: Any = (),
+        negative: Any = (),
+        *,
+        strategy: str = "average_vector",
+        using: str | None = None,
+        lookup_from: Any = None,
+        filter: Any = None,
+        limit: int = 10,
+        offset: int = 0,
+        score_threshold: float | None = None,
+        params: Any = None,
+        with_payload: Any = True,
+        with_vectors: Any = False,
+    ) -> pd.DataFrame:
         """Points like the positive examples and unlike the negative ones (ids and/or vectors).
 
         ``strategy``: ``"average_vector"`` (a nearest search with ``2 avg(P) - avg(N)``),
         ``"best_score"`` (each point scored by its closest example) or ``"sum_scores"``.
         Ids given as examples are left out of the results.
         """
-        return self._run([Request.build("recommend", positive=positive, negative=negative, strategy=strategy,
-                                        using=using, lookup_from=lookup_from, filter=filter, limit=limit,
-                                        offset=offset, score_threshold=score_threshold, params=params,
-                                        with_payload=with_payload, with_vectors=with_vectors)])[0]
+        return self._run(
+            [
+                Request.build(
+                    "recommend",
+                    positive=positive,
+                    negative=negative,
+                    strategy=strategy,
+                    using=using,
+                    lookup_from=lookup_from,
+                    filter=filter,
+                    limit=limit,
+                    offset=offset,
+                    score_threshold=score_threshold,
+                    params=params,
+                    with_payload=with_payload,
+                    with_vectors=with_vectors,
+                )
+            ]
+        )[0]
 
-    def discover(self, target: Any = None, context: Any = (), *, using: str | None = None,
-                 lookup_from: Any = None, filter: Any = None, limit: int = 10, offset: int = 0,
-                 score_threshold: float | None = None, params: Any = None, with_payload: Any = True,
-                 with_vectors: Any = False) -> pd.DataFrame:
+    def discover(
+        self,
+        target: Any = None,
+        context: Any = (),
+        *,
+        using: str | None = None,
+        lookup_from: Any = None,
+        filter: Any = None,
+        limit: int = 10,
+        offset: int = 0,
+        score_threshold: float | None = None,
+        params: Any = None,
+        with_payload: Any = True,
+        with_vectors: Any = False,
+    ) -> pd.DataFrame:
         """Discovery search (a target and context pairs), or context search when ``target=None``.
 
         ``context``: ``[(positive, negative), ...]`` or ``[{"positive": p, "negative": n}, ...]``.
         """
         kind = "discover" if target is not None else "context"
-        return self._run([Request.build(kind, target=target, context=context, using=using,
-                                        lookup_from=lookup_from, filter=filter, limit=limit, offset=offset,
-                                        score_threshold=score_threshold, params=params,
-                                        with_payload=with_payload, with_vectors=with_vectors)])[0]
+        return self._run(
+            [
+                Request.build(
+                    kind,
+                    target=target,
+                    context=context,
+                    using=using,
+                    lookup_from=lookup_from,
+                    filter=filter,
+                    limit=limit,
+                    offset=offset,
+                    score_threshold=score_threshold,
+                    params=params,
+                    with_payload=with_payload,
+                    with_vectors=with_vectors,
+                )
+            ]
+        )[0]
 
     def search_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
         """Several searches in one pass over the vectors; a list of DataFrames in order."""
@@ -120,8 +194,9 @@ class QueryMethods:
 
 def from_kwargs_or_body(kind: str, item: dict) -> Request:
     if is_rest_body(kind, item):
-        requests, _ = parse_body(item, {"search": "/points/search", "recommend": "/points/recommend",
-                                        "discover": "/points/discover"}[kind])
+        requests, _ = parse_body(
+            item, {"search": "/points/search", "recommend": "/points/recommend", "discover": "/points/discover"}[kind]
+        )
         return requests[0]
     if kind == "discover":
         kind = "discover" if item.get("target") is not None else "context"

@@ -51,25 +51,51 @@ import re
 from typing import Any
 
 from explorekit._support.errors import FilterError, short_repr, unknown
-from explorekit.query.filter_parse import CLAUSES, TextBound, check_depth, depth_error
 from explorekit.data.payload import Payload
+from explorekit.query.filter_parse import CLAUSES, TextBound, check_depth, depth_error
 
 __all__ = ["local_query_filter", "pandas_query_to_filter", "preprocess_query"]
 
-_ALLOWED_TEXT = ("Allowed: ==, !=, <, <=, >, >=, in, not in, and, or, not, &, |, ~, parentheses, .isna(), "
-                 ".notna(), a column compared with a literal.")
+_ALLOWED_TEXT = (
+    "Allowed: ==, !=, <, <=, >, >=, in, not in, and, or, not, &, |, ~, parentheses, .isna(), "
+    ".notna(), a column compared with a literal."
+)
 _CONTAINERS = (ast.List, ast.Tuple, ast.Set)
-_NESTING = (ast.BoolOp, ast.UnaryOp, *_CONTAINERS)            # each is one level (check_depth)
+_NESTING = (ast.BoolOp, ast.UnaryOp, *_CONTAINERS)  # each is one level (check_depth)
 _COMPARISONS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)
-_ALLOWED = (ast.Expression, ast.Compare, ast.Name, ast.Constant, ast.Load, ast.boolop, ast.unaryop, *_COMPARISONS,
-            *_NESTING)
+_ALLOWED = (
+    ast.Expression,
+    ast.Compare,
+    ast.Name,
+    ast.Constant,
+    ast.Load,
+    ast.boolop,
+    ast.unaryop,
+    *_COMPARISONS,
+    *_NESTING,
+)
 _NA_METHODS = ("isna", "isnull", "notna", "notnull")
-_REFUSED = {ast.Attribute: "attribute access", ast.Call: "calling", ast.Subscript: "indexing",
-            ast.Slice: "slicing", ast.Lambda: "a lambda", ast.ListComp: "a comprehension",
-            ast.SetComp: "a comprehension", ast.DictComp: "a comprehension", ast.GeneratorExp: "a generator",
-            ast.JoinedStr: "an f-string", ast.FormattedValue: "an f-string", ast.NamedExpr: "assignment (:=)",
-            ast.Starred: "unpacking (*)", ast.BinOp: "arithmetic", ast.IfExp: "if/else", ast.Dict: "a dict",
-            ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield"}
+_REFUSED = {
+    ast.Attribute: "attribute access",
+    ast.Call: "calling",
+    ast.Subscript: "indexing",
+    ast.Slice: "slicing",
+    ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a generator",
+    ast.JoinedStr: "an f-string",
+    ast.FormattedValue: "an f-string",
+    ast.NamedExpr: "assignment (:=)",
+    ast.Starred: "unpacking (*)",
+    ast.BinOp: "arithmetic",
+    ast.IfExp: "if/else",
+    ast.Dict: "a dict",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+}
 _LEADING_AT = "__ek_at_"
 
 
@@ -85,27 +111,27 @@ def preprocess_query(expr: Any) -> tuple[ast.Expression, dict[str, str], str]:
     than ``MAX_DEPTH`` and strings too deep for Python's parser are refused here.
     """
     if not isinstance(expr, str) or not expr.strip():
-        raise FilterError(f"filter: {short_repr(expr)} is not a query. Write a condition such as \"size > 100\".")
+        raise FilterError(f'filter: {short_repr(expr)} is not a query. Write a condition such as "size > 100".')
     out, names, i, n = [], {}, 0, len(expr)
-    depth = deepest = 0                          # brackets, counted outside strings and backticks
+    depth = deepest = 0  # brackets, counted outside strings and backticks
     while i < n:
         ch = expr[i]
         if ch in "'\"":
             j = i + 1
             while j < n and expr[j] != ch:
                 j += 2 if expr[j] == "\\" else 1
-            out.append(expr[i:j + 1])
+            out.append(expr[i : j + 1])
             i = j + 1
         elif ch == "`":
             j = expr.find("`", i + 1)
             if j < 0:
                 raise FilterError(f"filter: the pandas query {_quote(expr)} has an unclosed backtick at position {i}.")
             token = f"__ek_col{len(names)}__"
-            names[token] = expr[i + 1:j]
-            out.append(f" {token} ")                         # spaced: `a``b` is two names, not one
+            names[token] = expr[i + 1 : j]
+            out.append(f" {token} ")  # spaced: `a``b` is two names, not one
             i = j + 1
         elif ch == "@" and (m := re.match(r"@([A-Za-z_]\w*)", expr[i:])):
-            out.append(f"{_LEADING_AT}{m.group(1)}")         # pandas' @variable (refused by check_nodes)
+            out.append(f"{_LEADING_AT}{m.group(1)}")  # pandas' @variable (refused by check_nodes)
             i += m.end()
         else:
             depth = depth + 1 if ch in "([{" else max(depth - 1, 0) if ch in ")]}" else depth
@@ -117,11 +143,13 @@ def preprocess_query(expr: Any) -> tuple[ast.Expression, dict[str, str], str]:
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as err:
-        raise FilterError(f"filter: the pandas query {_quote(expr)} is not valid: {err.msg}. Write a condition such "
-                          "as \"size > 100 and colour == 'red'\" (names with spaces in backticks).") from None
-    except (RecursionError, MemoryError):      # CPython's parser: ~3,000 nested operators / its own stack at ~6,000
+        raise FilterError(
+            f"filter: the pandas query {_quote(expr)} is not valid: {err.msg}. Write a condition such "
+            "as \"size > 100 and colour == 'red'\" (names with spaces in backticks)."
+        ) from None
+    except (RecursionError, MemoryError):  # CPython's parser: ~3,000 nested operators / its own stack at ~6,000
         raise depth_error(f"filter: the pandas query {_quote(expr)}") from None
-    except ValueError as err:                  # null bytes, lone surrogates
+    except ValueError as err:  # null bytes, lone surrogates
         raise FilterError(f"filter: the pandas query {_quote(expr)} is not valid: {err}.") from None
     return tree, names, source
 
@@ -135,17 +163,23 @@ def _segment(source: str, node: ast.AST) -> str:
     start, end = getattr(node, "lineno", None), getattr(node, "end_lineno", None)
     if start is None or end is None:
         return "?"
-    lines = source.encode("utf-8").splitlines(keepends=True)[start - 1:end]    # offsets count UTF-8 bytes
+    lines = source.encode("utf-8").splitlines(keepends=True)[start - 1 : end]  # offsets count UTF-8 bytes
     if len(lines) == 1:
-        return lines[0][node.col_offset:node.end_col_offset].decode("utf-8", "replace")
-    lines[0], lines[-1] = lines[0][node.col_offset:], lines[-1][:node.end_col_offset]
+        return lines[0][node.col_offset : node.end_col_offset].decode("utf-8", "replace")
+    lines[0], lines[-1] = lines[0][node.col_offset :], lines[-1][: node.end_col_offset]
     return b"".join(lines).decode("utf-8", "replace")
 
 
 def _is_na_call(node: ast.AST) -> bool:
     """``name.isna()`` (or isnull/notna/notnull) with no arguments: the only call allowed."""
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.args
-            and not node.keywords and node.func.attr in _NA_METHODS and isinstance(node.func.value, ast.Name))
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and not node.args
+        and not node.keywords
+        and node.func.attr in _NA_METHODS
+        and isinstance(node.func.value, ast.Name)
+    )
 
 
 class _Translator:
@@ -154,8 +188,8 @@ class _Translator:
     def __init__(self, expr: str, names: dict[str, str], source: str, lexical: bool) -> None:
         self.expr, self.names, self.source, self.lexical = expr, names, source, lexical
         self.where = f"filter: the pandas query {_quote(expr)}"
-        self.columns: dict[str, None] = {}      # column names used, in order
-        self.bare: dict[str, None] = {}         # column names used as conditions on their own
+        self.columns: dict[str, None] = {}  # column names used, in order
+        self.bare: dict[str, None] = {}  # column names used as conditions on their own
 
     def part(self, node: ast.AST) -> str:
         """The source text of ``node`` as the user wrote it (backtick names and @ restored)."""
@@ -165,8 +199,10 @@ class _Translator:
         return text if len(text) <= 80 else text[:77] + "..."
 
     def fail(self, node: ast.AST, why: str) -> FilterError:
-        return FilterError(f"filter: cannot translate {self.part(node)!r} of the pandas query {_quote(self.expr)}: "
-                           f"{why}. {_ALLOWED_TEXT}")
+        return FilterError(
+            f"filter: cannot translate {self.part(node)!r} of the pandas query {_quote(self.expr)}: "
+            f"{why}. {_ALLOWED_TEXT}"
+        )
 
     def refuse(self, node: ast.AST) -> FilterError:
         """The error for a node outside the allow-list, naming its innermost offending part."""
@@ -179,8 +215,10 @@ class _Translator:
         what = _REFUSED.get(type(node), f"this kind of expression ({type(node).__name__})")
         shown = f".{node.attr}" if isinstance(node, ast.Attribute) else self.part(node)
         inside = f" (in {self.part(context)!r})" if context is not node else ""
-        return FilterError(f"filter: {what} `{shown}`{inside} is not allowed in a filter string; write comparisons "
-                           f"like size > 3 and colour == 'red' (the pandas query {_quote(self.expr)}). {_ALLOWED_TEXT}")
+        return FilterError(
+            f"filter: {what} `{shown}`{inside} is not allowed in a filter string; write comparisons "
+            f"like size > 3 and colour == 'red' (the pandas query {_quote(self.expr)}). {_ALLOWED_TEXT}"
+        )
 
     def check_nodes(self, tree: ast.AST) -> None:
         """Every node is allowed and nesting stays within MAX_DEPTH; a loop, so nothing recurses."""
@@ -210,8 +248,11 @@ class _Translator:
         if name and all(c.isalnum() or c in "_-" for c in name):
             return name
         if '"' in name:
-            raise self.fail(node, f"the column name {name!r} contains a double quote, which a Qdrant key "
-                                  "cannot hold; filter with a boolean mask instead")
+            raise self.fail(
+                node,
+                f"the column name {name!r} contains a double quote, which a Qdrant key "
+                "cannot hold; filter with a boolean mask instead",
+            )
         return f'"{name}"'
 
     def literal(self, node: ast.AST) -> Any:
@@ -223,8 +264,7 @@ class _Translator:
         try:
             value = ast.literal_eval(inner)
         except (ValueError, TypeError, SyntaxError):
-            raise self.fail(node, "only literal values (numbers, strings, True/False, lists) can be "
-                                  "compared") from None
+            raise self.fail(node, "only literal values (numbers, strings, True/False, lists) can be compared") from None
         if value is None:
             raise self.fail(node, "comparing with None is not a condition; use .isna() or .notna()")
         if sign:
@@ -243,7 +283,7 @@ class _Translator:
     def member(self, key: str, values: ast.AST, negate: bool, level: int) -> dict:
         """``key in [..]`` (pandas' isin): strings by ``match any``, numbers and bools one by one."""
         found: dict[Any, None] = {}
-        for elt in values.elts:                                   # type: ignore[attr-defined]
+        for elt in values.elts:  # type: ignore[attr-defined]
             value = self.literal(elt)
             if isinstance(value, (list, tuple, set, frozenset)):
                 raise self.fail(elt, "a list inside a list cannot be compared")
@@ -267,8 +307,12 @@ class _Translator:
             left = right
         ranges = [p for p in parts if "range" in p]
         kinds = {isinstance(b, TextBound) for p in ranges for b in p["range"].values()}
-        if len(ranges) == len(parts) and len({p["key"] for p in parts}) == 1 and len(kinds) == 1 and \
-                sum(len(p["range"]) for p in parts) == len({b for p in parts for b in p["range"]}):
+        if (
+            len(ranges) == len(parts)
+            and len({p["key"] for p in parts}) == 1
+            and len(kinds) == 1
+            and sum(len(p["range"]) for p in parts) == len({b for p in parts for b in p["range"]})
+        ):
             return {"key": parts[0]["key"], "range": {b: v for p in parts for b, v in p["range"].items()}}
         return self.group("must", parts, level)
 
@@ -298,9 +342,13 @@ class _Translator:
             return {"key": key, "range": {bound: value}}
         if isinstance(value, str) and self.lexical:
             return {"key": key, "range": {bound: TextBound(value)}}
-        raise self.fail(node, "Qdrant ranges compare numbers only (a server cannot order strings); use == or in, "
-                              "or filter a local collection" if isinstance(value, str) else
-                        "ordering (<, <=, >, >=) compares numbers or strings")
+        raise self.fail(
+            node,
+            "Qdrant ranges compare numbers only (a server cannot order strings); use == or in, "
+            "or filter a local collection"
+            if isinstance(value, str)
+            else "ordering (<, <=, >, >=) compares numbers or strings",
+        )
 
     def condition(self, node: ast.AST, level: int) -> dict:
         """The condition for ``node``; a filter it returns sits at ``level`` (the whole query is 1)."""
@@ -316,15 +364,18 @@ class _Translator:
         if isinstance(node, ast.Compare):
             return self.compare(node, level)
         if _is_na_call(node):
-            cond = {"is_empty": {"key": self.key(node.func.value)}}     # type: ignore[attr-defined]
+            cond = {"is_empty": {"key": self.key(node.func.value)}}  # type: ignore[attr-defined]
             return cond if node.func.attr in ("isna", "isnull") else self.group("must_not", [cond], level)
         if isinstance(node, ast.Name):
             key = self.key(node)
             self.bare[self.names.get(node.id, node.id)] = None
             return {"key": key, "match": {"value": True}}
         if isinstance(node, ast.Constant) and isinstance(node.value, bool):
-            return self.group("must", [], level) if node.value else \
-                self.group("must_not", [self.group("must", [], level + 1)], level)
+            return (
+                self.group("must", [], level)
+                if node.value
+                else self.group("must_not", [self.group("must", [], level + 1)], level)
+            )
         raise self.fail(node, "this is a value, not a condition; compare it, e.g. size > 3")
 
 
@@ -371,11 +422,15 @@ def local_query_filter(expr: Any, payload: Payload | None = None) -> dict:
         kinds = payload.kinds()
         for name in translator.columns:
             if name not in kinds:
-                raise FilterError(f"filter: the pandas query {_quote(expr)} failed: " + unknown(
-                    "column", name, payload.columns, "Names with spaces go in backticks: `my col` > 1."))
+                raise FilterError(
+                    f"filter: the pandas query {_quote(expr)} failed: "
+                    + unknown("column", name, payload.columns, "Names with spaces go in backticks: `my col` > 1.")
+                )
         for name in translator.bare:
             if kinds[name] not in ("bool", "json"):
-                raise FilterError(f"filter: the pandas query {_quote(expr)} uses the {kinds[name]} column {name!r} "
-                                  f"as a condition; only True/False columns can stand alone. Compare it, e.g. "
-                                  f"`{name}` == ... or `{name}`.notna().")
+                raise FilterError(
+                    f"filter: the pandas query {_quote(expr)} uses the {kinds[name]} column {name!r} "
+                    f"as a condition; only True/False columns can stand alone. Compare it, e.g. "
+                    f"`{name}` == ... or `{name}`.notna()."
+                )
     return flt

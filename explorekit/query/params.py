@@ -11,7 +11,6 @@ SearchParams(exact=True, hnsw_ef=None, ignore=False, rescore=None, oversampling=
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,31 +36,52 @@ class SearchParams:
         """Accept None, a dict with Qdrant's keys, a SearchParams, or a qdrant-client model."""
         if params is None:
             return cls()
-        if isinstance(params, SearchParams):          # built directly: check it like a dict
+        if isinstance(params, SearchParams):  # built directly: check it like a dict
             return cls.parse(params._given(), where)
-        params = _section(params, where, _TOP_KEYS, 'Pass e.g. params={"exact": True} or {"hnsw_ef": 128}.',
-                          "Use exact, hnsw_ef or quantization.")
+        params = _section(
+            params,
+            where,
+            _TOP_KEYS,
+            'Pass e.g. params={"exact": True} or {"hnsw_ef": 128}.',
+            "Use exact, hnsw_ef or quantization.",
+        )
         exact = _bool(params.get("exact", False), f"{where}['exact']")
         ef = params.get("hnsw_ef")
         if ef is not None:
             ef = check_count(ef, f"{where}['hnsw_ef']", 1)
-        quant = _section(params.get("quantization") or {}, f"{where}['quantization']", _QUANT_KEYS,
-                         'Use e.g. {"rescore": True, "oversampling": 2.0}.', "Use ignore, rescore or oversampling.")
+        quant = _section(
+            params.get("quantization") or {},
+            f"{where}['quantization']",
+            _QUANT_KEYS,
+            'Use e.g. {"rescore": True, "oversampling": 2.0}.',
+            "Use ignore, rescore or oversampling.",
+        )
         over = quant.get("oversampling")
         if over is not None:
-            over = check_real(over, f"{where}['quantization']['oversampling']", 1.0, float("inf"),
-                              "Qdrant requires a finite oversampling >= 1.0; use e.g. 2.0.")
+            over = check_real(
+                over,
+                f"{where}['quantization']['oversampling']",
+                1.0,
+                float("inf"),
+                "Qdrant requires a finite oversampling >= 1.0; use e.g. 2.0.",
+            )
         rescore = quant.get("rescore")
-        return cls(exact=exact, hnsw_ef=ef,
-                   ignore=_bool(quant.get("ignore", False), f"{where}['quantization']['ignore']"),
-                   rescore=None if rescore is None else _bool(rescore, f"{where}['quantization']['rescore']"),
-                   oversampling=over)
+        return cls(
+            exact=exact,
+            hnsw_ef=ef,
+            ignore=_bool(quant.get("ignore", False), f"{where}['quantization']['ignore']"),
+            rescore=None if rescore is None else _bool(rescore, f"{where}['quantization']['rescore']"),
+            oversampling=over,
+        )
 
     def _given(self) -> dict:
         """Every field in the dict shape :meth:`parse` reads (None fields left out)."""
         quant = {"ignore": self.ignore, "rescore": self.rescore, "oversampling": self.oversampling}
-        return {"exact": self.exact, "hnsw_ef": self.hnsw_ef,
-                "quantization": {k: v for k, v in quant.items() if v is not None}}
+        return {
+            "exact": self.exact,
+            "hnsw_ef": self.hnsw_ef,
+            "quantization": {k: v for k, v in quant.items() if v is not None},
+        }
 
     def to_dict(self) -> dict:
         """The Qdrant JSON form, keeping only what differs from the defaults."""
@@ -70,8 +90,15 @@ class SearchParams:
             out["exact"] = True
         if self.hnsw_ef is not None:
             out["hnsw_ef"] = self.hnsw_ef
-        quant = {k: v for k, v in (("ignore", self.ignore or None), ("rescore", self.rescore),
-                                   ("oversampling", self.oversampling)) if v is not None}
+        quant = {
+            k: v
+            for k, v in (
+                ("ignore", self.ignore or None),
+                ("rescore", self.rescore),
+                ("oversampling", self.oversampling),
+            )
+            if v is not None
+        }
         if quant:
             out["quantization"] = quant
         return out

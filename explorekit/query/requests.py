@@ -56,19 +56,22 @@ def parse_example(value: Any, where: str) -> Example:
     if isinstance(value, dict) and set(value) <= {"id"} and value:
         return parse_example(value["id"], where)
     try:
-        with np.errstate(over="ignore"):          # beyond float32's range -> inf, reported below
+        with np.errstate(over="ignore"):  # beyond float32's range -> inf, reported below
             array = np.asarray(value, dtype=np.float32)
     except (TypeError, ValueError, OverflowError):
         array = None
     if array is None or array.ndim != 1 or array.size == 0:
         raise RequestError(
             f"{where}: {short_repr(value)} is neither a point id nor a vector. Use an id "
-            "(unsigned int, string or UUID) or a flat list of numbers such as [0.1, 0.2, ...].")
+            "(unsigned int, string or UUID) or a flat list of numbers such as [0.1, 0.2, ...]."
+        )
     if not np.isfinite(array).all():
         bad = np.flatnonzero(~np.isfinite(array))[:5].tolist()
-        raise RequestError(f"{where}: the vector has NaN or infinite values (or values beyond float32's "
-                           f"range, about 3.4e38) at positions {bad}. Replace them (e.g. np.nan_to_num) "
-                           "before querying.")
+        raise RequestError(
+            f"{where}: the vector has NaN or infinite values (or values beyond float32's "
+            f"range, about 3.4e38) at positions {bad}. Replace them (e.g. np.nan_to_num) "
+            "before querying."
+        )
     return Example(vector=array)
 
 
@@ -77,8 +80,9 @@ def parse_examples(values: Any, where: str) -> tuple[Example, ...]:
         return ()
     if isinstance(values, np.ndarray):
         if values.ndim == 1:
-            raise RequestError(f"{where}: got one flat array; pass a list of examples, e.g. "
-                               f"{where}=[vector] for a single vector.")
+            raise RequestError(
+                f"{where}: got one flat array; pass a list of examples, e.g. {where}=[vector] for a single vector."
+            )
         values = list(values)
     elif is_id(values) or isinstance(values, dict):
         values = [values]
@@ -94,8 +98,10 @@ def parse_pairs(context: Any, where: str = "context") -> tuple[tuple[Example, Ex
     if isinstance(context, dict):
         context = [context]
     if not isinstance(context, (list, tuple)):
-        raise RequestError(f"{where}: {short_repr(context)} is not a list of pairs. "
-                           'Use [(positive, negative), ...] or [{"positive": p, "negative": n}].')
+        raise RequestError(
+            f"{where}: {short_repr(context)} is not a list of pairs. "
+            'Use [(positive, negative), ...] or [{"positive": p, "negative": n}].'
+        )
     pairs = []
     for i, pair in enumerate(context):
         here = f"{where}[{i}]"
@@ -104,8 +110,7 @@ def parse_pairs(context: Any, where: str = "context") -> tuple[tuple[Example, Ex
         if isinstance(pair, dict):
             extra = set(pair) - {"positive", "negative"}
             if extra or len(pair) != 2:
-                raise RequestError(f"{here}: {short_repr(pair)} must have exactly the keys "
-                                   "'positive' and 'negative'.")
+                raise RequestError(f"{here}: {short_repr(pair)} must have exactly the keys 'positive' and 'negative'.")
             pos, neg = pair["positive"], pair["negative"]
         elif isinstance(pair, (tuple, list)) and len(pair) == 2 and not _is_number(pair[0]):
             pos, neg = pair
@@ -142,10 +147,13 @@ def parse_lookup(value: Any) -> Lookup | None:
     if isinstance(value, dict):
         extra = set(value) - {"collection", "vector", "shard_key"}
         if "collection" not in value or extra:
-            raise RequestError(f"lookup_from: {short_repr(value)} needs the key 'collection' (and "
-                               "optionally 'vector'), e.g. {'collection': other, 'vector': 'image'}.")
-        vector = check_name(value.get("vector"), "lookup_from['vector']",
-                            "Give the vector name to look ids up in, e.g. 'image'.")
+            raise RequestError(
+                f"lookup_from: {short_repr(value)} needs the key 'collection' (and "
+                "optionally 'vector'), e.g. {'collection': other, 'vector': 'image'}."
+            )
+        vector = check_name(
+            value.get("vector"), "lookup_from['vector']", "Give the vector name to look ids up in, e.g. 'image'."
+        )
         return Lookup(value["collection"], vector)
     return Lookup(value, None)  # a bare collection object or name (checked when it is looked up)
 
@@ -207,16 +215,21 @@ class Request:
             strategy = kwargs.pop("strategy", None) or "average_vector"
             strategy = getattr(strategy, "value", strategy)
             if strategy not in STRATEGIES:
-                raise RequestError(unknown("strategy", strategy, STRATEGIES,
-                                           "Use 'average_vector', 'best_score' or 'sum_scores'."))
+                raise RequestError(
+                    unknown("strategy", strategy, STRATEGIES, "Use 'average_vector', 'best_score' or 'sum_scores'.")
+                )
             out["strategy"] = strategy
             if not out["positive"] and not out["negative"]:
-                raise RequestError("recommend: at least one positive or negative example is needed "
-                                   "(ids or vectors): positive=[...], negative=[...].")
+                raise RequestError(
+                    "recommend: at least one positive or negative example is needed "
+                    "(ids or vectors): positive=[...], negative=[...]."
+                )
             if strategy == "average_vector" and not out["positive"]:
-                raise RequestError("recommend: positive examples should not be empty with the "
-                                   "'average_vector' strategy. Add positives, or use "
-                                   "strategy='best_score' or 'sum_scores' to search with negatives only.")
+                raise RequestError(
+                    "recommend: positive examples should not be empty with the "
+                    "'average_vector' strategy. Add positives, or use "
+                    "strategy='best_score' or 'sum_scores' to search with negatives only."
+                )
         elif kind in ("discover", "context"):
             target = kwargs.pop("target", None)
             out["target"] = None if target is None else parse_example(target, "target")
@@ -226,23 +239,34 @@ class Request:
             raise RequestError(f"Unknown request kind {kind!r}.")
         out["lookup"] = parse_lookup(kwargs.pop("lookup_from", None))
         out["lookup_default"] = kwargs.pop("lookup_default", "using")
-        out["using"] = check_name(kwargs.pop("using", None), "using",
-                                  "Pass a vector name, e.g. using='image', or None for the unnamed vector.")
+        out["using"] = check_name(
+            kwargs.pop("using", None),
+            "using",
+            "Pass a vector name, e.g. using='image', or None for the unnamed vector.",
+        )
         out["filter"] = kwargs.pop("filter", None)
         out["limit"] = check_count(kwargs.pop("limit", 10), "limit", 1)
         offset = kwargs.pop("offset", 0)
         out["offset"] = check_count(0 if offset is None else offset, "offset", 0)
         threshold = kwargs.pop("score_threshold", None)
         if threshold is not None:
-            threshold = check_real(threshold, "score_threshold", accepted=(
-                f"Use a finite number within float32's range (+-{FLOAT32_MAX:.3g}; scores are float32), "
-                "or None for no threshold."))
+            threshold = check_real(
+                threshold,
+                "score_threshold",
+                accepted=(
+                    f"Use a finite number within float32's range (+-{FLOAT32_MAX:.3g}; scores are float32), "
+                    "or None for no threshold."
+                ),
+            )
         out["score_threshold"] = threshold
         out["params"] = SearchParams.parse(kwargs.pop("params", None))
-        out["with_payload"], out["with_vectors"] = parse_selectors(kwargs.pop("with_payload", True),
-                                                                   kwargs.pop("with_vectors", False))
+        out["with_payload"], out["with_vectors"] = parse_selectors(
+            kwargs.pop("with_payload", True), kwargs.pop("with_vectors", False)
+        )
         if kwargs:
-            raise RequestError(f"{kind}: unexpected argument(s) {sorted(kwargs)}. See help(Collection.{kind if kind != 'context' else 'discover'}).")
+            raise RequestError(
+                f"{kind}: unexpected argument(s) {sorted(kwargs)}. See help(Collection.{kind if kind != 'context' else 'discover'})."
+            )
         return cls(**out)
 
     def replace(self, **changes: Any) -> "Request":
@@ -251,8 +275,13 @@ class Request:
     @property
     def referenced_ids(self) -> list[int | str]:
         """Every point id given as an example anywhere in the request."""
-        examples = [self.query, self.target, *self.positive, *self.negative,
-                    *(e for pair in self.context for e in pair)]
+        examples = [
+            self.query,
+            self.target,
+            *self.positive,
+            *self.negative,
+            *(e for pair in self.context for e in pair),
+        ]
         return [e.id for e in examples if e is not None and e.is_id]
 
     def to_body(self) -> dict:
@@ -260,13 +289,20 @@ class Request:
         if self.kind == "search":
             query: Any = {"nearest": self.query.to_json()}  # type: ignore[union-attr]
         elif self.kind == "recommend":
-            query = {"recommend": {"positive": [e.to_json() for e in self.positive],
-                                   "negative": [e.to_json() for e in self.negative],
-                                   "strategy": self.strategy}}
+            query = {
+                "recommend": {
+                    "positive": [e.to_json() for e in self.positive],
+                    "negative": [e.to_json() for e in self.negative],
+                    "strategy": self.strategy,
+                }
+            }
         else:
             pairs = [{"positive": p.to_json(), "negative": n.to_json()} for p, n in self.context]
-            query = ({"context": pairs} if self.kind == "context"
-                     else {"discover": {"target": self.target.to_json(), "context": pairs}})  # type: ignore[union-attr]
+            query = (
+                {"context": pairs}
+                if self.kind == "context"
+                else {"discover": {"target": self.target.to_json(), "context": pairs}}
+            )  # type: ignore[union-attr]
         body: dict[str, Any] = {"query": query}
         if self.using is not None:
             body["using"] = self.using

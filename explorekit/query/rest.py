@@ -14,22 +14,44 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from explorekit._support.errors import RequestError, short_repr, unknown
 from explorekit.query.filter_parse import check_model_depth
 from explorekit.query.requests import Request
 
-_COMMON = {"filter", "limit", "offset", "with_payload", "with_vector", "with_vectors", "params",
-           "score_threshold", "using", "lookup_from", "consistency", "shard_key", "timeout"}
+_COMMON = {
+    "filter",
+    "limit",
+    "offset",
+    "with_payload",
+    "with_vector",
+    "with_vectors",
+    "params",
+    "score_threshold",
+    "using",
+    "lookup_from",
+    "consistency",
+    "shard_key",
+    "timeout",
+}
 _KEYS = {
     "/points/search": _COMMON | {"vector"},
     "/points/recommend": _COMMON | {"positive", "negative", "strategy"},
     "/points/discover": _COMMON | {"target", "context"},
     "/points/query": _COMMON | {"query", "prefetch"},
 }
-ENDPOINTS = ("/points/search", "/points/search/batch", "/points/recommend", "/points/recommend/batch",
-             "/points/discover", "/points/discover/batch", "/points/query", "/points/query/batch")
+ENDPOINTS = (
+    "/points/search",
+    "/points/search/batch",
+    "/points/recommend",
+    "/points/recommend/batch",
+    "/points/discover",
+    "/points/discover/batch",
+    "/points/query",
+    "/points/query/batch",
+)
 
 
 def is_rest_body(kind: str, body: Mapping[str, Any]) -> bool:
@@ -55,15 +77,17 @@ def detect_endpoint(body: Mapping[str, Any]) -> str:
         return "/points/discover"
     if "vector" in body:
         return "/points/search"
-    raise RequestError(f"Cannot tell which Qdrant endpoint the body {short_repr(body)} is for: it has "
-                       "none of 'query', 'vector', 'positive'/'negative', 'target'/'context', 'searches'. "
-                       "Pass endpoint='/points/query' (or another) explicitly.")
+    raise RequestError(
+        f"Cannot tell which Qdrant endpoint the body {short_repr(body)} is for: it has "
+        "none of 'query', 'vector', 'positive'/'negative', 'target'/'context', 'searches'. "
+        "Pass endpoint='/points/query' (or another) explicitly."
+    )
 
 
 def parse_body(body: Mapping[str, Any], endpoint: str | None = None) -> tuple[list[Request], bool]:
     """Requests for one REST body, and whether the body was a batch."""
     if hasattr(body, "model_dump"):
-        check_model_depth(body, "query: the request's filter")           # before pydantic tries to dump it
+        check_model_depth(body, "query: the request's filter")  # before pydantic tries to dump it
         try:
             body = body.model_dump(exclude_none=True, by_alias=True)
         except ValueError as err:
@@ -103,8 +127,11 @@ def _common(body: Mapping[str, Any], endpoint: str) -> dict[str, Any]:
     allowed = _KEYS[endpoint]
     for key in body:
         if key not in allowed:
-            raise RequestError(unknown(f"key in the {endpoint} body", key, sorted(allowed),
-                                       f"The {endpoint} body takes {sorted(allowed)}."))
+            raise RequestError(
+                unknown(
+                    f"key in the {endpoint} body", key, sorted(allowed), f"The {endpoint} body takes {sorted(allowed)}."
+                )
+            )
     out: dict[str, Any] = {}
     for key in ("filter", "limit", "offset", "params", "score_threshold", "using", "lookup_from"):
         if key in body and body[key] is not None:
@@ -121,48 +148,67 @@ def _parse_single(body: Mapping[str, Any], endpoint: str) -> Request:
     kwargs = _common(body, endpoint)
     if endpoint == "/points/search":
         vector = body.get("vector")
-        if isinstance(vector, Mapping):          # {"name": "image", "vector": [...]}
+        if isinstance(vector, Mapping):  # {"name": "image", "vector": [...]}
             if "name" not in vector or "vector" not in vector:
                 raise RequestError("vector: a named vector is written {'name': ..., 'vector': [...]}.")
             kwargs["using"], vector = vector["name"], vector["vector"]
         return Request.build("search", query=vector, **kwargs)
     if endpoint == "/points/recommend":
-        return Request.build("recommend", positive=body.get("positive") or [], negative=body.get("negative") or [],
-                             strategy=body.get("strategy"), lookup_default="default", **kwargs)
+        return Request.build(
+            "recommend",
+            positive=body.get("positive") or [],
+            negative=body.get("negative") or [],
+            strategy=body.get("strategy"),
+            lookup_default="default",
+            **kwargs,
+        )
     if endpoint == "/points/discover":
         if body.get("target") is None and not body.get("context"):
             raise RequestError("discover: target and/or context must be specified.")
         if "score_threshold" in kwargs:
-            raise RequestError("score_threshold: /points/discover has no score_threshold; "
-                               "use /points/query with {'discover': ...} for a threshold.")
-        return Request.build("discover", target=body.get("target"), context=body.get("context") or [],
-                             lookup_default="default", **kwargs)
+            raise RequestError(
+                "score_threshold: /points/discover has no score_threshold; "
+                "use /points/query with {'discover': ...} for a threshold."
+            )
+        return Request.build(
+            "discover", target=body.get("target"), context=body.get("context") or [], lookup_default="default", **kwargs
+        )
     return _parse_query(body, kwargs)
 
 
 def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
     if body.get("prefetch"):
-        raise RequestError("prefetch: multi-stage queries (prefetch) are not supported by explorekit; "
-                           "run the stages as separate calls.")
+        raise RequestError(
+            "prefetch: multi-stage queries (prefetch) are not supported by explorekit; "
+            "run the stages as separate calls."
+        )
     query = body.get("query")
     if query is None:
         raise RequestError("query: a /points/query body without 'query' is a scroll; use col.scroll().")
     if not isinstance(query, Mapping):
-        return Request.build("search", query=query, **kwargs)       # a vector or an id
+        return Request.build("search", query=query, **kwargs)  # a vector or an id
     if len(query) != 1:
-        raise RequestError(f"query: {short_repr(query)} must have exactly one of nearest, recommend, "
-                           "discover, context.")
-    (kind, value), = query.items()
+        raise RequestError(
+            f"query: {short_repr(query)} must have exactly one of nearest, recommend, discover, context."
+        )
+    ((kind, value),) = query.items()
     if kind == "nearest":
         return Request.build("search", query=value, **kwargs)
     if kind == "recommend":
         if not isinstance(value, Mapping):
-            raise RequestError(f"query.recommend: {short_repr(value)} must be {{'positive': [...], 'negative': [...]}}.")
+            raise RequestError(
+                f"query.recommend: {short_repr(value)} must be {{'positive': [...], 'negative': [...]}}."
+            )
         extra = set(value) - {"positive", "negative", "strategy"}
         if extra:
             raise RequestError(f"query.recommend: unknown key(s) {sorted(extra)}; use positive, negative, strategy.")
-        return Request.build("recommend", positive=value.get("positive") or [], negative=value.get("negative") or [],
-                             strategy=value.get("strategy"), **kwargs)
+        return Request.build(
+            "recommend",
+            positive=value.get("positive") or [],
+            negative=value.get("negative") or [],
+            strategy=value.get("strategy"),
+            **kwargs,
+        )
     if kind == "discover":
         if not isinstance(value, Mapping) or "target" not in value:
             raise RequestError("query.discover: needs {'target': ..., 'context': [...]}.")
@@ -171,5 +217,11 @@ def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
         if isinstance(value, Mapping) and "pairs" in value:
             value = value["pairs"]
         return Request.build("context", target=None, context=value if value is not None else [], **kwargs)
-    raise RequestError(unknown("query kind", kind, ["nearest", "recommend", "discover", "context"],
-                               "explorekit runs nearest, recommend, discover and context queries."))
+    raise RequestError(
+        unknown(
+            "query kind",
+            kind,
+            ["nearest", "recommend", "discover", "context"],
+            "explorekit runs nearest, recommend, discover and context queries.",
+        )
+    )

@@ -41,8 +41,9 @@ def check_payload_fields(names: Sequence[str], columns: list[str]) -> None:
     """Every name ``with_payload`` lists must be a payload column (local and remote alike)."""
     for name in names:
         if name not in columns:
-            raise RequestError(unknown("payload field", name, columns,
-                                       f"with_payload takes True, False or names from {columns[:20]}."))
+            raise RequestError(
+                unknown("payload field", name, columns, f"with_payload takes True, False or names from {columns[:20]}.")
+            )
 
 
 class HasSpaces(Protocol):
@@ -123,20 +124,30 @@ def _frame(names: tuple[str, ...], values: list[Any], length: int) -> pd.DataFra
     """:func:`frame_from_columns` of columns given as names and values (a name may repeat)."""
     index = pd.RangeIndex(length)
     arrays = [v.array if isinstance(v, pd.Series) else v for v in values]
-    columns = _column_index(names).view()     # a frame's own Index (its name can be set)
+    columns = _column_index(names).view()  # a frame's own Index (its name can be set)
     try:
         return pd.DataFrame._from_arrays(arrays, columns=columns, index=index, verify_integrity=False)
-    except (AttributeError, TypeError):                     # another pandas: the public way
-        series = {i: (v if isinstance(v, pd.Series) else pd.Series(v, index=index, copy=False,
-                                                                   dtype=getattr(v, "dtype", None)))
-                  for i, v in enumerate(values)}
+    except (AttributeError, TypeError):  # another pandas: the public way
+        series = {
+            i: (
+                v
+                if isinstance(v, pd.Series)
+                else pd.Series(v, index=index, copy=False, dtype=getattr(v, "dtype", None))
+            )
+            for i, v in enumerate(values)
+        }
         frame = pd.DataFrame(series, index=index, copy=False)
         frame.columns = columns
         return frame
 
 
-def result_frame(ids: np.ndarray, scores: np.ndarray | None, payload: Mapping[str, Any],
-                 vectors: Mapping[str, np.ndarray], query: dict | None = None) -> pd.DataFrame:
+def result_frame(
+    ids: np.ndarray,
+    scores: np.ndarray | None,
+    payload: Mapping[str, Any],
+    vectors: Mapping[str, np.ndarray],
+    query: dict | None = None,
+) -> pd.DataFrame:
     """The one shape of a result: local and remote answers are built here.
 
     ``ids`` from :func:`id_array`; ``scores`` (float32 values, shown as float64) or None for
@@ -160,7 +171,7 @@ def result_frame(ids: np.ndarray, scores: np.ndarray | None, payload: Mapping[st
     values += payload.values()
     for name, cells in vectors.items():
         column = vector_column(name)
-        if column in payload:                 # a payload field of that name: the vector takes its place
+        if column in payload:  # a payload field of that name: the vector takes its place
             values[names.index(column, len(names) - len(payload))] = cells
         else:
             names.append(column)
@@ -171,9 +182,14 @@ def result_frame(ids: np.ndarray, scores: np.ndarray | None, payload: Mapping[st
     return frame
 
 
-def to_frame(store: Store, rows: np.ndarray, scores: np.ndarray | None,
-             with_payload: bool | tuple[str, ...] = True,
-             with_vectors: bool | tuple[str, ...] = False, query: dict | None = None) -> pd.DataFrame:
+def to_frame(
+    store: Store,
+    rows: np.ndarray,
+    scores: np.ndarray | None,
+    with_payload: bool | tuple[str, ...] = True,
+    with_vectors: bool | tuple[str, ...] = False,
+    query: dict | None = None,
+) -> pd.DataFrame:
     """Build the result frame for ``rows`` (positions in the collection), best first."""
     rows = np.asarray(rows, dtype=np.int64)
     cols = payload_columns(store, with_payload)

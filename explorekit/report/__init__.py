@@ -50,8 +50,8 @@ from typing import Any, Literal, overload
 
 import pandas as pd
 
-from explorekit._support.errors import ExploreError, PersistenceError, short_repr
 from explorekit import __version__
+from explorekit._support.errors import ExploreError, PersistenceError, short_repr
 from explorekit.report import _figures, _markdown, _neighbours, _tables, tables
 
 __all__ = ["Report", "setup_notebook"]
@@ -94,8 +94,10 @@ def _offline_notebook_renderer() -> Any:
     return OfflineNotebookRenderer(config=dict(pio.renderers["notebook"].config or {}))
 
 
-_MATHJAX = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"></script>'
-                      r"(<script>if \(window\.MathJax[^<]*</script>)?")
+_MATHJAX = re.compile(
+    r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"></script>'
+    r"(<script>if \(window\.MathJax[^<]*</script>)?"
+)
 
 
 @dataclass
@@ -149,10 +151,20 @@ class Report:
         return [b.kind for b in self._blocks]
 
     # ------------------------------------------------------------------ adding
-    def add(self, item: Any, *, title: str | None = None, caption: str | None = None,
-            collection: Any = None, using: str | None = None, k: int = 5, max_points: int = 5000,
-            label: str | None = None, request: dict[str, Any] | None = None,
-            max_rows: int = 200) -> "Report":
+    def add(
+        self,
+        item: Any,
+        *,
+        title: str | None = None,
+        caption: str | None = None,
+        collection: Any = None,
+        using: str | None = None,
+        k: int = 5,
+        max_points: int = 5000,
+        label: str | None = None,
+        request: dict[str, Any] | None = None,
+        max_rows: int = 200,
+    ) -> "Report":
         """Add Markdown text, a plotly figure or a result DataFrame; returns the report.
 
         Parameters
@@ -203,10 +215,12 @@ class Report:
         raise ExploreError(
             f"Report.add: cannot add {type(item).__name__} ({short_repr(item, 60)}). Pass Markdown text "
             "(str), a plotly figure (go.Figure, or a FigureWidget, added as its plain figure), a result "
-            "DataFrame, or an ek.Explorer.")
+            "DataFrame, or an ek.Explorer."
+        )
 
-    def _add_explorer(self, explorer: Any, *, title: str | None, k: int, max_points: int,
-                      label: str | None) -> "Report":
+    def _add_explorer(
+        self, explorer: Any, *, title: str | None, k: int, max_points: int, label: str | None
+    ) -> "Report":
         """The Explorer's current state: its map (clickable), examples, result and explanation."""
         snap = explorer.snapshot()
         col, using = explorer.state.col, explorer.state.using
@@ -214,8 +228,9 @@ class Report:
         try:
             examples = {role: ids for role, ids in (snap.get("examples") or {}).items() if ids}
             lines = [f"- **{role}**: {', '.join(map(str, ids))}" for role, ids in examples.items()]
-            text = "Explorer state when the report was made." + ("\n\n" + "\n".join(lines) if lines else
-                                                                  " No examples were chosen.")
+            text = "Explorer state when the report was made." + (
+                "\n\n" + "\n".join(lines) if lines else " No examples were chosen."
+            )
             self._blocks.append(_Block("markdown", title or "Explorer", html=_markdown.render(text)))
             self._add_figure(snap["map"], None, None, col, using, k, max_points, label)
             if snap.get("result") is not None:
@@ -223,44 +238,73 @@ class Report:
             if snap.get("explanation") is not None and len(snap["explanation"].data):
                 self._add_figure(snap["explanation"], "Why these results", None, None, None, k, max_points, label)
         except Exception:
-            del self._blocks[blocks_before:]      # nothing half-added
+            del self._blocks[blocks_before:]  # nothing half-added
             raise
         return self
 
-    def _add_table(self, frame: pd.DataFrame, title: str | None, caption: str | None,
-                   request: dict[str, Any] | None, max_rows: int) -> "Report":
+    def _add_table(
+        self, frame: pd.DataFrame, title: str | None, caption: str | None, request: dict[str, Any] | None, max_rows: int
+    ) -> "Report":
         if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
             raise ExploreError(f"max_rows: {short_repr(max_rows)} is not a positive integer.")
         if request is not None and not isinstance(request, dict):
             raise ExploreError(f"request: {short_repr(request)} is not a dict (a Qdrant /points/query body).")
         body = request if request is not None else frame.attrs.get("query")
-        json.dumps(body, default=str)      # fails early on something that cannot be shown
+        json.dumps(body, default=str)  # fails early on something that cannot be shown
         rest = len(frame) - max_rows
         note = f'<p class="ek-note">{rest:,} more row(s) not written (max_rows={max_rows}).</p>' if rest > 0 else ""
-        tools = (f'<div class="ek-tools"><input class="ek-filter" type="search" placeholder="Filter rows" '
-                 f'aria-label="Filter rows"><span>{len(frame):,} row(s); click a header to sort</span></div>')
-        markup = ('<div class="ek-result">' + _tables.request_html(body) + tools
-                  + '<div class="ek-scroll">' + tables.result_table(frame, max_rows=max_rows) + "</div>" + note
-                  + (f"<p class=\"ek-note\">{_markdown.inline(caption)}</p>" if caption else "") + "</div>")
+        tools = (
+            f'<div class="ek-tools"><input class="ek-filter" type="search" placeholder="Filter rows" '
+            f'aria-label="Filter rows"><span>{len(frame):,} row(s); click a header to sort</span></div>'
+        )
+        markup = (
+            '<div class="ek-result">'
+            + _tables.request_html(body)
+            + tools
+            + '<div class="ek-scroll">'
+            + tables.result_table(frame, max_rows=max_rows)
+            + "</div>"
+            + note
+            + (f'<p class="ek-note">{_markdown.inline(caption)}</p>' if caption else "")
+            + "</div>"
+        )
         self._blocks.append(_Block("table", title, html=markup))
         return self
 
-    def _add_figure(self, fig: Any, title: str | None, caption: str | None, collection: Any,
-                    using: str | None, k: int, max_points: int, label: str | None) -> "Report":
+    def _add_figure(
+        self,
+        fig: Any,
+        title: str | None,
+        caption: str | None,
+        collection: Any,
+        using: str | None,
+        k: int,
+        max_points: int,
+        label: str | None,
+    ) -> "Report":
         import plotly.graph_objects as go
 
         # go.Figure(fig) copies and keeps numpy arrays (fig.to_dict() would turn them into binary specs)
         plain = fig if type(fig) is go.Figure else go.Figure(fig)
         if plain is fig and _figures.has_non_finite(fig.data):
-            plain = go.Figure(fig)            # never change the caller's figure
+            plain = go.Figure(fig)  # never change the caller's figure
         left_out = _figures.drop_non_finite(plain.data)
         explore = None
         if collection is not None:
-            explore = _neighbours.precompute(list(plain.data), collection, using=using, k=k,
-                                             max_points=max_points, label=label)
+            explore = _neighbours.precompute(
+                list(plain.data), collection, using=using, k=k, max_points=max_points, label=label
+            )
         name = title or re.sub(r"<[^>]+>", " ", plain.layout.title.text or "").strip() or None
-        self._blocks.append(_Block("figure", title, figure_json=plain.to_json(), explore=explore,
-                                   caption=caption, extra={"name": name, "left_out": left_out}))
+        self._blocks.append(
+            _Block(
+                "figure",
+                title,
+                figure_json=plain.to_json(),
+                explore=explore,
+                caption=caption,
+                extra={"name": name, "left_out": left_out},
+            )
+        )
         return self
 
     # ------------------------------------------------------------------ writing
@@ -300,16 +344,25 @@ class Report:
             head = f"<h2>{html.escape(block.title)}</h2>" if block.title else ""
             if block.kind == "figure":
                 n_fig += 1
-                spec = ('{"figure":' + (block.figure_json or "{}") + ',"explore":'
-                        + json.dumps(block.explore, allow_nan=False) + "}")
+                spec = (
+                    '{"figure":'
+                    + (block.figure_json or "{}")
+                    + ',"explore":'
+                    + json.dumps(block.explore, allow_nan=False)
+                    + "}"
+                )
                 specs.append(f'<script type="application/json" id="ek-spec-{i}">{_safe(spec)}</script>')
                 notes = [_figures.left_out_note(block.extra["left_out"])] if block.extra.get("left_out") else []
                 notes += [block.explore["note"]] if block.explore else []
-                caption = " ".join(filter(None, [_markdown.inline(block.caption) if block.caption else "",
-                                                 *map(html.escape, notes)]))
-                body = (f'<figure class="ek-figure"><div class="ek-plot" id="ek-plot-{i}" data-spec="ek-spec-{i}" '
-                        f'data-title="{html.escape(block.extra.get("name") or f"figure {n_fig}")}"></div>'
-                        + (f"<figcaption>{caption}</figcaption>" if caption else "") + "</figure>")
+                caption = " ".join(
+                    filter(None, [_markdown.inline(block.caption) if block.caption else "", *map(html.escape, notes)])
+                )
+                body = (
+                    f'<figure class="ek-figure"><div class="ek-plot" id="ek-plot-{i}" data-spec="ek-spec-{i}" '
+                    f'data-title="{html.escape(block.extra.get("name") or f"figure {n_fig}")}"></div>'
+                    + (f"<figcaption>{caption}</figcaption>" if caption else "")
+                    + "</figure>"
+                )
             else:
                 body = block.html
             sections.append(f'<section class="ek-{block.kind}" id="item-{i}">{head}{body}</section>')
@@ -323,17 +376,19 @@ class Report:
         css = (_ASSETS / "report.css").read_text()
         js = (_ASSETS / "report.js").read_text()
         return (
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<meta name=\"generator\" content=\"explorekit {__version__}\">"
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<meta name="generator" content="explorekit {__version__}">'
             f"<title>{html.escape(self.title)}</title><style>{css}</style>{plotly_js}</head>\n<body>"
-            f"<header class=\"ek-head\"><h1>{html.escape(self.title)}</h1>{description}"
-            f"<p class=\"ek-meta\">explorekit {__version__} \u00b7 {stamp} \u00b7 {len(self._blocks)} item(s) \u00b7 "
+            f'<header class="ek-head"><h1>{html.escape(self.title)}</h1>{description}'
+            f'<p class="ek-meta">explorekit {__version__} \u00b7 {stamp} \u00b7 {len(self._blocks)} item(s) \u00b7 '
             "works offline; click a point of a map to see its nearest neighbours</p></header>\n"
-            f"<main>{''.join(sections)}</main>\n<aside id=\"ek-panel\" hidden aria-live=\"polite\"></aside>\n"
+            f'<main>{"".join(sections)}</main>\n<aside id="ek-panel" hidden aria-live="polite"></aside>\n'
             f"<footer class=\"ek-foot\">Made with explorekit. Scores are the collection's own (Qdrant's "
             "semantics); neighbours were computed exactly when the report was saved.</footer>\n"
-            + "\n".join(specs) + f"\n<script>{js}</script>\n</body></html>\n")
+            + "\n".join(specs)
+            + f"\n<script>{js}</script>\n</body></html>\n"
+        )
 
 
 def _is_explorer(item: Any) -> bool:
@@ -344,7 +399,7 @@ def _is_explorer(item: Any) -> bool:
 def _is_figure(item: Any) -> bool:
     try:
         from plotly.basedatatypes import BaseFigure
-    except ImportError:          # pragma: no cover - plotly is a dependency
+    except ImportError:  # pragma: no cover - plotly is a dependency
         return False
     return isinstance(item, BaseFigure)
 
@@ -362,8 +417,9 @@ def _html_path(path: object, what: str) -> Path:
         raise ExploreError(f"{what}: {short_repr(path)} is not a file path. Pass e.g. 'report.html'.")
     target = Path(path).expanduser()
     if target.is_dir():
-        raise ExploreError(f"{what}: {str(target)!r} is a folder. Pass a file path, e.g. "
-                           f"{str(target / 'report.html')!r}.")
+        raise ExploreError(
+            f"{what}: {str(target)!r} is a folder. Pass a file path, e.g. {str(target / 'report.html')!r}."
+        )
     if target.suffix.lower() not in (".html", ".htm"):
         raise ExploreError(f"{what}: {str(target)!r} does not end in .html. Pass a path like 'report.html'.")
     return target
@@ -374,9 +430,11 @@ def _write(path: Path, page: str) -> Path:
     try:
         data = page.encode("utf-8")
     except UnicodeEncodeError as err:
-        raise ExploreError(f"save: the report holds text that is not valid Unicode ({err.reason} at "
-                           f"{short_repr(page[max(0, err.start - 20):err.end + 20])}). Clean that text "
-                           "(e.g. decode bytes with errors='replace') before adding it.") from None
+        raise ExploreError(
+            f"save: the report holds text that is not valid Unicode ({err.reason} at "
+            f"{short_repr(page[max(0, err.start - 20) : err.end + 20])}). Clean that text "
+            "(e.g. decode bytes with errors='replace') before adding it."
+        ) from None
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -387,13 +445,15 @@ def _write(path: Path, page: str) -> Path:
             os.fsync(out.fileno())
         os.chmod(tmp, _new_file_mode())
         os.replace(tmp, path)
-    except BaseException as err:              # also an interrupt: never leave the temporary file
+    except BaseException as err:  # also an interrupt: never leave the temporary file
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         if isinstance(err, OSError):
-            raise PersistenceError(f"save: could not write {str(path)!r}: {err.strerror or err}. Check that "
-                                   "the folder is writable and has space, or pass another path.") from err
+            raise PersistenceError(
+                f"save: could not write {str(path)!r}: {err.strerror or err}. Check that "
+                "the folder is writable and has space, or pass another path."
+            ) from err
         raise
     return path.resolve()
 

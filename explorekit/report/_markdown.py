@@ -60,7 +60,7 @@ def safe_url(url: str) -> bool:
 
 def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
-    md.validateLink = safe_url          # links, images, autolinks and reference definitions
+    md.validateLink = safe_url  # links, images, autolinks and reference definitions
     return md
 
 

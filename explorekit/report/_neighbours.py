@@ -94,8 +94,14 @@ def trace_xy(trace: Any) -> tuple[np.ndarray, np.ndarray] | None:
 def pick_label(payload_columns: list[str], label: str | None) -> str | None:
     if label is not None:
         if label not in payload_columns:
-            raise ExploreError(unknown("label column", label, payload_columns,
-                                       f"label= must name a payload column: one of {payload_columns[:20]}, or None."))
+            raise ExploreError(
+                unknown(
+                    "label column",
+                    label,
+                    payload_columns,
+                    f"label= must name a payload column: one of {payload_columns[:20]}, or None.",
+                )
+            )
         return label
     for name in LABEL_COLUMNS:
         if name in payload_columns:
@@ -108,8 +114,9 @@ def pick_image(payload: pd.DataFrame) -> str | None:
     return next((name for name in payload.columns if is_image_column(payload[name].tolist())), None)
 
 
-def precompute(fig_traces: list[Any], col: Any, *, using: str | None, k: int, max_points: int,
-               label: str | None) -> dict[str, Any]:
+def precompute(
+    fig_traces: list[Any], col: Any, *, using: str | None, k: int, max_points: int, label: str | None
+) -> dict[str, Any]:
     """The JSON the report's click handler reads for one figure.
 
     Returns ``{"ids": [[key per point] or None per trace], "xy": {key: [x, y]}, "neighbours":
@@ -121,11 +128,11 @@ def precompute(fig_traces: list[Any], col: Any, *, using: str | None, k: int, ma
         raise ExploreError(f"k: {short_repr(k)} is not a positive integer. Pass k=5 for five neighbours per point.")
     if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 0:
         raise ExploreError(f"max_points: {short_repr(max_points)} is not an integer >= 0.")
-    distance = col.distance(using)          # checks `using` before any work
+    distance = col.distance(using)  # checks `using` before any work
     known = set(json_id(v) for v in col.ids.tolist())
     keys_per_trace: list[list[str] | None] = []
     xy: dict[str, list[float]] = {}
-    order: dict[str, Any] = {}              # key -> id, in the order the figure shows them
+    order: dict[str, Any] = {}  # key -> id, in the order the figure shows them
     for trace in fig_traces:
         ids = trace_ids(trace)
         if ids is None or not any(i in known for i in ids):
@@ -143,19 +150,23 @@ def precompute(fig_traces: list[Any], col: Any, *, using: str | None, k: int, ma
                 if math.isfinite(x) and math.isfinite(y):
                     xy[key] = [x, y]
     if not order:
-        raise ExploreError("add(figure, collection=...): no trace of this figure holds ids of the collection "
-                           "in its customdata, so there is nothing to precompute. Draw the figure with "
-                           "explorekit.plots (which puts point ids in customdata), or leave out collection=.")
+        raise ExploreError(
+            "add(figure, collection=...): no trace of this figure holds ids of the collection "
+            "in its customdata, so there is nothing to precompute. Draw the figure with "
+            "explorekit.plots (which puts point ids in customdata), or leave out collection=."
+        )
     chosen = list(order.items())
     if len(chosen) > max_points:
         rng = np.random.default_rng(_SEED)
         keep = np.sort(rng.choice(len(chosen), size=max_points, replace=False))
         chosen = [chosen[i] for i in keep]
     neighbours: dict[str, list[list[Any]]] = {}
-    wanted = dict(order)                    # every point shown or listed, for its label
+    wanted = dict(order)  # every point shown or listed, for its label
     if chosen:
-        requests = [{"query": pid, "using": using, "limit": k, "params": {"exact": True},
-                     "with_payload": False} for _, pid in chosen]
+        requests = [
+            {"query": pid, "using": using, "limit": k, "params": {"exact": True}, "with_payload": False}
+            for _, pid in chosen
+        ]
         for (key, _), frame in zip(chosen, col.search_batch(requests)):
             rows = []
             for pid, score in zip(frame["id"].tolist(), frame["score"].tolist()):
@@ -163,14 +174,28 @@ def precompute(fig_traces: list[Any], col: Any, *, using: str | None, k: int, ma
                 wanted.setdefault(point_key(pid), json_id(pid))
             neighbours[key] = rows
     labels, images = _labels(col, list(wanted.values()), label)
-    note = (f"Click a point to see its {k} nearest neighbours (exact, {distance} "
-            f"{'distance, smaller is closer' if distance in ('euclid', 'manhattan') else 'score'}).")
+    note = (
+        f"Click a point to see its {k} nearest neighbours (exact, {distance} "
+        f"{'distance, smaller is closer' if distance in ('euclid', 'manhattan') else 'score'})."
+    )
     if len(chosen) < len(order):
-        note += (f" Neighbours were precomputed for {len(chosen):,} of the {len(order):,} points "
-                 f"(a random sample, seed {_SEED}; raise max_points= to cover more).")
-    return {"ids": keys_per_trace, "xy": xy, "neighbours": neighbours, "labels": labels, "images": images,
-            "k": int(k), "distance": distance, "using": using, "computed": len(chosen),
-            "shown": len(order), "note": note}
+        note += (
+            f" Neighbours were precomputed for {len(chosen):,} of the {len(order):,} points "
+            f"(a random sample, seed {_SEED}; raise max_points= to cover more)."
+        )
+    return {
+        "ids": keys_per_trace,
+        "xy": xy,
+        "neighbours": neighbours,
+        "labels": labels,
+        "images": images,
+        "k": int(k),
+        "distance": distance,
+        "using": using,
+        "computed": len(chosen),
+        "shown": len(order),
+        "note": note,
+    }
 
 
 def _score(value: float) -> float | str:
@@ -190,8 +215,7 @@ def _labels(col: Any, ids: list[Any], label: str | None) -> tuple[dict[str, str]
     frame = col.retrieve(ids, with_payload=fields)
     keys = [point_key(i) for i in frame["id"].tolist()]
     labels = {} if name is None else {key: _text(v) for key, v in zip(keys, frame[name].tolist())}
-    images = {} if image is None else {key: v for key, v in zip(keys, frame[image].tolist())
-                                       if is_image(v)}
+    images = {} if image is None else {key: v for key, v in zip(keys, frame[image].tolist()) if is_image(v)}
     return labels, images
 
 

@@ -47,8 +47,11 @@ def describe(body: dict[str, Any]) -> str:
         parts.append(f"strategy {rec.get('strategy', 'average_vector')}")
     elif isinstance(query, dict) and "discover" in query:
         disc = query["discover"]
-        parts += ["discover", f"target {_example(disc.get('target'))}",
-                  f"{len(disc.get('context', []))} context pair(s)"]
+        parts += [
+            "discover",
+            f"target {_example(disc.get('target'))}",
+            f"{len(disc.get('context', []))} context pair(s)",
+        ]
     elif isinstance(query, dict) and "context" in query:
         parts += ["context search", f"{len(query['context'])} pair(s)"]
     else:
@@ -73,9 +76,13 @@ def describe(body: dict[str, Any]) -> str:
 def request_html(body: dict[str, Any] | None) -> str:
     """The request line and the full body under a fold (or a note when none was recorded)."""
     if body is None:
-        return ('<p class="ek-request ek-note">No request recorded: this frame has no '
-                '<code>attrs["query"]</code> (pass request= to add()).</p>')
+        return (
+            '<p class="ek-request ek-note">No request recorded: this frame has no '
+            '<code>attrs["query"]</code> (pass request= to add()).</p>'
+        )
     text = json.dumps(body, indent=2, default=str)
-    return (f'<p class="ek-request"><b>Request</b> {html.escape(describe(body))}</p>'
-            f'<details class="ek-body"><summary>Qdrant <code>/points/query</code> body</summary>'
-            f"<pre><code>{html.escape(text, quote=False)}</code></pre></details>")
+    return (
+        f'<p class="ek-request"><b>Request</b> {html.escape(describe(body))}</p>'
+        f'<details class="ek-body"><summary>Qdrant <code>/points/query</code> body</summary>'
+        f"<pre><code>{html.escape(text, quote=False)}</code></pre></details>"
+    )

@@ -44,7 +44,7 @@ TEXT_LIMIT = 1000
 VECTOR_HEAD, LIST_HEAD = 4, 6
 _WEB_IMAGE = re.compile(r"^https?://\S+\.(png|jpe?g|gif|webp|svg)$", re.IGNORECASE)
 
-Cell = tuple[str, str, str]       # (html, sort value, css class)
+Cell = tuple[str, str, str]  # (html, sort value, css class)
 
 
 def format_score(value: float) -> str:
@@ -131,8 +131,9 @@ def _row_attributes(pid: Any) -> str:
     return f' data-id="{html.escape(str(json_id(pid)))}" data-key="{html.escape(point_key(pid))}"'
 
 
-def result_table(frame: pd.DataFrame, *, max_rows: int, css_class: str = "ek-table", rank: bool = False,
-                 web_images: bool = False) -> str:
+def result_table(
+    frame: pd.DataFrame, *, max_rows: int, css_class: str = "ek-table", rank: bool = False, web_images: bool = False
+) -> str:
     """The first ``max_rows`` rows of ``frame`` as one ``<table>`` (cells as the module says).
 
     ``rank`` adds a first column ``#`` with the row number; ``web_images`` shows ``http(s)``
@@ -151,5 +152,6 @@ def result_table(frame: pd.DataFrame, *, max_rows: int, css_class: str = "ek-tab
             attrs = (f' class="{cls}"' if cls else "") + (f' data-v="{html.escape(sort)}"' if sort else "")
             cells.append(f"<td{attrs}>{text}</td>")
         rows.append(f"<tr{_row_attributes(pid)}>{''.join(cells)}</tr>")
-    return (f'<table class="{html.escape(css_class)}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return (
+        f'<table class="{html.escape(css_class)}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )

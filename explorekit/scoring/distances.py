@@ -37,8 +37,15 @@ from explorekit._support.errors import ExploreError, short_repr
 Distance = Literal["cosine", "dot", "euclid", "manhattan"]
 DISTANCES: tuple[Distance, ...] = ("cosine", "dot", "euclid", "manhattan")
 EPS = np.float32(np.finfo(np.float32).eps)  # f32::EPSILON, 1.1920929e-07
-_ALIASES = {"cosine": "cosine", "dot": "dot", "euclid": "euclid", "euclidean": "euclid",
-            "l2": "euclid", "manhattan": "manhattan", "l1": "manhattan"}
+_ALIASES = {
+    "cosine": "cosine",
+    "dot": "dot",
+    "euclid": "euclid",
+    "euclidean": "euclid",
+    "l2": "euclid",
+    "manhattan": "manhattan",
+    "l1": "manhattan",
+}
 _CHUNK_ELEMENTS = 1 << 22  # rows x dims per block when a product cannot be used (manhattan)
 
 
@@ -52,7 +59,8 @@ def normalize_distance(name: object) -> Distance:
     if key not in _ALIASES:
         raise ExploreError(
             f"Unknown distance {short_repr(name)}. Use one of 'cosine', 'dot', 'euclid', "
-            "'manhattan' (case-insensitive), as in Qdrant's collection config.")
+            "'manhattan' (case-insensitive), as in Qdrant's collection config."
+        )
     return _ALIASES[key]  # type: ignore[return-value]
 
 
@@ -88,7 +96,7 @@ def similarity(queries: np.ndarray, vectors: np.ndarray, distance: Distance) -> 
     return _manhattan(queries, vectors)
 
 
-_ROWS_PER_PRODUCT = 1024   # 1,024 x 384 float32 = 1.5 MB: stays in cache while every query uses it
+_ROWS_PER_PRODUCT = 1024  # 1,024 x 384 float32 = 1.5 MB: stays in cache while every query uses it
 
 
 def _product(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
@@ -104,7 +112,7 @@ def _product(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     out = np.empty((n, k), dtype=np.float32)
     transposed = queries.T
     for start in range(0, n, _ROWS_PER_PRODUCT):
-        np.matmul(vectors[start:start + _ROWS_PER_PRODUCT], transposed, out=out[start:start + _ROWS_PER_PRODUCT])
+        np.matmul(vectors[start : start + _ROWS_PER_PRODUCT], transposed, out=out[start : start + _ROWS_PER_PRODUCT])
     return out.T
 
 
@@ -141,8 +149,8 @@ def _manhattan(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     step = max(1, _CHUNK_ELEMENTS // dim)
     for i, q in enumerate(queries):
         for start in range(0, len(vectors), step):
-            block = vectors[start:start + step]
-            out[i, start:start + step] = -np.abs(block - q).sum(axis=1, dtype=np.float32)
+            block = vectors[start : start + step]
+            out[i, start : start + step] = -np.abs(block - q).sum(axis=1, dtype=np.float32)
     return out
 
 

@@ -68,10 +68,10 @@ class ScoringQuery:
         if self.kind == "nearest":
             return sims[0]
         if self.kind == "best_score":
-            return _best_score(sims[: self.n_positive], sims[self.n_positive:])
+            return _best_score(sims[: self.n_positive], sims[self.n_positive :])
         if self.kind == "sum_scores":
             pos = sims[: self.n_positive].sum(axis=0, dtype=np.float32)
-            neg = sims[self.n_positive:].sum(axis=0, dtype=np.float32)
+            neg = sims[self.n_positive :].sum(axis=0, dtype=np.float32)
             return pos - neg
         if self.kind == "discover":
             return _pair_ranks(sims[1:]) + scaled_fast_sigmoid(sims[0])
@@ -83,7 +83,7 @@ def _best_score(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     minus_inf = np.full(n, -np.inf, dtype=np.float32)
     best_pos = pos.max(axis=0) if len(pos) else minus_inf
     best_neg = neg.max(axis=0) if len(neg) else minus_inf
-    positive_side = best_pos > best_neg          # ties go to the negative branch, as in Qdrant
+    positive_side = best_pos > best_neg  # ties go to the negative branch, as in Qdrant
     chosen = np.where(positive_side, best_pos, best_neg)
     return np.where(positive_side, scaled_fast_sigmoid(chosen), -scaled_fast_sigmoid(chosen)).astype(np.float32)
 

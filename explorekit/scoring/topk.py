@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-_SORT_ALL = 256     # up to this many scores, sort them all (the same order, fewer numpy calls)
-_GROUP = 64         # scores per group whose maximum bounds the k-th best (see _above_bound)
-_MIN_GROUPS = 16    # fewer groups than this: no bound
+_SORT_ALL = 256  # up to this many scores, sort them all (the same order, fewer numpy calls)
+_GROUP = 64  # scores per group whose maximum bounds the k-th best (see _above_bound)
+_MIN_GROUPS = 16  # fewer groups than this: no bound
 
 
 def top_k(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> np.ndarray:
@@ -27,10 +27,10 @@ def top_k(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> np.ndar
     :func:`_above_bound`; 100,000 scores, k = 40: 0.04 ms against 1.1 ms for a partition).
     """
     n = len(scores)
-    if n <= _SORT_ALL:                 # a few candidates: one sort beats partition + fix-ups
+    if n <= _SORT_ALL:  # a few candidates: one sort beats partition + fix-ups
         chosen = np.flatnonzero(scores > -np.inf)
         order_rows = chosen if rows is None else rows[chosen]
-        return chosen[np.lexsort((order_rows, -scores[chosen]))][:max(k, 0)]
+        return chosen[np.lexsort((order_rows, -scores[chosen]))][: max(k, 0)]
     if 0 < k <= n // _GROUP and n // _GROUP >= _MIN_GROUPS:
         kept = _above_bound(scores, k)
         if len(kept) <= n // 2:
@@ -67,13 +67,14 @@ def _above_bound(scores: np.ndarray, k: int) -> np.ndarray:
     """
     groups = len(scores) // _GROUP
     maxima = np.fmax.reduce(scores[: groups * _GROUP].reshape(_GROUP, groups), axis=0)
-    maxima[np.isnan(maxima)] = -np.inf          # NaN is never returned, like -inf
+    maxima[np.isnan(maxima)] = -np.inf  # NaN is never returned, like -inf
     bound = np.partition(maxima, groups - k)[groups - k]
     return np.flatnonzero(scores >= bound)
 
 
-def merge_top_k(rows_a: np.ndarray, scores_a: np.ndarray, rows_b: np.ndarray,
-                scores_b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def merge_top_k(
+    rows_a: np.ndarray, scores_a: np.ndarray, rows_b: np.ndarray, scores_b: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Merge two candidate lists (row ids + scores) into the best ``k``."""
     rows = np.concatenate([rows_a, rows_b])
     scores = np.concatenate([scores_a, scores_b])

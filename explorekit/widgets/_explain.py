@@ -14,13 +14,12 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from explorekit._support.errors import ExploreError
 from explorekit import plots
+from explorekit._support.errors import ExploreError
 from explorekit.collection import Collection
 
-EXPLAIN_POINTS = 5_000      # background points drawn under an explanation (a seeded sample)
-_FIGURES = {"search": "recommendation", "recommend": "recommendation", "discover": "discovery",
-            "context": "context"}
+EXPLAIN_POINTS = 5_000  # background points drawn under an explanation (a seeded sample)
+_FIGURES = {"search": "recommendation", "recommend": "recommendation", "discover": "discovery", "context": "context"}
 
 
 def _kind(result: pd.DataFrame) -> str:
@@ -31,8 +30,9 @@ def _kind(result: pd.DataFrame) -> str:
 
 def _note(text: str) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font=dict(size=13, color="#555"))
+    fig.add_annotation(
+        text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=13, color="#555")
+    )
     fig.update_layout(template="plotly_white", height=380, xaxis_visible=False, yaxis_visible=False)
     return fig
 
@@ -60,8 +60,11 @@ def is_quantized(col: Any, using: str | None) -> bool:
         if "quantization" in usage.columns:
             names = list(usage.index)
             name = using if using is not None else ("" if "" in names else (names[0] if len(names) == 1 else None))
-            return name in names and usage.loc[name, "quantization"] is not None \
+            return (
+                name in names
+                and usage.loc[name, "quantization"] is not None
                 and not pd.isna(usage.loc[name, "quantization"])
+            )
     info = getattr(col, "info", None)
     config = getattr(info, "config", None)
     if config is None:

@@ -17,19 +17,17 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError, short_repr
-from explorekit.data.ids import is_id
-
-from explorekit.plots._base import ROLE_STYLE
-from explorekit.analysis.projection import place
-from explorekit.analysis.projection import project
+from explorekit.analysis.projection import place, project
 from explorekit.collection import Collection
+from explorekit.data.ids import is_id
 from explorekit.plots import map as plot_map
+from explorekit.plots._base import ROLE_STYLE
 
 # role -> (colour, symbol), as the explanation figures draw them; context sides as positive/negative
 STYLE = {role: (ROLE_STYLE[role]["color"], ROLE_STYLE[role]["symbol"]) for role in ("positive", "negative", "target")}
 STYLE.update({"context+": STYLE["positive"], "context-": STYLE["negative"], "pending": ("#737373", "triangle-up")})
 
-MAP_SAMPLE = 20_000      # points mapped from a remote collection (a sample; the rest is placed on need)
+MAP_SAMPLE = 20_000  # points mapped from a remote collection (a sample; the rest is placed on need)
 
 
 def map_collection(col: Any, sample: int = MAP_SAMPLE) -> Any:
@@ -38,18 +36,27 @@ def map_collection(col: Any, sample: int = MAP_SAMPLE) -> Any:
         return col
     if hasattr(col, "sample"):
         return col.sample(limit=sample)
-    raise ExploreError(f"collection: {short_repr(col)} is neither an explorekit Collection nor a remote "
-                       "collection with sample(); pass ek.Collection or ek.connect(...)['name'].")
+    raise ExploreError(
+        f"collection: {short_repr(col)} is neither an explorekit Collection nor a remote "
+        "collection with sample(); pass ek.Collection or ek.connect(...)['name']."
+    )
 
 
 def project_points(map_col: Any, using: str | None, method: str) -> pd.DataFrame:
     """The map's points ``(id, x, y)`` from :func:`explorekit.analysis.projection.project` (cached there)."""
     if not isinstance(method, str):
-        raise ExploreError(f"projection: {short_repr(method)} is not a projection method. "
-                           "Use 'umap', 'pca', 'auto' or 'identity' (2-D vectors).")
+        raise ExploreError(
+            f"projection: {short_repr(method)} is not a projection method. "
+            "Use 'umap', 'pca', 'auto' or 'identity' (2-D vectors)."
+        )
     points = project(map_col, using=using, method=method)
-    return pd.DataFrame({"id": points["id"].to_numpy(),
-                         "x": np.asarray(points["x"], np.float32), "y": np.asarray(points["y"], np.float32)})
+    return pd.DataFrame(
+        {
+            "id": points["id"].to_numpy(),
+            "x": np.asarray(points["x"], np.float32),
+            "y": np.asarray(points["y"], np.float32),
+        }
+    )
 
 
 class MapIndex:
@@ -59,10 +66,16 @@ class MapIndex:
     placed with :func:`explorekit.analysis.projection.place` on the map's own projection.
     """
 
-    def __init__(self, points: pd.DataFrame, col: Any = None, map_col: Any = None,
-                 using: str | None = None, method: str | None = None) -> None:
+    def __init__(
+        self,
+        points: pd.DataFrame,
+        col: Any = None,
+        map_col: Any = None,
+        using: str | None = None,
+        method: str | None = None,
+    ) -> None:
         self.ids = pd.Index(points["id"].to_numpy())
-        self.id_list = self.ids.tolist()          # python ints/strs, as the core's ids are
+        self.id_list = self.ids.tolist()  # python ints/strs, as the core's ids are
         self.x = np.ascontiguousarray(points["x"], dtype=np.float32)
         self.y = np.ascontiguousarray(points["y"], dtype=np.float32)
         self.col, self.map_col, self.using, self.method = col, map_col, using, method
@@ -99,11 +112,13 @@ class MapIndex:
         return x, y
 
 
-def base_figure(map_col: Any, using: str | None, method: str, color: str | None, hover: Any,
-                height: int, max_points: int) -> go.Figure:
+def base_figure(
+    map_col: Any, using: str | None, method: str, color: str | None, hover: Any, height: int, max_points: int
+) -> go.Figure:
     """The plain map (:func:`explorekit.plots.map`): its traces are the base, built once."""
-    return plot_map(map_col, using=using, method=method, color=color, hover_data=hover, height=height,
-                    max_points=max_points)
+    return plot_map(
+        map_col, using=using, method=method, color=color, hover_data=hover, height=height, max_points=max_points
+    )
 
 
 def trace_ids(trace: Any) -> list[Any]:
@@ -118,12 +133,27 @@ def trace_ids(trace: Any) -> list[Any]:
 def overlay_traces() -> list[go.Scattergl]:
     """Empty overlay traces (results, context lines, examples), drawn above the base map."""
     common = dict(hoverinfo="skip", showlegend=False)
-    return [go.Scattergl(x=[], y=[], mode="markers", name="results", **common,
-                         marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#ff7f00"))),
-            go.Scattergl(x=[], y=[], mode="lines", name="context pairs", **common,
-                         line=dict(width=1.5, color="#636363", dash="dash")),
-            go.Scattergl(x=[], y=[], mode="markers", name="examples", **common,
-                         marker=dict(size=16, line=dict(width=1.5, color="black")))]
+    return [
+        go.Scattergl(
+            x=[],
+            y=[],
+            mode="markers",
+            name="results",
+            **common,
+            marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#ff7f00")),
+        ),
+        go.Scattergl(
+            x=[], y=[], mode="lines", name="context pairs", **common, line=dict(width=1.5, color="#636363", dash="dash")
+        ),
+        go.Scattergl(
+            x=[],
+            y=[],
+            mode="markers",
+            name="examples",
+            **common,
+            marker=dict(size=16, line=dict(width=1.5, color="black")),
+        ),
+    ]
 
 
 def example_overlay(index: MapIndex, selection: Any) -> dict[str, Any]:
@@ -141,7 +171,13 @@ def example_overlay(index: MapIndex, selection: Any) -> dict[str, Any]:
     start = len(items) - 2 * n_pairs - (selection.pending is not None)
     lx = np.full(3 * n_pairs, np.nan, np.float32)
     ly = np.full(3 * n_pairs, np.nan, np.float32)
-    lx[0::3], lx[1::3] = x[start:start + 2 * n_pairs:2], x[start + 1:start + 2 * n_pairs:2]
-    ly[0::3], ly[1::3] = y[start:start + 2 * n_pairs:2], y[start + 1:start + 2 * n_pairs:2]
-    return {"x": x, "y": y, "color": [STYLE[r][0] for r, _ in items], "symbol": [STYLE[r][1] for r, _ in items],
-            "line_x": lx, "line_y": ly}
+    lx[0::3], lx[1::3] = x[start : start + 2 * n_pairs : 2], x[start + 1 : start + 2 * n_pairs : 2]
+    ly[0::3], ly[1::3] = y[start : start + 2 * n_pairs : 2], y[start + 1 : start + 2 * n_pairs : 2]
+    return {
+        "x": x,
+        "y": y,
+        "color": [STYLE[r][0] for r, _ in items],
+        "symbol": [STYLE[r][1] for r, _ in items],
+        "line_x": lx,
+        "line_y": ly,
+    }

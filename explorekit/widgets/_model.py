@@ -58,8 +58,10 @@ def _example(value: Any, where: str) -> Any:
     except (TypeError, ValueError):
         array = None
     if array is None or array.ndim != 1 or array.size == 0:
-        raise RequestError(f"{where}: {short_repr(value)} is neither a point id nor a vector. "
-                           "Use an id (unsigned int, string or UUID) or a flat list of numbers.")
+        raise RequestError(
+            f"{where}: {short_repr(value)} is neither a point id nor a vector. "
+            "Use an id (unsigned int, string or UUID) or a flat list of numbers."
+        )
     return array
 
 
@@ -83,13 +85,17 @@ class Selection:
         self.negative: list[Any] = []
         self.target: Any = None
         self.context: list[tuple[Any, Any]] = []
-        self.pending: Any = None        # the positive side of a context pair waiting for its negative
+        self.pending: Any = None  # the positive side of a context pair waiting for its negative
 
     # ------------------------------------------------------------------ reading
     def as_dict(self) -> dict[str, Any]:
         """``{"positive": [...], "negative": [...], "target": x or None, "context": [(p, n), ...]}``."""
-        return {"positive": list(self.positive), "negative": list(self.negative), "target": self.target,
-                "context": [tuple(pair) for pair in self.context]}
+        return {
+            "positive": list(self.positive),
+            "negative": list(self.negative),
+            "target": self.target,
+            "context": [tuple(pair) for pair in self.context],
+        }
 
     def ids(self) -> list[Any]:
         """Every example that is a point id (pending pair side included), each once."""
@@ -171,7 +177,7 @@ class Selection:
             pair, self.pending = (self.pending, point), None
             self.context.append(pair)
             return f"context pair ({label(pair[0])}, {label(pair[1])}) added"
-        return f"point {label(point)}"          # inspect: nothing changes
+        return f"point {label(point)}"  # inspect: nothing changes
 
     def add(self, mode: str, points: Iterable[Any]) -> str:
         """Add several points at once (a box, a lasso, typed ids); never toggles off.
@@ -184,11 +190,16 @@ class Selection:
         if mode == "inspect":
             raise RequestError("add: 'inspect' mode does not choose examples. Pick a mode such as 'positive'.")
         if mode == "target" and len(values) != 1:
-            raise RequestError(f"target: {len(values)} points given; a discovery has one target. "
-                               "Give one id, or click a single point in target mode.")
+            raise RequestError(
+                f"target: {len(values)} points given; a discovery has one target. "
+                "Give one id, or click a single point in target mode."
+            )
         if mode == "target":
-            return self.click("target", values[0]) if (self.target is None or _key(self.target) != _key(values[0])) \
+            return (
+                self.click("target", values[0])
+                if (self.target is None or _key(self.target) != _key(values[0]))
                 else f"target is already {label(values[0])}"
+            )
         if mode == "context pair":
             for value in values:
                 self.click("context pair", value)
@@ -202,8 +213,9 @@ class Selection:
         for value in new:
             self._drop(_key(value), ("positive", "negative", "target"))
         getattr(self, mode).extend(new)
-        return f"{len(new)} {mode} example(s) added" + (f" ({len(values) - len(new)} already chosen)"
-                                                       if len(new) < len(values) else "")
+        return f"{len(new)} {mode} example(s) added" + (
+            f" ({len(values) - len(new)} already chosen)" if len(new) < len(values) else ""
+        )
 
     def remove(self, role: str, index: int = 0) -> str:
         """Remove the ``index``-th example of ``role`` (``"pending"`` drops a half-made pair)."""
@@ -227,8 +239,10 @@ class Selection:
         Everything is checked first; on error nothing changes.
         """
         if not isinstance(value, Mapping):
-            raise RequestError(f"examples: {short_repr(value)} is not a dict. Assign e.g. "
-                               "{'positive': [1, 2], 'negative': [3]} or {'target': 5, 'context': [(1, 2)]}.")
+            raise RequestError(
+                f"examples: {short_repr(value)} is not a dict. Assign e.g. "
+                "{'positive': [1, 2], 'negative': [3]} or {'target': 5, 'context': [(1, 2)]}."
+            )
         extra = set(value) - set(ROLES)
         if extra:
             raise RequestError(f"examples: unknown role(s) {sorted(extra)}. Use {list(ROLES)}.")
@@ -246,8 +260,9 @@ class Selection:
                 pair = (pair.get("positive"), pair.get("negative"))
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise RequestError(f"examples['context'][{i}]: {short_repr(pair)} is not a (positive, negative) pair.")
-            pairs.append((_example(pair[0], f"examples['context'][{i}][0]"),
-                          _example(pair[1], f"examples['context'][{i}][1]")))
+            pairs.append(
+                (_example(pair[0], f"examples['context'][{i}][0]"), _example(pair[1], f"examples['context'][{i}][1]"))
+            )
         self.positive, self.negative, self.target, self.context = lists["positive"], lists["negative"], target, pairs
         self.pending = None
 
@@ -256,21 +271,26 @@ class Selection:
         if kind == "search":
             chosen = [*self.positive] or ([self.target] if self.target is not None else [])
             if len(chosen) != 1 or self.negative:
-                raise RequestError(f"search: takes exactly one example (a positive); {len(self.positive)} "
-                                   f"positive and {len(self.negative)} negative are chosen. Keep one positive, "
-                                   "or switch the query kind to recommend.")
+                raise RequestError(
+                    f"search: takes exactly one example (a positive); {len(self.positive)} "
+                    f"positive and {len(self.negative)} negative are chosen. Keep one positive, "
+                    "or switch the query kind to recommend."
+                )
             return {"query": chosen[0]}
         if kind == "recommend":
             return {"positive": list(self.positive), "negative": list(self.negative)}
         if kind == "discover":
             if self.target is None:
-                raise RequestError("discover: needs a target. Click a point in 'target' mode, or switch the "
-                                   "query kind to context.")
+                raise RequestError(
+                    "discover: needs a target. Click a point in 'target' mode, or switch the query kind to context."
+                )
             return {"target": self.target, "context": [tuple(p) for p in self.context]}
         if kind == "context":
             if not self.context:
-                raise RequestError("context: needs at least one context pair. Click two points in "
-                                   "'context pair' mode (positive side first).")
+                raise RequestError(
+                    "context: needs at least one context pair. Click two points in "
+                    "'context pair' mode (positive side first)."
+                )
             return {"target": None, "context": [tuple(p) for p in self.context]}
         raise RequestError(f"kind: unknown query kind {kind!r}. Use one of {list(KINDS)}.")
 

@@ -31,13 +31,13 @@ from typing import Any
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, FilterError, RequestError, short_repr
-from explorekit.query.filter_parse import depth_error
 from explorekit.data.ids import is_id
+from explorekit.query.filter_parse import depth_error
 from explorekit.query.params import SearchParams
 from explorekit.query.requests import STRATEGIES
 from explorekit.widgets._model import KINDS, Selection, check_mode, parse_ids_or_query
 
-ADD_CAP = 100          # a box, lasso or typed query adds at most this many examples
+ADD_CAP = 100  # a box, lasso or typed query adds at most this many examples
 
 
 def parse_filter(text: str | None) -> Any:
@@ -55,15 +55,19 @@ def parse_filter(text: str | None) -> Any:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as err:
-            raise FilterError(f"filter: {short_repr(text, 60)} is not valid JSON ({err.msg} at line {err.lineno}, "
-                              f"column {err.colno}). Write a Qdrant filter such as "
-                              '{"must": [{"key": "digit", "match": {"value": 3}}]}, or a pandas query such as '
-                              "digit == 3.") from None
-        except RecursionError:          # json stops at the recursion limit (~1,000 brackets), far beyond 64 levels
+            raise FilterError(
+                f"filter: {short_repr(text, 60)} is not valid JSON ({err.msg} at line {err.lineno}, "
+                f"column {err.colno}). Write a Qdrant filter such as "
+                '{"must": [{"key": "digit", "match": {"value": 3}}]}, or a pandas query such as '
+                "digit == 3."
+            ) from None
+        except RecursionError:  # json stops at the recursion limit (~1,000 brackets), far beyond 64 levels
             raise depth_error("filter: the JSON in the filter box") from None
         if not isinstance(value, dict):
-            raise FilterError(f"filter: {short_repr(value, 60)} is JSON but not an object. A Qdrant filter is "
-                              'an object with must / should / must_not, e.g. {"must": [...]}.')
+            raise FilterError(
+                f"filter: {short_repr(value, 60)} is JSON but not an object. A Qdrant filter is "
+                'an object with must / should / must_not, e.g. {"must": [...]}.'
+            )
         return value
     return text
 
@@ -78,8 +82,8 @@ class ExplorerState:
         self.filter: Any = None
         self.params: dict[str, Any] | None = None
         self.result: pd.DataFrame | None = None
-        self.hint = ""                      # why there is no result, when the examples are incomplete
-        self.note = ""                      # what the last change did, for the status line
+        self.hint = ""  # why there is no result, when the examples are incomplete
+        self.note = ""  # what the last change did, for the status line
 
     # ------------------------------------------------------------------ the request
     def resolved_kind(self) -> str | None:
@@ -90,8 +94,10 @@ class ExplorerState:
         """``(method name, keyword arguments)`` of the public call for the current state."""
         kind = self.resolved_kind()
         if kind is None:
-            raise RequestError("no examples chosen yet: click points on the map (mode positive, negative, "
-                               "target or context pair) or type ids in the add box.")
+            raise RequestError(
+                "no examples chosen yet: click points on the map (mode positive, negative, "
+                "target or context pair) or type ids in the add box."
+            )
         kwargs = self.selection.query_kwargs(kind)
         if kind == "recommend":
             kwargs["strategy"] = self.strategy
@@ -111,11 +117,19 @@ class ExplorerState:
 
     def unused(self) -> list[str]:
         """Roles that have examples the current query kind does not use (shown in the status)."""
-        used = {"search": ("positive",), "recommend": ("positive", "negative"), "discover": ("target", "context"),
-                "context": ("context",)}.get(self.resolved_kind() or "", ())
+        used = {
+            "search": ("positive",),
+            "recommend": ("positive", "negative"),
+            "discover": ("target", "context"),
+            "context": ("context",),
+        }.get(self.resolved_kind() or "", ())
         sel = self.selection
-        chosen = {"positive": sel.positive, "negative": sel.negative, "target": sel.target is not None,
-                  "context": sel.context}
+        chosen = {
+            "positive": sel.positive,
+            "negative": sel.negative,
+            "target": sel.target is not None,
+            "context": sel.context,
+        }
         return [role for role, have in chosen.items() if have and role not in used]
 
     @property
@@ -131,7 +145,7 @@ class ExplorerState:
         try:
             apply()
             if new_ids:
-                self.col.retrieve(list(new_ids), with_payload=False)   # UnknownIdError names the id
+                self.col.retrieve(list(new_ids), with_payload=False)  # UnknownIdError names the id
         except ExploreError:
             (self.selection, self.kind, self.strategy, self.limit, self.filter, self.params) = saved
             raise
@@ -146,19 +160,22 @@ class ExplorerState:
         if mode == "inspect":
             return self.result
         before = self.selection.copy()
-        self.note = self.selection.click(mode, point)   # a map point: known, so not looked up again
+        self.note = self.selection.click(mode, point)  # a map point: known, so not looked up again
         if mode == "context pair" and before.context == self.selection.context:
-            return self.result          # half a pair: the request did not change
+            return self.result  # half a pair: the request did not change
         return self.run()
 
     def add(self, mode: str, points: list) -> pd.DataFrame | None:
         """Add several ids (a box or lasso selection, or typed ids) in ``mode``; ids are checked."""
         check_mode(mode)
         if len(points) > ADD_CAP:
-            raise RequestError(f"add: {len(points)} points selected; at most {ADD_CAP} are added as examples "
-                               "at once. Select fewer points, or use inspect mode to look at a large selection.")
-        return self._change(lambda: setattr(self, "note", self.selection.add(mode, points)),
-                            new_ids=[p for p in points if is_id(p)])
+            raise RequestError(
+                f"add: {len(points)} points selected; at most {ADD_CAP} are added as examples "
+                "at once. Select fewer points, or use inspect mode to look at a large selection."
+            )
+        return self._change(
+            lambda: setattr(self, "note", self.selection.add(mode, points)), new_ids=[p for p in points if is_id(p)]
+        )
 
     def find(self, text: str, cap: int = ADD_CAP) -> tuple[list, bool]:
         """Ids from typed text: ids (checked to exist) or a pandas query over the payload.
@@ -167,7 +184,7 @@ class ExplorerState:
         """
         how, value = parse_ids_or_query(text)
         if how == "ids":
-            self.col.retrieve([v for v in value if is_id(v)], with_payload=False)   # UnknownIdError names it
+            self.col.retrieve([v for v in value if is_id(v)], with_payload=False)  # UnknownIdError names it
             return value, False
         found = self.col.scroll(filter=value, limit=cap + 1, with_payload=False)["id"].tolist()
         if not found:
@@ -188,7 +205,7 @@ class ExplorerState:
 
     def set_examples(self, value: Mapping[str, Any]) -> pd.DataFrame | None:
         staged = Selection()
-        staged.replace(value)                       # structure checked before anything changes
+        staged.replace(value)  # structure checked before anything changes
         return self._change(lambda: self._set("selection", staged, "examples set"), new_ids=staged.ids())
 
     def clear(self) -> pd.DataFrame | None:
@@ -213,12 +230,12 @@ class ExplorerState:
         """Filter box text (JSON or pandas query) or a filter value; checked on the collection first."""
         value = parse_filter(text) if isinstance(text, str) or text is None else text
         if value is not None:
-            self.col.scroll(filter=value, limit=1, with_payload=False)   # FilterError before any change
+            self.col.scroll(filter=value, limit=1, with_payload=False)  # FilterError before any change
         return self._change(lambda: self._set("filter", value, "filter cleared" if value is None else "filter applied"))
 
     def set_params(self, params: Mapping[str, Any] | None) -> pd.DataFrame | None:
         """Search params (``{"quantization": {"rescore": ..., "oversampling": ...}}``), checked first."""
-        checked = SearchParams.parse(params)                          # RequestError on bad values
+        checked = SearchParams.parse(params)  # RequestError on bad values
         return self._change(lambda: self._set("params", checked.to_dict() or None, "search params changed"))
 
     def _set(self, name: str, value: Any, note: str) -> None:

@@ -18,11 +18,13 @@ import pandas as pd
 
 from explorekit.report.tables import result_table
 
-_STYLE = ("<style>.ek-results{border-collapse:collapse;font-size:12px}"
-          ".ek-results th,.ek-results td{padding:2px 6px;border-bottom:1px solid #ddd;text-align:left;"
-          "vertical-align:middle;max-width:260px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}"
-          ".ek-results td.ek-num{text-align:right;font-variant-numeric:tabular-nums}"
-          ".ek-results img{height:32px;image-rendering:pixelated}</style>")
+_STYLE = (
+    "<style>.ek-results{border-collapse:collapse;font-size:12px}"
+    ".ek-results th,.ek-results td{padding:2px 6px;border-bottom:1px solid #ddd;text-align:left;"
+    "vertical-align:middle;max-width:260px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}"
+    ".ek-results td.ek-num{text-align:right;font-variant-numeric:tabular-nums}"
+    ".ek-results img{height:32px;image-rendering:pixelated}</style>"
+)
 
 
 def to_html(frame: pd.DataFrame | None, *, max_rows: int = 100, vector_columns: tuple[str, ...] = ()) -> str:
@@ -36,5 +38,4 @@ def to_html(frame: pd.DataFrame | None, *, max_rows: int = 100, vector_columns: 
         return "<i>The query matched no point (check the filter).</i>"
     shown = frame.drop(columns=[c for c in vector_columns if c in frame.columns])
     more = f"<div><i>{len(frame) - max_rows} more rows</i></div>" if len(frame) > max_rows else ""
-    return _STYLE + result_table(shown, max_rows=max_rows, css_class="ek-results", rank=True,
-                                 web_images=True) + more
+    return _STYLE + result_table(shown, max_rows=max_rows, css_class="ek-results", rank=True, web_images=True) + more

@@ -30,15 +30,14 @@ import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError
 from explorekit.query.requests import STRATEGIES
+from explorekit.report import Report
 from explorekit.widgets import _map
+from explorekit.widgets._explain import explanation_figure, is_quantized
 from explorekit.widgets._model import KINDS, MODES
 from explorekit.widgets._state import ExplorerState
 from explorekit.widgets._table import to_html
-from explorekit.widgets._explain import explanation_figure, is_quantized
-from explorekit.report import Report
 
-
-INSPECT_CAP = 1_000     # points a typed query selects in inspect mode
+INSPECT_CAP = 1_000  # points a typed query selects in inspect mode
 
 
 class Explorer(W.VBox):
@@ -82,11 +81,20 @@ class Explorer(W.VBox):
     a click updates only the overlay traces (examples, results, context-pair lines).
     """
 
-    def __init__(self, collection: Any, using: str | None = None, projection: str = "umap",
-                 color: str | None = None, hover: Any = None, *, limit: int = 10, height: int = 520,
-                 max_points: int = 100_000) -> None:
+    def __init__(
+        self,
+        collection: Any,
+        using: str | None = None,
+        projection: str = "umap",
+        color: str | None = None,
+        hover: Any = None,
+        *,
+        limit: int = 10,
+        height: int = 520,
+        max_points: int = 100_000,
+    ) -> None:
         self.state = ExplorerState(collection, using)
-        self.state.set_limit(limit)                  # checked here: a bad limit raises RequestError
+        self.state.set_limit(limit)  # checked here: a bad limit raises RequestError
         self.method = projection
         self.map_col = _map.map_collection(collection)
         self.points = _map.project_points(self.map_col, using, projection)
@@ -94,47 +102,68 @@ class Explorer(W.VBox):
         base = _map.base_figure(self.map_col, using, projection, color, hover, height, max_points)
         self._base_ids = [_map.trace_ids(trace) for trace in base.data]
         n = len(base.data)
-        self._results, self._lines, self._examples = n, n + 1, n + 2       # overlay trace indexes
+        self._results, self._lines, self._examples = n, n + 1, n + 2  # overlay trace indexes
         self.figure = go.FigureWidget(data=[*base.data, *_map.overlay_traces()], layout=base.layout)
         self.figure.update_layout(clickmode="event", dragmode="pan", uirevision="explorer")
         for trace in self.figure.data[:n]:
             trace.on_click(self._on_click)
             trace.on_selection(self._on_selection)
             trace.on_deselect(self._on_deselect)
-        self._selected: list[Any] = []         # ids of the last inspect-mode box/lasso selection
-        self._gathering: list[Any] = []        # ids of one selection event, gathered over base traces
-        self._explained: Any = None            # (result identity, figure) of the last explanation
+        self._selected: list[Any] = []  # ids of the last inspect-mode box/lasso selection
+        self._gathering: list[Any] = []  # ids of one selection event, gathered over base traces
+        self._explained: Any = None  # (result identity, figure) of the last explanation
         self.timings: dict[str, float] = {}
 
-        self.mode = W.ToggleButtons(options=list(MODES), value="positive", description="click adds",
-                                    style={"button_width": "104px"})
-        self.kind = W.Dropdown(options=list(KINDS), value="auto", description="query",
-                               layout=W.Layout(width="190px"))
-        self.strategy = W.Dropdown(options=list(STRATEGIES), value="average_vector", description="strategy",
-                                   layout=W.Layout(width="250px"))
-        self.limit = W.BoundedIntText(value=limit, min=1, max=1000, description="limit",
-                                      layout=W.Layout(width="150px"))
-        self.add_box = W.Text(placeholder="ids (3, 17) or a pandas query (digit == 3)", continuous_update=False,
-                              description="add", layout=W.Layout(width="380px"))
+        self.mode = W.ToggleButtons(
+            options=list(MODES), value="positive", description="click adds", style={"button_width": "104px"}
+        )
+        self.kind = W.Dropdown(options=list(KINDS), value="auto", description="query", layout=W.Layout(width="190px"))
+        self.strategy = W.Dropdown(
+            options=list(STRATEGIES), value="average_vector", description="strategy", layout=W.Layout(width="250px")
+        )
+        self.limit = W.BoundedIntText(value=limit, min=1, max=1000, description="limit", layout=W.Layout(width="150px"))
+        self.add_box = W.Text(
+            placeholder="ids (3, 17) or a pandas query (digit == 3)",
+            continuous_update=False,
+            description="add",
+            layout=W.Layout(width="380px"),
+        )
         self.add_button = W.Button(description="add", layout=W.Layout(width="60px"))
-        self.filter_box = W.Text(placeholder='pandas query (ink > 300) or Qdrant JSON {"must": [...]}',
-                                 continuous_update=False, description="filter", layout=W.Layout(width="460px"))
-        self.rescore = W.Dropdown(options=[("default", None), ("on", True), ("off", False)], value=None,
-                                  description="rescore", layout=W.Layout(width="170px"))
-        self.oversampling = W.BoundedFloatText(value=1.0, min=1.0, max=100.0, step=0.5, description="oversampling",
-                                               layout=W.Layout(width="190px"), style={"description_width": "90px"})
+        self.filter_box = W.Text(
+            placeholder='pandas query (ink > 300) or Qdrant JSON {"must": [...]}',
+            continuous_update=False,
+            description="filter",
+            layout=W.Layout(width="460px"),
+        )
+        self.rescore = W.Dropdown(
+            options=[("default", None), ("on", True), ("off", False)],
+            value=None,
+            description="rescore",
+            layout=W.Layout(width="170px"),
+        )
+        self.oversampling = W.BoundedFloatText(
+            value=1.0,
+            min=1.0,
+            max=100.0,
+            step=0.5,
+            description="oversampling",
+            layout=W.Layout(width="190px"),
+            style={"description_width": "90px"},
+        )
         self.ignore = W.Checkbox(value=False, description="ignore quantization", indent=False)
         quantized = is_quantized(collection, using)
-        self.quantization = W.HBox([self.rescore, self.oversampling, self.ignore],
-                                   layout=W.Layout(display="flex" if quantized else "none"))
+        self.quantization = W.HBox(
+            [self.rescore, self.oversampling, self.ignore], layout=W.Layout(display="flex" if quantized else "none")
+        )
         self.clear_button = W.Button(description="clear examples", layout=W.Layout(width="130px"))
         self.example_list = W.VBox(layout=W.Layout(max_height="150px", overflow="auto"))
         self.status = W.HTML()
         self.table = W.HTML(to_html(None))
         self.explanation = go.FigureWidget(layout=dict(height=380, margin=dict(l=40, r=10, t=40, b=40)))
         self.inspect = W.HTML("<i>Inspect mode: click a point, or box/lasso points, to read them here.</i>")
-        self.tabs = W.Tab(children=[self.table, self.explanation, self.inspect],
-                          titles=("results", "explanation", "inspect"))
+        self.tabs = W.Tab(
+            children=[self.table, self.explanation, self.inspect], titles=("results", "explanation", "inspect")
+        )
 
         self.mode.observe(self._on_mode, names="value")
         self.kind.observe(lambda ch: self._apply(lambda: self.state.set_kind(ch["new"])), names="value")
@@ -148,9 +177,19 @@ class Explorer(W.VBox):
         self.clear_button.on_click(lambda _: self._apply(self.state.clear))
         self.tabs.observe(lambda ch: self._refresh_explanation(), names="selected_index")
 
-        super().__init__([self.mode, W.HBox([self.kind, self.strategy, self.limit]),
-                          W.HBox([self.add_box, self.add_button, self.clear_button]), self.filter_box,
-                          self.quantization, self.example_list, self.status, self.figure, self.tabs])
+        super().__init__(
+            [
+                self.mode,
+                W.HBox([self.kind, self.strategy, self.limit]),
+                W.HBox([self.add_box, self.add_button, self.clear_button]),
+                self.filter_box,
+                self.quantization,
+                self.example_list,
+                self.status,
+                self.figure,
+                self.tabs,
+            ]
+        )
         self._refresh()
 
     # ------------------------------------------------------------------ Python side
@@ -220,8 +259,8 @@ class Explorer(W.VBox):
         if self.mode.value == "inspect":
             self._show_selection(ids)
             return
-        with self.figure.batch_update():           # the box chose examples; drop its highlight
-            for trace in self.figure.data[:len(self._base_ids)]:
+        with self.figure.batch_update():  # the box chose examples; drop its highlight
+            for trace in self.figure.data[: len(self._base_ids)]:
                 trace.selectedpoints = None
         if ids:
             self._apply(lambda: self.state.add(self.mode.value, ids))
@@ -244,15 +283,17 @@ class Explorer(W.VBox):
     def _on_mode(self, change: dict) -> None:
         if change["new"] == "inspect":
             self.figure.layout.dragmode = "lasso"
-        tips = {"context pair": "click the positive side of a pair, then its negative side",
-                "inspect": "click a point to read it; box or lasso to select points (explorer.selection)"}
+        tips = {
+            "context pair": "click the positive side of a pair, then its negative side",
+            "inspect": "click a point to read it; box or lasso to select points (explorer.selection)",
+        }
         self.status.value = html.escape(tips.get(change["new"], f"clicks add {change['new']} examples"))
 
     def _on_add_text(self, change: dict) -> None:
         text = change["new"]
         if not text or not str(text).strip():
             return
-        if self.mode.value == "inspect":                       # typed ids or a query: read them
+        if self.mode.value == "inspect":  # typed ids or a query: read them
             try:
                 ids, _ = self.state.find(text, cap=INSPECT_CAP)
             except ExploreError as err:
@@ -264,8 +305,11 @@ class Explorer(W.VBox):
             self.add_box.value = ""
 
     def _on_params(self, _change: dict) -> None:
-        quant = {"rescore": self.rescore.value, "ignore": self.ignore.value or None,
-                 "oversampling": self.oversampling.value if self.oversampling.value > 1.0 else None}
+        quant = {
+            "rescore": self.rescore.value,
+            "ignore": self.ignore.value or None,
+            "oversampling": self.oversampling.value if self.oversampling.value > 1.0 else None,
+        }
         quant = {k: v for k, v in quant.items() if v is not None}
         self._apply(lambda: self.state.set_params({"quantization": quant} if quant else None))
 
@@ -297,8 +341,11 @@ class Explorer(W.VBox):
     def _refresh_overlays(self) -> None:
         start = time.perf_counter()
         ex = _map.example_overlay(self.index, self.state.selection)
-        rx, ry = self.index.xy(self.state.result["id"].tolist()) if self.state.result is not None \
+        rx, ry = (
+            self.index.xy(self.state.result["id"].tolist())
+            if self.state.result is not None
             else (np.empty(0, np.float32), np.empty(0, np.float32))
+        )
         with self.figure.batch_update():
             results, lines, examples = (self.figure.data[i] for i in (self._results, self._lines, self._examples))
             results.x, results.y = rx, ry
@@ -316,8 +363,9 @@ class Explorer(W.VBox):
         rows = list(self.example_list.children)
         while len(rows) < len(entries):
             slot = len(rows)
-            button = W.Button(description="\u2715", tooltip="remove this example",
-                              layout=W.Layout(width="32px", height="24px"))
+            button = W.Button(
+                description="\u2715", tooltip="remove this example", layout=W.Layout(width="32px", height="24px")
+            )
             button.on_click(lambda _, slot=slot: self._remove_slot(slot))
             rows.append(W.HBox([button, W.HTML()]))
         for slot, row in enumerate(rows):
@@ -363,9 +411,13 @@ class Explorer(W.VBox):
         """
         examples = self.examples
         examples["target"] = [] if examples["target"] is None else [examples["target"]]
-        return {"map": go.Figure(self.figure), "explanation": self.explanation_figure(),
-                "result": None if self.result is None else self.result.copy(),
-                "query": self.query, "examples": examples}
+        return {
+            "map": go.Figure(self.figure),
+            "explanation": self.explanation_figure(),
+            "result": None if self.result is None else self.result.copy(),
+            "query": self.query,
+            "examples": examples,
+        }
 
     def to_report(self, report: Any = None, *, title: str | None = None) -> Any:
         """Add the current state (map, examples, result, explanation) to an ``ek.Report``.

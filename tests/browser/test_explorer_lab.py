@@ -34,8 +34,14 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SETUP = """\
 import explorekit as ek
 col = ek.datasets.load("clusters2d", as_collection=True)
@@ -78,17 +84,36 @@ def jupyter_lab(root: Path):
     """A JupyterLab server on a free port, serving ``root``; stopped (kernels too) at the end."""
     port = free_port()
     jupyter = Path(sys.executable).with_name("jupyter")
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(root / ".runtime"), "IPYTHONDIR": str(root / ".ipython"),
-           "EXPLOREKIT_PROGRESS": "0"}
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(root / ".runtime"),
+        "IPYTHONDIR": str(root / ".ipython"),
+        "EXPLOREKIT_PROGRESS": "0",
+    }
     settings = root / ".settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     log = open(root / "jupyter.log", "wb")
     proc = subprocess.Popen(
-        [str(jupyter), "lab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--port={port}",
-         "--ServerApp.token=", "--ServerApp.password=", "--allow-root", f"--ServerApp.root_dir={root}",
-         f"--LabApp.workspaces_dir={root / '.workspaces'}", f"--LabApp.user_settings_dir={root / '.settings'}", "--ServerApp.disable_check_xsrf=True"],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(jupyter),
+            "lab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--port={port}",
+            "--ServerApp.token=",
+            "--ServerApp.password=",
+            "--allow-root",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.workspaces_dir={root / '.workspaces'}",
+            f"--LabApp.user_settings_dir={root / '.settings'}",
+            "--ServerApp.disable_check_xsrf=True",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -100,11 +125,13 @@ def jupyter_lab(root: Path):
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"jupyter lab did not answer within 60 s:\n{(root / 'jupyter.log').read_text()[-3000:]}")
+                    pytest.fail(
+                        f"jupyter lab did not answer within 60 s:\n{(root / 'jupyter.log').read_text()[-3000:]}"
+                    )
                 time.sleep(0.5)
         yield url
     finally:
-        try:                                   # a clean stop shuts the kernels down too
+        try:  # a clean stop shuts the kernels down too
             urllib.request.urlopen(urllib.request.Request(f"{url}/api/shutdown", method="POST", data=b""), timeout=5)
             proc.wait(timeout=20)
         except (OSError, subprocess.TimeoutExpired):
@@ -156,8 +183,10 @@ def click_point(page, k: int) -> None:
 
 def test_clicks_on_the_map_change_the_results_table(tmp_path):
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium. `make test` installs it "
-                    "(the Makefile's `browser` target runs `apt-get install -y chromium`); or run that as root.")
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests need Debian's chromium. `make test` installs it "
+            "(the Makefile's `browser` target runs `apt-get install -y chromium`); or run that as root."
+        )
     from playwright.sync_api import sync_playwright
 
     nb = nbformat.v4.new_notebook()
@@ -178,14 +207,19 @@ def test_clicks_on_the_map_change_the_results_table(tmp_path):
             dismiss_dialogs(page)
             run_cell(page, 0)
             try:
-                page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
-                                       " return gd && gd._fullData && gd._fullData.length > 0; }", timeout=120_000)
+                page.wait_for_function(
+                    "() => { const gd = document.querySelector('.js-plotly-plot');"
+                    " return gd && gd._fullData && gd._fullData.length > 0; }",
+                    timeout=120_000,
+                )
                 page.wait_for_selector("text=No result yet", timeout=30_000)
             except Exception:
                 page.screenshot(path=str(ARTIFACTS / "explorer_lab_failed.png"), full_page=True)
-                raise AssertionError("The Explorer did not render in JupyterLab within 150 s (see "
-                                     f"tests/artifacts/explorer_lab_failed.png); page errors: {errors[:5]}")
-            page.wait_for_timeout(1500)                      # let plotly finish its first layout
+                raise AssertionError(
+                    "The Explorer did not render in JupyterLab within 150 s (see "
+                    f"tests/artifacts/explorer_lab_failed.png); page errors: {errors[:5]}"
+                ) from None
+            page.wait_for_timeout(1500)  # let plotly finish its first layout
             apple, _ = page.evaluate(ISOLATED, [list(range(0, 50))])
             citrus, gap = page.evaluate(ISOLATED, [list(range(200, 300))])
             assert gap > 4, f"no isolated point to click (nearest neighbour {gap:.1f} px away)"
@@ -194,8 +228,9 @@ def test_clicks_on_the_map_change_the_results_table(tmp_path):
             page.wait_for_function(f"() => ({TABLE})().length > 0", timeout=30_000)
             first = page.evaluate(TABLE)
             click_point(page, citrus)
-            page.wait_for_function(f"() => {{ const t = ({TABLE})(); return t.length > 0 && t !== {json.dumps(first)}; }}",
-                                   timeout=30_000)
+            page.wait_for_function(
+                f"() => {{ const t = ({TABLE})(); return t.length > 0 && t !== {json.dumps(first)}; }}", timeout=30_000
+            )
             second = page.evaluate(TABLE)
             page.screenshot(path=str(ARTIFACTS / "explorer_lab.png"), full_page=True)
 
@@ -208,10 +243,12 @@ def test_clicks_on_the_map_change_the_results_table(tmp_path):
                 assert str(point_id) in second
             assert first != second
 
-            page.locator(".lm-TabBar-tab", has_text="explanation").first.click()   # built when shown
-            page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2 && "
-                                   "document.querySelectorAll('.js-plotly-plot')[1]._fullData.length > 3",
-                                   timeout=30_000)
+            page.locator(".lm-TabBar-tab", has_text="explanation").first.click()  # built when shown
+            page.wait_for_function(
+                "() => document.querySelectorAll('.js-plotly-plot').length >= 2 && "
+                "document.querySelectorAll('.js-plotly-plot')[1]._fullData.length > 3",
+                timeout=30_000,
+            )
             page.wait_for_timeout(500)
             page.screenshot(path=str(ARTIFACTS / "explorer_lab_explanation.png"), full_page=True)
             assert not errors, errors

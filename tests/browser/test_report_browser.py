@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from _chromium import PLOT_STATUS, POINT_POSITION, browser, offline_page, screenshot
 
 import explorekit as ek
-from _chromium import PLOT_STATUS, POINT_POSITION, browser, offline_page, screenshot
 
 pytestmark = pytest.mark.browser
 K = 6
@@ -25,11 +25,18 @@ K = 6
 def fruit_map(col: ek.Collection) -> go.Figure:
     """The map: from explorekit.plots when it offers one, else a plain scatter with ids."""
     payload = col.payload
-    return go.Figure(go.Scattergl(
-        x=payload["x"], y=payload["y"], mode="markers", customdata=np.array(col.ids)[:, None],
-        marker={"color": payload["sweetness"], "colorscale": "Viridis", "size": 8},
-        text=payload["fruit"], hovertemplate="%{text}<extra>id %{customdata[0]}</extra>"),
-        layout={"title": "Fruit in the plane", "height": 480})
+    return go.Figure(
+        go.Scattergl(
+            x=payload["x"],
+            y=payload["y"],
+            mode="markers",
+            customdata=np.array(col.ids)[:, None],
+            marker={"color": payload["sweetness"], "colorscale": "Viridis", "size": 8},
+            text=payload["fruit"],
+            hovertemplate="%{text}<extra>id %{customdata[0]}</extra>",
+        ),
+        layout={"title": "Fruit in the plane", "height": 480},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +44,25 @@ def saved(tmp_path_factory):
     fruit = ek.datasets.load("clusters2d", as_collection=True)
     digits = ek.datasets.load("digits", as_collection=True)
     coords = ek.projection.project(digits, using="pca", method="pca")
-    digit_map = go.Figure(go.Scatter(x=coords["x"], y=coords["y"], mode="markers",
-                                     customdata=coords[["id"]].to_numpy(),
-                                     marker={"color": digits.payload["digit"], "size": 5}),
-                          layout={"title": "Digits (PCA of the pca vector)", "height": 420})
+    digit_map = go.Figure(
+        go.Scatter(
+            x=coords["x"],
+            y=coords["y"],
+            mode="markers",
+            customdata=coords[["id"]].to_numpy(),
+            marker={"color": digits.payload["digit"], "size": 5},
+        ),
+        layout={"title": "Digits (PCA of the pca vector)", "height": 420},
+    )
     result = fruit.recommend(positive=[1, 2], negative=[200], strategy="best_score", limit=8)
-    report = (ek.Report("Browser check", description="Offline report used by the browser test.")
-              .add("## Maps\nClick any point: its neighbours come from the page itself.")
-              .add(fruit_map(fruit), title="Fruit", collection=fruit, k=K)
-              .add(result, title="best_score recommendation")
-              .add(digit_map, title="Digits", collection=digits, using="pixels", k=K, max_points=500)
-              .add(go.Figure(go.Bar(x=["a", "b"], y=[3, 1])), title="A plain bar chart"))
+    report = (
+        ek.Report("Browser check", description="Offline report used by the browser test.")
+        .add("## Maps\nClick any point: its neighbours come from the page itself.")
+        .add(fruit_map(fruit), title="Fruit", collection=fruit, k=K)
+        .add(result, title="best_score recommendation")
+        .add(digit_map, title="Digits", collection=digits, using="pixels", k=K, max_points=500)
+        .add(go.Figure(go.Bar(x=["a", "b"], y=[3, 1])), title="A plain bar chart")
+    )
     path = report.save(tmp_path_factory.mktemp("report") / "report.html")
     return {"path": path, "fruit": fruit, "digits": digits, "result": result}
 
@@ -108,8 +123,10 @@ def test_thumbnails_and_capped_points(saved):
     with browser() as chromium, offline_page(chromium, str(saved["path"])) as (page, log):
         page.wait_for_selector("body[data-ek-ready='1']", timeout=60_000)
         spec_id = page.eval_on_selector_all(".ek-plot", "els => els[1].id")
-        explore = page.evaluate(f"JSON.parse(document.getElementById("
-                                f"document.getElementById('{spec_id}').dataset.spec).textContent).explore")
+        explore = page.evaluate(
+            f"JSON.parse(document.getElementById("
+            f"document.getElementById('{spec_id}').dataset.spec).textContent).explore"
+        )
         assert explore["computed"] == 500 and explore["shown"] == len(digits)
         # a precomputed point far from any other on the map, so the click lands on it
         xy = np.array([explore["xy"][str(i)] for i in digits.ids])
@@ -126,8 +143,10 @@ def test_thumbnails_and_capped_points(saved):
         assert panel_ids(page) == [str(i) for i in expected["id"]]
         screenshot(page, "report_digits_click", docs=True)
         missing = next(i for i in digits.ids if str(i) not in explore["neighbours"])
-        page.evaluate(f"document.querySelector('#{spec_id}').emit('plotly_click', "
-                      f"{{points: [{{curveNumber: 0, pointNumber: {list(digits.ids).index(missing)}}}]}})")
+        page.evaluate(
+            f"document.querySelector('#{spec_id}').emit('plotly_click', "
+            f"{{points: [{{curveNumber: 0, pointNumber: {list(digits.ids).index(missing)}}}]}})"
+        )
         page.wait_for_function(f"document.getElementById('ek-panel').dataset.id === '{missing}'")
         assert "not precomputed" in page.inner_text("#ek-panel")
         assert log.errors == [] and log.blocked == [], (log.errors, log.blocked)
@@ -158,8 +177,11 @@ def test_demo_report_works_offline(tmp_path):
 
 # ---------------------------------------------------------------- issue 15
 PWNED = "window.__ekPwned = 1"
-HOSTILE_LABELS = {6: f"</script><script>{PWNED}</script>", "six": f'<img src=x onerror="{PWNED}">',
-                  "00000000-0000-0000-0000-000000000007": "\"quotes' & \u2028 <b>bold?</b>"}
+HOSTILE_LABELS = {
+    6: f"</script><script>{PWNED}</script>",
+    "six": f'<img src=x onerror="{PWNED}">',
+    "00000000-0000-0000-0000-000000000007": "\"quotes' & \u2028 <b>bold?</b>",
+}
 
 
 @pytest.fixture(scope="module")
@@ -168,22 +190,37 @@ def hostile(tmp_path_factory):
     with NaN and infinite coordinates, and a Markdown table."""
     ids = [5, "5", 6, "six", "00000000-0000-0000-0000-000000000007"]
     labels = ["int five", "string five"] + [HOSTILE_LABELS[i] for i in ids[2:]]
-    twins = ek.Collection.from_arrays([[1, 0], [0, 1], [0.9, 0.1], [0.1, 0.9], [0.7, 0.7]], ids=ids,
-                                      payload=pd.DataFrame({"label": labels}))
-    twins_map = go.Figure(go.Scatter(x=[0, 10, 1, 9, 5], y=[0, 10, 1, 9, 2], mode="markers",
-                                     customdata=np.array(ids, dtype=object)[:, None], text=labels),
-                          layout={"height": 400})
+    twins = ek.Collection.from_arrays(
+        [[1, 0], [0, 1], [0.9, 0.1], [0.1, 0.9], [0.7, 0.7]], ids=ids, payload=pd.DataFrame({"label": labels})
+    )
+    twins_map = go.Figure(
+        go.Scatter(
+            x=[0, 10, 1, 9, 5],
+            y=[0, 10, 1, 9, 2],
+            mode="markers",
+            customdata=np.array(ids, dtype=object)[:, None],
+            text=labels,
+        ),
+        layout={"height": 400},
+    )
     fruit = ek.datasets.load("clusters2d", as_collection=True)
     x, y = fruit.payload["x"].to_numpy(float, copy=True), fruit.payload["y"].to_numpy(float, copy=True)
     x[[3, 30]], y[60] = [np.nan, np.inf], -np.inf
-    holes = go.Figure(go.Scatter(x=x, y=y, mode="markers", customdata=np.array(fruit.ids)[:, None]),
-                      layout={"height": 400})
-    report = (ek.Report("Hostile")
-              .add("| fruit | count |\n| --- | ---: |\n| plum | 3 |\n| pear | 5 |", title="A Markdown table")
-              .add(twins_map, title="Twins", collection=twins, k=2)
-              .add(holes, title="Holes", collection=fruit, k=3))
-    return {"path": report.save(tmp_path_factory.mktemp("hostile") / "hostile.html"), "twins": twins,
-            "points": len(fruit), "left_out": 3}
+    holes = go.Figure(
+        go.Scatter(x=x, y=y, mode="markers", customdata=np.array(fruit.ids)[:, None]), layout={"height": 400}
+    )
+    report = (
+        ek.Report("Hostile")
+        .add("| fruit | count |\n| --- | ---: |\n| plum | 3 |\n| pear | 5 |", title="A Markdown table")
+        .add(twins_map, title="Twins", collection=twins, k=2)
+        .add(holes, title="Holes", collection=fruit, k=3)
+    )
+    return {
+        "path": report.save(tmp_path_factory.mktemp("hostile") / "hostile.html"),
+        "twins": twins,
+        "points": len(fruit),
+        "left_out": 3,
+    }
 
 
 def click_point(page, plot_id: str, trace: int, index: int) -> None:
@@ -207,10 +244,11 @@ def test_int_five_and_string_five_show_their_own_neighbours(hostile):
             # the clicked point is ringed once the page has made room for the panel
             page.wait_for_function(f"document.getElementById('{plot}').data.at(-1).x[0] === {x}")
             expected = twins.search(pid, limit=2)
-            assert page.eval_on_selector_all("#ek-panel .ek-neighbours li", "els => els.map(e => e.dataset.key)") \
-                == [ek.report._neighbours.point_key(i) for i in expected["id"]]
+            assert page.eval_on_selector_all("#ek-panel .ek-neighbours li", "els => els.map(e => e.dataset.key)") == [
+                ek.report._neighbours.point_key(i) for i in expected["id"]
+            ]
             shown = page.eval_on_selector_all("#ek-panel .ek-label", "els => els.map(e => e.textContent)")
-            assert shown == [HOSTILE_LABELS[i] for i in expected["id"]]        # shown as text, never run
+            assert shown == [HOSTILE_LABELS[i] for i in expected["id"]]  # shown as text, never run
         screenshot(page, "report_int_and_string_ids")
         assert page.evaluate("window.__ekPwned") is None
         assert log.errors == [] and log.blocked == [], (log.errors, log.blocked)
@@ -235,7 +273,8 @@ def test_non_finite_coordinates_do_not_blank_the_figure(hostile):
 def test_markdown_table_is_a_table(hostile):
     with browser() as chromium, offline_page(chromium, str(hostile["path"])) as (page, log):
         page.wait_for_selector("body[data-ek-ready='1']", timeout=60_000)
-        cells = page.eval_on_selector_all("section.ek-markdown table th, section.ek-markdown table td",
-                                          "els => els.map(e => e.textContent)")
+        cells = page.eval_on_selector_all(
+            "section.ek-markdown table th, section.ek-markdown table td", "els => els.map(e => e.textContent)"
+        )
         assert cells == ["fruit", "count", "plum", "3", "pear", "5"]
         assert log.errors == [] and log.blocked == []
