@@ -131,6 +131,5 @@ def test_text_match_lower_cases_words(points):
 def test_min_should_counts_has_id(points):
     """has_id inside min_should sees the collection's ids (kills ``evaluate`` passing None as
     the ids to min_should's conditions, which made has_id match nothing there)."""
-    rule = {"min_should": {"conditions": [{"has_id": [10, 11]}, {"key": "n", "range": {"gte": 3}}],
-                           "min_count": 2}}
+    rule = {"min_should": {"conditions": [{"has_id": [10, 11]}, {"key": "n", "range": {"gte": 3}}], "min_count": 2}}
     assert points.scroll(filter=rule, with_payload=False)["id"].tolist() == [11]
