@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from typing import Any
 
 from explorekit._support.errors import FilterError, short_repr, unknown
@@ -141,7 +142,9 @@ def preprocess_query(expr: Any) -> tuple[ast.Expression, dict[str, str], str]:
     check_depth(deepest, f"filter: the pandas query {_quote(expr)}")
     source = "".join(out).strip()
     try:
-        tree = ast.parse(source, mode="eval")
+        with warnings.catch_warnings():  # a user's "\s" in a string is data, not a warning for them
+            warnings.simplefilter("ignore", (SyntaxWarning, DeprecationWarning))
+            tree = ast.parse(source, mode="eval")
     except SyntaxError as err:
         raise FilterError(
             f"filter: the pandas query {_quote(expr)} is not valid: {err.msg}. Write a condition such "
