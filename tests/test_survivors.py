@@ -81,6 +81,25 @@ def test_bounded_selection_when_whole_groups_are_nan():
     assert topk.top_k(scores, 5).tolist() == want.tolist()
 
 
+def test_ties_follow_rows_on_every_path():
+    """Equal scores in row order, not position order: on the small-input sort and after the
+    bound set most scores aside (kills ``top_k`` ignoring ``rows`` there, which mutmut could only
+    time out with the 300-example property test)."""
+    assert topk.top_k(np.zeros(10, F32), 3, np.arange(10)[::-1]).tolist() == [9, 8, 7]
+    scores = np.zeros(20_000, F32)
+    scores[[5, 70, 9_000]] = 1.0  # three strided groups hold the best
+    assert topk.top_k(scores, 2, np.arange(20_000)[::-1]).tolist() == [9_000, 70]
+
+
+@pytest.mark.parametrize("k", [0, 5])
+def test_nothing_to_return_is_still_an_index(k):
+    """No valid score (or k = 0) beyond the small-input sort: the empty answer indexes rows
+    (kills ``np.empty(0)`` without dtype: float64 positions raise IndexError in the callers)."""
+    rows = np.arange(1_000)
+    keep = topk.top_k(np.full(1_000, -np.inf, F32), k)
+    assert keep.dtype == np.int64 and rows[keep].tolist() == []
+
+
 def test_merge_breaks_ties_by_row():
     """Equal scores keep row order across both lists (kills ``top_k(scores, k, None)``,
     which ordered ties by their place in the concatenation)."""
