@@ -347,8 +347,10 @@ class Collection(QueryMethods):
                 "To look ids up in a Qdrant collection, pull it first with "
                 "ek.connect(...)[name].to_collection()."
             )
-        with other._lock:  # the other collection's state as one whole (a snapshot)
-            return other._store
+        # The other collection's state as one whole: a store is never changed once swapped in, so
+        # reading the reference needs no lock (taking other's lock while holding ours could deadlock
+        # two queries that look ids up in each other's collection).
+        return other._store
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
         with self._lock:

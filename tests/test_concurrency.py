@@ -381,3 +381,26 @@ def test_many_threads_reading_and_writing_see_whole_states():
     assert sorted(col.ids) == sorted(stable + sorted(extra))
     col.quantize(SCALAR)
     assert_quantizer_current(col)
+
+
+def test_two_collections_looking_ids_up_in_each_other_do_not_deadlock():
+    """Each query holds its own collection's lock while it reads the other's state."""
+    left, right = points(range(40)), points(range(40))
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def loop(col, other):
+        try:
+            start.wait(WAIT)
+            for _ in range(200):
+                col.recommend(positive=[3], lookup_from=other, limit=3)
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=loop, args=pair, daemon=True) for pair in ((left, right), (right, left))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    assert not any(t.is_alive() for t in threads), "the two lookups deadlocked"
+    assert not errors, errors
