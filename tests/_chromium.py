@@ -113,6 +113,43 @@ POINT_POSITION = """([selector, trace, index]) => {
   return [r.left + xa._offset + xa.l2p(tr.x[index]), r.top + ya._offset + ya.l2p(tr.y[index])];
 }"""
 
+
+def click_point(page: Any, plot_id: str, trace: int, index: int, *, expect: str, tries: int = 3) -> None:
+    """Click point ``index`` of ``trace`` in plot ``#plot_id`` until ``expect`` (a selector) shows.
+
+    A plot that is still settling (the page making room for the panel, a resize on a loaded machine)
+    moves its points between reading a position and clicking it; so wait until the point has stayed
+    put for a few animation frames, click, and if ``expect`` does not show, read the position again.
+    A page that never answers a click still fails after ``tries`` clicks.
+    """
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    for attempt in range(tries):
+        page.locator("#" + plot_id).scroll_into_view_if_needed()
+        page.wait_for_function(STABLE_POSITION, arg=["#" + plot_id, trace, index], timeout=10_000, polling=50)
+        x, y = page.evaluate(POINT_POSITION, ["#" + plot_id, trace, index])
+        page.mouse.move(x - 2, y - 2)
+        page.mouse.move(x, y)
+        page.mouse.click(x, y)
+        try:
+            page.wait_for_selector(expect, timeout=5_000 if attempt < tries - 1 else 10_000)
+            return
+        except PageTimeout:
+            if attempt == tries - 1:
+                raise
+
+
+#: JS: true once point ``index`` has been at the same page position for 4 checks in a row.
+STABLE_POSITION = (
+    "([selector, trace, index]) => {\n  const where = ("
+    + POINT_POSITION
+    + """)([selector, trace, index]).join(',');
+  const gd = document.querySelector(selector);
+  if (gd.__ekLast === where) { gd.__ekSame = (gd.__ekSame || 0) + 1; } else { gd.__ekLast = where; gd.__ekSame = 0; }
+  return gd.__ekSame >= 4;
+}"""
+)
+
 #: JS (argument: a CSS selector): for every plot div, whether it drew (its SVG and its traces).
 PLOT_STATUS = """(selector) => Array.from(document.querySelectorAll(selector)).map(
   d => ({id: d.id, svg: d.querySelectorAll('svg.main-svg').length,

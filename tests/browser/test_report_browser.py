@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from _chromium import PLOT_STATUS, POINT_POSITION, browser, offline_page, screenshot
+from _chromium import PLOT_STATUS, browser, click_point, offline_page, screenshot
 
 import explorekit as ek
 
@@ -82,12 +82,7 @@ def test_report_renders_offline_and_clicks_show_neighbours(saved):
         screenshot(page, "report_page", docs=True)
 
         # click point 7 of the fruit map
-        plot = page.locator("#" + status[0]["id"])
-        plot.scroll_into_view_if_needed()
-        x, y = page.evaluate(POINT_POSITION, ["#" + status[0]["id"], 0, 7])
-        page.mouse.move(x, y)
-        page.mouse.click(x, y)
-        page.wait_for_selector("#ek-panel:not([hidden]) .ek-neighbours li", timeout=10_000)
+        click_point(page, status[0]["id"], 0, 7, expect="#ek-panel:not([hidden]) .ek-neighbours li")
         clicked = page.get_attribute("#ek-panel", "data-id")
         expected = fruit.search(int(clicked), limit=K, params={"exact": True})
         assert clicked == str(fruit.ids[7])
@@ -133,11 +128,7 @@ def test_thumbnails_and_capped_points(saved):
         gaps = np.sort(np.linalg.norm(xy[:, None] - xy[None], axis=2), axis=1)[:, 1]
         computed = np.array([str(i) in explore["neighbours"] for i in digits.ids])
         row = int(np.argmax(np.where(computed, gaps, -1)))
-        page.locator("#" + spec_id).scroll_into_view_if_needed()
-        x, y = page.evaluate(POINT_POSITION, ["#" + spec_id, 0, row])
-        page.mouse.move(x, y)
-        page.mouse.click(x, y)
-        page.wait_for_selector("#ek-panel:not([hidden]) .ek-neighbours li img.ek-thumb", timeout=10_000)
+        click_point(page, spec_id, 0, row, expect="#ek-panel:not([hidden]) .ek-neighbours li img.ek-thumb")
         clicked = int(page.get_attribute("#ek-panel", "data-id"))
         expected = digits.search(clicked, using="pixels", limit=K)
         assert panel_ids(page) == [str(i) for i in expected["id"]]
@@ -164,11 +155,7 @@ def test_demo_report_works_offline(tmp_path):
         state = page.evaluate("window.__ekReport")
         assert state["figures"] == state["rendered"] == 2 and state["errors"] == []
         plot = page.evaluate(PLOT_STATUS, ".ek-plot")[0]["id"]
-        page.locator("#" + plot).scroll_into_view_if_needed()
-        x, y = page.evaluate(POINT_POSITION, ["#" + plot, 1, 40])
-        page.mouse.move(x, y)
-        page.mouse.click(x, y)
-        page.wait_for_selector("#ek-panel:not([hidden]) .ek-neighbours li", timeout=10_000)
+        click_point(page, plot, 1, 40, expect="#ek-panel:not([hidden]) .ek-neighbours li")
         assert len(panel_ids(page)) == 8
         page.wait_for_timeout(300)
         screenshot(page, "demo_report_click", docs=True)
@@ -223,13 +210,6 @@ def hostile(tmp_path_factory):
     }
 
 
-def click_point(page, plot_id: str, trace: int, index: int) -> None:
-    page.locator("#" + plot_id).scroll_into_view_if_needed()
-    x, y = page.evaluate(POINT_POSITION, ["#" + plot_id, trace, index])
-    page.mouse.move(x, y)
-    page.mouse.click(x, y)
-
-
 def test_int_five_and_string_five_show_their_own_neighbours(hostile):
     twins = hostile["twins"]
     with browser() as chromium, offline_page(chromium, str(hostile["path"])) as (page, log):
@@ -237,8 +217,7 @@ def test_int_five_and_string_five_show_their_own_neighbours(hostile):
         plot = page.evaluate(PLOT_STATUS, ".ek-plot")[0]["id"]
         for index, x, pid, key, name in [(0, 0, 5, "5", "int five"), (1, 10, "5", "s:5", "string five")]:
             page.evaluate("document.getElementById('ek-panel').innerHTML = ''")
-            click_point(page, plot, 0, index)
-            page.wait_for_selector("#ek-panel:not([hidden]) .ek-panel-title", timeout=10_000)
+            click_point(page, plot, 0, index, expect="#ek-panel:not([hidden]) .ek-panel-title")
             assert page.inner_text("#ek-panel .ek-panel-title") == name
             assert page.get_attribute("#ek-panel", "data-key") == key
             # the clicked point is ringed once the page has made room for the panel
@@ -265,8 +244,7 @@ def test_non_finite_coordinates_do_not_blank_the_figure(hostile):
         assert drawn == hostile["points"] - hostile["left_out"]
         caption = page.inner_text("#item-2 figcaption")
         assert caption.startswith("3 points are not drawn: a coordinate of each is not a finite number")
-        click_point(page, status[1]["id"], 0, 10)
-        page.wait_for_selector("#ek-panel:not([hidden]) .ek-neighbours li", timeout=10_000)
+        click_point(page, status[1]["id"], 0, 10, expect="#ek-panel:not([hidden]) .ek-neighbours li")
         assert log.errors == [] and log.blocked == [], (log.errors, log.blocked)
 
 
