@@ -33,6 +33,8 @@ def _point_payload(i: int) -> dict:
         "pop": i % 5,
         "tag": ["h1", "p", "li", "h2", "x"][i % 5],
         "when": f"2025-01-{1 + i % 28:02d}T{i % 24:02d}:30:00Z",
+        "update_time": f"2025-01-{1 + (5 * i) % 28:02d} {i % 24:02d}:15:00+01:00",
+        "published_at": [f"2024-{1 + i % 12:02d}-03"],
         "geo": {"location": {"lat": 48.0 + 0.1 * i, "lon": 11.0 + 0.2 * i}},
         "one": [0.25 * (i + 1)],
         "neg": -1.0 - i,
@@ -170,6 +172,7 @@ OPERATOR_CASES = {
     "condition_filter": {"must": [{"key": "pop", "match": {"value": 2}}]},
     "condition_has_id": {"has_id": [1, 3, 5, 7]},
     "condition_empty_filter": {},
+    "condition_datetime_range": {"key": "when", "range": {"gte": "2025-01-10T00:00:00z"}},
     "datetime": {"datetime": "2025-01-15T00:00:00Z"},
     "datetime_key": {"datetime_key": "when"},
     "datetime_diff": {"sum": [{"datetime_key": "when"}, {"neg": {"datetime": "2025-01-10T00:00:00Z"}}]},
@@ -248,6 +251,45 @@ def test_datetime_and_geo_defaults(world):
     check(world, {"datetime_key": "absent"}, defaults={"absent": ["2024-12-31"]})
     geo = {"geo_distance": {"origin": {"lat": 52.5, "lon": 13.39}, "to": "geo.location"}}
     check(world, geo, defaults={"geo.location": {"lat": 48.137154, "lon": 11.576124}})
+
+
+DATETIMES = [
+    "2025-01-31",
+    "2025-1-5",
+    "2025-01-31T12:00",
+    "2025-01-31 12:00",
+    "2025-01-31T12:00:00",
+    "2025-01-31T12:00:00.5Z",
+    "2025-01-31T12:00:00.123456789Z",
+    "2025-01-31T12:00:00z",
+    "2025-01-31T12:00:00+01:00",
+    "2025-01-31T12:00:00-0530",
+    "2025-01-31T12:00:00+01",
+    "2025-01-31 12:00:00 +01:00",
+    "2025-01-31 12:00:00 UTC",
+    "  2025-01-31",
+    "2025-01-31T12:00Z",
+    "2025-01-31T12Z",
+    "2025-02-30",
+    "2025-01-31T24:00:00",
+    "31.01.2025",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", DATETIMES)
+def test_datetime_formats_as_local_mode(world, text):
+    client, payload, ids = world
+    stages = PREFETCH["one"]
+    for formula, defaults in (({"datetime": text}, None), ({"datetime_key": "absent"}, {"absent": text})):
+        theirs = local(client, stages, {"sum": [formula, {"neg": {"datetime": "2025-01-01"}}]}, defaults)
+        mine = ours(client, payload, ids, stages, {"sum": [formula, {"neg": {"datetime": "2025-01-01"}}]}, defaults)
+        assert_agree(mine, theirs, f"{text!r} as {formula}")
+
+
+@pytest.mark.parametrize("key", ["one[0]", "one[]", "nested.v", 'nested."v"', "geo.location.lat", "price[0]"])
+def test_key_paths_as_local_mode(world, key):
+    check(world, {"sum": ["$score", key]}, defaults={key: 0.5})
 
 
 # ---------------------------------------------------------------- division by zero, NaN, inf
@@ -335,7 +377,7 @@ DOC_BODIES = {
             "defaults": {"geo.location": {"lat": 48.137154, "lon": 11.576124}},
         },
     },
-    # "Time-Based Score Boosting" (score-boost-time); the payload key is "when" here
+    # "Time-Based Score Boosting" (score-boost-time), with a date for "YYYY-MM-DD"
     "time": {
         "prefetch": {"query": [0.2, 0.8, 0.1], "limit": 50},
         "query": {
@@ -344,7 +386,7 @@ DOC_BODIES = {
                     "$score",
                     {
                         "exp_decay": {
-                            "x": {"datetime_key": "when"},
+                            "x": {"datetime_key": "update_time"},
                             "target": {"datetime": _days(20)},
                             "scale": 86400,
                             "midpoint": 0.5,
@@ -354,7 +396,7 @@ DOC_BODIES = {
             }
         },
     },
-    # hybrid-formula-decay snippet's formula over one dense prefetch (fusion is the pipeline's)
+    # hybrid-formula-decay snippet's formula over one dense prefetch (RRF fusion is the pipeline's)
     "hybrid_decay": {
         "prefetch": {"query": [0.01, 0.45, 0.67], "limit": 100},
         "query": {
@@ -366,7 +408,7 @@ DOC_BODIES = {
                             0.1,
                             {
                                 "exp_decay": {
-                                    "x": {"datetime_key": "when"},
+                                    "x": {"datetime_key": "published_at"},
                                     "target": {"datetime": _days(5)},
                                     "scale": 15552000,
                                     "midpoint": 0.5,
@@ -516,13 +558,17 @@ def test_bad_formulas_local_mode_refuses_too(world, body, error, fragments):
 _LEAVES = st.one_of(
     st.floats(-4, 4, allow_nan=False).map(lambda x: round(x, 3)),
     st.sampled_from([0.0, 1.0, -1.0, 0.5]),
-    st.sampled_from(["$score", "$score[1]", "$score[2]", "price", "pop", "nested.v", "one", "opt"]),
+    st.sampled_from(["$score", "$score[1]", "$score[2]", "price", "pop", "nested.v", "one", "opt", "one[0]"]),
+    st.sampled_from(["many", "tag", "nul"]),  # never one number: errors
     st.sampled_from(
         [
             {"key": "tag", "match": {"value": "h1"}},
             {"key": "pop", "range": {"gt": 1}},
             {"datetime_key": "when"},
+            {"datetime_key": "published_at"},
             {"datetime": "2025-01-10T12:00:00Z"},
+            {"has_id": [2, 4, 9, 13, 21]},
+            {"must_not": [{"key": "one", "range": {"lt": 2}}]},
             {"geo_distance": {"origin": {"lat": 48.0, "lon": 11.0}, "to": "geo.location"}},
         ]
     ),
@@ -557,7 +603,14 @@ def _node(children):
 
 
 FORMULAS = st.recursive(_LEAVES, _node, max_leaves=12)
-DEFAULTS = st.sampled_from([{}, {"opt": 1.5}, {"$score[1]": 0.25, "opt": [2]}, {"$score[2]": -1.0}])
+DEFAULTS = st.sampled_from(
+    [
+        {},
+        {"opt": 1.5, "geo.location": {"lat": 1.0, "lon": 2.0}},
+        {"$score[1]": 0.25, "opt": [2], "geo.location": [{"lon": 11.5, "lat": 48.2}]},
+        {"$score[2]": -1.0, "many": 3},
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
