@@ -514,6 +514,7 @@ BAD_INPUT = [
     ({"formula": "$score1"}, RequestError, ["not a score variable"]),
     ({"formula": "a..b"}, RequestError, ["not a valid key path"]),
     ({"formula": True}, RequestError, ["not a formula expression"]),
+    ({"formula": {"sum": [1, 10**400]}}, RequestError, ["formula['sum'][1]", "too large for a float"]),
     ({"formula": None}, RequestError, ["not a formula expression"]),
     ({"formula": {"key": "a", "match": {"value": [1]}}}, FilterError, ["a condition in the formula"]),
     ({"formula": 1, "defaults": {"$score[a]": 1}}, RequestError, ["not a score variable"]),

@@ -154,12 +154,14 @@ def _read(ctx: _Context, node: tuple, at: np.ndarray, status: np.ndarray, value:
     return value if default is None else np.where(status == MISSING, default, value)
 
 
+_FLOAT_MAX = np.finfo(np.float64).max
 _DEFAULT_EXAMPLE = {"number": "0", "datetime": '"2025-01-01T00:00:00Z"', "geo": '{"lat": 0.0, "lon": 0.0}'}
 
 
 def _default_as(kind: str, value: Any) -> Any:
     if kind == "number":
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return float(value) if number and abs(value) <= _FLOAT_MAX else None
     if kind == "datetime":
         micros = parse_datetime(value) if isinstance(value, str) else None
         return None if micros is None else micros / 1e6

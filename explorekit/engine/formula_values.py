@@ -122,7 +122,7 @@ def as_geo(value: Any) -> tuple[float, float] | None:
     if type(value) is not dict:
         return None
     lon, lat = value.get("lon"), value.get("lat")
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lon, lat))
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e308 for v in (lon, lat))
     return (float(lon), float(lat)) if numbers else None
 
 

@@ -90,6 +90,16 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _as_float(value: int | float, where: str) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise RequestError(
+            f"{where}: the integer {short_repr(value)} is too large for a float (above about 1.8e308). "
+            "Give a smaller number."
+        ) from None
+
+
 def _dump(value: Any) -> Any:
     """A qdrant-client model (anywhere inside ``value``) as its JSON form; the rest unchanged."""
     if hasattr(value, "model_dump"):
@@ -142,7 +152,7 @@ class _Parser:
 
     def _expression(self, value: Any, where: str) -> tuple:
         if _is_number(value):
-            return ("const", where, float(value))
+            return ("const", where, _as_float(value, where))
         if isinstance(value, str):
             var = parse_variable(value, where)
             if isinstance(var, int):
@@ -219,7 +229,7 @@ class _Parser:
             raise RequestError(
                 f"{where}: {short_repr(value)} is not a number. Give a number, e.g. 1.0, or leave it out."
             )
-        return float(value)
+        return _as_float(value, where)
 
     def key(self, value: Any, where: str) -> tuple:
         if not isinstance(value, str):
@@ -272,7 +282,8 @@ class _Parser:
                 '{"lat": 52.5, "lon": 13.4} (degrees, both numbers).'
             )
         key = self.key(p["to"], f"{where}['to']")
-        return ("geo", where, float(origin["lon"]), float(origin["lat"]), p["to"], key)
+        lon, lat = (_as_float(origin[k], f"{where}['origin'][{k!r}]") for k in ("lon", "lat"))
+        return ("geo", where, lon, lat, p["to"], key)
 
     def decay(self, kind: str, p: dict, where: str) -> tuple:
         x = self.expression(p["x"], f"{where}['x']")
@@ -320,7 +331,7 @@ def _parse_defaults(defaults: Any) -> tuple[dict[int, float], dict[str, Any]]:
                 raise RequestError(
                     f"defaults[{key!r}]: {short_repr(value)} is not a number. A score default is a number, e.g. 0.0."
                 )
-            scores[int(index)] = float(value)
+            scores[int(index)] = _as_float(value, f"defaults[{key!r}]")
         else:
             payload[key] = _dump(value)
     return scores, payload
