@@ -20,7 +20,13 @@ from qdrant_client import QdrantClient, models
 from explorekit._support.errors import ExploreError, FilterError, RequestError
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
-from explorekit.engine.formula_eval import candidate_union, evaluate_formula, formula_order, score_formula
+from explorekit.engine.formula_eval import (
+    candidate_union,
+    evaluate_formula,
+    formula_order,
+    formula_terms,
+    score_formula,
+)
 from explorekit.query.formula_parse import parse_formula
 
 REL = 1e-5
@@ -488,6 +494,32 @@ def test_error_names_the_node_and_the_point(world):
     f = parse_formula({"formula": {"sum": ["$score", {"div": {"left": 1, "right": "pop"}}]}})
     with pytest.raises(RequestError, match=r"formula\['sum'\]\[1\]\['div'\]: 1\.0/0\.0 .* point 5"):
         evaluate_formula(f, payload, ids, np.array([3, 5, 10]), [np.zeros(3)])
+
+
+def test_formula_terms_show_what_made_each_score(world):
+    _, payload, ids = world
+    tag = {"key": "tag", "match": {"any": ["h1", "h2"]}}
+    decay = {"exp_decay": {"x": {"datetime_key": "when"}, "target": {"datetime": "2025-01-10"}, "scale": 86400}}
+    body = {"formula": {"sum": ["$score", {"mult": [0.5, tag, {"ln": "pop"}]}, decay]}}
+    rows = np.array([1, 2, 3, 6, 8])  # tags p, li, h2, p, h2; pop 1, 2, 3, 1, 3
+    stage = [np.array([0.9, 0.8, 0.7, 0.6, 0.5])]
+    terms = formula_terms(body, payload, ids, rows, stage)
+    tag_label = '{"key":"tag","match":{"any":["h1","h2"]}}'
+    assert list(terms) == [
+        "$score",
+        f"mult(0.5, {tag_label}, ln(pop))",
+        "exp_decay(datetime_key(when), target=datetime(2025-01-10), scale=86400, midpoint=0.5)",
+        tag_label,
+        "pop",
+        "datetime_key(when)",
+        "score",
+    ]
+    np.testing.assert_array_equal(terms["score"], evaluate_formula(body, payload, ids, rows, stage))
+    np.testing.assert_allclose(sum(terms[k] for k in list(terms)[:3]), terms["score"], rtol=1e-6)
+    assert terms[tag_label].tolist() == [0.0, 0.0, 1.0, 0.0, 1.0]
+    # mult stops at the zero condition: pop is read only where the tag matched
+    assert np.isnan(terms["pop"][[0, 1, 3]]).all() and terms["pop"][[2, 4]].tolist() == [3.0, 3.0]
+    assert terms["$score"].tolist() == stage[0].tolist()
 
 
 # ---------------------------------------------------------------- bad input

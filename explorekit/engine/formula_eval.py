@@ -56,9 +56,16 @@ from explorekit.engine.formula_values import (
     single_numbers,
 )
 from explorekit.query.filters import filter_mask
-from explorekit.query.formula_parse import Formula, parse_formula
+from explorekit.query.formula_parse import Formula, describe, formula_nodes, parse_formula
 
-__all__ = ["evaluate_formula", "score_formula", "formula_order", "candidate_union", "EARTH_RADIUS_M"]
+__all__ = [
+    "EARTH_RADIUS_M",
+    "candidate_union",
+    "evaluate_formula",
+    "formula_order",
+    "formula_terms",
+    "score_formula",
+]
 
 #: Mean earth radius in metres (IUGG), Qdrant's haversine radius.
 EARTH_RADIUS_M = 6371008.8
@@ -72,6 +79,7 @@ class _Context:
     rows: np.ndarray
     scores: Sequence[np.ndarray]
     masks: dict[int, np.ndarray] = field(default_factory=dict)
+    trace: dict[int, np.ndarray] | None = None  # node id -> its values per candidate (formula_terms)
 
     def point(self, at: np.ndarray, bad: np.ndarray) -> tuple[Any, int]:
         """The id (or row) and row of the first candidate of ``at`` where ``bad`` holds."""
@@ -325,8 +333,12 @@ _OPS: dict[str, Callable[[_Context, tuple, np.ndarray], np.ndarray]] = {
 
 def _eval(ctx: _Context, node: tuple, at: np.ndarray) -> np.ndarray:
     if node[0] in ("const", "datetime"):
-        return np.full(len(at), node[2])
-    return _OPS[node[0]](ctx, node, at)
+        out = np.full(len(at), node[2])
+    else:
+        out = _OPS[node[0]](ctx, node, at)
+    if ctx.trace is not None and id(node) in ctx.trace:
+        ctx.trace[id(node)][at] = out
+    return out
 
 
 def evaluate_formula(
@@ -349,9 +361,19 @@ def evaluate_formula(
         value that is not one number, division by zero without ``by_zero_default``, a
         non-finite result (also after the cast to float32), as Qdrant fails the whole query.
     """
-    formula = parse_formula(formula)
+    return _evaluate(parse_formula(formula), payload, ids, rows, scores, None)
+
+
+def _evaluate(
+    formula: Formula,
+    payload: Payload,
+    ids: IdIndex | None,
+    rows: np.ndarray,
+    scores: Sequence[np.ndarray],
+    trace: dict[int, np.ndarray] | None,
+) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.int64)
-    ctx = _Context(formula, payload, ids, rows, scores)
+    ctx = _Context(formula, payload, ids, rows, scores, trace=trace)
     at = np.arange(len(rows))
     with np.errstate(all="ignore"):
         values = _eval(ctx, formula.root, at)
@@ -367,6 +389,54 @@ def evaluate_formula(
         ),
     )
     return out
+
+
+#: Nodes that read something about the point (shown by formula_terms).
+_INPUTS = ("score", "payload", "condition", "datetime_key", "geo")
+
+
+def formula_terms(
+    formula: Formula | Any,
+    payload: Payload,
+    ids: IdIndex | None,
+    rows: np.ndarray,
+    scores: Sequence[np.ndarray],
+) -> dict[str, np.ndarray]:
+    """What each candidate's formula score is made of, from the evaluation itself.
+
+    Keys are readable labels (:func:`~explorekit.query.formula_parse.describe`): first the
+    operands of the top-level operator (e.g. each term of a ``sum``), then every value the
+    formula reads (prefetch scores, payload numbers with defaults applied, conditions as 1/0,
+    datetimes as seconds, geo distances), then ``"score"`` (the float32 formula score). Values
+    are float64 per candidate, NaN where Qdrant does not evaluate that node for the point
+    (``mult`` stopped at a zero, ``div`` at a zero left side). Same arguments and errors as
+    :func:`evaluate_formula`.
+
+    >>> from explorekit.data.payload import Payload
+    >>> p = Payload.from_records([{"pop": 4}, {"pop": 0}])
+    >>> f = {"formula": {"sum": ["$score", {"mult": ["pop", {"ln": "pop"}]}]}}
+    >>> {k: v.round(3).tolist() for k, v in formula_terms(f, p, None, np.array([0, 1]), [np.array([0.5, 0.25])]).items()}
+    {'$score': [0.5, 0.25], 'mult(pop, ln(pop))': [5.545, 0.0], 'pop': [4.0, 0.0], 'score': [6.045, 0.25]}
+    """
+    formula = parse_formula(formula)
+    root = formula.root
+    top = _top_operands(root)
+    seen = {id(n) for n in top}
+    picked = top + [n for n in formula_nodes(root) if n[0] in _INPUTS and id(n) not in seen]
+    trace = {id(n): np.full(len(rows), np.nan) for n in picked}
+    final = _evaluate(formula, payload, ids, rows, scores, trace)
+    out: dict[str, np.ndarray] = {}
+    for node in picked:
+        label, values = describe(node), trace[id(node)]
+        out[label] = values if label not in out else np.where(np.isnan(out[label]), values, out[label])
+    out["score"] = final.astype(np.float64)
+    return out
+
+
+def _top_operands(root: tuple) -> list[tuple]:
+    if root[0] in ("mult", "sum", "max", "min"):
+        return list(root[2])
+    return []
 
 
 def candidate_union(prefetch_rows: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -29,7 +29,7 @@ JSON value (a number, a datetime string, a ``{lat, lon}`` object), ``"$score"`` 
 
 Nodes are tuples whose second item is the node's place in the formula:
 ``("const", where, value)``, ``("score", where, i)``, ``("payload", where, key, path)``,
-``("condition", where, filter_dict)``, ``("datetime", where, seconds)``,
+``("condition", where, filter_dict)``, ``("datetime", where, seconds, text)``,
 ``("datetime_key", where, key, path)``, ``("geo", where, lon, lat, key, path)``,
 ``(op, where, [nodes])`` for ``mult sum max min``, ``(op, where, node)`` for the one-argument
 operators, ``("div", where, left, right, by_zero_default)``, ``("pow", where, base,
@@ -47,6 +47,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +56,7 @@ from explorekit._support.errors import FilterError, RequestError, short_repr, un
 from explorekit.data.jsonpath import parse_datetime, parse_key
 from explorekit.query.filter_parse import MAX_DEPTH, parse_filter
 
-__all__ = ["OPERATORS", "Formula", "formula_nodes", "parse_formula", "parse_variable"]
+__all__ = ["OPERATORS", "Formula", "describe", "formula_nodes", "parse_formula", "parse_variable"]
 
 _NARY = ("mult", "sum", "max", "min")
 _UNARY = ("neg", "abs", "sqrt", "exp", "log10", "ln", "acosh")
@@ -270,7 +271,7 @@ class _Parser:
                     f"{where}: {short_repr(value)} is not a datetime Qdrant reads. Use RFC 3339, e.g. "
                     '"2025-01-31T12:00:00Z", "2025-01-31 12:00:00+01:00" or "2025-01-31".'
                 )
-            return ("datetime", where, micros / 1e6)
+            return ("datetime", where, micros / 1e6, value)
         if op == "datetime_key":
             return ("datetime_key", where, value, self.key(value, where))
         p = self.params(op, value, where, ("origin", "to"))
@@ -397,6 +398,42 @@ def formula_nodes(node: tuple) -> list[tuple]:
     for child in _children(node):
         out.extend(formula_nodes(child))
     return out
+
+
+def describe(node: tuple, width: int | None = None) -> str:
+    """A readable text of a node, the label of a formula term; cut to ``width`` characters if given.
+
+    >>> f = parse_formula({"formula": {"sum": ["$score", {"mult": [0.5, {"key": "tag", "match": {"value": "h1"}}]}]}})
+    >>> describe(f.root)
+    'sum($score, mult(0.5, {"key":"tag","match":{"value":"h1"}}))'
+    >>> describe(parse_formula({"formula": {"exp_decay": {"x": {"datetime_key": "t"}, "scale": 86400}}}).root)
+    'exp_decay(datetime_key(t), target=0, scale=86400, midpoint=0.5)'
+    """
+    text = _text(node)
+    return text if width is None or len(text) <= width else text[: width - 3] + "..."
+
+
+def _text(node: tuple) -> str:
+    tag = node[0]
+    if tag == "const":
+        return f"{node[2]:g}"
+    if tag == "score":
+        return "$score" if node[2] == 0 else f"$score[{node[2]}]"
+    if tag == "payload":
+        return node[2]
+    if tag == "condition":
+        return json.dumps(node[2], separators=(",", ":"), default=str)
+    if tag == "datetime":
+        return f"datetime({node[3]})"
+    if tag == "datetime_key":
+        return f"datetime_key({node[2]})"
+    if tag == "geo":
+        return f"geo_distance(({node[3]:g}, {node[2]:g}) to {node[4]})"
+    if tag == "decay":
+        _, _, kind, x, target, scale, midpoint = node
+        target_text = "0" if target is None else _text(target)
+        return f"{kind}_decay({_text(x)}, target={target_text}, scale={scale:g}, midpoint={midpoint:g})"
+    return f"{tag}({', '.join(_text(child) for child in _children(node))})"
 
 
 def _children(node: tuple) -> Sequence[tuple]:
