@@ -54,6 +54,8 @@ def _point_payload(i: int) -> dict:
         p["nul"] = None
     if i % 4 == 0:
         del p["geo"]
+    if i % 3 == 1:
+        p["events"] = [{"kind": "view", "n": i}, {"kind": "buy" if i % 2 else "view", "n": 1}]
     return p
 
 
@@ -174,10 +176,25 @@ OPERATOR_CASES = {
     "max_two": {"max": [1.0, "price"]},
     "acosh": {"acosh": {"sum": ["price", 1]}},
     "condition_match": {"key": "tag", "match": {"any": ["h1", "h2"]}},
-    "condition_range": {"key": "price", "range": {"gte": 5}},
+    "condition_range": {"key": "price", "range": {"gte": 10}},
     "condition_filter": {"must": [{"key": "pop", "match": {"value": 2}}]},
-    "condition_has_id": {"has_id": [1, 3, 5, 7]},
+    "condition_has_id": {"has_id": [3, 9, 13, 21]},
     "condition_empty_filter": {},
+    "condition_is_empty": {"is_empty": {"key": "opt"}},
+    "condition_is_null": {"is_null": {"key": "nul"}},
+    "condition_values_count": {"key": "many", "values_count": {"gte": 2}},
+    "condition_text": {"key": "tag", "match": {"text": "H1"}},
+    "condition_min_should": {
+        "min_should": {
+            "conditions": [
+                {"key": "pop", "range": {"gt": 2}},
+                {"key": "tag", "match": {"value": "p"}},
+                {"has_id": [9]},
+            ],
+            "min_count": 2,
+        }
+    },
+    "condition_nested": {"nested": {"key": "events", "filter": {"must": [{"key": "kind", "match": {"value": "buy"}}]}}},
     "condition_datetime_range": {"key": "when", "range": {"gte": "2025-01-10T00:00:00z"}},
     "datetime": {"datetime": "2025-01-15T00:00:00Z"},
     "datetime_key": {"datetime_key": "when"},
