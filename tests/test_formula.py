@@ -44,6 +44,7 @@ def _point_payload(i: int) -> dict:
         "geo": {"location": {"lat": 48.0 + 0.1 * i, "lon": 11.0 + 0.2 * i}},
         "one": [0.25 * (i + 1)],
         "neg": -1.0 - i,
+        "flag": i % 2 == 0,
         "nested": {"v": (i * 7) % 11 - 5},
     }
     if i % 3 == 0:
@@ -252,6 +253,7 @@ def test_missing_payload_value_takes_the_default(world):
         ("many", {"many": 0}, "not one number"),  # [1, 2] is two values
         ("nul", {"nul": 0}, "not one number"),  # null is a value, not a missing one
         ("tag", None, "not one number"),
+        ("flag", None, "not one number"),  # true is not 1
         ("geo", None, "not one number"),
         ("opt", {"opt": "x"}, "the default for 'opt'"),
         ("opt", {"opt": []}, "the default for 'opt'"),
@@ -491,6 +493,42 @@ def test_docs_python_form_with_models(world):
     np.testing.assert_array_equal(
         evaluate_formula(parsed, payload, ids, rows, scores), evaluate_formula(as_body, payload, ids, rows, scores)
     )
+
+
+_COORD = st.one_of(st.floats(-80, 80, allow_nan=False), st.integers(-80, 80))
+_POINT = st.fixed_dictionaries({"lat": _COORD, "lon": _COORD}, optional={"name": st.just("x")})
+_GEO_VALUE = st.one_of(
+    _POINT,
+    st.lists(_POINT, min_size=0, max_size=2),
+    st.lists(st.lists(_POINT, max_size=1), min_size=1, max_size=1),  # [[point]]: not a point
+    st.fixed_dictionaries({"lat": _COORD}),
+    st.fixed_dictionaries({"lat": _COORD, "lon": st.lists(_COORD, min_size=0, max_size=1)}),
+    st.sampled_from([None, 5, "x", True, {}]),
+)
+_GEO_PAYLOAD = st.one_of(
+    st.builds(lambda v: {"to": v}, _GEO_VALUE),
+    st.builds(lambda v: {"to": [{"deeper": v}]}, _GEO_VALUE),
+    st.just({}),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    payloads=st.lists(_GEO_PAYLOAD, min_size=1, max_size=5),
+    key=st.sampled_from(["to", "to[]", "to[0]", "to[].deeper", "to[0].deeper"]),
+    default=st.one_of(st.none(), _GEO_VALUE),
+)
+def test_random_geo_payloads_agree_with_local_mode(payloads, key, default):
+    """Geo points are read column-wise (key.lat/key.lon); local mode reads each point's object."""
+    client = QdrantClient(":memory:")
+    client.create_collection("f", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    client.upsert("f", [models.PointStruct(id=i, vector=[1.0, i], payload=p) for i, p in enumerate(payloads)])
+    prefetch = [models.Prefetch(query=[1.0, 0.0], limit=10)]
+    formula = {"geo_distance": {"origin": {"lat": 10.0, "lon": 20.0}, "to": key}}
+    defaults = {} if default is None else {key: default}
+    theirs = local(client, prefetch, formula, defaults)
+    mine = ours(client, Payload.from_records(payloads), IdIndex(range(len(payloads))), prefetch, formula, defaults)
+    assert_agree(mine, theirs, f"{payloads} {key} {default}")
 
 
 # ---------------------------------------------------------------- the harness's own parts

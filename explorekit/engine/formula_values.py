@@ -6,7 +6,9 @@ is used; exactly one value is that value (so ``[0.2]`` reads as ``0.2``); anythi
 values, ``null``, a value of the wrong type) is an error. Defaults follow the same rule.
 
 Numbers and datetime strings are read for every row at once from the payload's typed columns
-(:meth:`Payload.values`) and cached on the payload; geo points (objects) are read per point.
+(:meth:`Payload.values`) and cached on the payload (built once over every point, as filters
+do). Geo points (objects) are read per candidate instead: about 25 us a point, where a
+column-wise read (nine key paths) costs about 2 s once on 100k points.
 
 Examples
 --------
@@ -118,7 +120,11 @@ def default_value(value: Any) -> tuple[int, Any]:
 
 
 def as_geo(value: Any) -> tuple[float, float] | None:
-    """``(lon, lat)`` of a ``{"lat": .., "lon": ..}`` object (other keys ignored), else None."""
+    """``(lon, lat)`` of a ``{"lat": .., "lon": ..}`` object (other keys ignored), else None.
+
+    >>> as_geo({"lat": 1, "lon": 2.5, "name": "x"}), as_geo({"lat": [1], "lon": 2}), as_geo([1, 2])
+    ((2.5, 1.0), None, None)
+    """
     if type(value) is not dict:
         return None
     lon, lat = value.get("lon"), value.get("lat")
