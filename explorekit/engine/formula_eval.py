@@ -5,8 +5,8 @@ for. Qdrant evaluates a formula point by point and stops early in two places (``
 first zero factor, ``div`` when the left side is zero), so a later operand is never evaluated,
 and cannot fail, for those points. Here each node receives the positions still "live" and
 passes on only those, so the same points skip the same operands and exactly the errors Qdrant
-raises are raised (docs/qdrant-semantics.md, "Formulas"). Arithmetic is float64, the final
-score float32 (a score that does not fit is an error, as in Qdrant).
+raises are raised (docs/qdrant-semantics.md, "Score-boosting formulas"). Arithmetic is
+float64, the final score float32 (a score that does not fit is an error, as in Qdrant).
 
 Entry points
 ------------
@@ -43,7 +43,6 @@ import numpy as np
 from explorekit._support.errors import RequestError, short_repr
 from explorekit.data.ids import IdIndex
 from explorekit.data.jsonpath import parse_datetime
-from explorekit.data.pathvalues import walk
 from explorekit.data.payload import Payload
 from explorekit.engine.formula_values import (
     BAD,
@@ -51,6 +50,7 @@ from explorekit.engine.formula_values import (
     OK,
     as_geo,
     default_value,
+    flat_values,
     geo_points,
     single_datetimes,
     single_numbers,
@@ -108,10 +108,8 @@ def _not_finite(ctx: _Context, node: tuple, at: np.ndarray, bad: np.ndarray, sho
     )
 
 
-def _values_at(ctx: _Context, row: int, path: tuple) -> Any:
-    found: list[Any] = []
-    walk(ctx.payload.record(row), path, found)
-    flat = [x for v in found for x in (v if type(v) is list else (v,))]
+def _shown(payload: Payload, row: int, path: tuple) -> Any:
+    flat = flat_values(payload, row, path)
     return flat[0] if len(flat) == 1 else flat
 
 
@@ -128,7 +126,7 @@ def _default_for(ctx: _Context, node: tuple, at: np.ndarray, status: np.ndarray,
         at,
         status == BAD,
         lambda pid, row, i: (
-            f"{node[1]}: point {pid!r} holds {short_repr(_values_at(ctx, row, path))} at {key!r}, not "
+            f"{node[1]}: point {pid!r} holds {short_repr(_shown(ctx.payload, row, path))} at {key!r}, not "
             f"{what}, so the query fails (Qdrant reads exactly one value; [x] counts as x). Fix the payload, "
             "or use another key."
         ),
