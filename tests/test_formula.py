@@ -9,6 +9,7 @@ or both refuse the query.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -618,6 +619,35 @@ def test_bad_formula_is_refused_before_any_work(body, error, fragments):
         parse_formula(body)
     for fragment in fragments:
         assert fragment in str(info.value), str(info.value)
+
+
+def test_formula_body_is_json_whatever_mix_of_models_and_dicts():
+    point = models.GeoPoint(lat=1.0, lon=2.0)
+    mixed = {
+        "formula": {"sum": [models.NegExpression(neg="$score"), {"geo_distance": {"origin": point, "to": "g"}}]},
+        "defaults": {"g": point},
+    }
+    f = parse_formula(mixed)
+    assert json.loads(json.dumps(f.body)) == {
+        "formula": {"sum": [{"neg": "$score"}, {"geo_distance": {"origin": {"lon": 2.0, "lat": 1.0}, "to": "g"}}]},
+        "defaults": {"g": {"lon": 2.0, "lat": 1.0}},
+    }
+    assert models.FormulaQuery.model_validate(f.body)  # what the Qdrant backend sends
+
+
+def test_hostile_nesting_is_refused_without_recursion_errors():
+    deep: object = 1.0
+    for _ in range(100_000):
+        deep = {"neg": deep}
+    with pytest.raises(RequestError, match="nested more than 64 levels"):
+        parse_formula({"formula": deep})
+    listed: object = 1.0
+    for _ in range(100_000):
+        listed = [listed]
+    f = parse_formula({"formula": "a", "defaults": {"a": listed}})
+    payload, ids = Payload.from_records([{}]), IdIndex([0])
+    with pytest.raises(RequestError, match="the default for 'a'"):
+        evaluate_formula(f, payload, ids, np.array([0]), [np.zeros(1)])
 
 
 def test_deep_formula_is_refused():

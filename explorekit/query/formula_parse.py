@@ -68,7 +68,6 @@ _CONDITION_KEYS = frozenset(
     ("key", "match", "range", "values_count", "is_empty", "is_null", "has_id", "nested", "has_vector")
     + ("must", "should", "must_not", "min_should", "slice", "geo_bounding_box", "geo_radius", "geo_polygon")
 )
-_DECAY_KEYS = ("x", "target", "scale", "midpoint")
 _DEFAULT_SCALE, _DEFAULT_MIDPOINT = 1.0, 0.5
 _EXAMPLE = '{"formula": {"sum": ["$score", {"mult": [0.5, "popularity"]}]}, "defaults": {"popularity": 0}}'
 
@@ -102,13 +101,22 @@ def _as_float(value: int | float, where: str) -> float:
 
 
 def _dump(value: Any) -> Any:
-    """A qdrant-client model (anywhere inside ``value``) as its JSON form; the rest unchanged."""
+    """A qdrant-client model as its JSON form; anything else unchanged (one level, no recursion)."""
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return value
+
+
+def _to_json(value: Any) -> Any:
+    """``value`` with every qdrant-client model inside replaced by its JSON form.
+
+    Called on a formula only after it parsed, so its nesting is bounded (``MAX_DEPTH``).
+    """
+    value = _dump(value)
     if isinstance(value, Mapping):
-        return {k: _dump(v) for k, v in value.items()}
+        return {k: _to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_dump(v) for v in value]
+        return [_to_json(v) for v in value]
     return value
 
 
@@ -152,6 +160,7 @@ class _Parser:
             self.depth -= 1
 
     def _expression(self, value: Any, where: str) -> tuple:
+        value = _dump(value)
         if _is_number(value):
             return ("const", where, _as_float(value, where))
         if isinstance(value, str):
@@ -198,6 +207,7 @@ class _Parser:
         return ("condition", where, cond)
 
     def operands(self, op: str, value: Any, where: str) -> list[tuple]:
+        value = _dump(value)
         if not isinstance(value, (list, tuple)):
             raise RequestError(
                 f"{where}: {short_repr(value)} is not a list. {op!r} takes a list of expressions, "
@@ -208,6 +218,7 @@ class _Parser:
         return [self.expression(v, f"{where}[{i}]") for i, v in enumerate(value)]
 
     def params(self, op: str, value: Any, where: str, required: tuple, optional: tuple = ()) -> dict:
+        value = _dump(value)
         if not isinstance(value, Mapping):
             raise RequestError(
                 f"{where}: {short_repr(value)} is not an object. {op!r} takes "
@@ -275,7 +286,7 @@ class _Parser:
         if op == "datetime_key":
             return ("datetime_key", where, value, self.key(value, where))
         p = self.params(op, value, where, ("origin", "to"))
-        origin = p["origin"]
+        origin = _dump(p["origin"])
         ok = isinstance(origin, Mapping) and set(origin) == {"lat", "lon"} and all(map(_is_number, origin.values()))
         if not ok:
             raise RequestError(
@@ -380,12 +391,9 @@ def parse_formula(query: Any, defaults: Any = None) -> Formula:
     extra_scores, extra_payload = _parse_defaults(_dump(defaults))
     scores.update(extra_scores)
     payload.update(extra_payload)
-    merged = {**(body.get("defaults") or {}), **(_dump(defaults) or {})}
-    try:
-        root = _Parser().expression(body["formula"], "formula")
-    except RecursionError:  # pragma: no cover - MAX_DEPTH stops long before
-        raise RequestError("formula: nested too deeply. Flatten the formula.") from None
-    return Formula(root, scores, payload, {"formula": body["formula"], "defaults": merged})
+    merged = {k: _dump(v) for k, v in {**(body.get("defaults") or {}), **(_dump(defaults) or {})}.items()}
+    root = _Parser().expression(body["formula"], "formula")
+    return Formula(root, scores, payload, {"formula": _to_json(body["formula"]), "defaults": merged})
 
 
 def formula_nodes(node: tuple) -> list[tuple]:
