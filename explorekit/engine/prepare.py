@@ -105,7 +105,7 @@ def prepare(store: Store, request: Request, lookup: Store | None = None) -> Prep
     stacked = preprocess(np.vstack(vectors) if vectors else np.zeros((0, space.dim), np.float32), space.distance)
     mask = None
     if request.filter is not None:
-        mask = filter_mask(request.filter, store.payload, store.ids)
+        mask = filter_mask(request.filter, store.payload, store.ids, store.spaces)
     excluded = request.referenced_ids if same else []
     if excluded:
         mask = np.ones(len(store), dtype=bool) if mask is None else mask.copy()
