@@ -15,7 +15,6 @@ Examples
 --------
 >>> from explorekit.query.filter_parse import parse_filter
 >>> from explorekit.data.payload import Payload
-from explorekit.query.filter_geo import in_box, in_polygon, in_radius, slice_of
 >>> p = Payload.from_records([{"t": "Red fox"}, {"t": "red"}, {}])
 >>> evaluate(parse_filter({"must": [{"key": "t", "match": {"text": "fox red"}}]}), p, None).tolist()
 [True, False, False]
