@@ -22,11 +22,12 @@ from explorekit._support.errors import ExploreError, RequestError, short_repr, u
 from explorekit._support.validation import FLOAT32_MAX, check_count, check_name, check_real
 from explorekit.data.ids import is_id, normalize_id
 from explorekit.query.filters import to_filter_dict
+from explorekit.query.order import OrderBy, parse_order_by
 from explorekit.query.params import SearchParams
 
 Strategy = Literal["average_vector", "best_score", "sum_scores"]
 STRATEGIES: tuple[str, ...] = ("average_vector", "best_score", "sum_scores")
-RequestKind = Literal["search", "recommend", "discover", "context"]
+RequestKind = Literal["search", "recommend", "discover", "context", "scroll"]
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,7 @@ class Request:
     params: SearchParams = field(default_factory=SearchParams)
     with_payload: PayloadSelector = True
     with_vectors: bool | tuple[str, ...] = False
+    order_by: OrderBy | None = None  # a scroll's order (kind "scroll": Qdrant's query-less body)
 
     @classmethod
     def build(cls, kind: RequestKind, **kwargs: Any) -> "Request":
@@ -288,6 +290,13 @@ class Request:
             out["target"] = None if target is None else parse_example(target, "target")
             out["context"] = parse_pairs(kwargs.pop("context", ()))
             out["kind"] = "context" if out["target"] is None else "discover"
+        elif kind == "scroll":  # Qdrant's /points/query without a query: points in id (or order_by) order
+            out["order_by"] = parse_order_by(kwargs.pop("order_by", None))
+            if kwargs.get("score_threshold") is not None:
+                raise RequestError(
+                    "score_threshold: a query is needed to use a score threshold (Qdrant's rule); "
+                    "this body has no query. Add a query or remove score_threshold."
+                )
         else:
             raise RequestError(f"Unknown request kind {kind!r}.")
         out["lookup"] = parse_lookup(kwargs.pop("lookup_from", None))
@@ -339,8 +348,11 @@ class Request:
 
     def to_body(self) -> dict:
         """The request as a Qdrant ``/points/query`` body (JSON-able), which ``col.query`` accepts."""
-        if self.kind == "search":
-            query: Any = {"nearest": self.query.to_json()}  # type: ignore[union-attr]
+        query: Any
+        if self.kind == "scroll":
+            query = None if self.order_by is None else {"order_by": self.order_by.to_json()}
+        elif self.kind == "search":
+            query = {"nearest": self.query.to_json()}  # type: ignore[union-attr]
         elif self.kind == "recommend":
             query = {
                 "recommend": {
@@ -356,7 +368,7 @@ class Request:
                 if self.kind == "context"
                 else {"discover": {"target": self.target.to_json(), "context": pairs}}
             )  # type: ignore[union-attr]
-        body: dict[str, Any] = {"query": query}
+        body: dict[str, Any] = {} if query is None else {"query": query}
         if self.using is not None:
             body["using"] = self.using
         if self.lookup is not None:

@@ -2,7 +2,8 @@
 
 Accepted: ``/points/search``, ``/points/recommend``, ``/points/recommend/batch``,
 ``/points/discover`` (and its batch) and ``/points/query`` (nearest, recommend, discover,
-context; and ``/points/query/batch``). The endpoint is recognised from the body's keys or
+context; and ``/points/query/batch``; without a query, Qdrant's scroll form). ``null`` for any
+key means its default, as in Qdrant. The endpoint is recognised from the body's keys or
 given explicitly.
 
 Examples
@@ -77,6 +78,8 @@ def detect_endpoint(body: Mapping[str, Any]) -> str:
         return "/points/discover"
     if "vector" in body:
         return "/points/search"
+    if set(body) <= _COMMON:  # no query at all: /points/query's scroll form
+        return "/points/query"
     raise RequestError(
         f"Cannot tell which Qdrant endpoint the body {short_repr(body)} is for: it has "
         "none of 'query', 'vector', 'positive'/'negative', 'target'/'context', 'searches'. "
@@ -182,8 +185,8 @@ def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
             "run the stages as separate calls."
         )
     query = body.get("query")
-    if query is None:
-        raise RequestError("query: a /points/query body without 'query' is a scroll; use col.scroll().")
+    if query is None:  # Qdrant's scroll form: filter, offset, limit; points in id order
+        return Request.build("scroll", **kwargs)
     if not isinstance(query, Mapping):
         return Request.build("search", query=query, **kwargs)  # a vector or an id
     if len(query) != 1:
