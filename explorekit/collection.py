@@ -45,7 +45,7 @@ from explorekit.query.filters import filter_mask
 from explorekit.query.methods import QueryMethods
 from explorekit.query.order import OrderBy, ordered_rows, parse_order_by
 from explorekit.query.requests import Request, parse_selectors
-from explorekit.query.results import id_series, to_frame
+from explorekit.query.results import id_series, to_frame, with_order_values
 from explorekit.scoring.distances import normalize_distance, preprocess
 
 _RESERVED = ("id", "score")
@@ -327,7 +327,7 @@ class Collection(QueryMethods):
             rows, values = _scrolled_rows(
                 store, filter_mask(filter, store.payload, store.ids, store.spaces), order, limit
             )
-            return _with_order_values(to_frame(store, rows, None, *selected), values)
+            return with_order_values(to_frame(store, rows, None, *selected), values)
 
     def _scroll_request(self, request: Request) -> pd.DataFrame:
         """A query-less request (Qdrant's scroll form of /points/query): score 1 for every point."""
@@ -339,7 +339,7 @@ class Collection(QueryMethods):
             rows, values = rows[request.offset :], None if values is None else values[request.offset :]
             scores = np.ones(len(rows), dtype=np.float32)
             frame = to_frame(store, rows, scores, request.with_payload, request.with_vectors, request.to_body())
-            return _with_order_values(frame, values)
+            return with_order_values(frame, values)
 
     def prepare(self, request: Request) -> Prepared:
         """``request`` checked against this collection and made ready to score (see engine.prepare)."""
@@ -555,15 +555,6 @@ def _scrolled_rows(
     keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in store.ids.take(rows)]
     rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
     return (rows if limit is None else rows[:limit]), None
-
-
-def _with_order_values(frame: pd.DataFrame, values: list | None) -> pd.DataFrame:
-    """``frame`` with an ``order_value`` column after ``id`` (and ``score``) when ordered by value."""
-    if values is not None:
-        column = np.empty(len(values), dtype=object)
-        column[:] = values
-        frame.insert(2 if "score" in frame.columns else 1, "order_value", column)
-    return frame
 
 
 def _id_list(ids: Any) -> list:
