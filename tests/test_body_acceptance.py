@@ -326,3 +326,34 @@ def test_the_scroll_form_in_a_batch_and_its_errors(nested):
         nested.col.scroll(order_by={"key": "n", "direction": "up"})
     with pytest.raises(RequestError, match="start_from"):
         nested.col.scroll(order_by={"key": "n", "start_from": "later"})
+
+
+@pytest.mark.oracle
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    records=_ORDER_RECORDS,
+    direction=st.sampled_from(["asc", "desc"]),
+    limit=st.integers(1, 10),
+    offset=st.integers(0, 4),
+    filtered=st.booleans(),
+)
+def test_the_order_by_query_matches_local_mode(client, records, direction, limit, offset, filtered):
+    ids = [7 * i % 13 + 1 for i in range(len(records))]
+    flt = {"must": [{"key": "m", "range": {"gte": 1}}]} if filtered else None
+    order = {"key": "n", "direction": direction}
+    trio = Trio(np.ones((len(records), 2), np.float32), ids=ids, payload=records, client=client, edge=False)
+    try:
+        want = trio.client.query_points(
+            trio.name,
+            query=models.OrderByQuery(order_by=models.OrderBy(**order)),
+            query_filter=None if flt is None else models.Filter(**flt),
+            limit=limit,
+            offset=offset,
+            with_payload=False,
+        ).points
+        frame = trio.col.query({"query": {"order_by": order}, "filter": flt, "limit": limit, "offset": offset})
+    finally:
+        client.delete_collection(trio.name)
+    assert ids_scores(frame) == [(p.id, p.score) for p in want]
+    assert frame["order_value"].tolist() == [p.order_value for p in want]
+    assert frame.attrs["query"]["query"] == {"order_by": order}

@@ -147,11 +147,13 @@ def test_query_less_bodies_and_nulls(pair):
         {},
         {"filter": FILTERS[1], "limit": 4, "offset": 2},
         {"filter": None, "limit": None, "offset": None, "with_payload": ["n"], "with_vector": None},
+        {"query": {"order_by": {"key": "n", "direction": "desc"}}, "limit": 6, "offset": 1},
     ):
         got, want = remote.query(body), local.query(body)
         assert ids_scores(got) == ids_scores(want)
         assert got.attrs["query"] == want.attrs["query"]
         assert _payload_rows(got) == _payload_rows(want)
+        assert got.get("order_value", pd.Series()).tolist() == want.get("order_value", pd.Series()).tolist()
     body = {"query": VECTORS[2].tolist(), "params": {"hnsw_ef": None, "exact": None}, "score_threshold": None}
     assert_same(ids_scores(remote.query(body)), ids_scores(local.query(body)))
     assert isinstance(remote.query({"limit": 2}), pd.DataFrame)

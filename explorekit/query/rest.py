@@ -196,6 +196,8 @@ def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
     ((kind, value),) = query.items()
     if kind == "nearest":
         return Request.build("search", query=value, **kwargs)
+    if kind == "order_by":  # points in the order of a payload value (query.order), score 1 as local mode
+        return Request.build("scroll", order_by=value, **kwargs)
     if kind == "recommend":
         if not isinstance(value, Mapping):
             raise RequestError(
@@ -223,7 +225,7 @@ def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
         unknown(
             "query kind",
             kind,
-            ["nearest", "recommend", "discover", "context"],
-            "explorekit runs nearest, recommend, discover and context queries.",
+            ["nearest", "recommend", "discover", "context", "order_by"],
+            "explorekit runs nearest, recommend, discover, context and order_by queries.",
         )
     )
