@@ -334,10 +334,13 @@ class Collection(QueryMethods):
         with self._lock:
             store = self._store
             mask = filter_mask(request.filter, store.payload, store.ids, store.spaces)
+            if request.scroll_from is not None:  # /points/scroll: from this id on
+                first = _scroll_key(request.scroll_from)
+                mask = mask & np.array([_scroll_key(v) >= first for v in store.ids.values], dtype=bool)
             end = request.offset + request.limit
             rows, values = _scrolled_rows(store, mask, request.order_by, end)
             rows, values = rows[request.offset :], None if values is None else values[request.offset :]
-            scores = np.ones(len(rows), dtype=np.float32)
+            scores = None if request.records else np.ones(len(rows), dtype=np.float32)
             frame = to_frame(store, rows, scores, request.with_payload, request.with_vectors, request.to_body())
             return with_order_values(frame, values)
 
@@ -552,9 +555,14 @@ def _scrolled_rows(
     if order is not None:
         return ordered_rows(store.payload, mask, order, limit)
     rows = np.flatnonzero(mask)
-    keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in store.ids.take(rows)]
+    keys = [_scroll_key(v) for v in store.ids.take(rows)]
     rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
     return (rows if limit is None else rows[:limit]), None
+
+
+def _scroll_key(point_id: int | str) -> tuple:
+    """Qdrant's scroll order of ids: integers first (by value), then strings/UUIDs (as text)."""
+    return (0, point_id, "") if isinstance(point_id, int) else (1, 0, point_id)
 
 
 def _id_list(ids: Any) -> list:

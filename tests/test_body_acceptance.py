@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from oracle import Trio, ids_scores
 from qdrant_client import QdrantClient, models
 
+import explorekit as ek
 from explorekit._support.errors import RequestError, UnknownIdError, UnknownVectorError
 
 # Qdrant's own test data for payload selectors (tests/openapi, nested payload collection).
@@ -357,3 +358,57 @@ def test_the_order_by_query_matches_local_mode(client, records, direction, limit
     assert ids_scores(frame) == [(p.id, p.score) for p in want]
     assert frame["order_value"].tolist() == [p.order_value for p in want]
     assert frame.attrs["query"]["query"] == {"order_by": order}
+
+
+@pytest.mark.oracle
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    records=_ORDER_RECORDS,
+    limit=st.integers(1, 10),
+    start=st.one_of(st.none(), st.integers(0, 14)),
+    ordered=st.booleans(),
+    filtered=st.booleans(),
+)
+def test_scroll_bodies_match_local_mode(client, records, limit, start, ordered, filtered):
+    ids = [7 * i % 13 + 1 for i in range(len(records))]
+    flt = {"must": [{"key": "m", "range": {"gte": 1}}]} if filtered else None
+    order = {"key": "n", "direction": "desc"} if ordered else None
+    start = None if ordered else start
+    trio = Trio(np.ones((len(records), 2), np.float32), ids=ids, payload=records, client=client, edge=False)
+    try:
+        want, _ = trio.client.scroll(
+            trio.name,
+            scroll_filter=None if flt is None else models.Filter(**flt),
+            limit=limit,
+            offset=start,
+            order_by=None if order is None else models.OrderBy(**order),
+            with_payload=False,
+        )
+        body = {"filter": flt, "limit": limit, "offset": start, "order_by": order, "with_payload": False}
+        frame = trio.col.query(body, endpoint="/points/scroll")
+    finally:
+        client.delete_collection(trio.name)
+    assert frame["id"].tolist() == [p.id for p in want]
+    assert "score" not in frame.columns
+    again = trio.col.query(frame.attrs["query"], endpoint="/points/scroll")
+    assert again["id"].tolist() == frame["id"].tolist()
+
+
+def test_openapi_slice_partition_through_scroll_bodies():
+    """Qdrant's tests/openapi slice test: the slices of a /points/scroll filter partition the points."""
+    ids = list(range(1, 201))
+    col = ek.Collection.from_arrays(np.ones((len(ids), 2), np.float32), ids=ids)
+    seen: list[int] = []
+    for index in range(5):
+        body = {
+            "filter": {"must": [{"slice": {"total": 5, "index": index}}]},
+            "limit": len(ids) + 1,
+            "with_payload": False,
+            "with_vector": False,
+        }
+        part = col.query(body, endpoint="/points/scroll")["id"].tolist()
+        assert 0 < len(part) < len(ids)
+        seen += part
+    assert sorted(seen) == ids
+    with pytest.raises(RequestError, match="start_from"):
+        col.query({"order_by": "n", "offset": 3})

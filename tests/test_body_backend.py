@@ -157,3 +157,18 @@ def test_query_less_bodies_and_nulls(pair):
     body = {"query": VECTORS[2].tolist(), "params": {"hnsw_ef": None, "exact": None}, "score_threshold": None}
     assert_same(ids_scores(remote.query(body)), ids_scores(local.query(body)))
     assert isinstance(remote.query({"limit": 2}), pd.DataFrame)
+
+
+@pytest.mark.oracle
+def test_scroll_bodies(pair):
+    local, remote = pair
+    for body in (
+        {"filter": FILTERS[4], "limit": 5, "offset": 9, "with_payload": {"exclude": ["country"]}},
+        {"order_by": {"key": "when", "direction": "desc"}, "limit": 8, "with_payload": False},
+        {"limit": 3, "offset": 30, "with_vector": True},
+    ):
+        got, want = remote.query(body, endpoint="/points/scroll"), local.query(body, endpoint="/points/scroll")
+        assert list(got.columns) == list(want.columns)
+        assert got["id"].tolist() == want["id"].tolist()
+        assert _payload_rows(got, skip=("id", "vector")) == _payload_rows(want, skip=("id", "vector"))
+        assert got.attrs["query"] == want.attrs["query"]

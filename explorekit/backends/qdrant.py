@@ -413,21 +413,42 @@ class QdrantCollection(QueryMethods):
         return with_order_values(to_frame(self, points, *selected, scores=False), _order_values(points, order))
 
     def _scroll_request(self, request: Request) -> pd.DataFrame:
-        """A query-less /points/query body, sent as one (the server answers Qdrant's scroll form)."""
+        """A query-less /points/query body (or a /points/scroll one), sent as one."""
         _, models = qdrant_modules()
         order = request.order_by
-        with server_errors(f"query on {self.name!r}"):
-            answer = self.client.query_points(
-                self.name,
-                query=None if order is None else models.OrderByQuery(order_by=models.OrderBy(**order.to_json())),
-                query_filter=to_filter(self, request.filter, models),
-                limit=request.limit,
-                offset=request.offset,
-                with_payload=payload_selector(self, request.with_payload),
-                with_vectors=vector_selector(self, request.with_vectors),
-            )
-        frame = to_frame(self, answer.points, request.with_payload, request.with_vectors, query=request.to_body())
-        return with_order_values(frame, _order_values(answer.points, order))
+        order_model = None if order is None else models.OrderBy(**order.to_json())
+        flt = to_filter(self, request.filter, models)
+        selectors = payload_selector(self, request.with_payload), vector_selector(self, request.with_vectors)
+        with server_errors(f"{'scroll' if request.records else 'query'} on {self.name!r}"):
+            if request.records:
+                points, _ = self.client.scroll(
+                    self.name,
+                    scroll_filter=flt,
+                    limit=request.limit,
+                    offset=None if request.scroll_from is None else to_point_id(request.scroll_from, "offset"),
+                    order_by=order_model,
+                    with_payload=selectors[0],
+                    with_vectors=selectors[1],
+                )
+            else:
+                points = self.client.query_points(
+                    self.name,
+                    query=None if order is None else models.OrderByQuery(order_by=order_model),
+                    query_filter=flt,
+                    limit=request.limit,
+                    offset=request.offset,
+                    with_payload=selectors[0],
+                    with_vectors=selectors[1],
+                ).points
+        frame = to_frame(
+            self,
+            points,
+            request.with_payload,
+            request.with_vectors,
+            scores=not request.records,
+            query=request.to_body(),
+        )
+        return with_order_values(frame, _order_values(points, order))
 
     def _scroll_points(
         self, flt: Any, limit: int | None, with_payload: Any, with_vectors: Any, order_by: Any = None

@@ -255,6 +255,8 @@ class Request:
     with_payload: PayloadSelector = True
     with_vectors: bool | tuple[str, ...] = False
     order_by: OrderBy | None = None  # a scroll's order (kind "scroll": Qdrant's query-less body)
+    scroll_from: int | str | None = None  # /points/scroll's offset: the first id of the page
+    records: bool = False  # answered as /points/scroll does: records, no score column
 
     @classmethod
     def build(cls, kind: RequestKind, **kwargs: Any) -> "Request":
@@ -292,6 +294,17 @@ class Request:
             out["kind"] = "context" if out["target"] is None else "discover"
         elif kind == "scroll":  # Qdrant's /points/query without a query: points in id (or order_by) order
             out["order_by"] = parse_order_by(kwargs.pop("order_by", None))
+            out["records"] = bool(kwargs.pop("records", False))
+            start = kwargs.pop("scroll_from", None)
+            if start is not None:
+                if out["order_by"] is not None:
+                    raise RequestError(
+                        "offset: a scroll ordered by a payload key takes no offset id (Qdrant's rule); "
+                        "use order_by's start_from instead."
+                    )
+                out["scroll_from"] = parse_example(start, "offset").id
+                if out["scroll_from"] is None:
+                    raise RequestError(f"offset: {short_repr(start)} is not a point id (the first id of the page).")
             if kwargs.get("score_threshold") is not None:
                 raise RequestError(
                     "score_threshold: a query is needed to use a score threshold (Qdrant's rule); "
@@ -331,6 +344,20 @@ class Request:
             )
         return cls(**out)
 
+    def _records_body(self) -> dict:
+        """The request as a ``/points/scroll`` body (``col.query(body, endpoint="/points/scroll")``)."""
+        body: dict[str, Any] = {}
+        if self.filter is not None:
+            body["filter"] = _filter_json(self.filter)
+        body["limit"] = self.limit
+        if self.scroll_from is not None:
+            body["offset"] = self.scroll_from
+        if self.order_by is not None:
+            body["order_by"] = self.order_by.to_json()
+        body["with_payload"] = selector_json(self.with_payload)
+        body["with_vector"] = selector_json(self.with_vectors)
+        return body
+
     def replace(self, **changes: Any) -> "Request":
         return replace(self, **changes)
 
@@ -368,6 +395,8 @@ class Request:
                 if self.kind == "context"
                 else {"discover": {"target": self.target.to_json(), "context": pairs}}
             )  # type: ignore[union-attr]
+        if self.records:
+            return self._records_body()
         body: dict[str, Any] = {} if query is None else {"query": query}
         if self.using is not None:
             body["using"] = self.using

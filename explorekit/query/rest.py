@@ -2,8 +2,9 @@
 
 Accepted: ``/points/search``, ``/points/recommend``, ``/points/recommend/batch``,
 ``/points/discover`` (and its batch) and ``/points/query`` (nearest, recommend, discover,
-context; and ``/points/query/batch``; without a query, Qdrant's scroll form). ``null`` for any
-key means its default, as in Qdrant. The endpoint is recognised from the body's keys or
+context, order_by; and ``/points/query/batch``; without a query, Qdrant's scroll form) and
+``/points/scroll`` (``offset`` is there the first id of the page; recognised by ``order_by`` or
+given as ``endpoint``). ``null`` for any key means its default, as in Qdrant. The endpoint is recognised from the body's keys or
 given explicitly.
 
 Examples
@@ -42,6 +43,18 @@ _KEYS = {
     "/points/recommend": _COMMON | {"positive", "negative", "strategy"},
     "/points/discover": _COMMON | {"target", "context"},
     "/points/query": _COMMON | {"query", "prefetch"},
+    "/points/scroll": {
+        "filter",
+        "limit",
+        "offset",
+        "with_payload",
+        "with_vector",
+        "with_vectors",
+        "order_by",
+        "consistency",
+        "shard_key",
+        "timeout",
+    },
 }
 ENDPOINTS = (
     "/points/search",
@@ -52,6 +65,7 @@ ENDPOINTS = (
     "/points/discover/batch",
     "/points/query",
     "/points/query/batch",
+    "/points/scroll",
 )
 
 
@@ -72,6 +86,8 @@ def detect_endpoint(body: Mapping[str, Any]) -> str:
         return detect_endpoint(first) + "/batch"
     if "query" in body or "prefetch" in body:
         return "/points/query"
+    if "order_by" in body:
+        return "/points/scroll"
     if "positive" in body or "negative" in body or "strategy" in body:
         return "/points/recommend"
     if "target" in body or "context" in body:
@@ -175,6 +191,9 @@ def _parse_single(body: Mapping[str, Any], endpoint: str) -> Request:
         return Request.build(
             "discover", target=body.get("target"), context=body.get("context") or [], lookup_default="default", **kwargs
         )
+    if endpoint == "/points/scroll":  # offset is the first id of the page; records have no score
+        start = kwargs.pop("offset", None)
+        return Request.build("scroll", order_by=body.get("order_by"), scroll_from=start, records=True, **kwargs)
     return _parse_query(body, kwargs)
 
 
