@@ -28,7 +28,7 @@ from explorekit.collection import Collection
 from explorekit.data.ids import normalize_id
 from explorekit.data.payload import Payload
 from explorekit.query.filters import pandas_query_to_filter, to_filter_dict, validate_filter
-from explorekit.query.requests import Example, Request
+from explorekit.query.requests import Example, Exclude, PayloadSelector, Request
 from explorekit.query.results import id_array, result_frame, vector_cells, vector_names
 from explorekit.scoring.distances import passes_threshold
 
@@ -169,10 +169,17 @@ def search_params(params: Any, models: Any) -> Any:
     return models.SearchParams(hnsw_ef=params.hnsw_ef, exact=params.exact, quantization=quant)
 
 
-def payload_selector(remote: Any, with_payload: bool | tuple[str, ...]) -> Any:
+def payload_selector(remote: Any, with_payload: PayloadSelector) -> Any:
+    """The ``with_payload`` sent to Qdrant: the same selector, plus the hidden id field when ids
+    may be mapped (include lists); key paths and exclusions go as they are."""
     if with_payload is True:
         return True
-    names = list(remote._check_payload_fields(with_payload)) if with_payload else []
+    if with_payload is not False:
+        remote._payload_columns(with_payload)  # the checks a local collection makes
+    if isinstance(with_payload, Exclude):
+        _, models = qdrant_modules()
+        return models.PayloadSelectorExclude(exclude=list(with_payload.keys))
+    names = list(with_payload) if with_payload else []
     return names + [ID_FIELD] if (names or remote._maybe_mapped) else False
 
 
