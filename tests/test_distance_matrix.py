@@ -255,3 +255,54 @@ def test_top_k_rows_is_top_k_of_every_row(shape, k, levels, seed):
         want = top_k(scores[i], k, rows)
         assert positions[i, : counts[i]].tolist() == want.tolist()
         assert (positions[i, counts[i] :] == -1).all()
+
+
+# The bodies of Qdrant's documentation (the 1.12 release notes and the Explore page), verbatim.
+DOC_PAIRS = {"sample": 10, "limit": 2}
+DOC_FILTERED = {"sample": 10, "limit": 2, "filter": {"must": {"key": "color", "match": {"value": "red"}}}}
+
+
+def _coloured():
+    vectors = RNG.normal(size=(16, 4)).astype(np.float32)
+    payload = [{"color": "red" if i % 2 else "blue"} for i in range(16)]  # 8 red: a sample of 10 takes them all
+    col = ek.Collection.from_arrays(vectors, payload=payload, distance="cosine")
+    client = QdrantClient(":memory:")
+    client.create_collection("c", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
+    client.upsert(
+        "c", [models.PointStruct(id=i, vector=v.tolist(), payload=p) for i, (v, p) in enumerate(zip(vectors, payload))]
+    )
+    return col, client
+
+
+@pytest.mark.oracle
+def test_the_documented_bodies_run_verbatim():
+    col, client = _coloured()
+    pairs = col.query(DOC_PAIRS)
+    assert list(pairs.columns) == ["a", "b", "score"] and pairs["a"].nunique() == 10 and len(pairs) == 20
+    got = col.query(DOC_FILTERED)
+    want = client.search_matrix_pairs("c", query_filter=models.Filter(**DOC_FILTERED["filter"]), sample=10, limit=2)
+    assert_same_matrix(got, want, 2)
+    for endpoint in (
+        "/points/search/matrix/offsets",
+        "POST /collections/{collection_name}/points/search/matrix/offsets",
+    ):
+        matrix, ids = col.query(DOC_FILTERED, endpoint=endpoint)
+        offsets = client.search_matrix_offsets(
+            "c", query_filter=models.Filter(**DOC_FILTERED["filter"]), sample=10, limit=2
+        )
+        assert ids.tolist() == offsets.ids and matrix.nnz == len(offsets.scores)
+    pd.testing.assert_frame_equal(col.query(DOC_FILTERED, endpoint="/points/search/matrix/pairs"), got)
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({"sample": 10, "limit": 2, "offset": 3}, "offset"),
+        ({"sample": 1}, "sample"),
+        ({"sample": 10, "limit": 0}, "limit"),
+    ],
+)
+def test_bad_bodies(body, fragment):
+    col, _ = _coloured()
+    with pytest.raises(ek.ExploreError, match=fragment):
+        col.query(body)
