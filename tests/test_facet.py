@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from qdrant_client import QdrantClient, models
 
 import explorekit as ek
+from explorekit.backends.qdrant import to_qdrant
 
 UUID = uuid.UUID(int=0x936DA01F9ABD4D9D80C702AF85C822A8)
 SCALARS = st.one_of(
@@ -66,12 +67,16 @@ def _typed(hits):
 @given(records=st.lists(RECORD, min_size=1, max_size=25), key=st.sampled_from(KEYS), limit=st.integers(1, 12))
 def test_counts_and_order_agree_with_local_mode(records, key, limit):
     col, client = _both(records)
+    remote = to_qdrant(col, QdrantClient(":memory:"), "r", progress=False)  # the server's own facet
     for flt in FILTERS:
-        assert _typed(_ours(col, key, flt, limit)) == _typed(_local(client, key, flt, limit)), (key, flt)
+        want = _typed(_local(client, key, flt, limit))
+        assert _typed(_ours(col, key, flt, limit)) == want, (key, flt)
+        assert _typed(_ours(remote, key, flt, limit)) == want, ("through Qdrant", key, flt)
 
 
 @pytest.mark.oracle
-def test_the_rules_on_one_example():
+@pytest.mark.parametrize("where", ["local", "memory", "disk"])
+def test_the_rules_on_one_example(where, tmp_path):
     records = [
         {"tag": ["a", "b", "a"]},  # a repeated value counts once for its point
         {"tag": "b"},
@@ -82,6 +87,9 @@ def test_the_rules_on_one_example():
         {"tag": "a"},
     ]
     col, client = _both(records)
+    if where != "local":
+        server = QdrantClient(":memory:") if where == "memory" else QdrantClient(path=str(tmp_path))
+        col = to_qdrant(col, server, "r", progress=False)
     want = [("b", 3), ("a", 2), (True, 1), (1, 1)]
     assert _typed(_ours(col, "tag", None, 10)) == _typed(want) == _typed(_local(client, "tag", None, 10))
     assert _ours(col, "tag", None, 2) == want[:2]

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from qdrant_client import QdrantClient, models
 
 import explorekit as ek
+from explorekit.backends.qdrant import to_qdrant
 
 N = 40
 RNG = np.random.default_rng(3)
@@ -49,8 +50,13 @@ def test_a_sample_is_distinct_passing_points_in_scrolls_frame(n, flt, seed):
 
 @pytest.mark.oracle
 @pytest.mark.parametrize("flt", [f for f in FILTERS if not isinstance(f, str)], ids=["none", "tag", "has_id"])
-def test_every_passing_point_when_asking_for_more_agrees_with_local_mode(flt):
+@pytest.mark.parametrize("where", ["local", "memory", "disk"])
+def test_every_passing_point_when_asking_for_more_agrees_with_local_mode(flt, where, tmp_path):
     client = _client()
+    col = COL
+    if where != "local":
+        server = QdrantClient(":memory:") if where == "memory" else QdrantClient(path=str(tmp_path))
+        col = to_qdrant(COL, server, "r", progress=False)
     local = client.query_points(
         "c",
         query=models.SampleQuery(sample=models.Sample.RANDOM),
@@ -58,9 +64,10 @@ def test_every_passing_point_when_asking_for_more_agrees_with_local_mode(flt):
         limit=N,
     )
     body = {"query": {"sample": "random"}, "limit": N, **({"filter": flt} if flt else {})}
-    got = COL.query(body)
+    got = col.query(body)
     assert sorted(got["id"]) == sorted(p.id for p in local.points)
-    assert sorted(COL.sample(N, filter=flt)["id"]) == sorted(got["id"])
+    assert sorted(col.sample(N, filter=flt)["id"]) == sorted(got["id"])
+    assert list(got.columns) == list(COL.scroll().columns)
 
 
 def test_the_documented_body_runs_verbatim():
