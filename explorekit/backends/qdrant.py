@@ -339,7 +339,13 @@ class QdrantCollection(QueryMethods):
         self, using: str | None = None, method: str = "auto", *, sample: int | None = None, **options: Any
     ) -> pd.DataFrame:
         """The map: ``(id, x, y)`` of the points of :meth:`map_sample`, fitted on them
-        (:func:`explorekit.analysis.projection.project` on the local sample)."""
+        (:func:`explorekit.analysis.projection.project` on the local sample).
+
+        ``from_matrix=True``: a UMAP map of ``sample`` points from the server's distance
+        matrix, with no vector downloaded (:func:`explorekit.analysis.projection.matrix_map`).
+        """
+        if options.get("from_matrix"):
+            return project(self, using=using, method=method, sample=sample, **options)
         return project(self.map_sample(sample), using=using, method=method, **options)
 
     def place(self, vectors: Any, using: str | None = None, method: str = "auto") -> np.ndarray:
