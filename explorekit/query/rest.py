@@ -2,10 +2,14 @@
 
 Accepted: ``/points/search``, ``/points/recommend``, ``/points/recommend/batch``,
 ``/points/discover`` (and its batch) and ``/points/query`` (nearest, recommend, discover,
-context, order_by; and ``/points/query/batch``; without a query, Qdrant's scroll form) and
-``/points/scroll`` (``offset`` is there the first id of the page; recognised by ``order_by`` or
-given as ``endpoint``). ``null`` for any key means its default, as in Qdrant. The endpoint is recognised from the body's keys or
-given explicitly.
+context, order_by, ``{"sample": "random"}``; and ``/points/query/batch``; without a query,
+Qdrant's scroll form), ``/points/scroll`` (``offset`` is there the first id of the page; recognised
+by ``order_by`` or given as ``endpoint``), and the whole-collection endpoints
+``/points/search/matrix/pairs``, ``/points/search/matrix/offsets`` and ``/facet``
+(:mod:`explorekit.query.overview`). ``null`` for any key means its default, as in Qdrant. The
+endpoint is recognised from the body's keys or given explicitly: ``"key"`` means ``/facet``; a
+top-level ``"sample"`` (a number, never a key of search or scroll bodies) means a distance matrix,
+as pairs unless ``endpoint="/points/search/matrix/offsets"`` says offsets (the two bodies are the same).
 
 Examples
 --------
@@ -21,6 +25,7 @@ from typing import Any
 
 from explorekit._support.errors import RequestError, short_repr, unknown
 from explorekit.query.filter_parse import check_model_depth
+from explorekit.query.overview import FACET_ENDPOINT, MATRIX_ENDPOINTS, parse_overview_body, sample_query
 from explorekit.query.requests import Request
 
 _COMMON = {
@@ -66,6 +71,8 @@ ENDPOINTS = (
     "/points/query",
     "/points/query/batch",
     "/points/scroll",
+    *MATRIX_ENDPOINTS,
+    FACET_ENDPOINT,
 )
 
 
@@ -88,6 +95,10 @@ def detect_endpoint(body: Mapping[str, Any]) -> str:
         return "/points/query"
     if "order_by" in body:
         return "/points/scroll"
+    if "key" in body:
+        return FACET_ENDPOINT
+    if "sample" in body:
+        return "/points/search/matrix/pairs"
     if "positive" in body or "negative" in body or "strategy" in body:
         return "/points/recommend"
     if "target" in body or "context" in body:
@@ -114,11 +125,15 @@ def parse_body(body: Mapping[str, Any], endpoint: str | None = None) -> tuple[li
     if not isinstance(body, Mapping):
         raise RequestError(f"query: the body must be a dict (a Qdrant REST JSON body), got {short_repr(body)}.")
     endpoint = _clean_endpoint(endpoint) if endpoint else detect_endpoint(body)
+    if endpoint in MATRIX_ENDPOINTS or endpoint == FACET_ENDPOINT:
+        return [parse_overview_body(body, endpoint)], False  # type: ignore[list-item]
     if endpoint.endswith("/batch"):
         searches = body.get("searches")
         if not isinstance(searches, list):
             raise RequestError(f"{endpoint}: the body needs a list under 'searches'.")
         single = endpoint[: -len("/batch")]
+        if single in MATRIX_ENDPOINTS or single == FACET_ENDPOINT:
+            raise RequestError(f"searches: {single} has no batch form; send each body on its own.")
         requests = []
         for i, item in enumerate(searches):
             if not isinstance(item, Mapping):
@@ -137,6 +152,8 @@ def _clean_endpoint(endpoint: str) -> str:
         text = text.removeprefix(prefix)
     if "/points/" in text:
         text = "/points/" + text.split("/points/", 1)[1]
+    elif text.endswith(FACET_ENDPOINT):
+        text = FACET_ENDPOINT
     if text not in ENDPOINTS:
         raise RequestError(unknown("endpoint", endpoint, ENDPOINTS, f"Use one of {list(ENDPOINTS)}."))
     return text
@@ -208,6 +225,8 @@ def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
         return Request.build("scroll", **kwargs)
     if not isinstance(query, Mapping):
         return Request.build("search", query=query, **kwargs)  # a vector or an id
+    if set(query) == {"sample"}:
+        return sample_query(query["sample"], kwargs)  # type: ignore[return-value]
     if len(query) != 1:
         raise RequestError(
             f"query: {short_repr(query)} must have exactly one of nearest, recommend, discover, context."
