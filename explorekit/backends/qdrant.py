@@ -64,7 +64,7 @@ from explorekit.query.methods import QueryMethods
 from explorekit.query.order import parse_order_by
 from explorekit.query.overview import OverviewRequest
 from explorekit.query.requests import PayloadSelector, Request, parse_examples, parse_selectors
-from explorekit.query.results import check_payload_fields, payload_plan, with_order_values
+from explorekit.query.results import payload_plan, with_order_values
 
 __all__ = ["Connection", "QdrantCollection", "connect", "from_qdrant", "to_qdrant"]
 
