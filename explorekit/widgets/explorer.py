@@ -33,6 +33,7 @@ from explorekit.query.requests import STRATEGIES
 from explorekit.report import Report
 from explorekit.widgets import _map
 from explorekit.widgets._explain import explanation_figure, is_quantized
+from explorekit.widgets._figure import LeanFigureWidget
 from explorekit.widgets._model import KINDS, MODES
 from explorekit.widgets._state import ExplorerState
 from explorekit.widgets._table import to_html
@@ -103,8 +104,9 @@ class Explorer(W.VBox):
         self._base_ids = [_map.trace_ids(trace) for trace in base.data]
         n = len(base.data)
         self._results, self._lines, self._examples = n, n + 1, n + 2  # overlay trace indexes
-        self.figure = go.FigureWidget(data=[*base.data, *_map.overlay_traces()], layout=base.layout)
+        self.figure = LeanFigureWidget(data=[*base.data, *_map.overlay_traces()], layout=base.layout)
         self.figure.update_layout(clickmode="event", dragmode="pan", uirevision="explorer")
+        self.figure.on_ready(self._resend_overlays)
         for trace in self.figure.data[:n]:
             trace.on_click(self._on_click)
             trace.on_selection(self._on_selection)
@@ -159,7 +161,8 @@ class Explorer(W.VBox):
         self.example_list = W.VBox(layout=W.Layout(max_height="150px", overflow="auto"))
         self.status = W.HTML()
         self.table = W.HTML(to_html(None))
-        self.explanation = go.FigureWidget(layout=dict(height=380, margin=dict(l=40, r=10, t=40, b=40)))
+        self.explanation = LeanFigureWidget(layout=dict(height=380, margin=dict(l=40, r=10, t=40, b=40)))
+        self.explanation.on_ready(self._refresh_explanation)
         self.inspect = W.HTML("<i>Inspect mode: click a point, or box/lasso points, to read them here.</i>")
         self.tabs = W.Tab(
             children=[self.table, self.explanation, self.inspect], titles=("results", "explanation", "inspect")
@@ -353,6 +356,21 @@ class Explorer(W.VBox):
             examples.x, examples.y = ex["x"], ex["y"]
             examples.marker.color, examples.marker.symbol = ex["color"], ex["symbol"]
         self.timings["overlays"] = time.perf_counter() - start
+
+    def _resend_overlays(self) -> None:
+        """A front end has just drawn the map: send again what changed since it was built.
+
+        plotly only sends changes, so the overlays are emptied and refilled (nothing is sent when
+        they are empty), and the drag mode is set back and forth.
+        """
+        with self.figure.batch_update():
+            for i in (self._results, self._lines, self._examples):
+                self.figure.data[i].x, self.figure.data[i].y = (), ()
+        self._refresh_overlays()
+        dragmode = self.figure.layout.dragmode
+        if dragmode != "pan":
+            self.figure.layout.dragmode = "pan"
+            self.figure.layout.dragmode = dragmode
 
     def _refresh_examples(self) -> None:
         """The chosen examples, one row with a remove button each; rows are reused, not rebuilt."""
