@@ -476,6 +476,25 @@ def test_a_ready_front_end_gets_the_overlays_again(explorer, fruit):
     same(explorer.result, fruit.recommend(positive=[3], negative=[250]))
 
 
+def test_a_new_tab_is_built_when_it_shows(explorer):
+    """The extension point for more views (a graph tab): built when shown and after each change."""
+    import ipywidgets as W
+
+    built = []
+    view = W.HTML()
+    explorer.add_tab("graph", view, on_show=lambda: built.append(len(explorer.examples["positive"])))
+    assert explorer.tabs.titles[-1] == "graph" and explorer.tabs.children[-1] is view
+    click(explorer, 3)
+    assert built == []  # not showing: nothing built
+    explorer.show_tab("graph")
+    click(explorer, 4)
+    assert built == [1, 2] and explorer.shown_tab() == "graph"
+    select(explorer, [5])  # inspect still brings its own tab to the front
+    explorer.mode.value = "inspect"
+    click(explorer, 5)
+    assert explorer.shown_tab() == "inspect"
+
+
 def test_results_table_and_explanation(explorer, fruit):
     click(explorer, 3)
     assert explorer.table.value.count("<tr") == 1 + len(explorer.result)  # header + one row a point

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
@@ -80,6 +81,8 @@ class Explorer(W.VBox):
     Clicks and selections on the map, typed ids, queries and filters that are wrong show a
     message in the status line and change nothing. The base map is sent to the browser once;
     a click updates only the overlay traces (examples, results, context-pair lines).
+    Both figures keep plotly's front end code out of the widget state (``LeanFigureWidget``).
+    More views go below the map with :meth:`add_tab` (built only while their tab shows).
     """
 
     def __init__(
@@ -164,9 +167,11 @@ class Explorer(W.VBox):
         self.explanation = LeanFigureWidget(layout=dict(height=380, margin=dict(l=40, r=10, t=40, b=40)))
         self.explanation.on_ready(self._refresh_explanation)
         self.inspect = W.HTML("<i>Inspect mode: click a point, or box/lasso points, to read them here.</i>")
-        self.tabs = W.Tab(
-            children=[self.table, self.explanation, self.inspect], titles=("results", "explanation", "inspect")
-        )
+        self.tabs = W.Tab()
+        self._on_show: dict[str, Callable[[], None]] = {}  # tab title -> what to build when it shows
+        self.add_tab("results", self.table)
+        self.add_tab("explanation", self.explanation, on_show=self._refresh_explanation)
+        self.add_tab("inspect", self.inspect)
 
         self.mode.observe(self._on_mode, names="value")
         self.kind.observe(lambda ch: self._apply(lambda: self.state.set_kind(ch["new"])), names="value")
@@ -178,7 +183,7 @@ class Explorer(W.VBox):
         for control in (self.rescore, self.oversampling, self.ignore):
             control.observe(self._on_params, names="value")
         self.clear_button.on_click(lambda _: self._apply(self.state.clear))
-        self.tabs.observe(lambda ch: self._refresh_explanation(), names="selected_index")
+        self.tabs.observe(lambda ch: self._refresh_shown_tab(), names="selected_index")
 
         super().__init__(
             [
@@ -224,6 +229,33 @@ class Explorer(W.VBox):
     def query(self) -> dict | None:
         """The current request as a Qdrant ``/points/query`` body: ``col.query(explorer.query)``."""
         return self.state.query
+
+    # ------------------------------------------------------------------ tabs
+    def add_tab(self, title: str, widget: W.Widget, *, on_show: Callable[[], None] | None = None) -> None:
+        """Add a tab below the map; ``on_show()`` runs when it is showing and after every change of
+        the examples or the result while it shows (build costly views only when they are seen).
+
+        A figure in a tab should be a :class:`~explorekit.widgets._figure.LeanFigureWidget` (no second
+        copy of plotly's code); call ``on_show`` again from its ``on_ready`` to redraw on a new page.
+        """
+        self.tabs.children = (*self.tabs.children, widget)
+        self.tabs.set_title(len(self.tabs.children) - 1, title)
+        if on_show is not None:
+            self._on_show[title] = on_show
+
+    def show_tab(self, title: str) -> None:
+        """Bring the tab ``title`` to the front."""
+        self.tabs.selected_index = list(self.tabs.titles).index(title)
+
+    def shown_tab(self) -> str | None:
+        """The title of the tab in front (None when none is)."""
+        index = self.tabs.selected_index
+        return None if index is None else self.tabs.titles[index]
+
+    def _refresh_shown_tab(self) -> None:
+        on_show = self._on_show.get(self.shown_tab() or "")
+        if on_show is not None:
+            on_show()
 
     # ------------------------------------------------------------------ browser side
     def _apply(self, change: Any) -> bool:
@@ -276,7 +308,7 @@ class Explorer(W.VBox):
         except ExploreError as err:
             self._show_error(err)
             return
-        self.tabs.selected_index = 2
+        self.show_tab("inspect")
         self.status.value = f"{len(ids)} point(s) selected: read them with <code>explorer.selection</code>"
 
     def _on_deselect(self, trace: Any, points: Any) -> None:
@@ -339,7 +371,7 @@ class Explorer(W.VBox):
             self.status.value = f'<span style="color:#8c510a">{" &middot; ".join(parts)}</span>'
         else:
             self.status.value = " &middot; ".join(parts)
-        self._refresh_explanation()
+        self._refresh_shown_tab()
 
     def _refresh_overlays(self) -> None:
         start = time.perf_counter()
@@ -402,7 +434,7 @@ class Explorer(W.VBox):
 
     def _refresh_explanation(self) -> None:
         """Build the explanation of the current result when its tab is showing (it costs a query)."""
-        if self.tabs.selected_index != 1:
+        if self.shown_tab() != "explanation":
             return
         figure = self.explanation_figure()
         with self.explanation.batch_update():
