@@ -15,6 +15,7 @@ from qdrant_client import QdrantClient, models
 
 import explorekit as ek
 from explorekit._support.errors import RequestError
+from explorekit.backends.qdrant import to_qdrant
 
 N = 90
 RNG = np.random.default_rng(21)
@@ -66,6 +67,9 @@ CLIENT.upsert(
 )
 
 
+REMOTE = to_qdrant(COL, QdrantClient(":memory:"), NAME, progress=False)  # the same suite through the backend
+
+
 def vec(name: str, seed: int) -> list[float]:
     return np.random.default_rng(seed).normal(size=VEC[name].shape[1]).round(3).tolist()
 
@@ -88,14 +92,25 @@ def local(body: dict) -> list[tuple]:
 
 
 def same(body: dict, exact_order: bool = False) -> pd.DataFrame:
-    got = COL.query(body)
+    """``body`` through explorekit and through the Qdrant-backed collection, both against local mode."""
     want = local(body)
-    if exact_order:
-        assert got["id"].tolist() == [pid for pid, _ in want], body
-        assert np.allclose(got["score"], [s for _, s in want], rtol=1e-5, atol=2e-6)
-    else:
-        assert_same(ids_scores(got), want, limit=body.get("limit", 10), label=str(body))
-    return got
+    frames = []
+    for col in (COL, REMOTE):
+        got = col.query(body)
+        if exact_order:
+            assert got["id"].tolist() == [pid for pid, _ in want], body
+            assert np.allclose(got["score"], [s for _, s in want], rtol=1e-5, atol=2e-6)
+        else:
+            assert_same(ids_scores(got), want, limit=body.get("limit", 10), label=f"{type(col).__name__} {body}")
+        if "prefetch" in body:
+            paths = [f.attrs["stage"] for f in got.attrs["stages"]]
+            assert paths[-1] == "query" and len(paths) == len(set(paths))
+        frames.append(got)
+    if "prefetch" in body:  # each stage's candidates: the server's (one request per subtree) = ours
+        for mine, theirs in zip(frames[0].attrs["stages"], frames[1].attrs["stages"], strict=True):
+            assert mine.attrs["stage"] == theirs.attrs["stage"]
+            assert_same(ids_scores(theirs), ids_scores(mine), limit=mine.attrs["limit"], label=mine.attrs["stage"])
+    return frames[0]
 
 
 # ------------------------------------------------------------------ every kind as the final stage
@@ -361,10 +376,11 @@ def test_groups(key):
         {"query": vec("cos", 1), "using": "cos", "group_by": key, "group_size": 2, "limit": 4},
         {"prefetch": WIDE, "query": {"fusion": "rrf"}, "group_by": key, "limit": 3},
     ):
-        got = COL.query(body)
         want = local_groups(body)
-        assert list(zip(got["group"], got["id"])) == [(g, i) for g, i, _ in want], body
-        assert np.allclose(got["score"], [s for *_, s in want], rtol=1e-5)
+        for col in (COL, REMOTE):
+            got = col.query(body)
+            assert list(zip(got["group"], got["id"])) == [(g, i) for g, i, _ in want], body
+            assert np.allclose(got["score"], [s for *_, s in want], rtol=1e-5)
     frame = COL.query_groups(vec("cos", 1), using="cos", group_by=key, group_size=2, limit=4)
     assert list(frame.columns[:3]) == ["group", "id", "score"]
 
@@ -425,9 +441,4 @@ def stages(draw, depth):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stages(3))
 def test_generated_pipelines_agree_with_local_mode(body):
-    got = COL.query(body)
-    want = local(body)
-    if "order_by" in str(body.get("query")) or "mmr" in str(body.get("query")):
-        assert got["id"].tolist() == [pid for pid, _ in want], body
-    else:
-        assert_same(ids_scores(got), want, limit=body.get("limit", 10), label=str(body))
+    same(body, exact_order="order_by" in str(body.get("query")) or "mmr" in str(body.get("query")))

@@ -48,7 +48,7 @@ from explorekit.engine import planner
 from explorekit.engine.exact import finish, rescore
 from explorekit.engine.prepare import Prepared, prepare
 from explorekit.query.filters import filter_mask, to_filter_dict
-from explorekit.query.pipeline import Pipeline, Stage, StageFrames, stage_frame
+from explorekit.query.pipeline import Pipeline, Stage, StageFrames, merge_filters, stage_frame
 from explorekit.query.requests import Request
 from explorekit.query.results import id_values, to_frame
 from explorekit.scoring.distances import exact_similarity
@@ -100,43 +100,6 @@ class Scope:
         if self.excluded:
             mask[store.ids.rows(list(self.excluded))] = False
         return mask
-
-
-def merge_filters(outer: dict | None, inner: dict | None) -> dict | None:
-    """Qdrant's merge of a propagated filter with a stage's own (``Filter::merge_opts``).
-
-    ``must``, ``must_not`` and ``should`` are concatenated, so the ``should`` clauses of both
-    become alternatives of each other; ``min_should`` conditions are concatenated with the larger
-    ``min_count``.
-
-    >>> merge_filters({"should": [{"has_id": [1]}]}, {"should": [{"has_id": [2]}], "must": {"has_id": [1, 2]}})
-    {'must': [{'has_id': [1, 2]}], 'should': [{'has_id': [1]}, {'has_id': [2]}]}
-    """
-    if outer is None:
-        return inner
-    if inner is None:
-        return outer
-    out: dict[str, Any] = {}
-    for key in ("must", "must_not", "should"):
-        parts = _clause(outer.get(key)) + _clause(inner.get(key))
-        if outer.get(key) is not None or inner.get(key) is not None:
-            out[key] = parts
-    first, second = outer.get("min_should"), inner.get("min_should")
-    if first is not None or second is not None:
-        if first is None or second is None:
-            out["min_should"] = first if second is None else second
-        else:
-            out["min_should"] = {
-                "conditions": [*first["conditions"], *second["conditions"]],
-                "min_count": max(first["min_count"], second["min_count"]),
-            }
-    return out
-
-
-def _clause(value: Any) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 _FILTER_KEYS = {"must", "must_not", "should", "min_should"}

@@ -358,10 +358,47 @@ def from_kwargs(query: Any = None, **kwargs: Any) -> dict[str, Any]:
     return body
 
 
+def merge_filters(outer: dict | None, inner: dict | None) -> dict | None:
+    """Qdrant's merge of a propagated filter with a stage's own (``Filter::merge_opts``).
+
+    ``must``, ``must_not`` and ``should`` are concatenated, so the ``should`` clauses of both
+    become alternatives of each other; ``min_should`` conditions are concatenated with the larger
+    ``min_count``.
+
+    >>> merge_filters({"should": [{"has_id": [1]}]}, {"should": [{"has_id": [2]}], "must": {"has_id": [1, 2]}})
+    {'must': [{'has_id': [1, 2]}], 'should': [{'has_id': [1]}, {'has_id': [2]}]}
+    """
+    if outer is None:
+        return inner
+    if inner is None:
+        return outer
+    out: dict[str, Any] = {}
+    for key in ("must", "must_not", "should"):
+        parts = _clause(outer.get(key)) + _clause(inner.get(key))
+        if outer.get(key) is not None or inner.get(key) is not None:
+            out[key] = parts
+    first, second = outer.get("min_should"), inner.get("min_should")
+    if first is not None or second is not None:
+        if first is None or second is None:
+            out["min_should"] = first if second is None else second
+        else:
+            out["min_should"] = {
+                "conditions": [*first["conditions"], *second["conditions"]],
+                "min_count": max(first["min_count"], second["min_count"]),
+            }
+    return out
+
+
+def _clause(value: Any) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 class StageFrames(list):
     """``result.attrs["stages"]``: one frame per stage (``id``, ``score``, ``rank``), children
     before parents, the top last; each frame's ``attrs`` name its ``stage`` path, ``kind`` and
-    ``using``. Compared by identity, so pandas can compare the attrs of frames holding it."""
+    ``using`` and ``limit``. Compared by identity, so pandas can compare the attrs of frames holding it."""
 
     def __eq__(self, other: object) -> bool:
         return self is other
@@ -383,7 +420,7 @@ def stage_frame(stage: Stage, ids: np.ndarray, scores: np.ndarray) -> pd.DataFra
     ([[4.0, 0.5, 0.0], [2.0, 0.25, 1.0]], 'query')
     """
     frame = pd.DataFrame({"id": ids, "score": np.asarray(scores, dtype=np.float64), "rank": np.arange(len(ids))})
-    frame.attrs.update(stage=stage.path, kind=stage.kind, using=stage.using)
+    frame.attrs.update(stage=stage.path, kind=stage.kind, using=stage.using, limit=stage.limit)
     return frame
 
 
