@@ -49,7 +49,6 @@ from explorekit.query.results import id_series, to_frame
 from explorekit.scoring.distances import normalize_distance, preprocess
 
 _RESERVED = ("id", "score")
-FORMULA = None  # the formula evaluator of multi-stage queries (arrives with issue 21's formula work)
 _BUILD_TRIES = 3  # builds overtaken by changes before quantize/build_index builds holding the lock
 
 
@@ -378,7 +377,7 @@ class Collection(QueryMethods):
             for pipeline in pipelines:
                 run = stages.run if pipeline.groups is None else stages.run_grouped
                 with blas_threads(work=len(store) * max((s.dim for s in store.spaces.values()), default=0)):
-                    answer = run(store, pipeline, self._lookup_store, FORMULA)
+                    answer = run(store, pipeline, self._lookup_store)
                 frames.append(stages.result_frame(store, pipeline, answer))
         return frames
 

@@ -159,6 +159,32 @@ def test_fusion(fusion):
     same({"prefetch": WIDE, "query": fusion, "limit": 5, "offset": 4})
 
 
+FORMULAS = [
+    {"formula": {"sum": ["$score", {"mult": [0.1, "n"]}]}},
+    {
+        "formula": {"sum": ["$score[0]", {"mult": [2, "$score[1]"]}, {"key": "tag", "match": {"value": "a"}}]},
+        "defaults": {"$score[1]": 0.0},
+    },
+    {"formula": {"mult": ["$score", {"exp_decay": {"x": "x", "scale": 2}}]}},
+]
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_formula_over_prefetches(formula):
+    same({"prefetch": WIDE, "query": formula, "limit": 12})
+    same(
+        {
+            "prefetch": [{"prefetch": WIDE, "query": formula, "limit": 20}, WIDE[0]],
+            "query": {"fusion": "rrf"},
+            "limit": 8,
+        }
+    )
+
+
+def test_formula_threshold_and_offset():
+    same({"prefetch": WIDE, "query": FORMULAS[0], "limit": 6, "offset": 3, "score_threshold": 0.1})
+
+
 def test_fusion_threshold_keeps_scores_at_least_it():
     want = local({"prefetch": WIDE, "query": {"fusion": "rrf"}, "limit": 70})
     cut = want[20][1]

@@ -354,7 +354,7 @@ def prefetch_query(remote: Any, stage: Stage, models: Any) -> tuple[Any, dict]:
             return models.FusionQuery(fusion=models.Fusion.RRF), fields
         return models.RrfQuery(rrf=models.Rrf(k=spec["k"], weights=spec["weights"])), fields
     if stage.kind == "formula":
-        return models.FormulaQuery.model_validate({"formula": spec["formula"], "defaults": spec["defaults"]}), fields
+        return models.FormulaQuery.model_validate(spec["formula"].body), fields
     if stage.kind == "order_by":
         return models.OrderByQuery(order_by=models.OrderBy(**spec)), fields
     if stage.kind == "sample":

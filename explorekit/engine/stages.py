@@ -46,6 +46,7 @@ from explorekit.data.pathvalues import walk
 from explorekit.data.store import Store
 from explorekit.engine import planner
 from explorekit.engine.exact import finish, rescore
+from explorekit.engine.formula_eval import formula_order, score_formula
 from explorekit.engine.prepare import Prepared, prepare
 from explorekit.query.filters import filter_mask, to_filter_dict
 from explorekit.query.pipeline import Pipeline, Stage, StageFrames, merge_filters, stage_frame
@@ -56,7 +57,6 @@ from explorekit.scoring.distances import exact_similarity
 RRF_K = 2  # Qdrant's default RRF constant (qdrant-client's DEFAULT_RANKING_CONSTANT_K)
 
 Lookup = Callable[[Request], "Store | None"]
-FormulaScores = Callable[..., np.ndarray]
 
 
 @dataclass
@@ -118,8 +118,8 @@ def _qdrant_form(value: Any) -> dict | None:
 class _Runner:
     """Runs the stages of one pipeline against one store, recording each stage's answer."""
 
-    def __init__(self, store: Store, lookup: Lookup, formula: FormulaScores | None) -> None:
-        self.store, self.lookup, self.formula = store, lookup, formula
+    def __init__(self, store: Store, lookup: Lookup) -> None:
+        self.store, self.lookup = store, lookup
         self.stages: list[tuple[Stage, np.ndarray, np.ndarray]] = []
         self.last_plan: Prepared | None = None  # the top stage runs last: its plan, if it has one
 
@@ -209,22 +209,15 @@ class _Runner:
         return rrf(sources, RRF_K if spec["k"] is None else spec["k"], spec["weights"])
 
     def _formula(self, stage: Stage, sources: list) -> tuple[np.ndarray, np.ndarray]:
-        if self.formula is None:
-            raise RequestError(
-                f"{stage.path}: formula queries need the formula evaluator (explorekit.scoring), "
-                "which is not part of this build yet."
-            )
-        rows = _first_seen(sources)
-        scores = np.asarray(
-            self.formula(self.store, rows, sources, stage.spec["formula"], stage.spec["defaults"]), dtype=np.float64
-        )
-        order = np.argsort(-scores, kind="stable")
-        return rows[order], scores[order]
+        """Formula scores of every candidate (:mod:`explorekit.engine.formula_eval`), best first."""
+        rows, scores = score_formula(stage.spec["formula"], self.store.payload, self.store.ids, sources)
+        order = formula_order(scores)
+        return rows[order], np.asarray(scores, dtype=np.float64)[order]
 
 
-def run(store: Store, pipeline: Pipeline, lookup: Lookup, formula: FormulaScores | None = None) -> Answer:
+def run(store: Store, pipeline: Pipeline, lookup: Lookup) -> Answer:
     """Rows and scores of a multi-stage query, with every stage's answer (see the module doc)."""
-    runner = _Runner(store, lookup, formula)
+    runner = _Runner(store, lookup)
     rows, scores = runner.run(pipeline.top, Scope())
     plan = runner.last_plan if pipeline.top.request is not None else None
     path, reason = (
@@ -470,9 +463,9 @@ def result_frame(store: Store, pipeline: Pipeline, answer: Answer) -> pd.DataFra
     return frame
 
 
-def run_grouped(store: Store, pipeline: Pipeline, lookup: Lookup, formula: FormulaScores | None = None) -> Answer:
+def run_grouped(store: Store, pipeline: Pipeline, lookup: Lookup) -> Answer:
     """A grouped query: every stage (the top included) asks for all points, then groups are cut,
     as qdrant-client's ``query_points_groups`` does."""
     everything = max(len(store), 1)
     top = pipeline.top.with_limits(everything)._limited(everything)
-    return run(store, replace(pipeline, top=replace(top, offset=0)), lookup, formula)
+    return run(store, replace(pipeline, top=replace(top, offset=0)), lookup)

@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explorekit._support.errors import RequestError, short_repr, unknown
+from explorekit._support.errors import ExploreError, RequestError, short_repr, unknown
 from explorekit._support.validation import FLOAT32_MAX, check_count, check_name, check_real
 from explorekit.query.filters import to_filter_dict
+from explorekit.query.formula_parse import parse_formula
 from explorekit.query.requests import Request, parse_selectors
 from explorekit.query.rest import parse_body, query_request
 
@@ -61,7 +62,7 @@ class Stage:
     ``kind`` is one of :data:`KINDS`; ``request`` the vector query of vector kinds and of
     ``mmr`` (its candidate search), else None; ``spec`` the settings of the other kinds
     (fusion: ``method``, ``k``, ``weights``; mmr: ``diversity``, ``candidates_limit``; formula:
-    ``formula``, ``defaults``; order_by: ``key``, ``direction``, ``start_from``). ``filter`` is
+    ``formula``, the parsed :class:`~explorekit.query.formula_parse.Formula`; order_by: ``key``, ``direction``, ``start_from``). ``filter`` is
     the stage's own filter as given (the engine merges the filters of the stages above into
     it, as Qdrant does).
     """
@@ -217,10 +218,11 @@ def _stage(body: Mapping[str, Any], path: str, offset: int = 0) -> Stage:
             raise RequestError(f"{_at(path, 'using')}: fusion queries cannot be combined with the 'using' field.")
         return Stage("fusion", spec=_fusion(query, kind, path), **common)
     if kind == "formula":
-        extra = set(query) - {"formula", "defaults"}
-        if extra:
-            raise RequestError(f"{path}.query: unknown key(s) {sorted(extra)} next to 'formula'; use 'defaults'.")
-        return Stage("formula", spec={"formula": query["formula"], "defaults": query.get("defaults") or {}}, **common)
+        try:
+            formula = parse_formula(query)
+        except ExploreError as err:
+            raise type(err)(f"{path}.query: {err}") from None
+        return Stage("formula", spec={"formula": formula}, **common)
     if kind == "order_by":
         if threshold is not None:
             raise RequestError(f"{_at(path, 'score_threshold')}: can't use score_threshold with an order_by query.")
