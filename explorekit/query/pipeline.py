@@ -35,6 +35,7 @@ from explorekit.query.filters import to_filter_dict
 from explorekit.query.formula_parse import parse_formula
 from explorekit.query.requests import Request, parse_selectors
 from explorekit.query.rest import parse_body, query_request
+from explorekit.query.results import frame_from_columns
 
 DEFAULT_LIMIT = 10  # Qdrant's default for the top and for every prefetch without a limit
 MMR_CANDIDATES_LIMIT_MAX = 16384  # Qdrant's bound on mmr.candidates_limit
@@ -341,6 +342,8 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
+        if all(type(v) in (int, float, str, bool) for v in value):  # a vector or a list of ids: as it is
+            return list(value)
         return [_json_value(v) for v in value]
     if hasattr(value, "tolist"):
         return value.tolist()
@@ -421,7 +424,8 @@ def stage_frame(stage: Stage, ids: np.ndarray, scores: np.ndarray) -> pd.DataFra
     >>> f.values.tolist(), f.attrs["stage"]
     ([[4.0, 0.5, 0.0], [2.0, 0.25, 1.0]], 'query')
     """
-    frame = pd.DataFrame({"id": ids, "score": np.asarray(scores, dtype=np.float64), "rank": np.arange(len(ids))})
+    columns = {"id": ids, "score": np.asarray(scores, dtype=np.float64), "rank": np.arange(len(ids))}
+    frame = frame_from_columns(columns, len(ids))
     frame.attrs.update(stage=stage.path, kind=stage.kind, using=stage.using, limit=stage.limit)
     return frame
 
