@@ -378,6 +378,21 @@ def test_bad_bodies(body, fragment):
         COL.query(body)
 
 
+def test_a_quantized_prefetch_takes_the_quantized_path_with_its_params():
+    col = ek.Collection.from_arrays(VEC["dot"], ids=IDS, distance="dot")
+    col.quantize({"scalar": {"type": "int8"}})
+    q = vec("dot", 30)
+    for params in ({"quantization": {"rescore": False}}, {"quantization": {"rescore": True, "oversampling": 2.0}}):
+        alone = col.search(q, limit=20, params=params)
+        got = col.query({"prefetch": {"query": q, "limit": 20, "params": params}, "query": q, "limit": 5})
+        first, top = got.attrs["stages"]
+        assert first["id"].tolist() == alone["id"].tolist()
+        assert np.allclose(first["score"], alone["score"])
+        exact = col.search(q, limit=200, params={"exact": True}).set_index("id")["score"]
+        assert np.allclose(top["score"], exact[top["id"]].to_numpy(), rtol=1e-6)  # rescored exactly
+        assert got.attrs["path"] == "exact"
+
+
 # ------------------------------------------------------------------ groups
 def local_groups(body: dict) -> list[tuple]:
     req = models.QueryGroupsRequest.model_validate(body)
@@ -430,11 +445,11 @@ def stages(draw, depth):
     if depth == 0 or draw(st.booleans()):
         kind = draw(st.sampled_from(["nearest", "recommend", "mmr"]))  # context: ties at a cut (above)
     else:
-        kind = draw(st.sampled_from(["rrf", "dbsf", "nearest", "recommend", "mmr", "order_by"]))
+        kind = draw(st.sampled_from(["rrf", "dbsf", "nearest", "recommend", "mmr", "order_by", "formula"]))
     body: dict = {"limit": limit}
     if flt is not None:
         body["filter"] = flt
-    if kind in ("rrf", "dbsf", "order_by") or (
+    if kind in ("rrf", "dbsf", "order_by", "formula") or (
         depth > 0 and kind in ("nearest", "recommend", "mmr") and draw(st.booleans())
     ):
         if depth == 0:
@@ -443,6 +458,9 @@ def stages(draw, depth):
             body["prefetch"] = draw(st.lists(stages(depth - 1), min_size=1, max_size=3))
     if kind in ("rrf", "dbsf"):
         body["query"] = {"fusion": kind}
+        return body
+    if kind == "formula":
+        body["query"] = {"formula": {"sum": [{"mult": [0.5, "n"]}, "x", {"key": "tag", "match": {"value": "a"}}]}}
         return body
     if kind == "order_by":
         body["query"] = {"order_by": {"key": "x", "direction": draw(st.sampled_from(["asc", "desc"]))}}
