@@ -316,7 +316,7 @@ class Collection(QueryMethods):
         selected = parse_selectors(with_payload, with_vectors)
         with self._lock:
             store = self._store
-            mask = filter_mask(filter, store.payload, store.ids)
+            mask = filter_mask(filter, store.payload, store.ids, store.spaces)
             rows = np.flatnonzero(mask)
             keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in store.ids.take(rows)]
             rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows

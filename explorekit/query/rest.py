@@ -133,12 +133,11 @@ def _common(body: Mapping[str, Any], endpoint: str) -> dict[str, Any]:
                 )
             )
     out: dict[str, Any] = {}
-    for key in ("filter", "limit", "offset", "params", "score_threshold", "using", "lookup_from"):
-        if key in body and body[key] is not None:
+    for key in ("filter", "limit", "offset", "params", "score_threshold", "using", "lookup_from", "with_payload"):
+        if body.get(key) is not None:  # null means the default, as in Qdrant
             out[key] = body[key]
-    if "with_payload" in body:
-        out["with_payload"] = body["with_payload"]
-    vectors = body.get("with_vector", body.get("with_vectors"))
+    vectors = body.get("with_vector")
+    vectors = body.get("with_vectors") if vectors is None else vectors
     if vectors is not None:
         out["with_vectors"] = vectors
     return out
