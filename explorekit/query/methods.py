@@ -202,7 +202,7 @@ class QueryMethods:
         requests = [(i, item) for i, item in enumerate(items) if isinstance(item, Request)]
         pipelines = [(i, item) for i, item in enumerate(items) if not isinstance(item, Request)]
         results: list[Any] = [None] * len(items)
-        for (i, _), frame in zip(requests, self._run([r for _, r in requests]) if requests else []):
+        for (i, _), frame in zip(requests, self.answer([r for _, r in requests]) if requests else []):
             results[i] = frame
         for (i, _), frame in zip(pipelines, self._run_pipelines([p for _, p in pipelines]) if pipelines else []):
             results[i] = frame
