@@ -315,6 +315,37 @@ def test_example_ids_of_a_stage_are_left_out_below_it():
     assert IDS[0] not in set(got.attrs["stages"][0]["id"])
 
 
+OTHER_VEC = np.random.default_rng(3).normal(size=(6, 8)).astype(np.float32)
+OTHER = ek.Collection.from_arrays({"img": OTHER_VEC}, ids=IDS[:6], name="pipeline_other")
+CLIENT.create_collection(
+    "pipeline_other", vectors_config={"img": models.VectorParams(size=8, distance=models.Distance.COSINE)}
+)
+CLIENT.upsert(
+    "pipeline_other", points=[models.PointStruct(id=IDS[i], vector={"img": OTHER_VEC[i].tolist()}) for i in range(6)]
+)
+
+
+def test_lookup_from_inside_a_prefetch():
+    """Ids looked up in another collection are not left out of this one's candidates."""
+    stage = {
+        "query": {"recommend": {"positive": [IDS[0], IDS[1]], "negative": [IDS[2]]}},
+        "using": "cos",
+        "lookup_from": {"collection": "pipeline_other", "vector": "img"},
+        "limit": 30,
+    }
+    body = {"prefetch": [stage, WIDE[1]], "query": {"fusion": "dbsf"}, "limit": 15}
+    got = COL.query(body)
+    assert_same(ids_scores(got), local(body), limit=15)
+    body = {
+        "prefetch": WIDE[0],
+        "query": IDS[3],
+        "using": "cos",
+        "lookup_from": {"collection": "pipeline_other", "vector": "img"},
+    }
+    got = COL.query(body)
+    assert_same(ids_scores(got), local(body), limit=10)
+
+
 def test_no_candidates_no_answer():
     body = {
         "prefetch": {
