@@ -455,6 +455,23 @@ def test_groups(key):
             assert np.allclose(got["score"], [s for *_, s in want], rtol=1e-5)
     frame = COL.query_groups(vec("cos", 1), using="cos", group_by=key, group_size=2, limit=4)
     assert list(frame.columns[:3]) == ["group", "id", "score"]
+    body = {"query": vec("cos", 1), "using": "cos", "group_by": key, "group_size": 2, "limit": 4}
+    assert frame["id"].tolist() == COL.query(body)["id"].tolist()
+    with_prefetch = REMOTE.query_groups(
+        models.FusionQuery(fusion=models.Fusion.DBSF),
+        prefetch=[models.Prefetch(query=vec("euc", 2), using="euc", limit=30), WIDE[0]],
+        group_by=key,
+        limit=3,
+    )
+    want = local_groups(
+        {
+            "prefetch": [{"query": vec("euc", 2), "using": "euc", "limit": 30}, WIDE[0]],
+            "query": {"fusion": "dbsf"},
+            "group_by": key,
+            "limit": 3,
+        }
+    )
+    assert list(zip(with_prefetch["group"], with_prefetch["id"])) == [(g, i) for g, i, _ in want]
 
 
 # ------------------------------------------------------------------ generated pipelines

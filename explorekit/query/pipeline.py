@@ -149,6 +149,11 @@ def parse_pipeline(body: Any, groups: bool = False) -> Pipeline:
     vectors = body.get("with_vector", body.get("with_vectors"))
     selected = parse_selectors(True if with_payload is None else with_payload, False if vectors is None else vectors)
     grouping = None
+    if body.get("with_lookup") is not None:
+        raise RequestError(
+            "with_lookup: looking groups up in another collection is not supported by explorekit; "
+            "retrieve them with other.retrieve(result['group'].unique())."
+        )
     if allowed is _GROUP_KEYS:
         grouping = _groups(body)
     return Pipeline(top, *selected, body=_jsonable(body), groups=grouping)
