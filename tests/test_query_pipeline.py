@@ -405,6 +405,7 @@ def test_batch_with_stages():
     ],
 )
 def test_bad_bodies(body, fragment):
+    """Each refused as qdrant-client local mode refuses it (a RequestError naming the part)."""
     with pytest.raises(RequestError, match=fragment):
         COL.query(body)
 
@@ -422,6 +423,19 @@ def test_a_quantized_prefetch_takes_the_quantized_path_with_its_params():
         exact = col.search(q, limit=200, params={"exact": True}).set_index("id")["score"]
         assert np.allclose(top["score"], exact[top["id"]].to_numpy(), rtol=1e-6)  # rescored exactly
         assert got.attrs["path"] == "exact"
+
+
+def test_deep_bodies_are_refused_with_a_message():
+    body: dict = {"query": vec("cos", 1), "using": "cos"}
+    for _ in range(100):
+        body = {"prefetch": body, "query": {"fusion": "rrf"}}
+    with pytest.raises(RequestError, match="nested more than 64 levels"):
+        COL.query(body)
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(ek.ExploreError, match="nested more than"):
+        COL.query({"prefetch": WIDE, "query": {"fusion": "rrf"}, "filter": {"must": [deep]}})
 
 
 # ------------------------------------------------------------------ groups

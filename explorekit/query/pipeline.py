@@ -31,6 +31,7 @@ import pandas as pd
 
 from explorekit._support.errors import ExploreError, RequestError, short_repr, unknown
 from explorekit._support.validation import FLOAT32_MAX, check_count, check_name, check_real
+from explorekit.query.filter_parse import check_model_depth
 from explorekit.query.filters import to_filter_dict
 from explorekit.query.formula_parse import parse_formula
 from explorekit.query.requests import Request, parse_selectors
@@ -38,7 +39,8 @@ from explorekit.query.rest import parse_body, query_request
 from explorekit.query.results import frame_from_columns
 
 DEFAULT_LIMIT = 10  # Qdrant's default for the top and for every prefetch without a limit
-MMR_CANDIDATES_LIMIT_MAX = 16384  # Qdrant's bound on mmr.candidates_limit
+MMR_CANDIDATES_LIMIT_MAX = 16384
+MAX_DEPTH = 64  # prefetch levels (as filters: explorekit's bound, far beyond any real pipeline)  # Qdrant's bound on mmr.candidates_limit
 VECTOR_KINDS = ("nearest", "recommend", "discover", "context")
 MERGING_KINDS = ("fusion", "formula")  # need prefetches: they only combine candidates
 KINDS = (*VECTOR_KINDS, "mmr", "fusion", "formula", "order_by", "sample", "scroll")
@@ -137,6 +139,16 @@ def needs_pipeline(body: Mapping[str, Any]) -> bool:
 
 def parse_pipeline(body: Any, groups: bool = False) -> Pipeline:
     """A checked :class:`Pipeline` from a ``/points/query`` (or ``/points/query/groups``) body."""
+    try:
+        return _parse_pipeline(body, groups)
+    except RecursionError:
+        raise RequestError(
+            f"query: the body is nested more than Python can follow (prefetch at most {MAX_DEPTH} levels "
+            "deep; filters and values far less deep). Flatten it."
+        ) from None
+
+
+def _parse_pipeline(body: Any, groups: bool) -> Pipeline:
     body = _plain(body)
     if not isinstance(body, Mapping):
         raise RequestError(f"query: the body must be a dict (a Qdrant REST JSON body), got {short_repr(body)}.")
@@ -181,6 +193,8 @@ def _stage(body: Mapping[str, Any], path: str, offset: int = 0) -> Stage:
     elif not isinstance(prefetch, (list, tuple)):
         raise RequestError(f"{path}.prefetch: {short_repr(prefetch)} is not a list of prefetch bodies.")
     children = []
+    if prefetch and path.count("prefetch[") >= MAX_DEPTH:
+        raise RequestError(f"prefetch: nested more than {MAX_DEPTH} levels deep. Flatten the query.")
     prefix = "" if path == "query" else path + "."
     for i, item in enumerate(prefetch):
         here = f"{prefix}prefetch[{i}]"
@@ -330,9 +344,14 @@ def _at(path: str, key: str) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """A qdrant-client model (a Prefetch, a query, a request) as its JSON dict."""
+    """A qdrant-client model (a Prefetch, a query, a request) as its JSON dict (its filters'
+    depth checked first: pydantic takes minutes to fail on a very deep one)."""
     if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json", exclude_none=True, by_alias=True)
+        check_model_depth(value, "query: the request's filter")
+        try:
+            return value.model_dump(mode="json", exclude_none=True, by_alias=True)
+        except ValueError as err:
+            raise RequestError(f"query: the request model cannot be read: {err}.") from None
     return value
 
 
