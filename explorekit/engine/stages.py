@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import RequestError
-from explorekit.data.jsonpath import parse_datetime, parse_key
+from explorekit.data.jsonpath import parse_key
 from explorekit.data.pathvalues import walk
 from explorekit.data.store import Store
 from explorekit.engine import planner
@@ -49,9 +49,10 @@ from explorekit.engine.exact import finish, rescore
 from explorekit.engine.formula_eval import formula_order, score_formula
 from explorekit.engine.prepare import Prepared, prepare
 from explorekit.query.filters import filter_mask, to_filter_dict
+from explorekit.query.order import ordered_rows
 from explorekit.query.pipeline import Pipeline, Stage, StageFrames, merge_filters, stage_frame
 from explorekit.query.requests import Request
-from explorekit.query.results import id_values, to_frame
+from explorekit.query.results import id_values, to_frame, with_order_values
 from explorekit.scoring.distances import exact_similarity
 
 RRF_K = 2  # Qdrant's default RRF constant (qdrant-client's DEFAULT_RANKING_CONSTANT_K)
@@ -68,6 +69,7 @@ class Answer:
     stages: list[tuple[Stage, np.ndarray, np.ndarray]] = field(default_factory=list)
     path: str = ""  # the top stage's path and reason, as for a single query
     reason: str = ""
+    order_values: list | None = None  # an order_by top stage's order values (result column)
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class _Runner:
         self.store, self.lookup = store, lookup
         self.stages: list[tuple[Stage, np.ndarray, np.ndarray]] = []
         self.last_plan: Prepared | None = None  # the top stage runs last: its plan, if it has one
+        self.order_values: list | None = None  # and the order values of an order_by stage
 
     def run(self, stage: Stage, scope: Scope) -> tuple[np.ndarray, np.ndarray]:
         excluded = self._example_ids(stage)
@@ -173,11 +176,13 @@ class _Runner:
         if stage.kind == "sample":
             chosen = rows[np.argsort(np.random.rand(len(rows)))][: stage.limit]
             return chosen, np.ones(len(chosen))
+        end = stage.limit + stage.offset
         if stage.kind == "order_by":
-            rows = order_rows(self.store, rows, **stage.spec)
+            rows, values = ordered_rows(self.store.payload, mask, stage.spec["order_by"], end)
+            self.order_values = values[stage.offset :]
         else:  # a query-less stage: a scroll in id order
-            rows = rows[id_order(self.store, rows)]
-        rows = rows[: stage.limit + stage.offset][stage.offset :]
+            rows = rows[id_order(self.store, rows)][:end]
+        rows = rows[stage.offset :]
         return rows, np.ones(len(rows))
 
     def _vector(
@@ -223,7 +228,8 @@ def run(store: Store, pipeline: Pipeline, lookup: Lookup) -> Answer:
     path, reason = (
         ("exact", f"{pipeline.top.kind} over prefetched candidates") if plan is None else (plan.path, plan.reason)
     )
-    return Answer(rows, scores, runner.stages, path, reason)
+    values = runner.order_values if pipeline.top.kind == "order_by" else None
+    return Answer(rows, scores, runner.stages, path, reason, values)
 
 
 def _after_merge(stage: Stage, rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -364,45 +370,11 @@ def id_order(store: Store, rows: np.ndarray) -> np.ndarray:
     return np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)
 
 
-def order_rows(store: Store, rows: np.ndarray, key: str, direction: str = "asc", start_from: Any = None) -> np.ndarray:
-    """``rows`` ordered by a payload key (Qdrant's order_by): one entry per value of a point,
-    points without a number or datetime left out, equal values in row order."""
-    path = parse_key(key, "order_by.key")
-    start = _order_value(start_from)
-    entries: list[tuple[float, int]] = []
-    for row in rows.tolist():
-        found: list = []
-        walk(store.payload.record(row), path, found)
-        for value in _flat(found):
-            ordered = _order_value(value)
-            if ordered is not None:
-                entries.append((ordered, row))
-    entries.sort(key=lambda e: e[0], reverse=direction == "desc")
-    out, seen = [], set()
-    for value, row in entries:
-        if start is not None and (value < start if direction == "asc" else value > start):
-            continue
-        if (value, row) not in seen:
-            seen.add((value, row))
-            out.append(row)
-    return np.array(out, dtype=np.int64)
-
-
 def _flat(values: list) -> list:
     out: list = []
     for value in values:
         out += value if isinstance(value, list) else [value]
     return out
-
-
-def _order_value(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, str):
-        return parse_datetime(value)
-    return None
 
 
 def group_values(store: Store, row: int, key: str) -> list | None:
@@ -441,6 +413,7 @@ def result_frame(store: Store, pipeline: Pipeline, answer: Answer) -> pd.DataFra
     (:class:`~explorekit.query.pipeline.StageFrames`); grouped queries get a ``group`` column."""
     if pipeline.groups is None:
         frame = to_frame(store, answer.rows, answer.scores, pipeline.with_payload, pipeline.with_vectors)
+        frame = with_order_values(frame, answer.order_values)
     else:
         spec = pipeline.groups
         found = group(store, answer.rows, answer.scores, spec.group_by, spec.group_size, spec.limit)
