@@ -9,6 +9,7 @@ or both refuse the query.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -20,7 +21,13 @@ from qdrant_client import QdrantClient, models
 from explorekit._support.errors import ExploreError, FilterError, RequestError
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
-from explorekit.engine.formula_eval import candidate_union, evaluate_formula, formula_order, score_formula
+from explorekit.engine.formula_eval import (
+    candidate_union,
+    evaluate_formula,
+    formula_order,
+    formula_terms,
+    score_formula,
+)
 from explorekit.query.formula_parse import parse_formula
 
 REL = 1e-5
@@ -38,6 +45,7 @@ def _point_payload(i: int) -> dict:
         "geo": {"location": {"lat": 48.0 + 0.1 * i, "lon": 11.0 + 0.2 * i}},
         "one": [0.25 * (i + 1)],
         "neg": -1.0 - i,
+        "flag": i % 2 == 0,
         "nested": {"v": (i * 7) % 11 - 5},
     }
     if i % 3 == 0:
@@ -48,6 +56,8 @@ def _point_payload(i: int) -> dict:
         p["nul"] = None
     if i % 4 == 0:
         del p["geo"]
+    if i % 3 == 1:
+        p["events"] = [{"kind": "view", "n": i}, {"kind": "buy" if i % 2 else "view", "n": 1}]
     return p
 
 
@@ -168,10 +178,25 @@ OPERATOR_CASES = {
     "max_two": {"max": [1.0, "price"]},
     "acosh": {"acosh": {"sum": ["price", 1]}},
     "condition_match": {"key": "tag", "match": {"any": ["h1", "h2"]}},
-    "condition_range": {"key": "price", "range": {"gte": 5}},
+    "condition_range": {"key": "price", "range": {"gte": 10}},
     "condition_filter": {"must": [{"key": "pop", "match": {"value": 2}}]},
-    "condition_has_id": {"has_id": [1, 3, 5, 7]},
+    "condition_has_id": {"has_id": [3, 9, 13, 21]},
     "condition_empty_filter": {},
+    "condition_is_empty": {"is_empty": {"key": "opt"}},
+    "condition_is_null": {"is_null": {"key": "nul"}},
+    "condition_values_count": {"key": "many", "values_count": {"gte": 2}},
+    "condition_text": {"key": "tag", "match": {"text": "H1"}},
+    "condition_min_should": {
+        "min_should": {
+            "conditions": [
+                {"key": "pop", "range": {"gt": 2}},
+                {"key": "tag", "match": {"value": "p"}},
+                {"has_id": [9]},
+            ],
+            "min_count": 2,
+        }
+    },
+    "condition_nested": {"nested": {"key": "events", "filter": {"must": [{"key": "kind", "match": {"value": "buy"}}]}}},
     "condition_datetime_range": {"key": "when", "range": {"gte": "2025-01-10T00:00:00z"}},
     "datetime": {"datetime": "2025-01-15T00:00:00Z"},
     "datetime_key": {"datetime_key": "when"},
@@ -229,6 +254,7 @@ def test_missing_payload_value_takes_the_default(world):
         ("many", {"many": 0}, "not one number"),  # [1, 2] is two values
         ("nul", {"nul": 0}, "not one number"),  # null is a value, not a missing one
         ("tag", None, "not one number"),
+        ("flag", None, "not one number"),  # true is not 1
         ("geo", None, "not one number"),
         ("opt", {"opt": "x"}, "the default for 'opt'"),
         ("opt", {"opt": []}, "the default for 'opt'"),
@@ -470,6 +496,42 @@ def test_docs_python_form_with_models(world):
     )
 
 
+_COORD = st.one_of(st.floats(-80, 80, allow_nan=False), st.integers(-80, 80))
+_POINT = st.fixed_dictionaries({"lat": _COORD, "lon": _COORD}, optional={"name": st.just("x")})
+_GEO_VALUE = st.one_of(
+    _POINT,
+    st.lists(_POINT, min_size=0, max_size=2),
+    st.lists(st.lists(_POINT, max_size=1), min_size=1, max_size=1),  # [[point]]: not a point
+    st.fixed_dictionaries({"lat": _COORD}),
+    st.fixed_dictionaries({"lat": _COORD, "lon": st.lists(_COORD, min_size=0, max_size=1)}),
+    st.sampled_from([None, 5, "x", True, {}]),
+)
+_GEO_PAYLOAD = st.one_of(
+    st.builds(lambda v: {"to": v}, _GEO_VALUE),
+    st.builds(lambda v: {"to": [{"deeper": v}]}, _GEO_VALUE),
+    st.just({}),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    payloads=st.lists(_GEO_PAYLOAD, min_size=1, max_size=5),
+    key=st.sampled_from(["to", "to[]", "to[0]", "to[].deeper", "to[0].deeper"]),
+    default=st.one_of(st.none(), _GEO_VALUE),
+)
+def test_random_geo_payloads_agree_with_local_mode(payloads, key, default):
+    """Geo points are read column-wise (key.lat/key.lon); local mode reads each point's object."""
+    client = QdrantClient(":memory:")
+    client.create_collection("f", vectors_config=models.VectorParams(size=2, distance=models.Distance.DOT))
+    client.upsert("f", [models.PointStruct(id=i, vector=[1.0, i], payload=p) for i, p in enumerate(payloads)])
+    prefetch = [models.Prefetch(query=[1.0, 0.0], limit=10)]
+    formula = {"geo_distance": {"origin": {"lat": 10.0, "lon": 20.0}, "to": key}}
+    defaults = {} if default is None else {key: default}
+    theirs = local(client, prefetch, formula, defaults)
+    mine = ours(client, Payload.from_records(payloads), IdIndex(range(len(payloads))), prefetch, formula, defaults)
+    assert_agree(mine, theirs, f"{payloads} {key} {default}")
+
+
 # ---------------------------------------------------------------- the harness's own parts
 def test_candidate_union_keeps_first_seen_order():
     rows, where = candidate_union([np.array([4, 2, 7]), np.array([7, 1, 4]), np.array([], dtype=np.int64)])
@@ -488,6 +550,32 @@ def test_error_names_the_node_and_the_point(world):
     f = parse_formula({"formula": {"sum": ["$score", {"div": {"left": 1, "right": "pop"}}]}})
     with pytest.raises(RequestError, match=r"formula\['sum'\]\[1\]\['div'\]: 1\.0/0\.0 .* point 5"):
         evaluate_formula(f, payload, ids, np.array([3, 5, 10]), [np.zeros(3)])
+
+
+def test_formula_terms_show_what_made_each_score(world):
+    _, payload, ids = world
+    tag = {"key": "tag", "match": {"any": ["h1", "h2"]}}
+    decay = {"exp_decay": {"x": {"datetime_key": "when"}, "target": {"datetime": "2025-01-10"}, "scale": 86400}}
+    body = {"formula": {"sum": ["$score", {"mult": [0.5, tag, {"ln": "pop"}]}, decay]}}
+    rows = np.array([1, 2, 3, 6, 8])  # tags p, li, h2, p, h2; pop 1, 2, 3, 1, 3
+    stage = [np.array([0.9, 0.8, 0.7, 0.6, 0.5])]
+    terms = formula_terms(body, payload, ids, rows, stage)
+    tag_label = '{"key":"tag","match":{"any":["h1","h2"]}}'
+    assert list(terms) == [
+        "$score",
+        f"mult(0.5, {tag_label}, ln(pop))",
+        "exp_decay(datetime_key(when), target=datetime(2025-01-10), scale=86400, midpoint=0.5)",
+        tag_label,
+        "pop",
+        "datetime_key(when)",
+        "score",
+    ]
+    np.testing.assert_array_equal(terms["score"], evaluate_formula(body, payload, ids, rows, stage))
+    np.testing.assert_allclose(sum(terms[k] for k in list(terms)[:3]), terms["score"], rtol=1e-6)
+    assert terms[tag_label].tolist() == [0.0, 0.0, 1.0, 0.0, 1.0]
+    # mult stops at the zero condition: pop is read only where the tag matched
+    assert np.isnan(terms["pop"][[0, 1, 3]]).all() and terms["pop"][[2, 4]].tolist() == [3.0, 3.0]
+    assert terms["$score"].tolist() == stage[0].tolist()
 
 
 # ---------------------------------------------------------------- bad input
@@ -514,6 +602,7 @@ BAD_INPUT = [
     ({"formula": "$score1"}, RequestError, ["not a score variable"]),
     ({"formula": "a..b"}, RequestError, ["not a valid key path"]),
     ({"formula": True}, RequestError, ["not a formula expression"]),
+    ({"formula": {"sum": [1, 10**400]}}, RequestError, ["formula['sum'][1]", "too large for a float"]),
     ({"formula": None}, RequestError, ["not a formula expression"]),
     ({"formula": {"key": "a", "match": {"value": [1]}}}, FilterError, ["a condition in the formula"]),
     ({"formula": 1, "defaults": {"$score[a]": 1}}, RequestError, ["not a score variable"]),
@@ -530,6 +619,35 @@ def test_bad_formula_is_refused_before_any_work(body, error, fragments):
         parse_formula(body)
     for fragment in fragments:
         assert fragment in str(info.value), str(info.value)
+
+
+def test_formula_body_is_json_whatever_mix_of_models_and_dicts():
+    point = models.GeoPoint(lat=1.0, lon=2.0)
+    mixed = {
+        "formula": {"sum": [models.NegExpression(neg="$score"), {"geo_distance": {"origin": point, "to": "g"}}]},
+        "defaults": {"g": point},
+    }
+    f = parse_formula(mixed)
+    assert json.loads(json.dumps(f.body)) == {
+        "formula": {"sum": [{"neg": "$score"}, {"geo_distance": {"origin": {"lon": 2.0, "lat": 1.0}, "to": "g"}}]},
+        "defaults": {"g": {"lon": 2.0, "lat": 1.0}},
+    }
+    assert models.FormulaQuery.model_validate(f.body)  # what the Qdrant backend sends
+
+
+def test_hostile_nesting_is_refused_without_recursion_errors():
+    deep: object = 1.0
+    for _ in range(100_000):
+        deep = {"neg": deep}
+    with pytest.raises(RequestError, match="nested more than 64 levels"):
+        parse_formula({"formula": deep})
+    listed: object = 1.0
+    for _ in range(100_000):
+        listed = [listed]
+    f = parse_formula({"formula": "a", "defaults": {"a": listed}})
+    payload, ids = Payload.from_records([{}]), IdIndex([0])
+    with pytest.raises(RequestError, match="the default for 'a'"):
+        evaluate_formula(f, payload, ids, np.array([0]), [np.zeros(1)])
 
 
 def test_deep_formula_is_refused():

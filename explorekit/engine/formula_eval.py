@@ -5,8 +5,8 @@ for. Qdrant evaluates a formula point by point and stops early in two places (``
 first zero factor, ``div`` when the left side is zero), so a later operand is never evaluated,
 and cannot fail, for those points. Here each node receives the positions still "live" and
 passes on only those, so the same points skip the same operands and exactly the errors Qdrant
-raises are raised (docs/qdrant-semantics.md, "Formulas"). Arithmetic is float64, the final
-score float32 (a score that does not fit is an error, as in Qdrant).
+raises are raised (docs/qdrant-semantics.md, "Score-boosting formulas"). Arithmetic is
+float64, the final score float32 (a score that does not fit is an error, as in Qdrant).
 
 Entry points
 ------------
@@ -43,7 +43,6 @@ import numpy as np
 from explorekit._support.errors import RequestError, short_repr
 from explorekit.data.ids import IdIndex
 from explorekit.data.jsonpath import parse_datetime
-from explorekit.data.pathvalues import walk
 from explorekit.data.payload import Payload
 from explorekit.engine.formula_values import (
     BAD,
@@ -51,14 +50,22 @@ from explorekit.engine.formula_values import (
     OK,
     as_geo,
     default_value,
+    flat_values,
     geo_points,
     single_datetimes,
     single_numbers,
 )
 from explorekit.query.filters import filter_mask
-from explorekit.query.formula_parse import Formula, parse_formula
+from explorekit.query.formula_parse import Formula, describe, formula_nodes, parse_formula
 
-__all__ = ["evaluate_formula", "score_formula", "formula_order", "candidate_union", "EARTH_RADIUS_M"]
+__all__ = [
+    "EARTH_RADIUS_M",
+    "candidate_union",
+    "evaluate_formula",
+    "formula_order",
+    "formula_terms",
+    "score_formula",
+]
 
 #: Mean earth radius in metres (IUGG), Qdrant's haversine radius.
 EARTH_RADIUS_M = 6371008.8
@@ -72,6 +79,7 @@ class _Context:
     rows: np.ndarray
     scores: Sequence[np.ndarray]
     masks: dict[int, np.ndarray] = field(default_factory=dict)
+    trace: dict[int, np.ndarray] | None = None  # node id -> its values per candidate (formula_terms)
 
     def point(self, at: np.ndarray, bad: np.ndarray) -> tuple[Any, int]:
         """The id (or row) and row of the first candidate of ``at`` where ``bad`` holds."""
@@ -100,10 +108,8 @@ def _not_finite(ctx: _Context, node: tuple, at: np.ndarray, bad: np.ndarray, sho
     )
 
 
-def _values_at(ctx: _Context, row: int, path: tuple) -> Any:
-    found: list[Any] = []
-    walk(ctx.payload.record(row), path, found)
-    flat = [x for v in found for x in (v if type(v) is list else (v,))]
+def _shown(payload: Payload, row: int, path: tuple) -> Any:
+    flat = flat_values(payload, row, path)
     return flat[0] if len(flat) == 1 else flat
 
 
@@ -120,7 +126,7 @@ def _default_for(ctx: _Context, node: tuple, at: np.ndarray, status: np.ndarray,
         at,
         status == BAD,
         lambda pid, row, i: (
-            f"{node[1]}: point {pid!r} holds {short_repr(_values_at(ctx, row, path))} at {key!r}, not "
+            f"{node[1]}: point {pid!r} holds {short_repr(_shown(ctx.payload, row, path))} at {key!r}, not "
             f"{what}, so the query fails (Qdrant reads exactly one value; [x] counts as x). Fix the payload, "
             "or use another key."
         ),
@@ -154,12 +160,14 @@ def _read(ctx: _Context, node: tuple, at: np.ndarray, status: np.ndarray, value:
     return value if default is None else np.where(status == MISSING, default, value)
 
 
+_FLOAT_MAX = np.finfo(np.float64).max
 _DEFAULT_EXAMPLE = {"number": "0", "datetime": '"2025-01-01T00:00:00Z"', "geo": '{"lat": 0.0, "lon": 0.0}'}
 
 
 def _default_as(kind: str, value: Any) -> Any:
     if kind == "number":
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return float(value) if number and abs(value) <= _FLOAT_MAX else None
     if kind == "datetime":
         micros = parse_datetime(value) if isinstance(value, str) else None
         return None if micros is None else micros / 1e6
@@ -323,8 +331,12 @@ _OPS: dict[str, Callable[[_Context, tuple, np.ndarray], np.ndarray]] = {
 
 def _eval(ctx: _Context, node: tuple, at: np.ndarray) -> np.ndarray:
     if node[0] in ("const", "datetime"):
-        return np.full(len(at), node[2])
-    return _OPS[node[0]](ctx, node, at)
+        out = np.full(len(at), node[2])
+    else:
+        out = _OPS[node[0]](ctx, node, at)
+    if ctx.trace is not None and id(node) in ctx.trace:
+        ctx.trace[id(node)][at] = out
+    return out
 
 
 def evaluate_formula(
@@ -347,9 +359,19 @@ def evaluate_formula(
         value that is not one number, division by zero without ``by_zero_default``, a
         non-finite result (also after the cast to float32), as Qdrant fails the whole query.
     """
-    formula = parse_formula(formula)
+    return _evaluate(parse_formula(formula), payload, ids, rows, scores, None)
+
+
+def _evaluate(
+    formula: Formula,
+    payload: Payload,
+    ids: IdIndex | None,
+    rows: np.ndarray,
+    scores: Sequence[np.ndarray],
+    trace: dict[int, np.ndarray] | None,
+) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.int64)
-    ctx = _Context(formula, payload, ids, rows, scores)
+    ctx = _Context(formula, payload, ids, rows, scores, trace=trace)
     at = np.arange(len(rows))
     with np.errstate(all="ignore"):
         values = _eval(ctx, formula.root, at)
@@ -365,6 +387,54 @@ def evaluate_formula(
         ),
     )
     return out
+
+
+#: Nodes that read something about the point (shown by formula_terms).
+_INPUTS = ("score", "payload", "condition", "datetime_key", "geo")
+
+
+def formula_terms(
+    formula: Formula | Any,
+    payload: Payload,
+    ids: IdIndex | None,
+    rows: np.ndarray,
+    scores: Sequence[np.ndarray],
+) -> dict[str, np.ndarray]:
+    """What each candidate's formula score is made of, from the evaluation itself.
+
+    Keys are readable labels (:func:`~explorekit.query.formula_parse.describe`): first the
+    operands of the top-level operator (e.g. each term of a ``sum``), then every value the
+    formula reads (prefetch scores, payload numbers with defaults applied, conditions as 1/0,
+    datetimes as seconds, geo distances), then ``"score"`` (the float32 formula score). Values
+    are float64 per candidate, NaN where Qdrant does not evaluate that node for the point
+    (``mult`` stopped at a zero, ``div`` at a zero left side). Same arguments and errors as
+    :func:`evaluate_formula`.
+
+    >>> from explorekit.data.payload import Payload
+    >>> p = Payload.from_records([{"pop": 4}, {"pop": 0}])
+    >>> f = {"formula": {"sum": ["$score", {"mult": ["pop", {"ln": "pop"}]}]}}
+    >>> {k: v.round(3).tolist() for k, v in formula_terms(f, p, None, np.array([0, 1]), [np.array([0.5, 0.25])]).items()}
+    {'$score': [0.5, 0.25], 'mult(pop, ln(pop))': [5.545, 0.0], 'pop': [4.0, 0.0], 'score': [6.045, 0.25]}
+    """
+    formula = parse_formula(formula)
+    root = formula.root
+    top = _top_operands(root)
+    seen = {id(n) for n in top}
+    picked = top + [n for n in formula_nodes(root) if n[0] in _INPUTS and id(n) not in seen]
+    trace = {id(n): np.full(len(rows), np.nan) for n in picked}
+    final = _evaluate(formula, payload, ids, rows, scores, trace)
+    out: dict[str, np.ndarray] = {}
+    for node in picked:
+        label, values = describe(node), trace[id(node)]
+        out[label] = values if label not in out else np.where(np.isnan(out[label]), values, out[label])
+    out["score"] = final.astype(np.float64)
+    return out
+
+
+def _top_operands(root: tuple) -> list[tuple]:
+    if root[0] in ("mult", "sum", "max", "min"):
+        return list(root[2])
+    return []
 
 
 def candidate_union(prefetch_rows: Sequence[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:

@@ -1,12 +1,15 @@
 """The one value a formula reads at a payload key, for many points at once.
 
-Qdrant's rule (docs/qdrant-semantics.md, "Formulas"): the values at the key path are collected
-with a selected array flattened one level; no value means the formula's default for the key
-is used; exactly one value is that value (so ``[0.2]`` reads as ``0.2``); anything else (two
-values, ``null``, a value of the wrong type) is an error. Defaults follow the same rule.
+Qdrant's rule (docs/qdrant-semantics.md, "Score-boosting formulas"): the values at the key
+path are collected with a selected array flattened one level; no value means the formula's
+default for the key is used; exactly one value is that value (so ``[0.2]`` reads as ``0.2``);
+anything else (two values, ``null``, a value of the wrong type) is an error. Defaults follow
+the same rule.
 
 Numbers and datetime strings are read for every row at once from the payload's typed columns
-(:meth:`Payload.values`) and cached on the payload; geo points (objects) are read per point.
+(:meth:`Payload.values`) and cached on the payload (built once over every point, as filters
+do). Geo points (objects) are read per candidate instead: about 25 us a point, where a
+column-wise read (nine key paths) costs about 2 s once on 100k points.
 
 Examples
 --------
@@ -28,7 +31,17 @@ from explorekit.data.jsonpath import parse_datetime
 from explorekit.data.pathvalues import Group, PathValues, walk
 from explorekit.data.payload import Payload
 
-__all__ = ["OK", "MISSING", "BAD", "Single", "single_numbers", "single_datetimes", "geo_points", "default_value"]
+__all__ = [
+    "OK",
+    "MISSING",
+    "BAD",
+    "Single",
+    "single_numbers",
+    "single_datetimes",
+    "geo_points",
+    "flat_values",
+    "default_value",
+]
 
 #: Status of a point's value at a key: one usable value, none (use the default), unusable.
 OK, MISSING, BAD = 0, 1, 2
@@ -118,12 +131,27 @@ def default_value(value: Any) -> tuple[int, Any]:
 
 
 def as_geo(value: Any) -> tuple[float, float] | None:
-    """``(lon, lat)`` of a ``{"lat": .., "lon": ..}`` object (other keys ignored), else None."""
+    """``(lon, lat)`` of a ``{"lat": .., "lon": ..}`` object (other keys ignored), else None.
+
+    >>> as_geo({"lat": 1, "lon": 2.5, "name": "x"}), as_geo({"lat": [1], "lon": 2}), as_geo([1, 2])
+    ((2.5, 1.0), None, None)
+    """
     if type(value) is not dict:
         return None
     lon, lat = value.get("lon"), value.get("lat")
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lon, lat))
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e308 for v in (lon, lat))
     return (float(lon), float(lat)) if numbers else None
+
+
+def flat_values(payload: Payload, row: int, path: tuple) -> list:
+    """The values at ``path`` in one point's payload, a selected array flattened one level.
+
+    >>> flat_values(Payload.from_records([{"a": [{"b": [1, 2]}, {"b": 3}]}]), 0, ("a", None, "b"))
+    [1, 2, 3]
+    """
+    found: list[Any] = []
+    walk(payload.record(row), path, found)
+    return [x for v in found for x in (v if type(v) is list else (v,))]
 
 
 def geo_points(payload: Payload, path: tuple, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,11 +159,8 @@ def geo_points(payload: Payload, path: tuple, rows: np.ndarray) -> tuple[np.ndar
     m = len(rows)
     status = np.full(m, BAD, dtype=np.int8)
     lon, lat = np.full(m, np.nan), np.full(m, np.nan)
-    found: list[Any] = []
     for i, row in enumerate(rows.tolist()):
-        found.clear()
-        walk(payload.record(row), path, found)
-        flat = [x for v in found for x in (v if type(v) is list else (v,))]
+        flat = flat_values(payload, row, path)
         if not flat:
             status[i] = MISSING
             continue

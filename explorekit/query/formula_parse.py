@@ -29,7 +29,7 @@ JSON value (a number, a datetime string, a ``{lat, lon}`` object), ``"$score"`` 
 
 Nodes are tuples whose second item is the node's place in the formula:
 ``("const", where, value)``, ``("score", where, i)``, ``("payload", where, key, path)``,
-``("condition", where, filter_dict)``, ``("datetime", where, seconds)``,
+``("condition", where, filter_dict)``, ``("datetime", where, seconds, text)``,
 ``("datetime_key", where, key, path)``, ``("geo", where, lon, lat, key, path)``,
 ``(op, where, [nodes])`` for ``mult sum max min``, ``(op, where, node)`` for the one-argument
 operators, ``("div", where, left, right, by_zero_default)``, ``("pow", where, base,
@@ -47,6 +47,7 @@ Examples
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +56,7 @@ from explorekit._support.errors import FilterError, RequestError, short_repr, un
 from explorekit.data.jsonpath import parse_datetime, parse_key
 from explorekit.query.filter_parse import MAX_DEPTH, parse_filter
 
-__all__ = ["OPERATORS", "Formula", "formula_nodes", "parse_formula", "parse_variable"]
+__all__ = ["OPERATORS", "Formula", "describe", "formula_nodes", "parse_formula", "parse_variable"]
 
 _NARY = ("mult", "sum", "max", "min")
 _UNARY = ("neg", "abs", "sqrt", "exp", "log10", "ln", "acosh")
@@ -67,7 +68,6 @@ _CONDITION_KEYS = frozenset(
     ("key", "match", "range", "values_count", "is_empty", "is_null", "has_id", "nested", "has_vector")
     + ("must", "should", "must_not", "min_should", "slice", "geo_bounding_box", "geo_radius", "geo_polygon")
 )
-_DECAY_KEYS = ("x", "target", "scale", "midpoint")
 _DEFAULT_SCALE, _DEFAULT_MIDPOINT = 1.0, 0.5
 _EXAMPLE = '{"formula": {"sum": ["$score", {"mult": [0.5, "popularity"]}]}, "defaults": {"popularity": 0}}'
 
@@ -90,14 +90,33 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _as_float(value: int | float, where: str) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise RequestError(
+            f"{where}: the integer {short_repr(value)} is too large for a float (above about 1.8e308). "
+            "Give a smaller number."
+        ) from None
+
+
 def _dump(value: Any) -> Any:
-    """A qdrant-client model (anywhere inside ``value``) as its JSON form; the rest unchanged."""
+    """A qdrant-client model as its JSON form; anything else unchanged (one level, no recursion)."""
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return value
+
+
+def _to_json(value: Any) -> Any:
+    """``value`` with every qdrant-client model inside replaced by its JSON form.
+
+    Called on a formula only after it parsed, so its nesting is bounded (``MAX_DEPTH``).
+    """
+    value = _dump(value)
     if isinstance(value, Mapping):
-        return {k: _dump(v) for k, v in value.items()}
+        return {k: _to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_dump(v) for v in value]
+        return [_to_json(v) for v in value]
     return value
 
 
@@ -141,8 +160,9 @@ class _Parser:
             self.depth -= 1
 
     def _expression(self, value: Any, where: str) -> tuple:
+        value = _dump(value)
         if _is_number(value):
-            return ("const", where, float(value))
+            return ("const", where, _as_float(value, where))
         if isinstance(value, str):
             var = parse_variable(value, where)
             if isinstance(var, int):
@@ -187,6 +207,7 @@ class _Parser:
         return ("condition", where, cond)
 
     def operands(self, op: str, value: Any, where: str) -> list[tuple]:
+        value = _dump(value)
         if not isinstance(value, (list, tuple)):
             raise RequestError(
                 f"{where}: {short_repr(value)} is not a list. {op!r} takes a list of expressions, "
@@ -197,6 +218,7 @@ class _Parser:
         return [self.expression(v, f"{where}[{i}]") for i, v in enumerate(value)]
 
     def params(self, op: str, value: Any, where: str, required: tuple, optional: tuple = ()) -> dict:
+        value = _dump(value)
         if not isinstance(value, Mapping):
             raise RequestError(
                 f"{where}: {short_repr(value)} is not an object. {op!r} takes "
@@ -219,7 +241,7 @@ class _Parser:
             raise RequestError(
                 f"{where}: {short_repr(value)} is not a number. Give a number, e.g. 1.0, or leave it out."
             )
-        return float(value)
+        return _as_float(value, where)
 
     def key(self, value: Any, where: str) -> tuple:
         if not isinstance(value, str):
@@ -260,11 +282,11 @@ class _Parser:
                     f"{where}: {short_repr(value)} is not a datetime Qdrant reads. Use RFC 3339, e.g. "
                     '"2025-01-31T12:00:00Z", "2025-01-31 12:00:00+01:00" or "2025-01-31".'
                 )
-            return ("datetime", where, micros / 1e6)
+            return ("datetime", where, micros / 1e6, value)
         if op == "datetime_key":
             return ("datetime_key", where, value, self.key(value, where))
         p = self.params(op, value, where, ("origin", "to"))
-        origin = p["origin"]
+        origin = _dump(p["origin"])
         ok = isinstance(origin, Mapping) and set(origin) == {"lat", "lon"} and all(map(_is_number, origin.values()))
         if not ok:
             raise RequestError(
@@ -272,7 +294,8 @@ class _Parser:
                 '{"lat": 52.5, "lon": 13.4} (degrees, both numbers).'
             )
         key = self.key(p["to"], f"{where}['to']")
-        return ("geo", where, float(origin["lon"]), float(origin["lat"]), p["to"], key)
+        lon, lat = (_as_float(origin[k], f"{where}['origin'][{k!r}]") for k in ("lon", "lat"))
+        return ("geo", where, lon, lat, p["to"], key)
 
     def decay(self, kind: str, p: dict, where: str) -> tuple:
         x = self.expression(p["x"], f"{where}['x']")
@@ -320,7 +343,7 @@ def _parse_defaults(defaults: Any) -> tuple[dict[int, float], dict[str, Any]]:
                 raise RequestError(
                     f"defaults[{key!r}]: {short_repr(value)} is not a number. A score default is a number, e.g. 0.0."
                 )
-            scores[int(index)] = float(value)
+            scores[int(index)] = _as_float(value, f"defaults[{key!r}]")
         else:
             payload[key] = _dump(value)
     return scores, payload
@@ -368,12 +391,9 @@ def parse_formula(query: Any, defaults: Any = None) -> Formula:
     extra_scores, extra_payload = _parse_defaults(_dump(defaults))
     scores.update(extra_scores)
     payload.update(extra_payload)
-    merged = {**(body.get("defaults") or {}), **(_dump(defaults) or {})}
-    try:
-        root = _Parser().expression(body["formula"], "formula")
-    except RecursionError:  # pragma: no cover - MAX_DEPTH stops long before
-        raise RequestError("formula: nested too deeply. Flatten the formula.") from None
-    return Formula(root, scores, payload, {"formula": body["formula"], "defaults": merged})
+    merged = {k: _dump(v) for k, v in {**(body.get("defaults") or {}), **(_dump(defaults) or {})}.items()}
+    root = _Parser().expression(body["formula"], "formula")
+    return Formula(root, scores, payload, {"formula": _to_json(body["formula"]), "defaults": merged})
 
 
 def formula_nodes(node: tuple) -> list[tuple]:
@@ -386,6 +406,42 @@ def formula_nodes(node: tuple) -> list[tuple]:
     for child in _children(node):
         out.extend(formula_nodes(child))
     return out
+
+
+def describe(node: tuple, width: int | None = None) -> str:
+    """A readable text of a node, the label of a formula term; cut to ``width`` characters if given.
+
+    >>> f = parse_formula({"formula": {"sum": ["$score", {"mult": [0.5, {"key": "tag", "match": {"value": "h1"}}]}]}})
+    >>> describe(f.root)
+    'sum($score, mult(0.5, {"key":"tag","match":{"value":"h1"}}))'
+    >>> describe(parse_formula({"formula": {"exp_decay": {"x": {"datetime_key": "t"}, "scale": 86400}}}).root)
+    'exp_decay(datetime_key(t), target=0, scale=86400, midpoint=0.5)'
+    """
+    text = _text(node)
+    return text if width is None or len(text) <= width else text[: width - 3] + "..."
+
+
+def _text(node: tuple) -> str:
+    tag = node[0]
+    if tag == "const":
+        return f"{node[2]:g}"
+    if tag == "score":
+        return "$score" if node[2] == 0 else f"$score[{node[2]}]"
+    if tag == "payload":
+        return node[2]
+    if tag == "condition":
+        return json.dumps(node[2], separators=(",", ":"), default=str)
+    if tag == "datetime":
+        return f"datetime({node[3]})"
+    if tag == "datetime_key":
+        return f"datetime_key({node[2]})"
+    if tag == "geo":
+        return f"geo_distance(({node[3]:g}, {node[2]:g}) to {node[4]})"
+    if tag == "decay":
+        _, _, kind, x, target, scale, midpoint = node
+        target_text = "0" if target is None else _text(target)
+        return f"{kind}_decay({_text(x)}, target={target_text}, scale={scale:g}, midpoint={midpoint:g})"
+    return f"{tag}({', '.join(_text(child) for child in _children(node))})"
 
 
 def _children(node: tuple) -> Sequence[tuple]:
