@@ -181,6 +181,15 @@ def test_formula_over_prefetches(formula):
     )
 
 
+def test_a_formula_stage_frame_shows_what_each_score_is_made_of():
+    got = COL.query({"prefetch": WIDE, "query": FORMULAS[0], "limit": 5})
+    stage = got.attrs["stages"][-1]
+    assert list(stage.columns[:3]) == ["id", "score", "rank"] and "n" in stage.columns
+    n = dict(zip(COL.payload.index, COL.payload["n"]))
+    assert stage["n"].tolist() == [n[i] for i in stage["id"]]
+    assert np.allclose(stage["$score"] + 0.1 * stage["n"], stage["score"], rtol=1e-6)
+
+
 def test_formula_threshold_and_offset():
     same({"prefetch": WIDE, "query": FORMULAS[0], "limit": 6, "offset": 3, "score_threshold": 0.1})
 

@@ -46,7 +46,7 @@ from explorekit.data.pathvalues import walk
 from explorekit.data.store import Store
 from explorekit.engine import planner
 from explorekit.engine.exact import finish, rescore
-from explorekit.engine.formula_eval import formula_order, score_formula
+from explorekit.engine.formula_eval import candidate_union, formula_order, formula_terms
 from explorekit.engine.prepare import Prepared, prepare
 from explorekit.query.filters import filter_mask, to_filter_dict
 from explorekit.query.order import ordered_rows
@@ -70,6 +70,7 @@ class Answer:
     path: str = ""  # the top stage's path and reason, as for a single query
     reason: str = ""
     order_values: list | None = None  # an order_by top stage's order values (result column)
+    terms: dict = field(default_factory=dict)  # stage path -> (rows, {term label: values}) of formulas
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class _Runner:
         self.stages: list[tuple[Stage, np.ndarray, np.ndarray]] = []
         self.last_plan: Prepared | None = None  # the top stage runs last: its plan, if it has one
         self.order_values: list | None = None  # and the order values of an order_by stage
+        self.terms: dict[str, tuple[np.ndarray, dict]] = {}  # formula stages: what the scores are made of
 
     def run(self, stage: Stage, scope: Scope) -> tuple[np.ndarray, np.ndarray]:
         excluded = self._example_ids(stage)
@@ -214,10 +216,18 @@ class _Runner:
         return rrf(sources, RRF_K if spec["k"] is None else spec["k"], spec["weights"])
 
     def _formula(self, stage: Stage, sources: list) -> tuple[np.ndarray, np.ndarray]:
-        """Formula scores of every candidate (:mod:`explorekit.engine.formula_eval`), best first."""
-        rows, scores = score_formula(stage.spec["formula"], self.store.payload, self.store.ids, sources)
-        order = formula_order(scores)
-        return rows[order], np.asarray(scores, dtype=np.float64)[order]
+        """Formula scores of every candidate (:mod:`explorekit.engine.formula_eval`), best first;
+        what each score is made of (``formula_terms``) is kept for the stage's frame."""
+        rows, where = candidate_union([r for r, _ in sources])
+        aligned = []
+        for (_, scores), positions in zip(sources, where):
+            column = np.full(len(rows), np.nan)
+            column[positions] = scores
+            aligned.append(column)
+        terms = formula_terms(stage.spec["formula"], self.store.payload, self.store.ids, rows, aligned)
+        order = formula_order(terms["score"])
+        self.terms[stage.path] = (rows[order], {k: v[order] for k, v in terms.items() if k != "score"})
+        return rows[order], terms["score"][order]
 
 
 def run(store: Store, pipeline: Pipeline, lookup: Lookup) -> Answer:
@@ -229,7 +239,7 @@ def run(store: Store, pipeline: Pipeline, lookup: Lookup) -> Answer:
         ("exact", f"{pipeline.top.kind} over prefetched candidates") if plan is None else (plan.path, plan.reason)
     )
     values = runner.order_values if pipeline.top.kind == "order_by" else None
-    return Answer(rows, scores, runner.stages, path, reason, values)
+    return Answer(rows, scores, runner.stages, path, reason, values, runner.terms)
 
 
 def _after_merge(stage: Stage, rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -430,9 +440,20 @@ def result_frame(store: Store, pipeline: Pipeline, answer: Answer) -> pd.DataFra
         frame.insert(0, "group", labels)
     frame.attrs["query"] = dict(pipeline.body)
     frame.attrs["path"], frame.attrs["reason"] = answer.path, answer.reason
-    frame.attrs["stages"] = StageFrames(
-        stage_frame(stage, id_values(store, rows), scores) for stage, rows, scores in answer.stages
-    )
+    frame.attrs["stages"] = StageFrames(_stage_frame(store, answer, *found) for found in answer.stages)
+    return frame
+
+
+def _stage_frame(store: Store, answer: Answer, stage: Stage, rows: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    """One stage's frame; a formula stage's also holds what each score is made of, one column per
+    term (``formula_terms``: the top-level operands, then every value the formula reads)."""
+    frame = stage_frame(stage, id_values(store, rows), scores)
+    if stage.path in answer.terms:
+        ordered, terms = answer.terms[stage.path]
+        where = dict(zip(ordered.tolist(), range(len(ordered))))
+        positions = np.array([where[r] for r in rows.tolist()], dtype=np.int64)
+        for label, values in terms.items():
+            frame[label if label not in frame.columns else f"term {label}"] = values[positions]
     return frame
 
 
