@@ -396,6 +396,12 @@ def test_keyword_form_and_models():
         {"prefetch": [{"query": vec("cos", 1), "using": "cos", "limit": 40}], "query": {"fusion": "dbsf"}, "limit": 5}
     )
     assert kw["id"].tolist() == body["id"].tolist()
+    flt = {"must": [{"key": "tag", "match": {"value": "a"}}]}
+    named = COL.query(prefetch=WIDE, query={"fusion": "rrf"}, query_filter=models.Filter(**flt), limit=5)
+    assert (
+        named["id"].tolist()
+        == COL.query({"prefetch": WIDE, "query": {"fusion": "rrf"}, "filter": flt, "limit": 5})["id"].tolist()
+    )
 
 
 def test_batch_with_stages():
