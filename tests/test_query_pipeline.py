@@ -386,6 +386,15 @@ def test_payload_vectors_and_attrs():
     assert len(pd.concat([got, got])) == 6  # frames holding stages still concatenate
 
 
+@pytest.mark.parametrize("selector", [{"exclude": ["tag", "arr"]}, ["tag", "x"], None, False])
+def test_payload_selectors_on_both_backends(selector):
+    body = {"prefetch": WIDE, "query": {"fusion": "rrf"}, "limit": 3, "with_payload": selector}
+    mine, theirs = COL.query(body), REMOTE.query(body)
+    assert list(mine.columns) == list(theirs.columns) and mine["id"].tolist() == theirs["id"].tolist()
+    grouped = {**body, "group_by": "tag", "limit": 2}
+    assert list(COL.query(grouped).columns) == list(REMOTE.query(grouped).columns)
+
+
 def test_keyword_form_and_models():
     kw = COL.query(
         prefetch=[models.Prefetch(query=vec("cos", 1), using="cos", limit=40)],
