@@ -392,7 +392,11 @@ def test_payload_selectors_on_both_backends(selector):
     mine, theirs = COL.query(body), REMOTE.query(body)
     assert list(mine.columns) == list(theirs.columns) and mine["id"].tolist() == theirs["id"].tolist()
     grouped = {**body, "group_by": "tag", "limit": 2}
-    assert list(COL.query(grouped).columns) == list(REMOTE.query(grouped).columns)
+    mine, theirs = COL.query(grouped), REMOTE.query(grouped)
+    assert list(mine.columns) == list(theirs.columns)
+    for a, b in zip(mine.attrs["stages"], theirs.attrs["stages"], strict=True):  # every stage asked for all points
+        assert a.attrs["limit"] == b.attrs["limit"] == len(COL)
+        assert_same(ids_scores(b), ids_scores(a), limit=len(COL))
 
 
 def test_keyword_form_and_models():

@@ -90,11 +90,13 @@ class Stage:
         return [*out, self]
 
     def with_limits(self, limit: int) -> Stage:
-        """This subtree with every prefetch limit set to ``limit`` (as query_points_groups does)."""
-        children = tuple(c.with_limits(limit)._limited(limit) for c in self.prefetch)
+        """This subtree with every prefetch limit set to ``limit`` (as query_points_groups does;
+        :meth:`with_limit` sets this stage's own)."""
+        children = tuple(c.with_limits(limit).with_limit(limit) for c in self.prefetch)
         return replace(self, prefetch=children)
 
-    def _limited(self, limit: int) -> Stage:
+    def with_limit(self, limit: int) -> Stage:
+        """This stage asking for ``limit`` points (an MMR stage keeps its ``candidates_limit``)."""
         request = self.request
         if request is not None and not (self.kind == "mmr" and self.spec["candidates_limit"] is not None):
             request = request.replace(limit=limit)
