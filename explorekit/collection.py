@@ -37,7 +37,7 @@ from explorekit._support.validation import as_matrix, check_count, check_name
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
 from explorekit.data.store import Store, VectorSpace
-from explorekit.engine import overview, planner
+from explorekit.engine import overview, planner, stages
 from explorekit.engine.prepare import Prepared, prepare
 from explorekit.index import build_index
 from explorekit.quantization import make_quantizer
@@ -45,6 +45,7 @@ from explorekit.query.filters import filter_mask
 from explorekit.query.methods import QueryMethods
 from explorekit.query.order import OrderBy, ordered_rows, parse_order_by
 from explorekit.query.overview import OverviewRequest
+from explorekit.query.pipeline import Pipeline
 from explorekit.query.requests import Request, parse_selectors
 from explorekit.query.results import id_series, to_frame, with_order_values
 from explorekit.scoring.distances import normalize_distance, preprocess
@@ -394,6 +395,18 @@ class Collection(QueryMethods):
         with self._lock:
             store = self._store
         return overview.answer(store, request)  # a store never changes once swapped in
+
+    def _run_pipelines(self, pipelines: list[Pipeline]) -> list[pd.DataFrame]:
+        """Multi-stage queries (see :mod:`explorekit.engine.stages`), on one state of the store."""
+        with self._lock:
+            store = self._store
+            frames = []
+            for pipeline in pipelines:
+                run = stages.run if pipeline.groups is None else stages.run_grouped
+                with blas_threads(work=len(store) * max((s.dim for s in store.spaces.values()), default=0)):
+                    answer = run(store, pipeline, self._lookup_store)
+                frames.append(stages.result_frame(store, pipeline, answer))
+        return frames
 
     # ------------------------------------------------------------------ changes
     def upsert(self, ids: Sequence[Any], vectors: Any, payload: Any = None) -> "Collection":

@@ -53,6 +53,7 @@ from explorekit.backends._queries import (
     finish_empty_context,
     outgoing,
     payload_selector,
+    run_pipeline,
     to_filter,
     to_frame,
     vector_selector,
@@ -63,6 +64,7 @@ from explorekit.data.store import resolve_vector_name
 from explorekit.query.methods import QueryMethods
 from explorekit.query.order import parse_order_by
 from explorekit.query.overview import OverviewRequest
+from explorekit.query.pipeline import Pipeline
 from explorekit.query.requests import PayloadSelector, Request, parse_examples, parse_selectors
 from explorekit.query.results import payload_plan, with_order_values
 
@@ -500,6 +502,10 @@ class QdrantCollection(QueryMethods):
 
     def _overview(self, request: OverviewRequest) -> Any:
         return _overview.answer(self, request)
+
+    def _run_pipelines(self, pipelines: list[Pipeline]) -> list[pd.DataFrame]:
+        """Multi-stage queries, each sent as one Query API request (see ``_queries.run_pipeline``)."""
+        return [run_pipeline(self, pipeline) for pipeline in pipelines]
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
         outs = [outgoing(self, r) for r in requests]  # every check before any call

@@ -214,11 +214,22 @@ def _parse_single(body: Mapping[str, Any], endpoint: str) -> Request:
     return _parse_query(body, kwargs)
 
 
+def query_request(query: Any, kwargs: dict[str, Any]) -> Request:
+    """The Request of one vector query (``nearest``, ``recommend``, ``discover``, ``context``, a
+    vector or an id) with the other arguments in ``kwargs``; the stages of a multi-stage query
+    (:mod:`explorekit.query.pipeline`) are built with it.
+
+    >>> query_request({"nearest": [1.0, 0.0]}, {"limit": 3}).limit
+    3
+    """
+    return _parse_query({"query": query}, dict(kwargs))
+
+
 def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
     if body.get("prefetch"):
         raise RequestError(
-            "prefetch: multi-stage queries (prefetch) are not supported by explorekit; "
-            "run the stages as separate calls."
+            "prefetch: a multi-stage query (prefetch) is answered by col.query(body) as a whole; "
+            "it cannot be one request of a search/recommend/discover batch."
         )
     query = body.get("query")
     if query is None:  # Qdrant's scroll form: filter, offset, limit; points in id order
