@@ -37,12 +37,13 @@ from explorekit._support.validation import as_matrix, check_count, check_name
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
 from explorekit.data.store import Store, VectorSpace
-from explorekit.engine import planner
+from explorekit.engine import overview, planner
 from explorekit.engine.prepare import Prepared, prepare
 from explorekit.index import build_index
 from explorekit.quantization import make_quantizer
 from explorekit.query.filters import filter_mask
 from explorekit.query.methods import QueryMethods
+from explorekit.query.overview import OverviewRequest
 from explorekit.query.requests import Request, parse_selectors
 from explorekit.query.results import id_series, to_frame
 from explorekit.scoring.distances import normalize_distance, preprocess
@@ -367,6 +368,11 @@ class Collection(QueryMethods):
                 frame.attrs["reason"] = plan.reason
                 frames.append(frame)
         return frames
+
+    def _overview(self, request: OverviewRequest) -> Any:
+        with self._lock:
+            store = self._store
+        return overview.answer(store, request)  # a store never changes once swapped in
 
     # ------------------------------------------------------------------ changes
     def upsert(self, ids: Sequence[Any], vectors: Any, payload: Any = None) -> "Collection":

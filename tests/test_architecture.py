@@ -31,6 +31,7 @@ LAZY_OK = (
     "torch",
     "sentence_transformers",
     "sklearn",
+    "scipy",  # scipy.sparse: the offsets answer of the distance matrix only
 )
 PRIVATE = {"_ids", "_spaces", "_payload", "_store", "_space", "_lock", "_run", "_apply", "_assemble"}
 

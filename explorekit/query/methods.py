@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, RequestError, short_repr
+from explorekit.query.overview import FacetRequest, MatrixRequest, OverviewRequest, SampleRequest
 from explorekit.query.requests import Request
 from explorekit.query.rest import is_rest_body, parse_body
 
@@ -28,6 +29,10 @@ class QueryMethods:
     """search, recommend, discover, their batches and ``query(body)``, over ``self._run``."""
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _overview(self, request: OverviewRequest) -> Any:  # pragma: no cover - abstract
+        """The answer to a distance-matrix, facet or sample request (local or on the server)."""
         raise NotImplementedError
 
     def answer(self, requests: list[Request]) -> list[pd.DataFrame]:
@@ -188,8 +193,71 @@ class QueryMethods:
         (``{"searches": [...]}``) returns a list of DataFrames.
         """
         requests, batch = parse_body(body, endpoint)
+        if not batch and isinstance(requests[0], (MatrixRequest, FacetRequest, SampleRequest)):
+            return self._overview(requests[0])
         results = self._run(requests)
         return results if batch else results[0]
+
+    # ------------------------------------------------------------------ the whole collection
+    def distance_matrix(
+        self,
+        sample: int = 10,
+        limit: int = 3,
+        filter: Any = None,
+        using: str | None = None,
+        format: str = "pairs",
+        seed: Any = None,
+    ) -> Any:
+        """Qdrant's Distance Matrix: ``sample`` random points (after ``filter``), each with its
+        ``limit`` nearest among the sample (never itself).
+
+        The sampled points come in id order, each with its neighbours best first; scores are
+        similarities for cosine and dot, distances for euclid and manhattan (as a search shows
+        them). Fewer than two points passing the filter give an empty answer, as in Qdrant.
+        When ``sample`` is at least the number of passing points, the answer is deterministic.
+
+        ``format="pairs"``: a DataFrame ``a, b, score``. ``format="offsets"``: a
+        ``scipy.sparse.csr_matrix`` (row ``i``, column ``j`` index into ``ids``) and ``ids``.
+        ``seed`` makes the random sample repeatable.
+
+        >>> import explorekit as ek
+        >>> col = ek.Collection.from_arrays([[0.0], [1.0], [5.0]], distance="euclid")
+        >>> col.distance_matrix(limit=1).values.tolist()
+        [[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [2.0, 1.0, 4.0]]
+        """
+        return self._overview(MatrixRequest.build(sample, limit, filter, using, format, seed))
+
+    def facet(self, key: str, filter: Any = None, limit: int = 10, exact: bool = True) -> pd.DataFrame:
+        """Qdrant's Facet API: how many points (passing ``filter``) hold each value of ``key``.
+
+        A DataFrame ``value, count``, largest count first (ties: booleans, integers, then
+        strings, each ascending). Strings, integers and booleans are counted, each distinct
+        value once per point; floats, objects, null and missing keys are not.
+
+        >>> import explorekit as ek
+        >>> col = ek.Collection.from_arrays([[1.0], [2.0], [3.0]], payload=[{"t": ["a", "b"]}, {"t": "a"}, {}])
+        >>> col.facet("t").values.tolist()
+        [['a', 2], ['b', 1]]
+        """
+        return self._overview(FacetRequest.build(key, filter, limit, exact))
+
+    def sample(
+        self,
+        n: int = 10,
+        filter: Any = None,
+        seed: Any = None,
+        with_payload: Any = True,
+        with_vectors: Any = False,
+    ) -> pd.DataFrame:
+        """``n`` points drawn at random (without repeats) among those passing ``filter``, as a
+        DataFrame like :meth:`scroll`'s; Qdrant's ``{"query": {"sample": "random"}}``.
+
+        >>> import explorekit as ek
+        >>> col = ek.Collection.from_arrays([[1.0], [2.0], [3.0]])
+        >>> sorted(col.sample(5, seed=0)["id"].tolist())
+        [0, 1, 2]
+        """
+        return self._overview(SampleRequest.build(n, filter, seed, with_payload, with_vectors))
 
 
 def from_kwargs_or_body(kind: str, item: dict) -> Request:

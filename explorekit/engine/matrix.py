@@ -1,0 +1,142 @@
+"""Qdrant's Distance Matrix and random sampling, exactly: each sampled point's nearest among the sample.
+
+What Qdrant does for ``/points/search/matrix/pairs`` and ``/offsets`` (read from qdrant-client's
+local mode and the API reference), and what :func:`distance_matrix` does the same way:
+
+1. the filter is applied first; ``sample`` points are then drawn at random among those that
+   pass (all of them when no more pass);
+2. fewer than two points drawn: the answer is empty (Qdrant answers an empty matrix, not an
+   error);
+3. the sampled points are sorted by id (integers first, ascending, then string/UUID ids);
+4. for each, its ``limit`` nearest *among the other sampled points* (never itself), best first,
+   scored as a nearest search scores them: similarities for cosine and dot, distances for
+   euclid and manhattan.
+
+The search is exact: each block of sampled rows is one matrix product against the sample,
+the best ``2 limit + 16`` columns of each row are kept (:func:`~explorekit.scoring.topk.top_k_rows`),
+then rescored canonically (:func:`~explorekit.scoring.distances.exact_similarity`, the scores
+every query returns) and cut to ``limit`` with the tie rule of :func:`~explorekit.scoring.topk.top_k`
+(equal scores: the earlier-inserted point first).
+
+Examples
+--------
+>>> import numpy as np
+>>> from explorekit.data.ids import IdIndex
+>>> from explorekit.data.payload import Payload
+>>> from explorekit.data.store import Store, VectorSpace
+>>> space = VectorSpace("", "euclid", np.array([[0, 0], [1, 0], [5, 0]], np.float32))
+>>> store = Store(IdIndex([30, 10, 20]), {"": space}, Payload.empty(3))
+>>> m = distance_matrix(store, None, np.ones(3, bool), sample=10, limit=1)
+>>> m.rows.tolist(), m.neighbours.tolist(), m.scores.tolist()
+([1, 2, 0], [[2], [0], [0]], [[1.0], [4.0], [1.0]])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from explorekit.data.ids import IdIndex
+from explorekit.data.store import Store, VectorSpace
+from explorekit.engine.exact import _refine_width
+from explorekit.scoring.distances import display, exact_similarity, similarity
+from explorekit.scoring.topk import top_k, top_k_rows
+
+_BLOCK_FLOATS = 1 << 22  # scores per block (sampled rows x sample): 16 MB of float32
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """The sampled rows in id order and, per row, its neighbours (positions into ``rows``).
+
+    ``neighbours`` and ``scores`` are ``(len(rows), limit)``; ``counts[i]`` entries of row
+    ``i`` are valid (fewer than ``limit`` only when the sample is smaller than ``limit + 1``),
+    the rest are ``-1`` and NaN. Scores are shown as a nearest search shows them.
+    """
+
+    rows: np.ndarray
+    neighbours: np.ndarray
+    scores: np.ndarray
+    counts: np.ndarray
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(a, b, score)`` as positions into ``rows``: row by row, best first (Qdrant's order)."""
+        keep = np.arange(self.neighbours.shape[1])[None, :] < self.counts[:, None]
+        a = np.repeat(np.arange(len(self.rows)), self.counts)
+        return a, self.neighbours[keep], self.scores[keep]
+
+
+def sample_rows(mask: np.ndarray, n: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
+    """Up to ``n`` rows drawn at random, without repeats, among those ``mask`` lets through.
+
+    All passing rows (shuffled) when no more than ``n`` pass. ``seed`` makes the draw repeatable.
+
+    >>> sorted(sample_rows(np.array([True, False, True, True]), 5, seed=0).tolist())
+    [0, 2, 3]
+    """
+    passing = np.flatnonzero(mask)
+    rng = np.random.default_rng(seed)
+    if len(passing) <= n:
+        return rng.permutation(passing)
+    return rng.choice(passing, size=n, replace=False)
+
+
+def id_order(ids: IdIndex, rows: np.ndarray) -> np.ndarray:
+    """``rows`` sorted as Qdrant sorts point ids: integers ascending, then strings and UUIDs.
+
+    >>> id_order(IdIndex([5, "b", 2, "a"]), np.arange(4)).tolist()
+    [2, 0, 3, 1]
+    """
+    keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in ids.take(rows)]
+    return np.asarray(rows, dtype=np.int64)[np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)]
+
+
+def distance_matrix(
+    store: Store,
+    using: str | None,
+    mask: np.ndarray,
+    sample: int = 10,
+    limit: int = 3,
+    seed: int | np.random.Generator | None = None,
+) -> Matrix:
+    """Qdrant's distance matrix of ``store`` (see the module docstring for the rules)."""
+    space = store.space(using)
+    rows = sample_rows(mask, sample, seed)
+    if len(rows) < 2:
+        empty = np.empty((0, limit))
+        return Matrix(np.empty(0, np.int64), empty.astype(np.int64), empty.astype(np.float32), np.empty(0, np.int64))
+    rows = id_order(store.ids, rows)
+    neighbours, scores, counts = nearest_within(space, rows, limit)
+    return Matrix(rows, neighbours, scores, counts)
+
+
+def nearest_within(space: VectorSpace, rows: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of ``rows``, its ``limit`` nearest among the others: positions, shown scores, counts."""
+    n = len(rows)
+    vectors = np.ascontiguousarray(space.stored[rows])
+    width = min(_refine_width(limit), n - 1)
+    neighbours = np.full((n, limit), -1, dtype=np.int64)
+    scores = np.full((n, limit), np.nan, dtype=np.float32)
+    counts = np.zeros(n, dtype=np.int64)
+    block = max(1, _BLOCK_FLOATS // n)
+    for begin in range(0, n, block):
+        end = min(n, begin + block)
+        sims = similarity(vectors[begin:end], vectors, space.distance)
+        sims[np.arange(end - begin), np.arange(begin, end)] = -np.inf  # never its own neighbour
+        candidates, found = top_k_rows(sims, width, rows)
+        for i in range(end - begin):
+            chosen, best = _rescore(space, vectors, begin + i, candidates[i, : found[i]], rows, limit)
+            counts[begin + i] = len(chosen)
+            neighbours[begin + i, : len(chosen)] = chosen
+            scores[begin + i, : len(chosen)] = best
+    return neighbours, display(scores, space.distance), counts
+
+
+def _rescore(
+    space: VectorSpace, vectors: np.ndarray, position: int, candidates: np.ndarray, rows: np.ndarray, limit: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``limit`` of ``candidates`` by canonical score, ties by insertion order."""
+    canonical = exact_similarity(vectors[position : position + 1], vectors[candidates], space.distance)[0]
+    keep = top_k(canonical, limit, rows[candidates])
+    return candidates[keep], canonical[keep]

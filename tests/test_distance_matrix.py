@@ -1,0 +1,257 @@
+"""Qdrant's Distance Matrix API: ``col.distance_matrix`` against qdrant-client local mode.
+
+With ``sample`` at least the number of points passing the filter, the sample is every such point
+and the answer is deterministic: pairs and offsets must agree with local mode exactly on ids (in
+order; equal scores as sets) and to 1e-6 on scores, for every distance, named vectors and
+filters. Smaller samples are random: then the properties hold (every sampled id passes the filter,
+neighbours come from the sample, never the point itself, and each row's neighbours are its true
+best ``limit`` within the sample, checked against a brute force of the sample).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracle import assert_same
+from qdrant_client import QdrantClient, models
+
+import explorekit as ek
+from explorekit.scoring.distances import display, exact_similarity
+
+N = 48
+RNG = np.random.default_rng(20)
+DISTANCES = ("cosine", "dot", "euclid", "manhattan")
+VECTORS = {d: RNG.normal(size=(N, 6)).astype(np.float32) for d in DISTANCES}
+PAYLOAD = [{"tag": ["a", "b", "c"][i % 3], "n": i % 7, **({"odd": True} if i % 2 else {})} for i in range(N)]
+INT_IDS = [int(i) for i in RNG.permutation(1000)[:N]]
+UUID_IDS = [str(uuid.UUID(int=int(RNG.integers(1, 2**62)) * 7919)) for _ in range(N)]
+_QC = {
+    "cosine": models.Distance.COSINE,
+    "dot": models.Distance.DOT,
+    "euclid": models.Distance.EUCLID,
+    "manhattan": models.Distance.MANHATTAN,
+}
+FILTERS = [
+    None,
+    {"must": [{"key": "tag", "match": {"value": "a"}}]},
+    {"must": {"key": "n", "range": {"gte": 2}}, "must_not": [{"key": "tag", "match": {"value": "b"}}]},
+    {"should": [{"key": "odd", "match": {"value": True}}, {"key": "n", "match": {"value": 0}}]},
+]
+
+
+def _pair(ids: list, vectors: dict[str, np.ndarray], unnamed: bool = False):
+    """The same points in an explorekit collection and in local mode."""
+    distances = {name: name for name in vectors}
+    payload = PAYLOAD[: len(ids)]
+    client = QdrantClient(":memory:")
+    if unnamed:
+        (name,) = vectors
+        col = ek.Collection.from_arrays(vectors[name], ids=ids, payload=payload, distance=name)
+        config: Any = models.VectorParams(size=vectors[name].shape[1], distance=_QC[name])
+        point_vectors = [vectors[name][i].tolist() for i in range(len(ids))]
+    else:
+        col = ek.Collection.from_arrays(vectors, ids=ids, payload=payload, distance=distances)
+        config = {k: models.VectorParams(size=v.shape[1], distance=_QC[k]) for k, v in vectors.items()}
+        point_vectors = [{k: v[i].tolist() for k, v in vectors.items()} for i in range(len(ids))]
+    client.create_collection("c", vectors_config=config)
+    client.upsert(
+        "c", [models.PointStruct(id=pid, vector=v, payload=p) for pid, v, p in zip(ids, point_vectors, payload)]
+    )
+    return col, client
+
+
+NAMED_INT = _pair(INT_IDS, VECTORS)
+NAMED_UUID = _pair(UUID_IDS, VECTORS)
+
+
+def _local_filter(flt):
+    return None if flt is None else models.Filter(**flt)
+
+
+def _by_row(a: list, b: list, scores: list) -> dict[Any, list[tuple[Any, float]]]:
+    rows: dict[Any, list[tuple[Any, float]]] = {}
+    for x, y, s in zip(a, b, scores):
+        rows.setdefault(x, []).append((y, s))
+    return rows
+
+
+def assert_same_matrix(got: pd.DataFrame, want: models.SearchMatrixPairsResponse, limit: int) -> None:
+    want_a = [p.a for p in want.pairs]
+    assert list(dict.fromkeys(got["a"].tolist())) == list(dict.fromkeys(want_a)), "sampled ids or their order"
+    got_rows = _by_row(got["a"].tolist(), got["b"].tolist(), got["score"].tolist())
+    want_rows = _by_row(want_a, [p.b for p in want.pairs], [p.score for p in want.pairs])
+    for a, expected in want_rows.items():
+        assert_same(got_rows[a], expected, limit=limit, rel=1e-6, abs_=1e-6, label=f"neighbours of {a}")
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("distance", DISTANCES)
+@pytest.mark.parametrize("flt", FILTERS, ids=["none", "tag", "range-not", "should"])
+@pytest.mark.parametrize("which", ["int", "uuid"])
+def test_pairs_agree_with_local_mode(distance, flt, which):
+    col, client = NAMED_INT if which == "int" else NAMED_UUID
+    limit = 4
+    got = col.distance_matrix(sample=N, limit=limit, filter=flt, using=distance)
+    want = client.search_matrix_pairs("c", query_filter=_local_filter(flt), limit=limit, sample=N, using=distance)
+    assert list(got.columns) == ["a", "b", "score"]
+    assert len(got) == len(want.pairs)
+    assert_same_matrix(got, want, limit)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("distance", DISTANCES)
+@pytest.mark.parametrize("flt", FILTERS[:2], ids=["none", "tag"])
+def test_offsets_agree_with_local_mode(distance, flt):
+    col, client = NAMED_INT
+    matrix, ids = col.distance_matrix(sample=N + 10, limit=3, filter=flt, using=distance, format="offsets")
+    want = client.search_matrix_offsets("c", query_filter=_local_filter(flt), limit=3, sample=N + 10, using=distance)
+    assert isinstance(matrix, scipy.sparse.csr_matrix)
+    assert ids.tolist() == want.ids
+    assert matrix.shape == (len(ids), len(ids))
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    got = _by_row(rows.tolist(), [ids[j] for j in matrix.indices], matrix.data.tolist())
+    expected = _by_row(want.offsets_row, [want.ids[j] for j in want.offsets_col], want.scores)
+    assert set(got) == set(expected)
+    for row, pairs in expected.items():
+        assert_same(got[row], pairs, limit=3, rel=1e-6, abs_=1e-6, label=f"row {row}")
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_the_unnamed_vector(distance):
+    col, client = _pair(INT_IDS[:20], {distance: VECTORS[distance][:20]}, unnamed=True)
+    got = col.distance_matrix(sample=25, limit=2)
+    want = client.search_matrix_pairs("c", limit=2, sample=25)
+    assert_same_matrix(got, want, 2)
+
+
+@pytest.mark.oracle
+def test_ties_compare_as_sets():
+    vectors = np.repeat(RNG.normal(size=(6, 4)).astype(np.float32), 3, axis=0)  # each vector three times
+    col, client = _pair(list(range(18)), {"dot": vectors}, unnamed=True)
+    got = col.distance_matrix(sample=18, limit=2)
+    want = client.search_matrix_pairs("c", limit=2, sample=18)
+    assert_same_matrix(got, want, 2)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize(
+    "flt", [{"must": [{"key": "tag", "match": {"value": "zzz"}}]}, {"must": [{"has_id": [INT_IDS[0]]}]}]
+)
+def test_fewer_than_two_points_give_an_empty_answer(flt):
+    col, client = NAMED_INT
+    got = col.distance_matrix(sample=5, filter=flt, using="dot")
+    want = client.search_matrix_pairs("c", query_filter=models.Filter(**flt), sample=5, using="dot")
+    assert len(got) == len(want.pairs) == 0 and list(got.columns) == ["a", "b", "score"]
+    matrix, ids = col.distance_matrix(sample=5, filter=flt, using="dot", format="offsets")
+    assert matrix.shape == (0, 0) and len(ids) == 0
+
+
+@pytest.mark.parametrize(
+    "kw, fragment",
+    [
+        (dict(sample=1), "sample"),
+        (dict(sample=0), "sample"),
+        (dict(limit=0), "limit"),
+        (dict(limit=-1), "limit"),
+        (dict(sample=2.5), "sample"),
+        (dict(format="csr"), "format"),
+        (dict(using="nope"), "nope"),
+        (dict(seed=-1), "seed"),
+        (dict(filter={"must": [{"key": "tag"}]}), "tag"),
+    ],
+)
+def test_bad_input(kw, fragment):
+    col, _ = NAMED_INT
+    kw.setdefault("using", "dot")
+    with pytest.raises(ek.ExploreError, match=fragment):
+        col.distance_matrix(**kw)
+
+
+def _brute_best(col: ek.Collection, using: str, ids: list, a: Any, limit: int) -> tuple[list, np.ndarray]:
+    """The best ``limit`` of ``ids`` (other than ``a``) for ``a``: ids and shown scores."""
+    space = col.space(using)
+    rows = col.store.ids.rows(ids)
+    me = col.store.ids.row(a)
+    others = rows[rows != me]
+    sims = exact_similarity(space.stored[me : me + 1], space.stored[others], space.distance)[0]
+    order = np.argsort(-sims, kind="stable")[:limit]
+    return [col.store.ids.values[r] for r in others[order]], display(sims[order], space.distance)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    distance=st.sampled_from(DISTANCES),
+    sample=st.integers(2, 30),
+    limit=st.integers(1, 6),
+    flt=st.sampled_from(FILTERS),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_small_samples_keep_the_properties(distance, sample, limit, flt, seed):
+    col, _ = NAMED_INT
+    got = col.distance_matrix(sample=sample, limit=limit, filter=flt, using=distance, seed=seed)
+    passing = set(col.scroll(filter=flt, with_payload=False)["id"])
+    sampled = list(dict.fromkeys(got["a"].tolist()))
+    assert len(sampled) == min(sample, len(passing)) if len(passing) >= 2 else not sampled
+    assert set(sampled) <= passing, "every sampled id passes the filter"
+    assert set(got["b"]) <= set(sampled), "neighbours come from the sample"
+    assert not (got["a"] == got["b"]).any(), "never its own neighbour"
+    assert sampled == sorted(sampled), "sampled points in id order"
+    for a, rows in got.groupby("a", sort=False):
+        assert len(rows) == min(limit, len(sampled) - 1)
+        best_ids, best_scores = _brute_best(col, distance, sampled, a, limit)
+        np.testing.assert_allclose(np.sort(rows["score"].to_numpy()), np.sort(best_scores), rtol=1e-6, atol=1e-6)
+        if len(set(np.round(best_scores, 5))) == len(best_scores):  # no ties: the same ids in order
+            assert rows["b"].tolist() == best_ids
+
+
+def test_a_seed_repeats_the_sample_and_no_seed_varies_it():
+    col, _ = NAMED_INT
+    first = col.distance_matrix(sample=10, limit=2, using="cosine", seed=7)
+    pd.testing.assert_frame_equal(first, col.distance_matrix(sample=10, limit=2, using="cosine", seed=7))
+    draws = {tuple(col.distance_matrix(sample=10, limit=1, using="cosine")["a"]) for _ in range(5)}
+    assert len(draws) > 1
+
+
+def test_limit_beyond_the_sample_gives_every_other_point():
+    col, _ = NAMED_INT
+    got = col.distance_matrix(sample=4, limit=10, using="euclid", seed=1)
+    assert got.groupby("a").size().tolist() == [3, 3, 3, 3]
+
+
+def test_blocks_give_the_same_answer_as_one_block(monkeypatch):
+    from explorekit.engine import matrix
+
+    col, _ = NAMED_INT
+    whole = col.distance_matrix(sample=N, limit=5, using="manhattan")
+    monkeypatch.setattr(matrix, "_BLOCK_FLOATS", 3 * N)  # three sampled rows per block
+    pd.testing.assert_frame_equal(col.distance_matrix(sample=N, limit=5, using="manhattan"), whole)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 5), st.sampled_from([3, 70, 1500, 5000])),
+    k=st.integers(0, 40),
+    levels=st.integers(2, 50),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_top_k_rows_is_top_k_of_every_row(shape, k, levels, seed):
+    """The block version picks what ``top_k`` picks row by row, ties and ``-inf`` included."""
+    from explorekit.scoring.topk import top_k, top_k_rows
+
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, levels, size=shape).astype(np.float32)  # few levels: many ties
+    scores[rng.random(shape) < 0.1] = -np.inf
+    rows = rng.permutation(shape[1])
+    positions, counts = top_k_rows(scores, k, rows)
+    for i in range(shape[0]):
+        want = top_k(scores[i], k, rows)
+        assert positions[i, : counts[i]].tolist() == want.tolist()
+        assert (positions[i, counts[i] :] == -1).all()
