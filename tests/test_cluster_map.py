@@ -31,8 +31,11 @@ def test_traces_by_cluster_then_noise_then_unsampled(clustered):
     assert len(unsampled) == len(col) - 80
     assert sorted(by_cluster[-2].customdata[:, 0].tolist()) == sorted(unsampled)
     order = [t.meta["cluster"] for t in fig.data]
-    assert order == sorted(c for c in order if c >= 0) + [c for c in (-1, -2) if c in order]
-    first = fig.data[0]
+    assert order == sorted(order) and order[0] == -2  # grey underneath
+    ranks = [t.legendrank for t in sorted(fig.data, key=lambda t: t.legendrank)]
+    listed = sorted(c for c in order if c >= 0) + [c for c in (-1, -2) if c in by_cluster]
+    assert [by_cluster[c].legendrank for c in listed] == ranks
+    first = by_cluster[0]
     size = int((labels["cluster"] == 0).sum())
     assert first.name == f"0 \u00b7 {found.summary['label'][0]} ({size})"
 
@@ -83,5 +86,5 @@ def test_bad_input(clustered):
 def test_a_plain_frame_of_labels_works(clustered):
     col, found = clustered
     fig = ek.plots.map(col, clusters=pd.DataFrame({"id": found.labels["id"], "cluster": found.labels["cluster"]}))
-    assert fig.data[0].name.startswith("cluster 0 (")
+    assert next(t for t in fig.data if t.meta["cluster"] == 0).name.startswith("cluster 0 (")
     assert len(fig.layout.annotations) == len(found.summary) and sum(SIZES) == len(col)

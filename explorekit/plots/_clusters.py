@@ -1,7 +1,7 @@
 """The map coloured by cluster (:func:`explorekit.analysis.clusters.clusters`), each cluster labelled.
 
 One trace per cluster (its colour, its legend entry ``"<n> · <label> (<size>)"``), one for noise
-and one for the points that were not in the clustered sample. Each cluster's label is written
+and one for the points that were not in the clustered sample (those two drawn underneath). Each cluster's label is written
 at the middle of its points (the median of their map positions); a label that would cover one
 already written moves outwards, step by step, and an arrow points back to its cluster.
 """
@@ -38,7 +38,8 @@ def cluster_frames(clusters: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def cluster_traces(m: _base.Map, rows: np.ndarray, clusters: Any, hover_data: Any = None) -> list[go.Scattergl]:
-    """Traces of the drawn rows by cluster: clusters by size, then noise, then not sampled."""
+    """Traces of the drawn rows by cluster: the points not in the sample and noise first (drawn
+    underneath), then the clusters by size (the legend lists the clusters first)."""
     labels, summary = cluster_frames(clusters)
     col = m.col
     of = dict(zip(labels["id"].tolist(), labels["cluster"].tolist()))
@@ -48,7 +49,7 @@ def cluster_traces(m: _base.Map, rows: np.ndarray, clusters: Any, hover_data: An
     text = _base.hover_text(col, rows, _base.hover_columns(col, hover_data))
     x, y = m.xy(rows)
     traces = []
-    for c in sorted(set(cluster.tolist()), key=lambda v: (v < 0, -v if v < 0 else v)):
+    for c in sorted(set(cluster.tolist())):  # drawn bottom up: unsampled, noise, clusters
         sel = cluster == c
         if c >= 0:
             label = names.get(c) or ""
@@ -68,6 +69,7 @@ def cluster_traces(m: _base.Map, rows: np.ndarray, clusters: Any, hover_data: An
                 hoverinfo="text",
                 name=name,
                 marker=marker,
+                legendrank=1000 + c if c >= 0 else 2000 - c,  # the legend lists clusters first
                 meta={"role": "points", "cluster": int(c)},
             )
         )

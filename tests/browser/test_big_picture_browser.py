@@ -47,3 +47,39 @@ def test_graph_node_click_shows_its_neighbours(graph_page, text):
         page.wait_for_function(f"document.getElementById('{plot}').data.at(-1).x.length === {LIMIT + 1}")
         screenshot(page, "report_graph_click")
         assert log.errors == [] and log.blocked == [], (log.errors, log.blocked)
+
+
+def test_cluster_map_renders_with_its_labels(tmp_path, text):
+    found = ek.analysis.clusters(text, sample=600, limit=15, seed=0)
+    fig = ek.plots.map(text, clusters=found, method="pca")
+    path = ek.Report("Clusters").add(fig, title="Clusters", collection=text, max_points=300).save(tmp_path / "c.html")
+    with browser() as chromium, offline_page(chromium, str(path), width=1300, height=1100) as (page, log):
+        page.wait_for_selector("body[data-ek-ready='1']", timeout=60_000)
+        status = page.evaluate(PLOT_STATUS, ".ek-plot")
+        assert status[0]["svg"] >= 1 and status[0]["traces"] == len(fig.data) + 1, status
+        plot = status[0]["id"]
+        shown = page.eval_on_selector_all(f"#{plot} .annotation-text", "els => els.map(e => e.textContent)")
+        assert shown == [a.text for a in fig.layout.annotations] and len(shown) == len(found.summary)
+        legend = page.eval_on_selector_all(f"#{plot} .legendtext", "els => els.map(e => e.textContent)")
+        assert legend == [t.name for t in sorted(fig.data, key=lambda t: t.legendrank)]  # clusters first
+        # drawn label boxes do not overlap on the page
+        boxes = page.eval_on_selector_all(
+            f"#{plot} .annotation .bg",
+            "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })",
+        )
+        overlaps = [
+            (i, j)
+            for i, a in enumerate(boxes)
+            for j, b in enumerate(boxes[:i])
+            if a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1
+        ]
+        assert overlaps == [], overlaps
+        # a point of the largest cluster away from every label (labels lie over the points)
+        spots = np.array([[a.ax, a.ay] for a in fig.layout.annotations])
+        largest = next(i for i, t in enumerate(fig.data) if t.meta["cluster"] == 0)
+        xy = np.column_stack([fig.data[largest].x, fig.data[largest].y])
+        far = int(np.argmax(np.min(np.linalg.norm(xy[:, None] - spots[None], axis=2), axis=1)))
+        click_point(page, plot, largest, far, expect="#ek-panel:not([hidden]) .ek-panel-title")
+        assert int(page.get_attribute("#ek-panel", "data-id")) in set(text.ids)  # that point or one drawn over it
+        screenshot(page, "report_cluster_map")
+        assert log.errors == [] and log.blocked == [], (log.errors, log.blocked)
