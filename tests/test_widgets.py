@@ -18,6 +18,7 @@ from plotly.callbacks import BoxSelector, Points
 
 import explorekit as ek
 from explorekit.widgets import Explorer, ExplorerState, Selection
+from explorekit.widgets._figure import ASK, READY, TAKE, plotly_bundle
 from explorekit.widgets._model import parse_ids_or_query
 from explorekit.widgets._state import ADD_CAP, parse_filter
 from explorekit.widgets._table import to_html
@@ -429,6 +430,69 @@ def test_front_end_click_message_reaches_the_model(explorer, fruit):
         },
     }
     same(explorer.result, fruit.recommend(positive=[3]))
+
+
+# ---------------------------------------------------------------------------- widget state size
+def front_end_says(figure, kind: str) -> list[tuple[dict, list]]:
+    """Deliver a custom message from the front end; return what the figure sent back."""
+    replies: list[tuple[dict, list]] = []
+    figure.send = lambda content, buffers=None: replies.append((content, list(buffers or [])))
+    figure._handle_custom_msg({"type": kind}, [])
+    return replies
+
+
+def test_no_plotly_bundle_in_the_widget_state(explorer):
+    """plotly's ~5 MB widget code is not in any figure's state (issue 18: 10.2 MB of 10.9 were two copies)."""
+    for figure in (explorer.figure, explorer.explanation):
+        state = figure.get_state()
+        assert len(state["_esm"]) < 10_000, f"{len(state['_esm']):,} characters of JavaScript in the widget state"
+
+
+def test_the_front_end_gets_plotlys_bundle_on_request(explorer):
+    replies = front_end_says(explorer.figure, ASK)
+    assert [content for content, _ in replies] == [{"type": TAKE}]
+    bundle = replies[0][1][0]
+    assert bundle == plotly_bundle() and len(bundle) > 1_000_000
+    assert b"FigureView" in bundle  # plotly's own widget front end, as go.FigureWidget ships it
+    assert front_end_says(explorer.figure, "something else") == []
+
+
+def test_a_ready_front_end_gets_the_overlays_again(explorer, fruit):
+    """Overlay changes made before the page had plotly's code are sent again once it is ready."""
+    explorer.examples = {"positive": [3], "negative": [250]}
+    explorer.mode.value = "inspect"  # lasso drag mode
+    sent = []
+    for name in _MESSAGES:
+        explorer.figure.observe(lambda ch: sent.append(ch["new"]) if ch["new"] else None, names=[name])
+    front_end_says(explorer.figure, READY)
+    examples = [
+        m["style_data"]["x"][m["style_traces"].index(explorer._examples)]
+        for m in sent
+        if explorer._examples in (m.get("style_traces") or []) and "x" in m.get("style_data", {})
+    ]
+    assert [len(x) for x in examples] == [0, 2], sent  # emptied, then both examples again
+    assert [m["relayout_data"]["dragmode"] for m in sent if "relayout_data" in m] == ["pan", "lasso"]
+    assert explorer.examples["positive"] == [3] and explorer.result is not None  # state untouched
+    same(explorer.result, fruit.recommend(positive=[3], negative=[250]))
+
+
+def test_a_new_tab_is_built_when_it_shows(explorer):
+    """The extension point for more views (a graph tab): built when shown and after each change."""
+    import ipywidgets as W
+
+    built = []
+    view = W.HTML()
+    explorer.add_tab("graph", view, on_show=lambda: built.append(len(explorer.examples["positive"])))
+    assert explorer.tabs.titles[-1] == "graph" and explorer.tabs.children[-1] is view
+    click(explorer, 3)
+    assert built == []  # not showing: nothing built
+    explorer.show_tab("graph")
+    click(explorer, 4)
+    assert built == [1, 2] and explorer.shown_tab() == "graph"
+    select(explorer, [5])  # inspect still brings its own tab to the front
+    explorer.mode.value = "inspect"
+    click(explorer, 5)
+    assert explorer.shown_tab() == "inspect"
 
 
 def test_results_table_and_explanation(explorer, fruit):

@@ -56,51 +56,11 @@ import pandas as pd
 from explorekit import __version__
 from explorekit._support.errors import ExploreError, PersistenceError, short_repr
 from explorekit.report import _figures, _markdown, _neighbours, _tables, tables
+from explorekit.report._notebook import setup_notebook
 
 __all__ = ["Report", "setup_notebook"]
 
 _ASSETS = Path(__file__).resolve().parent / "_assets"
-
-
-def setup_notebook(renderer: str = "plotly_mimetype+explorekit") -> None:
-    """Make plain plotly figures survive ``nbconvert`` (call once, in a notebook's first cell).
-
-    plotly's default renderer in a kernel without a front end (nbclient, ``nbconvert
-    --execute``) emits only ``application/vnd.plotly.v1+json``, which nbconvert's HTML export
-    drops. The default here adds an HTML copy of each figure, with plotly.js inlined once per
-    notebook, so JupyterLab shows the figure as usual and the exported HTML shows it too,
-    offline. The ``"explorekit"`` renderer is plotly's ``"notebook"`` renderer without the
-    MathJax ``<script>`` it puts before every figure (a CDN download that fails offline and is
-    only needed for LaTeX in figure text); pass ``renderer="plotly_mimetype+notebook"`` to keep it.
-    """
-    import plotly.io as pio
-
-    if "explorekit" not in pio.renderers:
-        pio.renderers["explorekit"] = _offline_notebook_renderer()
-    pio.renderers.default = renderer
-
-
-def _offline_notebook_renderer() -> Any:
-    from plotly.io.base_renderers import NotebookRenderer
-
-    class OfflineNotebookRenderer(NotebookRenderer):
-        """plotly's notebook renderer minus the per-figure MathJax CDN script."""
-
-        def to_mimebundle(self, fig_dict: Any) -> dict:
-            bundle = super().to_mimebundle(fig_dict)
-            if isinstance(bundle.get("text/html"), str):
-                bundle["text/html"] = _MATHJAX.sub("", bundle["text/html"])
-            return bundle
-
-    import plotly.io as pio
-
-    return OfflineNotebookRenderer(config=dict(pio.renderers["notebook"].config or {}))
-
-
-_MATHJAX = re.compile(
-    r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*"></script>'
-    r"(<script>if \(window\.MathJax[^<]*</script>)?"
-)
 
 
 @dataclass

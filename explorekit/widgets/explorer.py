@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
@@ -33,6 +34,7 @@ from explorekit.query.requests import STRATEGIES
 from explorekit.report import Report
 from explorekit.widgets import _map
 from explorekit.widgets._explain import explanation_figure, is_quantized
+from explorekit.widgets._figure import LeanFigureWidget
 from explorekit.widgets._model import KINDS, MODES
 from explorekit.widgets._state import ExplorerState
 from explorekit.widgets._table import to_html
@@ -79,6 +81,8 @@ class Explorer(W.VBox):
     Clicks and selections on the map, typed ids, queries and filters that are wrong show a
     message in the status line and change nothing. The base map is sent to the browser once;
     a click updates only the overlay traces (examples, results, context-pair lines).
+    Both figures keep plotly's front end code out of the widget state (``LeanFigureWidget``).
+    More views go below the map with :meth:`add_tab` (built only while their tab shows).
     """
 
     def __init__(
@@ -103,8 +107,9 @@ class Explorer(W.VBox):
         self._base_ids = [_map.trace_ids(trace) for trace in base.data]
         n = len(base.data)
         self._results, self._lines, self._examples = n, n + 1, n + 2  # overlay trace indexes
-        self.figure = go.FigureWidget(data=[*base.data, *_map.overlay_traces()], layout=base.layout)
+        self.figure = LeanFigureWidget(data=[*base.data, *_map.overlay_traces()], layout=base.layout)
         self.figure.update_layout(clickmode="event", dragmode="pan", uirevision="explorer")
+        self.figure.on_ready(self._resend_overlays)
         for trace in self.figure.data[:n]:
             trace.on_click(self._on_click)
             trace.on_selection(self._on_selection)
@@ -159,11 +164,14 @@ class Explorer(W.VBox):
         self.example_list = W.VBox(layout=W.Layout(max_height="150px", overflow="auto"))
         self.status = W.HTML()
         self.table = W.HTML(to_html(None))
-        self.explanation = go.FigureWidget(layout=dict(height=380, margin=dict(l=40, r=10, t=40, b=40)))
+        self.explanation = LeanFigureWidget(layout=dict(height=380, margin=dict(l=40, r=10, t=40, b=40)))
+        self.explanation.on_ready(self._refresh_explanation)
         self.inspect = W.HTML("<i>Inspect mode: click a point, or box/lasso points, to read them here.</i>")
-        self.tabs = W.Tab(
-            children=[self.table, self.explanation, self.inspect], titles=("results", "explanation", "inspect")
-        )
+        self.tabs = W.Tab()
+        self._on_show: dict[str, Callable[[], None]] = {}  # tab title -> what to build when it shows
+        self.add_tab("results", self.table)
+        self.add_tab("explanation", self.explanation, on_show=self._refresh_explanation)
+        self.add_tab("inspect", self.inspect)
 
         self.mode.observe(self._on_mode, names="value")
         self.kind.observe(lambda ch: self._apply(lambda: self.state.set_kind(ch["new"])), names="value")
@@ -175,7 +183,7 @@ class Explorer(W.VBox):
         for control in (self.rescore, self.oversampling, self.ignore):
             control.observe(self._on_params, names="value")
         self.clear_button.on_click(lambda _: self._apply(self.state.clear))
-        self.tabs.observe(lambda ch: self._refresh_explanation(), names="selected_index")
+        self.tabs.observe(lambda ch: self._refresh_shown_tab(), names="selected_index")
 
         super().__init__(
             [
@@ -221,6 +229,33 @@ class Explorer(W.VBox):
     def query(self) -> dict | None:
         """The current request as a Qdrant ``/points/query`` body: ``col.query(explorer.query)``."""
         return self.state.query
+
+    # ------------------------------------------------------------------ tabs
+    def add_tab(self, title: str, widget: W.Widget, *, on_show: Callable[[], None] | None = None) -> None:
+        """Add a tab below the map; ``on_show()`` runs when it is showing and after every change of
+        the examples or the result while it shows (build costly views only when they are seen).
+
+        A figure in a tab should be a :class:`~explorekit.widgets._figure.LeanFigureWidget` (no second
+        copy of plotly's code); call ``on_show`` again from its ``on_ready`` to redraw on a new page.
+        """
+        self.tabs.children = (*self.tabs.children, widget)
+        self.tabs.set_title(len(self.tabs.children) - 1, title)
+        if on_show is not None:
+            self._on_show[title] = on_show
+
+    def show_tab(self, title: str) -> None:
+        """Bring the tab ``title`` to the front."""
+        self.tabs.selected_index = list(self.tabs.titles).index(title)
+
+    def shown_tab(self) -> str | None:
+        """The title of the tab in front (None when none is)."""
+        index = self.tabs.selected_index
+        return None if index is None else self.tabs.titles[index]
+
+    def _refresh_shown_tab(self) -> None:
+        on_show = self._on_show.get(self.shown_tab() or "")
+        if on_show is not None:
+            on_show()
 
     # ------------------------------------------------------------------ browser side
     def _apply(self, change: Any) -> bool:
@@ -273,7 +308,7 @@ class Explorer(W.VBox):
         except ExploreError as err:
             self._show_error(err)
             return
-        self.tabs.selected_index = 2
+        self.show_tab("inspect")
         self.status.value = f"{len(ids)} point(s) selected: read them with <code>explorer.selection</code>"
 
     def _on_deselect(self, trace: Any, points: Any) -> None:
@@ -336,7 +371,7 @@ class Explorer(W.VBox):
             self.status.value = f'<span style="color:#8c510a">{" &middot; ".join(parts)}</span>'
         else:
             self.status.value = " &middot; ".join(parts)
-        self._refresh_explanation()
+        self._refresh_shown_tab()
 
     def _refresh_overlays(self) -> None:
         start = time.perf_counter()
@@ -353,6 +388,21 @@ class Explorer(W.VBox):
             examples.x, examples.y = ex["x"], ex["y"]
             examples.marker.color, examples.marker.symbol = ex["color"], ex["symbol"]
         self.timings["overlays"] = time.perf_counter() - start
+
+    def _resend_overlays(self) -> None:
+        """A front end has just drawn the map: send again what changed since it was built.
+
+        plotly only sends changes, so the overlays are emptied and refilled (nothing is sent when
+        they are empty), and the drag mode is set back and forth.
+        """
+        with self.figure.batch_update():
+            for i in (self._results, self._lines, self._examples):
+                self.figure.data[i].x, self.figure.data[i].y = (), ()
+        self._refresh_overlays()
+        dragmode = self.figure.layout.dragmode
+        if dragmode != "pan":
+            self.figure.layout.dragmode = "pan"
+            self.figure.layout.dragmode = dragmode
 
     def _refresh_examples(self) -> None:
         """The chosen examples, one row with a remove button each; rows are reused, not rebuilt."""
@@ -384,7 +434,7 @@ class Explorer(W.VBox):
 
     def _refresh_explanation(self) -> None:
         """Build the explanation of the current result when its tab is showing (it costs a query)."""
-        if self.tabs.selected_index != 1:
+        if self.shown_tab() != "explanation":
             return
         figure = self.explanation_figure()
         with self.explanation.batch_update():

@@ -1,0 +1,61 @@
+// The front end of explorekit's LeanFigureWidget: plotly's FigureWidget without its ~5 MB bundle
+// in the widget state. The first figure on a page asks its kernel for plotly's own widget code
+// (one custom message, the bytes as a binary buffer), imports it once, and every later figure of
+// the page reuses it; then each figure is plotly's own widget, unchanged.
+const KEY = Symbol.for("explorekit.plotly-widget");
+const ASK = "explorekit:plotly-bundle?";
+const TAKE = "explorekit:plotly-bundle";
+const READY = "explorekit:figure-ready";
+
+function plotlyWidget(model) {
+  let loading = globalThis[KEY];
+  if (!loading) {
+    loading = new Promise((resolve, reject) => {
+      const take = (msg, buffers) => {
+        if (!msg || msg.type !== TAKE) return;
+        model.off("msg:custom", take);
+        const url = URL.createObjectURL(new Blob([buffers[0]], { type: "text/javascript" }));
+        import(url).then(resolve, reject).finally(() => URL.revokeObjectURL(url));
+      };
+      model.on("msg:custom", take);
+      model.send({ type: ASK });
+    });
+    loading.catch(() => {
+      if (globalThis[KEY] === loading) delete globalThis[KEY];
+    });
+    globalThis[KEY] = loading;
+  }
+  return loading;
+}
+
+export default () => {
+  let figure = null;
+  let ready = null;
+  return {
+    initialize({ model }) {
+      ready = plotlyWidget(model).then((module) => {
+        figure = module.default();
+        figure.initialize({ model });
+        model.send({ type: READY });
+      });
+      ready.catch((err) => console.error("[explorekit] plotly's widget code did not load:", err));
+    },
+    async render({ model, el }) {
+      const note = document.createElement("div");
+      note.className = "ek-figure-loading";
+      note.style.cssText = "padding:12px;color:#666;font:13px sans-serif";
+      note.textContent =
+        "Loading the figure: plotly's widget code comes from the running kernel " +
+        "(it is not stored in the notebook). Without a kernel, explorer.to_report() makes a page that works offline.";
+      el.appendChild(note);
+      try {
+        await ready;
+      } catch (err) {
+        note.textContent = "This figure needs its running kernel (plotly's widget code is not stored in the notebook): " + err;
+        return;
+      }
+      note.remove();
+      return figure.render({ model, el });
+    },
+  };
+};

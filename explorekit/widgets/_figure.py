@@ -1,0 +1,65 @@
+"""``LeanFigureWidget``: plotly's ``FigureWidget`` without its ~5 MB JavaScript in the widget state.
+
+plotly's ``FigureWidget`` is an anywidget whose ``_esm`` trait is plotly's whole widget bundle
+(plotly.js and the figure view, about 5 MB); the bundle is part of every figure's widget state,
+so each figure adds 5 MB to a notebook saved with its widgets. Here ``_esm`` is a small loader
+(``_assets/lean_figure.js``, a few kB): the first figure of a browser page asks its kernel for
+plotly's bundle once (a custom message, the bytes as a binary buffer), imports it, and every later
+figure on the page reuses the module. Each figure is then plotly's own widget, unchanged: the
+same Python API (``on_click``, ``batch_update``, ...) and the same front end code.
+
+Without a kernel (a notebook opened from its saved widget state, an HTML export) the figure
+shows a note instead of the plot; ``Report`` pages are the offline form.
+
+Messages that plotly sends before the front end has the bundle (a cell that changes the figure
+right after the cell that showed it) find no plotly model to apply them to; the front end says
+when it is ready (``on_ready``), and the owner re-sends what changed since construction.
+
+Examples
+--------
+>>> fig = LeanFigureWidget(data=[{"type": "scatter", "x": [1, 2], "y": [3, 4]}])
+>>> len(fig._esm) < 10_000, fig.data[0].type
+(True, 'scatter')
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.basewidget import BaseFigureWidget
+
+LOADER = (Path(__file__).resolve().parent / "_assets" / "lean_figure.js").read_text(encoding="utf-8")
+ASK, TAKE, READY = "explorekit:plotly-bundle?", "explorekit:plotly-bundle", "explorekit:figure-ready"
+
+
+@functools.cache
+def plotly_bundle() -> bytes:
+    """plotly's own widget code (what ``go.FigureWidget`` would put in its state), read once."""
+    return str(BaseFigureWidget._esm).encode("utf-8")
+
+
+class LeanFigureWidget(go.FigureWidget):
+    """A ``go.FigureWidget`` whose front end code comes from the kernel once per page, not in its state."""
+
+    _esm = LOADER
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ready_callbacks: list[Callable[[], None]] = []
+        self.on_msg(self._on_front_end_message)
+
+    def on_ready(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` each time a front end has plotly's code and draws this figure."""
+        self._ready_callbacks.append(callback)
+
+    def _on_front_end_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == ASK:
+            self.send({"type": TAKE}, buffers=[plotly_bundle()])
+        elif kind == READY:
+            for callback in self._ready_callbacks:
+                callback()
