@@ -108,10 +108,14 @@ def strength(edges: pd.DataFrame, distance: str) -> np.ndarray:
     return (closeness - low) / (high - low) if high > low else np.ones_like(closeness)
 
 
-def layout(data: NeighbourGraph, positions: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
+def layout(
+    data: NeighbourGraph, positions: pd.DataFrame | None = None, seed: int = 0, initial: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """``id``, ``x``, ``y`` of every node: from ``positions``, or networkx's spring layout.
 
-    The spring layout weighs each edge by its :func:`strength` (closer points pull harder).
+    The spring layout weighs each edge by its :func:`strength` (closer points pull harder);
+    ``initial`` (an earlier layout of some of the nodes) is where those nodes start from, so a
+    grown graph keeps its shape.
     """
     nodes, edges = data
     ids = nodes["id"].tolist()
@@ -131,7 +135,17 @@ def layout(data: NeighbourGraph, positions: pd.DataFrame | None = None, seed: in
         weights = 0.2 + 0.8 * strength(edges, nodes.attrs.get("graph", {}).get("distance", "cosine"))
         for s, t, w in zip(edges["source"].tolist(), edges["target"].tolist(), weights.tolist()):
             g.add_edge(index[s], index[t], weight=w)
-        placed = nx.spring_layout(g, weight="weight", seed=seed) if len(ids) > 1 else {0: (0.0, 0.0)}
+        start = None
+        if initial is not None and len(initial):
+            was = dict(zip(initial["id"].tolist(), zip(initial["x"].tolist(), initial["y"].tolist())))
+            rng = np.random.default_rng(seed)
+            source = dict(zip(edges["target"].tolist(), edges["source"].tolist()))  # a new node starts by its source
+            start = {
+                i: np.asarray(was[pid] if pid in was else was.get(source.get(pid), (0.0, 0.0)), np.float64)
+                + (0 if pid in was else rng.normal(scale=0.05, size=2))
+                for pid, i in index.items()
+            }
+        placed = nx.spring_layout(g, pos=start, weight="weight", seed=seed) if len(ids) > 1 else {0: (0.0, 0.0)}
         coords = np.array([placed[i] for i in range(len(ids))], dtype=np.float64).reshape(-1, 2)
     return pd.DataFrame({"id": pd.Series(ids, dtype=object), "x": coords[:, 0], "y": coords[:, 1]})
 
