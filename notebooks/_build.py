@@ -500,11 +500,11 @@ hits.attrs["query"]
 
 # %% [markdown]
 # ## Maps of a big collection: a sample
-# Drawing millions of points helps nobody. `sample()` brings a random sample back as a local
+# Drawing millions of points helps nobody. `sample(limit=...)` brings a random sample back as a local
 # collection: map it, and run the queries on the server.
 
 # %%
-sample = remote.sample(2000)
+sample = remote.sample(limit=2000)
 ek.plots.map(sample, method=PROJECTION, color="kind", title="2,000 points sampled by the server")
 
 # %% [markdown]

@@ -561,3 +561,38 @@ def test_the_map_of_a_remote_collection(remote):
     np.testing.assert_allclose(xy[1:], want, rtol=1e-5, atol=1e-6)
     result = col.recommend(positive=[inside], using="cos", limit=5)
     assert col.place(result["id"], using="cos", method="pca").shape == (5, 2)
+
+
+# ------------------------------------------------------------------ the whole collection (issue 20)
+@pytest.mark.parametrize("using", ["cos", "dot", "euc", "man"])
+def test_distance_matrix_through_the_server(remote, using):
+    """String ids mapped to uuid5 on the server come back as they were, in explorekit's id order."""
+    loc, rem = LOCAL[MULTI], remote[MULTI]
+    for flt in (None, "tag == 'a'"):
+        want = loc.distance_matrix(sample=N, limit=3, using=using, filter=flt)
+        got = rem.distance_matrix(sample=N, limit=3, using=using, filter=flt)
+        assert got["a"].drop_duplicates().tolist() == want["a"].drop_duplicates().tolist()
+        for a, rows in want.groupby("a", sort=False):
+            mine = got[got["a"] == a]
+            assert_same(list(zip(mine["b"], mine["score"])), list(zip(rows["b"], rows["score"])), limit=3, rel=1e-6)
+        matrix, ids = rem.distance_matrix(sample=N, limit=3, using=using, filter=flt, format="offsets")
+        want_matrix, want_ids = loc.distance_matrix(sample=N, limit=3, using=using, filter=flt, format="offsets")
+        assert ids.tolist() == want_ids.tolist() and matrix.nnz == want_matrix.nnz
+        np.testing.assert_allclose(np.sort(matrix.data), np.sort(want_matrix.data), rtol=1e-6)
+
+
+def test_facet_and_sample_through_the_server(remote):
+    loc, rem = LOCAL[MULTI], remote[MULTI]
+    for kw in (
+        dict(key="tag"),
+        dict(key="n", limit=5),
+        dict(key="tag", filter={"must": [{"key": "n", "range": {"lt": 5}}]}),
+    ):
+        pd.testing.assert_frame_equal(rem.facet(**kw), loc.facet(**kw))
+    pd.testing.assert_frame_equal(rem.query({"key": "tag", "exact": True}), loc.facet("tag"))
+    got = rem.sample(7, filter="tag == 'b'")
+    assert len(got) == 7 and set(got["tag"]) == {"b"} and got["id"].is_unique
+    assert list(got.columns) == list(loc.sample(7).columns)
+    everything = rem.query({"query": {"sample": "random"}, "limit": N + 5, "with_payload": False})
+    assert sorted(everything["id"]) == sorted(loc.ids) and list(everything.columns) == ["id"]
+    assert isinstance(rem.sample(limit=5), ek.Collection)  # the earlier form still brings a local collection

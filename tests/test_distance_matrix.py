@@ -23,6 +23,7 @@ from oracle import assert_same
 from qdrant_client import QdrantClient, models
 
 import explorekit as ek
+from explorekit.backends.qdrant import to_qdrant
 from explorekit.scoring.distances import display, exact_similarity
 
 N = 48
@@ -71,6 +72,28 @@ NAMED_INT = _pair(INT_IDS, VECTORS)
 NAMED_UUID = _pair(UUID_IDS, VECTORS)
 
 
+@pytest.fixture(scope="module", params=["local", "memory", "disk"])
+def through(request, tmp_path_factory):
+    """The collection itself, or the same points in a Qdrant-backed collection (local mode in
+    memory or on disk): the parity suite runs through all three."""
+    if request.param == "local":
+        yield lambda col: col
+        return
+    if request.param == "memory":
+        client = QdrantClient(":memory:")
+    else:
+        client = QdrantClient(path=str(tmp_path_factory.mktemp("qd")))
+    remotes: dict[int, Any] = {}
+
+    def remote(col):
+        if id(col) not in remotes:
+            remotes[id(col)] = to_qdrant(col, client, f"m{len(remotes)}", progress=False)
+        return remotes[id(col)]
+
+    yield remote
+    client.close()
+
+
 def _local_filter(flt):
     return None if flt is None else models.Filter(**flt)
 
@@ -95,10 +118,10 @@ def assert_same_matrix(got: pd.DataFrame, want: models.SearchMatrixPairsResponse
 @pytest.mark.parametrize("distance", DISTANCES)
 @pytest.mark.parametrize("flt", FILTERS, ids=["none", "tag", "range-not", "should"])
 @pytest.mark.parametrize("which", ["int", "uuid"])
-def test_pairs_agree_with_local_mode(distance, flt, which):
+def test_pairs_agree_with_local_mode(distance, flt, which, through):
     col, client = NAMED_INT if which == "int" else NAMED_UUID
     limit = 4
-    got = col.distance_matrix(sample=N, limit=limit, filter=flt, using=distance)
+    got = through(col).distance_matrix(sample=N, limit=limit, filter=flt, using=distance)
     want = client.search_matrix_pairs("c", query_filter=_local_filter(flt), limit=limit, sample=N, using=distance)
     assert list(got.columns) == ["a", "b", "score"]
     assert len(got) == len(want.pairs)
@@ -108,9 +131,9 @@ def test_pairs_agree_with_local_mode(distance, flt, which):
 @pytest.mark.oracle
 @pytest.mark.parametrize("distance", DISTANCES)
 @pytest.mark.parametrize("flt", FILTERS[:2], ids=["none", "tag"])
-def test_offsets_agree_with_local_mode(distance, flt):
+def test_offsets_agree_with_local_mode(distance, flt, through):
     col, client = NAMED_INT
-    matrix, ids = col.distance_matrix(sample=N + 10, limit=3, filter=flt, using=distance, format="offsets")
+    matrix, ids = through(col).distance_matrix(sample=N + 10, limit=3, filter=flt, using=distance, format="offsets")
     want = client.search_matrix_offsets("c", query_filter=_local_filter(flt), limit=3, sample=N + 10, using=distance)
     assert isinstance(matrix, scipy.sparse.csr_matrix)
     assert ids.tolist() == want.ids
@@ -125,9 +148,9 @@ def test_offsets_agree_with_local_mode(distance, flt):
 
 @pytest.mark.oracle
 @pytest.mark.parametrize("distance", DISTANCES)
-def test_the_unnamed_vector(distance):
+def test_the_unnamed_vector(distance, through):
     col, client = _pair(INT_IDS[:20], {distance: VECTORS[distance][:20]}, unnamed=True)
-    got = col.distance_matrix(sample=25, limit=2)
+    got = through(col).distance_matrix(sample=25, limit=2)
     want = client.search_matrix_pairs("c", limit=2, sample=25)
     assert_same_matrix(got, want, 2)
 
@@ -145,8 +168,9 @@ def test_ties_compare_as_sets():
 @pytest.mark.parametrize(
     "flt", [{"must": [{"key": "tag", "match": {"value": "zzz"}}]}, {"must": [{"has_id": [INT_IDS[0]]}]}]
 )
-def test_fewer_than_two_points_give_an_empty_answer(flt):
+def test_fewer_than_two_points_give_an_empty_answer(flt, through):
     col, client = NAMED_INT
+    col = through(col)
     got = col.distance_matrix(sample=5, filter=flt, using="dot")
     want = client.search_matrix_pairs("c", query_filter=models.Filter(**flt), sample=5, using="dot")
     assert len(got) == len(want.pairs) == 0 and list(got.columns) == ["a", "b", "score"]
@@ -168,11 +192,11 @@ def test_fewer_than_two_points_give_an_empty_answer(flt):
         (dict(filter={"must": [{"key": "tag"}]}), "tag"),
     ],
 )
-def test_bad_input(kw, fragment):
+def test_bad_input(kw, fragment, through):
     col, _ = NAMED_INT
     kw.setdefault("using", "dot")
     with pytest.raises(ek.ExploreError, match=fragment):
-        col.distance_matrix(**kw)
+        through(col).distance_matrix(**kw)
 
 
 def _brute_best(col: ek.Collection, using: str, ids: list, a: Any, limit: int) -> tuple[list, np.ndarray]:
@@ -195,8 +219,24 @@ def _brute_best(col: ek.Collection, using: str, ids: list, a: Any, limit: int) -
     seed=st.integers(0, 2**32 - 1),
 )
 def test_small_samples_keep_the_properties(distance, sample, limit, flt, seed):
-    col, _ = NAMED_INT
-    got = col.distance_matrix(sample=sample, limit=limit, filter=flt, using=distance, seed=seed)
+    _small_sample_properties(NAMED_INT[0], NAMED_INT[0], distance, sample, limit, flt, seed)
+
+
+@pytest.mark.parametrize("kind", ["memory", "disk"])
+def test_small_samples_keep_the_properties_on_qdrant(kind, tmp_path):
+    col = NAMED_INT[0]
+    client = QdrantClient(":memory:") if kind == "memory" else QdrantClient(path=str(tmp_path))
+    remote = to_qdrant(col, client, "small", progress=False)
+    rng = np.random.default_rng(5)
+    for distance in DISTANCES:
+        for flt in FILTERS:
+            sample, limit = int(rng.integers(2, 30)), int(rng.integers(1, 6))
+            _small_sample_properties(remote, col, distance, sample, limit, flt, None)
+    client.close()
+
+
+def _small_sample_properties(source, col, distance, sample, limit, flt, seed):
+    got = source.distance_matrix(sample=sample, limit=limit, filter=flt, using=distance, seed=seed)
     passing = set(col.scroll(filter=flt, with_payload=False)["id"])
     sampled = list(dict.fromkeys(got["a"].tolist()))
     assert len(sampled) == min(sample, len(passing)) if len(passing) >= 2 else not sampled
@@ -255,3 +295,54 @@ def test_top_k_rows_is_top_k_of_every_row(shape, k, levels, seed):
         want = top_k(scores[i], k, rows)
         assert positions[i, : counts[i]].tolist() == want.tolist()
         assert (positions[i, counts[i] :] == -1).all()
+
+
+# The bodies of Qdrant's documentation (the 1.12 release notes and the Explore page), verbatim.
+DOC_PAIRS = {"sample": 10, "limit": 2}
+DOC_FILTERED = {"sample": 10, "limit": 2, "filter": {"must": {"key": "color", "match": {"value": "red"}}}}
+
+
+def _coloured():
+    vectors = RNG.normal(size=(16, 4)).astype(np.float32)
+    payload = [{"color": "red" if i % 2 else "blue"} for i in range(16)]  # 8 red: a sample of 10 takes them all
+    col = ek.Collection.from_arrays(vectors, payload=payload, distance="cosine")
+    client = QdrantClient(":memory:")
+    client.create_collection("c", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
+    client.upsert(
+        "c", [models.PointStruct(id=i, vector=v.tolist(), payload=p) for i, (v, p) in enumerate(zip(vectors, payload))]
+    )
+    return col, client
+
+
+@pytest.mark.oracle
+def test_the_documented_bodies_run_verbatim():
+    col, client = _coloured()
+    pairs = col.query(DOC_PAIRS)
+    assert list(pairs.columns) == ["a", "b", "score"] and pairs["a"].nunique() == 10 and len(pairs) == 20
+    got = col.query(DOC_FILTERED)
+    want = client.search_matrix_pairs("c", query_filter=models.Filter(**DOC_FILTERED["filter"]), sample=10, limit=2)
+    assert_same_matrix(got, want, 2)
+    for endpoint in (
+        "/points/search/matrix/offsets",
+        "POST /collections/{collection_name}/points/search/matrix/offsets",
+    ):
+        matrix, ids = col.query(DOC_FILTERED, endpoint=endpoint)
+        offsets = client.search_matrix_offsets(
+            "c", query_filter=models.Filter(**DOC_FILTERED["filter"]), sample=10, limit=2
+        )
+        assert ids.tolist() == offsets.ids and matrix.nnz == len(offsets.scores)
+    pd.testing.assert_frame_equal(col.query(DOC_FILTERED, endpoint="/points/search/matrix/pairs"), got)
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({"sample": 10, "limit": 2, "offset": 3}, "offset"),
+        ({"sample": 1}, "sample"),
+        ({"sample": 10, "limit": 0}, "limit"),
+    ],
+)
+def test_bad_bodies(body, fragment):
+    col, _ = _coloured()
+    with pytest.raises(ek.ExploreError, match=fragment):
+        col.query(body)

@@ -195,3 +195,81 @@ def test_progress_lines(capsys, monkeypatch):
     with _progress.task("silent"):
         time.sleep(0.01)
     assert capsys.readouterr().err == ""
+
+
+# ------------------------------------------------------------------ maps from the distance matrix (issue 20)
+def _clusters(distance: str) -> ek.Collection:
+    rng = np.random.default_rng(4)
+    centres = rng.normal(size=(4, 16)) * 4
+    vectors = np.vstack([c + rng.normal(size=(60, 16)) for c in centres]).astype(np.float32)
+    return ek.Collection.from_arrays(vectors, payload=[{"group": i // 60} for i in range(240)], distance=distance)
+
+
+@pytest.mark.parametrize("distance", ["cosine", "dot", "euclid", "manhattan"])
+def test_matrix_distances_are_what_umap_reads(distance):
+    from explorekit.analysis.projection import matrix_distances
+
+    col = _clusters(distance)
+    matrix, ids = col.distance_matrix(sample=50, limit=5, using=None, format="offsets", seed=1)
+    d = matrix_distances(matrix, distance)
+    assert d.shape == matrix.shape and (d != d.T).nnz == 0, "symmetric"
+    assert np.all(d.diagonal() == 0) and d.data.min() >= 0
+    assert np.all(np.diff(d.indptr) >= 6), "itself and at least its five neighbours in every row"
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    expected = {
+        "cosine": 1 - matrix.data,
+        "dot": matrix.data.max() - matrix.data,
+        "euclid": matrix.data,
+        "manhattan": matrix.data,
+    }[distance]
+    np.testing.assert_allclose(
+        np.asarray(d[rows, matrix.indices]).ravel(), np.maximum(expected, 0), rtol=1e-6, atol=1e-6
+    )
+    for i in range(matrix.shape[0]):  # each point's neighbours keep their order: nearest first
+        found = np.asarray(d[i, matrix.indices[matrix.indptr[i] : matrix.indptr[i + 1]]]).ravel()
+        assert np.all(np.diff(found) >= -1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("distance", ["cosine", "dot", "euclid"])
+def test_a_map_from_the_matrix_keeps_the_clusters_apart(distance):
+    col = _clusters(distance)
+    frame = project(col, from_matrix=True, sample=240, seed=0)
+    assert list(frame.columns) == ["id", "x", "y"] and sorted(frame["id"]) == sorted(col.ids)
+    assert frame.attrs["projection"]["from_matrix"] is True
+    group = col.payload.loc[frame["id"], "group"].to_numpy()
+    xy = frame[["x", "y"]].to_numpy()
+    centres = np.array([xy[group == g].mean(axis=0) for g in range(4)])
+    within = np.mean([np.linalg.norm(xy[group == g] - centres[g], axis=1).mean() for g in range(4)])
+    between = np.linalg.norm(centres[:, None] - centres[None], axis=2)[np.triu_indices(4, 1)].min()
+    assert between > 3 * within
+
+
+@pytest.mark.slow
+def test_a_map_of_a_qdrant_collection_from_the_matrix_downloads_no_vector():
+    from qdrant_client import QdrantClient
+
+    from explorekit.backends.qdrant import to_qdrant
+
+    remote = to_qdrant(_clusters("euclid"), QdrantClient(":memory:"), "clusters", progress=False)
+    asked = []
+    for name in ("scroll", "retrieve", "query_points", "query_batch_points"):
+        original = getattr(remote.client, name)
+
+        def spy(*args, _name=name, _original=original, **kwargs):
+            asked.append((_name, kwargs.get("with_vectors")))
+            return _original(*args, **kwargs)
+
+        setattr(remote.client, name, spy)
+    frame = remote.project(from_matrix=True, sample=100, seed=0)
+    assert len(frame) == 100 and set(frame["id"]) <= set(range(240))
+    assert all(not with_vectors for _, with_vectors in asked), asked
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [(dict(method="pca"), "from_matrix"), (dict(sample=0), "sample"), (dict(n_neighbors=0), "n_neighbors")],
+)
+def test_bad_input_from_the_matrix(kw, match):
+    with pytest.raises(ek.ExploreError, match=match):
+        project(_clusters("cosine"), from_matrix=True, **kw)

@@ -14,6 +14,11 @@ Methods
                 with ``transform``. Its first call in a process compiles numba code
                 (tens of seconds); a status line counts the seconds meanwhile.
 
+``from_matrix=True`` maps a random sample from Qdrant's distance matrix instead of the vectors
+(:func:`matrix_map`): UMAP with ``metric="precomputed"`` on the sparse matrix of each sampled
+point's nearest neighbours. On a Qdrant collection the server computes the matrix, so no vector
+is downloaded.
+
 Examples
 --------
 >>> import explorekit as ek
@@ -36,6 +41,7 @@ import pandas as pd
 
 from explorekit._support.errors import DimensionError, ExploreError, MissingDependencyError, short_repr, unknown
 from explorekit._support.progress import progress, task
+from explorekit._support.validation import MAX_COUNT
 from explorekit.collection import Collection
 from explorekit.data.store import SavedState, VectorSpace
 from explorekit.query.requests import parse_examples
@@ -136,6 +142,7 @@ def project(
     seed: int | None = None,
     n_neighbors: int | None = None,
     min_dist: float | None = None,
+    from_matrix: bool = False,
 ) -> pd.DataFrame:
     """2-D coordinates of every point, computed once and cached on the vector space.
 
@@ -149,6 +156,10 @@ def project(
     seed : sampling and UMAP seed (default 0).
     n_neighbors, min_dist : UMAP's parameters (default 15 and 0.1).
 
+    from_matrix : map a random ``sample`` (default 10,000) from the distance matrix
+        (:func:`matrix_map`, UMAP only) instead of the vectors; ``col`` may then be a
+        Qdrant collection, whose server computes the matrix. Not cached.
+
     Arguments left as None reuse whatever map of that method is cached; giving a different
     value fits a new one, which replaces it.
 
@@ -157,6 +168,15 @@ def project(
     DataFrame with ``id``, ``x``, ``y`` (float32), one row per point in collection order;
     ``attrs["projection"]`` says how it was made (method, points, fitted_on, seed, ...).
     """
+    if from_matrix:
+        if method not in ("auto", "umap"):
+            raise ExploreError(
+                f"from_matrix=True maps with UMAP; method={method!r} needs the vectors. Use method='umap'."
+            )
+        params = _check_params(
+            "umap", MAX_COUNT, dict(sample=sample, seed=seed, n_neighbors=n_neighbors, min_dist=min_dist)
+        )
+        return matrix_map(col, using, params["sample"], params["n_neighbors"], params["min_dist"], params["seed"])
     space = col.space(using)
     proj = _projection(space, method, sample=sample, seed=seed, n_neighbors=n_neighbors, min_dist=min_dist)
     frame = pd.DataFrame({"id": col.ids.to_numpy(), "x": proj.coords[:, 0], "y": proj.coords[:, 1]})
@@ -459,3 +479,81 @@ def _umap_coords(
             for batch in progress(batches, desc=f"UMAP: placing the other {len(rest):,} points"):
                 coords[batch] = model.transform(_umap_input(space.stored[batch], distance))
     return coords
+
+
+def matrix_map(col: Any, using: str | None, sample: int, n_neighbors: int, min_dist: float, seed: int) -> pd.DataFrame:
+    """A UMAP map of ``sample`` random points from the distance matrix alone: ``id, x, y``.
+
+    ``col`` is anything with ``distance_matrix`` and ``distance`` (a Collection, or a Qdrant
+    collection, where the server computes the matrix). Each sampled point's ``n_neighbors - 1``
+    nearest (among the sample) become a sparse, symmetric distance matrix (:func:`matrix_distances`)
+    that UMAP reads with ``metric="precomputed"``. ``attrs["projection"]`` says how it was made.
+    """
+    limit = max(1, n_neighbors - 1)
+    matrix, ids = col.distance_matrix(sample=sample, limit=limit, using=using, format="offsets", seed=seed)
+    n = len(ids)
+    if n < 3:
+        raise ExploreError(
+            f"from_matrix: the distance matrix holds {n} points; a map needs at least 3. "
+            "Give a larger sample=, or use the vectors (from_matrix=False)."
+        )
+    distances = matrix_distances(matrix, col.distance(using))
+    k = int(min(n_neighbors, np.diff(distances.indptr).min()))
+    with task(f"UMAP: fitting {n:,} points from the distance matrix") as status:
+        try:
+            import umap
+        except ImportError as err:
+            raise MissingDependencyError(
+                f"from_matrix=True needs umap-learn ({err}). Install it with pip install umap-learn."
+            ) from None
+        status.note(f"UMAP: fitting {n:,} points from the distance matrix ({k} neighbours each)")
+        model = umap.UMAP(
+            n_components=2, n_neighbors=k, min_dist=min_dist, metric="precomputed", random_state=seed, n_jobs=1
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            embedding = np.asarray(model.fit_transform(distances), np.float32)
+    frame = pd.DataFrame({"id": ids, "x": embedding[:, 0], "y": embedding[:, 1]})
+    frame.attrs["projection"] = {
+        "method": "umap",
+        "from_matrix": True,
+        "points": n,
+        "n_neighbors": k,
+        "min_dist": min_dist,
+        "seed": seed,
+        "distance": col.distance(using),
+    }
+    return frame
+
+
+def matrix_distances(matrix: Any, distance: str) -> Any:
+    """The distance matrix's scores as UMAP's precomputed sparse distances (CSR, symmetric).
+
+    Euclid and manhattan scores already are distances. Cosine similarities become ``1 - s``
+    (the cosine distance, in [0, 2]). Dot similarities have no upper bound: they become
+    ``max(s) - s``, which keeps every point's order of neighbours (what UMAP's neighbour graph
+    is built from) and is 0 for the closest pair. Each pair gets both directions (the smaller
+    distance where both were found) and every point a 0 to itself, as UMAP requires.
+
+    >>> import scipy.sparse
+    >>> m = scipy.sparse.csr_matrix((np.array([0.9, 0.5], np.float32), ([0, 1], [1, 2])), shape=(3, 3))
+    >>> matrix_distances(m, "cosine").toarray().round(2).tolist()
+    [[0.0, 0.1, 0.0], [0.1, 0.0, 0.5], [0.0, 0.5, 0.0]]
+    """
+    import scipy.sparse  # slow to import; only maps from a matrix need it
+
+    coo = matrix.tocoo()
+    scores = coo.data.astype(np.float64)
+    if distance == "cosine":
+        values = np.maximum(1.0 - scores, 0.0)
+    elif distance == "dot":
+        values = (scores.max() - scores) if len(scores) else scores
+    else:
+        values = scores
+    n = matrix.shape[0]
+    rows = np.concatenate([coo.row, coo.col, np.arange(n)])
+    cols = np.concatenate([coo.col, coo.row, np.arange(n)])
+    values = np.concatenate([values, values, np.zeros(n)])
+    pairs = pd.DataFrame({"r": rows, "c": cols, "d": values}).groupby(["r", "c"], sort=True)["d"].min().reset_index()
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(pairs["r"].to_numpy(), minlength=n))])
+    return scipy.sparse.csr_matrix((pairs["d"].to_numpy(), pairs["c"].to_numpy(), indptr), shape=(n, n))

@@ -39,6 +39,7 @@ import pandas as pd
 
 from explorekit._support.errors import RequestError, UnknownIdError, short_repr, unknown
 from explorekit.analysis.projection import place, project
+from explorekit.backends import _overview
 from explorekit.backends._convert import (
     ID_FIELD,
     RemoteSpace,
@@ -60,6 +61,7 @@ from explorekit.backends._transfer import pull, push
 from explorekit.collection import Collection
 from explorekit.data.store import resolve_vector_name
 from explorekit.query.methods import QueryMethods
+from explorekit.query.overview import OverviewRequest
 from explorekit.query.requests import Request, parse_examples, parse_selectors
 from explorekit.query.results import check_payload_fields
 
@@ -300,10 +302,28 @@ class QdrantCollection(QueryMethods):
         frame = self.retrieve(list(ids), with_vectors=[space.name], with_payload=False)
         return _stack(frame[space.name or "vector"], space.dim)
 
-    def sample(self, limit: int = 1000, filter: Any = None, order: str = "random") -> Any:
-        """A local :class:`explorekit.Collection` of up to ``limit`` points, drawn at random by
-        the server (``order="id"``: the first ones); see :func:`from_qdrant`."""
-        return from_qdrant(self.client, self.name, limit=limit, filter=filter, order=order)
+    def sample(
+        self,
+        n: int = 10,
+        filter: Any = None,
+        seed: Any = None,
+        with_payload: Any = True,
+        with_vectors: Any = False,
+        *,
+        limit: int | None = None,
+        order: str | None = None,
+    ) -> Any:
+        """``n`` points drawn at random by the server, as a DataFrame like :meth:`scroll`'s
+        (Qdrant's ``{"sample": "random"}`` query; the server ignores ``seed``).
+
+        The earlier form, with ``limit=`` (and ``order=``), still returns a local
+        :class:`explorekit.Collection` of up to ``limit`` points drawn at random by the server
+        (``order="id"``: the first ones); see :func:`from_qdrant`.
+        """
+        if limit is not None or order is not None:
+            limit = 1000 if limit is None else limit
+            return from_qdrant(self.client, self.name, limit=limit, filter=filter, order=order or "random")
+        return super().sample(n, filter, seed, with_payload, with_vectors)
 
     # ------------------------------------------------------------------ the map
     def map_sample(self, limit: int | None = None, *, order: str = "random", refresh: bool = False) -> Any:
@@ -312,14 +332,20 @@ class QdrantCollection(QueryMethods):
         current = getattr(self, "_map", None)
         if refresh or current is None or (limit is not None and limit != self._map_limit):
             self._map_limit = 5000 if limit is None else limit
-            self._map = current = self.sample(self._map_limit, order=order)
+            self._map = current = self.sample(limit=self._map_limit, order=order)
         return current
 
     def project(
         self, using: str | None = None, method: str = "auto", *, sample: int | None = None, **options: Any
     ) -> pd.DataFrame:
         """The map: ``(id, x, y)`` of the points of :meth:`map_sample`, fitted on them
-        (:func:`explorekit.analysis.projection.project` on the local sample)."""
+        (:func:`explorekit.analysis.projection.project` on the local sample).
+
+        ``from_matrix=True``: a UMAP map of ``sample`` points from the server's distance
+        matrix, with no vector downloaded (:func:`explorekit.analysis.projection.matrix_map`).
+        """
+        if options.get("from_matrix"):
+            return project(self, using=using, method=method, sample=sample, **options)
         return project(self.map_sample(sample), using=using, method=method, **options)
 
     def place(self, vectors: Any, using: str | None = None, method: str = "auto") -> np.ndarray:
@@ -427,6 +453,9 @@ class QdrantCollection(QueryMethods):
                 if offset is None or not batch:
                     break
         return points
+
+    def _overview(self, request: OverviewRequest) -> Any:
+        return _overview.answer(self, request)
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
         outs = [outgoing(self, r) for r in requests]  # every check before any call

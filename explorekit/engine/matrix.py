@@ -43,7 +43,7 @@ from explorekit.engine.exact import _refine_width
 from explorekit.scoring.distances import display, exact_similarity, similarity
 from explorekit.scoring.topk import top_k, top_k_rows
 
-_BLOCK_FLOATS = 1 << 22  # scores per block (sampled rows x sample): 16 MB of float32
+_BLOCK_FLOATS = 1 << 24  # scores per block (sampled rows x sample): 64 MB of float32
 
 
 @dataclass(frozen=True)

@@ -187,14 +187,21 @@ class QueryMethods:
 
     def query(self, body: Mapping[str, Any], endpoint: str | None = None) -> Any:
         """Run a Qdrant REST body of ``/points/search``, ``/points/recommend``,
-        ``/points/recommend/batch``, ``/points/discover`` or ``/points/query``.
+        ``/points/recommend/batch``, ``/points/discover`` or ``/points/query``, or of
+        ``/points/search/matrix/pairs``, ``/points/search/matrix/offsets`` and ``/facet``.
 
         The endpoint is recognised from the body's keys (or given as ``endpoint``); a batch body
-        (``{"searches": [...]}``) returns a list of DataFrames.
+        (``{"searches": [...]}``) returns a list of DataFrames. A body with ``"key"`` is a facet
+        (:meth:`facet`); one with a top-level ``"sample"`` a distance matrix
+        (:meth:`distance_matrix`), as pairs unless ``endpoint`` names the offsets endpoint;
+        ``{"query": {"sample": "random"}}`` a random sample (:meth:`sample`).
         """
         requests, batch = parse_body(body, endpoint)
-        if not batch and isinstance(requests[0], (MatrixRequest, FacetRequest, SampleRequest)):
-            return self._overview(requests[0])
+        overviews = [r for r in requests if isinstance(r, (MatrixRequest, FacetRequest, SampleRequest))]
+        if overviews and batch:
+            raise RequestError("query: a batch cannot hold a random sample; send {'sample': 'random'} on its own.")
+        if overviews:
+            return self._overview(overviews[0])
         results = self._run(requests)
         return results if batch else results[0]
 

@@ -12,7 +12,7 @@ Examples
 --------
 >>> MatrixRequest.build(sample=50, limit=5, format="offsets")
 MatrixRequest(sample=50, limit=5, filter=None, using=None, format='offsets', seed=None)
->>> pairs_frame(id_array([1, 2], True), id_array([2, 1], True), np.array([0.5, 0.5], np.float32))
+>>> pairs_frame(np.array([1, 2]), np.array([2, 1]), np.array([0.5, 0.5], np.float32))
    a  b  score
 0  1  2    0.5
 1  2  1    0.5
@@ -29,7 +29,7 @@ import pandas as pd
 from explorekit._support.errors import RequestError, short_repr, unknown
 from explorekit._support.validation import check_count, check_name
 from explorekit.query.requests import parse_selectors
-from explorekit.query.results import frame_from_columns, id_array
+from explorekit.query.results import frame_from_columns
 
 FORMATS = ("pairs", "offsets")
 _USING_FIX = "Pass a vector name, e.g. using='image', or None for the unnamed vector."
@@ -178,14 +178,56 @@ def facet_frame(values: list[Any], counts: list[int]) -> pd.DataFrame:
     return frame_from_columns({"value": cells, "count": np.asarray(counts, dtype=np.int64)}, len(values))
 
 
-__all__ = [
-    "FORMATS",
-    "FacetRequest",
-    "MatrixRequest",
-    "OverviewRequest",
-    "SampleRequest",
-    "facet_frame",
-    "id_array",
-    "offsets_matrix",
-    "pairs_frame",
-]
+MATRIX_ENDPOINTS = {"/points/search/matrix/pairs": "pairs", "/points/search/matrix/offsets": "offsets"}
+FACET_ENDPOINT = "/facet"
+_SERVER_ONLY = {"shard_key", "consistency", "timeout"}  # accepted and ignored, as for the other bodies
+_BODY_KEYS = {
+    "/points/search/matrix/pairs": {"sample", "limit", "filter", "using"},
+    "/points/search/matrix/offsets": {"sample", "limit", "filter", "using"},
+    FACET_ENDPOINT: {"key", "limit", "filter", "exact"},
+}
+
+
+def parse_overview_body(body: Any, endpoint: str) -> OverviewRequest:
+    """The request of a REST body of ``/points/search/matrix/pairs``, ``.../offsets`` or ``/facet``.
+
+    >>> parse_overview_body({"sample": 10, "limit": 2}, "/points/search/matrix/offsets").format
+    'offsets'
+    >>> parse_overview_body({"key": "size", "exact": True}, "/facet")
+    FacetRequest(key='size', filter=None, limit=10, exact=True)
+    """
+    allowed = _BODY_KEYS[endpoint]
+    for key in body:
+        if key not in allowed | _SERVER_ONLY:
+            raise RequestError(
+                unknown(
+                    f"key in the {endpoint} body", key, sorted(allowed), f"The {endpoint} body takes {sorted(allowed)}."
+                )
+            )
+    if endpoint == FACET_ENDPOINT:
+        if "key" not in body:
+            raise RequestError("/facet: the body needs 'key', the payload key to count values of.")
+        return FacetRequest.build(body["key"], body.get("filter"), body.get("limit"), body.get("exact"))
+    return MatrixRequest.build(
+        body.get("sample"), body.get("limit"), body.get("filter"), body.get("using"), MATRIX_ENDPOINTS[endpoint]
+    )
+
+
+def sample_query(value: Any, kwargs: dict[str, Any]) -> SampleRequest:
+    """``{"sample": "random"}`` in a ``/points/query`` body, with the body's filter, limit and selectors.
+
+    >>> sample_query("random", {"limit": 3}).n
+    3
+    """
+    if value != "random":
+        raise RequestError(unknown("sample", value, ["random"], 'Qdrant samples with {"sample": "random"}.'))
+    extra = sorted(set(kwargs) - {"filter", "limit", "with_payload", "with_vectors"})
+    if extra:
+        raise RequestError(f"query.sample: {extra} do not apply to a random sample; it takes filter and limit.")
+    return SampleRequest.build(
+        kwargs.get("limit", 10),
+        kwargs.get("filter"),
+        None,
+        kwargs.get("with_payload", True),
+        kwargs.get("with_vectors", False),
+    )

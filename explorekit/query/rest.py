@@ -2,8 +2,12 @@
 
 Accepted: ``/points/search``, ``/points/recommend``, ``/points/recommend/batch``,
 ``/points/discover`` (and its batch) and ``/points/query`` (nearest, recommend, discover,
-context; and ``/points/query/batch``). The endpoint is recognised from the body's keys or
-given explicitly.
+context, ``{"sample": "random"}``; and ``/points/query/batch``), and the whole-collection
+endpoints ``/points/search/matrix/pairs``, ``/points/search/matrix/offsets`` and ``/facet``
+(:mod:`explorekit.query.overview`). The endpoint is recognised from the body's keys or given
+explicitly: ``"key"`` means ``/facet``; a top-level ``"sample"`` (a number, never a key of
+search or scroll bodies) means a distance matrix, as pairs unless
+``endpoint="/points/search/matrix/offsets"`` says offsets (the two bodies are the same).
 
 Examples
 --------
@@ -19,6 +23,7 @@ from typing import Any
 
 from explorekit._support.errors import RequestError, short_repr, unknown
 from explorekit.query.filter_parse import check_model_depth
+from explorekit.query.overview import FACET_ENDPOINT, MATRIX_ENDPOINTS, parse_overview_body, sample_query
 from explorekit.query.requests import Request
 
 _COMMON = {
@@ -51,6 +56,8 @@ ENDPOINTS = (
     "/points/discover/batch",
     "/points/query",
     "/points/query/batch",
+    *MATRIX_ENDPOINTS,
+    FACET_ENDPOINT,
 )
 
 
@@ -71,6 +78,10 @@ def detect_endpoint(body: Mapping[str, Any]) -> str:
         return detect_endpoint(first) + "/batch"
     if "query" in body or "prefetch" in body:
         return "/points/query"
+    if "key" in body:
+        return FACET_ENDPOINT
+    if "sample" in body:
+        return "/points/search/matrix/pairs"
     if "positive" in body or "negative" in body or "strategy" in body:
         return "/points/recommend"
     if "target" in body or "context" in body:
@@ -95,6 +106,8 @@ def parse_body(body: Mapping[str, Any], endpoint: str | None = None) -> tuple[li
     if not isinstance(body, Mapping):
         raise RequestError(f"query: the body must be a dict (a Qdrant REST JSON body), got {short_repr(body)}.")
     endpoint = _clean_endpoint(endpoint) if endpoint else detect_endpoint(body)
+    if endpoint in MATRIX_ENDPOINTS or endpoint == FACET_ENDPOINT:
+        return [parse_overview_body(body, endpoint)], False  # type: ignore[list-item]
     if endpoint.endswith("/batch"):
         searches = body.get("searches")
         if not isinstance(searches, list):
@@ -118,6 +131,8 @@ def _clean_endpoint(endpoint: str) -> str:
         text = text.removeprefix(prefix)
     if "/points/" in text:
         text = "/points/" + text.split("/points/", 1)[1]
+    elif text.endswith(FACET_ENDPOINT):
+        text = FACET_ENDPOINT
     if text not in ENDPOINTS:
         raise RequestError(unknown("endpoint", endpoint, ENDPOINTS, f"Use one of {list(ENDPOINTS)}."))
     return text
@@ -187,6 +202,8 @@ def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
         raise RequestError("query: a /points/query body without 'query' is a scroll; use col.scroll().")
     if not isinstance(query, Mapping):
         return Request.build("search", query=query, **kwargs)  # a vector or an id
+    if set(query) == {"sample"}:
+        return sample_query(query["sample"], kwargs)  # type: ignore[return-value]
     if len(query) != 1:
         raise RequestError(
             f"query: {short_repr(query)} must have exactly one of nearest, recommend, discover, context."

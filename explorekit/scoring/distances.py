@@ -97,6 +97,7 @@ def similarity(queries: np.ndarray, vectors: np.ndarray, distance: Distance) -> 
 
 
 _ROWS_PER_PRODUCT = 1024  # 1,024 x 384 float32 = 1.5 MB: stays in cache while every query uses it
+_MANY_QUERIES = 32  # from this many queries on, one product (BLAS blocks both sides itself)
 
 
 def _product(queries: np.ndarray, vectors: np.ndarray) -> np.ndarray:

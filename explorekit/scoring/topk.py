@@ -96,14 +96,20 @@ def top_k_rows(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> tu
     """
     n_rows, n = scores.shape
     k = max(int(k), 0)
-    valid = scores > -np.inf
     groups = n // _GROUP
+    if np.isnan(scores).any():
+        scores = np.where(np.isnan(scores), np.float32(-np.inf), scores)  # never returned, like -inf
     if 0 < k <= groups and groups >= _MIN_GROUPS:
         maxima = np.fmax.reduce(scores[:, : groups * _GROUP].reshape(n_rows, _GROUP, groups), axis=1)
-        maxima[np.isnan(maxima)] = -np.inf
         bound = np.partition(maxima, groups - k, axis=1)[:, groups - k]
-        valid &= scores >= bound[:, None]
-    which, column = np.nonzero(valid)
+    elif 0 < k < n:  # too few groups for that bound: each row's k-th best itself
+        bound = np.partition(scores, n - k, axis=1)[:, n - k]
+    else:
+        bound = np.full(n_rows, -np.inf, dtype=scores.dtype)
+    valid = scores >= bound[:, None]  # a bound above -inf also leaves -inf out
+    if (bound == -np.inf).any():
+        valid &= scores > -np.inf
+    which, column = np.divmod(np.flatnonzero(valid), n)  # faster than a 2-D nonzero
     key = column if rows is None else rows[column]
     order = np.lexsort((key, -scores[which, column].astype(np.float64), which))
     which, column = which[order], column[order]

@@ -1,0 +1,113 @@
+"""Qdrant's Distance Matrix: ``col.distance_matrix(sample, limit=10)`` against qdrant-client local
+mode and a plain numpy brute force over the same sample.
+
+Reports seconds per call and, for local mode (which runs one filtered Python search per sampled
+point over the whole collection, so it is only timed on small samples), the time at the same
+sample for the ratio. The numpy brute force is what one would write by hand: one product per
+block of sampled rows, ``argpartition`` per row, then a sort of the ``limit`` best.
+
+    python benchmarks/bench_distance_matrix.py           # 10,000 and 100,000 x 384
+    python benchmarks/bench_distance_matrix.py --whole   # also sample = 100,000 (minutes: 7.7 TFLOP)
+    python benchmarks/bench_distance_matrix.py --small   # 2,000 x 32, for CI
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import data, local_client, report, threads  # noqa: E402
+
+import explorekit as ek  # noqa: E402
+
+LIMIT = 10
+_BLOCK_FLOATS = 1 << 24
+
+
+def numpy_brute_force(vectors: np.ndarray, sample: int, limit: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine top-``limit`` among ``sample`` random rows: the hand-written numpy version."""
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(vectors), size=sample, replace=False))
+    x = vectors[rows] / np.linalg.norm(vectors[rows], axis=1, keepdims=True)
+    neighbours = np.empty((sample, limit), np.int64)
+    scores = np.empty((sample, limit), np.float32)
+    block = max(1, _BLOCK_FLOATS // sample)
+    for begin in range(0, sample, block):
+        sims = x[begin : begin + block] @ x.T
+        sims[np.arange(len(sims)), np.arange(begin, begin + len(sims))] = -np.inf
+        part = np.argpartition(-sims, limit, axis=1)[:, :limit]
+        best = np.take_along_axis(sims, part, axis=1)
+        order = np.argsort(-best, axis=1)
+        neighbours[begin : begin + block] = np.take_along_axis(part, order, axis=1)
+        scores[begin : begin + block] = np.take_along_axis(best, order, axis=1)
+    return neighbours, scores
+
+
+def once(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--small", action="store_true")
+    parser.add_argument("--whole", action="store_true")
+    args, _ = parser.parse_known_args(argv)
+    if args.small:
+        plan = [(2_000, 32, [200, 2_000], 50)]
+    else:
+        plan = [(10_000, 384, [1_000, 10_000], 100), (100_000, 384, [1_000, 10_000], 100)]
+        if args.whole:
+            plan[-1][2].append(100_000)
+    rows = []
+    described = []
+    for n, dim, samples, local_sample in plan:
+        vectors, _, what = data(n, dim)
+        described.append(what)
+        col = ek.Collection.from_arrays(vectors, distance="cosine")
+        client = local_client(vectors)
+        local_s = once(lambda: client.search_matrix_pairs("bench", sample=local_sample, limit=LIMIT))
+        ours_at_local = once(lambda: col.distance_matrix(sample=local_sample, limit=LIMIT, seed=0))
+        rows.append(
+            {
+                "points": n,
+                "dim": dim,
+                "sample": local_sample,
+                "explorekit_s": ours_at_local,
+                "numpy_s": once(lambda: numpy_brute_force(vectors, local_sample, LIMIT)),
+                "local_mode_s": local_s,
+                "local/explorekit": local_s / ours_at_local,
+            }
+        )
+        for sample in samples:
+            ours = once(lambda: col.distance_matrix(sample=sample, limit=LIMIT, seed=0))
+            brute = once(lambda: numpy_brute_force(vectors, sample, LIMIT))
+            rows.append(
+                {
+                    "points": n,
+                    "dim": dim,
+                    "sample": sample,
+                    "explorekit_s": ours,
+                    "numpy_s": brute,
+                    "local_mode_s": None,
+                    "local/explorekit": None,
+                }
+            )
+            print(f"  {n} x {dim}, sample {sample}: explorekit {ours:.2f} s, numpy {brute:.2f} s", flush=True)
+        client.close()
+    report(
+        "distance_matrix_small" if args.small else "distance_matrix",
+        rows,
+        {"data": "; ".join(described), "limit": LIMIT, "distance": "cosine", "threads": threads()},
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
