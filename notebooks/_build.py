@@ -637,10 +637,10 @@ if PROJECTION == "umap":
     from_matrix = ek.projection.project(col, from_matrix=True, sample=SAMPLE, seed=0)
     shown = from_matrix.merge(found.labels, on="id")
     shown["cluster"] = shown["cluster"].map(lambda c: "noise" if c < 0 else str(c))
+    colours = px.colors.qualitative.D3 + px.colors.qualitative.Pastel   # the cluster map's colours
     fig = px.scatter(shown, x="x", y="y", color="cluster", hover_data=["id"],
                      category_orders={{"cluster": [str(c) for c in found.summary["cluster"]] + ["noise"]}},
-                     color_discrete_sequence=px.colors.qualitative.D3 + px.colors.qualitative.Pastel,
-                     color_discrete_map={{"noise": "lightgrey"}},   # the cluster map's colours
+                     color_discrete_map={{"noise": "lightgrey", **{{str(c): colours[c % len(colours)] for c in found.summary["cluster"]}}}},
                      title=f"UMAP of the distance matrix of {{SAMPLE:,}} points (no vectors used)")
 else:
     fig = "Set PROJECTION = 'umap' to map the distance matrix."
