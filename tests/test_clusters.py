@@ -137,3 +137,16 @@ def test_bad_input(kwargs, error, fragment):
     col, _ = planted("euclid")
     with pytest.raises(error, match=fragment):
         clusters(col, **kwargs)
+
+
+def test_same_clusters_through_qdrant():
+    """The server computes the matrix and the facets; the clustering is the same."""
+    col, _ = planted("cosine")
+    remote = ek.connect(":memory:").upload(col, "clusters_check", progress=False)
+    here = clusters(col, sample=len(col), limit=10, min_cluster_size=10)
+    there = clusters(remote, sample=len(col), limit=10, min_cluster_size=10)
+    pd.testing.assert_frame_equal(
+        here.labels.sort_values("id").reset_index(drop=True), there.labels.sort_values("id").reset_index(drop=True)
+    )
+    pd.testing.assert_frame_equal(here.summary, there.summary)
+    pd.testing.assert_frame_equal(here.values, there.values)
