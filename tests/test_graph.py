@@ -199,3 +199,14 @@ def test_figure_bad_input(line):
         ek.plots.graph(line)
     with pytest.raises(ek.ExploreError, match="label"):
         ek.plots.graph(line, start=0, label="knd")
+
+
+def test_payload_keys_named_like_node_columns_are_kept_apart():
+    col = ek.Collection.from_arrays(
+        LINE, distance="euclid", payload=[{"depth": 10 * i, "expanded": "x"} for i in range(5)]
+    )
+    graph = neighbour_graph(col, 4, limit=1, depth=1)
+    assert list(graph.nodes.columns) == ["id", "depth", "expanded", "payload.depth", "payload.expanded"]
+    assert graph.nodes["depth"].tolist() == [0, 1] and graph.nodes["payload.depth"].tolist() == [40, 30]
+    grown = expand(col, graph, [3])
+    assert grown.nodes["payload.depth"].tolist() == [40, 30, 20]

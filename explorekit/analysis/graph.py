@@ -12,7 +12,8 @@ The answer is two DataFrames (:class:`NeighbourGraph`); :func:`explorekit.plots.
 them.
 
 ``nodes``  ``id``, ``depth`` (hops from the start: 0 for the start), ``expanded`` (its
-           neighbours were asked for), then the payload columns.
+           neighbours were asked for), then the payload columns (a payload key named
+           ``depth`` or ``expanded`` becomes ``payload.depth`` / ``payload.expanded``).
 ``edges``  ``source``, ``target``, ``score`` (as ``col.search`` gives it: a similarity, or a
            distance for euclid and manhattan), ``rank`` (1 = the source's nearest),
            ``mutual`` (the reverse edge is in the graph too).
@@ -39,6 +40,8 @@ from explorekit._support.errors import RequestError, short_repr
 from explorekit._support.validation import check_count
 
 EDGE_COLUMNS = ["source", "target", "score", "rank", "mutual"]
+NODE_KEYS = ("id", "depth", "expanded")
+_RENAMED = ("payload.depth", "payload.expanded")
 MAX_NODES = 1_000  # a graph stays readable (and its searches cheap) below this
 
 
@@ -192,7 +195,7 @@ def expand(
     )
     grown.loc[grown["id"].isin(expanded), "expanded"] = True
     grown.attrs["graph"] = settings
-    payload_columns = [c for c in nodes.columns if c not in ("id", "depth", "expanded")]
+    payload_columns = [c.removeprefix("payload.") if c in _RENAMED else c for c in nodes.columns if c not in NODE_KEYS]
     result = NeighbourGraph(grown, _edges(edges))
     if with_payload is True and payload_columns:
         with_payload = payload_columns
@@ -221,6 +224,7 @@ def _with_payload(col: Any, graph: NeighbourGraph, with_payload: bool | Sequence
         frame = nodes.copy()
     else:
         payload = col.retrieve(nodes["id"].tolist(), with_payload=with_payload).drop(columns=["id"])
+        payload = payload.rename(columns={c: f"payload.{c}" for c in ("depth", "expanded") if c in payload.columns})
         frame = pd.concat([nodes.reset_index(drop=True), payload.reset_index(drop=True)], axis=1)
     frame.attrs["graph"] = dict(graph.nodes.attrs["graph"])
     return NeighbourGraph(frame, graph.edges)
