@@ -292,7 +292,7 @@ def _finish(
     closer = "smaller" if distance in DISTANCES else "larger"
     notes = [
         f"An edge links a point to one of its {settings.get('limit')} nearest (exact {distance}, {closer} score "
-        f"is closer); wider and darker edges are closer pairs. {len(nodes)} nodes, {len(edges)} edges."
+        f"is closer);<br>wider and darker edges are closer pairs. {len(nodes)} nodes, {len(edges)} edges."
     ]
     if settings.get("truncated"):
         notes.append(f"The graph stopped at max_nodes={settings.get('max_nodes')} nodes.")
@@ -304,7 +304,7 @@ def _finish(
             text=title or f"Neighbours of {settings.get('start')}",
             subtitle=dict(text="<br>".join(notes), font=dict(size=11)),
         ),
-        margin=dict(t=90, l=20, r=20, b=40),
+        margin=dict(t=90 + 14 * "<br>".join(notes).count("<br>"), l=20, r=20, b=40),
         showlegend=True,
         legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=-0.02, yanchor="top"),
         hovermode="closest",

@@ -58,7 +58,10 @@ class GraphTab(W.VBox):
         self.graph: NeighbourGraph | None = None
         self._xy: pd.DataFrame | None = None
         self.action = W.ToggleButtons(
-            options=list(ACTIONS), value="expand", description="click", style={"button_width": "86px"}
+            options=list(ACTIONS),
+            value="expand",
+            description="click",
+            style={"button_width": "86px", "description_width": "40px"},
         )
         self.limit = W.BoundedIntText(value=limit, min=1, max=50, description="limit", layout=W.Layout(width="140px"))
         self.start_box = W.Text(
