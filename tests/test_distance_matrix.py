@@ -346,3 +346,21 @@ def test_bad_bodies(body, fragment):
     col, _ = _coloured()
     with pytest.raises(ek.ExploreError, match=fragment):
         col.query(body)
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_paired_similarity_is_exact_similarity_bit_for_bit(distance):
+    """The matrix rescores all rows at once; each score must be the one every query returns."""
+    from explorekit.scoring.distances import paired_similarity, preprocess
+
+    rng = np.random.default_rng(8)
+    stored = preprocess(rng.normal(size=(500, 384)).astype(np.float32), distance)
+    candidates = rng.integers(0, 500, size=(60, 36))
+    got = paired_similarity(stored[:60], stored[candidates], distance)
+    want = np.stack([exact_similarity(stored[i : i + 1], stored[candidates[i]], distance)[0] for i in range(60)])
+    assert got.tobytes() == want.tobytes()
+    col = ek.Collection.from_arrays(stored[:200], distance=distance)
+    pairs = col.distance_matrix(sample=200, limit=3)
+    first = pairs[pairs["a"] == 0]
+    search = col.search(0, limit=3, filter={"must": [{"has_id": list(range(200))}]})
+    assert first["b"].tolist() == search["id"].tolist() and first["score"].tolist() == search["score"].tolist()

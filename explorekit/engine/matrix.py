@@ -14,9 +14,9 @@ local mode and the API reference), and what :func:`distance_matrix` does the sam
 
 The search is exact: each block of sampled rows is one matrix product against the sample,
 the best ``2 limit + 16`` columns of each row are kept (:func:`~explorekit.scoring.topk.top_k_rows`),
-then rescored canonically (:func:`~explorekit.scoring.distances.exact_similarity`, the scores
-every query returns) and cut to ``limit`` with the tie rule of :func:`~explorekit.scoring.topk.top_k`
-(equal scores: the earlier-inserted point first).
+then rescored canonically (:func:`~explorekit.scoring.distances.paired_similarity`, bit for bit
+the scores every query returns) and cut to ``limit`` with the tie rule of
+:func:`~explorekit.scoring.topk.top_k` (equal scores: the earlier-inserted point first).
 
 Examples
 --------
@@ -40,10 +40,11 @@ import numpy as np
 from explorekit.data.ids import IdIndex
 from explorekit.data.store import Store, VectorSpace
 from explorekit.engine.exact import _refine_width
-from explorekit.scoring.distances import display, exact_similarity, similarity
-from explorekit.scoring.topk import top_k, top_k_rows
+from explorekit.scoring.distances import display, paired_similarity, similarity
+from explorekit.scoring.topk import top_k_rows
 
 _BLOCK_FLOATS = 1 << 24  # scores per block (sampled rows x sample): 64 MB of float32
+_RESCORE_FLOATS = 1 << 23  # candidate vectors gathered per block for rescoring: 32 MB of float32
 
 
 @dataclass(frozen=True)
@@ -119,24 +120,35 @@ def nearest_within(space: VectorSpace, rows: np.ndarray, limit: int) -> tuple[np
     neighbours = np.full((n, limit), -1, dtype=np.int64)
     scores = np.full((n, limit), np.nan, dtype=np.float32)
     counts = np.zeros(n, dtype=np.int64)
-    block = max(1, _BLOCK_FLOATS // n)
+    block = max(1, min(_BLOCK_FLOATS // n, _RESCORE_FLOATS // max(1, width * space.dim)))
     for begin in range(0, n, block):
         end = min(n, begin + block)
         sims = similarity(vectors[begin:end], vectors, space.distance)
         sims[np.arange(end - begin), np.arange(begin, end)] = -np.inf  # never its own neighbour
-        candidates, found = top_k_rows(sims, width, rows)
-        for i in range(end - begin):
-            chosen, best = _rescore(space, vectors, begin + i, candidates[i, : found[i]], rows, limit)
-            counts[begin + i] = len(chosen)
-            neighbours[begin + i, : len(chosen)] = chosen
-            scores[begin + i, : len(chosen)] = best
+        candidates, _ = top_k_rows(sims, width, rows)
+        chosen, best, counts[begin:end] = _rescore(space, vectors[begin:end], vectors, candidates, rows, limit)
+        neighbours[begin:end], scores[begin:end] = chosen, best
     return neighbours, display(scores, space.distance), counts
 
 
 def _rescore(
-    space: VectorSpace, vectors: np.ndarray, position: int, candidates: np.ndarray, rows: np.ndarray, limit: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The best ``limit`` of ``candidates`` by canonical score, ties by insertion order."""
-    canonical = exact_similarity(vectors[position : position + 1], vectors[candidates], space.distance)[0]
-    keep = top_k(canonical, limit, rows[candidates])
-    return candidates[keep], canonical[keep]
+    space: VectorSpace,
+    queries: np.ndarray,
+    vectors: np.ndarray,
+    candidates: np.ndarray,
+    rows: np.ndarray,
+    limit: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The best ``limit`` of each row's candidates by canonical score, ties by insertion order.
+
+    Padding (``-1``) never wins. Returns positions (``-1`` padded), canonical
+    scores (NaN padded) and how many are valid per row.
+    """
+    padded = candidates < 0
+    canonical = paired_similarity(queries, vectors[np.where(padded, 0, candidates)], space.distance)
+    canonical[padded] = -np.inf
+    keep, counts = top_k_rows(canonical, limit, rows[np.where(padded, 0, candidates)])
+    valid = keep >= 0
+    picked = np.take_along_axis(candidates, np.where(valid, keep, 0), axis=1)
+    best = np.take_along_axis(canonical, np.where(valid, keep, 0), axis=1)
+    return np.where(valid, picked, -1), np.where(valid, best, np.float32(np.nan)), counts

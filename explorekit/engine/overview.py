@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from explorekit._support.threads import blas_threads
 from explorekit.data.store import Store
 from explorekit.engine.facet import facet_counts
 from explorekit.engine.matrix import distance_matrix, sample_rows
@@ -38,8 +39,10 @@ def answer(store: Store, request: OverviewRequest) -> Any:
     """The answer to one distance-matrix, facet or sample request (see the module docstring)."""
     mask = filter_mask(request.filter, store.payload, store.ids)
     if isinstance(request, MatrixRequest):
-        store.space(request.using)  # an unknown vector name fails before sampling
-        matrix = distance_matrix(store, request.using, mask, request.sample, request.limit, request.seed)
+        space = store.space(request.using)  # an unknown vector name fails before sampling
+        points = min(request.sample, int(mask.sum()))
+        with blas_threads(work=points * points * space.dim):  # one thread for small samples
+            matrix = distance_matrix(store, request.using, mask, request.sample, request.limit, request.seed)
         a, b, scores = matrix.pairs()
         if request.format == "offsets":
             return offsets_matrix(a, b, scores, id_values(store, matrix.rows))

@@ -113,6 +113,8 @@ def parse_body(body: Mapping[str, Any], endpoint: str | None = None) -> tuple[li
         if not isinstance(searches, list):
             raise RequestError(f"{endpoint}: the body needs a list under 'searches'.")
         single = endpoint[: -len("/batch")]
+        if single in MATRIX_ENDPOINTS or single == FACET_ENDPOINT:
+            raise RequestError(f"searches: {single} has no batch form; send each body on its own.")
         requests = []
         for i, item in enumerate(searches):
             if not isinstance(item, Mapping):

@@ -86,7 +86,7 @@ def top_k_rows(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> tu
     """:func:`top_k` of every row of a 2-D block at once: ``(positions, counts)``.
 
     ``positions`` is ``(len(scores), k)``: column positions best first, ties by ``rows[column]``
-    (or the column), padded with ``-1`` past ``counts[i]``, the valid entries (``> -inf``) of
+    (``rows[i, column]`` when ``rows`` is 2-D, or the column), padded with ``-1`` past ``counts[i]``, the valid entries (``> -inf``) of
     row ``i``. The same bound as :func:`_above_bound`, taken per row, keeps the sort small: a
     block of 64 x 100,000 scores costs a few passes over the block, not 64 partitions.
 
@@ -110,7 +110,7 @@ def top_k_rows(scores: np.ndarray, k: int, rows: np.ndarray | None = None) -> tu
     if (bound == -np.inf).any():
         valid &= scores > -np.inf
     which, column = np.divmod(np.flatnonzero(valid), n)  # faster than a 2-D nonzero
-    key = column if rows is None else rows[column]
+    key = column if rows is None else rows[column] if rows.ndim == 1 else rows[which, column]
     order = np.lexsort((key, -scores[which, column].astype(np.float64), which))
     which, column = which[order], column[order]
     starts = np.searchsorted(which, np.arange(n_rows))
