@@ -7,25 +7,32 @@ const ASK = "explorekit:plotly-bundle?";
 const TAKE = "explorekit:plotly-bundle";
 const READY = "explorekit:figure-ready";
 
-function plotlyWidget(model) {
+function ask(model) {
+  return new Promise((resolve, reject) => {
+    const take = (msg, buffers) => {
+      if (!msg || msg.type !== TAKE) return;
+      model.off("msg:custom", take);
+      const url = URL.createObjectURL(new Blob([buffers[0]], { type: "text/javascript" }));
+      import(url).then(resolve, reject).finally(() => URL.revokeObjectURL(url));
+    };
+    model.on("msg:custom", take);
+    model.on("destroy", () => reject(new Error("the figure was closed before plotly's code arrived")));
+    model.send({ type: ASK });
+  });
+}
+
+// One request per page; a figure waiting on another figure's request that failed (that figure
+// closed, its kernel restarted) asks its own kernel once.
+function plotlyWidget(model, retry = true) {
   let loading = globalThis[KEY];
   if (!loading) {
-    loading = new Promise((resolve, reject) => {
-      const take = (msg, buffers) => {
-        if (!msg || msg.type !== TAKE) return;
-        model.off("msg:custom", take);
-        const url = URL.createObjectURL(new Blob([buffers[0]], { type: "text/javascript" }));
-        import(url).then(resolve, reject).finally(() => URL.revokeObjectURL(url));
-      };
-      model.on("msg:custom", take);
-      model.send({ type: ASK });
-    });
+    loading = ask(model);
+    globalThis[KEY] = loading;
     loading.catch(() => {
       if (globalThis[KEY] === loading) delete globalThis[KEY];
     });
-    globalThis[KEY] = loading;
   }
-  return loading;
+  return retry ? loading.catch(() => plotlyWidget(model, false)) : loading;
 }
 
 export default () => {
