@@ -537,12 +537,154 @@ functions = conn["stdlib_docs"].to_collection(filter="kind == 'function'")
 functions
 """
 
+BIG_PICTURE = f"""
+# %% [markdown]
+# # 06 · The big picture: the whole collection at once
+#
+# The other notebooks ask one question at a time. This one asks "what is in here?", with the
+# tools Qdrant gives for it (its 1.12 release and its article on distance-based data
+# exploration): **facets** count payload values, **random samples** pick points without bias, the
+# **distance matrix** gives each sampled point its nearest neighbours among the sample, and from
+# that matrix come a **map**, **clusters** and the Web UI's **graph** of neighbours. Every call
+# here also works on a Qdrant collection (`ek.connect(...)["name"]`), where the server does the work.
+
+# %% tags=["parameters"]
+PROJECTION = "umap"   # "umap": maps from the distance matrix and from the vectors (about 40 s the first time); "pca" is instant
+
+# %%
+{SETUP}
+SAMPLE = 1000         # points in the distance matrix
+col = ek.datasets.load("stdlib_docs", as_collection=True)
+col
+
+# %% [markdown]
+# ## Facets: how many points hold each value
+# `col.facet(key)` is Qdrant's Facet API: counts per payload value, largest first. An array
+# counts each of its values once per point; a filter narrows the points counted.
+
+# %%
+col.facet("kind")
+
+# %%
+col.facet("tags", filter="kind == 'function'", limit=8)
+
+# %% [markdown]
+# ## Random samples
+# `col.sample(n)` draws points at random (Qdrant's `{{"sample": "random"}}` query), after the
+# filter; a seed makes it repeatable.
+
+# %%
+col.sample(5, filter="module == 'json'", seed=0)[["id", "module", "qualname", "first_line"]]
+
+# %% [markdown]
+# ## The distance matrix
+# `col.distance_matrix(sample, limit)` picks `sample` points at random and gives each its `limit`
+# nearest *among the sample* (never itself). As pairs it is a table `a`, `b`, `score`:
+
+# %%
+col.distance_matrix(sample=6, limit=2, seed=0)
+
+# %% [markdown]
+# As offsets it is a sparse matrix (row and column `i` are the point `ids[i]`): a few numbers
+# per point instead of all its vectors. On a server this is the cheap way to see a big
+# collection: only the matrix travels.
+
+# %%
+matrix, ids = col.distance_matrix(sample=SAMPLE, limit=15, format="offsets", seed=0)
+matrix
+
+# %% [markdown]
+# ## Clusters, and what sets each apart
+# `ek.analysis.clusters` clusters that matrix with HDBSCAN (scikit-learn, the matrix as
+# precomputed distances: `1 - score` for cosine). Each cluster gets its most central point
+# (the medoid along the matrix's edges) and the payload values it holds more often than the
+# sample does: facet counts inside the cluster against the sample's, as a `share` of the cluster
+# and a `lift` (how many times more common). Points in no dense group are noise (`-1`).
+
+# %%
+found = ek.analysis.clusters(col, sample=SAMPLE, limit=15, seed=0)
+found.summary.head(10)
+
+# %%
+top = found.summary["cluster"][0]
+found.values[found.values["cluster"] == top]
+
+# %% [markdown]
+# The medoid is a real point: read it to see what the cluster is about.
+
+# %%
+col.retrieve(found.summary["medoid"].head(5).tolist())[["id", "module", "qualname", "first_line"]]
+
+# %% [markdown]
+# ## Maps: from the vectors, and from the matrix alone
+# The map of the vectors, coloured by cluster: each cluster's label sits at the middle of its
+# points. Clusters found from a few neighbours per point land together on a map made from all
+# the numbers of every vector.
+
+# %%
+ek.plots.map(col, method=PROJECTION, clusters=found)
+
+# %% [markdown]
+# A map needs no vectors: `ek.projection.project(col, from_matrix=True)` runs UMAP with
+# `metric="precomputed"` on the same sparse matrix (on a Qdrant collection, the server's). It
+# maps the sample only. (With `PROJECTION = "pca"` this cell is skipped: UMAP's first run takes
+# a while.)
+
+# %%
+if PROJECTION == "umap":
+    import plotly.express as px
+
+    from_matrix = ek.projection.project(col, from_matrix=True, sample=SAMPLE, seed=0)
+    shown = from_matrix.merge(found.labels, on="id")
+    shown["cluster"] = shown["cluster"].map(lambda c: "noise" if c < 0 else str(c))
+    colours = px.colors.qualitative.D3 + px.colors.qualitative.Pastel   # the cluster map's colours
+    fig = px.scatter(shown, x="x", y="y", color="cluster", hover_data=["id"],
+                     category_orders={{"cluster": [str(c) for c in found.summary["cluster"]] + ["noise"]}},
+                     color_discrete_map={{"noise": "lightgrey", **{{str(c): colours[c % len(colours)] for c in found.summary["cluster"]}}}},
+                     title=f"UMAP of the distance matrix of {{SAMPLE:,}} points (no vectors used)")
+else:
+    fig = "Set PROJECTION = 'umap' to map the distance matrix."
+fig
+
+# %% [markdown]
+# ## The graph of neighbours
+# Qdrant's Web UI draws a point, its nearest neighbours and theirs as a graph.
+# `ek.plots.graph` does the same: edges go from a point to its `limit` nearest, wider and darker
+# when closer. Here it starts at the medoid of the largest cluster.
+
+# %%
+start = found.summary["medoid"][0]
+graph = ek.plots.graph(col, start=start, limit=3, depth=2, label="qualname")
+graph
+
+# %% [markdown]
+# The numbers behind the figure are two frames (`ek.analysis.neighbour_graph`): nodes with
+# their depth, and directed edges with the collection's own scores. In the Explorer's graph
+# tab a click on a node expands it, or adds it as an example.
+
+# %%
+nodes, edges = ek.analysis.neighbour_graph(col, start, limit=3, depth=2)
+edges.head(6)
+
+# %% [markdown]
+# ## A report that keeps it all
+# In the saved page a click on a map point or a graph node lists its nearest neighbours.
+
+# %%
+report = (ek.Report("The big picture: the standard library")
+          .add(found.summary.drop(columns="values"), title="Clusters")
+          .add(ek.plots.map(col, method=PROJECTION, clusters=found), collection=col, max_points=300)
+          .add(graph, collection=col))
+report.save("reports/06_the_big_picture.html")
+"""
+
 NOTEBOOKS = {
     "01_quickstart.ipynb": QUICKSTART,
     "02_recommendation_strategies.ipynb": STRATEGIES,
     "03_discovery_and_context.ipynb": DISCOVERY,
     "04_quantization_and_rescoring.ipynb": QUANTIZATION,
     "05_qdrant.ipynb": QDRANT,
+    "06_the_big_picture.ipynb": BIG_PICTURE,
 }
 
 _HEADER = re.compile(r"^# %%(?: \[(?P<kind>markdown)\])?(?: tags=(?P<tags>\[.*\]))?\s*$")

@@ -16,6 +16,8 @@ colours are always computed on the whole collection.
 ``context``         points coloured by context loss, zero-loss points and region highlighted
 ``rescoring``       slope chart of quantized rank against rank after rescoring
 ``recall_curve``    recall@k against oversampling
+``graph``           a point's nearest neighbours and theirs as a force-directed graph (Qdrant
+                    Web UI's graph view), edges by score
 =================== ==========================================================================
 
 Examples
@@ -29,8 +31,9 @@ True
 
 from explorekit.plots._context import context
 from explorekit.plots._discovery import discovery
+from explorekit.plots._graph import graph
 from explorekit.plots._map import map
 from explorekit.plots._recommend import recommendation
 from explorekit.plots._rescoring import recall_curve, rescoring
 
-__all__ = ["context", "discovery", "map", "recall_curve", "recommendation", "rescoring"]
+__all__ = ["context", "discovery", "graph", "map", "recall_curve", "recommendation", "rescoring"]

@@ -81,7 +81,18 @@ def build_map(col: "Collection", using: str | None, method: str, max_points: int
 def customdata(col: "Collection", rows: np.ndarray, *extra: np.ndarray) -> np.ndarray:
     """``(len(rows), 1 + len(extra))``: ids first (int32 when they fit, so they travel binary)."""
     values = col.store.ids.take(rows)
-    if col.store.ids.all_int and (not values or max(values) < 2**31):
+    return _id_columns(values, col.store.ids.all_int and (not values or max(values) < 2**31), extra)
+
+
+def id_customdata(values: list, *extra: np.ndarray) -> np.ndarray:
+    """``customdata`` for these point ids (as :func:`customdata`, from the ids themselves)."""
+    values = list(values)
+    small = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v < 2**31 for v in values)
+    return _id_columns(values, small, extra)
+
+
+def _id_columns(values: list, small: bool, extra: tuple) -> np.ndarray:
+    if small:
         ids = np.asarray(values, dtype=np.int32)
         if not extra:
             return ids.reshape(-1, 1)
@@ -108,12 +119,19 @@ def hover_columns(col: "Collection", hover_data: Any) -> list[str]:
 
 def hover_text(col: "Collection", rows: np.ndarray, columns: list[str], head: list[str] | None = None) -> np.ndarray:
     """One hover string per row: optional head lines, ``id``, then ``column: value`` lines."""
-    ids = pd.Series(col.store.ids.take(rows), dtype=object).astype(str)
-    text = "id " + ids
+    values = col.store.payload.select(rows, columns) if columns else None
+    return frame_hover_text(col.store.ids.take(rows), values, columns, head)
+
+
+def frame_hover_text(
+    ids: list, values: pd.DataFrame | None, columns: list[str], head: list[str] | None = None
+) -> np.ndarray:
+    """The hover strings of :func:`hover_text` from ids and a frame of their payload values."""
+    text = "id " + pd.Series(list(ids), dtype=object).astype(str)
     if head is not None:
         text = pd.Series(head, dtype=object).astype(str) + "<br>" + text
-    if columns:
-        values = col.store.payload.select(rows, columns)
+    if columns and values is not None:
+        values = values.reset_index(drop=True)
         for name in columns:
             shown = values[name].astype(str).str.slice(0, 80)
             shown = shown.str.replace("&", "&amp;").str.replace("<", "&lt;").str.replace(">", "&gt;")

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError, short_repr
-from explorekit.plots import _base
+from explorekit.plots import _base, _clusters
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -20,6 +20,7 @@ def map(
     *,
     method: str = "auto",
     color: str | None = None,
+    clusters: Any = None,
     size: str | None = None,
     hover_data: Any = None,
     thumbnails: Any = None,
@@ -39,6 +40,9 @@ def map(
         ``"umap"`` or ``"identity"``; computed once and cached.
     color : payload column; numbers get a colour scale, anything else one legend entry per
         value (the 19 most common, then "other").
+    clusters : ``ek.analysis.clusters(col, ...)`` (or a frame with ``id`` and ``cluster``):
+        colour by cluster instead, each cluster labelled at the middle of its points; noise
+        and points outside the clustered sample are grey.
     size : numeric payload column scaled to 3-14 px.
     hover_data : payload columns shown on hover (default: up to four short ones).
     thumbnails : column of image data URIs (detected when None; False: none); up to
@@ -63,17 +67,24 @@ def map(
     _base.check_size("height", height)
     if isinstance(max_thumbnails, bool) or not isinstance(max_thumbnails, (int, np.integer)) or max_thumbnails < 0:
         raise ExploreError(f"max_thumbnails: {short_repr(max_thumbnails)} is not a non-negative integer.")
+    if clusters is not None and color is not None:
+        raise ExploreError(f"map: pass color={color!r} or clusters=, not both (both colour the points).")
     m = _base.build_map(col, using, method, max_points, seed)
-    fig = go.Figure(
-        _base.point_traces(
-            m,
-            m.drawn,
-            color=color,
-            size=size,
-            hover_data=hover_data,
-            base_color="#4c78a8" if color is None else _base.GREY,
+    if clusters is not None:
+        fig = go.Figure(_clusters.cluster_traces(m, m.drawn, clusters, hover_data=hover_data))
+        _clusters.add_cluster_labels(fig, m, clusters)
+        height = height or _clusters.map_height(len(fig.data))
+    else:
+        fig = go.Figure(
+            _base.point_traces(
+                m,
+                m.drawn,
+                color=color,
+                size=size,
+                hover_data=hover_data,
+                base_color="#4c78a8" if color is None else _base.GREY,
+            )
         )
-    )
     column = _base.thumbnail_column(col, thumbnails)
     if column is not None and max_thumbnails:
         count = min(int(max_thumbnails), len(m.drawn))

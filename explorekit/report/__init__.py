@@ -9,6 +9,9 @@ script (``_assets/report.js``) keeps two things working with no Python behind th
   rings them on the map. They are exact top-k answers of ``col.search(id)`` computed when the
   figure was added with ``collection=`` (at most ``max_points`` points, default 5,000; a
   seeded sample beyond that, as the caption says);
+* a neighbour graph (:func:`explorekit.plots.graph`) added with ``collection=`` works the same
+  way: a click on a node lists its ``limit`` nearest (the nodes its edges lead to) and rings
+  those in the graph;
 * result tables stay browsable: sortable, filterable, each with the request that made it
   (``attrs["query"]``), and a row whose point is on a map shows it and its neighbours.
 
@@ -119,7 +122,7 @@ class Report:
         caption: str | None = None,
         collection: Any = None,
         using: str | None = None,
-        k: int = 5,
+        k: int | None = None,
         max_points: int = 5000,
         label: str | None = None,
         request: dict[str, Any] | None = None,
@@ -141,9 +144,11 @@ class Report:
             shown point's exact top-``k`` neighbours in this collection so that a click shows
             them in the saved page. Takes about 1-2 ms per point.
         using : str, optional
-            The vector name the neighbours are computed with.
-        k : int, default 5
-            Neighbours per point.
+            The vector name the neighbours are computed with (for a graph of
+            :func:`explorekit.plots.graph`: the graph's own, unless given).
+        k : int, optional
+            Neighbours per point: 5, or a graph's ``limit`` (so a click on a node lists the
+            neighbours its edges lead to).
         max_points : int, default 5000
             At most this many points get neighbours (a seeded random sample beyond that).
         label : str, optional
@@ -164,7 +169,7 @@ class Report:
                 self.add(sub, **options)
             return self
         if _is_explorer(item):
-            return self._add_explorer(item, title=title, k=k, max_points=max_points, label=label)
+            return self._add_explorer(item, title=title, k=5 if k is None else k, max_points=max_points, label=label)
         if isinstance(item, str):
             self._blocks.append(_Block("markdown", title, html=_markdown.render(item)))
             return self
@@ -238,7 +243,7 @@ class Report:
         caption: str | None,
         collection: Any,
         using: str | None,
-        k: int,
+        k: int | None,
         max_points: int,
         label: str | None,
     ) -> "Report":
@@ -251,6 +256,9 @@ class Report:
         left_out = _figures.drop_non_finite(plain.data)
         explore = None
         if collection is not None:
+            graph = _figures.graph_settings(plain)
+            k = k if k is not None else graph.get("limit") or 5
+            using = using if using is not None else graph.get("using")
             explore = _neighbours.precompute(
                 list(plain.data), collection, using=using, k=k, max_points=max_points, label=label
             )

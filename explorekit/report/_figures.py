@@ -41,9 +41,13 @@ def _numbers(values: Any) -> np.ndarray | None:
 
 
 def non_finite_rows(trace: Any) -> np.ndarray | None:
-    """A mask of the points of a scatter-like trace with a NaN or infinite coordinate, or None."""
+    """A mask of the points of a scatter-like trace with a NaN or infinite coordinate, or None.
+
+    A trace drawn as lines only has no points: its gaps (``None`` between the segments of a
+    graph's edges) are how plotly breaks a line, not points left out.
+    """
     axes = POINT_TRACES.get(getattr(trace, "type", None) or "")
-    if axes is None:
+    if axes is None or getattr(trace, "mode", None) == "lines":
         return None
     columns = [c for c in (_numbers(getattr(trace, axis, None)) for axis in axes) if c is not None]
     if not columns or len({len(c) for c in columns}) != 1:
@@ -81,3 +85,16 @@ def left_out_note(count: int) -> str:
     """The caption sentence for ``count`` points that are not drawn."""
     subject = "1 point is" if count == 1 else f"{count:,} points are"
     return f"{subject} not drawn: a coordinate of each is not a finite number (NaN or infinity)."
+
+
+def graph_settings(fig: Any) -> dict[str, Any]:
+    """The settings a neighbour graph (``explorekit.plots.graph``) keeps in ``layout.meta["graph"]``,
+    or ``{}`` for any other figure.
+
+    >>> import plotly.graph_objects as go
+    >>> graph_settings(go.Figure(layout={"meta": {"graph": {"limit": 3}}})), graph_settings(go.Figure())
+    ({'limit': 3}, {})
+    """
+    meta = fig.layout.meta
+    graph = meta.get("graph") if isinstance(meta, dict) else None
+    return dict(graph) if isinstance(graph, dict) else {}

@@ -35,6 +35,7 @@ from explorekit.report import Report
 from explorekit.widgets import _map
 from explorekit.widgets._explain import explanation_figure, is_quantized
 from explorekit.widgets._figure import LeanFigureWidget
+from explorekit.widgets._graph import GraphTab
 from explorekit.widgets._model import KINDS, MODES
 from explorekit.widgets._state import ExplorerState
 from explorekit.widgets._table import to_html
@@ -172,6 +173,10 @@ class Explorer(W.VBox):
         self.add_tab("results", self.table)
         self.add_tab("explanation", self.explanation, on_show=self._refresh_explanation)
         self.add_tab("inspect", self.inspect)
+        self.graph_tab = GraphTab(
+            self.state, on_example=lambda role, point: self._apply(lambda: self.state.click(role, point))
+        )
+        self.add_tab("graph", self.graph_tab, on_show=self.graph_tab.show)
 
         self.mode.observe(self._on_mode, names="value")
         self.kind.observe(lambda ch: self._apply(lambda: self.state.set_kind(ch["new"])), names="value")
