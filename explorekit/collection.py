@@ -34,7 +34,7 @@ from explorekit._support.errors import (
 )
 from explorekit._support.threads import blas_threads
 from explorekit._support.validation import as_matrix, check_count, check_name
-from explorekit.data.ids import IdIndex
+from explorekit.data.ids import IdIndex, scroll_key, scroll_order
 from explorekit.data.payload import Payload
 from explorekit.data.store import Store, VectorSpace
 from explorekit.engine import overview, planner, stages
@@ -337,8 +337,8 @@ class Collection(QueryMethods):
             store = self._store
             mask = filter_mask(request.filter, store.payload, store.ids, store.spaces)
             if request.scroll_from is not None:  # /points/scroll: from this id on
-                first = _scroll_key(request.scroll_from)
-                mask = mask & np.array([_scroll_key(v) >= first for v in store.ids.values], dtype=bool)
+                first = scroll_key(request.scroll_from)
+                mask = mask & np.array([scroll_key(v) >= first for v in store.ids.values], dtype=bool)
             end = request.offset + request.limit
             rows, values = _scrolled_rows(store, mask, request.order_by, end)
             rows, values = rows[request.offset :], None if values is None else values[request.offset :]
@@ -573,15 +573,8 @@ def _scrolled_rows(
     and their order values (None when ordered by id)."""
     if order is not None:
         return ordered_rows(store.payload, mask, order, limit)
-    rows = np.flatnonzero(mask)
-    keys = [_scroll_key(v) for v in store.ids.take(rows)]
-    rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
+    rows = scroll_order(store.ids, np.flatnonzero(mask))
     return (rows if limit is None else rows[:limit]), None
-
-
-def _scroll_key(point_id: int | str) -> tuple:
-    """Qdrant's scroll order of ids: integers first (by value), then strings/UUIDs (as text)."""
-    return (0, point_id, "") if isinstance(point_id, int) else (1, 0, point_id)
 
 
 def _id_list(ids: Any) -> list:

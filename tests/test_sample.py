@@ -67,7 +67,9 @@ def test_every_passing_point_when_asking_for_more_agrees_with_local_mode(flt, wh
     got = col.query(body)
     assert sorted(got["id"]) == sorted(p.id for p in local.points)
     assert sorted(col.sample(N, filter=flt)["id"]) == sorted(got["id"])
-    assert list(got.columns) == list(COL.scroll().columns)
+    # a /points/query answer: score 1 for every point, as local mode answers; col.sample is scroll-like
+    assert list(got.columns) == ["id", "score", *COL.scroll().columns[1:]]
+    assert set(got["score"]) == {p.score for p in local.points} == {1.0}
 
 
 def test_the_documented_body_runs_verbatim():

@@ -119,3 +119,20 @@ class IdIndex:
 
     def take(self, rows: np.ndarray) -> list[int | str]:
         return [self.values[r] for r in rows]
+
+
+def scroll_key(point_id: int | str) -> tuple:
+    """Qdrant's scroll order of one id: integers first (by value), then strings/UUIDs (as text)."""
+    return (0, point_id, "") if isinstance(point_id, int) else (1, 0, point_id)
+
+
+def scroll_order(ids: IdIndex, rows: np.ndarray) -> np.ndarray:
+    """``rows`` sorted as Qdrant sorts point ids (its scroll order): integers ascending, then
+    strings and UUIDs as text.
+
+    >>> scroll_order(IdIndex([5, "b", 2, "a"]), np.arange(4)).tolist()
+    [2, 0, 3, 1]
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    keys = [scroll_key(v) for v in ids.take(rows)]
+    return rows[np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows

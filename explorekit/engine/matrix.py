@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorekit.data.ids import IdIndex
+from explorekit.data.ids import scroll_order
 from explorekit.data.store import Store, VectorSpace
 from explorekit.engine.exact import _refine_width
 from explorekit.scoring.distances import display, paired_similarity, similarity
@@ -83,16 +83,6 @@ def sample_rows(mask: np.ndarray, n: int, seed: int | np.random.Generator | None
     return rng.choice(passing, size=n, replace=False)
 
 
-def id_order(ids: IdIndex, rows: np.ndarray) -> np.ndarray:
-    """``rows`` sorted as Qdrant sorts point ids: integers ascending, then strings and UUIDs.
-
-    >>> id_order(IdIndex([5, "b", 2, "a"]), np.arange(4)).tolist()
-    [2, 0, 3, 1]
-    """
-    keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in ids.take(rows)]
-    return np.asarray(rows, dtype=np.int64)[np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)]
-
-
 def distance_matrix(
     store: Store,
     using: str | None,
@@ -107,7 +97,7 @@ def distance_matrix(
     if len(rows) < 2:
         empty = np.empty((0, limit))
         return Matrix(np.empty(0, np.int64), empty.astype(np.int64), empty.astype(np.float32), np.empty(0, np.int64))
-    rows = id_order(store.ids, rows)
+    rows = scroll_order(store.ids, rows)
     neighbours, scores, counts = nearest_within(space, rows, limit)
     return Matrix(rows, neighbours, scores, counts)
 

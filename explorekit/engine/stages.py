@@ -41,12 +41,14 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import RequestError
+from explorekit.data.ids import scroll_order
 from explorekit.data.jsonpath import parse_key
 from explorekit.data.pathvalues import walk
 from explorekit.data.store import Store
 from explorekit.engine import planner
 from explorekit.engine.exact import finish, rescore
 from explorekit.engine.formula_eval import candidate_union, formula_order, formula_terms
+from explorekit.engine.matrix import sample_rows
 from explorekit.engine.prepare import Prepared, prepare
 from explorekit.query.filters import filter_mask, to_filter_dict
 from explorekit.query.order import ordered_rows
@@ -176,14 +178,14 @@ class _Runner:
             return self._mmr(stage, mask, exact=candidates is not None)
         rows = np.arange(len(self.store)) if mask is None else np.flatnonzero(mask)
         if stage.kind == "sample":
-            chosen = rows[np.argsort(np.random.rand(len(rows)))][: stage.limit]
+            chosen = sample_rows(np.ones(len(self.store), bool) if mask is None else mask, stage.limit)
             return chosen, np.ones(len(chosen))
         end = stage.limit + stage.offset
         if stage.kind == "order_by":
             rows, values = ordered_rows(self.store.payload, mask, stage.spec["order_by"], end)
             self.order_values = values[stage.offset :]
         else:  # a query-less stage: a scroll in id order
-            rows = rows[id_order(self.store, rows)][:end]
+            rows = scroll_order(self.store.ids, rows)[:end]
         rows = rows[stage.offset :]
         return rows, np.ones(len(rows))
 
@@ -372,12 +374,6 @@ def _swap_remove(items: list[int], position: int) -> int:
     items[position] = items[-1]
     items.pop()
     return value
-
-
-def id_order(store: Store, rows: np.ndarray) -> np.ndarray:
-    """Positions of ``rows`` in Qdrant's scroll order: integer ids ascending, then the others."""
-    keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in store.ids.take(rows)]
-    return np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)
 
 
 def _flat(values: list) -> list:

@@ -211,23 +211,3 @@ def parse_overview_body(body: Any, endpoint: str) -> OverviewRequest:
     return MatrixRequest.build(
         body.get("sample"), body.get("limit"), body.get("filter"), body.get("using"), MATRIX_ENDPOINTS[endpoint]
     )
-
-
-def sample_query(value: Any, kwargs: dict[str, Any]) -> SampleRequest:
-    """``{"sample": "random"}`` in a ``/points/query`` body, with the body's filter, limit and selectors.
-
-    >>> sample_query("random", {"limit": 3}).n
-    3
-    """
-    if value != "random":
-        raise RequestError(unknown("sample", value, ["random"], 'Qdrant samples with {"sample": "random"}.'))
-    extra = sorted(set(kwargs) - {"filter", "limit", "with_payload", "with_vectors"})
-    if extra:
-        raise RequestError(f"query.sample: {extra} do not apply to a random sample; it takes filter and limit.")
-    return SampleRequest.build(
-        kwargs.get("limit", 10),
-        kwargs.get("filter"),
-        None,
-        kwargs.get("with_payload", True),
-        kwargs.get("with_vectors", False),
-    )

@@ -25,7 +25,7 @@ from typing import Any
 
 from explorekit._support.errors import RequestError, short_repr, unknown
 from explorekit.query.filter_parse import check_model_depth
-from explorekit.query.overview import FACET_ENDPOINT, MATRIX_ENDPOINTS, parse_overview_body, sample_query
+from explorekit.query.overview import FACET_ENDPOINT, MATRIX_ENDPOINTS, parse_overview_body
 from explorekit.query.requests import Request
 
 _COMMON = {
@@ -236,8 +236,6 @@ def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
         return Request.build("scroll", **kwargs)
     if not isinstance(query, Mapping):
         return Request.build("search", query=query, **kwargs)  # a vector or an id
-    if set(query) == {"sample"}:
-        return sample_query(query["sample"], kwargs)  # type: ignore[return-value]
     if len(query) != 1:
         raise RequestError(
             f"query: {short_repr(query)} must have exactly one of nearest, recommend, discover, context."
