@@ -37,12 +37,13 @@ from explorekit._support.validation import as_matrix, check_count, check_name
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
 from explorekit.data.store import Store, VectorSpace
-from explorekit.engine import planner
+from explorekit.engine import planner, stages
 from explorekit.engine.prepare import Prepared, prepare
 from explorekit.index import build_index
 from explorekit.quantization import make_quantizer
 from explorekit.query.filters import filter_mask
 from explorekit.query.methods import QueryMethods
+from explorekit.query.pipeline import Pipeline
 from explorekit.query.requests import Request, parse_selectors
 from explorekit.query.results import id_series, to_frame
 from explorekit.scoring.distances import normalize_distance, preprocess
@@ -315,7 +316,7 @@ class Collection(QueryMethods):
         selected = parse_selectors(with_payload, with_vectors)
         with self._lock:
             store = self._store
-            mask = filter_mask(filter, store.payload, store.ids)
+            mask = filter_mask(filter, store.payload, store.ids, store.spaces)
             rows = np.flatnonzero(mask)
             keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in store.ids.take(rows)]
             rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
@@ -366,6 +367,18 @@ class Collection(QueryMethods):
                 frame.attrs["path"] = plan.path
                 frame.attrs["reason"] = plan.reason
                 frames.append(frame)
+        return frames
+
+    def _run_pipelines(self, pipelines: list[Pipeline]) -> list[pd.DataFrame]:
+        """Multi-stage queries (see :mod:`explorekit.engine.stages`), on one state of the store."""
+        with self._lock:
+            store = self._store
+            frames = []
+            for pipeline in pipelines:
+                run = stages.run if pipeline.groups is None else stages.run_grouped
+                with blas_threads(work=len(store) * max((s.dim for s in store.spaces.values()), default=0)):
+                    answer = run(store, pipeline, self._lookup_store)
+                frames.append(stages.result_frame(store, pipeline, answer))
         return frames
 
     # ------------------------------------------------------------------ changes

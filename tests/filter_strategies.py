@@ -15,6 +15,7 @@ import numpy as np
 import qdrant_edge as qe
 from hypothesis import strategies as st
 from qdrant_client import QdrantClient, models
+from qdrant_client.local.geo import geo_distance
 
 from explorekit.data.ids import IdIndex
 from explorekit.data.payload import Payload
@@ -118,9 +119,9 @@ class EdgeOracle:
 
 
 def ek_rows(payloads: list[dict], flt: Any, ids: list | None = None) -> list[int]:
-    """Rows passing ``flt`` in explorekit."""
+    """Rows passing ``flt`` in explorekit (every point has the unnamed vector, like the oracles')."""
     ids = list(range(len(payloads))) if ids is None else ids
-    mask = filter_mask(flt, Payload.from_records(payloads), IdIndex(ids))
+    mask = filter_mask(flt, Payload.from_records(payloads), IdIndex(ids), vectors=("",))
     return np.flatnonzero(mask).tolist()
 
 
@@ -223,3 +224,77 @@ def filters(n_ids: int = 8, bools: bool = True) -> st.SearchStrategy:
 
 def uuid_ids(n: int) -> list[str]:
     return [str(uuid.UUID(int=i + 1)) for i in range(n)]
+
+
+# ---------------------------------------------------------------------- geo
+# Coordinates on a small grid, so points fall on polygon edges, box sides and vertices; lon
+# values near +-180 for boxes that cross the antimeridian.
+GEO_LATS = st.sampled_from([-1.0, 0.0, 0.5, 1, 2.0])
+GEO_LONS = st.sampled_from([-1.0, 0.0, 0.5, 1, 2.0, 179.5, -179.5])
+GEO_POINTS = st.builds(lambda lat, lon: {"lat": lat, "lon": lon}, GEO_LATS, GEO_LONS)
+_NOT_GEO = st.sampled_from([{"lat": True, "lon": 0.0}, {"lat": 0.5}, "here", 3, None, {"lat": "1", "lon": 1}])
+GEO_VALUES = st.one_of(GEO_POINTS, GEO_POINTS, st.lists(st.one_of(GEO_POINTS, _NOT_GEO), max_size=3), _NOT_GEO)
+GEO_RECORDS = st.builds(
+    lambda loc, items, pick: {k: v for k, v in (("loc", loc), ("items", items)) if k in pick},
+    GEO_VALUES,
+    st.lists(st.fixed_dictionaries({"loc": GEO_VALUES, "x": INTS}), max_size=3),
+    st.sampled_from([("loc",), ("items",), ("loc", "items"), ()]),
+)
+GEO_PAYLOADS = st.lists(GEO_RECORDS, min_size=3, max_size=10)
+
+
+def _ring(points: list[tuple[float, float]]) -> dict:
+    return {"points": [{"lat": lat, "lon": lon} for lat, lon in [*points, points[0]]]}
+
+
+RINGS = [
+    [(0.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, 0.0)],  # a square, (lat, lon) corners on the grid
+    [(-1.0, -1.0), (2.0, -1.0), (2.0, 2.0), (-1.0, 2.0)],  # a larger square
+    [(-1.0, -1.0), (2.0, 0.5), (0.5, 2.0)],  # a triangle
+    [(-1.0, -1.0), (2.0, -1.0), (0.5, 0.5), (2.0, 2.0), (-1.0, 2.0)],  # concave
+]
+HOLES = [[(0.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, 0.0)], [(0.5, 0.0), (1.0, 0.5), (0.5, 1.0), (0.0, 0.5)]]
+
+
+def _exact_distances() -> list[float]:
+    """Radii equal to the distance between grid points, so some points lie on the circle."""
+    return [geo_distance(0.0, 0.0, 1.0, 0.0), geo_distance(0.5, 0.5, 1.0, 1.0), geo_distance(0.0, 0.0, 0.0, 2.0)]
+
+
+RADII = st.sampled_from([0.0, 50_000.0, 111_000.0, 160_000.0, 400_000.0, *_exact_distances()])
+
+
+def geo_conditions(keys: st.SearchStrategy) -> st.SearchStrategy:
+    center = st.builds(lambda lat, lon: {"lat": lat, "lon": lon}, GEO_LATS, GEO_LONS)
+    box = st.builds(
+        lambda top, bottom, left, right: {
+            "top_left": {"lat": max(top, bottom), "lon": left},
+            "bottom_right": {"lat": min(top, bottom), "lon": right},
+        },
+        GEO_LATS,
+        GEO_LATS,
+        GEO_LONS,
+        GEO_LONS,
+    )
+    polygon = st.builds(
+        lambda ext, holes: {"exterior": _ring(ext), **({"interiors": [_ring(h) for h in holes]} if holes else {})},
+        st.sampled_from(RINGS),
+        st.lists(st.sampled_from(HOLES), max_size=2),
+    )
+    return st.one_of(
+        st.builds(lambda k, c, r: {"key": k, "geo_radius": {"center": c, "radius": r}}, keys, center, RADII),
+        st.builds(lambda k, b: {"key": k, "geo_bounding_box": b}, keys, box),
+        st.builds(lambda k, p: {"key": k, "geo_polygon": p}, keys, polygon),
+    )
+
+
+def geo_filters() -> st.SearchStrategy:
+    """Geo conditions on ``GEO_PAYLOADS``, flat and inside ``nested``, with has_vector and slice."""
+    inner = _filters(geo_conditions(st.sampled_from(["loc", "loc[]"])))
+    leaf = st.one_of(
+        geo_conditions(st.sampled_from(["loc", "loc[]", "items[].loc", "items", "zz"])),
+        st.builds(lambda f: {"nested": {"key": "items", "filter": f}}, inner),
+        st.builds(lambda name: {"has_vector": name}, st.sampled_from(["", "image"])),
+        st.builds(lambda t, i: {"slice": {"total": t, "index": min(i, t - 1)}}, st.integers(1, 4), st.integers(0, 3)),
+    )
+    return _filters(st.recursive(leaf, _filters, max_leaves=4))

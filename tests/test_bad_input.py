@@ -160,7 +160,7 @@ CASES = [
     ("rest bad query kind", lambda c, p: p.query({"query": {"fusion": "rrf"}}), RequestError, ["'fusion'"]),
     (
         "rest prefetch",
-        lambda c, p: p.query({"query": [1, 2, 3, 4], "prefetch": [{"query": [1, 2, 3, 4]}]}),
+        lambda c, p: p.query({"query": [1, 2, 3, 4], "prefetch": [{"query": [1, 2, 3, 4], "limit": 0}]}),
         RequestError,
         ["prefetch"],
     ),

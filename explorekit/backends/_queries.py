@@ -23,11 +23,20 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import FilterError, RequestError, short_repr
-from explorekit.backends._convert import ID_FIELD, RemoteSpace, check_dim, original_id, qdrant_modules, to_point_id
+from explorekit.backends._convert import (
+    ID_FIELD,
+    RemoteSpace,
+    check_dim,
+    original_id,
+    qdrant_modules,
+    server_errors,
+    to_point_id,
+)
 from explorekit.collection import Collection
 from explorekit.data.ids import normalize_id
 from explorekit.data.payload import Payload
 from explorekit.query.filters import pandas_query_to_filter, to_filter_dict, validate_filter
+from explorekit.query.pipeline import Pipeline, Stage, StageFrames, merge_filters, stage_frame
 from explorekit.query.requests import Example, Request
 from explorekit.query.results import id_array, result_frame, vector_cells, vector_names
 from explorekit.scoring.distances import passes_threshold
@@ -313,3 +322,136 @@ def finish_empty_context(frame: pd.DataFrame, out: Outgoing) -> pd.DataFrame:
     ):  # type: ignore[arg-type]
         frame = frame.iloc[:0].reset_index(drop=True)
     return frame
+
+
+# ---------------------------------------------------------------------------------- multi-stage queries
+
+
+def prefetch_query(remote: Any, stage: Stage, models: Any) -> tuple[Any, dict]:
+    """A stage's ``query`` for qdrant-client and its other fields (using, filter, params, ...).
+
+    Vector stages go through :func:`outgoing` (ids, lookup_from and dimensions as for a single
+    query); the other kinds become their qdrant-client models.
+    """
+    fields: dict[str, Any] = {"limit": stage.limit, "score_threshold": stage.score_threshold}
+    fields["filter"] = to_filter(remote, stage.filter, models)
+    if stage.request is not None:
+        out = outgoing(remote, stage.request.replace(filter=None, score_threshold=stage.score_threshold))
+        body = out.body
+        fields.update(using=body.using, params=body.params, lookup_from=body.lookup_from)
+        query = body.query
+        if stage.kind == "mmr":
+            nearest = query.nearest if hasattr(query, "nearest") else query
+            query = models.NearestQuery(nearest=nearest, mmr=models.Mmr(**stage.spec))
+        elif out.empty_context:
+            query = models.ContextQuery(context=[])
+        return query, fields
+    spec = stage.spec
+    if stage.kind == "fusion":
+        if spec["method"] == "dbsf":
+            return models.FusionQuery(fusion=models.Fusion.DBSF), fields
+        if spec["k"] is None and spec["weights"] is None:
+            return models.FusionQuery(fusion=models.Fusion.RRF), fields
+        return models.RrfQuery(rrf=models.Rrf(k=spec["k"], weights=spec["weights"])), fields
+    if stage.kind == "formula":
+        return models.FormulaQuery.model_validate(spec["formula"].body), fields
+    if stage.kind == "order_by":
+        return models.OrderByQuery(order_by=models.OrderBy(**spec)), fields
+    if stage.kind == "sample":
+        return models.SampleQuery(sample=models.Sample.RANDOM), fields
+    return None, fields
+
+
+def prefetch_tree(remote: Any, stage: Stage, models: Any) -> Any:
+    """``models.Prefetch`` of a stage and everything below it."""
+    query, fields = prefetch_query(remote, stage, models)
+    children = [prefetch_tree(remote, child, models) for child in stage.prefetch] or None
+    return models.Prefetch(prefetch=children, query=query, **fields)
+
+
+def run_pipeline(remote: Any, pipeline: Pipeline) -> pd.DataFrame:
+    """A multi-stage query sent to the server as one request, shaped like the local answer.
+
+    ``attrs["stages"]`` comes from one more batch: each stage's subtree sent on its own, with the
+    filters and example ids of the stages above it merged in (what the server applies to it).
+    """
+    _, models = qdrant_modules()
+    top = pipeline.top
+    query, fields = prefetch_query(remote, top, models)
+    children = [prefetch_tree(remote, child, models) for child in top.prefetch] or None
+    payload, vectors = payload_selector(remote, pipeline.with_payload), vector_selector(remote, pipeline.with_vectors)
+    what = f"a multi-stage query on {remote.name!r}"
+    common = dict(
+        prefetch=children,
+        query=query,
+        using=fields.get("using"),
+        query_filter=fields["filter"],
+        search_params=fields.get("params"),
+        score_threshold=fields["score_threshold"],
+        with_payload=True if pipeline.groups is not None and payload is not True else payload,
+        with_vectors=vectors,
+        lookup_from=fields.get("lookup_from"),
+    )
+    with server_errors(what):
+        if pipeline.groups is None:
+            points = remote.client.query_points(
+                remote.name, limit=top.limit, offset=top.offset or None, **common
+            ).points
+            labels = None
+        else:
+            spec = pipeline.groups
+            found = remote.client.query_points_groups(
+                remote.name, group_by=spec.group_by, group_size=spec.group_size, limit=spec.limit, **common
+            ).groups
+            points = [p for g in found for p in g.hits]
+            labels = [g.id for g in found for _ in g.hits]
+        stage_points = _stage_points(remote, pipeline, models)
+    frame = to_frame(remote, points, pipeline.with_payload, pipeline.with_vectors, query=dict(pipeline.body))
+    if labels is not None:
+        values = np.empty(len(labels), dtype=object)
+        values[:] = labels
+        frame.insert(0, "group", values)
+    frame.attrs["path"], frame.attrs["reason"] = "server", "answered by the Qdrant server"
+    frame.attrs["stages"] = StageFrames(
+        stage_frame(
+            stage, to_frame(remote, found_points, False, False)["id"].to_numpy(), [p.score for p in found_points]
+        )
+        for stage, found_points in stage_points
+    )
+    return frame
+
+
+def _stage_points(remote: Any, pipeline: Pipeline, models: Any) -> list[tuple[Stage, list]]:
+    """Every stage's answer: its subtree as one request, with what the stages above impose."""
+    requests, stages = [], []
+
+    def visit(stage: Stage, above: dict | None, excluded: list) -> None:
+        own = to_filter(remote, stage.filter, models)
+        merged = merge_filters(above, None if own is None else own.model_dump(exclude_none=True))
+        ids = [] if stage.request is None or stage.request.lookup is not None else list(stage.request.referenced_ids)
+        for child in stage.prefetch:
+            visit(child, merged, excluded + ids)
+        query, fields = prefetch_query(remote, stage, models)
+        flt = merged
+        if excluded:
+            flt = merge_filters(flt, {"must_not": [{"has_id": [to_point_id(i) for i in excluded]}]})
+        children = [prefetch_tree(remote, child, models) for child in stage.prefetch] or None
+        requests.append(
+            models.QueryRequest(
+                prefetch=children,
+                query=query,
+                using=fields.get("using"),
+                filter=None if flt is None else models.Filter.model_validate(flt),
+                params=fields.get("params"),
+                score_threshold=fields["score_threshold"],
+                limit=stage.limit,
+                offset=stage.offset or None,
+                with_payload=payload_selector(remote, False),
+                lookup_from=fields.get("lookup_from"),
+            )
+        )
+        stages.append(stage)
+
+    visit(pipeline.top, None, [])
+    answers = remote.client.query_batch_points(remote.name, requests=requests)
+    return [(stage, answer.points) for stage, answer in zip(stages, answers)]

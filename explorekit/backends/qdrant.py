@@ -52,6 +52,7 @@ from explorekit.backends._queries import (
     finish_empty_context,
     outgoing,
     payload_selector,
+    run_pipeline,
     to_filter,
     to_frame,
     vector_selector,
@@ -60,6 +61,7 @@ from explorekit.backends._transfer import pull, push
 from explorekit.collection import Collection
 from explorekit.data.store import resolve_vector_name
 from explorekit.query.methods import QueryMethods
+from explorekit.query.pipeline import Pipeline
 from explorekit.query.requests import Request, parse_examples, parse_selectors
 from explorekit.query.results import check_payload_fields
 
@@ -427,6 +429,10 @@ class QdrantCollection(QueryMethods):
                 if offset is None or not batch:
                     break
         return points
+
+    def _run_pipelines(self, pipelines: list[Pipeline]) -> list[pd.DataFrame]:
+        """Multi-stage queries, each sent as one Query API request (see ``_queries.run_pipeline``)."""
+        return [run_pipeline(self, pipeline) for pipeline in pipelines]
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
         outs = [outgoing(self, r) for r in requests]  # every check before any call

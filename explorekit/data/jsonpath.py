@@ -80,7 +80,7 @@ def parse_key(key: Any, where: str = "key") -> tuple:
 
 _DT_RE = re.compile(
     r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d+))?)?)?"
-    r"(?: ?(Z|[+-]\d{2}(?::?\d{2})?))?"
+    r"(?: ?([Zz]|[+-]\d{2}(?::?\d{2})?))?"
 )
 
 
@@ -88,7 +88,7 @@ def parse_datetime(text: str) -> int | None:
     """Microseconds since 1970 (UTC) of a datetime string in one of Qdrant's formats, else None.
 
     RFC 3339 and the variants Qdrant reads: ``T`` or space, optional seconds/fraction,
-    ``Z``/``+HH:MM``/``+HHMM``/``+HH``/`` UTC`` offsets (which need seconds), no offset = UTC,
+    ``Z`` (or ``z``)/``+HH:MM``/``+HHMM``/``+HH``/`` UTC`` offsets (which need seconds), no offset = UTC,
     or a date alone.
 
     >>> parse_datetime("1970-01-01T00:00:01Z"), parse_datetime("1970-01-01 01:00:00+01:00")
@@ -105,7 +105,7 @@ def parse_datetime(text: str) -> int | None:
         return None
     try:
         offset = _dt.timedelta(0)
-        if tz not in (None, "Z"):
+        if tz not in (None, "Z", "z"):
             digits = tz[1:].replace(":", "")
             offset = _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
             offset = -offset if tz[0] == "-" else offset

@@ -288,6 +288,38 @@ class Payload:
 
         return self.cached(("values", path), build)
 
+    def geo_points(self, path: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The geo points at a parsed key path: ``(rows, lat, lon)``, one entry per point found.
+
+        A geo point is an object whose ``lat`` and ``lon`` are finite JSON numbers (booleans are
+        not numbers); an array at the end of the path counts element by element, as for every
+        field condition. Cached per path.
+
+        >>> rows, lat, lon = Payload.from_records([{"g": {"lat": 1, "lon": 2}}, {"g": [{"lat": 3.5, "lon": 4}, 5]}]).geo_points(("g",))
+        >>> rows.tolist(), lat.tolist(), lon.tolist()
+        ([0, 1], [1.0, 3.5], [2.0, 4.0])
+        """
+
+        def build() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            col = self._cols.get(path[0]) if path and isinstance(path[0], str) else None
+            rows: list[int] = []
+            coords: list[tuple[float, float]] = []
+            if col is not None and col.kind == "json":
+                found: list[Any] = []
+                for r in np.flatnonzero(col.present).tolist():
+                    found.clear()
+                    walk(col.data[r], path[1:], found)
+                    for value in found:
+                        for item in value if type(value) is list else (value,):
+                            point = _geo_point(item)
+                            if point is not None:
+                                rows.append(r)
+                                coords.append(point)
+            lat_lon = np.array(coords, dtype=np.float64).reshape(-1, 2)
+            return np.array(rows, dtype=np.int64), lat_lon[:, 0].copy(), lat_lon[:, 1].copy()
+
+        return self.cached(("geo", path), build)
+
     def nested(self, path: tuple) -> tuple[Payload, np.ndarray]:
         """The objects inside the arrays at ``path`` as a payload of their own, and their parent rows."""
 
@@ -309,3 +341,17 @@ class Payload:
             return Payload.from_records(records, normalised=True), np.array(parents, dtype=np.int64)
 
         return self.cached(("nested", path), build)
+
+
+def _geo_point(value: Any) -> tuple[float, float] | None:
+    """``(lat, lon)`` of a JSON object with finite numeric ``lat`` and ``lon``, else None."""
+    if type(value) is not dict:
+        return None
+    lat, lon = value.get("lat"), value.get("lon")
+    if type(lat) not in (int, float) or type(lon) not in (int, float):
+        return None
+    try:
+        point = float(lat), float(lon)
+    except OverflowError:  # a JSON integer beyond float64
+        return None
+    return point if np.isfinite(point).all() else None

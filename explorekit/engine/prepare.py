@@ -81,8 +81,9 @@ def prepare(store: Store, request: Request, lookup: Store | None = None) -> Prep
     ``lookup`` is the store that ``lookup_from`` names, already resolved by the facade (None:
     examples are ids of ``store`` itself).
     """
-    space = store.space(request.using)
     source = store if lookup is None else lookup
+    check_examples(source, request)  # Qdrant's order: a missing point before an unknown vector name
+    space = store.space(request.using)
     same = source is store or (store.name is not None and source.name == store.name)
     resolve = Resolver(source, _lookup_vector(request, space, lookup), space, external=not same)
     kind = request.kind
@@ -105,12 +106,47 @@ def prepare(store: Store, request: Request, lookup: Store | None = None) -> Prep
     stacked = preprocess(np.vstack(vectors) if vectors else np.zeros((0, space.dim), np.float32), space.distance)
     mask = None
     if request.filter is not None:
-        mask = filter_mask(request.filter, store.payload, store.ids)
+        mask = filter_mask(request.filter, store.payload, store.ids, store.spaces)
     excluded = request.referenced_ids if same else []
     if excluded:
         mask = np.ones(len(store), dtype=bool) if mask is None else mask.copy()
         mask[store.ids.rows(excluded)] = False
     return Prepared(request, space, ScoringQuery(qkind, stacked, **layout), mask, resolve)
+
+
+def labelled_examples(request: Request) -> list[tuple[Example, str]]:
+    """Every example of ``request`` with the place it is named by in errors, in request order."""
+    out: list[tuple[Example, str]] = []
+    if request.query is not None:
+        out.append((request.query, "query"))
+    out += [(e, f"positive[{i}]") for i, e in enumerate(request.positive)]
+    out += [(e, f"negative[{i}]") for i, e in enumerate(request.negative)]
+    if request.target is not None:
+        out.append((request.target, "target"))
+    for i, (p, n) in enumerate(request.context):
+        out += [(p, f"context[{i}].positive"), (n, f"context[{i}].negative")]
+    return out
+
+
+def check_examples(source: Store, request: Request) -> None:
+    """Qdrant's order of checks for example ids: each id in turn must be in ``source`` (the
+    lookup store), then the vector it is looked up in must exist there (when named explicitly).
+
+    So a missing point is reported before an unknown ``using`` or ``lookup_from`` vector name,
+    unless an earlier id was found (its vector is then looked up first), as in Qdrant.
+    """
+    if request.lookup is None:
+        name, where = request.using, "using"
+    else:
+        name = request.lookup.vector
+        if name is None and request.lookup_default == "using":
+            name = request.using
+        where = "lookup_from vector"
+    for example, label in labelled_examples(request):
+        if example.is_id:
+            source.ids.row(example.id, what=label)
+            if name:
+                source.space(name, where=where)
 
 
 def _lookup_vector(request: Request, space: VectorSpace, lookup: Store | None) -> str:

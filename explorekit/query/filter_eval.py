@@ -5,7 +5,11 @@ with Qdrant's rules (docs/qdrant-semantics.md, "Filters"): ``match`` compares ex
 types, ``range`` compares numbers in float64 (or datetime strings as instants, or strings in
 code-point order for a pandas query's ``s > 'b'``), arrays count
 element by element, ``values_count``, ``is_empty`` and ``is_null`` look at the values before
-that flattening, and text matching uses Qdrant's word tokens (alphanumeric runs, lower-cased).
+that flattening, text matching uses Qdrant's word tokens (alphanumeric runs, lower-cased), and geo conditions use
+Qdrant's geometry (:mod:`explorekit.query.filter_geo`). ``has_vector`` passes for the vector
+names given as ``vectors`` (every point has every vector of its collection), ``slice`` for the
+ids whose SipHash falls in the slice; inside ``nested`` neither passes (there is no point id or
+vector there, as in Qdrant).
 
 Examples
 --------
@@ -19,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -28,6 +33,7 @@ from explorekit.data.ids import IdIndex
 from explorekit.data.jsonpath import parse_datetime
 from explorekit.data.pathvalues import PathValues
 from explorekit.data.payload import Payload
+from explorekit.query.filter_geo import in_box, in_polygon, in_radius, slice_of
 
 __all__ = ["evaluate"]
 
@@ -160,19 +166,35 @@ def _eval_range(pv: PathValues, bounds: dict, kind: str) -> np.ndarray:
     )
 
 
-def evaluate(node: tuple, payload: Payload, ids: IdIndex | None) -> np.ndarray:
+_GEO_TESTS = {"geo_radius": in_radius, "geo_bounding_box": in_box, "geo_polygon": in_polygon}
+
+
+def _eval_geo(payload: Payload, tag: str, path: tuple, shape: tuple) -> np.ndarray:
+    """Rows with at least one geo point at ``path`` inside ``shape``."""
+    rows, lat, lon = payload.geo_points(path)
+    mask = np.zeros(len(payload), dtype=bool)
+    mask[rows[_GEO_TESTS[tag](lat, lon, shape)]] = True
+    return mask
+
+
+def evaluate(node: tuple, payload: Payload, ids: IdIndex | None, vectors: Collection[str] = ()) -> np.ndarray:
+    """The rows of ``payload`` passing a parsed filter ``node``.
+
+    ``ids`` are the point ids in row order (None: ``has_id`` and ``slice`` pass nowhere);
+    ``vectors`` the vector names every point has (``has_vector`` passes for those).
+    """
     tag, n = node[0], len(payload)
     if tag == "filter":
         _, must, should, must_not, min_should = node
         mask = np.ones(n, dtype=bool)
         for cond in must:
-            mask &= evaluate(cond, payload, ids)
+            mask &= evaluate(cond, payload, ids, vectors)
         for cond in must_not:
-            mask &= ~evaluate(cond, payload, ids)
+            mask &= ~evaluate(cond, payload, ids, vectors)
         if should:
             anyof = np.zeros(n, dtype=bool)
             for cond in should:
-                anyof |= evaluate(cond, payload, ids)
+                anyof |= evaluate(cond, payload, ids, vectors)
             mask &= anyof
         if min_should is not None:
             conds, count = min_should
@@ -180,7 +202,7 @@ def evaluate(node: tuple, payload: Payload, ids: IdIndex | None) -> np.ndarray:
                 return np.zeros(n, dtype=bool)
             total = np.zeros(n, dtype=np.int64)
             for cond in conds:
-                total += evaluate(cond, payload, ids)
+                total += evaluate(cond, payload, ids, vectors)
             mask &= total >= count
         return mask
     if tag == "has_id":
@@ -189,12 +211,18 @@ def evaluate(node: tuple, payload: Payload, ids: IdIndex | None) -> np.ndarray:
             rows = [ids.row(v) for v in node[1] if v in ids]
             mask[rows] = True
         return mask
+    if tag == "has_vector":
+        return np.full(n, node[1] in vectors, dtype=bool)
+    if tag == "slice":
+        return np.zeros(n, dtype=bool) if ids is None else slice_of(ids, node[1]) == node[2]
     if tag == "nested":
         sub, parents = payload.nested(node[1])
         mask = np.zeros(n, dtype=bool)
         if len(sub):
             mask[parents[evaluate(node[2], sub, None)]] = True
         return mask
+    if tag in _GEO_TESTS:
+        return _eval_geo(payload, tag, node[1], node[2])
     pv = payload.values(node[1])
     if tag == "match":
         return _eval_match(pv, node[2], node[3])

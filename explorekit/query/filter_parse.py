@@ -7,7 +7,10 @@ is stricter than Qdrant, see :mod:`explorekit.query.filters`.
 Nodes are tuples: ``("filter", must, should, must_not, min_should)``, ``("has_id", ids)``,
 ``("nested", path, filter)``, ``("match", path, kind, arg)``, ``("range", path, bounds,
 kind)`` (kind ``"number"``, ``"datetime"`` or ``"text"``), ``("values_count", path, bounds)``,
-``("is_empty"|"is_null", path, flag)``.
+``("is_empty"|"is_null", path, flag)``, ``("geo_radius", path, (lat, lon, radius))``,
+``("geo_bounding_box", path, (top, left, bottom, right))``, ``("geo_polygon", path, (exterior,
+interiors))`` (rings as tuples of ``(lat, lon)``), ``("has_vector", name)`` and ``("slice",
+total, index)``.
 
 Depth: a filter inside a filter (a condition that is a filter, a ``nested`` filter) is one
 level deeper; at most ``MAX_DEPTH`` (64) levels are read. ``check_depth`` is that rule, for
@@ -55,7 +58,7 @@ MAX_DEPTH = 64
 CLAUSES = ("must", "should", "must_not", "min_should")
 _PREDICATES = ("match", "range", "values_count", "is_empty", "is_null", "geo_bounding_box", "geo_radius", "geo_polygon")
 _FIELD_KEYS = ("key", *_PREDICATES)
-_SINGLE = ("has_id", "is_empty", "is_null", "nested", "has_vector")
+_SINGLE = ("has_id", "is_empty", "is_null", "nested", "has_vector", "slice")
 _ALL_CONDITION_KEYS = (*CLAUSES, *_FIELD_KEYS, *_SINGLE)
 _MATCH_KINDS = ("value", "any", "except", "text", "phrase", "text_any", "prefix", "substring")
 _BOUNDS = ("gt", "gte", "lt", "lte")
@@ -64,6 +67,15 @@ _EXAMPLE = {
     "match": '{"key": "colour", "match": {"value": "red"}}',
     "range": '{"key": "price", "range": {"gte": 10, "lt": 20}}',
     "values_count": '{"key": "tags", "values_count": {"gte": 2}}',
+    "geo_radius": '{"key": "location", "geo_radius": {"center": {"lon": 13.4, "lat": 52.5}, "radius": 1000.0}}',
+    "geo_bounding_box": (
+        '{"key": "location", "geo_bounding_box": {"top_left": {"lon": 13.0, "lat": 53.0}, '
+        '"bottom_right": {"lon": 14.0, "lat": 52.0}}}'
+    ),
+    "geo_polygon": (
+        '{"key": "location", "geo_polygon": {"exterior": {"points": [{"lon": 0, "lat": 0}, '
+        '{"lon": 1, "lat": 0}, {"lon": 1, "lat": 1}, {"lon": 0, "lat": 0}]}}}'
+    ),
 }
 
 
@@ -259,10 +271,14 @@ def _parse_condition(obj: Any, where: str, level: int) -> tuple:
             if len(path) > 1 and path[-1] is None:
                 path = path[:-1]
             return ("nested", path, _parse_filter(value["filter"], f"{w}['filter']", level + 1))
-        raise FilterError(
-            f"{where}: has_vector conditions are not supported by explorekit (every point has "
-            "every vector). Remove the condition."
-        )
+        if name == "has_vector":
+            if not isinstance(value, str):
+                raise FilterError(
+                    f"{where}['has_vector']: {short_repr(value)} is not a vector name. "
+                    'Use {"has_vector": "image"} ("" for the unnamed vector).'
+                )
+            return ("has_vector", value)
+        return _parse_slice(value, f"{where}['slice']")
     preds = [k for k in keys if k in _PREDICATES]
     if preds:
         raise FilterError(
@@ -277,7 +293,7 @@ def _parse_condition(obj: Any, where: str, level: int) -> tuple:
             bad,
             _ALL_CONDITION_KEYS,
             f"A condition is a field condition such as {_EXAMPLE['match']}, "
-            "one of has_id/is_empty/is_null/nested, or a filter.",
+            "one of has_id/is_empty/is_null/nested/has_vector/slice, or a filter.",
         )
     )
 
@@ -317,15 +333,12 @@ def _parse_field(obj: Mapping, where: str) -> tuple:
         if not isinstance(value, bool):
             raise FilterError(f"{w}: {short_repr(value)} is not true or false.")
         return (name, path, value)
-    if name.startswith("geo_"):
-        raise FilterError(
-            f"{w}: geo conditions are not supported by explorekit yet. Filter on numeric "
-            "lat/lon fields with range conditions instead."
-        )
     if not isinstance(value, Mapping):
         raise FilterError(f"{w}: {short_repr(value)} is not a dict. Use e.g. {_EXAMPLE[name]}.")
     if name == "match":
         return _parse_match(value, path, w)
+    if name.startswith("geo_"):
+        return (name, path, _GEO_PARSERS[name](value, w))
     _bad_keys(value, _BOUNDS, w, f"{name} bound")
     bounds = {b: value.get(b) for b in _BOUNDS}
     given = {b: v for b, v in bounds.items() if v is not None}
@@ -417,3 +430,101 @@ def _parse_match(value: Mapping, path: tuple, where: str) -> tuple:
 def parse_filter(filter: Any) -> tuple:
     """The node tree of a whole filter; raises FilterError for anything malformed."""
     return _parse_filter(filter, "filter", 1, top=True)
+
+
+def _geo_point(value: Any, where: str) -> tuple[float, float]:
+    """``{"lon": ..., "lat": ...}`` -> ``(lat, lon)``, in Qdrant's ranges (lon -180..180, lat -90..90)."""
+    value = _as_mapping(value, where)
+    if not isinstance(value, Mapping) or set(value) != {"lon", "lat"}:
+        raise FilterError(f'{where}: {short_repr(value)} is not a geo point. Use {{"lon": 13.4, "lat": 52.5}}.')
+    lon = _number(value["lon"], f"{where}['lon']", '{"lon": 13.4, "lat": 52.5}')
+    lat = _number(value["lat"], f"{where}['lat']", '{"lon": 13.4, "lat": 52.5}')
+    if not -180.0 <= lon <= 180.0:
+        raise FilterError(
+            f"{where}['lon']: {lon!r} is outside -180..180 (Qdrant refuses it). Use a longitude in degrees."
+        )
+    if not -90.0 <= lat <= 90.0:
+        raise FilterError(f"{where}['lat']: {lat!r} is outside -90..90 (Qdrant refuses it). Use a latitude in degrees.")
+    return lat, lon
+
+
+def _geo_keys(value: Mapping, where: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    _bad_keys(value, (*required, *optional), where, "geo field")
+    for key in required:
+        if value.get(key) is None:
+            raise FilterError(f"{where}: {key!r} is missing.")
+
+
+def _geo_radius(value: Mapping, where: str) -> tuple[float, float, float]:
+    """``{"center": point, "radius": metres}`` -> ``(lat, lon, radius)``.
+
+    >>> _geo_radius({"center": {"lon": 2, "lat": 1}, "radius": 5}, "g")
+    (1.0, 2.0, 5.0)
+    """
+    _geo_keys(value, where, ("center", "radius"))
+    lat, lon = _geo_point(value["center"], f"{where}['center']")
+    return lat, lon, _number(value["radius"], f"{where}['radius']", "1000.0 (metres)")
+
+
+def _geo_box(value: Mapping, where: str) -> tuple[float, float, float, float]:
+    """``{"top_left", "bottom_right"}`` -> ``(top, left, bottom, right)`` (lat, lon, lat, lon)."""
+    _geo_keys(value, where, ("top_left", "bottom_right"))
+    top, left = _geo_point(value["top_left"], f"{where}['top_left']")
+    bottom, right = _geo_point(value["bottom_right"], f"{where}['bottom_right']")
+    return top, left, bottom, right
+
+
+def _geo_ring(value: Any, where: str) -> tuple[tuple[float, float], ...]:
+    """A closed line ``{"points": [...]}`` of at least 4 points, first == last (Qdrant's rule)."""
+    value = _as_mapping(value, where)
+    if not isinstance(value, Mapping):
+        raise FilterError(
+            f'{where}: {short_repr(value)} is not a line. Use {{"points": [{{"lon": .., "lat": ..}}, ...]}}.'
+        )
+    _geo_keys(value, where, ("points",))
+    points = value["points"]
+    if not isinstance(points, (list, tuple)):
+        raise FilterError(f"{where}['points']: {short_repr(points)} is not a list of geo points.")
+    ring = tuple(_geo_point(p, f"{where}['points'][{i}]") for i, p in enumerate(points))
+    if len(ring) < 4 or ring[0] != ring[-1]:
+        raise FilterError(
+            f"{where}: a polygon ring needs at least 4 points and its first point repeated as the "
+            f"last (Qdrant's rule); got {len(ring)} points. Close the ring, e.g. "
+            '[{"lon": 0, "lat": 0}, {"lon": 1, "lat": 0}, {"lon": 1, "lat": 1}, {"lon": 0, "lat": 0}].'
+        )
+    return ring
+
+
+def _geo_polygon(value: Mapping, where: str) -> tuple:
+    """``{"exterior": ring, "interiors": [ring, ...]}`` -> ``(exterior, interiors)``."""
+    _geo_keys(value, where, ("exterior",), ("interiors",))
+    exterior = _geo_ring(value["exterior"], f"{where}['exterior']")
+    holes = value.get("interiors") or []
+    if not isinstance(holes, (list, tuple)):
+        raise FilterError(f"{where}['interiors']: {short_repr(holes)} is not a list of rings.")
+    return exterior, tuple(_geo_ring(h, f"{where}['interiors'][{i}]") for i, h in enumerate(holes))
+
+
+_GEO_PARSERS = {"geo_radius": _geo_radius, "geo_bounding_box": _geo_box, "geo_polygon": _geo_polygon}
+
+
+def _parse_slice(value: Any, where: str) -> tuple:
+    """``{"total": n, "index": i}`` with ``0 <= i < n`` -> ``("slice", n, i)``.
+
+    >>> _parse_slice({"total": 4, "index": 1}, "s")
+    ('slice', 4, 1)
+    """
+    value = _as_mapping(value, where)
+    if not isinstance(value, Mapping) or set(value) != {"total", "index"}:
+        raise FilterError(
+            f'{where}: {short_repr(value)} is not {{"total": ..., "index": ...}}. Use {{"slice": {{"total": 4, "index": 0}}}}.'
+        )
+    total, index = value["total"], value["index"]
+    for name, v in (("total", total), ("index", index)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise FilterError(f"{where}[{name!r}]: {short_repr(v)} is not an integer.")
+    if total < 1:
+        raise FilterError(f"{where}['total']: {total} is below 1. Split the ids into 1 or more slices.")
+    if not 0 <= index < total:
+        raise FilterError(f"{where}['index']: {index} is not in 0..{total - 1}. Pick one of the {total} slices.")
+    return ("slice", int(total), int(index))

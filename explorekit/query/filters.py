@@ -5,8 +5,8 @@ Accepted filters (``FilterLike``):
 * ``None``: every point.
 * A Qdrant filter dict (``must`` / ``should`` / ``must_not`` / ``min_should``, field conditions
   with ``match`` value/any/except/text/phrase/text_any/prefix/substring, ``range`` (numbers,
-  or RFC 3339 datetime strings), ``values_count``, ``is_empty``, ``is_null``, ``has_id``,
-  ``nested``), evaluated exactly as Qdrant does (docs/qdrant-semantics.md, "Filters"),
+  or RFC 3339 datetime strings), ``values_count``, ``is_empty``, ``is_null``, ``geo_radius``,
+  ``geo_bounding_box``, ``geo_polygon``, ``has_id``, ``has_vector``, ``slice``, ``nested``), evaluated exactly as Qdrant does (docs/qdrant-semantics.md, "Filters"),
   vectorised over the typed payload columns. A qdrant-client ``models.Filter`` is accepted too
   (converted with ``model_dump(mode="json", by_alias=True, exclude_none=True)``).
 * A pandas query string such as ``"size > 3 and colour in ['red', 'blue']"`` (names with
@@ -22,8 +22,7 @@ Accepted filters (``FilterLike``):
 
 Filters nested more than 64 levels deep (dicts or strings) are refused with a FilterError.
 Where this module is stricter than Qdrant: a field condition with two predicates (e.g.
-``match`` and ``range`` together, which Qdrant silently reduces to one) is an error, as are
-geo and ``has_vector`` conditions (not supported yet). Where qdrant-client local mode and the
+``match`` and ``range`` together, which Qdrant silently reduces to one) is an error. Where qdrant-client local mode and the
 server differ, the server is followed: ``range`` compares in float64 (local mode compares
 Python ints exactly, so it differs above 2**53); ``min_count`` must be >= 1 (as local mode and
 the REST API require; qdrant-edge alone accepts 0).
@@ -52,7 +51,7 @@ Examples
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Union
 
 import numpy as np
@@ -168,7 +167,7 @@ def _series_mask(s: pd.Series, ids: IdIndex | None, n: int) -> np.ndarray:
     )
 
 
-def filter_mask(filter: FilterLike, payload: Payload, ids: IdIndex | None) -> np.ndarray:
+def filter_mask(filter: FilterLike, payload: Payload, ids: IdIndex | None, vectors: Collection[str] = ()) -> np.ndarray:
     """Which points pass ``filter``: a new bool array of ``len(payload)`` (None -> all True).
 
     Parameters
@@ -178,7 +177,10 @@ def filter_mask(filter: FilterLike, payload: Payload, ids: IdIndex | None) -> np
     payload : Payload
         The collection's payload, one row per point.
     ids : IdIndex or None
-        The point ids in row order (for ``has_id`` and Series alignment).
+        The point ids in row order (for ``has_id``, ``slice`` and Series alignment).
+    vectors : collection of str
+        The vector names every point has (``has_vector`` passes for these; ``""`` is the
+        unnamed vector).
 
     Raises
     ------
@@ -191,9 +193,9 @@ def filter_mask(filter: FilterLike, payload: Payload, ids: IdIndex | None) -> np
     if kind == "none":
         return np.ones(n, dtype=bool)
     if kind == "qdrant":
-        return evaluate(parse_filter(filter), payload, ids)
+        return evaluate(parse_filter(filter), payload, ids, vectors)
     if kind == "query":
-        return evaluate(parse_filter(local_query_filter(filter, payload)), payload, ids)
+        return evaluate(parse_filter(local_query_filter(filter, payload)), payload, ids, vectors)
     if kind == "series":
         return _series_mask(filter, ids, n)
     _check_bool(filter, "boolean array")

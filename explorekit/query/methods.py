@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, RequestError, short_repr
+from explorekit.query.pipeline import Pipeline, from_kwargs, parse_pipeline, parse_query_body
 from explorekit.query.requests import Request
 from explorekit.query.rest import is_rest_body, parse_body
 
@@ -180,16 +181,71 @@ class QueryMethods:
                 raise RequestError(f"requests[{i}]: {short_repr(item)} is not a dict of query arguments.")
         return out
 
-    def query(self, body: Mapping[str, Any], endpoint: str | None = None) -> Any:
+    def _run_pipelines(self, pipelines: list[Pipeline]) -> list[pd.DataFrame]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def query(self, body: Mapping[str, Any] | None = None, endpoint: str | None = None, **kwargs: Any) -> Any:
         """Run a Qdrant REST body of ``/points/search``, ``/points/recommend``,
-        ``/points/recommend/batch``, ``/points/discover`` or ``/points/query``.
+        ``/points/recommend/batch``, ``/points/discover``, ``/points/query`` (with ``prefetch``
+        stages, fusion, formula, MMR, order_by, sample) or ``/points/query/groups``.
 
         The endpoint is recognised from the body's keys (or given as ``endpoint``); a batch body
-        (``{"searches": [...]}``) returns a list of DataFrames.
+        (``{"searches": [...]}``) returns a list of DataFrames. Without a body, the keyword
+        arguments are the body: ``col.query(prefetch=[...], query={"fusion": "rrf"}, limit=5)``.
+        A multi-stage answer carries each stage's candidates in ``attrs["stages"]``.
         """
-        requests, batch = parse_body(body, endpoint)
-        results = self._run(requests)
+        if body is None:
+            body = from_kwargs(**kwargs)
+        elif kwargs:
+            raise RequestError(f"query: give either a body or keyword arguments, not both (got {sorted(kwargs)}).")
+        items, batch = parse_query_body(body, endpoint)
+        requests = [(i, item) for i, item in enumerate(items) if isinstance(item, Request)]
+        pipelines = [(i, item) for i, item in enumerate(items) if not isinstance(item, Request)]
+        results: list[Any] = [None] * len(items)
+        for (i, _), frame in zip(requests, self.answer([r for _, r in requests]) if requests else []):
+            results[i] = frame
+        for (i, _), frame in zip(pipelines, self._run_pipelines([p for _, p in pipelines]) if pipelines else []):
+            results[i] = frame
         return results if batch else results[0]
+
+    def query_groups(
+        self,
+        query: Any = None,
+        *,
+        group_by: str,
+        group_size: int = 3,
+        limit: int = 10,
+        prefetch: Any = None,
+        using: str | None = None,
+        filter: Any = None,
+        score_threshold: float | None = None,
+        params: Any = None,
+        lookup_from: Any = None,
+        with_payload: Any = True,
+        with_vectors: Any = False,
+    ) -> pd.DataFrame:
+        """Qdrant's ``query_points_groups``: the best points grouped by the payload key ``group_by``.
+
+        At most ``group_size`` points per group and ``limit`` groups, in the order of their best
+        point; a point whose key holds an array joins the group of each value; points without the
+        key, or with a value that is not an integer or a string, join none. One row per hit, with
+        the group's value in the first column, ``group``.
+        """
+        body = from_kwargs(
+            query,
+            group_by=group_by,
+            group_size=group_size,
+            limit=limit,
+            prefetch=prefetch,
+            using=using,
+            filter=filter,
+            score_threshold=score_threshold,
+            params=params,
+            lookup_from=lookup_from,
+            with_payload=with_payload,
+            with_vectors=with_vectors,
+        )
+        return self._run_pipelines([parse_pipeline(body, groups=True)])[0]
 
 
 def from_kwargs_or_body(kind: str, item: dict) -> Request:

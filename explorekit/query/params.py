@@ -107,7 +107,7 @@ class SearchParams:
 def _section(value: Any, where: str, keys: tuple[str, ...], example: str, fix: str) -> dict:
     """One level of params: a dict (a qdrant-client model is dumped to one) of known keys only.
 
-    >>> _section({"exact": True}, "params", _TOP_KEYS, "", "")
+    >>> _section({"exact": True, "hnsw_ef": None}, "params", _TOP_KEYS, "", "")
     {'exact': True}
     """
     if hasattr(value, "model_dump"):
@@ -117,7 +117,7 @@ def _section(value: Any, where: str, keys: tuple[str, ...], example: str, fix: s
     for key in value:
         if key not in keys:
             raise RequestError(unknown(f"key in {where}", key, keys, fix))
-    return value
+    return {k: v for k, v in value.items() if v is not None}  # null means the default, as in Qdrant
 
 
 def _bool(value: object, where: str) -> bool:

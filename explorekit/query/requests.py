@@ -158,25 +158,78 @@ def parse_lookup(value: Any) -> Lookup | None:
     return Lookup(value, None)  # a bare collection object or name (checked when it is looked up)
 
 
-def _check_selector(value: Any, where: str) -> bool | tuple[str, ...]:
+@dataclass(frozen=True)
+class Exclude:
+    """``with_payload={"exclude": [...]}``: every payload field except these key paths."""
+
+    keys: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"exclude": list(self.keys)}
+
+
+PayloadSelector = bool | tuple[str, ...] | Exclude
+
+
+def _names(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise RequestError(
+        f"{where}: {short_repr(value)} is not a list of payload keys. Use names or key paths, "
+        'e.g. ["city", "country.name", "country.cities[].name"].'
+    )
+
+
+def _check_payload_selector(value: Any, where: str = "with_payload") -> PayloadSelector:
+    """True, False, key paths to include (a list, or ``{"include": [...]}``) or to exclude
+    (``{"exclude": [...]}``); qdrant-client's ``PayloadSelectorInclude/Exclude`` too."""
+    if hasattr(value, "model_dump") and not isinstance(value, dict):
+        value = value.model_dump(exclude_none=True)
+    if isinstance(value, (bool, Exclude)):
+        return value
+    if isinstance(value, dict) and len(value) == 1 and ("include" in value or "exclude" in value):
+        ((kind, keys),) = value.items()
+        keys = _names(keys, f"{where}[{kind!r}]")
+        return keys if kind == "include" else Exclude(keys)
+    if isinstance(value, (str, list, tuple)):
+        return _names(value, where)
+    raise RequestError(
+        f"{where}: {short_repr(value)} must be True, False, a list of payload keys, "
+        '{"include": [...]} or {"exclude": [...]}.'
+    )
+
+
+def _check_vector_selector(value: Any, where: str = "with_vectors") -> bool | tuple[str, ...]:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
         return (value,)
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    if isinstance(value, dict) and "include" in value:
-        return _check_selector(value["include"], where)
-    raise RequestError(f"{where}: {short_repr(value)} must be True, False or a list of names.")
+    raise RequestError(f"{where}: {short_repr(value)} must be True, False or a list of vector names.")
 
 
-def parse_selectors(with_payload: Any, with_vectors: Any) -> tuple[bool | tuple[str, ...], bool | tuple[str, ...]]:
-    """``with_payload`` and ``with_vectors`` checked and normalised (True, False or a tuple of names).
+def parse_selectors(with_payload: Any, with_vectors: Any) -> tuple[PayloadSelector, bool | tuple[str, ...]]:
+    """``with_payload`` and ``with_vectors`` checked and normalised; None means the default
+    (payload shown, no vectors).
 
     >>> parse_selectors(["city"], False)
     (('city',), False)
+    >>> parse_selectors({"exclude": ["country.cities"]}, None)
+    (Exclude(keys=('country.cities',)), False)
     """
-    return _check_selector(with_payload, "with_payload"), _check_selector(with_vectors, "with_vectors")
+    with_payload = True if with_payload is None else with_payload
+    with_vectors = False if with_vectors is None else with_vectors
+    return _check_payload_selector(with_payload), _check_vector_selector(with_vectors)
+
+
+def selector_json(selector: PayloadSelector | bool | tuple[str, ...]) -> Any:
+    """A selector as Qdrant JSON: a bool, a list of names, or ``{"exclude": [...]}``."""
+    if isinstance(selector, Exclude):
+        return selector.to_json()
+    return list(selector) if isinstance(selector, tuple) else selector
 
 
 @dataclass(frozen=True)
@@ -198,7 +251,7 @@ class Request:
     offset: int = 0
     score_threshold: float | None = None
     params: SearchParams = field(default_factory=SearchParams)
-    with_payload: bool | tuple[str, ...] = True
+    with_payload: PayloadSelector = True
     with_vectors: bool | tuple[str, ...] = False
 
     @classmethod
@@ -318,8 +371,8 @@ class Request:
         params = self.params.to_dict()
         if params:
             body["params"] = params
-        body["with_payload"] = list(self.with_payload) if isinstance(self.with_payload, tuple) else self.with_payload
-        body["with_vector"] = list(self.with_vectors) if isinstance(self.with_vectors, tuple) else self.with_vectors
+        body["with_payload"] = selector_json(self.with_payload)
+        body["with_vector"] = selector_json(self.with_vectors)
         return body
 
 

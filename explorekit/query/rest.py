@@ -133,12 +133,11 @@ def _common(body: Mapping[str, Any], endpoint: str) -> dict[str, Any]:
                 )
             )
     out: dict[str, Any] = {}
-    for key in ("filter", "limit", "offset", "params", "score_threshold", "using", "lookup_from"):
-        if key in body and body[key] is not None:
+    for key in ("filter", "limit", "offset", "params", "score_threshold", "using", "lookup_from", "with_payload"):
+        if body.get(key) is not None:  # null means the default, as in Qdrant
             out[key] = body[key]
-    if "with_payload" in body:
-        out["with_payload"] = body["with_payload"]
-    vectors = body.get("with_vector", body.get("with_vectors"))
+    vectors = body.get("with_vector")
+    vectors = body.get("with_vectors") if vectors is None else vectors
     if vectors is not None:
         out["with_vectors"] = vectors
     return out
@@ -176,11 +175,22 @@ def _parse_single(body: Mapping[str, Any], endpoint: str) -> Request:
     return _parse_query(body, kwargs)
 
 
+def query_request(query: Any, kwargs: dict[str, Any]) -> Request:
+    """The Request of one vector query (``nearest``, ``recommend``, ``discover``, ``context``, a
+    vector or an id) with the other arguments in ``kwargs``; the stages of a multi-stage query
+    (:mod:`explorekit.query.pipeline`) are built with it.
+
+    >>> query_request({"nearest": [1.0, 0.0]}, {"limit": 3}).limit
+    3
+    """
+    return _parse_query({"query": query}, dict(kwargs))
+
+
 def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
     if body.get("prefetch"):
         raise RequestError(
-            "prefetch: multi-stage queries (prefetch) are not supported by explorekit; "
-            "run the stages as separate calls."
+            "prefetch: a multi-stage query (prefetch) is answered by col.query(body) as a whole; "
+            "it cannot be one request of a search/recommend/discover batch."
         )
     query = body.get("query")
     if query is None:

@@ -1,7 +1,8 @@
 """The one place that shapes result DataFrames.
 
 Columns: ``id``, ``score``, then the payload columns in collection order (all, a chosen list,
-or none), then one column per requested vector name (``vector`` for the unnamed vector). The
+all but some, or none; key paths such as ``"country.name"`` show the ``country`` column cut to
+those parts, :mod:`explorekit.data.payload_select`), then one column per requested vector name (``vector`` for the unnamed vector). The
 index is a fresh ``RangeIndex``: row *i* has rank ``offset + i``. An empty result keeps its
 columns. ``attrs["query"]`` holds the request as a Qdrant ``/points/query`` body.
 Local answers (:func:`to_frame`) and Qdrant's (:mod:`explorekit.backends._queries`) both go
@@ -17,8 +18,10 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from explorekit._support.errors import RequestError, unknown
+from explorekit._support.errors import FilterError, RequestError, unknown
+from explorekit.data.payload_select import ALL, exclude, include, selector_tree
 from explorekit.data.store import Store
+from explorekit.query.requests import Exclude, PayloadSelector
 
 
 def vector_column(name: str) -> str:
@@ -26,15 +29,47 @@ def vector_column(name: str) -> str:
     return name or "vector"
 
 
-def payload_columns(store: Store, with_payload: bool | tuple[str, ...]) -> list[str]:
-    """Payload columns selected by ``with_payload`` (a list keeps those, in collection order)."""
-    columns = list(store.payload.columns)
+def payload_plan(columns: list[str], with_payload: PayloadSelector) -> tuple[list[str], dict[str, tuple[str, dict]]]:
+    """The payload columns ``with_payload`` shows (in collection order), and the columns whose
+    values are cut to parts of them: ``{column: ("include" | "exclude", subtree)}``.
+
+    The one reading of a payload selector, for local results and Qdrant's alike (the server cuts
+    the values itself; its columns are chosen here).
+
+    >>> payload_plan(["a", "b", "c"], ("c", "a.x"))
+    (['a', 'c'], {'a': ('include', {'x': True})})
+    >>> payload_plan(["a", "b", "c"], Exclude(("b", "c[].y")))
+    (['a', 'c'], {'c': ('exclude', {None: {'y': True}})})
+    """
     if with_payload is True:
-        return columns
+        return list(columns), {}
     if with_payload is False:
-        return []
-    check_payload_fields(with_payload, columns)
-    return [c for c in columns if c in with_payload]
+        return [], {}
+    excluding = isinstance(with_payload, Exclude)
+    paths = with_payload.keys if excluding else with_payload
+    try:
+        tree = selector_tree(paths, columns)
+    except FilterError as err:
+        raise RequestError(str(err)) from None
+    check_payload_fields(list(tree), columns)
+    if excluding:
+        shown = [c for c in columns if tree.get(c) is not ALL]
+        return shown, {c: ("exclude", tree[c]) for c in shown if c in tree}
+    shown = [c for c in columns if c in tree]
+    return shown, {c: ("include", tree[c]) for c in shown if tree[c] is not ALL}
+
+
+def payload_columns(store: Store, with_payload: PayloadSelector) -> list[str]:
+    """Payload columns selected by ``with_payload`` (a list keeps those, in collection order)."""
+    return payload_plan(list(store.payload.columns), with_payload)[0]
+
+
+def cut_values(values: Any, how: tuple[str, dict]) -> pd.Series:
+    """A column's display values cut by a selector subtree (``payload_plan``); None stays None."""
+    cut = include if how[0] == "include" else exclude
+    out = np.empty(len(values), dtype=object)
+    out[:] = [None if v is None else cut(v, how[1]) for v in values]
+    return pd.Series(out, index=pd.RangeIndex(len(out)), dtype=object, copy=False)
 
 
 def check_payload_fields(names: Sequence[str], columns: list[str]) -> None:
@@ -186,14 +221,17 @@ def to_frame(
     store: Store,
     rows: np.ndarray,
     scores: np.ndarray | None,
-    with_payload: bool | tuple[str, ...] = True,
+    with_payload: PayloadSelector = True,
     with_vectors: bool | tuple[str, ...] = False,
     query: dict | None = None,
 ) -> pd.DataFrame:
     """Build the result frame for ``rows`` (positions in the collection), best first."""
     rows = np.asarray(rows, dtype=np.int64)
-    cols = payload_columns(store, with_payload)
+    cols, cuts = payload_plan(store.payload.columns, with_payload)
     payload = store.payload.display_columns(rows, cols) if cols else {}
+    for name, how in cuts.items():
+        if store.payload.kinds()[name] == "json":  # a scalar column is kept whole by any path
+            payload[name] = cut_values(payload[name], how)
     stored = {name: store.space(name).stored for name in vector_names(store, with_vectors)}
     vectors = {name: vector_cells([matrix[r].copy() for r in rows]) for name, matrix in stored.items()}
     return result_frame(id_values(store, rows), scores, payload, vectors, query)
