@@ -16,6 +16,7 @@ colours are always computed on the whole collection.
 ``context``         points coloured by context loss, zero-loss points and region highlighted
 ``rescoring``       slope chart of quantized rank against rank after rescoring
 ``recall_curve``    recall@k against oversampling
+``stages``          slope chart of a multi-stage query: each candidate's rank in every stage
 =================== ==========================================================================
 
 Examples
@@ -32,5 +33,6 @@ from explorekit.plots._discovery import discovery
 from explorekit.plots._map import map
 from explorekit.plots._recommend import recommendation
 from explorekit.plots._rescoring import recall_curve, rescoring
+from explorekit.plots._stages import stages
 
-__all__ = ["context", "discovery", "map", "recall_curve", "recommendation", "rescoring"]
+__all__ = ["context", "discovery", "map", "recall_curve", "recommendation", "rescoring", "stages"]
