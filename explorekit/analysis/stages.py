@@ -80,6 +80,7 @@ COLUMNS = [
     "returned",
 ]
 FROM, TERM = "from ", "term "
+SIMILARITY = " by similarity"  # an MMR stage's plain nearest order, a column of stage_ranks
 
 
 def stages(result: pd.DataFrame, col: QueryMethods | None = None) -> pd.DataFrame:
@@ -151,9 +152,10 @@ def stage_ranks(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per candidate, one rank column per stage (``<NA>`` where the stage did not return it).
 
     Rows: the final results in their order, then the other candidates by their best rank.
-    Columns: ``id``, the stage paths (in :func:`stages` order), ``final_rank``, ``returned``,
+    Columns: ``id``, the stage paths (in :func:`stages` order; an MMR stage without prefetch is
+    preceded by ``<path> by similarity``, the plain nearest order of its picks), ``final_rank``, ``returned``,
     ``rank_change`` (first stage rank minus final rank, for returned points) and every
-    ``term ...`` column of the top stage.
+    ``term ...`` column of the top stage. ``attrs["columns"]``: the rank columns, in order.
 
     >>> long = pd.DataFrame({"stage": ["prefetch[0]"] * 2 + ["query"], "id": [7, 8, 8], "rank": [0, 1, 0],
     ...                      "final_rank": pd.array([pd.NA, 0, 0], dtype="Int64")})
@@ -168,19 +170,26 @@ def stage_ranks(frame: pd.DataFrame) -> pd.DataFrame:
             f"stage_ranks: expected the frame of explorekit.analysis.stages(result) with columns "
             f"{sorted(needed)}; got {short_repr(frame)}."
         )
-    order = list(dict.fromkeys(frame["stage"].tolist()))
+    stage_order = list(dict.fromkeys(frame["stage"].tolist()))
     ids = list(dict.fromkeys(frame["id"].tolist()))
     wide = pd.DataFrame({"id": pd.Series(ids, dtype=frame["id"].dtype)})
-    for path in order:
+    order = []
+    for path in stage_order:
         part = frame[frame["stage"] == path]
+        if "kind" in part.columns and (part["kind"] == "mmr").all() and len(part) and not part["sources"].any():
+            relevance = dict(zip(part["id"].tolist(), part["source_rank"].tolist()))
+            column = path + SIMILARITY
+            wide[column] = pd.array([relevance.get(i, pd.NA) for i in ids], dtype="Int64")
+            order.append(column)
         ranks = dict(zip(part["id"].tolist(), part["rank"].tolist()))
         wide[path] = pd.array([ranks.get(i, pd.NA) for i in ids], dtype="Int64")
+        order.append(path)
     finals = dict(zip(frame["id"].tolist(), frame["final_rank"].tolist()))
     wide["final_rank"] = pd.array([finals.get(i, pd.NA) for i in ids], dtype="Int64")
     wide["returned"] = wide["final_rank"].notna().to_numpy(bool)
     first = wide[order[0]] if order else pd.Series(pd.NA, index=wide.index, dtype="Int64")
     wide["rank_change"] = (first - wide["final_rank"]).astype("Int64")
-    top = frame[frame["stage"] == order[-1]] if order else frame
+    top = frame[frame["stage"] == stage_order[-1]] if stage_order else frame
     for column in [c for c in frame.columns if c.startswith(TERM)]:
         values = dict(zip(top["id"].tolist(), top[column].tolist()))
         wide[column] = [values.get(i, np.nan) for i in ids]
@@ -189,7 +198,7 @@ def stage_ranks(frame: pd.DataFrame) -> pd.DataFrame:
     wide["_best"] = best
     wide = wide.sort_values(["_final", "_best"], kind="stable").drop(columns=["_final", "_best"])
     wide = wide.reset_index(drop=True)
-    wide.attrs = dict(frame.attrs)
+    wide.attrs = {**frame.attrs, "columns": order}
     return wide
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError, short_repr
-from explorekit.analysis.stages import TERM, stage_ranks
+from explorekit.analysis.stages import SIMILARITY, TERM, stage_ranks
 from explorekit.analysis.stages import stages as stage_table
 from explorekit.plots import _base
 from explorekit.plots._rescoring import slope_chart
@@ -72,7 +72,7 @@ def stages(
     _base.check_size("height", height)
     long = _long_frame(result, col)
     wide = stage_ranks(long)
-    order = list(long.attrs.get("stages", []))
+    order = list(wide.attrs["columns"])
     values = np.column_stack(
         [wide[path].to_numpy(np.float64, na_value=np.nan) for path in order] or [np.zeros((len(wide), 0))]
     )
@@ -124,7 +124,10 @@ def _first_rank(values: np.ndarray) -> np.ndarray:
 
 
 def _stage_name(long: pd.DataFrame, path: str) -> str:
-    """``prefetch[0]: nearest using "small"``, ``final: fusion``..."""
+    """``prefetch[0]: nearest using "small"``, ``final: fusion``, ``nearest order (before MMR)``..."""
+    if path.endswith(SIMILARITY):
+        stage = path[: -len(SIMILARITY)]
+        return "nearest order (before MMR)" if stage == "query" else f"{stage}: nearest order (before MMR)"
     row = long[long["stage"] == path].head(1)
     kind = str(row["kind"].iloc[0]) if len(row) else ""
     using = row["using"].iloc[0] if len(row) else None
@@ -166,7 +169,10 @@ def _hover(long: pd.DataFrame, wide: pd.DataFrame, i: int, order: list[str], ext
     for path in order:
         at = mine[mine["stage"] == path]
         name = "final" if path == "query" else path
-        if len(at):
+        if path.endswith(SIMILARITY):
+            rank = wide[path].iloc[i]
+            parts.append(f"{_stage_name(long, path)}: {'-' if pd.isna(rank) else int(rank) + 1}")
+        elif len(at):
             parts.append(f"{name}: rank {int(at['rank'].iloc[0]) + 1}, score {float(at['score'].iloc[0]):.4f}")
         else:
             parts.append(f"{name}: -")
