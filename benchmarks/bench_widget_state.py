@@ -56,8 +56,8 @@ def widget_state(cells: list[str]) -> dict:
     return nb.metadata.get("widgets", {})
 
 
-def sizes(widgets: dict) -> tuple[int, Counter, int, str]:
-    """(total JSON bytes, bytes per model name, largest single value's bytes, its key)."""
+def sizes(widgets: dict) -> tuple[int, Counter, int, str, int]:
+    """(total JSON bytes, bytes per model name, largest single value's bytes, its key, models)."""
     state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     per_model: Counter = Counter()
     biggest, where = 0, ""
@@ -67,14 +67,14 @@ def sizes(widgets: dict) -> tuple[int, Counter, int, str]:
             size = len(json.dumps(value))
             if size > biggest:
                 biggest, where = size, f"{model.get('model_name')}.{key}"
-    return len(json.dumps(widgets)), per_model, biggest, where
+    return len(json.dumps(widgets)), per_model, biggest, where, len(state)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     rows, ok = [], True
     for label, cells in (("shown", [SHOW]), ("used", [SHOW, USE])):
-        total, per_model, biggest, where = sizes(widget_state(cells))
+        total, per_model, biggest, where, models = sizes(widget_state(cells))
         top = ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in per_model.most_common(3))
         rows.append(
             {
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 "widget_state_MB": round(total / 1e6, 3),
                 "largest_value_MB": round(biggest / 1e6, 3),
                 "largest_value": where,
-                "models": sum(per_model.values()) and len(per_model),
+                "models": models,
                 "biggest_models": top,
             }
         )

@@ -43,9 +43,10 @@ from explorekit.index import build_index
 from explorekit.quantization import make_quantizer
 from explorekit.query.filters import filter_mask
 from explorekit.query.methods import QueryMethods
+from explorekit.query.order import OrderBy, ordered_rows, parse_order_by
 from explorekit.query.pipeline import Pipeline
 from explorekit.query.requests import Request, parse_selectors
-from explorekit.query.results import id_series, to_frame
+from explorekit.query.results import id_series, to_frame, with_order_values
 from explorekit.scoring.distances import normalize_distance, preprocess
 
 _RESERVED = ("id", "score")
@@ -307,22 +308,42 @@ class Collection(QueryMethods):
         self,
         filter: Any = None,
         limit: int | None = None,
-        with_payload: bool | Sequence[str] = True,
-        with_vectors: bool | Sequence[str] = False,
+        with_payload: Any = True,
+        with_vectors: Any = False,
+        *,
+        order_by: Any = None,
     ) -> pd.DataFrame:
-        """Points passing ``filter``, ordered by id as Qdrant scrolls (ints first, then others)."""
+        """Points passing ``filter``, ordered by id as Qdrant scrolls (ints first, then others).
+
+        ``order_by``: a payload key, or ``{"key", "direction": "asc" | "desc", "start_from"}``:
+        points in the order of their values at that key (a point once per distinct value, see
+        :mod:`explorekit.query.order`), with the value in an ``order_value`` column.
+        """
         if limit is not None:
             limit = check_count(limit, "limit", 1)
         selected = parse_selectors(with_payload, with_vectors)
+        order = parse_order_by(order_by)
         with self._lock:
             store = self._store
-            mask = filter_mask(filter, store.payload, store.ids, store.spaces)
-            rows = np.flatnonzero(mask)
-            keys = [(0, v, "") if isinstance(v, int) else (1, 0, v) for v in store.ids.take(rows)]
-            rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
-            if limit is not None:
-                rows = rows[:limit]
-            return to_frame(store, rows, None, *selected)
+            rows, values = _scrolled_rows(
+                store, filter_mask(filter, store.payload, store.ids, store.spaces), order, limit
+            )
+            return with_order_values(to_frame(store, rows, None, *selected), values)
+
+    def _scroll_request(self, request: Request) -> pd.DataFrame:
+        """A query-less request (Qdrant's scroll form of /points/query): score 1 for every point."""
+        with self._lock:
+            store = self._store
+            mask = filter_mask(request.filter, store.payload, store.ids, store.spaces)
+            if request.scroll_from is not None:  # /points/scroll: from this id on
+                first = _scroll_key(request.scroll_from)
+                mask = mask & np.array([_scroll_key(v) >= first for v in store.ids.values], dtype=bool)
+            end = request.offset + request.limit
+            rows, values = _scrolled_rows(store, mask, request.order_by, end)
+            rows, values = rows[request.offset :], None if values is None else values[request.offset :]
+            scores = None if request.records else np.ones(len(rows), dtype=np.float32)
+            frame = to_frame(store, rows, scores, request.with_payload, request.with_vectors, request.to_body())
+            return with_order_values(frame, values)
 
     def prepare(self, request: Request) -> Prepared:
         """``request`` checked against this collection and made ready to score (see engine.prepare)."""
@@ -537,6 +558,24 @@ class Collection(QueryMethods):
         frame = pd.DataFrame(rows).set_index("vector")
         frame["compression"] = frame["original_bytes"] / frame["quantized_bytes"].where(frame["quantized_bytes"] > 0)
         return frame
+
+
+def _scrolled_rows(
+    store: Store, mask: np.ndarray, order: OrderBy | None, limit: int | None
+) -> tuple[np.ndarray, list | None]:
+    """The rows ``mask`` passes in Qdrant's scroll order (by id, or by ``order``), at most ``limit``,
+    and their order values (None when ordered by id)."""
+    if order is not None:
+        return ordered_rows(store.payload, mask, order, limit)
+    rows = np.flatnonzero(mask)
+    keys = [_scroll_key(v) for v in store.ids.take(rows)]
+    rows = rows[np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)] if len(rows) else rows
+    return (rows if limit is None else rows[:limit]), None
+
+
+def _scroll_key(point_id: int | str) -> tuple:
+    """Qdrant's scroll order of ids: integers first (by value), then strings/UUIDs (as text)."""
+    return (0, point_id, "") if isinstance(point_id, int) else (1, 0, point_id)
 
 
 def _id_list(ids: Any) -> list:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from oracle import Trio, ids_scores
 from qdrant_client import QdrantClient, models
 
+import explorekit as ek
 from explorekit._support.errors import RequestError, UnknownIdError, UnknownVectorError
 
 # Qdrant's own test data for payload selectors (tests/openapi, nested payload collection).
@@ -231,3 +232,183 @@ def test_bad_selectors_name_the_fix(nested):
     with pytest.raises(RequestError, match="'countri'"):
         nested.col.scroll(with_payload={"exclude": ["countri.name"]})
     assert ids_scores(nested.col.search([1, 0, 0], limit=1, with_payload=False))[0][0] in (1, 2, 3, 4)
+
+
+# ------------------------------------------------------------------ scroll form and order_by
+_ORDER_VALUES = st.one_of(
+    st.integers(-2, 3),
+    st.sampled_from([1.0, 2.5, -0.5, 2**53 + 0.0]),
+    st.sampled_from(["2024-01-01T00:00:00Z", "2024-01-01", "2023-12-31T23:00:00-01:00", "soon", ""]),
+    st.booleans(),
+    st.none(),
+)
+_ORDER_CELLS = st.one_of(
+    _ORDER_VALUES,
+    _ORDER_VALUES,
+    st.lists(st.one_of(_ORDER_VALUES, st.lists(_ORDER_VALUES, max_size=2)), max_size=3),
+    st.fixed_dictionaries({"v": _ORDER_VALUES}),
+)
+_ABSENT = object()
+_ORDER_RECORDS = st.lists(
+    st.builds(
+        lambda n, m: {k: v for k, v in (("n", n), ("m", m)) if v is not _ABSENT},
+        st.one_of(_ORDER_CELLS, st.just(_ABSENT)),
+        st.integers(0, 2),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@pytest.mark.oracle
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    records=_ORDER_RECORDS,
+    key=st.sampled_from(["n", "n[]", "n.v", "m"]),
+    direction=st.sampled_from([None, "asc", "desc"]),
+    start=st.one_of(st.none(), st.integers(-1, 3), st.just(2.5), st.just("2024-01-01T00:00:00Z")),
+    limit=st.integers(1, 20),
+    filtered=st.booleans(),
+)
+def test_order_by_matches_local_mode(client, records, key, direction, start, limit, filtered):
+    ids = [7 * i % 13 + 1 for i in range(len(records))]  # stored out of id order
+    order = {
+        "key": key,
+        **({"direction": direction} if direction else {}),
+        **({"start_from": start} if start is not None else {}),
+    }
+    flt = {"must": [{"key": "m", "range": {"gte": 1}}]} if filtered else None
+    trio = Trio(np.ones((len(records), 2), np.float32), ids=ids, payload=records, client=client, edge=False)
+    try:
+        want, _ = trio.client.scroll(
+            trio.name,
+            scroll_filter=None if flt is None else models.Filter(**flt),
+            order_by=models.OrderBy(**order),
+            limit=limit,
+            with_payload=False,
+        )
+        frame = trio.col.scroll(filter=flt, order_by=order, limit=limit, with_payload=False)
+    finally:
+        client.delete_collection(trio.name)
+    got = list(zip(frame["id"].tolist(), frame["order_value"].tolist())) if len(frame) else []
+    assert got == [(p.id, p.order_value) for p in want]
+
+
+@pytest.mark.oracle
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(records=_ORDER_RECORDS, limit=st.integers(1, 15), offset=st.integers(0, 5), filtered=st.booleans())
+def test_the_query_less_body_matches_local_mode(client, records, limit, offset, filtered):
+    ids = [7 * i % 13 + 1 for i in range(len(records))]
+    flt = {"must": [{"key": "m", "range": {"gte": 1}}]} if filtered else None
+    trio = Trio(np.ones((len(records), 2), np.float32), ids=ids, payload=records, client=client, edge=False)
+    try:
+        want = trio.client.query_points(
+            trio.name,
+            query_filter=None if flt is None else models.Filter(**flt),
+            limit=limit,
+            offset=offset,
+            with_payload=False,
+        ).points
+        frame = trio.col.query({"filter": flt, "limit": limit, "offset": offset, "with_payload": False})
+    finally:
+        client.delete_collection(trio.name)
+    assert ids_scores(frame) == [(p.id, p.score) for p in want]
+    assert "query" not in frame.attrs["query"]
+
+
+def test_the_scroll_form_in_a_batch_and_its_errors(nested):
+    frames = nested.col.query({"searches": [{"query": [1, 0, 0], "limit": 2}, {"limit": 2}, {"query": 1, "limit": 1}]})
+    assert [len(f) for f in frames] == [2, 2, 1]
+    assert frames[1]["id"].tolist() == [1, 2] and frames[1]["score"].tolist() == [1.0, 1.0]
+    assert nested.col.query({})["id"].tolist() == [1, 2, 3, 4]
+    with pytest.raises(RequestError, match="a query is needed to use a score threshold"):
+        nested.col.query({"filter": None, "score_threshold": 0.5})
+    with pytest.raises(RequestError, match="'asc' or 'desc'"):
+        nested.col.scroll(order_by={"key": "n", "direction": "up"})
+    with pytest.raises(RequestError, match="start_from"):
+        nested.col.scroll(order_by={"key": "n", "start_from": "later"})
+
+
+@pytest.mark.oracle
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    records=_ORDER_RECORDS,
+    direction=st.sampled_from(["asc", "desc"]),
+    limit=st.integers(1, 10),
+    offset=st.integers(0, 4),
+    filtered=st.booleans(),
+)
+def test_the_order_by_query_matches_local_mode(client, records, direction, limit, offset, filtered):
+    ids = [7 * i % 13 + 1 for i in range(len(records))]
+    flt = {"must": [{"key": "m", "range": {"gte": 1}}]} if filtered else None
+    order = {"key": "n", "direction": direction}
+    trio = Trio(np.ones((len(records), 2), np.float32), ids=ids, payload=records, client=client, edge=False)
+    try:
+        want = trio.client.query_points(
+            trio.name,
+            query=models.OrderByQuery(order_by=models.OrderBy(**order)),
+            query_filter=None if flt is None else models.Filter(**flt),
+            limit=limit,
+            offset=offset,
+            with_payload=False,
+        ).points
+        frame = trio.col.query({"query": {"order_by": order}, "filter": flt, "limit": limit, "offset": offset})
+    finally:
+        client.delete_collection(trio.name)
+    assert ids_scores(frame) == [(p.id, p.score) for p in want]
+    assert frame["order_value"].tolist() == [p.order_value for p in want]
+    assert frame.attrs["query"]["query"] == {"order_by": order}
+
+
+@pytest.mark.oracle
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    records=_ORDER_RECORDS,
+    limit=st.integers(1, 10),
+    start=st.one_of(st.none(), st.integers(0, 14)),
+    ordered=st.booleans(),
+    filtered=st.booleans(),
+)
+def test_scroll_bodies_match_local_mode(client, records, limit, start, ordered, filtered):
+    ids = [7 * i % 13 + 1 for i in range(len(records))]
+    flt = {"must": [{"key": "m", "range": {"gte": 1}}]} if filtered else None
+    order = {"key": "n", "direction": "desc"} if ordered else None
+    start = None if ordered else start
+    trio = Trio(np.ones((len(records), 2), np.float32), ids=ids, payload=records, client=client, edge=False)
+    try:
+        want, _ = trio.client.scroll(
+            trio.name,
+            scroll_filter=None if flt is None else models.Filter(**flt),
+            limit=limit,
+            offset=start,
+            order_by=None if order is None else models.OrderBy(**order),
+            with_payload=False,
+        )
+        body = {"filter": flt, "limit": limit, "offset": start, "order_by": order, "with_payload": False}
+        frame = trio.col.query(body, endpoint="/points/scroll")
+    finally:
+        client.delete_collection(trio.name)
+    assert frame["id"].tolist() == [p.id for p in want]
+    assert "score" not in frame.columns
+    again = trio.col.query(frame.attrs["query"], endpoint="/points/scroll")
+    assert again["id"].tolist() == frame["id"].tolist()
+
+
+def test_openapi_slice_partition_through_scroll_bodies():
+    """Qdrant's tests/openapi slice test: the slices of a /points/scroll filter partition the points."""
+    ids = list(range(1, 201))
+    col = ek.Collection.from_arrays(np.ones((len(ids), 2), np.float32), ids=ids)
+    seen: list[int] = []
+    for index in range(5):
+        body = {
+            "filter": {"must": [{"slice": {"total": 5, "index": index}}]},
+            "limit": len(ids) + 1,
+            "with_payload": False,
+            "with_vector": False,
+        }
+        part = col.query(body, endpoint="/points/scroll")["id"].tolist()
+        assert 0 < len(part) < len(ids)
+        seen += part
+    assert sorted(seen) == ids
+    with pytest.raises(RequestError, match="start_from"):
+        col.query({"order_by": "n", "offset": 3})

@@ -30,7 +30,6 @@ bundles = [pio.renderers[name].to_mimebundle(go.Figure(go.Bar(y=[1])).to_dict())
            for name in pio.renderers.default.split("+")]
 html = " ".join(b.get("text/html", "") for b in bundles)
 print(json.dumps({{"chosen": chosen, "default": pio.renderers.default,
-                  "front_end": ek.report._notebook.front_end(),
                   "mimetypes": sorted({{k for b in bundles for k in b}}),
                   "cdn_script": "cdn.plot.ly" in html}}))
 """
@@ -51,10 +50,28 @@ def probe(env: dict[str, str], *, fake_colab: bool = False, args: tuple = ()) ->
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.parametrize(
+    ("env", "modules", "expected"),
+    [
+        ({}, (), "jupyter"),
+        ({"JPY_PARENT_PID": "1"}, ("ipykernel",), "jupyter"),
+        ({"COLAB_RELEASE_TAG": "x"}, (), "colab"),
+        ({}, ("google.colab",), "colab"),
+        ({"VSCODE_PID": "1"}, (), "vscode"),
+        ({"VSCODE_CWD": "/w"}, (), "vscode"),
+        ({"VSCODE_PID": "1"}, ("google.colab",), "colab"),
+    ],
+)
+def test_front_end_rules(env, modules, expected):
+    from explorekit.report._notebook import front_end
+
+    assert front_end(env, modules=modules) == expected
+
+
 def test_jupyter_gets_the_mimetype_and_an_offline_html_copy():
     got = probe({})
-    assert got["front_end"] == "jupyter"
-    assert got["chosen"] == got["default"] == "plotly_mimetype+explorekit"
+    assert got["default"] == "plotly_mimetype+explorekit", got  # the renderer in use
+    assert got["chosen"] == "plotly_mimetype+explorekit"  # and setup_notebook() says which
     assert got["mimetypes"] == ["application/vnd.plotly.v1+json", "text/html"]
 
 
@@ -70,24 +87,26 @@ def test_jupyter_gets_the_mimetype_and_an_offline_html_copy():
 def test_colab_keeps_plotlys_colab_renderer(env, fake_colab):
     """Colab isolates each output: every figure must load plotly.js itself (the colab renderer does)."""
     got = probe(env, fake_colab=fake_colab)
-    assert got["front_end"] == "colab"
-    assert got["chosen"] == got["default"] == "colab"
+    assert got["default"] == "colab", got  # the renderer in use
+    assert got["chosen"] == "colab"  # and setup_notebook() says which
     assert got["mimetypes"] == ["text/html"] and got["cdn_script"]
 
 
 @pytest.mark.parametrize("variable", ["VSCODE_PID", "VSCODE_CWD"])
 def test_vscode_keeps_plotlys_vscode_renderer(variable):
     got = probe({variable: "/home/me" if variable == "VSCODE_CWD" else "4242"})
-    assert got["front_end"] == "vscode"
-    assert got["chosen"] == got["default"] == "vscode"
+    assert got["default"] == "vscode", got  # the renderer in use
+    assert got["chosen"] == "vscode"  # and setup_notebook() says which
     assert got["mimetypes"] == ["application/vnd.plotly.v1+json"]
 
 
 def test_plotly_renderer_variable_is_the_users_choice():
     got = probe({"PLOTLY_RENDERER": "json", "VSCODE_PID": "4242"})
-    assert got["chosen"] == got["default"] == "json"
+    assert got["default"] == "json", got  # the renderer in use
+    assert got["chosen"] == "json"  # and setup_notebook() says which
 
 
 def test_an_explicit_renderer_wins_over_detection():
     got = probe({"COLAB_RELEASE_TAG": "x"}, args=("plotly_mimetype+notebook",))
-    assert got["chosen"] == got["default"] == "plotly_mimetype+notebook"
+    assert got["default"] == "plotly_mimetype+notebook", got  # the renderer in use
+    assert got["chosen"] == "plotly_mimetype+notebook"  # and setup_notebook() says which

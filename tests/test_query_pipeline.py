@@ -181,6 +181,15 @@ def test_formula_over_prefetches(formula):
     )
 
 
+def test_a_formula_stage_frame_shows_what_each_score_is_made_of():
+    got = COL.query({"prefetch": WIDE, "query": FORMULAS[0], "limit": 5})
+    stage = got.attrs["stages"][-1]
+    assert list(stage.columns[:3]) == ["id", "score", "rank"] and "n" in stage.columns
+    n = dict(zip(COL.payload.index, COL.payload["n"]))
+    assert stage["n"].tolist() == [n[i] for i in stage["id"]]
+    assert np.allclose(stage["$score"] + 0.1 * stage["n"], stage["score"], rtol=1e-6)
+
+
 def test_formula_threshold_and_offset():
     same({"prefetch": WIDE, "query": FORMULAS[0], "limit": 6, "offset": 3, "score_threshold": 0.1})
 
@@ -217,7 +226,14 @@ def test_mmr_default_candidates_and_diversity():
 @pytest.mark.parametrize("direction", ["asc", "desc"])
 def test_order_by_over_candidates(direction):
     order = {"order_by": {"key": "x", "direction": direction}}
-    same({"prefetch": WIDE, "query": order, "limit": 15}, exact_order=True)
+    got = same({"prefetch": WIDE, "query": order, "limit": 15}, exact_order=True)
+    x = dict(zip(COL.payload.index, COL.payload["x"]))
+    assert got["order_value"].tolist() == [x[i] for i in got["id"]]  # as local mode's order_value
+    assert list(REMOTE.query({"prefetch": WIDE, "query": order, "limit": 15}).columns[:3]) == [
+        "id",
+        "score",
+        "order_value",
+    ]
     same({"query": order, "limit": 7, "filter": {"must": [{"key": "tag", "match": {"value": "b"}}]}}, exact_order=True)
 
 
@@ -399,7 +415,7 @@ def test_batch_with_stages():
         ({"prefetch": WIDE, "query": {"rrf": {"k": 0}}}, "k"),
         ({"prefetch": WIDE, "query": {"fusion": "max"}}, "fusion"),
         ({"prefetch": {"query": [1.0], "limit": 0}, "query": {"fusion": "rrf"}}, "limit"),
-        ({"query": {"order_by": "x"}, "score_threshold": 0.5}, "order_by"),
+        ({"prefetch": WIDE, "query": {"order_by": "x"}, "score_threshold": 0.5}, "order_by"),
         ({"query": {"nearest": [1.0], "mmr": {"diversity": 2}}}, "diversity"),
         ({"prefetch": WIDE, "query": {"rrf": {"weights": [1.0]}}}, "weights"),
     ],

@@ -37,8 +37,8 @@ from explorekit.data.ids import normalize_id
 from explorekit.data.payload import Payload
 from explorekit.query.filters import pandas_query_to_filter, to_filter_dict, validate_filter
 from explorekit.query.pipeline import Pipeline, Stage, StageFrames, merge_filters, stage_frame
-from explorekit.query.requests import Example, Request
-from explorekit.query.results import id_array, result_frame, vector_cells, vector_names
+from explorekit.query.requests import Example, Exclude, PayloadSelector, Request
+from explorekit.query.results import id_array, result_frame, vector_cells, vector_names, with_order_values
 from explorekit.scoring.distances import passes_threshold
 
 
@@ -178,10 +178,17 @@ def search_params(params: Any, models: Any) -> Any:
     return models.SearchParams(hnsw_ef=params.hnsw_ef, exact=params.exact, quantization=quant)
 
 
-def payload_selector(remote: Any, with_payload: bool | tuple[str, ...]) -> Any:
+def payload_selector(remote: Any, with_payload: PayloadSelector) -> Any:
+    """The ``with_payload`` sent to Qdrant: the same selector, plus the hidden id field when ids
+    may be mapped (include lists); key paths and exclusions go as they are."""
     if with_payload is True:
         return True
-    names = list(remote._check_payload_fields(with_payload)) if with_payload else []
+    if with_payload is not False:
+        remote._payload_columns(with_payload)  # the checks a local collection makes
+    if isinstance(with_payload, Exclude):
+        _, models = qdrant_modules()
+        return models.PayloadSelectorExclude(exclude=list(with_payload.keys))
+    names = list(with_payload) if with_payload else []
     return names + [ID_FIELD] if (names or remote._maybe_mapped) else False
 
 
@@ -356,7 +363,7 @@ def prefetch_query(remote: Any, stage: Stage, models: Any) -> tuple[Any, dict]:
     if stage.kind == "formula":
         return models.FormulaQuery.model_validate(spec["formula"].body), fields
     if stage.kind == "order_by":
-        return models.OrderByQuery(order_by=models.OrderBy(**spec)), fields
+        return models.OrderByQuery(order_by=models.OrderBy(**spec["order_by"].to_json())), fields
     if stage.kind == "sample":
         return models.SampleQuery(sample=models.Sample.RANDOM), fields
     return None, fields
@@ -407,6 +414,8 @@ def run_pipeline(remote: Any, pipeline: Pipeline) -> pd.DataFrame:
             labels = [g.id for g in found for _ in g.hits]
         stage_points = _stage_points(remote, pipeline, models)
     frame = to_frame(remote, points, pipeline.with_payload, pipeline.with_vectors, query=dict(pipeline.body))
+    if top.kind == "order_by" and labels is None:
+        frame = with_order_values(frame, [p.order_value for p in points])
     if labels is not None:
         values = np.empty(len(labels), dtype=object)
         values[:] = labels

@@ -61,9 +61,10 @@ from explorekit.backends._transfer import pull, push
 from explorekit.collection import Collection
 from explorekit.data.store import resolve_vector_name
 from explorekit.query.methods import QueryMethods
+from explorekit.query.order import parse_order_by
 from explorekit.query.pipeline import Pipeline
-from explorekit.query.requests import Request, parse_examples, parse_selectors
-from explorekit.query.results import check_payload_fields
+from explorekit.query.requests import PayloadSelector, Request, parse_examples, parse_selectors
+from explorekit.query.results import payload_plan, with_order_values
 
 __all__ = ["Connection", "QdrantCollection", "connect", "from_qdrant", "to_qdrant"]
 
@@ -347,11 +348,6 @@ class QdrantCollection(QueryMethods):
     def space(self, using: str | None, where: str = "using") -> RemoteSpace:
         return self._spaces[resolve_vector_name(list(self._spaces), using, where)]
 
-    def _check_payload_fields(self, names: Sequence[str]) -> Sequence[str]:
-        if self._columns_known:
-            check_payload_fields(names, self._columns)
-        return names
-
     def _see_columns(self, records: list[dict]) -> None:
         seen = dict.fromkeys(self._columns)
         for record in records:
@@ -360,12 +356,10 @@ class QdrantCollection(QueryMethods):
                     seen[key] = None
                     self._columns.append(key)
 
-    def _payload_columns(self, with_payload: bool | tuple[str, ...]) -> list[str]:
-        if with_payload is True:
-            return list(self._columns)
-        if with_payload is False:
-            return []
-        return [c for c in self._columns if c in with_payload] + [c for c in with_payload if c not in self._columns]
+    def _payload_columns(self, with_payload: PayloadSelector) -> list[str]:
+        """The columns ``with_payload`` shows (names not seen yet are let through while the
+        collection's fields are not known)."""
+        return payload_plan(self._columns, with_payload, check=self._columns_known)[0]
 
     def retrieve(
         self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False, with_payload: bool | Sequence[str] = True
@@ -397,21 +391,70 @@ class QdrantCollection(QueryMethods):
         self,
         filter: Any = None,
         limit: int | None = None,
-        with_payload: bool | Sequence[str] = True,
-        with_vectors: bool | Sequence[str] = False,
+        with_payload: Any = True,
+        with_vectors: Any = False,
+        *,
+        order_by: Any = None,
     ) -> pd.DataFrame:
-        """Points passing ``filter``, in Qdrant's id order (at most ``limit`` of them)."""
+        """Points passing ``filter``, in Qdrant's id order (at most ``limit`` of them); with
+        ``order_by``, in the order of a payload key (Qdrant needs a range index on it), with an
+        ``order_value`` column."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
             raise RequestError(f"limit: {short_repr(limit)} is not a positive integer.")
         selected = parse_selectors(with_payload, with_vectors)
+        order = parse_order_by(order_by)
         _, models = qdrant_modules()
         flt = to_filter(self, filter, models)
         points = self._scroll_points(
-            flt, limit, payload_selector(self, selected[0]), vector_selector(self, selected[1])
+            flt,
+            limit,
+            payload_selector(self, selected[0]),
+            vector_selector(self, selected[1]),
+            None if order is None else models.OrderBy(**order.to_json()),
         )
-        return to_frame(self, points, *selected, scores=False)
+        return with_order_values(to_frame(self, points, *selected, scores=False), _order_values(points, order))
 
-    def _scroll_points(self, flt: Any, limit: int | None, with_payload: Any, with_vectors: Any) -> list:
+    def _scroll_request(self, request: Request) -> pd.DataFrame:
+        """A query-less /points/query body (or a /points/scroll one), sent as one."""
+        _, models = qdrant_modules()
+        order = request.order_by
+        order_model = None if order is None else models.OrderBy(**order.to_json())
+        flt = to_filter(self, request.filter, models)
+        selectors = payload_selector(self, request.with_payload), vector_selector(self, request.with_vectors)
+        with server_errors(f"{'scroll' if request.records else 'query'} on {self.name!r}"):
+            if request.records:
+                points, _ = self.client.scroll(
+                    self.name,
+                    scroll_filter=flt,
+                    limit=request.limit,
+                    offset=None if request.scroll_from is None else to_point_id(request.scroll_from, "offset"),
+                    order_by=order_model,
+                    with_payload=selectors[0],
+                    with_vectors=selectors[1],
+                )
+            else:
+                points = self.client.query_points(
+                    self.name,
+                    query=None if order is None else models.OrderByQuery(order_by=order_model),
+                    query_filter=flt,
+                    limit=request.limit,
+                    offset=request.offset,
+                    with_payload=selectors[0],
+                    with_vectors=selectors[1],
+                ).points
+        frame = to_frame(
+            self,
+            points,
+            request.with_payload,
+            request.with_vectors,
+            scores=not request.records,
+            query=request.to_body(),
+        )
+        return with_order_values(frame, _order_values(points, order))
+
+    def _scroll_points(
+        self, flt: Any, limit: int | None, with_payload: Any, with_vectors: Any, order_by: Any = None
+    ) -> list:
         points: list = []
         offset = None
         with server_errors(f"scroll on {self.name!r}"):
@@ -420,13 +463,14 @@ class QdrantCollection(QueryMethods):
                 batch, offset = self.client.scroll(
                     self.name,
                     scroll_filter=flt,
-                    limit=page,
+                    limit=page if order_by is None else limit or 2**31 - 1,  # order_by: one page
                     offset=offset,
                     with_payload=with_payload,
                     with_vectors=with_vectors,
+                    order_by=order_by,
                 )
                 points += batch
-                if offset is None or not batch:
+                if offset is None or not batch or order_by is not None:
                     break
         return points
 
@@ -451,6 +495,10 @@ class QdrantCollection(QueryMethods):
             )
             frames.append(finish_empty_context(frame, out) if out.empty_context else frame)
         return frames
+
+
+def _order_values(points: list, order: Any) -> list | None:
+    return None if order is None else [p.order_value for p in points]
 
 
 def _stack(cells: pd.Series, dim: int) -> np.ndarray:

@@ -41,17 +41,18 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import RequestError
-from explorekit.data.jsonpath import parse_datetime, parse_key
+from explorekit.data.jsonpath import parse_key
 from explorekit.data.pathvalues import walk
 from explorekit.data.store import Store
 from explorekit.engine import planner
 from explorekit.engine.exact import finish, rescore
-from explorekit.engine.formula_eval import formula_order, score_formula
+from explorekit.engine.formula_eval import candidate_union, formula_order, formula_terms
 from explorekit.engine.prepare import Prepared, prepare
 from explorekit.query.filters import filter_mask, to_filter_dict
+from explorekit.query.order import ordered_rows
 from explorekit.query.pipeline import Pipeline, Stage, StageFrames, merge_filters, stage_frame
 from explorekit.query.requests import Request
-from explorekit.query.results import id_values, to_frame
+from explorekit.query.results import id_values, to_frame, with_order_values
 from explorekit.scoring.distances import exact_similarity
 
 RRF_K = 2  # Qdrant's default RRF constant (qdrant-client's DEFAULT_RANKING_CONSTANT_K)
@@ -68,6 +69,8 @@ class Answer:
     stages: list[tuple[Stage, np.ndarray, np.ndarray]] = field(default_factory=list)
     path: str = ""  # the top stage's path and reason, as for a single query
     reason: str = ""
+    order_values: list | None = None  # an order_by top stage's order values (result column)
+    terms: dict = field(default_factory=dict)  # stage path -> (rows, {term label: values}) of formulas
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,8 @@ class _Runner:
         self.store, self.lookup = store, lookup
         self.stages: list[tuple[Stage, np.ndarray, np.ndarray]] = []
         self.last_plan: Prepared | None = None  # the top stage runs last: its plan, if it has one
+        self.order_values: list | None = None  # and the order values of an order_by stage
+        self.terms: dict[str, tuple[np.ndarray, dict]] = {}  # formula stages: what the scores are made of
 
     def run(self, stage: Stage, scope: Scope) -> tuple[np.ndarray, np.ndarray]:
         excluded = self._example_ids(stage)
@@ -173,11 +178,13 @@ class _Runner:
         if stage.kind == "sample":
             chosen = rows[np.argsort(np.random.rand(len(rows)))][: stage.limit]
             return chosen, np.ones(len(chosen))
+        end = stage.limit + stage.offset
         if stage.kind == "order_by":
-            rows = order_rows(self.store, rows, **stage.spec)
+            rows, values = ordered_rows(self.store.payload, mask, stage.spec["order_by"], end)
+            self.order_values = values[stage.offset :]
         else:  # a query-less stage: a scroll in id order
-            rows = rows[id_order(self.store, rows)]
-        rows = rows[: stage.limit + stage.offset][stage.offset :]
+            rows = rows[id_order(self.store, rows)][:end]
+        rows = rows[stage.offset :]
         return rows, np.ones(len(rows))
 
     def _vector(
@@ -209,10 +216,18 @@ class _Runner:
         return rrf(sources, RRF_K if spec["k"] is None else spec["k"], spec["weights"])
 
     def _formula(self, stage: Stage, sources: list) -> tuple[np.ndarray, np.ndarray]:
-        """Formula scores of every candidate (:mod:`explorekit.engine.formula_eval`), best first."""
-        rows, scores = score_formula(stage.spec["formula"], self.store.payload, self.store.ids, sources)
-        order = formula_order(scores)
-        return rows[order], np.asarray(scores, dtype=np.float64)[order]
+        """Formula scores of every candidate (:mod:`explorekit.engine.formula_eval`), best first;
+        what each score is made of (``formula_terms``) is kept for the stage's frame."""
+        rows, where = candidate_union([r for r, _ in sources])
+        aligned = []
+        for (_, scores), positions in zip(sources, where):
+            column = np.full(len(rows), np.nan)
+            column[positions] = scores
+            aligned.append(column)
+        terms = formula_terms(stage.spec["formula"], self.store.payload, self.store.ids, rows, aligned)
+        order = formula_order(terms["score"])
+        self.terms[stage.path] = (rows[order], {k: v[order] for k, v in terms.items() if k != "score"})
+        return rows[order], terms["score"][order]
 
 
 def run(store: Store, pipeline: Pipeline, lookup: Lookup) -> Answer:
@@ -223,7 +238,8 @@ def run(store: Store, pipeline: Pipeline, lookup: Lookup) -> Answer:
     path, reason = (
         ("exact", f"{pipeline.top.kind} over prefetched candidates") if plan is None else (plan.path, plan.reason)
     )
-    return Answer(rows, scores, runner.stages, path, reason)
+    values = runner.order_values if pipeline.top.kind == "order_by" else None
+    return Answer(rows, scores, runner.stages, path, reason, values, runner.terms)
 
 
 def _after_merge(stage: Stage, rows: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -364,45 +380,11 @@ def id_order(store: Store, rows: np.ndarray) -> np.ndarray:
     return np.array(sorted(range(len(rows)), key=keys.__getitem__), dtype=np.int64)
 
 
-def order_rows(store: Store, rows: np.ndarray, key: str, direction: str = "asc", start_from: Any = None) -> np.ndarray:
-    """``rows`` ordered by a payload key (Qdrant's order_by): one entry per value of a point,
-    points without a number or datetime left out, equal values in row order."""
-    path = parse_key(key, "order_by.key")
-    start = _order_value(start_from)
-    entries: list[tuple[float, int]] = []
-    for row in rows.tolist():
-        found: list = []
-        walk(store.payload.record(row), path, found)
-        for value in _flat(found):
-            ordered = _order_value(value)
-            if ordered is not None:
-                entries.append((ordered, row))
-    entries.sort(key=lambda e: e[0], reverse=direction == "desc")
-    out, seen = [], set()
-    for value, row in entries:
-        if start is not None and (value < start if direction == "asc" else value > start):
-            continue
-        if (value, row) not in seen:
-            seen.add((value, row))
-            out.append(row)
-    return np.array(out, dtype=np.int64)
-
-
 def _flat(values: list) -> list:
     out: list = []
     for value in values:
         out += value if isinstance(value, list) else [value]
     return out
-
-
-def _order_value(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, str):
-        return parse_datetime(value)
-    return None
 
 
 def group_values(store: Store, row: int, key: str) -> list | None:
@@ -441,6 +423,7 @@ def result_frame(store: Store, pipeline: Pipeline, answer: Answer) -> pd.DataFra
     (:class:`~explorekit.query.pipeline.StageFrames`); grouped queries get a ``group`` column."""
     if pipeline.groups is None:
         frame = to_frame(store, answer.rows, answer.scores, pipeline.with_payload, pipeline.with_vectors)
+        frame = with_order_values(frame, answer.order_values)
     else:
         spec = pipeline.groups
         found = group(store, answer.rows, answer.scores, spec.group_by, spec.group_size, spec.limit)
@@ -457,9 +440,20 @@ def result_frame(store: Store, pipeline: Pipeline, answer: Answer) -> pd.DataFra
         frame.insert(0, "group", labels)
     frame.attrs["query"] = dict(pipeline.body)
     frame.attrs["path"], frame.attrs["reason"] = answer.path, answer.reason
-    frame.attrs["stages"] = StageFrames(
-        stage_frame(stage, id_values(store, rows), scores) for stage, rows, scores in answer.stages
-    )
+    frame.attrs["stages"] = StageFrames(_stage_frame(store, answer, *found) for found in answer.stages)
+    return frame
+
+
+def _stage_frame(store: Store, answer: Answer, stage: Stage, rows: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
+    """One stage's frame; a formula stage's also holds what each score is made of, one column per
+    term (``formula_terms``: the top-level operands, then every value the formula reads)."""
+    frame = stage_frame(stage, id_values(store, rows), scores)
+    if stage.path in answer.terms:
+        ordered, terms = answer.terms[stage.path]
+        where = dict(zip(ordered.tolist(), range(len(ordered))))
+        positions = np.array([where[r] for r in rows.tolist()], dtype=np.int64)
+        for label, values in terms.items():
+            frame[label if label not in frame.columns else f"term {label}"] = values[positions]
     return frame
 
 

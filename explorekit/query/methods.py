@@ -31,12 +31,22 @@ class QueryMethods:
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _scroll_request(self, request: Request) -> pd.DataFrame:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def answer(self, requests: list[Request]) -> list[pd.DataFrame]:
         """Result frames of already-built :class:`~explorekit.query.requests.Request` objects.
 
         What every query method ends in; views and analyses that hold a Request call it directly.
+        Query-less requests (kind ``"scroll"``) are answered by ``_scroll_request``, the others
+        together by ``_run``.
         """
-        return self._run(list(requests))
+        requests = list(requests)
+        scrolls = {i: self._scroll_request(r) for i, r in enumerate(requests) if r.kind == "scroll"}
+        if not scrolls:
+            return self._run(requests)
+        others = iter(self._run([r for r in requests if r.kind != "scroll"]) if len(scrolls) < len(requests) else [])
+        return [scrolls[i] if i in scrolls else next(others) for i in range(len(requests))]
 
     def search(
         self,
@@ -187,7 +197,8 @@ class QueryMethods:
     def query(self, body: Mapping[str, Any] | None = None, endpoint: str | None = None, **kwargs: Any) -> Any:
         """Run a Qdrant REST body of ``/points/search``, ``/points/recommend``,
         ``/points/recommend/batch``, ``/points/discover``, ``/points/query`` (with ``prefetch``
-        stages, fusion, formula, MMR, order_by, sample) or ``/points/query/groups``.
+        stages, fusion, formula, MMR, order_by, sample; without ``query``, Qdrant's scroll form:
+        points in id order, score 1, as local mode answers) or ``/points/query/groups``.
 
         The endpoint is recognised from the body's keys (or given as ``endpoint``); a batch body
         (``{"searches": [...]}``) returns a list of DataFrames. Without a body, the keyword

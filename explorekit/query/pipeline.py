@@ -34,6 +34,7 @@ from explorekit._support.validation import FLOAT32_MAX, check_count, check_name,
 from explorekit.query.filter_parse import check_model_depth
 from explorekit.query.filters import to_filter_dict
 from explorekit.query.formula_parse import parse_formula
+from explorekit.query.order import parse_order_by
 from explorekit.query.requests import Request, parse_selectors
 from explorekit.query.rest import parse_body, query_request
 from explorekit.query.results import frame_from_columns
@@ -134,7 +135,7 @@ def needs_pipeline(body: Mapping[str, Any]) -> bool:
     if "group_by" in body:
         return True
     query = _plain(body.get("query"))
-    return isinstance(query, Mapping) and bool(set(query) & {"mmr", "fusion", "rrf", "formula", "order_by", "sample"})
+    return isinstance(query, Mapping) and bool(set(query) & {"mmr", "fusion", "rrf", "formula", "sample"})
 
 
 def parse_pipeline(body: Any, groups: bool = False) -> Pipeline:
@@ -246,7 +247,9 @@ def _stage(body: Mapping[str, Any], path: str, offset: int = 0) -> Stage:
     if kind == "order_by":
         if threshold is not None:
             raise RequestError(f"{_at(path, 'score_threshold')}: can't use score_threshold with an order_by query.")
-        return Stage("order_by", spec=_order_by(query["order_by"], path), **common)
+        return Stage(
+            "order_by", spec={"order_by": parse_order_by(query["order_by"], f"{path}.query.order_by")}, **common
+        )
     sample = getattr(query["sample"], "value", query["sample"])
     if sample != "random":
         raise RequestError(unknown("sample", sample, ["random"], "Qdrant samples with {'sample': 'random'}."))
@@ -316,21 +319,6 @@ def _fusion(query: Mapping[str, Any], kind: str, path: str) -> dict[str, Any]:
             raise RequestError(f"{path}.query.rrf.weights: {short_repr(weights)} is not a list of numbers.")
         weights = [check_real(w, f"{path}.query.rrf.weights[{i}]") for i, w in enumerate(weights)]
     return {"method": "rrf", "k": k, "weights": weights}
-
-
-def _order_by(value: Any, path: str) -> dict[str, Any]:
-    value = _plain(value)
-    if isinstance(value, str):
-        value = {"key": value}
-    if not isinstance(value, Mapping) or not isinstance(value.get("key"), str):
-        raise RequestError(
-            f"{path}.query.order_by: {short_repr(value)} is neither a payload key nor "
-            "{'key': ..., 'direction': 'asc'|'desc', 'start_from': ...}."
-        )
-    direction = getattr(value.get("direction"), "value", value.get("direction")) or "asc"
-    if direction not in ("asc", "desc"):
-        raise RequestError(unknown("order_by direction", direction, ["asc", "desc"], "Use 'asc' or 'desc'."))
-    return {"key": value["key"], "direction": direction, "start_from": value.get("start_from")}
 
 
 def _check_keys(body: Mapping[str, Any], allowed: set[str], where: str) -> None:

@@ -22,11 +22,12 @@ from explorekit._support.errors import ExploreError, RequestError, short_repr, u
 from explorekit._support.validation import FLOAT32_MAX, check_count, check_name, check_real
 from explorekit.data.ids import is_id, normalize_id
 from explorekit.query.filters import to_filter_dict
+from explorekit.query.order import OrderBy, parse_order_by
 from explorekit.query.params import SearchParams
 
 Strategy = Literal["average_vector", "best_score", "sum_scores"]
 STRATEGIES: tuple[str, ...] = ("average_vector", "best_score", "sum_scores")
-RequestKind = Literal["search", "recommend", "discover", "context"]
+RequestKind = Literal["search", "recommend", "discover", "context", "scroll"]
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,9 @@ class Request:
     params: SearchParams = field(default_factory=SearchParams)
     with_payload: PayloadSelector = True
     with_vectors: bool | tuple[str, ...] = False
+    order_by: OrderBy | None = None  # a scroll's order (kind "scroll": Qdrant's query-less body)
+    scroll_from: int | str | None = None  # /points/scroll's offset: the first id of the page
+    records: bool = False  # answered as /points/scroll does: records, no score column
 
     @classmethod
     def build(cls, kind: RequestKind, **kwargs: Any) -> "Request":
@@ -288,6 +292,24 @@ class Request:
             out["target"] = None if target is None else parse_example(target, "target")
             out["context"] = parse_pairs(kwargs.pop("context", ()))
             out["kind"] = "context" if out["target"] is None else "discover"
+        elif kind == "scroll":  # Qdrant's /points/query without a query: points in id (or order_by) order
+            out["order_by"] = parse_order_by(kwargs.pop("order_by", None))
+            out["records"] = bool(kwargs.pop("records", False))
+            start = kwargs.pop("scroll_from", None)
+            if start is not None:
+                if out["order_by"] is not None:
+                    raise RequestError(
+                        "offset: a scroll ordered by a payload key takes no offset id (Qdrant's rule); "
+                        "use order_by's start_from instead."
+                    )
+                out["scroll_from"] = parse_example(start, "offset").id
+                if out["scroll_from"] is None:
+                    raise RequestError(f"offset: {short_repr(start)} is not a point id (the first id of the page).")
+            if kwargs.get("score_threshold") is not None:
+                raise RequestError(
+                    "score_threshold: a query is needed to use a score threshold (Qdrant's rule); "
+                    "this body has no query. Add a query or remove score_threshold."
+                )
         else:
             raise RequestError(f"Unknown request kind {kind!r}.")
         out["lookup"] = parse_lookup(kwargs.pop("lookup_from", None))
@@ -322,6 +344,20 @@ class Request:
             )
         return cls(**out)
 
+    def _records_body(self) -> dict:
+        """The request as a ``/points/scroll`` body (``col.query(body, endpoint="/points/scroll")``)."""
+        body: dict[str, Any] = {}
+        if self.filter is not None:
+            body["filter"] = _filter_json(self.filter)
+        body["limit"] = self.limit
+        if self.scroll_from is not None:
+            body["offset"] = self.scroll_from
+        if self.order_by is not None:
+            body["order_by"] = self.order_by.to_json()
+        body["with_payload"] = selector_json(self.with_payload)
+        body["with_vector"] = selector_json(self.with_vectors)
+        return body
+
     def replace(self, **changes: Any) -> "Request":
         return replace(self, **changes)
 
@@ -339,8 +375,11 @@ class Request:
 
     def to_body(self) -> dict:
         """The request as a Qdrant ``/points/query`` body (JSON-able), which ``col.query`` accepts."""
-        if self.kind == "search":
-            query: Any = {"nearest": self.query.to_json()}  # type: ignore[union-attr]
+        query: Any
+        if self.kind == "scroll":
+            query = None if self.order_by is None else {"order_by": self.order_by.to_json()}
+        elif self.kind == "search":
+            query = {"nearest": self.query.to_json()}  # type: ignore[union-attr]
         elif self.kind == "recommend":
             query = {
                 "recommend": {
@@ -356,7 +395,9 @@ class Request:
                 if self.kind == "context"
                 else {"discover": {"target": self.target.to_json(), "context": pairs}}
             )  # type: ignore[union-attr]
-        body: dict[str, Any] = {"query": query}
+        if self.records:
+            return self._records_body()
+        body: dict[str, Any] = {} if query is None else {"query": query}
         if self.using is not None:
             body["using"] = self.using
         if self.lookup is not None:

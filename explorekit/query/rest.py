@@ -2,7 +2,9 @@
 
 Accepted: ``/points/search``, ``/points/recommend``, ``/points/recommend/batch``,
 ``/points/discover`` (and its batch) and ``/points/query`` (nearest, recommend, discover,
-context; and ``/points/query/batch``). The endpoint is recognised from the body's keys or
+context, order_by; and ``/points/query/batch``; without a query, Qdrant's scroll form) and
+``/points/scroll`` (``offset`` is there the first id of the page; recognised by ``order_by`` or
+given as ``endpoint``). ``null`` for any key means its default, as in Qdrant. The endpoint is recognised from the body's keys or
 given explicitly.
 
 Examples
@@ -41,6 +43,18 @@ _KEYS = {
     "/points/recommend": _COMMON | {"positive", "negative", "strategy"},
     "/points/discover": _COMMON | {"target", "context"},
     "/points/query": _COMMON | {"query", "prefetch"},
+    "/points/scroll": {
+        "filter",
+        "limit",
+        "offset",
+        "with_payload",
+        "with_vector",
+        "with_vectors",
+        "order_by",
+        "consistency",
+        "shard_key",
+        "timeout",
+    },
 }
 ENDPOINTS = (
     "/points/search",
@@ -51,6 +65,7 @@ ENDPOINTS = (
     "/points/discover/batch",
     "/points/query",
     "/points/query/batch",
+    "/points/scroll",
 )
 
 
@@ -71,12 +86,16 @@ def detect_endpoint(body: Mapping[str, Any]) -> str:
         return detect_endpoint(first) + "/batch"
     if "query" in body or "prefetch" in body:
         return "/points/query"
+    if "order_by" in body:
+        return "/points/scroll"
     if "positive" in body or "negative" in body or "strategy" in body:
         return "/points/recommend"
     if "target" in body or "context" in body:
         return "/points/discover"
     if "vector" in body:
         return "/points/search"
+    if set(body) <= _COMMON:  # no query at all: /points/query's scroll form
+        return "/points/query"
     raise RequestError(
         f"Cannot tell which Qdrant endpoint the body {short_repr(body)} is for: it has "
         "none of 'query', 'vector', 'positive'/'negative', 'target'/'context', 'searches'. "
@@ -172,6 +191,9 @@ def _parse_single(body: Mapping[str, Any], endpoint: str) -> Request:
         return Request.build(
             "discover", target=body.get("target"), context=body.get("context") or [], lookup_default="default", **kwargs
         )
+    if endpoint == "/points/scroll":  # offset is the first id of the page; records have no score
+        start = kwargs.pop("offset", None)
+        return Request.build("scroll", order_by=body.get("order_by"), scroll_from=start, records=True, **kwargs)
     return _parse_query(body, kwargs)
 
 
@@ -193,8 +215,8 @@ def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
             "it cannot be one request of a search/recommend/discover batch."
         )
     query = body.get("query")
-    if query is None:
-        raise RequestError("query: a /points/query body without 'query' is a scroll; use col.scroll().")
+    if query is None:  # Qdrant's scroll form: filter, offset, limit; points in id order
+        return Request.build("scroll", **kwargs)
     if not isinstance(query, Mapping):
         return Request.build("search", query=query, **kwargs)  # a vector or an id
     if len(query) != 1:
@@ -204,6 +226,8 @@ def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
     ((kind, value),) = query.items()
     if kind == "nearest":
         return Request.build("search", query=value, **kwargs)
+    if kind == "order_by":  # points in the order of a payload value (query.order), score 1 as local mode
+        return Request.build("scroll", order_by=value, **kwargs)
     if kind == "recommend":
         if not isinstance(value, Mapping):
             raise RequestError(
@@ -231,7 +255,7 @@ def _parse_query(body: Mapping[str, Any], kwargs: dict[str, Any]) -> Request:
         unknown(
             "query kind",
             kind,
-            ["nearest", "recommend", "discover", "context"],
-            "explorekit runs nearest, recommend, discover and context queries.",
+            ["nearest", "recommend", "discover", "context", "order_by"],
+            "explorekit runs nearest, recommend, discover, context and order_by queries.",
         )
     )

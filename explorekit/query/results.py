@@ -29,12 +29,16 @@ def vector_column(name: str) -> str:
     return name or "vector"
 
 
-def payload_plan(columns: list[str], with_payload: PayloadSelector) -> tuple[list[str], dict[str, tuple[str, dict]]]:
+def payload_plan(
+    columns: list[str], with_payload: PayloadSelector, check: bool = True
+) -> tuple[list[str], dict[str, tuple[str, dict]]]:
     """The payload columns ``with_payload`` shows (in collection order), and the columns whose
     values are cut to parts of them: ``{column: ("include" | "exclude", subtree)}``.
 
     The one reading of a payload selector, for local results and Qdrant's alike (the server cuts
-    the values itself; its columns are chosen here).
+    the values itself; its columns are chosen here). ``check=False`` (a Qdrant collection whose
+    fields are not all known yet) lets top-level names that are not in ``columns`` through,
+    after them.
 
     >>> payload_plan(["a", "b", "c"], ("c", "a.x"))
     (['a', 'c'], {'a': ('include', {'x': True})})
@@ -51,11 +55,12 @@ def payload_plan(columns: list[str], with_payload: PayloadSelector) -> tuple[lis
         tree = selector_tree(paths, columns)
     except FilterError as err:
         raise RequestError(str(err)) from None
-    check_payload_fields(list(tree), columns)
+    if check:
+        check_payload_fields(list(tree), columns)
     if excluding:
         shown = [c for c in columns if tree.get(c) is not ALL]
         return shown, {c: ("exclude", tree[c]) for c in shown if c in tree}
-    shown = [c for c in columns if c in tree]
+    shown = [c for c in columns if c in tree] + [c for c in tree if c not in columns]
     return shown, {c: ("include", tree[c]) for c in shown if tree[c] is not ALL}
 
 
@@ -235,3 +240,13 @@ def to_frame(
     stored = {name: store.space(name).stored for name in vector_names(store, with_vectors)}
     vectors = {name: vector_cells([matrix[r].copy() for r in rows]) for name, matrix in stored.items()}
     return result_frame(id_values(store, rows), scores, payload, vectors, query)
+
+
+def with_order_values(frame: pd.DataFrame, values: Sequence[Any] | None) -> pd.DataFrame:
+    """``frame`` with an ``order_value`` column after ``id`` (and ``score``) when ordered by a
+    payload value (``values`` None: ordered by id, unchanged); local and Qdrant results alike."""
+    if values is not None:
+        column = np.empty(len(values), dtype=object)
+        column[:] = list(values)
+        frame.insert(2 if "score" in frame.columns else 1, "order_value", column)
+    return frame
