@@ -272,3 +272,29 @@ def test_fusion_contributions_always_add_up_to_the_score(limits, method, top):
     every = set(frame.loc[frame["stage"] != "query", "id"])
     assert set(final["id"]) <= every
     assert (frame.loc[frame["stage"] != "query", "kept"] == frame.loc[frame["stage"] != "query", "returned"]).all()
+
+
+# ------------------------------------------------------------------------------- Qdrant-backed
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"fusion": "rrf"},
+        {"fusion": "dbsf"},
+        {"formula": {"sum": ["$score", {"mult": [2, "pop"]}]}, "defaults": {"pop": 0}},
+    ],
+    ids=["rrf", "dbsf", "formula"],
+)
+def test_the_same_analysis_through_a_qdrant_backed_collection(col, query):
+    """The stage table needs only the answer and public calls: qdrant-client's local mode gives the same."""
+    remote = ek.connect(":memory:").upload(col, "hand_built", progress=False)
+    body = {
+        "prefetch": [{"query": [1.0], "using": "small", "limit": 3}, {"query": [1.0], "using": "full", "limit": 3}],
+        "query": query,
+        "limit": 4,
+    }
+    local, served = ek.analysis.stages(col.query(body), col), ek.analysis.stages(remote.query(body), remote)
+    assert list(served.columns) == list(local.columns)
+    keys = ["stage", "id", "rank", "source_rank", "rank_change", "kept", "final_rank"]
+    pd.testing.assert_frame_equal(served[keys], local[keys], check_dtype=False)
+    numbers = [c for c in local.columns if c.startswith(("from ", "term ")) or c == "score"]
+    np.testing.assert_allclose(served[numbers].to_numpy(float), local[numbers].to_numpy(float), atol=1e-6)
