@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError, short_repr
-from explorekit.analysis.stages import SIMILARITY, TERM, stage_ranks
+from explorekit.analysis.stages import FROM, SIMILARITY, TERM, stage_ranks
 from explorekit.analysis.stages import stages as stage_table
 from explorekit.plots import _base
 from explorekit.plots._rescoring import slope_chart
@@ -85,13 +85,15 @@ def stages(
         "up": returned & (moved > 0),
     }
     extra = _hover_values(result, col, wide, label, payload)
-    hover = [_hover(long, wide, i, order, extra, label) for i in range(len(wide))]
+    names = {path: _stage_name(long, path) for path in order}
+    by_id = _by_id(long)
+    hover = [_hover(by_id.get(ident, {}), wide, i, order, names, extra, label) for i, ident in enumerate(wide["id"])]
     limit = long.attrs.get("limit")
     return slope_chart(
         values,
         ids=wide["id"].tolist(),
         groups=[(role, *_ROLES[role], mask) for role, mask in roles.items()],
-        columns=[_stage_name(long, path) for path in order],
+        columns=[names[path] for path in order],
         hover=hover,
         k=k,
         limit=limit,
@@ -159,31 +161,47 @@ def _hover_values(
     )
 
 
-def _hover(long: pd.DataFrame, wide: pd.DataFrame, i: int, order: list[str], extra: pd.DataFrame, label: Any) -> str:
+def _by_id(long: pd.DataFrame) -> dict[Any, dict[str, dict[str, Any]]]:
+    """id -> stage path -> that row of the stage table (one pass, for the hover texts)."""
+    out: dict[Any, dict[str, dict[str, Any]]] = {}
+    for record in long.to_dict("records"):
+        out.setdefault(record["id"], {})[record["stage"]] = record
+    return out
+
+
+def _hover(
+    rows: dict[str, dict[str, Any]],
+    wide: pd.DataFrame,
+    i: int,
+    order: list[str],
+    names: dict[str, str],
+    extra: pd.DataFrame,
+    label: Any,
+) -> str:
     row = wide.iloc[i]
-    ident = row["id"]
-    parts = [f"<b>id {ident}</b>"]
+    parts = [f"<b>id {row['id']}</b>"]
     if label is not None and label in extra.columns and _present(extra[label].iloc[i]):
         parts.append(f"{label}: {str(extra[label].iloc[i])[:60]}")
-    mine = long[long["id"] == ident]
     for path in order:
-        at = mine[mine["stage"] == path]
+        at = rows.get(path)
         name = "final" if path == "query" else path
         if path.endswith(SIMILARITY):
             rank = wide[path].iloc[i]
-            parts.append(f"{_stage_name(long, path)}: {'-' if pd.isna(rank) else int(rank) + 1}")
-        elif len(at):
-            parts.append(f"{name}: rank {int(at['rank'].iloc[0]) + 1}, score {float(at['score'].iloc[0]):.4f}")
+            parts.append(f"{names[path]}: {'-' if pd.isna(rank) else int(rank) + 1}")
+        elif at is not None:
+            parts.append(f"{name}: rank {int(at['rank']) + 1}, score {float(at['score']):.4f}")
         else:
             parts.append(f"{name}: -")
     for column in [c for c in wide.columns if c.startswith(TERM)]:
         value = row[column]
         if _present(value):
             parts.append(f"formula term {column[len(TERM) :]} = {float(value):.4g}")
-    for column in [c for c in long.columns if c.startswith("from ")]:
-        at = mine[mine["stage"] == "query"]
-        if len(at) and _present(at[column].iloc[0]):
-            parts.append(f"{column}: +{float(at[column].iloc[0]):.4f}")
+    for path in order:
+        at = rows.get(path) or {}
+        for column, value in at.items():
+            if column.startswith(FROM) and _present(value):
+                where = "" if path == "query" else f" (in {path})"
+                parts.append(f"{column}{where}: +{float(value):.4f}")
     for column in extra.columns:
         value = extra[column].iloc[i]
         if column != label and _present(value):
