@@ -161,12 +161,35 @@ def test_formula_terms_name_the_payload_values_that_moved_it(col):
     assert (frame["term $score"] + frame["term mult(2, pop)"]).tolist() == pytest.approx(frame["score"].tolist())
     assert frame["rank_change"].tolist() == [2, -1, 1]
     assert frame["score_change"].tolist() == pytest.approx([6.0, 2.0, 4.0])
-    # without the collection: the result's own payload columns give the same terms
-    alone = rows(ek.analysis.stages(result), "query")
-    assert alone["term pop"].tolist() == [3.0, 1.0, 2.0]
-    # a result without payload and no collection: terms unknown, not guessed from defaults
+    # a local answer carries its terms: no collection and no payload needed
     bare = rows(ek.analysis.stages(col.query({**body, "with_payload": False})), "query")
-    assert not [c for c in bare.columns if c.startswith("term ")]
+    assert bare["term pop"].tolist() == [3.0, 1.0, 2.0]
+
+
+def without_recorded_terms(result: pd.DataFrame) -> pd.DataFrame:
+    """The answer as a backend without recorded terms gives it: stage frames of id, score, rank."""
+    out = result.copy()
+    frames = []
+    for frame in result.attrs["stages"]:
+        plain = frame[["id", "score", "rank"]].copy()
+        plain.attrs = dict(frame.attrs)
+        frames.append(plain)
+    out.attrs = {**result.attrs, "stages": type(result.attrs["stages"])(frames)}
+    return out
+
+
+def test_formula_terms_evaluated_from_the_payload_equal_the_recorded_ones(col):
+    body = {"prefetch": [{"query": [1.0], "using": "full", "limit": 4}], "query": FORMULA, "limit": 3}
+    result = col.query(body)
+    recorded = rows(ek.analysis.stages(result), "query")
+    terms = [c for c in recorded.columns if c.startswith("term ")]
+    assert terms == ["term $score", "term mult(2, pop)", "term pop"]
+    for source in (col, None):  # the collection's payload, or the result's own payload columns
+        evaluated = rows(ek.analysis.stages(without_recorded_terms(result), source), "query")
+        pd.testing.assert_frame_equal(evaluated[terms], recorded[terms])
+    # no recorded terms, no payload in the result, no collection: unknown, not guessed from defaults
+    bare = without_recorded_terms(col.query({**body, "with_payload": False}))
+    assert not [c for c in rows(ek.analysis.stages(bare), "query").columns if c.startswith("term ")]
 
 
 def test_formula_terms_through_a_collection_without_store(col):
@@ -177,7 +200,7 @@ def test_formula_terms_through_a_collection_without_store(col):
             return col.retrieve(ids)
 
     body = {"prefetch": [{"query": [1.0], "using": "full", "limit": 4}], "query": FORMULA, "limit": 3}
-    result = col.query({**body, "with_payload": False})
+    result = without_recorded_terms(col.query({**body, "with_payload": False}))
     frame = rows(ek.analysis.stages(result, Public()), "query")
     assert frame["term pop"].tolist() == [3.0, 1.0, 2.0]
 

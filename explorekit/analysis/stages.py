@@ -80,6 +80,7 @@ COLUMNS = [
     "returned",
 ]
 FROM, TERM = "from ", "term "
+_FRAME_COLUMNS = ("id", "score", "rank")  # what every stage frame holds; a formula's adds its terms
 SIMILARITY = " by similarity"  # an MMR stage's plain nearest order, a column of stage_ranks
 
 
@@ -90,10 +91,10 @@ def stages(result: pd.DataFrame, col: QueryMethods | None = None) -> pd.DataFram
     ----------
     result : the DataFrame ``col.query(...)`` returned for a multi-stage body (it carries
         ``attrs["stages"]`` and ``attrs["query"]``).
-    col : the collection it was asked of (local or Qdrant-backed). Needed only for formula
-        terms of candidates the result does not show: without it, the payload values come
-        from the result's own payload columns, so only returned points get terms (NaN for
-        the others).
+    col : the collection it was asked of (local or Qdrant-backed). A local answer carries its
+        formula terms; for an answer without them (Qdrant-backed) they are evaluated from the
+        payload: the collection's (``retrieve``) when given, else the result's own payload
+        columns, so only returned points get terms (NaN for the others).
 
     Returns
     -------
@@ -309,7 +310,13 @@ def _fusion_columns(stage: Stage, frame: pd.DataFrame, children: list[pd.DataFra
 def _formula_columns(
     stage: Stage, frame: pd.DataFrame, children: list[pd.DataFrame], result: pd.DataFrame, col: Any
 ) -> dict[str, np.ndarray]:
-    """``term <label>``: each top-level term and every value the formula read, per candidate."""
+    """``term <label>``: each top-level term and every value the formula read, per candidate.
+
+    A local answer's stage frame already holds them (recorded by the engine during the
+    evaluation); otherwise (a Qdrant-backed answer) they are evaluated here from the payload."""
+    recorded = [c for c in frame.columns if c not in _FRAME_COLUMNS]
+    if recorded:
+        return {TERM + _label(c): frame[c].to_numpy(np.float64) for c in recorded}
     ids = frame["id"].tolist()
     payload, index, rows = _payload_of(ids, result, col)
     known = rows >= 0
@@ -329,6 +336,12 @@ def _formula_columns(
         full[known] = values
         columns[TERM + label] = full
     return columns
+
+
+def _label(column: str) -> str:
+    """The term label of a recorded column (a label clashing with id/score/rank got a 'term ' prefix)."""
+    bare = column[len(TERM) :] if column.startswith(TERM) else column
+    return bare if bare in _FRAME_COLUMNS else column
 
 
 def _payload_of(ids: list[Any], result: pd.DataFrame, col: Any) -> tuple[Payload, IdIndex | None, np.ndarray]:
