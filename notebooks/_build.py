@@ -617,6 +617,23 @@ moves = ek.analysis.stages(two_stage, col)
 moves[moves.stage == "query"][["id", "rank", "source_rank", "rank_change", "score", "source_score"]]
 
 # %% [markdown]
+# ## Or binary first, then float
+# The same idea with Qdrant's binary quantization (1 bit per dimension): the prefetch ranks by
+# the binary codes only (`rescore: False`), the final query re-scores its 50 candidates with the
+# float vectors. Recall@10 of the binary ranking alone, and of the two stages:
+
+# %%
+binary = ek.Collection.from_arrays({"full": full}, ids=list(docs.ids), payload=docs.payload,
+                                   distance="cosine").quantize({"binary": {}}, using="full")
+codes_only = {"quantization": {"rescore": False}}
+binary_then_float = binary.query({"prefetch": [{"query": json_dumps, "using": "full", "limit": 50, "params": codes_only}],
+                                  "query": json_dumps, "using": "full", "limit": 10})
+binary_only = binary.search(json_dumps, using="full", limit=10, params=codes_only)
+print(f"binary only: {len(set(binary_only.id) & set(exact.id)) / 10:.0%}, "
+      f"binary then float: {len(set(binary_then_float.id) & set(exact.id)) / 10:.0%}")
+ek.plots.stages(binary_then_float, binary, label="qualname", title="Binary codes first, float vectors second")
+
+# %% [markdown]
 # ## Hybrid search: fusing two named vectors
 # One prefetch per vector (meaning: `full`, words: `words`), fused by **RRF** (reciprocal rank
 # fusion: each list gives `1 / (rank + k)`, Qdrant's k = 2) or **DBSF** (each list's scores
