@@ -453,6 +453,7 @@ def test_the_front_end_gets_plotlys_bundle_on_request(explorer):
     assert [content for content, _ in replies] == [{"type": TAKE}]
     bundle = replies[0][1][0]
     assert bundle == plotly_bundle() and len(bundle) > 1_000_000
+    assert explorer.figure.bundles_sent == 1 and explorer.explanation.bundles_sent == 0
     assert b"FigureView" in bundle  # plotly's own widget front end, as go.FigureWidget ships it
     assert front_end_says(explorer.figure, "something else") == []
 

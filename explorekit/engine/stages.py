@@ -461,5 +461,5 @@ def run_grouped(store: Store, pipeline: Pipeline, lookup: Lookup) -> Answer:
     """A grouped query: every stage (the top included) asks for all points, then groups are cut,
     as qdrant-client's ``query_points_groups`` does."""
     everything = max(len(store), 1)
-    top = pipeline.top.with_limits(everything)._limited(everything)
+    top = pipeline.top.with_limits(everything).with_limit(everything)
     return run(store, replace(pipeline, top=replace(top, offset=0)), lookup)

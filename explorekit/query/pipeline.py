@@ -90,11 +90,13 @@ class Stage:
         return [*out, self]
 
     def with_limits(self, limit: int) -> Stage:
-        """This subtree with every prefetch limit set to ``limit`` (as query_points_groups does)."""
-        children = tuple(c.with_limits(limit)._limited(limit) for c in self.prefetch)
+        """This subtree with every prefetch limit set to ``limit`` (as query_points_groups does;
+        :meth:`with_limit` sets this stage's own)."""
+        children = tuple(c.with_limits(limit).with_limit(limit) for c in self.prefetch)
         return replace(self, prefetch=children)
 
-    def _limited(self, limit: int) -> Stage:
+    def with_limit(self, limit: int) -> Stage:
+        """This stage asking for ``limit`` points (an MMR stage keeps its ``candidates_limit``)."""
         request = self.request
         if request is not None and not (self.kind == "mmr" and self.spec["candidates_limit"] is not None):
             request = request.replace(limit=limit)
@@ -362,14 +364,21 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def from_kwargs(query: Any = None, **kwargs: Any) -> dict[str, Any]:
-    """The body of ``col.query(query=..., prefetch=..., ...)`` keyword calls (``filter`` as is).
+_ALIASES = {"query_filter": "filter", "search_params": "params"}  # qdrant-client's keyword names
 
-    >>> from_kwargs([1.0, 2.0], limit=3)
-    {'query': [1.0, 2.0], 'limit': 3}
+
+def from_kwargs(query: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """The body of ``col.query(query=..., prefetch=..., ...)`` keyword calls (``filter`` as is;
+    qdrant-client's ``query_filter`` and ``search_params`` are ``filter`` and ``params``).
+
+    >>> from_kwargs([1.0, 2.0], limit=3, query_filter={"must": []})
+    {'query': [1.0, 2.0], 'limit': 3, 'filter': {'must': []}}
     """
     body: dict[str, Any] = {} if query is None else {"query": query}
     for key, value in kwargs.items():
+        key = _ALIASES.get(key, key)
+        if key in body and value is not None:
+            raise RequestError(f"query: {key!r} given twice (once under a qdrant-client name). Give it once.")
         if value is not None:
             body[key] = list(value) if key == "prefetch" and isinstance(value, Sequence) else value
     return body

@@ -50,7 +50,13 @@ class LeanFigureWidget(go.FigureWidget):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._ready_callbacks: list[Callable[[], None]] = []
+        self._bundles_sent = 0
         self.on_msg(self._on_front_end_message)
+
+    @property
+    def bundles_sent(self) -> int:
+        """How often a front end asked this figure for plotly's code (once per page at most)."""
+        return self._bundles_sent
 
     def on_ready(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` each time a front end has plotly's code and draws this figure."""
@@ -60,6 +66,7 @@ class LeanFigureWidget(go.FigureWidget):
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == ASK:
             self.send({"type": TAKE}, buffers=[plotly_bundle()])
+            self._bundles_sent += 1
         elif kind == READY:
             for callback in self._ready_callbacks:
                 callback()

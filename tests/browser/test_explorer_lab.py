@@ -5,8 +5,8 @@ fresh notebook that shows an ``ek.Explorer`` and, in the same cell, chooses a ne
 Python (sent before the page has plotly's code: the map must still show it), runs the cell with
 Shift+Enter, clicks two points of the map with the mouse, and checks that the results table in the
 page changes after each click and that the kernel's ``explorer.examples`` and ``explorer.result``
-are what the clicks asked for (equal to the direct API call); then opens the explanation tab and
-checks that it draws. Screenshots go to ``tests/artifacts/explorer_<front end>.png`` (and
+are what the clicks asked for (equal to the direct API call); opens the explanation tab and
+checks that it draws, and that the kernel sent plotly's widget code once for the page's two figures. Screenshots go to ``tests/artifacts/explorer_<front end>.png`` (and
 ``explorer_<front end>_explanation.png``).
 
 The two front ends share JupyterLab's components; the differences handled here are the URL of a
@@ -59,7 +59,8 @@ explorer.examples = {{"negative": [{NEGATIVE}]}}"""
 REPORT = """\
 import json
 print("STATE=" + json.dumps({"examples": explorer.examples,
-                             "ids": None if explorer.result is None else explorer.result["id"].tolist()}))"""
+                             "ids": None if explorer.result is None else explorer.result["id"].tolist(),
+                             "bundles": explorer.figure.bundles_sent + explorer.explanation.bundles_sent}))"""
 # page position of marker k of trace 0 in the first plot; candidates far from their neighbours
 POINT = """([k]) => {
   const gd = document.querySelector('.js-plotly-plot');
@@ -290,6 +291,14 @@ def test_clicks_on_the_map_change_the_results_table(tmp_path, front_end):
             second = page.evaluate(TABLE)
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
+            page.locator(".lm-TabBar-tab", has_text="explanation").first.click()  # built when shown
+            page.wait_for_function(
+                "() => document.querySelectorAll('.js-plotly-plot').length >= 2 && "
+                "document.querySelectorAll('.js-plotly-plot')[1]._fullData.length > 3",
+                timeout=30_000,
+            )
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / f"{name}_explanation.png"), full_page=True)
             state = kernel_state(page, 1)
             ids = col.ids.tolist()
             assert state["examples"]["positive"] == [ids[apple], ids[citrus]], state
@@ -299,15 +308,9 @@ def test_clicks_on_the_map_change_the_results_table(tmp_path, front_end):
             for point_id in expected["id"].head(3):
                 assert str(point_id) in second
             assert first != second
+            # two figures (map, explanation), one copy of plotly's code for the page
+            assert state["bundles"] == 1, state
 
-            page.locator(".lm-TabBar-tab", has_text="explanation").first.click()  # built when shown
-            page.wait_for_function(
-                "() => document.querySelectorAll('.js-plotly-plot').length >= 2 && "
-                "document.querySelectorAll('.js-plotly-plot')[1]._fullData.length > 3",
-                timeout=30_000,
-            )
-            page.wait_for_timeout(500)
-            page.screenshot(path=str(ARTIFACTS / f"{name}_explanation.png"), full_page=True)
             assert not front_end.own_errors(errors), errors
         finally:
             browser.close()
