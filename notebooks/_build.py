@@ -678,6 +678,173 @@ report = (ek.Report("The big picture: the standard library")
 report.save("reports/06_the_big_picture.html")
 """
 
+MULTI_STAGE = """
+# %% [markdown]
+# # 07 · Multi-stage queries: prefetch, rescoring, fusion, boosts and diversity
+#
+# Qdrant's Query API answers in **stages**: `prefetch` stages find candidates cheaply, and the
+# final `query` re-scores only those, with another vector, a **fusion** of several candidate
+# lists (RRF, DBSF), a **formula** over payload values (score boosting) or **MMR** (diverse
+# results). `col.query(body)` takes the same bodies and gives the same answers; every answer
+# keeps each stage's candidates, and `ek.analysis.stages` / `ek.plots.stages` show where each
+# result came from.
+
+# %% tags=["parameters"]
+PROJECTION = "umap"   # not used for maps here; kept so every notebook takes the same parameter
+
+# %%
+{SETUP}
+import re
+import zlib
+
+import numpy as np
+import pandas as pd
+from explorekit.query.stage_bodies import boost_body
+
+docs = ek.datasets.load("stdlib_docs", as_collection=True)
+full = np.asarray(docs.vectors(), dtype=np.float32)  # 384-d MiniLM, one per docstring
+
+# %% [markdown]
+# ## Three named vectors for the same points
+# * `full`: the 384-d embedding;
+# * `small`: its first 64 dimensions, renormalised (a matryoshka-style short vector: 6x smaller,
+#   cheaper to search, less precise);
+# * `words`: a 256-d bag of hashed words of the docstring: a lexical view, for hybrid search.
+
+# %%
+small = full[:, :64] / np.linalg.norm(full[:, :64], axis=1, keepdims=True)
+
+
+def words(text, dims=256):
+    v = np.zeros(dims, np.float32)
+    for word in re.findall(r"[a-z]{3,}", text.lower()):
+        v[zlib.crc32(word.encode()) % dims] += 1
+    return v / max(float(np.linalg.norm(v)), 1e-9)
+
+
+lexical = np.stack([words(t) for t in docs.payload["text"]])
+col = ek.Collection.from_arrays({"full": full, "small": small, "words": lexical},
+                                ids=list(docs.ids), payload=docs.payload, distance="cosine")
+p = col.payload
+json_dumps = int(p.index[(p.module == "json") & (p.qualname == "dumps")][0])
+col
+
+# %% [markdown]
+# ## Two-stage rescoring: 64 dimensions first, then all 384
+# The prefetch searches the short vectors for 100 candidates; the final query re-scores only
+# those with the full vectors. Recall@10 against one exact search of the full vectors:
+
+# %%
+body = {"prefetch": [{"query": json_dumps, "using": "small", "limit": 100}],
+        "query": json_dumps, "using": "full", "limit": 10}
+two_stage = col.query(body)
+exact = col.search(json_dumps, using="full", limit=10)
+print(f"recall@10 of the two-stage query: {len(set(two_stage.id) & set(exact.id)) / 10:.0%}")
+two_stage[["id", "score", "module", "qualname"]]
+
+# %% [markdown]
+# Where did the ten come from? Each line is a candidate: its rank among the 64-d candidates
+# (left) and in the final answer (right). Green lines were promoted by the full vectors,
+# orange ones demoted; grey candidates were not returned. Hover for the payload.
+
+# %%
+ek.plots.stages(two_stage, col, label="qualname", k=40)
+
+# %% [markdown]
+# The same as a table: one row per stage and candidate (`rank_change` > 0: promoted).
+
+# %%
+moves = ek.analysis.stages(two_stage, col)
+moves[moves.stage == "query"][["id", "rank", "source_rank", "rank_change", "score", "source_score"]]
+
+# %% [markdown]
+# ## Or binary first, then float
+# The same idea with Qdrant's binary quantization (1 bit per dimension): the prefetch ranks by
+# the binary codes only (`rescore: False`), the final query re-scores its 50 candidates with the
+# float vectors. Recall@10 of the binary ranking alone, and of the two stages:
+
+# %%
+binary = ek.Collection.from_arrays({"full": full}, ids=list(docs.ids), payload=docs.payload,
+                                   distance="cosine").quantize({"binary": {}}, using="full")
+codes_only = {"quantization": {"rescore": False}}
+binary_then_float = binary.query({"prefetch": [{"query": json_dumps, "using": "full", "limit": 50, "params": codes_only}],
+                                  "query": json_dumps, "using": "full", "limit": 10})
+binary_only = binary.search(json_dumps, using="full", limit=10, params=codes_only)
+print(f"binary only: {len(set(binary_only.id) & set(exact.id)) / 10:.0%}, "
+      f"binary then float: {len(set(binary_then_float.id) & set(exact.id)) / 10:.0%}")
+ek.plots.stages(binary_then_float, binary, label="qualname", title="Binary codes first, float vectors second")
+
+# %% [markdown]
+# ## Hybrid search: fusing two named vectors
+# One prefetch per vector (meaning: `full`, words: `words`), fused by **RRF** (reciprocal rank
+# fusion: each list gives `1 / (rank + k)`, Qdrant's k = 2) or **DBSF** (each list's scores
+# normalised by mean ± 3 standard deviations, then summed). The `from ...` columns say what
+# each list gave every result.
+
+# %%
+hybrid = {"prefetch": [{"query": json_dumps, "using": "full", "limit": 20},
+                       {"query": json_dumps, "using": "words", "limit": 20}],
+          "limit": 10}
+rrf = col.query({**hybrid, "query": {"fusion": "rrf"}})
+fused = ek.analysis.stages(rrf)
+fused[fused.stage == "query"][["id", "score", "from prefetch[0]", "from prefetch[1]", "sources"]].assign(
+    qualname=rrf["qualname"].values)
+
+# %%
+ek.plots.stages(rrf, col, label="qualname", title="RRF of meaning (prefetch[0]) and words (prefetch[1])")
+
+# %%
+dbsf = col.query({**hybrid, "query": {"fusion": "dbsf"}})
+ek.plots.stages(dbsf, col, label="qualname", title="DBSF of meaning (prefetch[0]) and words (prefetch[1])")
+
+# %% [markdown]
+# ## A payload boost: well-documented first, deprecated last
+# A formula re-scores the candidates with payload values: here the similarity, plus a little
+# for long docstrings (`ln(1 + doc_length)`), minus 0.3 for deprecated functions. The stage
+# table lists each term per candidate, and the chart's hover shows them.
+
+# %%
+boosted = col.query({
+    "prefetch": [{"query": json_dumps, "using": "full", "limit": 50}],
+    "query": {"formula": {"sum": ["$score",
+                                  {"mult": [0.03, {"ln": {"sum": [1, "doc_length"]}}]},
+                                  {"mult": [-0.3, {"key": "deprecated", "match": {"value": True}}]}]},
+              "defaults": {"doc_length": 0}},
+    "limit": 10})
+terms = ek.analysis.stages(boosted, col)
+terms[terms.stage == "query"].filter(regex="^(id|rank|source_rank|score|term .*)$").assign(
+    qualname=boosted["qualname"].values)
+
+# %%
+ek.plots.stages(boosted, col, label="qualname", k=30)
+
+# %% [markdown]
+# The Explorer's "boost by" control builds the simplest such body, `$score + weight * field`,
+# over a prefetch of 4 × limit candidates:
+
+# %%
+boost_body({"query": {"nearest": json_dumps}, "using": "full", "limit": 10}, "n_params", 0.05)
+
+# %% [markdown]
+# ## Diverse results: MMR against plain nearest
+# The nearest docstrings of `json.dumps` are nearly all from `json`. MMR (maximal marginal
+# relevance) picks each next result for its similarity to the query minus its similarity to
+# the results already picked: `diversity` 0 is plain relevance, 1 only diversity.
+
+# %%
+plain = col.query({"query": json_dumps, "using": "full", "limit": 10})
+diverse = col.query({"query": {"nearest": json_dumps, "mmr": {"diversity": 0.6, "candidates_limit": 100}},
+                     "using": "full", "limit": 10})
+pd.DataFrame({"nearest": plain["module"].value_counts(), "MMR 0.6": diverse["module"].value_counts()}).fillna(0)
+
+# %% [markdown]
+# The chart starts from the plain nearest order of the picked points (left) and ends at the
+# MMR order (right): what diversity moved, and by how much.
+
+# %%
+ek.plots.stages(diverse, col, label="qualname")
+""".replace("{SETUP}", SETUP)
+
 NOTEBOOKS = {
     "01_quickstart.ipynb": QUICKSTART,
     "02_recommendation_strategies.ipynb": STRATEGIES,
@@ -685,6 +852,7 @@ NOTEBOOKS = {
     "04_quantization_and_rescoring.ipynb": QUANTIZATION,
     "05_qdrant.ipynb": QDRANT,
     "06_the_big_picture.ipynb": BIG_PICTURE,
+    "07_multi_stage_queries.ipynb": MULTI_STAGE,
 }
 
 _HEADER = re.compile(r"^# %%(?: \[(?P<kind>markdown)\])?(?: tags=(?P<tags>\[.*\]))?\s*$")

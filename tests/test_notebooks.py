@@ -74,7 +74,7 @@ def test_notebooks_are_built_from_source_and_have_no_outputs():
         [sys.executable, str(ROOT / "notebooks" / "_build.py"), "--check"], capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    assert len(NOTEBOOKS) == 6
+    assert len(NOTEBOOKS) == 7
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         assert not any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code")

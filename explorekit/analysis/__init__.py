@@ -2,9 +2,11 @@
 
 ``neighbour_graph`` / ``expand`` (:mod:`.graph`): Qdrant Web UI's neighbour graph as frames.
 ``clusters`` (:mod:`.clusters`): clusters of the distance matrix and what distinguishes them.
+``stages(result)`` (:mod:`.stages`): where each result of a multi-stage query came from.
 """
 
 from explorekit.analysis.clusters import Clusters, clusters
 from explorekit.analysis.graph import NeighbourGraph, expand, neighbour_graph
+from explorekit.analysis.stages import stage_ranks, stages
 
-__all__ = ["Clusters", "NeighbourGraph", "clusters", "expand", "neighbour_graph"]
+__all__ = ["Clusters", "NeighbourGraph", "clusters", "expand", "neighbour_graph", "stage_ranks", "stages"]

@@ -18,6 +18,7 @@ colours are always computed on the whole collection.
 ``recall_curve``    recall@k against oversampling
 ``graph``           a point's nearest neighbours and theirs as a force-directed graph (Qdrant
                     Web UI's graph view), edges by score
+``stages``          slope chart of a multi-stage query: each candidate's rank in every stage
 =================== ==========================================================================
 
 Examples
@@ -35,5 +36,6 @@ from explorekit.plots._graph import graph
 from explorekit.plots._map import map
 from explorekit.plots._recommend import recommendation
 from explorekit.plots._rescoring import recall_curve, rescoring
+from explorekit.plots._stages import stages
 
-__all__ = ["context", "discovery", "graph", "map", "recall_curve", "recommendation", "rescoring"]
+__all__ = ["context", "discovery", "graph", "map", "recall_curve", "recommendation", "rescoring", "stages"]

@@ -63,14 +63,55 @@ def rescoring(
     values = np.column_stack(
         [pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64, na_value=np.nan) for c in columns]
     )
+    status = np.where(_flag(frame, "rescued"), "rescued", np.where(_flag(frame, "lost"), "lost", "kept"))
+    what = frame.attrs.get("quantization")
+    return slope_chart(
+        values,
+        ids=frame["id"].tolist(),
+        groups=[(key, *_STATUS[key], status == key) for key in ("kept", "rescued", "lost")],
+        columns=[_title(c) for c in columns],
+        hover=[_hover(frame, i, columns, label) for i in range(len(frame))],
+        k=k,
+        limit=frame.attrs.get("limit"),
+        unranked_ends_after=2,
+        title=title or f"Ranks before and after rescoring{f' ({what})' if what else ''}",
+        subtitle="Each line is one point: its rank by quantized score, after rescoring the "
+        "candidates with the original vectors, and in the exact search.",
+        width=width,
+        height=height,
+    )
+
+
+def slope_chart(
+    values: np.ndarray,
+    *,
+    ids: list[Any],
+    groups: Sequence[tuple[str, str, str, np.ndarray]],
+    columns: Sequence[str],
+    hover: Sequence[str],
+    k: int | None = None,
+    limit: Any = None,
+    unranked_ends_after: int | None = None,
+    title: str,
+    subtitle: str,
+    width: int | None = None,
+    height: int | None = None,
+) -> go.Figure:
+    """The slope chart shared by :func:`rescoring` and :func:`explorekit.plots.stages`.
+
+    ``values`` holds one row per point and one 0-based rank per column (NaN: not ranked there);
+    ``groups`` are ``(role, colour, legend name, mask)``, one trace each (``meta["role"]``), in
+    drawing order. Ranks from ``k`` on, and NaN, sit on the bottom row "not ranked" (the y
+    range is fitted to it); from column ``unranked_ends_after`` on, a line simply ends there
+    instead. A dashed line marks ``limit`` when it cuts the ranks shown.
+    """
     finite = values[np.isfinite(values)]
     top = int(k) if k is not None else (int(finite.max()) + 1 if len(finite) else 1)
     outside = float(top)  # the "not ranked" row, just below the last rank
     ys = np.where(np.isfinite(values) & (values < top), values, outside)
-    status = np.where(_flag(frame, "rescued"), "rescued", np.where(_flag(frame, "lost"), "lost", "kept"))
+    ends = len(columns) if unranked_ends_after is None else unranked_ends_after
     fig = go.Figure()
-    limit = frame.attrs.get("limit")
-    if isinstance(limit, int) and 0 < limit < top:
+    if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < top:
         fig.add_trace(
             go.Scatter(
                 x=[-0.15, len(columns) - 0.85],
@@ -82,62 +123,51 @@ def rescoring(
                 meta={"role": "limit"},
             )
         )
-    for key in ("kept", "rescued", "lost"):
-        sel = np.flatnonzero(status == key)
+    for key, colour, name, mask in groups:
+        sel = np.flatnonzero(mask)
         if not len(sel):
             continue
-        colour, name = _STATUS[key]
-        xs, yv, ids, texts = [], [], [], []
+        xs, yv, shown_ids, texts = [], [], [], []
         for i in sel:
-            ident = frame["id"].iloc[i]
-            hover = _hover(frame, i, columns, label)
             xs += list(range(len(columns))) + [None]
-            yv += [None if j >= 2 and y == outside else y for j, y in enumerate(ys[i].tolist())] + [None]
-            ids += [ident] * len(columns) + [None]
-            texts += [hover] * len(columns) + [None]
+            yv += [None if j >= ends and y == outside else y for j, y in enumerate(ys[i].tolist())] + [None]
+            shown_ids += [ids[i]] * len(columns) + [None]
+            texts += [hover[i]] * len(columns) + [None]
         fig.add_trace(
             go.Scatter(
                 x=xs,
                 y=yv,
                 mode="lines+markers",
                 name=f"{name} ({len(sel)})",
-                line=dict(color=colour, width=2.5 if key != "kept" else 1.2),
+                line=dict(color=colour, width=1.2 if key in ("kept", "dropped") else 2.5),
                 marker=dict(color=colour, size=7),
                 hovertext=texts,
                 hoverinfo="text",
-                customdata=np.asarray(ids, dtype=object).reshape(-1, 1),
+                customdata=np.asarray(shown_ids, dtype=object).reshape(-1, 1),
                 meta={"role": key},
             )
         )
     ticks = list(range(top)) + [outside]
     step = max(1, top // 25)
     shown = [t for t in ticks[:-1] if t % step == 0] + [outside]
-    what = frame.attrs.get("quantization")
     fig.update_layout(
         template="plotly_white",
         width=width,
         height=height or max(380, min(900, 18 * (top + 2) + 160)),
-        title=dict(
-            text=title or f"Ranks before and after rescoring{f' ({what})' if what else ''}",
-            subtitle=dict(
-                text="Each line is one point: its rank by quantized score, after rescoring the "
-                "candidates with the original vectors, and in the exact search.",
-                font=dict(size=11),
-            ),
-        ),
+        title=dict(text=title, subtitle=dict(text=subtitle, font=dict(size=11))),
         margin=dict(t=90, l=60, r=30, b=60),
         hovermode="closest",
         legend=dict(orientation="h", x=0, y=-0.06, yanchor="top"),
     )
     fig.update_xaxes(
         tickvals=list(range(len(columns))),
-        ticktext=[_title(c) for c in columns],
+        ticktext=list(columns),
         range=[-0.3, len(columns) - 0.7],
         showgrid=False,
         side="top",
     )
     fig.update_yaxes(
-        autorange="reversed",
+        range=[outside + 0.5, -0.5],
         tickvals=shown,
         ticktext=[str(int(t) + 1) for t in shown[:-1]] + ["not ranked"],
         title_text="rank",

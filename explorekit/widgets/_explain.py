@@ -3,6 +3,7 @@
 * :func:`explanation_figure`: the plot that explains the current result, chosen by query kind
   (:func:`explorekit.plots.recommendation` for search and recommend, ``plots.discovery`` and
   ``plots.context`` for discovery and context search), drawn over a sample of the map.
+  A multi-stage result (diversity, boost) gets its stage chart (:func:`explorekit.plots.stages`).
 * :func:`is_quantized`: whether the searched vector is quantized, so the quantization controls
   (rescore, oversampling, ignore) are worth showing.
 """
@@ -41,6 +42,8 @@ def explanation_figure(col: Any, result: pd.DataFrame | None, method: str, using
     """The figure explaining ``result`` on the map of ``method`` (a note when there is none)."""
     if result is None:
         return _note("No result yet: choose examples on the map.")
+    if result.attrs.get("stages"):
+        return plots.stages(result, col, height=420)
     if not isinstance(col, Collection):
         return _note("Explanations are computed on local collections; this one is answered by a server.")
     name = _FIGURES.get(_kind(result))

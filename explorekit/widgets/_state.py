@@ -34,7 +34,8 @@ from explorekit._support.errors import ExploreError, FilterError, RequestError, 
 from explorekit.data.ids import is_id
 from explorekit.query.filter_parse import depth_error
 from explorekit.query.params import SearchParams
-from explorekit.query.requests import STRATEGIES
+from explorekit.query.requests import STRATEGIES, Request
+from explorekit.query.stage_bodies import staged_body
 from explorekit.widgets._model import KINDS, Selection, check_mode, parse_ids_or_query
 
 ADD_CAP = 100  # a box, lasso or typed query adds at most this many examples
@@ -81,6 +82,7 @@ class ExplorerState:
         self.kind, self.strategy, self.limit = "auto", "average_vector", 10
         self.filter: Any = None
         self.params: dict[str, Any] | None = None
+        self.stages: dict[str, Any] = {}  # diversity / boost: run as staged_body(...) through col.query
         self.result: pd.DataFrame | None = None
         self.hint = ""  # why there is no result, when the examples are incomplete
         self.note = ""  # what the last change did, for the status line
@@ -108,7 +110,10 @@ class ExplorerState:
         """Run the current request; an incomplete one gives ``result = None`` and a ``hint``."""
         try:
             method, kwargs = self.request()
-            result = getattr(self.col, method)(**kwargs)
+            if self.stages:
+                result = self.col.query(staged_body(Request.build(method, **kwargs).to_body(), **self.stages))
+            else:
+                result = getattr(self.col, method)(**kwargs)
         except ExploreError as err:
             self.result, self.hint = None, str(err)
             return None
@@ -140,14 +145,14 @@ class ExplorerState:
     # ------------------------------------------------------------------ changes (checked, then applied)
     def _change(self, apply: Callable[[], Any], new_ids: list | None = None) -> pd.DataFrame | None:
         """Apply a change on copies; check new ids exist; commit and rerun, or raise with nothing changed."""
-        saved = (self.selection.copy(), self.kind, self.strategy, self.limit, self.filter, self.params)
+        saved = (self.selection.copy(), self.kind, self.strategy, self.limit, self.filter, self.params, self.stages)
         self.note = ""
         try:
             apply()
             if new_ids:
                 self.col.retrieve(list(new_ids), with_payload=False)  # UnknownIdError names the id
         except ExploreError:
-            (self.selection, self.kind, self.strategy, self.limit, self.filter, self.params) = saved
+            (self.selection, self.kind, self.strategy, self.limit, self.filter, self.params, self.stages) = saved
             raise
         return self.run()
 
@@ -237,6 +242,13 @@ class ExplorerState:
         """Search params (``{"quantization": {"rescore": ..., "oversampling": ...}}``), checked first."""
         checked = SearchParams.parse(params)  # RequestError on bad values
         return self._change(lambda: self._set("params", checked.to_dict() or None, "search params changed"))
+
+    def set_stages(self, diversity: float | None = None, boost: tuple[str, float] | None = None) -> pd.DataFrame | None:
+        """Diversity (MMR, 0..1) and/or a payload boost ``(field, weight)`` on top of the examples' query
+        (:func:`explorekit.query.stage_bodies.staged_body`); None or 0 turns one off. Checked first."""
+        settings = {k: v for k, v in {"diversity": diversity, "boost": boost}.items() if v}
+        staged_body({"query": {"nearest": 0}}, **settings)  # RequestError on bad values, before any change
+        return self._change(lambda: self._set("stages", settings, "stages changed"))
 
     def _set(self, name: str, value: Any, note: str) -> None:
         setattr(self, name, value)

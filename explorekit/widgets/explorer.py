@@ -37,6 +37,7 @@ from explorekit.widgets._explain import explanation_figure, is_quantized
 from explorekit.widgets._figure import LeanFigureWidget
 from explorekit.widgets._graph import GraphTab
 from explorekit.widgets._model import KINDS, MODES
+from explorekit.widgets._stage_controls import StageControls
 from explorekit.widgets._state import ExplorerState
 from explorekit.widgets._table import to_html
 
@@ -161,6 +162,9 @@ class Explorer(W.VBox):
         self.quantization = W.HBox(
             [self.rescore, self.oversampling, self.ignore], layout=W.Layout(display="flex" if quantized else "none")
         )
+        self.stage_controls = StageControls(
+            collection, lambda settings: self._apply(lambda: self.state.set_stages(**settings))
+        )
         self.clear_button = W.Button(description="clear examples", layout=W.Layout(width="130px"))
         self.example_list = W.VBox(layout=W.Layout(max_height="150px", overflow="auto"))
         self.status = W.HTML()
@@ -197,6 +201,7 @@ class Explorer(W.VBox):
                 W.HBox([self.add_box, self.add_button, self.clear_button]),
                 self.filter_box,
                 self.quantization,
+                self.stage_controls,
                 self.example_list,
                 self.status,
                 self.figure,
