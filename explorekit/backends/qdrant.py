@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import RequestError, UnknownIdError, short_repr, unknown
+from explorekit._support.progress import counter
 from explorekit.analysis.projection import place, project
 from explorekit.backends._convert import (
     ID_FIELD,
@@ -409,10 +410,14 @@ class QdrantCollection(QueryMethods):
         )
         return to_frame(self, points, *selected, scores=False)
 
-    def _scroll_points(self, flt: Any, limit: int | None, with_payload: Any, with_vectors: Any) -> list:
+    def _scroll_points(
+        self, flt: Any, limit: int | None, with_payload: Any, with_vectors: Any, desc: str | None = None
+    ) -> list:
+        """Every point passing ``flt`` (at most ``limit``), page by page; a progress bar when ``desc``."""
         points: list = []
         offset = None
-        with server_errors(f"scroll on {self.name!r}"):
+        total = None if desc is None else self._count(flt, limit)
+        with server_errors(f"scroll on {self.name!r}"), counter(desc or "", total, show=desc is not None) as bar:
             while limit is None or len(points) < limit:
                 page = _PAGE if limit is None else min(_PAGE, limit - len(points))
                 batch, offset = self.client.scroll(
@@ -424,9 +429,15 @@ class QdrantCollection(QueryMethods):
                     with_vectors=with_vectors,
                 )
                 points += batch
+                bar.update(len(batch))
                 if offset is None or not batch:
                     break
         return points
+
+    def _count(self, flt: Any, limit: int | None) -> int:
+        with server_errors(f"count on {self.name!r}"):
+            found = int(self.client.count(self.name, count_filter=flt, exact=True).count)
+        return found if limit is None else min(found, int(limit))
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
         outs = [outgoing(self, r) for r in requests]  # every check before any call
