@@ -42,6 +42,7 @@ from explorekit.engine.prepare import Prepared, prepare
 from explorekit.index import build_index
 from explorekit.quantization import make_quantizer
 from explorekit.query.filters import filter_mask
+from explorekit.query.keywords import qdrant_names
 from explorekit.query.methods import QueryMethods
 from explorekit.query.requests import Request, parse_selectors
 from explorekit.query.results import id_series, to_frame
@@ -291,6 +292,7 @@ class Collection(QueryMethods):
     def _space(self, using: str | None, where: str = "using") -> VectorSpace:
         return self._store.space(using, where)
 
+    @qdrant_names
     def retrieve(
         self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False, with_payload: bool | Sequence[str] = True
     ) -> pd.DataFrame:
@@ -302,6 +304,7 @@ class Collection(QueryMethods):
             rows = store.ids.rows(ids, what="retrieve")
             return to_frame(store, rows, None, *selected)
 
+    @qdrant_names
     def scroll(
         self,
         filter: Any = None,

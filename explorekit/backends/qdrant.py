@@ -60,6 +60,7 @@ from explorekit.backends._queries import (
 from explorekit.backends._transfer import pull, push
 from explorekit.collection import Collection
 from explorekit.data.store import resolve_vector_name
+from explorekit.query.keywords import qdrant_names
 from explorekit.query.methods import QueryMethods
 from explorekit.query.requests import Request, parse_examples, parse_selectors
 from explorekit.query.results import check_payload_fields
@@ -366,6 +367,7 @@ class QdrantCollection(QueryMethods):
             return []
         return [c for c in self._columns if c in with_payload] + [c for c in with_payload if c not in self._columns]
 
+    @qdrant_names
     def retrieve(
         self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False, with_payload: bool | Sequence[str] = True
     ) -> pd.DataFrame:
@@ -392,6 +394,7 @@ class QdrantCollection(QueryMethods):
         points = [by_id[str(pid)] for pid in sent]
         return to_frame(self, points, *selected, scores=False)
 
+    @qdrant_names
     def scroll(
         self,
         filter: Any = None,
