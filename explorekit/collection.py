@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from explorekit import persistence
+from explorekit._support.cards import Card, Table, size_text
 from explorekit._support.errors import (
     ExploreError,
     NonFiniteError,
@@ -249,12 +250,36 @@ class Collection(QueryMethods):
         return len(self._ids)
 
     def __repr__(self) -> str:
+        return self._card().text()
+
+    def _repr_html_(self) -> str:
+        """The notebook's view: points, vector spaces, payload schema, index, quantization, memory."""
+        return self._card().html()
+
+    def _card(self) -> Card:
         with self._lock:
             store = self._store
-        spaces = ", ".join(f"{s.name or '<unnamed>'}: {s.dim}-d {s.distance}" for s in store.spaces.values())
-        label = f" {self.name!r}" if self.name else ""
-        return (
-            f"<explorekit.Collection{label}: {len(store)} points; {spaces}; payload {list(store.payload.columns)[:8]}>"
+        spaces = [
+            [
+                space.name or "(unnamed)",
+                f"{space.dim}",
+                space.distance,
+                _index_state(space.index),
+                _quantization_state(space.quantizer),
+                size_text(_space_bytes(space)),
+            ]
+            for space in store.spaces.values()
+        ]
+        kinds, fills = store.payload.kinds(), store.payload.fill_rates()
+        schema = [[key, kinds[key], f"{100 * fills[key]:.0f}% filled"] for key in store.payload.columns]
+        total = sum(_space_bytes(space) for space in store.spaces.values())
+        return Card(
+            "explorekit.Collection" + (f" {self.name!r}" if self.name else ""),
+            [("points", f"{len(store):,}"), ("vectors in memory", size_text(total))],
+            [
+                Table("vectors", ["name", "dim", "distance", "index", "quantization", "memory"], spaces),
+                Table("payload", ["key", "type", "filled"], schema),
+            ],
         )
 
     @property
@@ -520,13 +545,38 @@ class Collection(QueryMethods):
                     "points": len(space.stored),
                     "original_bytes": int(space.stored.nbytes),
                     "index_bytes": int(getattr(space.index, "nbytes", 0) or 0),
-                    "quantized_bytes": int(getattr(space.quantizer, "nbytes", 0) or 0),
+                    "quantized_bytes": _quantized_bytes(space),
                     "quantization": None if space.quantizer is None else space.quantizer.method,
                 }
             )
         frame = pd.DataFrame(rows).set_index("vector")
         frame["compression"] = frame["original_bytes"] / frame["quantized_bytes"].where(frame["quantized_bytes"] > 0)
         return frame
+
+
+def _space_bytes(space: VectorSpace) -> int:
+    """Bytes of one vector space: vectors, index and quantized codes (as :meth:`Collection.memory_usage`)."""
+    return int(space.stored.nbytes) + int(getattr(space.index, "nbytes", 0) or 0) + _quantized_bytes(space)
+
+
+def _quantized_bytes(space: VectorSpace) -> int:
+    return int(getattr(space.quantizer, "nbytes", 0) or 0)
+
+
+def _index_state(index: Any) -> str:
+    if index is None:
+        return "not built (built on first need)"
+    trees = getattr(index, "n_trees", None)
+    return f"built ({trees} trees)" if trees else "built"
+
+
+def _quantization_state(quantizer: Any) -> str:
+    if quantizer is None:
+        return "none"
+    config = getattr(quantizer, "config", {}) or {}
+    body = next(iter(config.values()), {}) if isinstance(config, Mapping) else {}
+    detail = body.get("type") or body.get("compression") or body.get("encoding") if isinstance(body, Mapping) else None
+    return f"{quantizer.method} {detail}" if detail else str(quantizer.method)
 
 
 def _id_list(ids: Any) -> list:

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explorekit._support.cards import Card, Table
 from explorekit._support.errors import RequestError, UnknownIdError, short_repr, unknown
 from explorekit._support.progress import counter
 from explorekit.analysis.projection import place, project
@@ -166,7 +167,7 @@ class Connection:
         self.client = client
 
     def __repr__(self) -> str:
-        return f"<explorekit Qdrant connection: {len(self.collections)} collections>"
+        return f"<explorekit Qdrant connection to {server_text(self.client)}: {len(self.collections)} collections>"
 
     @property
     def collections(self) -> list[str]:
@@ -254,8 +255,34 @@ class QdrantCollection(QueryMethods):
             return int(self.client.count(self.name, exact=True).count)
 
     def __repr__(self) -> str:
-        spaces = ", ".join(f"{s.name or '<unnamed>'}: {s.dim}-d {s.distance}" for s in self._spaces.values())
-        return f"<explorekit.QdrantCollection {self.name!r}: {len(self)} points; {spaces}; payload {self._columns[:8]}>"
+        return self._card().text()
+
+    def _repr_html_(self) -> str:
+        """The notebook's view: server, collection, counts, vector spaces, payload keys."""
+        return self._card().html()
+
+    def _card(self) -> Card:
+        info = self.info
+        schema = {key: getattr(value, "data_type", None) for key, value in (info.payload_schema or {}).items()}
+        facts = [
+            ("server", server_text(self.client)),
+            ("points", f"{len(self):,}"),
+            ("indexed vectors", f"{info.indexed_vectors_count or 0:,}"),
+            ("status", str(getattr(info.status, "value", info.status))),
+        ]
+        payload = [[key, _schema_text(schema.get(key))] for key in self._columns]
+        return Card(
+            f"explorekit.QdrantCollection {self.name!r}",
+            facts,
+            [
+                Table(
+                    "vectors",
+                    ["name", "dim", "distance"],
+                    [[s.name or "(unnamed)", f"{s.dim}", s.distance] for s in self._spaces.values()],
+                ),
+                Table("payload", ["key", "index"], payload),
+            ],
+        )
 
     @property
     def vector_names(self) -> list[str]:
@@ -459,6 +486,27 @@ class QdrantCollection(QueryMethods):
             )
             frames.append(finish_empty_context(frame, out) if out.empty_context else frame)
         return frames
+
+
+def server_text(client: Any) -> str:
+    """Where a qdrant-client client points: the server's URL, or local mode and its folder.
+
+    >>> from qdrant_client import QdrantClient
+    >>> server_text(QdrantClient(":memory:"))
+    'local mode (in memory)'
+    """
+    inner = getattr(client, "_client", client)
+    uri = getattr(inner, "rest_uri", None)
+    if uri:
+        return str(uri)
+    location = getattr(inner, "location", None)
+    if location:
+        return "local mode (in memory)" if location == ":memory:" else f"local mode ({location})"
+    return type(inner).__name__
+
+
+def _schema_text(data_type: Any) -> str:
+    return "not indexed" if data_type is None else f"indexed ({getattr(data_type, 'value', data_type)})"
 
 
 def _stack(cells: pd.Series, dim: int) -> np.ndarray:
