@@ -351,6 +351,19 @@ class Collection(QueryMethods):
                 rows = rows[:limit]
             return to_frame(store, rows, None, *selected)
 
+    @qdrant_names
+    def count(self, filter: Any = None, exact: bool = True) -> int:
+        """How many points pass ``filter`` (all points without one), as Qdrant's count.
+
+        ``exact`` is accepted for qdrant-client's ``count``; a local count is always exact.
+
+        >>> Collection.from_arrays([[1.0, 0.0], [0.0, 1.0]], payload=[{"a": 1}, {"a": 2}]).count("a > 1")
+        1
+        """
+        with self._lock:
+            store = self._store
+            return int(np.count_nonzero(filter_mask(filter, store.payload, store.ids)))
+
     def prepare(self, request: Request) -> Prepared:
         """``request`` checked against this collection and made ready to score (see engine.prepare)."""
         return prepare(self._store, request, self._lookup_store(request))

@@ -89,6 +89,7 @@ CASES = [
         {"filter": FILTER, "with_vectors": True},
     ),
     ("retrieve", {"ids": [3, 1], "with_vector": ["image"]}, {"ids": [3, 1], "with_vectors": ["image"]}),
+    ("count", {"count_filter": FILTER_MODEL, "exact": True, "collection_name": "names_test"}, {"filter": FILTER}),
 ]
 
 
@@ -96,6 +97,9 @@ CASES = [
 def test_every_alias_gives_the_same_answer(method, qdrant_style, own):
     got = getattr(COL, method)(**qdrant_style)
     want = getattr(COL, method)(**own)
+    if method == "count":
+        assert got == want > 0
+        return
     assert len(want) > 0
     pd.testing.assert_frame_equal(got, want)
 
@@ -144,6 +148,7 @@ def test_models_nested_in_a_dict_body():
         ("discover", {"target": 1, "context": [(2, 3)], "using": "image"}),
         ("scroll", {}),
         ("retrieve", {"ids": [1]}),
+        ("count", {}),
         ("query", {"query": V.tolist(), "using": "image"}),
         ("search_batch", {"requests": [{"query": V, "using": "image"}]}),
     ],
@@ -179,6 +184,8 @@ def test_remote_collection_takes_the_same_names():
     assert_same(ids_scores(got), ids_scores(COL.search(V, using="image", filter=FILTER, limit=5)))
     scrolled = remote.scroll(scroll_filter=FILTER_MODEL, limit=4, collection_name="names_test")
     assert scrolled["id"].tolist() == COL.scroll(filter=FILTER, limit=4)["id"].tolist()
+    assert remote.count(count_filter=FILTER_MODEL) == COL.count(FILTER) == 27
+    assert remote.count() == len(COL)
     with pytest.raises(ek.RequestError, match="'scroll_filtr'"):
         remote.scroll(scroll_filtr=FILTER)
 
@@ -210,3 +217,5 @@ def test_a_request_in_qdrant_clients_names_gets_local_modes_answer():
     got = trio.col.scroll(collection_name=trio.name, scroll_filter=FILTER_MODEL, limit=6, with_payload=True)
     assert got["id"].tolist() == [p.id for p in points]
     assert got["city"].tolist() == [p.payload["city"] for p in points]
+    want = trio.client.count(trio.name, count_filter=FILTER_MODEL, exact=True).count
+    assert trio.col.count(collection_name=trio.name, count_filter=FILTER_MODEL, exact=True) == want

@@ -464,6 +464,17 @@ class QdrantCollection(QueryMethods):
                     break
         return points
 
+    @qdrant_names
+    def count(self, filter: Any = None, exact: bool = True) -> int:
+        """How many points pass ``filter`` (all points without one), counted by the server.
+
+        ``exact=False`` lets the server estimate (faster on big collections), as in qdrant-client.
+        """
+        _, models = qdrant_modules()
+        flt = to_filter(self, filter, models)
+        with server_errors(f"count on {self.name!r}"):
+            return int(self.client.count(self.name, count_filter=flt, exact=bool(exact)).count)
+
     def _count(self, flt: Any, limit: int | None) -> int:
         with server_errors(f"count on {self.name!r}"):
             found = int(self.client.count(self.name, count_filter=flt, exact=True).count)
