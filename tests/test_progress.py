@@ -115,3 +115,17 @@ def test_notebook_shows_widgets_and_no_stderr_text():
     widgets = [[o for o in cell if WIDGET in o.get("data", {})] for cell in outputs]
     assert widgets[2] and widgets[3]  # product quantization and the index build show widget bars
     assert outputs[4] == [] and outputs[5] == []  # silenced; quick work under the delay
+
+
+@pytest.mark.slow
+def test_umap_epochs_get_a_bar_and_its_log_stays_off():
+    code = (
+        _SETUP + "from explorekit.analysis.projection import project\n"
+        "project(col, method='umap', sample=400, seed=0)\nprint('done')"
+    )
+    out = _run_script(code, "1")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "done"  # verbose=False: no UMAP log on stdout
+    assert "UMAP: optimising the layout of 400 points, epochs: 100%|" in out.stderr
+    assert "UMAP: placing the other 200 points: 100%|" in out.stderr
+    assert "Epochs completed" not in out.stderr  # transforms show no epochs bar of their own
