@@ -171,6 +171,11 @@ def test_an_alias_and_its_keyword_together_are_refused():
         COL.search(query_vector=("image", V), using="text")
 
 
+def test_extra_positional_arguments_are_refused_not_dropped():
+    with pytest.raises(ek.RequestError, match=r"search\(\) takes 1 positional argument\(s\) \['query'\] but got 2"):
+        COL.search(V, "image")
+
+
 def test_collection_name_must_match_a_named_collection():
     with pytest.raises(ek.RequestError, match="collection_name='other', but this collection is 'names_test'"):
         COL.search(V, using="image", collection_name="other")

@@ -91,6 +91,11 @@ def qdrant_names(method: _F) -> _F:
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if len(args) > len(positional):
+            raise RequestError(
+                f"{method.__name__}() takes {len(positional)} positional argument(s) {positional} but got "
+                f"{len(args)}; pass the others by name, e.g. {method.__name__}(..., limit=5)."
+            )
         given = set(positional[: len(args)])
         renamed = {}
         for key, value in kwargs.items():
