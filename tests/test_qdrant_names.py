@@ -162,6 +162,24 @@ def test_an_unknown_keyword_names_itself_and_the_accepted_names(method, args):
         assert "Did you mean 'query_filter'" in text
 
 
+def test_batch_items_take_the_same_names():
+    items = [
+        {"query_vector": ("image", V), "query_filter": FILTER_MODEL, "search_params": PARAMS_MODEL, "limit": 4},
+        {"query": V, "using": "image", "filter": FILTER, "params": PARAMS, "limit": 4},
+    ]
+    got, want = COL.search_batch(items)
+    pd.testing.assert_frame_equal(got, want)
+    got, want = COL.recommend_batch(
+        [
+            {"positive": [1], "using": "text", "query_filter": FILTER},
+            {"positive": [1], "using": "text", "filter": FILTER},
+        ]
+    )
+    pd.testing.assert_frame_equal(got, want)
+    with pytest.raises(ek.RequestError, match=r"requests\[0\]: Unknown keyword argument of discover\(\) 'query_filtr'"):
+        COL.discover_batch([{"target": 1, "context": [(2, 3)], "using": "image", "query_filtr": FILTER}])
+
+
 def test_an_alias_and_its_keyword_together_are_refused():
     with pytest.raises(ek.RequestError, match="filter= and query_filter= both give 'filter'"):
         COL.search(V, using="image", filter=FILTER, query_filter=FILTER)

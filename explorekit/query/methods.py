@@ -180,12 +180,19 @@ class QueryMethods:
                 out.append(item)
             elif isinstance(item, Mapping):
                 try:
-                    out.append(from_kwargs_or_body(kind, dict(item)))
+                    out.append(from_kwargs_or_body(kind, self._item_keywords(kind, item)))
                 except ExploreError as err:
                     raise type(err)(f"requests[{i}]: {err}") from None
             else:
                 raise RequestError(f"requests[{i}]: {short_repr(item)} is not a dict of query arguments.")
         return out
+
+    def _item_keywords(self, kind: str, item: Mapping[str, Any]) -> dict[str, Any]:
+        """A batch item written as keyword arguments, in the method's own names (REST bodies as given)."""
+        if is_rest_body(kind, item):
+            return dict(item)
+        method = getattr(QueryMethods, kind)
+        return method.keywords.rename(self, (), item)[1]
 
     @qdrant_names
     def query(
