@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, RequestError, short_repr
+from explorekit.query.keywords import qdrant_names
 from explorekit.query.overview import FacetRequest, MatrixRequest, OverviewRequest, SampleRequest
 from explorekit.query.pipeline import Pipeline, from_kwargs, parse_pipeline, parse_query_body
 from explorekit.query.requests import Request
@@ -53,9 +54,10 @@ class QueryMethods:
         others = iter(self._run([r for r in requests if r.kind != "scroll"]) if len(scrolls) < len(requests) else [])
         return [scrolls[i] if i in scrolls else next(others) for i in range(len(requests))]
 
+    @qdrant_names
     def search(
         self,
-        query: Any,
+        query: Any = None,
         *,
         using: str | None = None,
         filter: Any = None,
@@ -87,6 +89,7 @@ class QueryMethods:
             ]
         )[0]
 
+    @qdrant_names
     def recommend(
         self,
         positive: Any = (),
@@ -129,6 +132,7 @@ class QueryMethods:
             ]
         )[0]
 
+    @qdrant_names
     def discover(
         self,
         target: Any = None,
@@ -168,14 +172,17 @@ class QueryMethods:
             ]
         )[0]
 
+    @qdrant_names
     def search_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
         """Several searches in one pass over the vectors; a list of DataFrames in order."""
         return self._run(self._batch("search", requests))
 
+    @qdrant_names
     def recommend_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
         """Several recommendations in one pass over the vectors; a list of DataFrames in order."""
         return self._run(self._batch("recommend", requests))
 
+    @qdrant_names
     def discover_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
         """Several discovery/context searches in one pass; a list of DataFrames in order."""
         return self._run(self._batch("discover", requests))
@@ -189,7 +196,7 @@ class QueryMethods:
                 out.append(item)
             elif isinstance(item, Mapping):
                 try:
-                    out.append(from_kwargs_or_body(kind, dict(item)))
+                    out.append(from_kwargs_or_body(kind, self._item_keywords(kind, item)))
                 except ExploreError as err:
                     raise type(err)(f"requests[{i}]: {err}") from None
             else:
@@ -199,7 +206,31 @@ class QueryMethods:
     def _run_pipelines(self, pipelines: list[Pipeline]) -> list[pd.DataFrame]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def query(self, body: Mapping[str, Any] | None = None, endpoint: str | None = None, **kwargs: Any) -> Any:
+    def _item_keywords(self, kind: str, item: Mapping[str, Any]) -> dict[str, Any]:
+        """A batch item written as keyword arguments, in the method's own names (REST bodies as given)."""
+        if is_rest_body(kind, item):
+            return dict(item)
+        method = getattr(QueryMethods, kind)
+        return method.keywords.rename(self, (), item)[1]
+
+    @qdrant_names
+    def query(
+        self,
+        body: Mapping[str, Any] | None = None,
+        endpoint: str | None = None,
+        *,
+        query: Any = None,
+        using: str | None = None,
+        prefetch: Any = None,
+        filter: Any = None,
+        params: Any = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        score_threshold: float | None = None,
+        lookup_from: Any = None,
+        with_payload: Any = None,
+        with_vectors: Any = None,
+    ) -> Any:
         """Run a Qdrant REST body of ``/points/search``, ``/points/recommend``,
         ``/points/recommend/batch``, ``/points/discover``, ``/points/query`` (with ``prefetch``
         stages, fusion, formula, MMR, order_by, sample; without ``query``, Qdrant's scroll form:
@@ -207,15 +238,38 @@ class QueryMethods:
 
         The endpoint is recognised from the body's keys (or given as ``endpoint``); a batch body
         (``{"searches": [...]}``) returns a list of DataFrames. Without a body, the keyword
-        arguments are the body: ``col.query(prefetch=[...], query={"fusion": "rrf"}, limit=5)``.
+        arguments (qdrant-client's ``query_points`` names too) are the body:
+        ``col.query(prefetch=[...], query={"fusion": "rrf"}, limit=5)``.
         A multi-stage answer carries each stage's candidates in ``attrs["stages"]``. A body with
         ``"key"`` is a facet (:meth:`facet`); one with a top-level ``"sample"`` a distance matrix
         (:meth:`distance_matrix`), as pairs unless ``endpoint`` names the offsets endpoint.
         """
-        if body is None:
-            body = from_kwargs(**kwargs)
-        elif kwargs:
-            raise RequestError(f"query: give either a body or keyword arguments, not both (got {sorted(kwargs)}).")
+        keywords = {
+            "query": query,
+            "using": using,
+            "prefetch": prefetch,
+            "filter": filter,
+            "params": params,
+            "limit": limit,
+            "offset": offset,
+            "score_threshold": score_threshold,
+            "lookup_from": lookup_from,
+            "with_payload": with_payload,
+            "with_vector": with_vectors,
+        }
+        keywords = {key: value for key, value in keywords.items() if value is not None}
+        if keywords:
+            if body is not None:
+                raise RequestError(
+                    f"query: got a body and the keywords {sorted(keywords)}. Put everything in the body, "
+                    "or pass only keywords (as qdrant-client's query_points takes them)."
+                )
+            body, endpoint = from_kwargs(**keywords), endpoint or "/points/query"
+        elif body is None:
+            raise RequestError(
+                "query: nothing to run. Pass a Qdrant REST body, e.g. col.query({'query': [0.1, 0.2], "
+                "'limit': 5}), or query_points keywords, e.g. col.query(query=[0.1, 0.2], limit=5)."
+            )
         items, batch = parse_query_body(body, endpoint)
         overviews = [item for item in items if isinstance(item, (MatrixRequest, FacetRequest, SampleRequest))]
         if overviews:
@@ -231,6 +285,7 @@ class QueryMethods:
             results[i] = frame
         return results if batch else results[0]
 
+    @qdrant_names
     def query_groups(
         self,
         query: Any = None,

@@ -364,21 +364,15 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-_ALIASES = {"query_filter": "filter", "search_params": "params"}  # qdrant-client's keyword names
-
-
 def from_kwargs(query: Any = None, **kwargs: Any) -> dict[str, Any]:
-    """The body of ``col.query(query=..., prefetch=..., ...)`` keyword calls (``filter`` as is;
-    qdrant-client's ``query_filter`` and ``search_params`` are ``filter`` and ``params``).
+    """The body of ``col.query(query=..., prefetch=..., ...)`` keyword calls (the methods have
+    renamed qdrant-client's names already: :func:`explorekit.query.keywords.qdrant_names`).
 
-    >>> from_kwargs([1.0, 2.0], limit=3, query_filter={"must": []})
+    >>> from_kwargs([1.0, 2.0], limit=3, filter={"must": []})
     {'query': [1.0, 2.0], 'limit': 3, 'filter': {'must': []}}
     """
     body: dict[str, Any] = {} if query is None else {"query": query}
     for key, value in kwargs.items():
-        key = _ALIASES.get(key, key)
-        if key in body and value is not None:
-            raise RequestError(f"query: {key!r} given twice (once under a qdrant-client name). Give it once.")
         if value is not None:
             body[key] = list(value) if key == "prefetch" and isinstance(value, Sequence) else value
     return body
