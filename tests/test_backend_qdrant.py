@@ -594,5 +594,8 @@ def test_facet_and_sample_through_the_server(remote):
     assert len(got) == 7 and set(got["tag"]) == {"b"} and got["id"].is_unique
     assert list(got.columns) == list(loc.sample(7).columns)
     everything = rem.query({"query": {"sample": "random"}, "limit": N + 5, "with_payload": False})
-    assert sorted(everything["id"]) == sorted(loc.ids) and list(everything.columns) == ["id"]
+    assert sorted(everything["id"]) == sorted(loc.ids) and list(everything.columns) == [
+        "id",
+        "score",
+    ]  # a /points/query answer, score 1 as local mode
     assert isinstance(rem.sample(limit=5), ek.Collection)  # the earlier form still brings a local collection
