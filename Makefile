@@ -81,7 +81,7 @@ lowest:
 	rm -rf $(LOWEST_VENV)
 	UV_PYTHON_DOWNLOADS=never $(TOOLS_VENV)/bin/uv venv --quiet --python $(PYTHON) $(LOWEST_VENV)
 	UV_PYTHON_DOWNLOADS=never $(TOOLS_VENV)/bin/uv pip install --quiet --python $(LOWEST_VENV)/bin/python \
-	  --resolution lowest-direct -e '.[annoy,qdrant]' 'pytest>=8' 'pytest-timeout>=2.3' 'hypothesis>=6.100'
+	  --resolution lowest-direct -e '.[annoy,qdrant]' 'qdrant-edge-py>=0.9' 'pytest>=8' 'pytest-timeout>=2.3' 'hypothesis>=6.100'
 	UV_PYTHON_DOWNLOADS=never $(TOOLS_VENV)/bin/uv pip list --python $(LOWEST_VENV)/bin/python
 	$(LOWEST_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow and not browser and not notebooks" $(LOWEST_TESTS)
 
