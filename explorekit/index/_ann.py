@@ -3,7 +3,8 @@
 An ``AnnIndex`` holds two candidate generators over the same stored rows, and what was
 measured when it was built:
 
-* ``forest`` - an annoy forest (``n_trees`` random-projection trees, built with all cores);
+* ``forest`` - an annoy forest (``n_trees`` random-projection trees, built with all cores),
+  or None where annoy is not installed (the optional ``annoy`` extra);
 * ``codes`` - centred sign codes (:mod:`._codes`), scanned with ``np.bitwise_count``;
 * ``tuning`` - per generator, the smallest search effort (``ef``) that reached recall@10 of
   ``TARGET_RECALL`` on sample queries, and its latency next to an exact scan
@@ -34,7 +35,7 @@ from explorekit._support.errors import ExploreError, PersistenceError, short_rep
 from explorekit._support.progress import task
 from explorekit.data.store import VectorSpace
 from explorekit.index._codes import SignCodes
-from explorekit.index._forest import METRICS, Forest
+from explorekit.index._forest import METRICS, Forest, annoy_available, annoy_missing_error, warn_annoy_missing
 from explorekit.index._tune import tune
 
 FORMAT_VERSION = 1
@@ -70,7 +71,7 @@ class AnnIndex:
         What :func:`explorekit.index._tune.tune` measured at build time.
     """
 
-    def __init__(self, forest: Forest, codes: SignCodes, distance: str, tuning: dict[str, Any]) -> None:
+    def __init__(self, forest: Forest | None, codes: SignCodes, distance: str, tuning: dict[str, Any]) -> None:
         self.forest, self.codes, self.distance, self.tuning = forest, codes, distance, tuning
         self._method = "auto"
 
@@ -89,32 +90,36 @@ class AnnIndex:
         self._method = value
 
     def __len__(self) -> int:
-        return self.forest.n_items
+        return len(self.codes)
 
     @property
     def n_trees(self) -> int:
-        return self.forest.n_trees
+        """Trees of the annoy forest (0 without one: annoy is not installed)."""
+        return self.forest.n_trees if self.forest is not None else 0
 
     @property
     def dim(self) -> int:
-        return self.forest.dim
+        return self.codes.dim
 
     @property
     def metric(self) -> str:
         """Annoy's metric name (``angular`` for cosine)."""
-        return self.forest.metric
+        return METRICS[self.distance]
 
     @property
     def nbytes(self) -> int:
         """Bytes of the annoy forest (its file once saved) and of the sign codes."""
-        return self.forest.nbytes + self.codes.nbytes
+        return (self.forest.nbytes if self.forest is not None else 0) + self.codes.nbytes
 
     def default_ef(self, method: str) -> int:
         """The search effort tuned at build time for ``"annoy"`` or ``"sign_codes"``."""
         return int(self.tuning["ef"][_TUNING_KEY[method]])
 
     def eligible(self, method: str) -> bool:
-        """Whether tuning found ``"annoy"`` or ``"sign_codes"`` worth using on this data."""
+        """Whether tuning found ``"annoy"`` or ``"sign_codes"`` worth using on this data
+        (never annoy when the index has no forest)."""
+        if method == "annoy" and self.forest is None:
+            return False
         return bool(self.tuning["eligible"][_TUNING_KEY[method]])
 
     def __repr__(self) -> str:
@@ -128,12 +133,15 @@ class AnnIndex:
     def save(self, path: str | Path) -> dict[str, Any]:
         """Write the index next to ``path``; returns its description (JSON-able).
 
-        Files: ``path`` (the annoy forest, which annoy then memory-maps), ``path.codes.npy``
-        and ``path.rows.npy`` (the sign codes) and ``path.json`` (the returned description:
-        sizes, tuning, the codes' mean).
+        Files: ``path`` (the annoy forest, which annoy then memory-maps; an empty file and
+        ``n_trees`` 0 for an index without one), ``path.codes.npy`` and ``path.rows.npy`` (the
+        sign codes) and ``path.json`` (the returned description: sizes, tuning, the codes' mean).
         """
         path = Path(path)
-        self.forest.save(path)
+        if self.forest is not None:
+            self.forest.save(path)
+        else:
+            path.write_bytes(b"")
         mean = self.codes.save(_sibling(path, ".codes.npy"), _sibling(path, ".rows.npy"))
         meta = {
             "format": FORMAT_VERSION,
@@ -172,7 +180,7 @@ class AnnIndex:
         metric = METRICS.get(metric, metric)
         check_meta(meta, where, dim, metric)
         try:
-            forest = Forest.load(path, dim, metric, n_items=meta["n_items"])
+            forest = _load_forest(path, dim, metric, meta)
             codes = SignCodes.load(
                 _sibling(path, ".codes.npy"), _sibling(path, ".rows.npy"), meta["mean"], meta["distance"]
             )
@@ -180,15 +188,29 @@ class AnnIndex:
             raise PersistenceError(
                 f"Approximate index files of {where!r} cannot be read ({err}). Rebuild it with col.build_index()."
             ) from None
-        if forest.n_items != meta["n_items"] or len(codes) != meta["n_items"]:
+        items = forest.n_items if forest is not None else len(codes)
+        if items != meta["n_items"] or len(codes) != meta["n_items"]:
             raise PersistenceError(
-                f"Approximate index {where!r} is truncated: {forest.n_items} forest "
+                f"Approximate index {where!r} is truncated: {items} forest "
                 f"items and {len(codes)} codes for {meta['n_items']} points. "
                 "Rebuild it with col.build_index()."
             )
         index = cls(forest, codes, meta["distance"], meta["tuning"])
         index.method = meta.get("method", "auto")
         return index
+
+
+def _load_forest(path: Path, dim: int, metric: str, meta: dict[str, Any]) -> Forest | None:
+    """The saved forest; None for an index saved without one (``n_trees`` 0, an empty file) and
+    where annoy is not installed (the sign codes still answer; said once)."""
+    if meta.get("n_trees") == 0:
+        if path.stat().st_size:
+            raise ValueError("n_trees is 0 but the forest file is not empty")
+        return None
+    if not annoy_available():
+        warn_annoy_missing()
+        return None
+    return Forest.load(path, dim, metric, n_items=meta["n_items"])
 
 
 def load_index(path: str | Path, meta: dict[str, Any], space: "VectorSpace") -> AnnIndex:
@@ -307,7 +329,9 @@ def build_index(space: "VectorSpace", n_trees: int | None = None, *, tune_querie
     space : VectorSpace
         The vector space (its ``stored`` preprocessed float32 matrix and ``distance``).
     n_trees : int, optional
-        Annoy trees; default :func:`default_n_trees` of the size and dimension.
+        Annoy trees; default :func:`default_n_trees` of the size and dimension. Where annoy is
+        not installed the index holds sign codes only (a warning says so once), and an explicit
+        ``n_trees`` raises ExploreError naming the fix.
     tune_queries : int
         Stored points used as sample queries to tune the default search effort.
 
@@ -324,6 +348,10 @@ def build_index(space: "VectorSpace", n_trees: int | None = None, *, tune_querie
     """
     stored = space.stored
     n, dim = stored.shape
+    if not annoy_available():
+        if n_trees is not None:
+            raise annoy_missing_error(f"build_index(n_trees={short_repr(n_trees)})")
+        warn_annoy_missing()
     if n_trees is None:
         n_trees = default_n_trees(n, dim)
     elif isinstance(n_trees, bool) or not isinstance(n_trees, (int, np.integer)) or not 1 <= n_trees <= MAX_TREES:
@@ -332,7 +360,7 @@ def build_index(space: "VectorSpace", n_trees: int | None = None, *, tune_querie
             "Use e.g. n_trees=50, or None for a default chosen by size and dimension."
         )
     with task(f"explorekit: approximate index of {n:,} x {dim}") as status:
-        forest = Forest.build(stored, space.distance, int(n_trees), status)
+        forest = Forest.build(stored, space.distance, int(n_trees), status) if annoy_available() else None
         status.note(f"explorekit: approximate index of {n:,} x {dim}: sign codes")
         codes = SignCodes.fit(stored, space.distance)
         status.note(f"explorekit: approximate index of {n:,} x {dim}: tuning the search effort")

@@ -4,6 +4,11 @@ Annoy's metric follows the collection distance: ``angular`` for cosine (the stor
 already unit length), ``dot``, ``euclidean`` and ``manhattan``. Annoy only proposes
 candidates; explorekit scores them again with Qdrant's formulas.
 
+annoy is optional (the ``annoy`` extra): PyPI has its source only, so installing it compiles
+C++ and fails where no compiler is found. Without it :data:`AnnoyIndex` is None, an index
+holds sign codes only (:func:`warn_annoy_missing` says so once) and an explicit request for
+annoy raises :func:`annoy_missing_error`.
+
 Examples
 --------
 >>> import numpy as np
@@ -15,17 +20,55 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from annoy import AnnoyIndex
 
+from explorekit._support.errors import ExploreError
 from explorekit._support.progress import task
 from explorekit.scoring.distances import Distance
 
+try:
+    from annoy import AnnoyIndex
+except ImportError:  # the optional extra is absent or did not build: sign codes only
+    AnnoyIndex = None
+
 METRICS: dict[str, str] = {"cosine": "angular", "dot": "dot", "euclid": "euclidean", "manhattan": "manhattan"}
 _SEED = 42
+ANNOY_FIX = "pip install 'explorekit[annoy]' (annoy builds from source: it needs a C++ compiler)"
+_warned = False
+
+
+def annoy_available() -> bool:
+    """Whether the annoy package could be imported."""
+    return AnnoyIndex is not None
+
+
+def annoy_missing_error(what: str) -> ExploreError:
+    """The error for an explicit request of annoy when it is not installed.
+
+    >>> print(annoy_missing_error("index.method='annoy'"))  # doctest: +ELLIPSIS
+    index.method='annoy' needs annoy, which is not installed. Install it: pip install 'explorekit[annoy]' ...
+    """
+    return ExploreError(
+        f"{what} needs annoy, which is not installed. Install it: {ANNOY_FIX}; "
+        "or leave it out: the index's sign codes answer without it."
+    )
+
+
+def warn_annoy_missing() -> None:
+    """Say once per process that the approximate index holds sign codes only."""
+    global _warned
+    if not _warned:
+        _warned = True
+        warnings.warn(
+            "annoy is not installed: the approximate index uses its sign codes only (answers are "
+            f"still rescored exactly). For annoy's forest too: {ANNOY_FIX}.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 class Forest:

@@ -44,7 +44,12 @@ _ANNOY_BUDGET_S = 8.0
 
 
 def tune(
-    forest: "Forest", codes: "SignCodes", stored: np.ndarray, distance: Distance, n_queries: int = 100, seed: int = 0
+    forest: "Forest | None",
+    codes: "SignCodes",
+    stored: np.ndarray,
+    distance: Distance,
+    n_queries: int = 100,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Default ``ef`` per generator, per-kind factors, recall, latency and eligibility."""
     with blas_threads():  # measured the way queries run (one BLAS thread)
@@ -86,9 +91,10 @@ def _tune(forest, codes, stored, distance, n_queries, seed) -> dict[str, Any]:
     out["eligible"]["binary"] = bool(ef_b <= n // 4 and out["ms"]["binary"] < exact_ms)
     out["kind_factor"] = _kind_factors(codes, stored, distance, rows, truth, ef_b, out["sigma"], rng)
 
-    ef_a, rec_a, ms_a = _tune_annoy(forest, queries, rows, truth, stored, distance)
-    out["ef"]["annoy"], out["recall"]["annoy"], out["ms"]["annoy"] = ef_a, rec_a, ms_a
-    out["eligible"]["annoy"] = bool(rec_a >= TARGET_RECALL and ms_a < exact_ms)
+    if forest is not None:  # None where annoy is not installed: its entries keep the defaults
+        ef_a, rec_a, ms_a = _tune_annoy(forest, queries, rows, truth, stored, distance)
+        out["ef"]["annoy"], out["recall"]["annoy"], out["ms"]["annoy"] = ef_a, rec_a, ms_a
+        out["eligible"]["annoy"] = bool(rec_a >= TARGET_RECALL and ms_a < exact_ms)
 
     timed = {m: out["ms"][m] for m in ("binary", "annoy") if out["eligible"][m]}
     if timed:
