@@ -89,3 +89,13 @@ def __getattr__(name: str) -> Any:
         module, attr = _LAZY_NAMES[name]
         return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
     raise AttributeError(f"module 'explorekit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """Every public name, the lazily loaded ones too, so tab completion on ``ek.`` shows them.
+
+    >>> import explorekit as ek
+    >>> {"plots", "Explorer", "Report", "connect", "datasets"} <= set(dir(ek))
+    True
+    """
+    return sorted(set(globals()) | set(__all__) | set(_LAZY_MODULES) | set(_LAZY_NAMES))

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from explorekit import persistence
+from explorekit._support.cards import Card, Table, size_text
 from explorekit._support.errors import (
     ExploreError,
     NonFiniteError,
@@ -42,6 +43,7 @@ from explorekit.engine.prepare import Prepared, prepare
 from explorekit.index import build_index
 from explorekit.quantization import make_quantizer
 from explorekit.query.filters import filter_mask
+from explorekit.query.keywords import qdrant_names
 from explorekit.query.methods import QueryMethods
 from explorekit.query.order import OrderBy, ordered_rows, parse_order_by
 from explorekit.query.overview import OverviewRequest
@@ -250,12 +252,36 @@ class Collection(QueryMethods):
         return len(self._ids)
 
     def __repr__(self) -> str:
+        return self._card().text()
+
+    def _repr_html_(self) -> str:
+        """The notebook's view: points, vector spaces, payload schema, index, quantization, memory."""
+        return self._card().html()
+
+    def _card(self) -> Card:
         with self._lock:
             store = self._store
-        spaces = ", ".join(f"{s.name or '<unnamed>'}: {s.dim}-d {s.distance}" for s in store.spaces.values())
-        label = f" {self.name!r}" if self.name else ""
-        return (
-            f"<explorekit.Collection{label}: {len(store)} points; {spaces}; payload {list(store.payload.columns)[:8]}>"
+        spaces = [
+            [
+                space.name or "(unnamed)",
+                f"{space.dim}",
+                space.distance,
+                _index_state(space.index),
+                _quantization_state(space.quantizer),
+                size_text(_space_bytes(space)),
+            ]
+            for space in store.spaces.values()
+        ]
+        kinds, fills = store.payload.kinds(), store.payload.fill_rates()
+        schema = [[key, kinds[key], f"{100 * fills[key]:.0f}% filled"] for key in store.payload.columns]
+        total = sum(_space_bytes(space) for space in store.spaces.values())
+        return Card(
+            "explorekit.Collection" + (f" {self.name!r}" if self.name else ""),
+            [("points", f"{len(store):,}"), ("vectors in memory", size_text(total))],
+            [
+                Table("vectors", ["name", "dim", "distance", "index", "quantization", "memory"], spaces),
+                Table("payload", ["key", "type", "filled"], schema),
+            ],
         )
 
     @property
@@ -293,6 +319,7 @@ class Collection(QueryMethods):
     def _space(self, using: str | None, where: str = "using") -> VectorSpace:
         return self._store.space(using, where)
 
+    @qdrant_names
     def retrieve(
         self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False, with_payload: bool | Sequence[str] = True
     ) -> pd.DataFrame:
@@ -304,6 +331,7 @@ class Collection(QueryMethods):
             rows = store.ids.rows(ids, what="retrieve")
             return to_frame(store, rows, None, *selected)
 
+    @qdrant_names
     def scroll(
         self,
         filter: Any = None,
@@ -344,6 +372,19 @@ class Collection(QueryMethods):
             scores = None if request.records else np.ones(len(rows), dtype=np.float32)
             frame = to_frame(store, rows, scores, request.with_payload, request.with_vectors, request.to_body())
             return with_order_values(frame, values)
+
+    @qdrant_names
+    def count(self, filter: Any = None, exact: bool = True) -> int:
+        """How many points pass ``filter`` (all points without one), as Qdrant's count.
+
+        ``exact`` is accepted for qdrant-client's ``count``; a local count is always exact.
+
+        >>> Collection.from_arrays([[1.0, 0.0], [0.0, 1.0]], payload=[{"a": 1}, {"a": 2}]).count("a > 1")
+        1
+        """
+        with self._lock:
+            store = self._store
+            return int(np.count_nonzero(filter_mask(filter, store.payload, store.ids, store.spaces)))
 
     def prepare(self, request: Request) -> Prepared:
         """``request`` checked against this collection and made ready to score (see engine.prepare)."""
@@ -544,7 +585,7 @@ class Collection(QueryMethods):
                     "points": len(space.stored),
                     "original_bytes": int(space.stored.nbytes),
                     "index_bytes": int(getattr(space.index, "nbytes", 0) or 0),
-                    "quantized_bytes": int(getattr(space.quantizer, "nbytes", 0) or 0),
+                    "quantized_bytes": _quantized_bytes(space),
                     "quantization": None if space.quantizer is None else space.quantizer.method,
                 }
             )
@@ -569,6 +610,31 @@ def _scrolled_rows(
 def _scroll_key(point_id: int | str) -> tuple:
     """Qdrant's scroll order of ids: integers first (by value), then strings/UUIDs (as text)."""
     return (0, point_id, "") if isinstance(point_id, int) else (1, 0, point_id)
+
+
+def _space_bytes(space: VectorSpace) -> int:
+    """Bytes of one vector space: vectors, index and quantized codes (as :meth:`Collection.memory_usage`)."""
+    return int(space.stored.nbytes) + int(getattr(space.index, "nbytes", 0) or 0) + _quantized_bytes(space)
+
+
+def _quantized_bytes(space: VectorSpace) -> int:
+    return int(getattr(space.quantizer, "nbytes", 0) or 0)
+
+
+def _index_state(index: Any) -> str:
+    if index is None:
+        return "not built (built on first need)"
+    trees = getattr(index, "n_trees", None)
+    return f"built ({trees} trees)" if trees else "built"
+
+
+def _quantization_state(quantizer: Any) -> str:
+    if quantizer is None:
+        return "none"
+    config = getattr(quantizer, "config", {}) or {}
+    body = next(iter(config.values()), {}) if isinstance(config, Mapping) else {}
+    detail = body.get("type") or body.get("compression") or body.get("encoding") if isinstance(body, Mapping) else None
+    return f"{quantizer.method} {detail}" if detail else str(quantizer.method)
 
 
 def _id_list(ids: Any) -> list:

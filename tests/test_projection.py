@@ -190,7 +190,7 @@ def test_progress_lines(capsys, monkeypatch):
         with _progress.task("broken"):
             raise RuntimeError("boom")
     err = capsys.readouterr().err
-    assert "steps: 2/2 (100%)" in err and "fit: stage two: done in" in err and "broken: failed after" in err
+    assert "steps: 100%|" in err and "2/2" in err and "fit: stage two [00:00]" in err and "broken (failed)" in err
     monkeypatch.setenv("EXPLOREKIT_PROGRESS", "0")
     with _progress.task("silent"):
         time.sleep(0.01)

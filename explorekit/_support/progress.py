@@ -1,14 +1,20 @@
-"""The one place that decides how progress is shown: one status line on stderr.
+"""The one place that decides how progress is shown: tqdm.auto bars, one per long task.
 
-Two forms, both quiet when the work is quick (under :data:`THRESHOLD` seconds):
+In a notebook a bar is a widget (tqdm's ipywidgets bar, never text on stderr, which JupyterLab
+shows on a red background); in a terminal it is tqdm's text bar on stderr. Every bar waits
+:data:`THRESHOLD` seconds (tqdm's ``delay``) before it appears, so quick work shows nothing.
+Each task has a bar of its own: tasks running at the same time in several threads get one line
+each (tqdm places them), never one shared line.
 
-* :func:`progress` wraps an iterable of steps and shows ``desc: i/total (pct%) 3.2 s``;
-* :func:`task` wraps one long call (a UMAP fit, a numba compile) and shows a line that keeps
+Three forms:
+
+* :func:`progress` wraps an iterable of steps (``desc: 40%|####   | 2/5 [00:03<00:04]``);
+* :func:`counter` is a bar advanced by hand (points scrolled from a server);
+* :func:`task` wraps one long call (a UMAP fit, an index build, a numba compile) whose bar keeps
   counting seconds from a background thread, so a notebook never looks frozen.
 
-``EXPLOREKIT_PROGRESS=0`` silences everything; ``EXPLOREKIT_PROGRESS=1`` shows every line
-at once (no threshold). The line goes to ``sys.stderr`` (Jupyter shows it under the cell and
-honours the carriage return that rewrites it).
+``EXPLOREKIT_PROGRESS=0`` silences every bar; ``EXPLOREKIT_PROGRESS=1`` shows every bar at once
+(no delay). :func:`bar_options` gives the same settings to other libraries' bars (UMAP's epochs).
 
 Examples
 --------
@@ -24,18 +30,20 @@ Examples
 from __future__ import annotations
 
 import os
-import sys
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-THRESHOLD = 1.0  # seconds of work before anything is printed
-_REFRESH = 0.5  # seconds between two updates of the same line
+from tqdm.auto import tqdm
+
+ENVIRONMENT = "EXPLOREKIT_PROGRESS"
+THRESHOLD = 1.0  # seconds of work before a bar appears
+_BEAT = 0.5  # seconds between two refreshes of a task's bar
 
 
 def _mode() -> str:
-    value = os.environ.get("EXPLOREKIT_PROGRESS", "").strip().lower()
+    value = os.environ.get(ENVIRONMENT, "").strip().lower()
     if value in ("0", "off", "false", "no"):
         return "off"
     if value in ("1", "on", "always", "true", "yes"):
@@ -43,44 +51,18 @@ def _mode() -> str:
     return "auto"
 
 
-class _Line:
-    """One rewritable status line; thread-safe, silent until the threshold has passed."""
+def bar_options(desc: str) -> dict[str, Any]:
+    """The tqdm keyword arguments of every explorekit bar: silenced, delayed or shown at once.
 
-    def __init__(self, desc: str) -> None:
-        self.desc, self.start, self.shown, self.last = desc, time.perf_counter(), False, 0.0
-        self.width = 0
-        self.mode = _mode()
-        self.lock = threading.Lock()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-    def show(self, text: str, force: bool = False) -> None:
-        if self.mode == "off":
-            return
-        now = self.elapsed()
-        if self.mode == "auto" and now < THRESHOLD:
-            return
-        with self.lock:
-            if not force and self.shown and now - self.last < _REFRESH:
-                return
-            self.shown, self.last = True, now
-            self._write(text, "")
-
-    def _write(self, text: str, end: str) -> None:
-        pad = " " * max(0, self.width - len(text))  # plain spaces: no ANSI codes in notebooks
-        self.width = len(text)
-        sys.stderr.write(f"\r{text}{pad}{end}")
-        sys.stderr.flush()
-
-    def close(self, text: str) -> None:
-        if self.shown:
-            with self.lock:
-                self._write(text, "\n")
+    >>> bar_options("UMAP: epochs")["desc"]
+    'UMAP: epochs'
+    """
+    mode = _mode()
+    return {"desc": desc, "disable": mode == "off", "delay": 0.0 if mode == "always" else THRESHOLD, "leave": True}
 
 
 def progress(iterable: Iterable, total: int | None = None, desc: str = "") -> Iterator:
-    """Yield from ``iterable``, showing ``desc: i/total`` once the loop has run a second.
+    """Yield from ``iterable`` with a bar ``desc: i/total`` once the loop has run a second.
 
     Parameters
     ----------
@@ -88,64 +70,66 @@ def progress(iterable: Iterable, total: int | None = None, desc: str = "") -> It
     total : the number of steps; ``len(iterable)`` when it has one.
     desc : what is being done, e.g. ``"UMAP: placing the other 90,000 points"``.
     """
-    if total is None and hasattr(iterable, "__len__"):
-        total = len(iterable)  # type: ignore[arg-type]
-    line = _Line(desc)
-    done = 0
+    return iter(tqdm(iterable, total=total, unit="step", **bar_options(desc)))
 
-    def text() -> str:
-        count = f"{done}/{total} ({100 * done / total:.0f}%)" if total else f"{done}"
-        return f"{desc}: {count} {line.elapsed():.1f} s"
 
-    try:
-        for item in iterable:
-            line.show(text())
-            yield item
-            done += 1
-    finally:
-        line.close(text() if done == total or total is None else f"{text()} (stopped)")
+def counter(desc: str, total: int | None = None, unit: str = "point", show: bool = True) -> Any:
+    """A bar to advance by hand (``bar.update(n)``), for loops that learn their sizes as they go.
+
+    Use it as a context manager; ``show=False`` gives a bar that shows nothing.
+
+    >>> with counter("scrolling", total=4) as bar:
+    ...     bar.update(4)
+    """
+    options = bar_options(desc)
+    options["disable"] = options["disable"] or not show
+    return tqdm(total=total, unit=unit, unit_scale=True, **options)
 
 
 class _Task:
     """Handle given by :func:`task`: ``note(text)`` replaces the description shown."""
 
     def __init__(self, desc: str) -> None:
-        self.line, self.desc = _Line(desc), desc
+        self.desc = desc
+        self.bar = tqdm(total=None, bar_format="{desc} [{elapsed}]", **bar_options(desc))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def note(self, text: str) -> None:
-        """Show ``text`` instead of the description from now on."""
+        """Show ``text`` instead of the description from now on (at the next refresh)."""
         self.desc = text
-        self.line.show(self._text(), force=self.line.shown)
-
-    def _text(self) -> str:
-        return f"{self.desc} ... {self.line.elapsed():.0f} s"
+        self.bar.set_description_str(text, refresh=False)
 
     def _beat(self) -> None:
-        wait = 0.0 if self.line.mode == "always" else THRESHOLD
-        while not self._stop.wait(wait):
-            self.line.show(self._text(), force=True)
-            wait = 1.0
+        while not self._stop.wait(_BEAT):
+            self.bar.update(0)  # tqdm redraws once the delay has passed (elapsed time moves on)
+
+    def start(self) -> None:
+        if not self.bar.disable:
+            self._thread = threading.Thread(target=self._beat, name="explorekit-progress", daemon=True)
+            self._thread.start()
+
+    def finish(self, ok: bool) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if not ok:
+            self.bar.set_description_str(f"{self.desc} (failed)", refresh=False)
+        self.bar.update(0)
+        self.bar.close()
 
 
 @contextmanager
 def task(desc: str) -> Iterator[_Task]:
-    """Show ``desc ... 12 s`` (updated every second) while the block runs longer than a second.
+    """Show a bar ``desc [00:12]`` (refreshed twice a second) while the block runs over a second.
 
-    On exit the line becomes ``desc: done in 12.3 s`` (or ``failed after``), if it was shown.
+    On a failure the bar's text ends with ``(failed)``; quick blocks show nothing.
     """
     handle = _Task(desc)
-    if handle.line.mode != "off":
-        handle._thread = threading.Thread(target=handle._beat, name="explorekit-progress", daemon=True)
-        handle._thread.start()
+    handle.start()
     ok = False
     try:
         yield handle
         ok = True
     finally:
-        handle._stop.set()
-        if handle._thread is not None:
-            handle._thread.join()
-        verb = "done in" if ok else "failed after"
-        handle.line.close(f"{handle.desc}: {verb} {handle.line.elapsed():.1f} s")
+        handle.finish(ok)

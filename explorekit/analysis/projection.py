@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import DimensionError, ExploreError, MissingDependencyError, short_repr, unknown
-from explorekit._support.progress import progress, task
+from explorekit._support.progress import bar_options, progress, task
 from explorekit._support.validation import MAX_COUNT
 from explorekit.collection import Collection
 from explorekit.data.store import SavedState, VectorSpace
@@ -458,10 +458,13 @@ def _fit_umap(matrix: np.ndarray, distance: str, params: dict) -> tuple[Any, np.
             transform_seed=params["seed"],
             n_jobs=1,
             precomputed_knn=(indices, dists, index),
+            verbose=False,  # no log text; the epochs still get their bar through tqdm_kwds
+            tqdm_kwds=bar_options(f"UMAP: optimising the layout of {n:,} points, epochs"),
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             embedding = np.asarray(model.fit_transform(data), np.float32)
+        model.tqdm_kwds = {**model.tqdm_kwds, "disable": True}  # transforms have their own bar (placing)
     return model, embedding
 
 

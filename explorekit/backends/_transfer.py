@@ -249,7 +249,7 @@ def pull(
                 with_vectors=True,
             ).points
     else:
-        points = remote._scroll_points(flt, limit, True, True)
+        points = remote._scroll_points(flt, limit, True, True, desc=f"from_qdrant {name!r}")
     ids = [original_id(p.id, p.payload) for p in points]
     records = [{k: v for k, v in (p.payload or {}).items() if k != ID_FIELD} for p in points]
     spaces = remote.spaces

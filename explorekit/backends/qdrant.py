@@ -37,7 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from explorekit._support.cards import Card, Table
 from explorekit._support.errors import RequestError, UnknownIdError, short_repr, unknown
+from explorekit._support.progress import counter
 from explorekit.analysis.projection import place, project
 from explorekit.backends import _overview
 from explorekit.backends._convert import (
@@ -60,6 +62,7 @@ from explorekit.backends._queries import (
 from explorekit.backends._transfer import pull, push
 from explorekit.collection import Collection
 from explorekit.data.store import resolve_vector_name
+from explorekit.query.keywords import qdrant_names
 from explorekit.query.methods import QueryMethods
 from explorekit.query.order import parse_order_by
 from explorekit.query.overview import OverviewRequest
@@ -167,7 +170,7 @@ class Connection:
         self.client = client
 
     def __repr__(self) -> str:
-        return f"<explorekit Qdrant connection: {len(self.collections)} collections>"
+        return f"<explorekit Qdrant connection to {server_text(self.client)}: {len(self.collections)} collections>"
 
     @property
     def collections(self) -> list[str]:
@@ -255,8 +258,34 @@ class QdrantCollection(QueryMethods):
             return int(self.client.count(self.name, exact=True).count)
 
     def __repr__(self) -> str:
-        spaces = ", ".join(f"{s.name or '<unnamed>'}: {s.dim}-d {s.distance}" for s in self._spaces.values())
-        return f"<explorekit.QdrantCollection {self.name!r}: {len(self)} points; {spaces}; payload {self._columns[:8]}>"
+        return self._card().text()
+
+    def _repr_html_(self) -> str:
+        """The notebook's view: server, collection, counts, vector spaces, payload keys."""
+        return self._card().html()
+
+    def _card(self) -> Card:
+        info = self.info
+        schema = {key: getattr(value, "data_type", None) for key, value in (info.payload_schema or {}).items()}
+        facts = [
+            ("server", server_text(self.client)),
+            ("points", f"{len(self):,}"),
+            ("indexed vectors", f"{info.indexed_vectors_count or 0:,}"),
+            ("status", str(getattr(info.status, "value", info.status))),
+        ]
+        payload = [[key, _schema_text(schema.get(key))] for key in self._columns]
+        return Card(
+            f"explorekit.QdrantCollection {self.name!r}",
+            facts,
+            [
+                Table(
+                    "vectors",
+                    ["name", "dim", "distance"],
+                    [[s.name or "(unnamed)", f"{s.dim}", s.distance] for s in self._spaces.values()],
+                ),
+                Table("payload", ["key", "index"], payload),
+            ],
+        )
 
     @property
     def vector_names(self) -> list[str]:
@@ -385,6 +414,7 @@ class QdrantCollection(QueryMethods):
         collection's fields are not known)."""
         return payload_plan(self._columns, with_payload, check=self._columns_known)[0]
 
+    @qdrant_names
     def retrieve(
         self, ids: Sequence[Any], with_vectors: bool | Sequence[str] = False, with_payload: bool | Sequence[str] = True
     ) -> pd.DataFrame:
@@ -411,6 +441,7 @@ class QdrantCollection(QueryMethods):
         points = [by_id[str(pid)] for pid in sent]
         return to_frame(self, points, *selected, scores=False)
 
+    @qdrant_names
     def scroll(
         self,
         filter: Any = None,
@@ -477,11 +508,20 @@ class QdrantCollection(QueryMethods):
         return with_order_values(frame, _order_values(points, order))
 
     def _scroll_points(
-        self, flt: Any, limit: int | None, with_payload: Any, with_vectors: Any, order_by: Any = None
+        self,
+        flt: Any,
+        limit: int | None,
+        with_payload: Any,
+        with_vectors: Any,
+        order_by: Any = None,
+        desc: str | None = None,
     ) -> list:
+        """Every point passing ``flt`` (at most ``limit``), page by page, in ``order_by``'s order
+        (one page then) or by id; a progress bar when ``desc``."""
         points: list = []
         offset = None
-        with server_errors(f"scroll on {self.name!r}"):
+        total = None if desc is None else self._count(flt, limit)
+        with server_errors(f"scroll on {self.name!r}"), counter(desc or "", total, show=desc is not None) as bar:
             while limit is None or len(points) < limit:
                 page = _PAGE if limit is None else min(_PAGE, limit - len(points))
                 batch, offset = self.client.scroll(
@@ -494,12 +534,29 @@ class QdrantCollection(QueryMethods):
                     order_by=order_by,
                 )
                 points += batch
+                bar.update(len(batch))
                 if offset is None or not batch or order_by is not None:
                     break
         return points
 
     def _overview(self, request: OverviewRequest) -> Any:
         return _overview.answer(self, request)
+
+    @qdrant_names
+    def count(self, filter: Any = None, exact: bool = True) -> int:
+        """How many points pass ``filter`` (all points without one), counted by the server.
+
+        ``exact=False`` lets the server estimate (faster on big collections), as in qdrant-client.
+        """
+        _, models = qdrant_modules()
+        flt = to_filter(self, filter, models)
+        with server_errors(f"count on {self.name!r}"):
+            return int(self.client.count(self.name, count_filter=flt, exact=bool(exact)).count)
+
+    def _count(self, flt: Any, limit: int | None) -> int:
+        with server_errors(f"count on {self.name!r}"):
+            found = int(self.client.count(self.name, count_filter=flt, exact=True).count)
+        return found if limit is None else min(found, int(limit))
 
     def _run(self, requests: list[Request]) -> list[pd.DataFrame]:
         outs = [outgoing(self, r) for r in requests]  # every check before any call
@@ -522,6 +579,27 @@ class QdrantCollection(QueryMethods):
 
 def _order_values(points: list, order: Any) -> list | None:
     return None if order is None else [p.order_value for p in points]
+
+
+def server_text(client: Any) -> str:
+    """Where a qdrant-client client points: the server's URL, or local mode and its folder.
+
+    >>> from qdrant_client import QdrantClient
+    >>> server_text(QdrantClient(":memory:"))
+    'local mode (in memory)'
+    """
+    inner = getattr(client, "_client", client)
+    uri = getattr(inner, "rest_uri", None)
+    if uri:
+        return str(uri)
+    location = getattr(inner, "location", None)
+    if location:
+        return "local mode (in memory)" if location == ":memory:" else f"local mode ({location})"
+    return type(inner).__name__
+
+
+def _schema_text(data_type: Any) -> str:
+    return "not indexed" if data_type is None else f"indexed ({getattr(data_type, 'value', data_type)})"
 
 
 def _stack(cells: pd.Series, dim: int) -> np.ndarray:

@@ -172,6 +172,14 @@ class Payload:
         """Column kind per key: int, float, bool, str or json."""
         return {k: c.kind for k, c in self._cols.items()}
 
+    def fill_rates(self) -> dict[str, float]:
+        """Share of points holding a non-null value, per key (for summaries).
+
+        >>> Payload.from_records([{"a": 1}, {"a": None, "b": "x"}]).fill_rates()
+        {'a': 0.5, 'b': 0.5}
+        """
+        return {k: float(c.valid.mean()) if self._n else 0.0 for k, c in self._cols.items()}
+
     def record(self, row: int) -> dict:
         """The JSON object of one point: missing keys omitted, null as None (a fresh copy)."""
         out = {}

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 
 from explorekit._support.errors import QuantizationError
+from explorekit._support.progress import task
 from explorekit._support.threads import blas_threads
 from explorekit.scoring.distances import DISTANCES, Distance
 from explorekit.scoring.distances import display as _display
@@ -127,8 +128,10 @@ class Quantizer:
             self.distance = distance  # type: ignore[assignment]
         stored = self._check(stored, "fit()", fitted=False)
         self.dim_ = stored.shape[1]
-        self._fit(stored, seed)
-        self.codes_ = self._encode_rows(stored)
+        with task(f"{self.method} quantization: training on {len(stored):,} x {self.dim_}") as status:
+            self._fit(stored, seed)
+            status.note(f"{self.method} quantization: encoding {len(stored):,} vectors")
+            self.codes_ = self._encode_rows(stored)
         return self
 
     def add(self, stored_new: np.ndarray) -> None:

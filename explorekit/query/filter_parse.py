@@ -140,18 +140,22 @@ def check_model_depth(model: Any, where: str) -> None:
             stack.extend((item, level) for item in obj.values())
 
 
-def _dump_model(model: Any, where: str) -> dict:
+def dump_model(model: Any, where: str, error: type[ExploreError] = FilterError) -> Any:
+    """A qdrant-client (pydantic) model as plain JSON: Qdrant's REST names, no unset fields.
+
+    The one conversion of models (duck-typed by ``model_dump``, so qdrant-client is never imported).
+    """
     check_model_depth(model, where)
     try:
         return model.model_dump(mode="json", by_alias=True, exclude_none=True)
     except ValueError as err:
-        raise FilterError(f"{where}: the qdrant-client model cannot be read: {err}.") from None
+        raise error(f"{where}: the qdrant-client model cannot be read: {err}.") from None
 
 
 def to_filter_dict(filter: Any, where: str = "filter") -> dict:
     """A Qdrant filter (dict or qdrant-client model) as a plain JSON dict (not validated)."""
     if hasattr(filter, "model_dump") and not isinstance(filter, Mapping):
-        return _dump_model(filter, where)
+        return dump_model(filter, where)
     if isinstance(filter, Mapping):
         return dict(filter)
     raise FilterError(f"{where}: {short_repr(filter)} of type {type(filter).__name__} is not a Qdrant filter.")
@@ -159,7 +163,7 @@ def to_filter_dict(filter: Any, where: str = "filter") -> dict:
 
 def _as_mapping(obj: Any, where: str = "filter") -> Any:
     if hasattr(obj, "model_dump") and not isinstance(obj, Mapping):
-        return _dump_model(obj, where)
+        return dump_model(obj, where)
     return obj
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, RequestError, short_repr
+from explorekit.query.keywords import qdrant_names
 from explorekit.query.overview import FacetRequest, MatrixRequest, OverviewRequest, SampleRequest
 from explorekit.query.requests import Request
 from explorekit.query.rest import is_rest_body, parse_body
@@ -52,9 +53,10 @@ class QueryMethods:
         others = iter(self._run([r for r in requests if r.kind != "scroll"]) if len(scrolls) < len(requests) else [])
         return [scrolls[i] if i in scrolls else next(others) for i in range(len(requests))]
 
+    @qdrant_names
     def search(
         self,
-        query: Any,
+        query: Any = None,
         *,
         using: str | None = None,
         filter: Any = None,
@@ -86,6 +88,7 @@ class QueryMethods:
             ]
         )[0]
 
+    @qdrant_names
     def recommend(
         self,
         positive: Any = (),
@@ -128,6 +131,7 @@ class QueryMethods:
             ]
         )[0]
 
+    @qdrant_names
     def discover(
         self,
         target: Any = None,
@@ -167,14 +171,17 @@ class QueryMethods:
             ]
         )[0]
 
+    @qdrant_names
     def search_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
         """Several searches in one pass over the vectors; a list of DataFrames in order."""
         return self._run(self._batch("search", requests))
 
+    @qdrant_names
     def recommend_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
         """Several recommendations in one pass over the vectors; a list of DataFrames in order."""
         return self._run(self._batch("recommend", requests))
 
+    @qdrant_names
     def discover_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
         """Several discovery/context searches in one pass; a list of DataFrames in order."""
         return self._run(self._batch("discover", requests))
@@ -195,18 +202,64 @@ class QueryMethods:
                 raise RequestError(f"requests[{i}]: {short_repr(item)} is not a dict of query arguments.")
         return out
 
-    def query(self, body: Mapping[str, Any], endpoint: str | None = None) -> Any:
+    @qdrant_names
+    def query(
+        self,
+        body: Mapping[str, Any] | None = None,
+        endpoint: str | None = None,
+        *,
+        query: Any = None,
+        using: str | None = None,
+        prefetch: Any = None,
+        filter: Any = None,
+        params: Any = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        score_threshold: float | None = None,
+        lookup_from: Any = None,
+        with_payload: Any = None,
+        with_vectors: Any = None,
+    ) -> Any:
         """Run a Qdrant REST body of ``/points/search``, ``/points/recommend``,
         ``/points/recommend/batch``, ``/points/discover`` or ``/points/query`` (a body without
         ``query`` is Qdrant's scroll form: points in id order, score 1, as local mode answers), or of
-        ``/points/search/matrix/pairs``, ``/points/search/matrix/offsets`` and ``/facet``.
+        ``/points/search/matrix/pairs``, ``/points/search/matrix/offsets`` and ``/facet``; or
+        qdrant-client's ``query_points`` keywords.
 
         The endpoint is recognised from the body's keys (or given as ``endpoint``); a batch body
         (``{"searches": [...]}``) returns a list of DataFrames. A body with ``"key"`` is a facet
         (:meth:`facet`); one with a top-level ``"sample"`` a distance matrix
         (:meth:`distance_matrix`), as pairs unless ``endpoint`` names the offsets endpoint;
-        ``{"query": {"sample": "random"}}`` a random sample (:meth:`sample`).
+        ``{"query": {"sample": "random"}}`` a random sample (:meth:`sample`). Without a body, the
+        keywords of ``client.query_points`` make a ``/points/query`` body: ``col.query(query=models.
+        RecommendQuery(recommend=models.RecommendInput(positive=[1])), query_filter=..., limit=5)``.
         """
+        keywords = {
+            "query": query,
+            "using": using,
+            "prefetch": prefetch,
+            "filter": filter,
+            "params": params,
+            "limit": limit,
+            "offset": offset,
+            "score_threshold": score_threshold,
+            "lookup_from": lookup_from,
+            "with_payload": with_payload,
+            "with_vector": with_vectors,
+        }
+        keywords = {key: value for key, value in keywords.items() if value is not None}
+        if keywords:
+            if body is not None:
+                raise RequestError(
+                    f"query: got a body and the keywords {sorted(keywords)}. Put everything in the body, "
+                    "or pass only keywords (as qdrant-client's query_points takes them)."
+                )
+            body, endpoint = keywords, endpoint or "/points/query"
+        elif body is None:
+            raise RequestError(
+                "query: nothing to run. Pass a Qdrant REST body, e.g. col.query({'query': [0.1, 0.2], "
+                "'limit': 5}), or query_points keywords, e.g. col.query(query=[0.1, 0.2], limit=5)."
+            )
         requests, batch = parse_body(body, endpoint)
         overviews = [r for r in requests if isinstance(r, (MatrixRequest, FacetRequest, SampleRequest))]
         if overviews and batch:

@@ -51,6 +51,7 @@ from typing import Any, Literal, overload
 import pandas as pd
 
 from explorekit import __version__
+from explorekit._support.cards import Card, Table, size_text
 from explorekit._support.errors import ExploreError, PersistenceError, short_repr
 from explorekit.report import _figures, _markdown, _neighbours, _tables, tables
 
@@ -137,13 +138,25 @@ class Report:
         self.title = title
         self.description = description
         self._blocks: list[_Block] = []
+        self._saved: tuple[Path, int] | None = None  # the last file written and its size in bytes
 
     def __len__(self) -> int:
         return len(self._blocks)
 
     def __repr__(self) -> str:
-        kinds = ", ".join(b.kind for b in self._blocks) or "empty"
-        return f"<explorekit.Report {self.title!r}: {len(self)} item(s): {kinds}>"
+        return self._card().text()
+
+    def _repr_html_(self) -> str:
+        """The notebook's view: the items in order and, once saved, the file and its size."""
+        return self._card().html()
+
+    def _card(self) -> Card:
+        saved = self._saved
+        facts = [("contents", f"{len(self)} item(s)"), ("saved", str(saved[0]) if saved else "not yet")]
+        if saved:
+            facts.append(("file size", size_text(saved[1])))
+        rows = [[f"{i + 1}", b.kind, b.title or ""] for i, b in enumerate(self._blocks)]
+        return Card(f"explorekit.Report {self.title!r}", facts, [Table("item(s)", ["#", "kind", "title"], rows)])
 
     @property
     def items(self) -> list[str]:
@@ -317,7 +330,7 @@ class Report:
         """The report as one HTML document (a ``str``), or written to ``path`` as ``save`` does."""
         if path is None:
             return self._page()
-        return _write(_html_path(path, "to_html"), self._page())
+        return self._written(_write(_html_path(path, "to_html"), self._page()))
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the report to ``path`` (one offline HTML file) and return its absolute Path.
@@ -335,7 +348,11 @@ class Report:
             The file could not be written (no such folder, no permission, disk full); the
             message names the path.
         """
-        return _write(_html_path(path, "save"), self._page())
+        return self._written(_write(_html_path(path, "save"), self._page()))
+
+    def _written(self, path: Path) -> Path:
+        self._saved = (path, path.stat().st_size)
+        return path
 
     def _page(self) -> str:
         sections, specs = [], []

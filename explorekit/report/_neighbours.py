@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, short_repr, unknown
+from explorekit._support.progress import progress
 from explorekit._support.text import shorten
 from explorekit.data.images import SAMPLE, is_image, is_image_column
 from explorekit.data.jsonvalues import is_top_missing
@@ -29,6 +30,7 @@ from explorekit.data.jsonvalues import is_top_missing
 #: payload columns tried, in order, for the text shown next to an id
 LABEL_COLUMNS = ("label", "title", "qualname", "name", "text", "fruit", "digit")
 _SEED = 0
+_BATCH = 256  # searches per search_batch call: a step of the progress bar
 
 
 def json_id(value: Any) -> Any:
@@ -167,7 +169,14 @@ def precompute(
             {"query": pid, "using": using, "limit": k, "params": {"exact": True}, "with_payload": False}
             for _, pid in chosen
         ]
-        for (key, _), frame in zip(chosen, col.search_batch(requests)):
+        frames = [
+            frame
+            for start in progress(
+                range(0, len(requests), _BATCH), desc=f"report: nearest neighbours of {len(requests):,} points"
+            )
+            for frame in col.search_batch(requests[start : start + _BATCH])
+        ]
+        for (key, _), frame in zip(chosen, frames):
             rows = []
             for pid, score in zip(frame["id"].tolist(), frame["score"].tolist()):
                 rows.append([point_key(pid), _score(score)])
