@@ -96,7 +96,9 @@ def test_saved_collection_keeps_its_map(tmp_path):
     loaded = ek.Collection.load(tmp_path / "c")
     proj = cached(loaded._space(None), "pca")
     assert proj is not None and proj.params == {"seed": 4, "sample": 40}
-    np.testing.assert_array_equal(project(loaded, projection="pca")[["x", "y"]].to_numpy(), frame[["x", "y"]].to_numpy())
+    np.testing.assert_array_equal(
+        project(loaded, projection="pca")[["x", "y"]].to_numpy(), frame[["x", "y"]].to_numpy()
+    )
 
 
 @pytest.mark.parametrize(
