@@ -48,7 +48,7 @@ from explorekit.query.methods import QueryMethods
 from explorekit.query.order import OrderBy, ordered_rows, parse_order_by
 from explorekit.query.overview import OverviewRequest
 from explorekit.query.requests import Request, parse_selectors
-from explorekit.query.results import id_series, to_frame, with_order_values
+from explorekit.query.results import id_series, to_frame, with_order_values, with_ties
 from explorekit.scoring.distances import normalize_distance, preprocess
 
 _RESERVED = ("id", "score")
@@ -185,7 +185,9 @@ class Collection(QueryMethods):
             raise ExploreError(
                 unknown("id column", id, df.columns, "id= must name a column, or None to use the index.")
             )
-        matrices = {key: _vector_matrix(df, cols) for key, cols in columns.items()}
+        matrices = {
+            key: _vector_matrix(df, cols, f"vectors[{key!r}]" if key else "vectors") for key, cols in columns.items()
+        }
         ids = df[id].tolist() if id is not None else df.index.tolist()
         rest = df.drop(columns=used + ([id] if id is not None else []))
         return cls.from_arrays(
@@ -416,6 +418,9 @@ class Collection(QueryMethods):
                 frame = to_frame(store, rows, scores, r.with_payload, r.with_vectors, r.to_body())
                 frame.attrs["path"] = plan.path
                 frame.attrs["reason"] = plan.reason
+                if plan.ties is not None:
+                    t = plan.ties
+                    with_ties(frame, t.display if t.display is not None else t.score, t.count, t.shown, t.exact)
                 frames.append(frame)
         return frames
 
@@ -661,7 +666,7 @@ def _vector_columns(df: pd.DataFrame, spec: Any, where: str) -> list:
     return [cols] if wide else cols
 
 
-def _vector_matrix(df: pd.DataFrame, spec: list) -> np.ndarray:
+def _vector_matrix(df: pd.DataFrame, spec: list, where: str) -> np.ndarray:
     """One vector per row: the cells of a vector column (``[name]``), or the numbers of several
     columns (``[[names...]]``), as :func:`_vector_columns` gives them."""
     if not isinstance(spec[0], list):
@@ -670,8 +675,10 @@ def _vector_matrix(df: pd.DataFrame, spec: list) -> np.ndarray:
     not_numbers = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c].dtype) or df[c].dtype == bool]
     if not_numbers:
         raise ExploreError(
-            f"from_dataframe: the vector column(s) {not_numbers[:5]} do not hold numbers "
-            f"(dtype {df[not_numbers[0]].dtype}). A vector made of several columns takes number columns only."
+            f"from_dataframe: {where}={short_repr(cols)} lists column(s) that do not hold numbers: "
+            f"{not_numbers[:5]} (dtype {df[not_numbers[0]].dtype}). A list makes one vector of number "
+            "columns (a wide frame); for a column holding whole vectors give its column name, or "
+            "{vector name: column name} for several."
         )
     return df[cols].to_numpy(dtype=np.float32)
 

@@ -31,6 +31,7 @@ import plotly.graph_objects as go
 from explorekit._support.errors import ExploreError
 from explorekit.analysis.projection import DEFAULT_PROJECTION
 from explorekit.query.requests import STRATEGIES
+from explorekit.query.results import results_text
 from explorekit.report import Report
 from explorekit.widgets import _map
 from explorekit.widgets._explain import explanation_figure, is_quantized
@@ -328,7 +329,7 @@ class Explorer(W.VBox):
         self.strategy.disabled = kind != "recommend"
         parts = [html.escape(state.note)] if state.note else []
         if state.result is not None:
-            parts.append(f"{kind}: {len(state.result)} results")
+            parts.append(f"{kind}: {html.escape(results_text(state.result))}")  # ties said out loud
             unused = state.unused()
             if unused:
                 parts.append(f"not used by {kind}: {', '.join(unused)}")
