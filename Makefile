@@ -53,8 +53,9 @@ browser:
 demo: $(CORE)
 	$(PY) -m explorekit.demo
 
+# JupyterLab refuses to start as root (containers, CI images) unless told it is meant
 lab: $(LAB)
-	$(PY) -m jupyter lab notebooks/
+	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # the layers contract (import-linter, pyproject.toml) and ruff's lint and format checks
 lint: $(STAMP)

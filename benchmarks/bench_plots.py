@@ -43,15 +43,15 @@ import explorekit as ek
 from explorekit.analysis.projection import project
 col = ek.datasets.load({name!r}, as_collection=True)
 loaded = time.perf_counter()
-project(col, using={using!r}, method="umap")
+project(col, using={using!r}, projection="umap")
 cold = time.perf_counter()
 cpu = time.process_time()
-project(col, using={using!r}, method="umap")
+project(col, using={using!r}, projection="umap")
 cached = time.perf_counter()
 col.save({path!r})
 again = ek.Collection.load({path!r})
 t = time.perf_counter()
-project(again, using={using!r}, method="umap")
+project(again, using={using!r}, projection="umap")
 reloaded = time.perf_counter() - t
 print(json.dumps({{"import_and_load_s": loaded - start, "umap_s": cold - loaded, "total_cold_s": cold - start,
                    "cold_cpu_s": cpu, "cached_s": cached - cold, "after_load_s": reloaded}}))
@@ -71,7 +71,7 @@ def map_rows(n: int, dim: int) -> tuple[list[dict], str]:
     col = ek.Collection.from_arrays(vectors, payload=payload, distance="cosine")
     rows = []
     start = time.perf_counter()
-    ek.projection.project(col, method="pca")
+    ek.projection.project(col, projection="pca")
     rows.append({"what": f"PCA fit + project, {n:,} x {dim}", "seconds": time.perf_counter() - start, "note": ""})
     fig = None
 
@@ -105,7 +105,7 @@ def map_rows(n: int, dim: int) -> tuple[list[dict], str]:
         {"what": "plots.discovery (3 pairs)", "seconds": timeit(lambda: ek.plots.discovery(col, result), repeat=3)}
     )
     big = ek.Collection.from_arrays(np.vstack([vectors, vectors[: n // 5]]), distance="cosine")
-    ek.projection.project(big, method="pca")
+    ek.projection.project(big, projection="pca")
     sampled = ek.plots.map(big, max_points=n)
     rows.append(
         {

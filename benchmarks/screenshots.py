@@ -79,16 +79,16 @@ def figures() -> dict[str, Callable[[], go.Figure]]:
 
     return {
         "map_text_umap": lambda: ek.plots.map(
-            text, method="umap", color="kind", title="stdlib_docs: 6,041 docstrings (UMAP of MiniLM embeddings)"
+            text, projection="umap", color="kind", title="stdlib_docs: 6,041 docstrings (UMAP of MiniLM embeddings)"
         ),
         "map_digits_thumbnails": lambda: ek.plots.map(
-            digits, using="pixels", method="umap", color="label", max_thumbnails=80
+            digits, using="pixels", projection="umap", color="label", max_thumbnails=80
         ),
         "map_fruit": lambda: ek.plots.map(fruit, color="fruit", size="sweetness"),
         "recommendation_text_best_score": lambda: ek.plots.recommendation(
             text,
             text.recommend(positive=[2196, 5992], negative=[2778], strategy="best_score", limit=12),
-            method="umap",
+            projection="umap",
             title="Like gzip.open and zipfile.ZipFile, unlike json.dumps (best_score)",
         ),
         "recommendation_fruit_average": lambda: ek.plots.recommendation(
@@ -97,20 +97,20 @@ def figures() -> dict[str, Callable[[], go.Figure]]:
         "recommendation_digits_thumbnails": lambda: ek.plots.recommendation(
             digits,
             digits.recommend(positive=[3, 13], negative=[8], strategy="best_score", using="pixels", limit=8),
-            method="umap",
+            projection="umap",
             color="label",
         ),
         "discovery_fruit_zones": lambda: ek.plots.discovery(
             fruit, fruit.discover(target=150, context=[(50, 120), (200, 280)], limit=8)
         ),
         "discovery_text": lambda: ek.plots.discovery(
-            text, text.discover(target=5076, context=[(4459, 3695), (2196, 2205)], limit=10), method="umap"
+            text, text.discover(target=5076, context=[(4459, 3695), (2196, 2205)], limit=10), projection="umap"
         ),
         "context_fruit_zones": lambda: ek.plots.context(
             fruit, fruit.discover(context=[(50, 120), (200, 280)], limit=8)
         ),
         "context_text": lambda: ek.plots.context(
-            text, text.discover(context=[(2196, 2778), (5992, 1365)], limit=10), method="umap"
+            text, text.discover(context=[(2196, 2778), (5992, 1365)], limit=10), projection="umap"
         ),
         "rescoring_slope": rescoring,
         "recall_curve": recall,

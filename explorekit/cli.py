@@ -25,6 +25,7 @@ from typing import Any
 
 import explorekit as ek
 from explorekit import demo
+from explorekit.analysis.projection import DEFAULT_PROJECTION, METHODS
 
 
 def _id(text: str) -> int | str:
@@ -48,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("datasets", help="list the bundled datasets")
     demo = sub.add_parser("demo", help="the quickstart on the bundled text set, as a report (make demo)")
     demo.add_argument("--out", default=None)
-    demo.add_argument("--projection", default="umap", choices=["umap", "pca"])
+    demo.add_argument("--projection", default=DEFAULT_PROJECTION, choices=METHODS)
     rep = sub.add_parser("report", help="a report of a dataset or saved collection and some queries")
     source = rep.add_mutually_exclusive_group(required=True)
     source.add_argument("--dataset", help="a bundled dataset (see `explorekit datasets`)")
@@ -58,8 +59,8 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--title", default=None)
     rep.add_argument(
         "--projection",
-        default="auto",
-        choices=["auto", "pca", "umap", "identity"],
+        default=DEFAULT_PROJECTION,
+        choices=METHODS,
         help="how the map is made (auto: the plane for 2-D vectors, else PCA)",
     )
     rep.add_argument("--color", default=None, help="payload column to colour the map by")
@@ -85,7 +86,7 @@ def report(args: argparse.Namespace, log: Any = print) -> Path:
     else:
         col = ek.Collection.load(args.collection)
         name = Path(args.collection).name
-    using, method = args.using, args.projection
+    using, projection = args.using, args.projection
     log(f"{col!r}")
     common = {"using": using, "filter": args.filter, "limit": args.limit}
     queries: list[tuple[str, Any, str | None]] = []  # (title, result, figure kind)
@@ -105,13 +106,13 @@ def report(args: argparse.Namespace, log: Any = print) -> Path:
         )
     title = args.title or f"explorekit report: {name}"
     rep = ek.Report(title, description=f"`{col!r}`")
-    figure = ek.plots.map(col, using, method=method, color=args.color, title=f"{name}: the map")
+    figure = ek.plots.map(col, using, projection=projection, color=args.color, title=f"{name}: the map")
     rep.add("## The map\nClick a point to see its nearest neighbours (precomputed, exact).")
     rep.add(figure, collection=col, using=using, k=args.k, max_points=args.max_points, label=args.label)
     for heading, result, kind in queries:
         rep.add(result, title=heading)
         options = {"color": args.color} if kind == "recommendation" else {}
-        drawn = getattr(ek.plots, kind)(col, result, method=method, **options)  # maps the queried vector
+        drawn = getattr(ek.plots, kind)(col, result, projection=projection, **options)  # maps the queried vector
         rep.add(
             drawn,
             title=f"{heading}: on the map",

@@ -49,7 +49,7 @@ from explorekit.query.order import OrderBy, ordered_rows, parse_order_by
 from explorekit.query.overview import OverviewRequest
 from explorekit.query.pipeline import Pipeline
 from explorekit.query.requests import Request, parse_selectors
-from explorekit.query.results import id_series, to_frame, with_order_values
+from explorekit.query.results import id_series, to_frame, with_order_values, with_ties
 from explorekit.scoring.distances import normalize_distance, preprocess
 
 _RESERVED = ("id", "score")
@@ -138,69 +138,59 @@ class Collection(QueryMethods):
         id_index = IdIndex(range(n) if ids is None else _id_list(ids))
         if len(id_index) != n:
             raise ExploreError(f"ids: {len(id_index)} ids for {n} vectors. Give one id per row.")
-        if payload is None:
-            store = Payload.empty(n)
-        elif isinstance(payload, pd.DataFrame):
-            store = Payload.from_frame(payload.reset_index(drop=True))
-        else:
-            store = Payload.from_records(list(payload))
-        if len(store) != n:
-            raise ExploreError(f"payload: {len(store)} rows for {n} vectors. Align the payload with the rows.")
-        return cls._assemble(id_index, matrices, store, distance, name)
+        return cls._assemble(id_index, matrices, Payload.given(payload, n), distance, name)
 
     @classmethod
     def from_dataframe(
         cls,
         df: pd.DataFrame,
-        vectors: str | Mapping[str, str] = "embedding",
+        vectors: Any = "embedding",
         id: str | None = None,
         distance: str | Mapping[str, str] = "cosine",
         name: str | None = None,
     ) -> "Collection":
         """A collection from a DataFrame with one row per point.
 
-        ``vectors`` names the column holding one vector per row, or maps vector names to
-        columns. ``id`` names the id column (None: the DataFrame's index). Every other column
+        ``vectors`` says where the vectors are: a column holding one vector per row
+        (``"embedding"``), a list of number columns making one vector (a wide frame:
+        ``[f"f{i}" for i in range(64)]``), or ``{vector name: either of those}`` for named
+        vectors. ``id`` names the id column (None: the DataFrame's index). Every other column
         is payload.
+
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"f0": [1.0, 0.0], "f1": [0.0, 1.0], "kind": ["a", "b"]})
+        >>> col = Collection.from_dataframe(df, vectors=["f0", "f1"])
+        >>> col.vectors().shape, list(col.payload.columns)
+        ((2, 2), ['kind'])
         """
         if not isinstance(df, pd.DataFrame):
             raise ExploreError(f"from_dataframe: expected a pandas DataFrame, got {type(df).__name__}.")
-        if isinstance(vectors, Mapping):
-            columns = dict(vectors)
-        elif isinstance(vectors, Hashable) and vectors is not None:
-            columns = {"": vectors}
-        else:
-            raise ExploreError(
-                f"from_dataframe: vectors={short_repr(vectors)} is neither a column name nor "
-                "{vector name: column}. Pass e.g. vectors='embedding' or "
-                "vectors={'image': 'image_emb', 'text': 'text_emb'}."
-            )
-        for key, column in columns.items():
+        named = dict(vectors) if isinstance(vectors, Mapping) else {"": vectors}
+        columns: dict[str, list] = {}
+        for key, spec in named.items():
             check_name(key, "from_dataframe: vector name", "Vector names are strings, e.g. {'image': 'image_emb'}.")
-            if not isinstance(column, Hashable):
-                raise ExploreError(
-                    f"from_dataframe: vectors[{key!r}]={short_repr(column)} is not a column "
-                    f"name. The DataFrame has {list(df.columns)[:20]}."
-                )
-            if column not in df.columns:
-                raise ExploreError(
-                    unknown(
-                        "vector column",
-                        column,
-                        df.columns,
-                        f"vectors= must name columns of the DataFrame; it has {list(df.columns)[:20]}.",
-                    )
-                )
+            columns[key] = _vector_columns(df, spec, f"vectors[{key!r}]" if key else "vectors")
+        used = [c for spec in columns.values() for c in (spec[0] if isinstance(spec[0], list) else spec)]
+        twice = sorted({str(c) for c in used if used.count(c) > 1})
+        if twice:
+            raise ExploreError(
+                f"from_dataframe: the column(s) {twice} are given to more than one vector. "
+                "Each column belongs to one vector."
+            )
         if id is not None and not isinstance(id, Hashable):
             raise ExploreError(
                 f"from_dataframe: id={short_repr(id)} is not a column name. Pass one column "
                 f"of {list(df.columns)[:20]}, or None to use the index."
             )
         if id is not None and id not in df.columns:
-            raise ExploreError(unknown("id column", id, df.columns, "id= must name a column, or None for the index."))
-        matrices = {key: _stack_column(df[column], column) for key, column in columns.items()}
+            raise ExploreError(
+                unknown("id column", id, df.columns, "id= must name a column, or None to use the index.")
+            )
+        matrices = {
+            key: _vector_matrix(df, cols, f"vectors[{key!r}]" if key else "vectors") for key, cols in columns.items()
+        }
         ids = df[id].tolist() if id is not None else df.index.tolist()
-        rest = df.drop(columns=list(columns.values()) + ([id] if id is not None else []))
+        rest = df.drop(columns=used + ([id] if id is not None else []))
         return cls.from_arrays(
             matrices if not (len(matrices) == 1 and "" in matrices) else matrices[""],
             ids=ids,
@@ -385,7 +375,7 @@ class Collection(QueryMethods):
         """
         with self._lock:
             store = self._store
-            return int(np.count_nonzero(filter_mask(filter, store.payload, store.ids)))
+            return int(np.count_nonzero(filter_mask(filter, store.payload, store.ids, store.spaces)))
 
     def prepare(self, request: Request) -> Prepared:
         """``request`` checked against this collection and made ready to score (see engine.prepare)."""
@@ -429,6 +419,9 @@ class Collection(QueryMethods):
                 frame = to_frame(store, rows, scores, r.with_payload, r.with_vectors, r.to_body())
                 frame.attrs["path"] = plan.path
                 frame.attrs["reason"] = plan.reason
+                if plan.ties is not None:
+                    t = plan.ties
+                    with_ties(frame, t.display if t.display is not None else t.score, t.count, t.shown, t.exact)
                 frames.append(frame)
         return frames
 
@@ -475,14 +468,7 @@ class Collection(QueryMethods):
                     f"upsert: {len(new_ids)} ids but {len(matrix)} vectors for {k or 'the vector'}. "
                     "Give one row per id."
                 )
-        if payload is None:
-            incoming = Payload.empty(len(new_ids))
-        elif isinstance(payload, pd.DataFrame):
-            incoming = Payload.from_frame(payload.reset_index(drop=True))
-        else:
-            incoming = Payload.from_records(list(payload))
-        if len(incoming) != len(new_ids):
-            raise ExploreError(f"upsert: {len(incoming)} payload rows for {len(new_ids)} ids.")
+        incoming = Payload.given(payload, len(new_ids), "upsert: payload")
         for column in incoming.columns:
             if column in _RESERVED or column in self._spaces or column == "vector":
                 raise ExploreError(f"upsert: payload column {column!r} clashes with a result column. Rename it.")
@@ -652,6 +638,55 @@ def _id_list(ids: Any) -> list:
     if isinstance(ids, (str, bytes, int, float, np.generic, uuid.UUID)) or not isinstance(ids, Iterable):
         return [ids]
     return list(ids)
+
+
+def _vector_columns(df: pd.DataFrame, spec: Any, where: str) -> list:
+    """The DataFrame columns that ``spec`` makes a vector of: ``[name]`` for one column of
+    vectors, ``[[names...]]`` for a list of number columns (a wide frame).
+
+    A tuple that is itself a column name (a MultiIndex frame) is that column.
+    """
+    hashable = isinstance(spec, Hashable) and spec is not None
+    if hashable and (not isinstance(spec, tuple) or spec in df.columns):
+        cols, wide = [spec], False
+    elif isinstance(spec, (list, tuple, pd.Index, np.ndarray)) and len(spec) > 0:
+        cols, wide = list(spec), True
+    else:
+        raise ExploreError(
+            f"from_dataframe: {where}={short_repr(spec)} is neither a column name nor a list of columns. "
+            "Pass e.g. vectors='embedding', vectors=['f0', 'f1', ...] (a wide frame) or "
+            "vectors={'image': 'image_emb', 'text': ['t0', 't1']}."
+        )
+    missing = [c for c in cols if not isinstance(c, Hashable) or c not in df.columns]
+    if missing:
+        raise ExploreError(
+            unknown(
+                "vector column",
+                missing[0],
+                [str(c) for c in df.columns],
+                f"{where} must name columns of the DataFrame"
+                f"{f' ({len(missing)} of the {len(cols)} given are not)' if len(cols) > 1 else ''}; "
+                f"it has {list(df.columns)[:20]}{' ...' if len(df.columns) > 20 else ''}.",
+            )
+        )
+    return [cols] if wide else cols
+
+
+def _vector_matrix(df: pd.DataFrame, spec: list, where: str) -> np.ndarray:
+    """One vector per row: the cells of a vector column (``[name]``), or the numbers of several
+    columns (``[[names...]]``), as :func:`_vector_columns` gives them."""
+    if not isinstance(spec[0], list):
+        return _stack_column(df[spec[0]], spec[0])
+    cols = spec[0]
+    not_numbers = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c].dtype) or df[c].dtype == bool]
+    if not_numbers:
+        raise ExploreError(
+            f"from_dataframe: {where}={short_repr(cols)} lists column(s) that do not hold numbers: "
+            f"{not_numbers[:5]} (dtype {df[not_numbers[0]].dtype}). A list makes one vector of number "
+            "columns (a wide frame); for a column holding whole vectors give its column name, or "
+            "{vector name: column name} for several."
+        )
+    return df[cols].to_numpy(dtype=np.float32)
 
 
 def _stack_column(column: pd.Series, name: str) -> np.ndarray:

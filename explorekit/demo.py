@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import explorekit as ek
+from explorekit.analysis.projection import DEFAULT_PROJECTION, METHODS
 
 DEFAULT_OUT = Path("build") / "demo" / "report.html"
 
@@ -42,7 +43,11 @@ def _names(frame: Any) -> list[str]:
 
 
 def build(
-    out: str | Path = DEFAULT_OUT, *, projection: str = "umap", k: int = 8, log: Callable[[str], None] = print
+    out: str | Path = DEFAULT_OUT,
+    *,
+    projection: str = DEFAULT_PROJECTION,
+    k: int = 8,
+    log: Callable[[str], None] = print,
 ) -> Path:
     """Run the quickstart and write the report; returns its absolute path."""
     started = time.perf_counter()
@@ -66,16 +71,17 @@ def build(
     )
     step("recommend like json.dumps and pickle.dumps, unlike os.remove (best_score and average_vector)")
 
-    step(f"projecting {len(col):,} points to 2-D with {projection} (UMAP compiles numba code on first use)")
+    slow = " (UMAP compiles numba code on first use)" if projection == "umap" else ""
+    step(f"projecting {len(col):,} points to 2-D with {projection}{slow}")
     the_map = ek.plots.map(
         col,
-        method=projection,
+        projection=projection,
         color="kind",
         hover_data=["module", "qualname", "first_line"],
         title="6,041 standard-library docstrings, by kind",
         height=620,
     )
-    why = ek.plots.recommendation(col, best, method=projection, color="kind", height=620)
+    why = ek.plots.recommendation(col, best, projection=projection, color="kind", height=620)
 
     step(f"precomputing the {k} nearest neighbours of every point for the report")
     report = (
@@ -120,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(DEFAULT_OUT), help=f"report path (default {DEFAULT_OUT})")
     parser.add_argument(
         "--projection",
-        default="umap",
-        choices=["umap", "pca"],
-        help="how the map is made (default umap; pca is instant)",
+        default=DEFAULT_PROJECTION,
+        choices=METHODS,
+        help=f"how the map is made (default {DEFAULT_PROJECTION}: PCA, at once; umap takes tens of seconds)",
     )
     parser.add_argument("--k", type=int, default=8, help="neighbours per point in the report (default 8)")
     args = parser.parse_args(argv)

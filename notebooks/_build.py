@@ -6,7 +6,7 @@ written without outputs (``make test`` executes them with nbclient and exports t
 Edit this file, not the .ipynb files, then run it again.
 
 The first code cell of every notebook is tagged ``parameters``: the tests run the notebooks
-with ``PROJECTION = "pca"`` (instant) instead of UMAP, nothing else changes.
+with ``PROJECTION = "pca"`` (the default of every map, instant), so they never fit UMAP.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ QUICKSTART = f"""
 # Everything runs on your machine; no server and no network.
 
 # %% tags=["parameters"]
-PROJECTION = "umap"   # how the 2-D map is made: "umap" shows clusters (about 30 s the first time), "pca" is instant
+PROJECTION = "pca"    # how the 2-D map is made: "pca" is instant; "umap" shows clusters (about 30 s the first time)
 
 # %%
 {SETUP}
@@ -99,14 +99,14 @@ rec[["id", "score", "module", "qualname"]]
 # The projection is computed once and kept on the collection.
 
 # %%
-ek.plots.map(col, method=PROJECTION, color="kind", hover_data=["module", "qualname", "first_line"])
+ek.plots.map(col, projection=PROJECTION, color="kind", hover_data=["module", "qualname", "first_line"])
 
 # %% [markdown]
 # ## Why these results?
 # Each recommended point is joined to the example that decided its score.
 
 # %%
-ek.plots.recommendation(col, rec, method=PROJECTION, color="kind")
+ek.plots.recommendation(col, rec, projection=PROJECTION, color="kind")
 
 # %% [markdown]
 # ## The Explorer
@@ -156,7 +156,7 @@ STRATEGIES = f"""
 # We start on points in the plane, where you can see every distance.
 
 # %% tags=["parameters"]
-PROJECTION = "umap"   # the map of the 64-d digits at the end ("pca" is instant)
+PROJECTION = "pca"    # the map of the 64-d digits at the end ("umap" shows clusters, slower)
 
 # %%
 {SETUP}
@@ -239,7 +239,7 @@ pd.DataFrame({{using: r["label"].value_counts() for using, r in top.items()}}).f
 
 # %%
 ek.plots.recommendation(digits, digits.recommend(positive=nines, using="pixels", limit=12),
-                        method=PROJECTION, color="label")
+                        projection=PROJECTION, color="label")
 
 # %% [markdown]
 # ## `lookup_from`: examples from another collection
@@ -278,7 +278,7 @@ DISCOVERY = f"""
 # In the plane, the positive side of a pair is a half-plane: so the zones can be drawn exactly.
 
 # %% tags=["parameters"]
-PROJECTION = "umap"   # the map of the text set at the end ("pca" is instant)
+PROJECTION = "pca"    # the map of the text set at the end ("umap" shows clusters, slower)
 
 # %%
 {SETUP}
@@ -356,7 +356,7 @@ text = docs.discover(target=find("json", "dumps"), context=text_pairs, limit=8)
 text[["id", "score", "module", "qualname"]]
 
 # %%
-ek.plots.discovery(docs, text, method=PROJECTION)
+ek.plots.discovery(docs, text, projection=PROJECTION)
 """
 
 QUANTIZATION = f"""
@@ -372,7 +372,7 @@ QUANTIZATION = f"""
 # explorekit implements the same steps, with the exact search as the ground truth.
 
 # %% tags=["parameters"]
-PROJECTION = "umap"   # not used for maps here; kept so every notebook takes the same parameter
+PROJECTION = "pca"    # not used for maps here; kept so every notebook takes the same parameter
 
 # %%
 {SETUP}
@@ -455,7 +455,7 @@ QDRANT = f"""
 # qdrant-client's local mode (in this process, no server) otherwise.
 
 # %% tags=["parameters"]
-PROJECTION = "umap"   # how the map of the server's sample is made ("pca" is instant)
+PROJECTION = "pca"    # how the map of the server's sample is made ("umap" shows clusters, slower)
 
 # %%
 {SETUP}
@@ -505,7 +505,7 @@ hits.attrs["query"]
 
 # %%
 sample = remote.sample(limit=2000)
-ek.plots.map(sample, method=PROJECTION, color="kind", title="2,000 points sampled by the server")
+ek.plots.map(sample, projection=PROJECTION, color="kind", title="2,000 points sampled by the server")
 
 # %% [markdown]
 # ## The Explorer on the server
@@ -525,7 +525,7 @@ explorer
 report = (ek.Report("Qdrant: the standard library")
           .add("Results and neighbours computed by Qdrant.")
           .add(hits, title="Functions near json.dumps")
-          .add(ek.plots.map(sample, method=PROJECTION, color="kind"), collection=remote, k=5, max_points=100))
+          .add(ek.plots.map(sample, projection=PROJECTION, color="kind"), collection=remote, k=5, max_points=100))
 report.save("reports/05_qdrant.html")
 
 # %% [markdown]
@@ -622,7 +622,7 @@ col.retrieve(found.summary["medoid"].head(5).tolist())[["id", "module", "qualnam
 # the numbers of every vector.
 
 # %%
-ek.plots.map(col, method=PROJECTION, clusters=found)
+ek.plots.map(col, projection=PROJECTION, clusters=found)
 
 # %% [markdown]
 # A map needs no vectors: `ek.projection.project(col, from_matrix=True)` runs UMAP with
@@ -673,7 +673,7 @@ edges.head(6)
 # %%
 report = (ek.Report("The big picture: the standard library")
           .add(found.summary.drop(columns="values"), title="Clusters")
-          .add(ek.plots.map(col, method=PROJECTION, clusters=found), collection=col, max_points=300)
+          .add(ek.plots.map(col, projection=PROJECTION, clusters=found), collection=col, max_points=300)
           .add(graph, collection=col))
 report.save("reports/06_the_big_picture.html")
 """

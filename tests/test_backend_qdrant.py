@@ -550,17 +550,17 @@ def test_the_map_of_a_remote_collection(remote):
     from explorekit.analysis.projection import place
 
     col = remote[MULTI]
-    points = col.project(using="cos", method="pca", sample=40)
+    points = col.project(using="cos", projection="pca", sample=40)
     sample = col.map_sample(40)
     assert len(points) == 40 and set(points["id"]) == set(sample.ids) and set(points["id"]) <= set(col.ids)
     inside = points["id"].iloc[3]
     outside = next(i for i in col.ids if i not in set(sample.ids))
-    xy = col.place([inside, outside, RAW8[0]], using="cos", method="pca")
+    xy = col.place([inside, outside, RAW8[0]], using="cos", projection="pca")
     np.testing.assert_allclose(xy[0], points[["x", "y"]].to_numpy()[3], rtol=1e-5, atol=1e-6)
-    want = place(sample, [col.vectors_of([outside], using="cos")[0], RAW8[0]], using="cos", method="pca")
+    want = place(sample, [col.vectors_of([outside], using="cos")[0], RAW8[0]], using="cos", projection="pca")
     np.testing.assert_allclose(xy[1:], want, rtol=1e-5, atol=1e-6)
     result = col.recommend(positive=[inside], using="cos", limit=5)
-    assert col.place(result["id"], using="cos", method="pca").shape == (5, 2)
+    assert col.place(result["id"], using="cos", projection="pca").shape == (5, 2)
 
 
 # ------------------------------------------------------------------ the whole collection (issue 20)

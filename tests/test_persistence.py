@@ -344,7 +344,7 @@ def rich(tmp_path_factory):
     col.quantize({"scalar": {"type": "int8", "quantile": 0.99}}, using="image")
     col.quantize({"product": {"compression": "x4"}}, using="text")
     col.build_index(using="image")
-    ek.projection.project(col, using="text", method="pca")
+    ek.projection.project(col, using="text", projection="pca")
     folder = tmp_path_factory.mktemp("rich") / "c"
     col.save(folder)
     return folder

@@ -25,8 +25,8 @@ def ids_of(trace) -> list:
     return [row[0] for row in trace.customdata]
 
 
-def xy_of(col, ids, using=None, method="auto") -> np.ndarray:
-    frame = project(col, using=using, method=method).set_index("id")
+def xy_of(col, ids, using=None, projection="auto") -> np.ndarray:
+    frame = project(col, using=using, projection=projection).set_index("id")
     return frame.loc[list(ids), ["x", "y"]].to_numpy(np.float64)
 
 
@@ -295,13 +295,13 @@ def test_every_figure_serialises_to_json_and_static_html(fruit, digits, quantize
 
 @pytest.mark.slow
 def test_umap_map_of_the_text_set(text):
-    fig = plots.map(text, method="umap", color="kind")
+    fig = plots.map(text, projection="umap", color="kind")
     assert fig.layout.xaxis.title.text == "UMAP 1" and fig.layout.yaxis.scaleanchor is None
-    frame = project(text, method="umap").set_index("id")
+    frame = project(text, projection="umap").set_index("id")
     for trace in role(fig, "points"):
         np.testing.assert_allclose(np.column_stack([trace.x, trace.y]), frame.loc[ids_of(trace), ["x", "y"]])
     result = text.recommend(positive=[1, text.vectors()[2].tolist()], strategy="best_score", limit=5)
-    rec = plots.recommendation(text, result, method="umap")
+    rec = plots.recommendation(text, result, projection="umap")
     pos = role(rec, "positive")[0]
     np.testing.assert_allclose([pos.x[0], pos.y[0]], frame.loc[1, ["x", "y"]].to_numpy(np.float64))
     assert np.isfinite([pos.x[1], pos.y[1]]).all()

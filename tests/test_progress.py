@@ -52,7 +52,7 @@ def test_transfers_and_the_report_precompute_show_bars():
         "from explorekit.backends.qdrant import to_qdrant, from_qdrant\n"
         "remote = to_qdrant(col, QdrantClient(':memory:'), 'bars', batch_size=100)\n"
         "back = from_qdrant(remote.client, 'bars')\n"
-        "ek.Report('r').add(ek.plots.map(col, method='pca'), collection=col, k=3)\n"
+        "ek.Report('r').add(ek.plots.map(col, projection='pca'), collection=col, k=3)\n"
     )
     out = _run_script(code, "1")
     assert out.returncode == 0, out.stderr
@@ -121,7 +121,7 @@ def test_notebook_shows_widgets_and_no_stderr_text():
 def test_umap_epochs_get_a_bar_and_its_log_stays_off():
     code = (
         _SETUP + "from explorekit.analysis.projection import project\n"
-        "project(col, method='umap', sample=400, seed=0)\nprint('done')"
+        "project(col, projection='umap', sample=400, seed=0)\nprint('done')"
     )
     out = _run_script(code, "1")
     assert out.returncode == 0, out.stderr

@@ -22,7 +22,7 @@ def _pca_reference(matrix: np.ndarray) -> np.ndarray:
 
 
 def test_pca_matches_svd_up_to_sign(digits):
-    frame = project(digits, using="pixels", method="pca")
+    frame = project(digits, using="pixels", projection="pca")
     assert frame.columns.tolist() == ["id", "x", "y"]
     assert frame["id"].tolist() == digits.ids.tolist()
     ref = _pca_reference(digits.vectors("pixels"))
@@ -36,9 +36,9 @@ def test_pca_matches_svd_up_to_sign(digits):
 
 
 def test_projection_is_computed_once_and_cached(text):
-    project(text, method="pca")
+    project(text, projection="pca")
     first = cached(text._space(None), "pca")
-    again = project(text, method="pca")
+    again = project(text, projection="pca")
     assert cached(text._space(None), "pca") is first
     np.testing.assert_array_equal(again[["x", "y"]].to_numpy(), first.coords)
 
@@ -46,20 +46,20 @@ def test_projection_is_computed_once_and_cached(text):
 def test_other_parameters_refit_and_replace():
     rng = np.random.default_rng(1)
     col = ek.Collection.from_arrays(rng.normal(size=(400, 6)), distance="euclid")
-    whole = project(col, method="pca")
-    sampled = project(col, method="pca", sample=100, seed=3)
+    whole = project(col, projection="pca")
+    sampled = project(col, projection="pca", sample=100, seed=3)
     proj = cached(col._space(None), "pca")
     assert proj.params == {"seed": 3, "sample": 100} and len(proj.fit_rows) == 100
     assert whole.attrs["projection"]["fitted_on"] == 400 and sampled.attrs["projection"]["fitted_on"] == 100
     # every point, fitted or not, goes through the same basis
     np.testing.assert_allclose(
-        place(col, col.vectors()[:7], method="pca"), sampled[["x", "y"]].to_numpy()[:7], atol=1e-4
+        place(col, col.vectors()[:7], projection="pca"), sampled[["x", "y"]].to_numpy()[:7], atol=1e-4
     )
-    assert project(col, method="pca") is not None and cached(col._space(None), "pca") is proj  # None = reuse
+    assert project(col, projection="pca") is not None and cached(col._space(None), "pca") is proj  # None = reuse
 
 
 def test_place_ids_and_vectors_on_the_pca_map(text):
-    frame = project(text, method="pca")
+    frame = project(text, projection="pca")
     ids = text.ids[[3, 10, 500]].tolist()
     np.testing.assert_array_equal(place(text, ids), frame[["x", "y"]].to_numpy()[[3, 10, 500]])
     raw = text.vectors()[[3, 10]] * 7.0  # cosine: placed as a query is scored (normalised)
@@ -77,7 +77,7 @@ def test_two_dimensional_vectors_are_their_own_map():
 
 
 def test_state_round_trip_is_json_and_arrays(text):
-    project(text, method="pca")
+    project(text, projection="pca")
     proj = cached(text._space(None), "pca")
     meta, arrays = proj.state()
     json.dumps(meta)
@@ -91,23 +91,25 @@ def test_state_round_trip_is_json_and_arrays(text):
 def test_saved_collection_keeps_its_map(tmp_path):
     rng = np.random.default_rng(0)
     col = ek.Collection.from_arrays(rng.normal(size=(50, 5)), distance="cosine")
-    frame = project(col, method="pca", seed=4, sample=40)
+    frame = project(col, projection="pca", seed=4, sample=40)
     col.save(tmp_path / "c")
     loaded = ek.Collection.load(tmp_path / "c")
     proj = cached(loaded._space(None), "pca")
     assert proj is not None and proj.params == {"seed": 4, "sample": 40}
-    np.testing.assert_array_equal(project(loaded, method="pca")[["x", "y"]].to_numpy(), frame[["x", "y"]].to_numpy())
+    np.testing.assert_array_equal(
+        project(loaded, projection="pca")[["x", "y"]].to_numpy(), frame[["x", "y"]].to_numpy()
+    )
 
 
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda c: project(c, method="tsne"), "Unknown projection method 'tsne'"),
-        (lambda c: project(c, method="identity"), "only for 2-D vectors"),
-        (lambda c: project(c, method="pca", sample=0), "sample: 0 is not a positive integer"),
-        (lambda c: project(c, method="umap", seed=-1), "seed: -1 is not a non-negative integer"),
-        (lambda c: project(c, method="umap", min_dist=3), "min_dist: 3 is not a number in"),
-        (lambda c: project(c, method="umap"), "UMAP needs at least 10"),
+        (lambda c: project(c, projection="tsne"), "Unknown projection method 'tsne'"),
+        (lambda c: project(c, projection="identity"), "only for 2-D vectors"),
+        (lambda c: project(c, projection="pca", sample=0), "sample: 0 is not a positive integer"),
+        (lambda c: project(c, projection="umap", seed=-1), "seed: -1 is not a non-negative integer"),
+        (lambda c: project(c, projection="umap", min_dist=3), "min_dist: 3 is not a number in"),
+        (lambda c: project(c, projection="umap"), "UMAP needs at least 10"),
         (lambda c: place(c, [[1.0, 2.0]]), "expected dim: 3, got 2"),
         (lambda c: place(c, [99]), "No point with id 99"),
     ],
@@ -123,7 +125,7 @@ def test_missing_umap_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "umap", None)
     col = ek.Collection.from_arrays(np.random.default_rng(0).normal(size=(30, 4)))
     with pytest.raises(ek.MissingDependencyError, match="pip install umap-learn"):
-        project(col, method="umap")
+        project(col, projection="umap")
 
 
 def test_core_modules_do_not_import_ui_or_umap():
@@ -138,7 +140,7 @@ def test_core_modules_do_not_import_ui_or_umap():
 @pytest.mark.slow
 def test_umap_fits_caches_places_and_samples(digits):
     col = digits
-    frame = project(col, using="pca", method="umap", sample=1200, seed=0)
+    frame = project(col, using="pca", projection="umap", sample=1200, seed=0)
     proj = cached(col._space("pca"), "umap")
     assert proj.model is not None and len(proj.fit_rows) == 1200 and np.isfinite(proj.coords).all()
     assert frame.attrs["projection"] == {
@@ -151,7 +153,7 @@ def test_umap_fits_caches_places_and_samples(digits):
         "min_dist": 0.1,
         "using": "pca",
     }
-    project(col, using="pca", method="umap")
+    project(col, using="pca", projection="umap")
     assert cached(col._space("pca"), "umap") is proj  # from the cache, no refit
     # the map keeps digits apart: most 2-D neighbours share the label (random: ~0.1)
     xy, labels = proj.coords, col.payload["digit"].to_numpy()
@@ -160,8 +162,8 @@ def test_umap_fits_caches_places_and_samples(digits):
     assert (labels[d.argmin(axis=1)] == labels).mean() > 0.8
     # ids sit where the map put them; a stored vector given raw is placed near its point
     ids = col.ids[proj.fit_rows[:5]].tolist()
-    np.testing.assert_array_equal(place(col, ids, using="pca", method="umap"), proj.coords[proj.fit_rows[:5]])
-    raw = place(col, col.vectors("pca")[proj.fit_rows[:20]], using="pca", method="umap")
+    np.testing.assert_array_equal(place(col, ids, using="pca", projection="umap"), proj.coords[proj.fit_rows[:5]])
+    raw = place(col, col.vectors("pca")[proj.fit_rows[:20]], using="pca", projection="umap")
     spread = np.ptp(proj.coords, axis=0).max()
     assert np.median(np.linalg.norm(raw - proj.coords[proj.fit_rows[:20]], axis=1)) < 0.05 * spread
     # the state keeps coordinates only; place() after a reload refits the same map
@@ -268,7 +270,7 @@ def test_a_map_of_a_qdrant_collection_from_the_matrix_downloads_no_vector():
 
 @pytest.mark.parametrize(
     "kw, match",
-    [(dict(method="pca"), "from_matrix"), (dict(sample=0), "sample"), (dict(n_neighbors=0), "n_neighbors")],
+    [(dict(projection="pca"), "from_matrix"), (dict(sample=0), "sample"), (dict(n_neighbors=0), "n_neighbors")],
 )
 def test_bad_input_from_the_matrix(kw, match):
     with pytest.raises(ek.ExploreError, match=match):

@@ -5,9 +5,11 @@ vector space (``space.extras["projection:<method>"]``), so figures, widgets and 
 it; :func:`place` puts query vectors and raw examples on the same map (the PCA basis, or
 UMAP's ``transform``). A saved collection keeps its maps (see :class:`Projection`).
 
-Methods
--------
-``"auto"``      ``"identity"`` for 2-D vectors (the plane itself, so zones stay exact), else PCA.
+Projections (the keyword is ``projection=`` everywhere: here, ``ek.plots.map``, the other
+figures, ``ek.Explorer``, the demo report and the CLI; ``method=`` is a deprecated alias)
+-------------------------------------------------------------------------------------------
+``"auto"``      the default (:data:`DEFAULT_PROJECTION`): ``"identity"`` for 2-D vectors (the
+                plane itself, so zones stay exact), else PCA: a map at once, UMAP on request.
 ``"pca"``       the two leading principal axes, fitted on up to 200,000 points.
 ``"umap"``      UMAP with exact neighbours (numpy, the collection's distance; cosine and dot
                 use the angle), fitted on up to 10,000 points; the other points are placed
@@ -23,7 +25,7 @@ Examples
 --------
 >>> import explorekit as ek
 >>> col = ek.Collection.from_arrays([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]], distance="dot")
->>> project(col, method="pca").columns.tolist()
+>>> project(col, projection="pca").columns.tolist()
 ['id', 'x', 'y']
 >>> place(col, [[1, 0, 0], 3]).round(3).tolist() == project(col)[["x", "y"]].values[[0, 3]].round(3).tolist()
 True
@@ -48,6 +50,9 @@ from explorekit.query.requests import parse_examples
 from explorekit.scoring.distances import preprocess, similarity
 
 METHODS = ("auto", "pca", "umap", "identity")
+#: The one default map, for every function and view that draws one: PCA at once (the plane
+#: itself for 2-D vectors); UMAP, slower to fit, when asked for with ``projection="umap"``.
+DEFAULT_PROJECTION = "auto"
 DEFAULT_SAMPLE = {"pca": 200_000, "umap": 10_000}
 _BLOCK = 1 << 24  # floats per block of the neighbour search
 _TRANSFORM_BATCH = 5_000
@@ -133,24 +138,51 @@ class Projection:
             self.coords = _umap_coords(space, self.fit_rows, model, embedding, self.distance)
 
 
+def projection_argument(projection: Any, method: Any, where: str) -> Any:
+    """The projection a caller asked for: ``projection=``, or the deprecated ``method=`` (with a
+    FutureWarning pointing at the caller's line). Giving both, differently, is an ExploreError.
+
+    ``where`` names the function for the messages. Call it straight from the public function.
+
+    >>> projection_argument("umap", None, "map")
+    'umap'
+    """
+    if method is None:
+        return projection
+    if projection != DEFAULT_PROJECTION and projection != method:
+        raise ExploreError(
+            f"{where}: projection={short_repr(projection)} and method={short_repr(method)} name two maps. "
+            "method= is the old name of projection=; pass only projection=."
+        )
+    warnings.warn(
+        f"{where}: method= is deprecated; use projection={short_repr(method)} (the same keyword as "
+        "ek.Explorer and every figure).",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return method
+
+
 def project(
     col: "Collection",
     using: str | None = None,
-    method: str = "auto",
+    projection: str = DEFAULT_PROJECTION,
     *,
     sample: int | None = None,
     seed: int | None = None,
     n_neighbors: int | None = None,
     min_dist: float | None = None,
     from_matrix: bool = False,
+    method: str | None = None,
 ) -> pd.DataFrame:
     """2-D coordinates of every point, computed once and cached on the vector space.
 
     Parameters
     ----------
     col, using : the collection and vector name.
-    method : ``"auto"`` (default: the plane for 2-D vectors, else PCA), ``"pca"``, ``"umap"``
-        or ``"identity"`` (2-D vectors only).
+    projection : ``"auto"`` (default, :data:`DEFAULT_PROJECTION`: the plane for 2-D vectors,
+        else PCA), ``"pca"``, ``"umap"`` or ``"identity"`` (2-D vectors only). ``method=`` is
+        its deprecated old name.
     sample : fit on this many points (a seeded sample) and place the rest with the fitted
         map; default 200,000 for PCA and 10,000 for UMAP.
     seed : sampling and UMAP seed (default 0).
@@ -160,7 +192,7 @@ def project(
         (:func:`matrix_map`, UMAP only) instead of the vectors; ``col`` may then be a
         Qdrant collection, whose server computes the matrix. Not cached.
 
-    Arguments left as None reuse whatever map of that method is cached; giving a different
+    Arguments left as None reuse whatever map of that projection is cached; giving a different
     value fits a new one, which replaces it.
 
     Returns
@@ -168,10 +200,11 @@ def project(
     DataFrame with ``id``, ``x``, ``y`` (float32), one row per point in collection order;
     ``attrs["projection"]`` says how it was made (method, points, fitted_on, seed, ...).
     """
+    method = projection_argument(projection, method, "project")
     if from_matrix:
         if method not in ("auto", "umap"):
             raise ExploreError(
-                f"from_matrix=True maps with UMAP; method={method!r} needs the vectors. Use method='umap'."
+                f"from_matrix=True maps with UMAP; projection={method!r} needs the vectors. Use projection='umap'."
             )
         params = _check_params(
             "umap", MAX_COUNT, dict(sample=sample, seed=seed, n_neighbors=n_neighbors, min_dist=min_dist)
@@ -184,13 +217,22 @@ def project(
     return frame
 
 
-def place(col: "Collection", vectors: Any, using: str | None = None, method: str = "auto") -> np.ndarray:
+def place(
+    col: "Collection",
+    vectors: Any,
+    using: str | None = None,
+    projection: str = DEFAULT_PROJECTION,
+    *,
+    method: str | None = None,
+) -> np.ndarray:
     """Coordinates, shape ``(m, 2)``, of vectors and/or point ids on the map of :func:`project`.
 
     ``vectors`` is a 2-D array, or a list mixing point ids (their own map position) and
     vectors (given as a query would be: normalised for cosine, then mapped with the PCA basis
-    or UMAP's ``transform``). Uses the cached map of ``method``, fitting it first if needed.
+    or UMAP's ``transform``). Uses the cached map of ``projection``, fitting it first if needed
+    (``method=`` is its deprecated old name).
     """
+    method = projection_argument(projection, method, "place")
     space = col.space(using)
     examples = parse_examples(vectors, "vectors")
     raw = [i for i, e in enumerate(examples) if not e.is_id]
@@ -280,15 +322,18 @@ def resolve_method(method: Any, space: "VectorSpace") -> str:
     if method not in METHODS:
         raise ExploreError(
             unknown(
-                "projection method", method, METHODS, "Use method='pca', 'umap', 'identity' (2-D vectors) or 'auto'."
+                "projection method",
+                method,
+                METHODS,
+                "Use projection='pca', 'umap', 'identity' (2-D vectors) or 'auto'.",
             )
         )
     if method == "auto":
         return "identity" if space.dim == 2 else "pca"
     if method == "identity" and space.dim != 2:
         raise ExploreError(
-            f"method='identity': {space.label} has {space.dim} dimensions; the plane "
-            "itself is a map only for 2-D vectors. Use method='pca' or 'umap'."
+            f"projection='identity': {space.label} has {space.dim} dimensions; the plane "
+            "itself is a map only for 2-D vectors. Use projection='pca' or 'umap'."
         )
     return method
 
@@ -354,7 +399,7 @@ def _fit(space: "VectorSpace", method: str, params: dict) -> Projection:
         return Projection("pca", params, coords, rows, space.distance, space.dim, mean, components, explained)
     if n < 10:
         raise ExploreError(
-            f"method='umap': {space.label} has {n} points; UMAP needs at least 10. Use method='pca' for so few points."
+            f"projection='umap': {space.label} has {n} points; UMAP needs at least 10. Use projection='pca' for so few points."
         )
     model, embedding = _fit_umap(space.stored[rows], space.distance, params)
     coords = _umap_coords(space, rows, model, embedding, space.distance)
@@ -440,7 +485,7 @@ def _fit_umap(matrix: np.ndarray, distance: str, params: dict) -> tuple[Any, np.
             import umap
         except ImportError as err:
             raise MissingDependencyError(
-                f"method='umap' needs umap-learn ({err}). Install it with pip install umap-learn, or use method='pca'."
+                f"projection='umap' needs umap-learn ({err}). Install it with pip install umap-learn, or use projection='pca'."
             ) from None
         data = _umap_input(matrix, distance)
         metric = "manhattan" if distance == "manhattan" else "euclidean"

@@ -40,7 +40,7 @@ import pandas as pd
 from explorekit._support.cards import Card, Table
 from explorekit._support.errors import RequestError, UnknownIdError, short_repr, unknown
 from explorekit._support.progress import counter
-from explorekit.analysis.projection import place, project
+from explorekit.analysis.projection import DEFAULT_PROJECTION, place, project, projection_argument
 from explorekit.backends import _overview
 from explorekit.backends._convert import (
     ID_FIELD,
@@ -368,7 +368,13 @@ class QdrantCollection(QueryMethods):
         return current
 
     def project(
-        self, using: str | None = None, method: str = "auto", *, sample: int | None = None, **options: Any
+        self,
+        using: str | None = None,
+        projection: str = DEFAULT_PROJECTION,
+        *,
+        sample: int | None = None,
+        method: str | None = None,
+        **options: Any,
     ) -> pd.DataFrame:
         """The map: ``(id, x, y)`` of the points of :meth:`map_sample`, fitted on them
         (:func:`explorekit.analysis.projection.project` on the local sample).
@@ -376,16 +382,21 @@ class QdrantCollection(QueryMethods):
         ``from_matrix=True``: a UMAP map of ``sample`` points from the server's distance
         matrix, with no vector downloaded (:func:`explorekit.analysis.projection.matrix_map`).
         """
+        projection = projection_argument(projection, method, "project")
         if options.get("from_matrix"):
-            return project(self, using=using, method=method, sample=sample, **options)
-        return project(self.map_sample(sample), using=using, method=method, **options)
+            return project(self, using=using, projection=projection, sample=sample, **options)
+        return project(self.map_sample(sample), using=using, projection=projection, **options)
 
-    def place(self, vectors: Any, using: str | None = None, method: str = "auto") -> np.ndarray:
+    def place(
+        self, vectors: Any, using: str | None = None, projection: str = DEFAULT_PROJECTION, *, method: str | None = None
+    ) -> np.ndarray:
         """Map coordinates ``(m, 2)`` of point ids and/or vectors, on the map of :meth:`project`.
 
         Ids in the sample keep their map position; other ids are placed by their stored
         vectors (fetched from the server with :meth:`vectors_of`), raw vectors by transform.
+        ``method=`` is the deprecated old name of ``projection=``.
         """
+        projection = projection_argument(projection, method, "place")
         sample = self.map_sample()
         if isinstance(vectors, (pd.Series, pd.Index)):
             vectors = vectors.tolist()
@@ -393,7 +404,7 @@ class QdrantCollection(QueryMethods):
         away = list(dict.fromkeys(e.id for e in examples if e.is_id and e.id not in sample.store.ids))
         fetched = dict(zip(away, self.vectors_of(away, using=using))) if away else {}
         items = [e.vector if not e.is_id else fetched.get(e.id, e.id) for e in examples]
-        return place(sample, items, using=using, method=method)
+        return place(sample, items, using=using, projection=projection)
 
     @property
     def spaces(self) -> dict[str, RemoteSpace]:

@@ -37,7 +37,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -79,6 +79,35 @@ class Payload:
     def empty(cls, n: int) -> Payload:
         """``n`` points without payload."""
         return cls(n, {})
+
+    @classmethod
+    def given(cls, payload: Any, n: int, where: str = "payload") -> Payload:
+        """The payload of ``n`` points as a user passes it: None, a DataFrame aligned with the
+        rows, a list of JSON dicts (one per point), or a dict of columns (``{key: n values}``).
+
+        Wrong lengths and scalars where a column belongs are :class:`ExploreError` naming the key.
+
+        >>> Payload.given({"category": ["a", "b"]}, 2).record(1)
+        {'category': 'b'}
+        >>> Payload.given([{"a": 1}, None], 2).record(0)
+        {'a': 1}
+        """
+        if payload is None:
+            found = cls.empty(n)
+        elif isinstance(payload, pd.DataFrame):
+            found = cls.from_frame(payload.reset_index(drop=True))
+        elif isinstance(payload, Mapping):
+            found = cls.from_frame(_columns_frame(payload, n, where))
+        elif isinstance(payload, (str, bytes)) or not isinstance(payload, Iterable):
+            raise ExploreError(
+                f"{where}: {short_repr(payload)} is not a payload. Pass a DataFrame, a list of dicts "
+                "(one per point) or a dict of columns, e.g. {'category': [...one value per point...]}."
+            )
+        else:
+            found = cls.from_records(list(payload))
+        if len(found) != n:
+            raise ExploreError(f"{where}: {len(found)} rows for {n} points. Give one payload row per point.")
+        return found
 
     @classmethod
     def from_records(cls, records: Sequence[Mapping | None], *, normalised: bool = False) -> Payload:
@@ -363,3 +392,23 @@ def _geo_point(value: Any) -> tuple[float, float] | None:
     except OverflowError:  # a JSON integer beyond float64
         return None
     return point if np.isfinite(point).all() else None
+
+
+def _columns_frame(columns: Mapping, n: int, where: str) -> pd.DataFrame:
+    """A dict of payload columns as a DataFrame, each column checked to hold ``n`` values."""
+    for key, values in columns.items():
+        if not isinstance(key, str):
+            raise ExploreError(f"{where}: key {key!r} is not a string. Payload keys are strings.")
+        if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, (Sequence, np.ndarray, pd.Series)):
+            raise ExploreError(
+                f"{where}[{key!r}]: {short_repr(values)} is not a column. A dict payload maps each key "
+                f"to {n} values, one per point, e.g. {{{key!r}: [...]}}; for one dict per point pass a list of dicts."
+            )
+        if len(values) != n:
+            raise ExploreError(
+                f"{where}[{key!r}]: {len(values)} values for {n} points. Every column needs one value per point."
+            )
+    return pd.DataFrame(
+        {key: values.to_numpy() if isinstance(values, pd.Series) else list(values) for key, values in columns.items()},
+        index=pd.RangeIndex(n),
+    )

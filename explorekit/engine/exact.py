@@ -4,6 +4,13 @@ Order of operations (docs/qdrant-semantics.md, "Order of operations"): filter an
 exclusion, score, keep the best ``limit + offset``, display (nearest only), threshold (stop at
 the first failure, in the direction of the collection's distance), offset, limit.
 
+Ties said out loud: when more points share the last shown score than the limit lets in, the
+rescoring (:func:`rescore`) notices it (it ranks one candidate more than it keeps), the exact
+path counts every allowed point with that score (:func:`count_ties`; other paths give the count
+among their candidates, a lower bound) and :func:`finish` leaves it on ``plan.ties`` for the
+result frame's ``attrs["ties"]``. Equal scores keep insertion order
+(:mod:`explorekit.scoring.topk`); Qdrant leaves their order unspecified.
+
 Examples
 --------
 >>> import numpy as np, explorekit as ek
@@ -19,15 +26,17 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from explorekit.engine.prepare import Prepared
+from explorekit.engine.prepare import Prepared, Ties
 from explorekit.scoring.distances import display, exact_similarity, passes_threshold, similarity
 from explorekit.scoring.topk import merge_top_k, top_k
 
 _BLOCK_FLOATS = 1 << 22  # similarity block size (examples x rows) for one pass
+_TIE_WINDOW = 1e-3  # product scores this close (relative) to a tied score are checked canonically
 
 
 def exact_candidates(plans: list[Prepared], top: list[int] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -97,8 +106,41 @@ def _refine_width(k: int) -> int:
 
 def _refine(plan: Prepared, rows: np.ndarray, scores: np.ndarray, k: int):
     if len(rows) and len(plan.query.vectors):
-        return rescore(plan, rows, k)
-    return rows[:k], scores[:k]
+        rows, scores = rescore(plan, rows, k)
+    else:  # no examples (context search without pairs): every allowed point scores 0
+        plan.ties = Ties(0.0, plan.allowed, True) if len(rows) > k else None
+        rows, scores = rows[:k], scores[:k]
+    if plan.ties is not None and not plan.ties.exact:  # the exact path sees every point: count them all
+        plan.ties = Ties(plan.ties.score, count_ties(plan, plan.ties.score), True)
+    return rows, scores
+
+
+def count_ties(plan: Prepared, score: float) -> int:
+    """How many allowed points have the internal ``score`` exactly, as :func:`exact_similarity`
+    computes it (the scores explorekit returns).
+
+    One blocked product over the allowed rows finds the points near ``score``; only those are
+    scored canonically and compared, so a large tie costs little more than the scan itself.
+    """
+    stored, distance = plan.space.stored, plan.space.distance
+    scan = plan.scan_rows()
+    rows = np.arange(len(stored)) if scan is None else scan
+    if len(plan.query.vectors) == 0:
+        return int(len(rows) if plan.mask is None else np.count_nonzero(plan.mask[rows]))
+    window = _TIE_WINDOW * max(1.0, abs(float(score)))
+    block = max(4096, _BLOCK_FLOATS // max(1, len(plan.query.vectors)))
+    found = 0
+    for begin in range(0, len(rows), block):
+        chunk = rows[begin : begin + block]
+        product = plan.query.combine(similarity(plan.query.vectors, stored[chunk], distance))
+        near = np.abs(product.astype(np.float64) - score) <= window
+        if plan.mask is not None:
+            near &= plan.mask[chunk]
+        candidates = chunk[near]
+        if len(candidates):
+            canonical = plan.query.combine(exact_similarity(plan.query.vectors, stored[candidates], distance))
+            found += int(np.count_nonzero(canonical == np.float32(score)))
+    return found
 
 
 def rescore(plan: Prepared, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -109,8 +151,11 @@ def rescore(plan: Prepared, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
         scores = np.zeros(len(rows), np.float32)
     else:
         scores = plan.query.combine(exact_similarity(plan.query.vectors, plan.space.stored[rows], plan.space.distance))
-    keep = top_k(scores, k, rows)
-    return rows[keep], scores[keep]
+    keep = top_k(scores, k + 1, rows)  # one more than kept: does a tie straddle the cut?
+    plan.ties = None
+    if len(keep) > k > 0 and scores[keep[k]] == scores[keep[k - 1]]:
+        plan.ties = Ties(float(scores[keep[k]]), int(np.count_nonzero(scores == scores[keep[k]])), False)
+    return rows[keep[:k]], scores[keep[:k]]
 
 
 def empty() -> tuple[np.ndarray, np.ndarray]:
@@ -123,10 +168,12 @@ def finish(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Display rule, threshold, offset and limit on candidates sorted best first.
 
-    ``shown`` replaces the display rule (quantized scores without rescoring).
+    ``shown`` replaces the display rule (quantized scores without rescoring). A tie that
+    straddles the limit stays on ``plan.ties`` (see the module docstring); any other is dropped.
     """
     distance = plan.space.distance
     rows, scores = rows[: plan.top], scores[: plan.top]
+    internal = scores
     if plan.query.kind == "nearest":
         scores = display(scores, distance) if shown is None else shown(scores)
     threshold = plan.request.score_threshold
@@ -135,5 +182,9 @@ def finish(
         if not ok.all():
             stop = int(np.argmin(ok))
             rows, scores = rows[:stop], scores[:stop]
-    offset = plan.request.offset
-    return rows[offset : offset + plan.request.limit], scores[offset : offset + plan.request.limit]
+    offset, limit = plan.request.offset, plan.request.limit
+    rows, scores, internal = (a[offset : offset + limit] for a in (rows, scores, internal[: len(scores)]))
+    ties, plan.ties = plan.ties, None
+    if ties is not None and shown is None and len(rows) == limit and internal[-1] == np.float32(ties.score):
+        plan.ties = replace(ties, shown=int(np.count_nonzero(internal == internal[-1])), display=float(scores[-1]))
+    return rows, scores

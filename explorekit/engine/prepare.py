@@ -33,6 +33,18 @@ PATHS = ("exact", "quantized", "annoy", "sign_codes")
 
 
 @dataclass
+class Ties:
+    """Equal scores at the cut of a top-k: the internal ``score``, how many allowed points
+    have it (``count``; a lower bound when not ``exact``) and how many of them made the top."""
+
+    score: float
+    count: int
+    exact: bool
+    shown: int = 0  # of them in the answer (set by finish)
+    display: float | None = None  # the score as the answer shows it (set by finish)
+
+
+@dataclass
 class Prepared:
     """A request made ready to score against one vector space, and the path chosen for it."""
 
@@ -43,6 +55,7 @@ class Prepared:
     resolver: Resolver | None = None  # how the examples were turned into vectors (for explanations)
     path: str = "exact"  # one of PATHS, set by the planner (and by fallbacks)
     reason: str = ""  # one sentence per decision, "; "-joined
+    ties: Ties | None = None  # set by the exact rescoring when equal scores straddle the cut
 
     @property
     def top(self) -> int:

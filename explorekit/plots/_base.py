@@ -57,17 +57,17 @@ class Map:
         """Map positions of example vectors (ids of this collection: their own position)."""
         if not len(vectors):
             return np.zeros((0, 2), np.float32)
-        return place(self.col, vectors, using=self.using, method=self.method)
+        return place(self.col, vectors, using=self.using, projection=self.method)
 
 
-def build_map(col: "Collection", using: str | None, method: str, max_points: int, seed: int) -> Map:
+def build_map(col: "Collection", using: str | None, projection: str, max_points: int, seed: int) -> Map:
     """Project (cached) and choose the drawn rows: all, or a seeded sample above max_points."""
     if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
         raise ExploreError(
             f"max_points: {short_repr(max_points)} is not a positive integer. "
             f"The default, {MAX_POINTS:,}, stays smooth in a browser."
         )
-    frame = project(col, using=using, method=method)
+    frame = project(col, using=using, projection=projection)
     coords = np.column_stack([frame["x"].to_numpy(np.float32), frame["y"].to_numpy(np.float32)])
     n = len(coords)
     if n > max_points:

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorekit.analysis import zones
+from explorekit.analysis.projection import DEFAULT_PROJECTION, projection_argument
 from explorekit.plots import _base
 from explorekit.plots._query import draws_field, field_trace, finish_zones, query_view
 
@@ -22,7 +23,7 @@ def context(
     col: "Collection",
     result: Any,
     *,
-    method: str = "auto",
+    projection: str = DEFAULT_PROJECTION,
     field: bool | None = None,
     resolution: int = 200,
     hover_data: Any = None,
@@ -32,6 +33,7 @@ def context(
     title: str | None = None,
     width: int | None = None,
     height: int | None = None,
+    method: str | None = None,
 ) -> go.Figure:
     """Context search: points coloured by loss, the zero-loss points (and region) highlighted.
 
@@ -44,7 +46,7 @@ def context(
     result : what ``col.discover(context=...)`` (no target) returned, or the REST body.
     field : for 2-D vectors drawn as they are, the loss over the plane with the zero-loss region
         filled and the exact pair boundaries (default on there).
-    method, resolution, hover_data, zoom, max_points, seed : as in :func:`discovery`.
+    projection, resolution, hover_data, zoom, max_points, seed : as in :func:`discovery`.
 
     Examples
     --------
@@ -54,9 +56,10 @@ def context(
     >>> {t.name: t.customdata[:, 0].tolist() for t in fig.data if t.meta["role"] == "points"}
     {'zero loss': [0, 2], 'loss below 0': [1, 3]}
     """
+    projection = projection_argument(projection, method, "plots.context")
     _base.check_size("width", width)
     _base.check_size("height", height)
-    q = query_view(col, result, method, max_points, seed, ("context",), "context")
+    q = query_view(col, result, projection, max_points, seed, ("context",), "context")
     z = zones.points(col, q.request)
     pairs = len(q.request.context)
     loss = z["loss"].to_numpy()

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from explorekit.analysis import zones
+from explorekit.analysis.projection import DEFAULT_PROJECTION, projection_argument
 from explorekit.plots import _base
 from explorekit.plots._query import draws_field, field_trace, finish_zones, query_view, stepped_scale
 
@@ -20,7 +21,7 @@ def discovery(
     col: "Collection",
     result: Any,
     *,
-    method: str = "auto",
+    projection: str = DEFAULT_PROJECTION,
     field: bool | None = None,
     resolution: int = 200,
     hover_data: Any = None,
@@ -30,6 +31,7 @@ def discovery(
     title: str | None = None,
     width: int | None = None,
     height: int | None = None,
+    method: str | None = None,
 ) -> go.Figure:
     """Where the discovery zones lie: points coloured by rank, pairs, target and results.
 
@@ -42,10 +44,11 @@ def discovery(
     ----------
     result : what ``col.discover(target=..., context=...)`` returned, or the REST body.
     field : draw the zones as a background field with the exact pair boundaries; default on
-        when the map is the plane itself (2-D vectors, ``method="auto"`` or ``"identity"``).
+        when the map is the plane itself (2-D vectors, ``projection="auto"`` or ``"identity"``).
     resolution : field cells per axis.
     zoom : start zoomed on the examples and results (default: the whole map, where the zones are).
-    method, hover_data, max_points, seed : as in :func:`map`.
+    projection, hover_data, max_points, seed : as in :func:`map`
+        (``method=``: the deprecated old name of ``projection=``).
 
     Examples
     --------
@@ -55,9 +58,10 @@ def discovery(
     >>> fig.data[1].marker.color.tolist()      # ranks of points 0..4
     [1.0, -1.0, 1.0, -1.0, 0.0]
     """
+    projection = projection_argument(projection, method, "plots.discovery")
     _base.check_size("width", width)
     _base.check_size("height", height)
-    q = query_view(col, result, method, max_points, seed, ("discover",), "discovery")
+    q = query_view(col, result, projection, max_points, seed, ("discover",), "discovery")
     z = zones.points(col, q.request)
     pairs = len(q.request.context)
     colours = sample_colorscale("RdYlBu", [0.5] if pairs == 0 else list(np.linspace(0.08, 0.92, 2 * pairs + 1)))

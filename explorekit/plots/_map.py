@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError, short_repr
+from explorekit.analysis.projection import DEFAULT_PROJECTION, projection_argument
 from explorekit.plots import _base, _clusters
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ def map(
     col: "Collection",
     using: str | None = None,
     *,
-    method: str = "auto",
+    projection: str = DEFAULT_PROJECTION,
     color: str | None = None,
     clusters: Any = None,
     size: str | None = None,
@@ -30,14 +31,16 @@ def map(
     title: str | None = None,
     width: int | None = None,
     height: int | None = None,
+    method: str | None = None,
 ) -> go.Figure:
     """The points of one vector space on its map, coloured or sized by payload columns.
 
     Parameters
     ----------
     col, using : the collection and vector name.
-    method : projection (:func:`explorekit.analysis.projection.project`): ``"auto"``, ``"pca"``,
-        ``"umap"`` or ``"identity"``; computed once and cached.
+    projection : how the map is made (:func:`explorekit.analysis.projection.project`):
+        ``"auto"`` (default: PCA, the plane itself for 2-D vectors), ``"pca"``, ``"umap"`` or
+        ``"identity"``; computed once and cached. ``method=`` is its deprecated old name.
     color : payload column; numbers get a colour scale, anything else one legend entry per
         value (the 19 most common, then "other").
     clusters : ``ek.analysis.clusters(col, ...)`` (or a frame with ``id`` and ``cluster``):
@@ -63,13 +66,14 @@ def map(
     >>> [(t.name, t.customdata[:, 0].tolist()) for t in fig.data]
     [('a', [0, 2]), ('b', [1])]
     """
+    projection = projection_argument(projection, method, "plots.map")
     _base.check_size("width", width)
     _base.check_size("height", height)
     if isinstance(max_thumbnails, bool) or not isinstance(max_thumbnails, (int, np.integer)) or max_thumbnails < 0:
         raise ExploreError(f"max_thumbnails: {short_repr(max_thumbnails)} is not a non-negative integer.")
     if clusters is not None and color is not None:
         raise ExploreError(f"map: pass color={color!r} or clusters=, not both (both colour the points).")
-    m = _base.build_map(col, using, method, max_points, seed)
+    m = _base.build_map(col, using, projection, max_points, seed)
     if clusters is not None:
         fig = go.Figure(_clusters.cluster_traces(m, m.drawn, clusters, hover_data=hover_data))
         _clusters.add_cluster_labels(fig, m, clusters)

@@ -30,7 +30,7 @@ class QueryView:
 
 
 def query_view(
-    col: "Collection", result: Any, method: str, max_points: int, seed: int, kinds: tuple[str, ...], figure: str
+    col: "Collection", result: Any, projection: str, max_points: int, seed: int, kinds: tuple[str, ...], figure: str
 ) -> QueryView:
     """Resolve the request (a result frame, REST body or Request), run it if needed, place it."""
     request = as_request(col, result)
@@ -47,7 +47,7 @@ def query_view(
         )
     frame = result if isinstance(result, pd.DataFrame) else col.answer([request])[0]
     rows = col.store.ids.rows(frame["id"].tolist(), what="result id") if len(frame) else np.empty(0, np.int64)
-    m = _base.build_map(col, request.using, method, max_points, seed)
+    m = _base.build_map(col, request.using, projection, max_points, seed)
     ex = examples(col, request)
     xy = np.zeros((len(ex), 2), np.float32)
     local = ex["local"].to_numpy(bool)
@@ -266,7 +266,7 @@ def zoom_to(fig: go.Figure, q: QueryView, margin: float = 0.3, minimum: float = 
 
 def draws_field(q: QueryView, field: bool | None) -> bool:
     """Whether a zone figure draws its background field: as asked, else when the map is the
-    plane itself (2-D vectors drawn as they are, ``method="identity"``)."""
+    plane itself (2-D vectors drawn as they are, ``projection="identity"``)."""
     return q.m.method == "identity" if field is None else bool(field)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorekit.analysis.explain import explain_ids
+from explorekit.analysis.projection import DEFAULT_PROJECTION, projection_argument
 from explorekit.plots import _base
 from explorekit.plots._query import example_traces, query_view, results_trace, zoom_to
 
@@ -21,7 +22,7 @@ def recommendation(
     col: "Collection",
     result: Any,
     *,
-    method: str = "auto",
+    projection: str = DEFAULT_PROJECTION,
     color: str | None = None,
     hover_data: Any = None,
     thumbnails: Any = None,
@@ -31,6 +32,7 @@ def recommendation(
     title: str | None = None,
     width: int | None = None,
     height: int | None = None,
+    method: str | None = None,
 ) -> go.Figure:
     """Why these points were recommended: a line from each result to the example that decided it.
 
@@ -40,7 +42,8 @@ def recommendation(
     result : what ``col.recommend(...)`` (or ``col.search``) returned, or the request as a REST
         body; the examples and the strategy come from ``result.attrs["query"]``.
     zoom : start zoomed on the examples and results (double-click shows the whole map).
-    method, color, hover_data, thumbnails, max_points, seed : as in :func:`map`.
+    projection, color, hover_data, thumbnails, max_points, seed : as in :func:`map`
+        (``method=``: the deprecated old name of ``projection=``).
 
     The lines come from :func:`explorekit.analysis.explain.explain`: best_score joins each result to its
     closest positive (or, when a negative is closer, to that negative); average_vector to the
@@ -55,9 +58,10 @@ def recommendation(
     >>> [t.meta["role"] for t in fig.data]
     ['points', 'decision', 'decision', 'positive', 'negative', 'results']
     """
+    projection = projection_argument(projection, method, "plots.recommendation")
     _base.check_size("width", width)
     _base.check_size("height", height)
-    q = query_view(col, result, method, max_points, seed, ("recommend", "search"), "recommendation")
+    q = query_view(col, result, projection, max_points, seed, ("recommend", "search"), "recommendation")
     why = explain_ids(col, q.request, q.result["id"].tolist())
     deciders = why[why["decides"]].drop_duplicates("rank")
     label_of = dict(zip(deciders["rank"], deciders["label"]))

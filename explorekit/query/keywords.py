@@ -8,6 +8,8 @@ explorekit keyword, and one decorator, :func:`qdrant_names`, applies it to every
 
 * an alias is renamed to explorekit's keyword (giving both, ``filter=`` and ``query_filter=``,
   is a :class:`~explorekit.RequestError`);
+* ``k=`` and ``top_k=`` are ``limit=`` on the nearest-neighbour methods (search, recommend,
+  discover, query), as other vector libraries name it;
 * ``collection_name`` is accepted and checked: a collection with a ``name`` refuses another
   name (the call was meant for another collection); an unnamed one ignores it;
 * ``query_vector=("image", v)`` or ``models.NamedVector(name="image", vector=v)`` also sets
@@ -43,6 +45,9 @@ ALIASES: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "search_params": ("params", None),
     "query_vector": ("query", ("search",)),
     "with_vector": ("with_vectors", None),  # Qdrant's REST name
+    # the names nearest-neighbour libraries use for the result count (faiss, annoy, LangChain...)
+    "k": ("limit", ("search", "recommend", "discover", "query")),
+    "top_k": ("limit", ("search", "recommend", "discover", "query")),
 }
 #: containers walked by :func:`plain`: a filter level is a dict and a list, plus the body around it
 _WALK_DEPTH = 2 * MAX_DEPTH + 8

@@ -250,3 +250,43 @@ def with_order_values(frame: pd.DataFrame, values: Sequence[Any] | None) -> pd.D
         column[:] = list(values)
         frame.insert(2 if "score" in frame.columns else 1, "order_value", column)
     return frame
+
+
+#: How explorekit orders equal scores (:mod:`explorekit.scoring.topk`), said wherever ties show.
+TIE_ORDER = "insertion order (Qdrant leaves the order of equal scores unspecified)"
+
+
+def with_ties(frame: pd.DataFrame, score: float, tied: int, shown: int, exact: bool = True) -> pd.DataFrame:
+    """``frame`` with ``attrs["ties"]``: ``tied`` points share the last shown ``score`` and only
+    ``shown`` of them made the answer (``exact=False``: ``tied`` is a lower bound).
+
+    >>> with_ties(pd.DataFrame({"id": [1, 2], "score": [0.0, 0.0]}), 0.0, 1405, 2).attrs["ties"]["tied"]
+    1405
+    """
+    frame.attrs["ties"] = {
+        "score": float(score),
+        "tied": int(tied),
+        "shown": int(shown),
+        "at_least": not exact,
+        "order": TIE_ORDER,
+    }
+    return frame
+
+
+def results_text(frame: pd.DataFrame) -> str:
+    """The count of a result frame in words, saying out loud when equal scores were cut.
+
+    >>> frame = with_ties(pd.DataFrame({"id": range(10), "score": [0.0] * 10}), 0.0, 1405, 10)
+    >>> results_text(frame)
+    '10 results: 10 shown of 1,405 tied at score 0 (insertion order; Qdrant leaves the order of equal scores unspecified)'
+    >>> results_text(pd.DataFrame({"id": [3], "score": [0.5]}))
+    '1 result'
+    """
+    n = len(frame)
+    text = f"{n:,} result{'' if n == 1 else 's'}"
+    ties = frame.attrs.get("ties")
+    if not ties:
+        return text
+    count = f"{'at least ' if ties.get('at_least') else ''}{ties['tied']:,}"
+    order = str(ties.get("order", TIE_ORDER)).replace(" (", "; ").rstrip(")")
+    return f"{text}: {ties['shown']:,} shown of {count} tied at score {ties['score']:.4g} ({order})"

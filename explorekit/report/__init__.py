@@ -56,6 +56,7 @@ import pandas as pd
 from explorekit import __version__
 from explorekit._support.cards import Card, Table, size_text
 from explorekit._support.errors import ExploreError, PersistenceError, short_repr
+from explorekit.query.results import results_text
 from explorekit.report import _figures, _markdown, _neighbours, _tables, tables
 from explorekit.report._notebook import setup_notebook
 
@@ -231,6 +232,8 @@ class Report:
         json.dumps(body, default=str)  # fails early on something that cannot be shown
         rest = len(frame) - max_rows
         note = f'<p class="ek-note">{rest:,} more row(s) not written (max_rows={max_rows}).</p>' if rest > 0 else ""
+        if frame.attrs.get("ties"):  # ties said out loud, as in the Explorer's status line
+            note += f'<p class="ek-note ek-ties">{html.escape(results_text(frame))}</p>'
         tools = (
             f'<div class="ek-tools"><input class="ek-filter" type="search" placeholder="Filter rows" '
             f'aria-label="Filter rows"><span>{len(frame):,} row(s); click a header to sort</span></div>'

@@ -51,7 +51,7 @@ def explanation_figure(col: Any, result: pd.DataFrame | None, method: str, using
     if builder is None:
         return _note(f"No explanation figure for this query kind yet (plots.{name} is missing).")
     try:
-        return builder(col, result, method=method, max_points=EXPLAIN_POINTS, height=420)
+        return builder(col, result, projection=method, max_points=EXPLAIN_POINTS, height=420)
     except ExploreError as err:
         return _note(f"No explanation: {err}")
 

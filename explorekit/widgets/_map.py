@@ -49,7 +49,7 @@ def project_points(map_col: Any, using: str | None, method: str) -> pd.DataFrame
             f"projection: {short_repr(method)} is not a projection method. "
             "Use 'umap', 'pca', 'auto' or 'identity' (2-D vectors)."
         )
-    points = project(map_col, using=using, method=method)
+    points = project(map_col, using=using, projection=method)
     return pd.DataFrame(
         {
             "id": points["id"].to_numpy(),
@@ -107,7 +107,7 @@ class MapIndex:
         place_at += vec_at
         place_what += [np.asarray(examples[i], np.float32) for i in vec_at]
         if place_at and self.map_col is not None and self.method is not None:
-            coords = place(self.map_col, np.stack(place_what), using=self.using, method=self.method)
+            coords = place(self.map_col, np.stack(place_what), using=self.using, projection=self.method)
             x[place_at], y[place_at] = coords[:, 0], coords[:, 1]
         return x, y
 
@@ -117,7 +117,7 @@ def base_figure(
 ) -> go.Figure:
     """The plain map (:func:`explorekit.plots.map`): its traces are the base, built once."""
     return plot_map(
-        map_col, using=using, method=method, color=color, hover_data=hover, height=height, max_points=max_points
+        map_col, using=using, projection=method, color=color, hover_data=hover, height=height, max_points=max_points
     )
 
 

@@ -30,7 +30,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError
+from explorekit.analysis.projection import DEFAULT_PROJECTION
 from explorekit.query.requests import STRATEGIES
+from explorekit.query.results import results_text
 from explorekit.report import Report
 from explorekit.widgets import _map
 from explorekit.widgets._explain import explanation_figure, is_quantized
@@ -53,8 +55,9 @@ class Explorer(W.VBox):
         Anything with the query API (``search``, ``recommend``, ``discover``, ``retrieve``, ``scroll``).
     using : str, optional
         The vector name to map and query (None: the only or unnamed vector).
-    projection : {"umap", "pca"} or DataFrame, default "umap"
-        How the map is made (:func:`explorekit.analysis.projection.project`), or a ready ``(id, x, y)`` frame.
+    projection : {"auto", "pca", "umap", "identity"}, default "auto"
+        How the map is made (:func:`explorekit.analysis.projection.project`); the default, as in
+        ``ek.plots.map``, is PCA at once (the plane itself for 2-D vectors); ``"umap"`` on request.
     color : str, optional
         A payload column to colour the map by.
     hover : list of str, optional
@@ -91,7 +94,7 @@ class Explorer(W.VBox):
         self,
         collection: Any,
         using: str | None = None,
-        projection: str = "umap",
+        projection: str = DEFAULT_PROJECTION,
         color: str | None = None,
         hover: Any = None,
         *,
@@ -371,7 +374,7 @@ class Explorer(W.VBox):
         self.strategy.disabled = kind != "recommend"
         parts = [html.escape(state.note)] if state.note else []
         if state.result is not None:
-            parts.append(f"{kind}: {len(state.result)} results")
+            parts.append(f"{kind}: {html.escape(results_text(state.result))}")  # ties said out loud
             unused = state.unused()
             if unused:
                 parts.append(f"not used by {kind}: {', '.join(unused)}")

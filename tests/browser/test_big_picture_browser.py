@@ -51,7 +51,7 @@ def test_graph_node_click_shows_its_neighbours(graph_page, text):
 
 def test_cluster_map_renders_with_its_labels(tmp_path, text):
     found = ek.analysis.clusters(text, sample=600, limit=15, seed=0)
-    fig = ek.plots.map(text, clusters=found, method="pca")
+    fig = ek.plots.map(text, clusters=found, projection="pca")
     path = ek.Report("Clusters").add(fig, title="Clusters", collection=text, max_points=300).save(tmp_path / "c.html")
     with browser() as chromium, offline_page(chromium, str(path), width=1300, height=1100) as (page, log):
         page.wait_for_selector("body[data-ek-ready='1']", timeout=60_000)

@@ -43,7 +43,7 @@ def fruit_map(col: ek.Collection) -> go.Figure:
 def saved(tmp_path_factory):
     fruit = ek.datasets.load("clusters2d", as_collection=True)
     digits = ek.datasets.load("digits", as_collection=True)
-    coords = ek.projection.project(digits, using="pca", method="pca")
+    coords = ek.projection.project(digits, using="pca", projection="pca")
     digit_map = go.Figure(
         go.Scatter(
             x=coords["x"],
