@@ -77,7 +77,18 @@ def test_the_documented_body_runs_verbatim():
     got = COL.query({"query": {"sample": "random"}})
     assert len(got) == 10 and got["id"].is_unique
     picked = COL.query({"query": {"sample": "random"}, "limit": 3, "with_payload": ["tag"], "with_vector": True})
-    assert list(picked.columns) == ["id", "tag", "vector"] and len(picked) == 3
+    assert list(picked.columns) == ["id", "score", "tag", "vector"] and len(picked) == 3
+
+
+def test_offset_and_batches_of_sample_bodies_are_accepted_as_local_mode_accepts_them():
+    """Qdrant takes ``offset`` with a sample query and sample queries inside /points/query/batch."""
+    client = _client()
+    offset = client.query_points("c", query=models.SampleQuery(sample=models.Sample.RANDOM), limit=3, offset=2)
+    got = COL.query({"query": {"sample": "random"}, "limit": 3, "offset": 2})
+    assert len(got) == len(offset.points) == 3 and got["id"].is_unique
+    batch = client.query_batch_points("c", [models.QueryRequest(query=models.SampleQuery(sample="random"), limit=2)])
+    frames = COL.query({"searches": [{"query": {"sample": "random"}, "limit": 2}]})
+    assert [len(f) for f in frames] == [len(r.points) for r in batch] == [2]
 
 
 def test_a_seed_repeats_the_draw():
@@ -99,8 +110,6 @@ def test_every_point_is_drawn_about_equally_often():
         (lambda: COL.sample(3, seed=-2), "seed"),
         (lambda: COL.sample(3, filter={"must": [{"key": "tag"}]}), "tag"),
         (lambda: COL.query({"query": {"sample": "sequential"}}), "sequential"),
-        (lambda: COL.query({"query": {"sample": "random"}, "offset": 2}), "offset"),
-        (lambda: COL.query({"searches": [{"query": {"sample": "random"}}]}), "batch"),
     ],
 )
 def test_bad_input(call, fragment):
