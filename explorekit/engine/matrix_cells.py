@@ -29,7 +29,6 @@ Examples
 >>> centres = rng.normal(size=(20, 8)).astype(np.float32)
 >>> vectors = centres[rng.integers(0, 20, 3000)] + rng.normal(scale=0.05, size=(3000, 8)).astype(np.float32)
 >>> from explorekit.data.store import VectorSpace
-from explorekit.engine.exact import _refine_width
 >>> space = VectorSpace("", "euclid", vectors)
 >>> neighbours, scores, counts, info = nearest_in_cells(space, np.arange(3000), 5, rng)
 >>> neighbours.shape, bool(info["estimated_recall"] >= 0.95), info["cells"]
