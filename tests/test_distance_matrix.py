@@ -421,7 +421,7 @@ def test_cells_recall_on_the_digits(distance):
     approx = col.distance_matrix(sample=len(pixels), limit=5, exact=False)
     exact = col.distance_matrix(sample=len(pixels), limit=5, exact=True)
     if approx.attrs["path"] == "exact":  # the rule may refuse the cells (dot on raw pixels does)
-        assert "cells" in approx.attrs["reason"]
+        assert "the cells would" in approx.attrs["reason"]
         pd.testing.assert_frame_equal(approx, exact)
         return
     assert _recall(approx, exact) >= 0.95, approx.attrs
@@ -491,7 +491,7 @@ def test_data_without_cells_fall_back_to_the_exact_matrix():
     vectors = np.random.default_rng(4).normal(size=(2500, 64)).astype(np.float32)  # no structure at all
     col = ek.Collection.from_arrays(vectors, distance="cosine")
     approx = col.distance_matrix(sample=2500, limit=5, exact=False)
-    assert approx.attrs["path"] == "exact" and "cells would cost" in approx.attrs["reason"]
+    assert approx.attrs["path"] == "exact" and "the cells would miss neighbours" in approx.attrs["reason"]
     pd.testing.assert_frame_equal(approx, col.distance_matrix(sample=2500, limit=5, exact=True))
 
 
@@ -506,3 +506,12 @@ def test_exact_is_not_a_rest_body_key():
     col = ek.Collection.from_arrays(VECTORS["dot"], distance="dot")
     with pytest.raises(ek.RequestError, match="exact"):
         col.query({"sample": 10, "limit": 2, "exact": True})
+
+
+def test_a_point_alone_in_its_cell_still_gets_limit_neighbours():
+    # found by test_cells_recall_on_fresh_clustered_data: a cell of one point gave it no row at all
+    vectors = _clustered(1, 2500, 24, 48, 0.5)
+    col = ek.Collection.from_arrays(vectors, distance="cosine")
+    approx = col.distance_matrix(sample=2500, limit=3, exact=False)
+    assert approx.attrs["path"] == "cells"
+    assert len(approx) == 2500 * 3 and approx.groupby("a").size().eq(3).all()

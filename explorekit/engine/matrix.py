@@ -42,7 +42,7 @@ from explorekit._support.progress import progress
 from explorekit.data.ids import IdIndex
 from explorekit.data.store import Store, VectorSpace
 from explorekit.engine.exact import _refine_width
-from explorekit.engine.matrix_cells import choose_path, nearest_in_cells, rescore
+from explorekit.engine.matrix_cells import choose_path, fallback_reason, nearest_in_cells, rescore
 from explorekit.scoring.distances import display, similarity
 from explorekit.scoring.topk import top_k_rows
 
@@ -126,9 +126,7 @@ def distance_matrix(
         neighbours, scores, counts, info = nearest_in_cells(space, rows, limit, rng)
         if info["path"] == "cells":
             return Matrix(rows, neighbours, scores, counts, {**info, "reason": reason})
-        reason = (
-            f"{reason}; the cells would cost as much as the exact matrix (nprobe {info['nprobe']} of {info['cells']})"
-        )
+        reason = f"exact=False: {fallback_reason(info)}" if exact is False else fallback_reason(info)
     neighbours, scores, counts = nearest_within(space, rows, limit)
     return Matrix(rows, neighbours, scores, counts, {"path": "exact", "reason": reason})
 

@@ -89,7 +89,10 @@ def choose_path(n: int, dim: int, distance: str, exact: bool | None) -> tuple[st
         return "cells", "exact=False"
     if n < APPROX_MIN_POINTS or seconds <= EXACT_SECONDS:
         return "exact", f"exact matrix estimated at {seconds:.1f} s (<= {EXACT_SECONDS:g} s)"
-    return "cells", f"exact matrix estimated at {seconds:.0f} s (> {EXACT_SECONDS:g} s); exact=True forces it"
+    return "cells", (
+        f"exact matrix estimated at {seconds:.0f} s (> {EXACT_SECONDS:g} s): neighbours from cells, "
+        "exact=True forces the exact matrix"
+    )
 
 
 def nearest_in_cells(
@@ -123,6 +126,9 @@ def nearest_in_cells(
     if covered < TARGET_RECALL or info["scored_pairs"] >= MAX_SCORED_SHARE:
         return _nothing(n, limit) + ({**info, "path": "exact"},)
     candidates = _candidates(vectors, rows, nearest_cells[:, :nprobe], cells, width, distance)
+    short = np.flatnonzero((candidates >= 0).sum(axis=1) < limit)  # in cells too small: searched exactly
+    if len(short):
+        candidates[short] = _exact_candidates(vectors, short, distance, width)
     neighbours, scores, counts = _nothing(n, limit)
     block = max(1, RESCORE_FLOATS // (width * space.dim))
     for begin in range(0, n, block):
@@ -275,6 +281,20 @@ def _choose_nprobe(nearest_cells: np.ndarray, checked: np.ndarray, truth: np.nda
     reached = np.flatnonzero(covered >= TARGET_RECALL - 1e-9)
     nprobe = int(reached[0]) + 1 if len(reached) else depth
     return nprobe, float(covered[nprobe - 1])
+
+
+def fallback_reason(info: dict[str, Any]) -> str:
+    """Why the cells were given up for the exact matrix (``info`` from :func:`nearest_in_cells`).
+
+    >>> fallback_reason({"covered": 0.4, "nprobe": 6, "cells": 100, "scored_pairs": 0.3})
+    'the cells would miss neighbours (6 cells per point hold 0.40 of them, target 0.97): exact matrix'
+    """
+    if info["covered"] < TARGET_RECALL:
+        return (
+            f"the cells would miss neighbours ({info['nprobe']} cells per point hold {info['covered']:.2f} "
+            f"of them, target {TARGET_RECALL:g}): exact matrix"
+        )
+    return f"the cells would score {info['scored_pairs']:.0%} of all pairs: exact matrix"
 
 
 def _nothing(n: int, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
