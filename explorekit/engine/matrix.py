@@ -12,7 +12,9 @@ local mode and the API reference), and what :func:`distance_matrix` does the sam
    scored as a nearest search scores them: similarities for cosine and dot, distances for
    euclid and manhattan.
 
-The search is exact: each block of sampled rows is one matrix product against the sample,
+Large samples (the exact matrix estimated above a few seconds) are approximate, from k-means
+cells (:mod:`explorekit.engine.matrix_cells`), unless ``exact=True``. Otherwise the search is
+exact: each block of sampled rows is one matrix product against the sample,
 the best ``2 limit + 16`` columns of each row are kept (:func:`~explorekit.scoring.topk.top_k_rows`),
 then rescored canonically (:func:`~explorekit.scoring.distances.paired_similarity`, bit for bit
 the scores every query returns) and cut to ``limit`` with the tie rule of
