@@ -12,7 +12,9 @@ local mode and the API reference), and what :func:`distance_matrix` does the sam
    scored as a nearest search scores them: similarities for cosine and dot, distances for
    euclid and manhattan.
 
-The search is exact: each block of sampled rows is one matrix product against the sample,
+Large samples (the exact matrix estimated above a few seconds) are approximate, from k-means
+cells (:mod:`explorekit.engine.matrix_cells`), unless ``exact=True``. Otherwise the search is
+exact: each block of sampled rows is one matrix product against the sample,
 the best ``2 limit + 16`` columns of each row are kept (:func:`~explorekit.scoring.topk.top_k_rows`),
 then rescored canonically (:func:`~explorekit.scoring.distances.paired_similarity`, bit for bit
 the scores every query returns) and cut to ``limit`` with the tie rule of
@@ -33,14 +35,17 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from explorekit._support.progress import progress
 from explorekit.data.ids import scroll_order
 from explorekit.data.store import Store, VectorSpace
 from explorekit.engine.exact import _refine_width
-from explorekit.scoring.distances import display, paired_similarity, similarity
+from explorekit.engine.matrix_cells import choose_path, fallback_reason, nearest_in_cells, rescore
+from explorekit.scoring.distances import display, similarity
 from explorekit.scoring.topk import top_k_rows
 
 _BLOCK_FLOATS = 1 << 24  # scores per block (sampled rows x sample): 64 MB of float32
@@ -53,13 +58,16 @@ class Matrix:
 
     ``neighbours`` and ``scores`` are ``(len(rows), limit)``; ``counts[i]`` entries of row
     ``i`` are valid (fewer than ``limit`` only when the sample is smaller than ``limit + 1``),
-    the rest are ``-1`` and NaN. Scores are shown as a nearest search shows them.
+    the rest are ``-1`` and NaN. Scores are shown as a nearest search shows them. ``info`` says
+    how it was computed: ``path`` (``"exact"`` or ``"cells"``), ``reason``, and for the cells
+    ``estimated_recall``, ``cells``, ``nprobe`` (:mod:`explorekit.engine.matrix_cells`).
     """
 
     rows: np.ndarray
     neighbours: np.ndarray
     scores: np.ndarray
     counts: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(a, b, score)`` as positions into ``rows``: row by row, best first (Qdrant's order)."""
@@ -90,16 +98,29 @@ def distance_matrix(
     sample: int = 10,
     limit: int = 3,
     seed: int | np.random.Generator | None = None,
+    exact: bool | None = None,
 ) -> Matrix:
-    """Qdrant's distance matrix of ``store`` (see the module docstring for the rules)."""
+    """Qdrant's distance matrix of ``store`` (see the module docstring for the rules).
+
+    ``exact=None`` computes it exactly unless that is estimated to take more than a few
+    seconds (then from cells, :mod:`explorekit.engine.matrix_cells`); ``True`` forces the
+    exact path, ``False`` the cells.
+    """
     space = store.space(using)
     rows = sample_rows(mask, sample, seed)
     if len(rows) < 2:
         empty = np.empty((0, limit))
         return Matrix(np.empty(0, np.int64), empty.astype(np.int64), empty.astype(np.float32), np.empty(0, np.int64))
     rows = scroll_order(store.ids, rows)
+    path, reason = choose_path(len(rows), space.dim, space.distance, exact)
+    if path == "cells" and len(rows) >= limit + 2:
+        rng = np.random.default_rng(0 if seed is None else seed)  # the same cells for the same sample
+        neighbours, scores, counts, info = nearest_in_cells(space, rows, limit, rng)
+        if info["path"] == "cells":
+            return Matrix(rows, neighbours, scores, counts, {**info, "reason": reason})
+        reason = f"exact=False: {fallback_reason(info)}" if exact is False else fallback_reason(info)
     neighbours, scores, counts = nearest_within(space, rows, limit)
-    return Matrix(rows, neighbours, scores, counts)
+    return Matrix(rows, neighbours, scores, counts, {"path": "exact", "reason": reason})
 
 
 def nearest_within(space: VectorSpace, rows: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,34 +132,11 @@ def nearest_within(space: VectorSpace, rows: np.ndarray, limit: int) -> tuple[np
     scores = np.full((n, limit), np.nan, dtype=np.float32)
     counts = np.zeros(n, dtype=np.int64)
     block = max(1, min(_BLOCK_FLOATS // n, _RESCORE_FLOATS // max(1, width * space.dim)))
-    for begin in range(0, n, block):
+    for begin in progress(range(0, n, block), desc=f"distance matrix: {n:,} points, exact"):
         end = min(n, begin + block)
         sims = similarity(vectors[begin:end], vectors, space.distance)
         sims[np.arange(end - begin), np.arange(begin, end)] = -np.inf  # never its own neighbour
         candidates, _ = top_k_rows(sims, width, rows)
-        chosen, best, counts[begin:end] = _rescore(space, vectors[begin:end], vectors, candidates, rows, limit)
+        chosen, best, counts[begin:end] = rescore(space, vectors[begin:end], vectors, candidates, rows, limit)
         neighbours[begin:end], scores[begin:end] = chosen, best
     return neighbours, display(scores, space.distance), counts
-
-
-def _rescore(
-    space: VectorSpace,
-    queries: np.ndarray,
-    vectors: np.ndarray,
-    candidates: np.ndarray,
-    rows: np.ndarray,
-    limit: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The best ``limit`` of each row's candidates by canonical score, ties by insertion order.
-
-    Padding (``-1``) never wins. Returns positions (``-1`` padded), canonical
-    scores (NaN padded) and how many are valid per row.
-    """
-    padded = candidates < 0
-    canonical = paired_similarity(queries, vectors[np.where(padded, 0, candidates)], space.distance)
-    canonical[padded] = -np.inf
-    keep, counts = top_k_rows(canonical, limit, rows[np.where(padded, 0, candidates)])
-    valid = keep >= 0
-    picked = np.take_along_axis(candidates, np.where(valid, keep, 0), axis=1)
-    best = np.take_along_axis(canonical, np.where(valid, keep, 0), axis=1)
-    return np.where(valid, picked, -1), np.where(valid, best, np.float32(np.nan)), counts

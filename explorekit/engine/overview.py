@@ -42,11 +42,17 @@ def answer(store: Store, request: OverviewRequest) -> Any:
         space = store.space(request.using)  # an unknown vector name fails before sampling
         points = min(request.sample, int(mask.sum()))
         with blas_threads(work=points * points * space.dim):  # one thread for small samples
-            matrix = distance_matrix(store, request.using, mask, request.sample, request.limit, request.seed)
+            matrix = distance_matrix(
+                store, request.using, mask, request.sample, request.limit, request.seed, request.exact
+            )
         a, b, scores = matrix.pairs()
         if request.format == "offsets":
-            return offsets_matrix(a, b, scores, id_values(store, matrix.rows))
-        return pairs_frame(id_values(store, matrix.rows[a]), id_values(store, matrix.rows[b]), scores)
+            offsets, ids = offsets_matrix(a, b, scores, id_values(store, matrix.rows))
+            offsets.attrs = dict(matrix.info)
+            return offsets, ids
+        frame = pairs_frame(id_values(store, matrix.rows[a]), id_values(store, matrix.rows[b]), scores)
+        frame.attrs.update(matrix.info)
+        return frame
     if isinstance(request, FacetRequest):
         values, counts = (
             zip(*hits) if (hits := facet_counts(store.payload, request.key, mask, request.limit)) else ((), ())

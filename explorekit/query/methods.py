@@ -334,6 +334,7 @@ class QueryMethods:
         using: str | None = None,
         format: str = "pairs",
         seed: Any = None,
+        exact: bool | None = None,
     ) -> Any:
         """Qdrant's Distance Matrix: ``sample`` random points (after ``filter``), each with its
         ``limit`` nearest among the sample (never itself).
@@ -347,12 +348,21 @@ class QueryMethods:
         ``scipy.sparse.csr_matrix`` (row ``i``, column ``j`` index into ``ids``) and ``ids``.
         ``seed`` makes the random sample repeatable.
 
+        Large samples are approximate, as on a Qdrant server (which answers from its HNSW
+        index): when the exact matrix is estimated to take more than a few seconds (e.g. the
+        whole of a 100,000 x 384 collection), the neighbours come from k-means cells, each
+        compared with its nearest cells; every returned score is still exact for its pair, and
+        ``attrs`` (of the frame, or of the csr_matrix) holds ``path`` (``"exact"`` or
+        ``"cells"``), ``reason`` and ``estimated_recall``. ``exact=True`` forces the exact
+        matrix, ``exact=False`` the approximate one; a Python-only keyword (Qdrant's REST body
+        has none, and a Qdrant-backed collection ignores it: the server decides).
+
         >>> import explorekit as ek
         >>> col = ek.Collection.from_arrays([[0.0], [1.0], [5.0]], distance="euclid")
         >>> col.distance_matrix(limit=1).values.tolist()
         [[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [2.0, 1.0, 4.0]]
         """
-        return self._overview(MatrixRequest.build(sample, limit, filter, using, format, seed))
+        return self._overview(MatrixRequest.build(sample, limit, filter, using, format, seed, exact))
 
     def facet(self, key: str, filter: Any = None, limit: int = 10, exact: bool = True) -> pd.DataFrame:
         """Qdrant's Facet API: how many points (passing ``filter``) hold each value of ``key``.

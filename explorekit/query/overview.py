@@ -11,7 +11,7 @@ and remote collections alike; the answers are shaped here too:
 Examples
 --------
 >>> MatrixRequest.build(sample=50, limit=5, format="offsets")
-MatrixRequest(sample=50, limit=5, filter=None, using=None, format='offsets', seed=None)
+MatrixRequest(sample=50, limit=5, filter=None, using=None, format='offsets', seed=None, exact=None)
 >>> pairs_frame(np.array([1, 2]), np.array([2, 1]), np.array([0.5, 0.5], np.float32))
    a  b  score
 0  1  2    0.5
@@ -52,6 +52,7 @@ class MatrixRequest:
     using: str | None = None
     format: str = "pairs"
     seed: Any = None
+    exact: bool | None = None  # Python only: Qdrant's matrix bodies have no such key
 
     @classmethod
     def build(
@@ -62,6 +63,7 @@ class MatrixRequest:
         using: Any = None,
         format: Any = "pairs",
         seed: Any = None,
+        exact: Any = None,
     ) -> "MatrixRequest":
         """Check every argument (Qdrant's bounds: ``sample >= 2``, ``limit >= 1``) before any work.
 
@@ -80,6 +82,11 @@ class MatrixRequest:
                     "format='offsets' a scipy.sparse.csr_matrix and the ids.",
                 )
             )
+        if exact is not None and not isinstance(exact, (bool, np.bool_)):
+            raise RequestError(
+                f"exact: {short_repr(exact)} is not True, False or None. None lets the size decide; "
+                "True forces the exact matrix, False the approximate one."
+            )
         return cls(
             sample=check_count(10 if sample is None else sample, "sample", 2),
             limit=check_count(3 if limit is None else limit, "limit", 1),
@@ -87,6 +94,7 @@ class MatrixRequest:
             using=check_name(using, "using", _USING_FIX),
             format=format,
             seed=check_seed(seed),
+            exact=None if exact is None else bool(exact),
         )
 
 
