@@ -6,6 +6,7 @@ exactly, scores to 1e-5, tied groups as sets (tests/oracle.py, ``assert_same``).
 from __future__ import annotations
 
 import copy
+
 import numpy as np
 import pandas as pd
 import pytest
