@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explorekit._support.errors import FilterError, RequestError, short_repr
+from explorekit._support.errors import FilterError, RequestError, UnknownVectorError, short_repr
 from explorekit.backends._convert import (
     ID_FIELD,
     RemoteSpace,
+    RemoteUnknownIdError,
     check_dim,
     original_id,
     qdrant_modules,
@@ -35,6 +36,7 @@ from explorekit.backends._convert import (
 from explorekit.collection import Collection
 from explorekit.data.ids import normalize_id
 from explorekit.data.payload import Payload
+from explorekit.engine.prepare import check_example_order
 from explorekit.query.filters import pandas_query_to_filter, to_filter_dict, validate_filter
 from explorekit.query.pipeline import Pipeline, Stage, StageFrames, merge_filters, stage_frame
 from explorekit.query.requests import Example, Exclude, PayloadSelector, Request
@@ -55,7 +57,12 @@ class Outgoing:
 def outgoing(remote: Any, request: Request) -> Outgoing:
     """Check ``request`` against the remote collection and build its QueryRequest."""
     _, models = qdrant_modules()
-    space = remote.space(request.using)
+    try:
+        space = remote.space(request.using)
+    except UnknownVectorError:
+        if request.lookup is None:  # Qdrant's order: a missing example point first (as locally)
+            check_example_order(request, lambda pid, label: _find_point(remote, pid, label), remote.space)
+        raise
     original = request
     lookup_from = None
     if request.lookup is not None:
@@ -111,6 +118,17 @@ def outgoing(remote: Any, request: Request) -> Outgoing:
         lookup_from=lookup_from,
     )
     return Outgoing(original, space, body, empty_context)
+
+
+def _find_point(remote: Any, pid: Any, label: str) -> None:
+    """RemoteUnknownIdError when the server has no point ``pid`` (named by ``label``)."""
+    with server_errors(f"retrieve on {remote.name!r}"):
+        found = remote.client.retrieve(remote.name, ids=[to_point_id(pid, label)], with_payload=False)
+    if not found:
+        raise RemoteUnknownIdError(
+            f"No point with id {short_repr(pid)} found ({label}). The collection {remote.name!r} has "
+            f"{len(remote)} points; check col.retrieve([...])."
+        )
 
 
 def _lookup(remote: Any, request: Request, space: RemoteSpace, models: Any) -> tuple[Request, Any]:
@@ -223,6 +241,8 @@ def to_filter(remote: Any, value: Any, models: Any) -> Any:
 
 
 def _map_ids(value: Any) -> Any:
+    """Every ``has_id`` list in a filter or formula body, with the ids the server stores
+    (:func:`~explorekit.backends._convert.to_point_id`: string ids as their uuid5)."""
     if isinstance(value, Mapping):
         return {
             k: (
@@ -361,7 +381,8 @@ def prefetch_query(remote: Any, stage: Stage, models: Any) -> tuple[Any, dict]:
             return models.FusionQuery(fusion=models.Fusion.RRF), fields
         return models.RrfQuery(rrf=models.Rrf(k=spec["k"], weights=spec["weights"])), fields
     if stage.kind == "formula":
-        return models.FormulaQuery.model_validate(spec["formula"].body), fields
+        # has_id conditions inside the formula: ids translated as in filters (one translation)
+        return models.FormulaQuery.model_validate(_map_ids(spec["formula"].body)), fields
     if stage.kind == "order_by":
         return models.OrderByQuery(order_by=models.OrderBy(**spec["order_by"].to_json())), fields
     if stage.kind == "sample":

@@ -17,7 +17,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -148,6 +150,19 @@ def check_examples(source: Store, request: Request) -> None:
     So a missing point is reported before an unknown ``using`` or ``lookup_from`` vector name,
     unless an earlier id was found (its vector is then looked up first), as in Qdrant.
     """
+    check_example_order(request, lambda pid, label: source.ids.row(pid, what=label), source.space)
+
+
+def check_example_order(
+    request: Request, find_point: Callable[[Any, str], Any], find_space: Callable[[str, str], Any]
+) -> None:
+    """The one order of :func:`check_examples`, for any collection: ``find_point(id, label)``
+    raises UnknownIdError for a missing point, ``find_space(name, where)`` UnknownVectorError
+    for an unknown vector name (the Qdrant backend passes server look-ups).
+
+    >>> check_example_order(Request("search", query=Example(id=7)), lambda pid, label: print(pid, label), print)
+    7 query
+    """
     if request.lookup is None:
         name, where = request.using, "using"
     else:
@@ -157,9 +172,9 @@ def check_examples(source: Store, request: Request) -> None:
         where = "lookup_from vector"
     for example, label in labelled_examples(request):
         if example.is_id:
-            source.ids.row(example.id, what=label)
+            find_point(example.id, label)
             if name:
-                source.space(name, where=where)
+                find_space(name, where)
 
 
 def _lookup_vector(request: Request, space: VectorSpace, lookup: Store | None) -> str:
