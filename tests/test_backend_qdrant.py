@@ -624,3 +624,15 @@ def test_formula_has_id_with_string_ids_boosts_on_the_server(remote):
     got = remote[MULTI].query({**body, "limit": 5})
     assert_same(ids_scores(got), ids_scores(want), limit=5)
     assert set(want["id"][:3]) == set(last)
+
+
+def test_connect_takes_a_client_as_first_argument():
+    """ek.connect(QdrantClient(...)) as client= (review 2021 finding 10: raw AttributeError
+    'QdrantClient' object has no attribute 'startswith')."""
+    client = QdrantClient(":memory:")
+    to_qdrant(LOCAL[MULTI], client, "first", progress=False)
+    assert ek.connect(client).collections == ["first"]
+    with pytest.raises(ek.RequestError, match="client="):
+        ek.connect(client, client=client)
+    with pytest.raises(ek.RequestError, match="neither a URL string"):
+        ek.connect(6333)
