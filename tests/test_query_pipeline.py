@@ -364,6 +364,22 @@ def test_lookup_from_inside_a_prefetch():
     assert_same(ids_scores(got), local(body), limit=10)
 
 
+def test_lookup_from_naming_this_collection_leaves_example_ids_out_of_every_stage():
+    """lookup_from naming the queried collection itself: its example ids are left out of the
+    stages below, locally, on the server and in the backend's stage chart (review 2021 finding 9:
+    the chart showed the example id the server had excluded)."""
+    inner = {"query": VEC["cos"][0].tolist(), "using": "cos", "limit": 5}  # IDS[0] is its own nearest
+    stage = {
+        "prefetch": [inner],
+        "query": {"recommend": {"positive": [IDS[0]]}},
+        "using": "cos",
+        "limit": 10,
+        "lookup_from": {"collection": NAME, "vector": "cos"},
+    }
+    got = same({"prefetch": [stage], "query": {"fusion": "rrf"}, "limit": 10})
+    assert all(IDS[0] not in set(frame["id"]) for frame in got.attrs["stages"])
+
+
 def test_a_collection_object_in_a_prefetchs_lookup_from_leaves_the_result_usable():
     """attrs["query"] holds JSON only (the collection by its name): pandas deep-copies attrs on
     every operation, and a Collection holds a lock (review 2021 finding 4: TypeError: cannot

@@ -459,6 +459,13 @@ def _as_run(remote: Any, pipeline: Pipeline) -> Pipeline:
     return replace(pipeline, top=pipeline.top.with_limits(everything).with_limit(everything))
 
 
+def _left_out(remote: Any, request: Request) -> list:
+    """The example ids the server leaves out of a stage's subtree (the local rule,
+    :meth:`Request.left_out_ids`); a local Collection's vectors are sent raw: no ids."""
+    source = None if request.lookup is None else request.lookup.collection
+    return [] if isinstance(source, Collection) else request.left_out_ids(remote, source)
+
+
 def _stage_points(remote: Any, pipeline: Pipeline, models: Any) -> list[tuple[Stage, list]]:
     """Every stage's answer: its subtree as one request, with what the stages above impose."""
     requests, stages = [], []
@@ -466,7 +473,7 @@ def _stage_points(remote: Any, pipeline: Pipeline, models: Any) -> list[tuple[St
     def visit(stage: Stage, above: dict | None, excluded: list) -> None:
         own = to_filter(remote, stage.filter, models)
         merged = merge_filters(above, None if own is None else own.model_dump(exclude_none=True))
-        ids = [] if stage.request is None or stage.request.lookup is not None else list(stage.request.referenced_ids)
+        ids = [] if stage.request is None else _left_out(remote, stage.request)
         for child in stage.prefetch:
             visit(child, merged, excluded + ids)
         query, fields = prefetch_query(remote, stage, models)

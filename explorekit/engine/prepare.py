@@ -26,7 +26,7 @@ import numpy as np
 from explorekit._support.errors import DimensionError
 from explorekit.data.store import Store, VectorSpace
 from explorekit.query.filters import filter_mask
-from explorekit.query.requests import Example, Request
+from explorekit.query.requests import Example, Request, same_collection
 from explorekit.scoring.distances import preprocess
 from explorekit.scoring.formulas import ScoringQuery
 
@@ -99,7 +99,7 @@ def prepare(store: Store, request: Request, lookup: Store | None = None) -> Prep
     source = store if lookup is None else lookup
     check_examples(source, request)  # Qdrant's order: a missing point before an unknown vector name
     space = store.space(request.using)
-    same = source is store or (store.name is not None and source.name == store.name)
+    same = same_collection(store, lookup)
     resolve = Resolver(source, _lookup_vector(request, space, lookup), space, external=not same)
     kind = request.kind
     if kind == "search":
@@ -122,7 +122,7 @@ def prepare(store: Store, request: Request, lookup: Store | None = None) -> Prep
     mask = None
     if request.filter is not None:
         mask = filter_mask(request.filter, store.payload, store.ids, store.spaces)
-    excluded = request.referenced_ids if same else []
+    excluded = request.left_out_ids(store, lookup)
     if excluded:
         mask = np.ones(len(store), dtype=bool) if mask is None else mask.copy()
         mask[store.ids.rows(excluded)] = False

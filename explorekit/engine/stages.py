@@ -158,11 +158,7 @@ class _Runner:
         request = stage.request
         if request is None or not request.referenced_ids:
             return []
-        source = self.lookup(request)
-        same = (
-            source is None or source is self.store or (self.store.name is not None and source.name == self.store.name)
-        )
-        return list(request.referenced_ids) if same else []
+        return request.left_out_ids(self.store, self.lookup(request))
 
     # ------------------------------------------------------------------ stages on rows
     def _one(self, stage: Stage, scope: Scope, candidates: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
