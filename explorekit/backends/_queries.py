@@ -16,7 +16,7 @@ strategies), discover and context. What cannot be sent as it is:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -433,7 +433,7 @@ def run_pipeline(remote: Any, pipeline: Pipeline) -> pd.DataFrame:
             ).groups
             points = [p for g in found for p in g.hits]
             labels = [g.id for g in found for _ in g.hits]
-        stage_points = _stage_points(remote, _as_run(remote, pipeline), models)
+        stage_points = _stage_points(remote, pipeline.as_run(len(remote)), models)
     frame = to_frame(remote, points, pipeline.with_payload, pipeline.with_vectors, query=dict(pipeline.body))
     if top.kind == "order_by" and labels is None:
         frame = with_order_values(frame, [p.order_value for p in points])
@@ -449,14 +449,6 @@ def run_pipeline(remote: Any, pipeline: Pipeline) -> pd.DataFrame:
         for stage, found_points in stage_points
     )
     return frame
-
-
-def _as_run(remote: Any, pipeline: Pipeline) -> Pipeline:
-    """The stages as the server runs them: a grouped query asks every stage for all points."""
-    if pipeline.groups is None:
-        return pipeline
-    everything = max(len(remote), 1)
-    return replace(pipeline, top=pipeline.top.with_limits(everything).with_limit(everything))
 
 
 def _left_out(remote: Any, request: Request) -> list:

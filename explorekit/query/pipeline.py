@@ -124,6 +124,22 @@ class Pipeline:
     def stages(self) -> list[Stage]:
         return self.top.walk()
 
+    def as_run(self, points: int) -> Pipeline:
+        """The stages as they run: a grouped query asks every stage (the top included, from its
+        first point) for all ``points`` of the collection, as qdrant-client's
+        ``query_points_groups`` does; an ungrouped one as it is. The one rule for the local
+        engine and the Qdrant backend's stage chart.
+
+        >>> p = Pipeline(Stage("scroll", "query", 3, offset=2), groups=Groups("g", 1, 3))
+        >>> top = p.as_run(50).top
+        >>> top.limit, top.offset
+        (50, 0)
+        """
+        if self.groups is None:
+            return self
+        everything = max(points, 1)
+        return replace(self, top=replace(self.top.with_limits(everything).with_limit(everything), offset=0))
+
 
 def needs_pipeline(body: Mapping[str, Any]) -> bool:
     """True for a ``/points/query`` body that only the stage engine answers (prefetch, fusion, ...).
