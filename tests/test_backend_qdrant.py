@@ -372,6 +372,16 @@ def test_accessors(remote):
         (lambda c: c.search(RAW8[0], using="cos", limit=0), ek.RequestError, "limit"),
         (lambda c: c.search(RAW8[0], using="cos", filter={"must": [{"key": "n", "rnge": {}}]}), ek.FilterError, "rnge"),
         (lambda c: c.search(RAW8[0], using="cos", params={"exact": 1}), ek.RequestError, "exact"),
+        # Qdrant's order: a missing point before an unknown vector name (review 2021 finding 6)
+        (lambda c: c.search("p999", using="nope"), ek.UnknownIdError, "'p999' found .query"),
+        (lambda c: c.recommend(positive=["p999"], using="nope"), ek.UnknownIdError, "'p999' found .positive"),
+        (lambda c: c.recommend(positive=["p1", "p999"], using="nope"), ek.UnknownVectorError, "'nope'"),
+        (
+            lambda c: c.query({"prefetch": [{"query": "p999", "using": "nope"}], "query": {"fusion": "rrf"}}),
+            ek.UnknownIdError,
+            "'p999' found",
+        ),
+        (lambda c: c.query({"query": {"nearest": "p999", "mmr": {}}, "using": "nope"}), ek.UnknownIdError, "'p999'"),
     ],
 )
 def test_bad_input_same_errors(remote, call, error, fragment):
@@ -599,3 +609,30 @@ def test_facet_and_sample_through_the_server(remote):
         "score",
     ]  # a /points/query answer, score 1 as local mode
     assert isinstance(rem.sample(limit=5), ek.Collection)  # the earlier form still brings a local collection
+
+
+def test_formula_has_id_with_string_ids_boosts_on_the_server(remote):
+    """has_id inside a formula: string ids translated as in filters (review 2021 finding 5: the
+    boost was silently dropped on the server)."""
+    last = LOCAL[MULTI].query({"query": "p0", "using": "cos", "limit": 20})["id"].tolist()[-3:]
+    boost = {"mult": [2, {"has_id": last}]}
+    body = {
+        "prefetch": [{"query": "p0", "using": "cos", "limit": 20}],
+        "query": {"formula": {"sum": ["$score", boost]}},
+    }
+    want = LOCAL[MULTI].query({**body, "limit": 5})
+    got = remote[MULTI].query({**body, "limit": 5})
+    assert_same(ids_scores(got), ids_scores(want), limit=5)
+    assert set(want["id"][:3]) == set(last)
+
+
+def test_connect_takes_a_client_as_first_argument():
+    """ek.connect(QdrantClient(...)) as client= (review 2021 finding 10: raw AttributeError
+    'QdrantClient' object has no attribute 'startswith')."""
+    client = QdrantClient(":memory:")
+    to_qdrant(LOCAL[MULTI], client, "first", progress=False)
+    assert ek.connect(client).collections == ["first"]
+    with pytest.raises(ek.RequestError, match="client="):
+        ek.connect(client, client=client)
+    with pytest.raises(ek.RequestError, match="neither a URL string"):
+        ek.connect(6333)

@@ -5,6 +5,8 @@ exactly, scores to 1e-5, tied groups as sets (tests/oracle.py, ``assert_same``).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -360,6 +362,62 @@ def test_lookup_from_inside_a_prefetch():
     }
     got = COL.query(body)
     assert_same(ids_scores(got), local(body), limit=10)
+
+
+def test_lookup_from_naming_this_collection_leaves_example_ids_out_of_every_stage():
+    """lookup_from naming the queried collection itself: its example ids are left out of the
+    stages below, locally, on the server and in the backend's stage chart (review 2021 finding 9:
+    the chart showed the example id the server had excluded)."""
+    inner = {"query": VEC["cos"][0].tolist(), "using": "cos", "limit": 5}  # IDS[0] is its own nearest
+    stage = {
+        "prefetch": [inner],
+        "query": {"recommend": {"positive": [IDS[0]]}},
+        "using": "cos",
+        "limit": 10,
+        "lookup_from": {"collection": NAME, "vector": "cos"},
+    }
+    got = same({"prefetch": [stage], "query": {"fusion": "rrf"}, "limit": 10})
+    assert all(IDS[0] not in set(frame["id"]) for frame in got.attrs["stages"])
+
+
+def test_a_collection_object_in_a_prefetchs_lookup_from_leaves_the_result_usable():
+    """attrs["query"] holds JSON only (the collection by its name): pandas deep-copies attrs on
+    every operation, and a Collection holds a lock (review 2021 finding 4: TypeError: cannot
+    pickle '_thread.RLock' object on r["id"])."""
+    stage = {"query": IDS[0], "using": "cos", "lookup_from": {"collection": OTHER, "vector": "img"}, "limit": 20}
+    body = {"prefetch": [stage], "query": vec("cos", 7), "using": "cos", "limit": 5}
+    named = {**body, "prefetch": [{**stage, "lookup_from": {"collection": "pipeline_other", "vector": "img"}}]}
+    for col in (COL, REMOTE):
+        got = col.query(body)
+        assert_same(ids_scores(got), local(named), limit=5)
+        assert got["id"].tolist() == got.head(5)["id"].tolist() == copy.deepcopy(got)["id"].tolist()
+        assert got.attrs["query"]["prefetch"][0]["lookup_from"] == {"collection": "pipeline_other", "vector": "img"}
+
+
+QUERY_MODELS = {
+    "nearest": (models.NearestQuery(nearest=vec("cos", 8)), "cos"),
+    "recommend": (models.RecommendQuery(recommend=models.RecommendInput(positive=[IDS[0]], negative=[IDS[1]])), "cos"),
+    "discover": (
+        models.DiscoverQuery(
+            discover=models.DiscoverInput(target=IDS[0], context=[models.ContextPair(positive=IDS[1], negative=IDS[2])])
+        ),
+        "cos",
+    ),
+    "context": (models.ContextQuery(context=[models.ContextPair(positive=IDS[1], negative=IDS[2])]), "cos"),
+    "order_by": (models.OrderByQuery(order_by="x"), None),
+}
+
+
+@pytest.mark.parametrize("kind", QUERY_MODELS)
+def test_a_query_model_as_keyword_is_local_modes_answer(kind):
+    """col.query(query=models.XQuery(...)): the one model conversion on every path (review 2021
+    finding 7: RequestError "neither a point id nor a vector" on the single-stage path)."""
+    model, using = QUERY_MODELS[kind]
+    res = CLIENT.query_points(NAME, query=model, using=using, limit=4, with_payload=False)
+    want = [(p.id, p.score) for p in res.points]
+    for col in (COL, REMOTE):
+        got = col.query(query=model, using=using, limit=4)
+        assert_same(ids_scores(got), want, limit=4, label=f"{type(col).__name__} {kind}")
 
 
 def test_no_candidates_no_answer():

@@ -16,16 +16,17 @@ strategies), discover and context. What cannot be sent as it is:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from explorekit._support.errors import FilterError, RequestError, short_repr
+from explorekit._support.errors import FilterError, RequestError, UnknownVectorError, short_repr
 from explorekit.backends._convert import (
     ID_FIELD,
     RemoteSpace,
+    RemoteUnknownIdError,
     check_dim,
     original_id,
     qdrant_modules,
@@ -35,6 +36,7 @@ from explorekit.backends._convert import (
 from explorekit.collection import Collection
 from explorekit.data.ids import normalize_id
 from explorekit.data.payload import Payload
+from explorekit.engine.prepare import check_example_order
 from explorekit.query.filters import pandas_query_to_filter, to_filter_dict, validate_filter
 from explorekit.query.pipeline import Pipeline, Stage, StageFrames, merge_filters, stage_frame
 from explorekit.query.requests import Example, Exclude, PayloadSelector, Request
@@ -55,7 +57,12 @@ class Outgoing:
 def outgoing(remote: Any, request: Request) -> Outgoing:
     """Check ``request`` against the remote collection and build its QueryRequest."""
     _, models = qdrant_modules()
-    space = remote.space(request.using)
+    try:
+        space = remote.space(request.using)
+    except UnknownVectorError:
+        if request.lookup is None:  # Qdrant's order: a missing example point first (as locally)
+            check_example_order(request, lambda pid, label: _find_point(remote, pid, label), remote.space)
+        raise
     original = request
     lookup_from = None
     if request.lookup is not None:
@@ -111,6 +118,17 @@ def outgoing(remote: Any, request: Request) -> Outgoing:
         lookup_from=lookup_from,
     )
     return Outgoing(original, space, body, empty_context)
+
+
+def _find_point(remote: Any, pid: Any, label: str) -> None:
+    """RemoteUnknownIdError when the server has no point ``pid`` (named by ``label``)."""
+    with server_errors(f"retrieve on {remote.name!r}"):
+        found = remote.client.retrieve(remote.name, ids=[to_point_id(pid, label)], with_payload=False)
+    if not found:
+        raise RemoteUnknownIdError(
+            f"No point with id {short_repr(pid)} found ({label}). The collection {remote.name!r} has "
+            f"{len(remote)} points; check col.retrieve([...])."
+        )
 
 
 def _lookup(remote: Any, request: Request, space: RemoteSpace, models: Any) -> tuple[Request, Any]:
@@ -223,6 +241,8 @@ def to_filter(remote: Any, value: Any, models: Any) -> Any:
 
 
 def _map_ids(value: Any) -> Any:
+    """Every ``has_id`` list in a filter or formula body, with the ids the server stores
+    (:func:`~explorekit.backends._convert.to_point_id`: string ids as their uuid5)."""
     if isinstance(value, Mapping):
         return {
             k: (
@@ -361,7 +381,8 @@ def prefetch_query(remote: Any, stage: Stage, models: Any) -> tuple[Any, dict]:
             return models.FusionQuery(fusion=models.Fusion.RRF), fields
         return models.RrfQuery(rrf=models.Rrf(k=spec["k"], weights=spec["weights"])), fields
     if stage.kind == "formula":
-        return models.FormulaQuery.model_validate(spec["formula"].body), fields
+        # has_id conditions inside the formula: ids translated as in filters (one translation)
+        return models.FormulaQuery.model_validate(_map_ids(spec["formula"].body)), fields
     if stage.kind == "order_by":
         return models.OrderByQuery(order_by=models.OrderBy(**spec["order_by"].to_json())), fields
     if stage.kind == "sample":
@@ -412,7 +433,7 @@ def run_pipeline(remote: Any, pipeline: Pipeline) -> pd.DataFrame:
             ).groups
             points = [p for g in found for p in g.hits]
             labels = [g.id for g in found for _ in g.hits]
-        stage_points = _stage_points(remote, _as_run(remote, pipeline), models)
+        stage_points = _stage_points(remote, pipeline.as_run(len(remote)), models)
     frame = to_frame(remote, points, pipeline.with_payload, pipeline.with_vectors, query=dict(pipeline.body))
     if top.kind == "order_by" and labels is None:
         frame = with_order_values(frame, [p.order_value for p in points])
@@ -430,12 +451,11 @@ def run_pipeline(remote: Any, pipeline: Pipeline) -> pd.DataFrame:
     return frame
 
 
-def _as_run(remote: Any, pipeline: Pipeline) -> Pipeline:
-    """The stages as the server runs them: a grouped query asks every stage for all points."""
-    if pipeline.groups is None:
-        return pipeline
-    everything = max(len(remote), 1)
-    return replace(pipeline, top=pipeline.top.with_limits(everything).with_limit(everything))
+def _left_out(remote: Any, request: Request) -> list:
+    """The example ids the server leaves out of a stage's subtree (the local rule,
+    :meth:`Request.left_out_ids`); a local Collection's vectors are sent raw: no ids."""
+    source = None if request.lookup is None else request.lookup.collection
+    return [] if isinstance(source, Collection) else request.left_out_ids(remote, source)
 
 
 def _stage_points(remote: Any, pipeline: Pipeline, models: Any) -> list[tuple[Stage, list]]:
@@ -445,7 +465,7 @@ def _stage_points(remote: Any, pipeline: Pipeline, models: Any) -> list[tuple[St
     def visit(stage: Stage, above: dict | None, excluded: list) -> None:
         own = to_filter(remote, stage.filter, models)
         merged = merge_filters(above, None if own is None else own.model_dump(exclude_none=True))
-        ids = [] if stage.request is None or stage.request.lookup is not None else list(stage.request.referenced_ids)
+        ids = [] if stage.request is None else _left_out(remote, stage.request)
         for child in stage.prefetch:
             visit(child, merged, excluded + ids)
         query, fields = prefetch_query(remote, stage, models)

@@ -83,7 +83,8 @@ def connect(url: str | None = None, *, api_key: str | None = None, client: Any =
     ----------
     url : str, optional
         ``"http://localhost:6333"``, ``"https://xyz.cloud.qdrant.io:6333"`` (TLS), or
-        ``":memory:"`` for qdrant-client's in-memory local mode.
+        ``":memory:"`` for qdrant-client's in-memory local mode; a ``QdrantClient`` given here
+        is taken as ``client=``.
     api_key : str, optional
         The server's API key (sent over TLS when the URL is https).
     client : qdrant_client.QdrantClient, optional
@@ -109,6 +110,13 @@ def connect(url: str | None = None, *, api_key: str | None = None, client: Any =
     []
     """
     QdrantClient, _ = qdrant_modules()
+    if url is not None and not isinstance(url, str):  # connect(QdrantClient(...)): the client itself
+        if client is not None or not hasattr(url, "query_batch_points"):
+            raise RequestError(
+                f"connect: {short_repr(url)} is neither a URL string nor a qdrant_client.QdrantClient. "
+                'Pass url="http://localhost:6333" or client=QdrantClient(...).'
+            )
+        url, client = None, url
     if client is not None:
         if url is not None or api_key is not None or kwargs:
             raise RequestError("connect: give either client=QdrantClient(...) or url=/api_key=/options, not both.")

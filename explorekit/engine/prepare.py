@@ -17,14 +17,16 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from explorekit._support.errors import DimensionError
 from explorekit.data.store import Store, VectorSpace
 from explorekit.query.filters import filter_mask
-from explorekit.query.requests import Example, Request
+from explorekit.query.requests import Example, Request, same_collection
 from explorekit.scoring.distances import preprocess
 from explorekit.scoring.formulas import ScoringQuery
 
@@ -97,7 +99,7 @@ def prepare(store: Store, request: Request, lookup: Store | None = None) -> Prep
     source = store if lookup is None else lookup
     check_examples(source, request)  # Qdrant's order: a missing point before an unknown vector name
     space = store.space(request.using)
-    same = source is store or (store.name is not None and source.name == store.name)
+    same = same_collection(store, lookup)
     resolve = Resolver(source, _lookup_vector(request, space, lookup), space, external=not same)
     kind = request.kind
     if kind == "search":
@@ -120,7 +122,7 @@ def prepare(store: Store, request: Request, lookup: Store | None = None) -> Prep
     mask = None
     if request.filter is not None:
         mask = filter_mask(request.filter, store.payload, store.ids, store.spaces)
-    excluded = request.referenced_ids if same else []
+    excluded = request.left_out_ids(store, lookup)
     if excluded:
         mask = np.ones(len(store), dtype=bool) if mask is None else mask.copy()
         mask[store.ids.rows(excluded)] = False
@@ -148,6 +150,19 @@ def check_examples(source: Store, request: Request) -> None:
     So a missing point is reported before an unknown ``using`` or ``lookup_from`` vector name,
     unless an earlier id was found (its vector is then looked up first), as in Qdrant.
     """
+    check_example_order(request, lambda pid, label: source.ids.row(pid, what=label), source.space)
+
+
+def check_example_order(
+    request: Request, find_point: Callable[[Any, str], Any], find_space: Callable[[str, str], Any]
+) -> None:
+    """The one order of :func:`check_examples`, for any collection: ``find_point(id, label)``
+    raises UnknownIdError for a missing point, ``find_space(name, where)`` UnknownVectorError
+    for an unknown vector name (the Qdrant backend passes server look-ups).
+
+    >>> check_example_order(Request("search", query=Example(id=7)), lambda pid, label: print(pid, label), print)
+    7 query
+    """
     if request.lookup is None:
         name, where = request.using, "using"
     else:
@@ -157,9 +172,9 @@ def check_examples(source: Store, request: Request) -> None:
         where = "lookup_from vector"
     for example, label in labelled_examples(request):
         if example.is_id:
-            source.ids.row(example.id, what=label)
+            find_point(example.id, label)
             if name:
-                source.space(name, where=where)
+                find_space(name, where)
 
 
 def _lookup_vector(request: Request, space: VectorSpace, lookup: Store | None) -> str:

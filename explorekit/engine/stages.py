@@ -34,7 +34,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -158,11 +158,7 @@ class _Runner:
         request = stage.request
         if request is None or not request.referenced_ids:
             return []
-        source = self.lookup(request)
-        same = (
-            source is None or source is self.store or (self.store.name is not None and source.name == self.store.name)
-        )
-        return list(request.referenced_ids) if same else []
+        return request.left_out_ids(self.store, self.lookup(request))
 
     # ------------------------------------------------------------------ stages on rows
     def _one(self, stage: Stage, scope: Scope, candidates: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -456,6 +452,4 @@ def _stage_frame(store: Store, answer: Answer, stage: Stage, rows: np.ndarray, s
 def run_grouped(store: Store, pipeline: Pipeline, lookup: Lookup) -> Answer:
     """A grouped query: every stage (the top included) asks for all points, then groups are cut,
     as qdrant-client's ``query_points_groups`` does."""
-    everything = max(len(store), 1)
-    top = pipeline.top.with_limits(everything).with_limit(everything)
-    return run(store, replace(pipeline, top=replace(top, offset=0)), lookup)
+    return run(store, pipeline.as_run(len(store)), lookup)

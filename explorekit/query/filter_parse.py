@@ -140,6 +140,15 @@ def check_model_depth(model: Any, where: str) -> None:
             stack.extend((item, level) for item in obj.values())
 
 
+def is_model(value: Any) -> bool:
+    """Whether ``value`` is a qdrant-client (pydantic) model instance, duck-typed by ``model_dump``.
+
+    >>> is_model({"must": []})
+    False
+    """
+    return hasattr(value, "model_dump") and not isinstance(value, type)
+
+
 def dump_model(model: Any, where: str, error: type[ExploreError] = FilterError) -> Any:
     """A qdrant-client (pydantic) model as plain JSON: Qdrant's REST names, no unset fields.
 

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from explorekit._support.errors import RequestError, short_repr, unknown
-from explorekit.query.filter_parse import MAX_DEPTH, dump_model
+from explorekit.query.filter_parse import MAX_DEPTH, dump_model, is_model
 
 #: qdrant-client's keyword -> (explorekit's keyword, the methods it belongs to; None: every method
 #: that has that keyword)
@@ -77,7 +77,7 @@ def _has_model(value: Any) -> bool:
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        if _is_model(item):
+        if is_model(item):
             return True
         if depth < _WALK_DEPTH:
             stack.extend((child, depth + 1) for child in _children(item))
@@ -86,7 +86,7 @@ def _has_model(value: Any) -> bool:
 
 def _converted(value: Any, where: str, depth: int) -> Any:
     """``value`` rebuilt with its models dumped (one frame per level: no comprehensions)."""
-    if _is_model(value):
+    if is_model(value):
         return dump_model(value, where, RequestError)
     if depth >= _WALK_DEPTH:
         return value
@@ -101,10 +101,6 @@ def _converted(value: Any, where: str, depth: int) -> Any:
             items.append(_converted(item, where, depth + 1))
         return items if isinstance(value, list) else tuple(items)
     return value
-
-
-def _is_model(value: Any) -> bool:
-    return hasattr(value, "model_dump") and not isinstance(value, type)
 
 
 def _children(value: Any) -> Any:

@@ -31,8 +31,7 @@ import pandas as pd
 
 from explorekit._support.errors import ExploreError, RequestError, short_repr, unknown
 from explorekit._support.validation import FLOAT32_MAX, check_count, check_name, check_real
-from explorekit.query.filter_parse import check_model_depth
-from explorekit.query.filters import to_filter_dict
+from explorekit.query.filter_parse import dump_model, is_model
 from explorekit.query.formula_parse import parse_formula
 from explorekit.query.order import parse_order_by
 from explorekit.query.requests import Request, parse_selectors
@@ -124,6 +123,22 @@ class Pipeline:
 
     def stages(self) -> list[Stage]:
         return self.top.walk()
+
+    def as_run(self, points: int) -> Pipeline:
+        """The stages as they run: a grouped query asks every stage (the top included, from its
+        first point) for all ``points`` of the collection, as qdrant-client's
+        ``query_points_groups`` does; an ungrouped one as it is. The one rule for the local
+        engine and the Qdrant backend's stage chart.
+
+        >>> p = Pipeline(Stage("scroll", "query", 3, offset=2), groups=Groups("g", 1, 3))
+        >>> top = p.as_run(50).top
+        >>> top.limit, top.offset
+        (50, 0)
+        """
+        if self.groups is None:
+            return self
+        everything = max(points, 1)
+        return replace(self, top=replace(self.top.with_limits(everything).with_limit(everything), offset=0))
 
 
 def needs_pipeline(body: Mapping[str, Any]) -> bool:
@@ -334,25 +349,31 @@ def _at(path: str, key: str) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """A qdrant-client model (a Prefetch, a query, a request) as its JSON dict (its filters'
-    depth checked first: pydantic takes minutes to fail on a very deep one)."""
-    if hasattr(value, "model_dump"):
-        check_model_depth(value, "query: the request's filter")
-        try:
-            return value.model_dump(mode="json", exclude_none=True, by_alias=True)
-        except ValueError as err:
-            raise RequestError(f"query: the request model cannot be read: {err}.") from None
-    return value
+    """A qdrant-client model (a Prefetch, a query, a request) as its JSON dict, by the one model
+    conversion (:func:`~explorekit.query.filter_parse.dump_model`); anything else as it is.
+
+    >>> _plain({"query": [1.0]})
+    {'query': [1.0]}
+    """
+    return dump_model(value, "query: the request", RequestError) if is_model(value) else value
 
 
 def _jsonable(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The body as given, with models and arrays as plain JSON (for ``attrs["query"]``)."""
+    """The body as given, as plain JSON (for ``attrs["query"]``, which pandas deep-copies): models
+    dumped, arrays as lists, and any other object (a Collection given as ``lookup_from``'s
+    collection) as its name, or ``"<TypeName>"`` when it has none.
+
+    >>> class Col:
+    ...     name = "other"
+    >>> _jsonable({"prefetch": [{"lookup_from": {"collection": Col()}}], "limit": 3})
+    {'prefetch': [{'lookup_from': {'collection': 'other'}}], 'limit': 3}
+    """
     return {k: _json_value(v) for k, v in body.items()}
 
 
 def _json_value(value: Any) -> Any:
-    if hasattr(value, "model_dump"):
-        return to_filter_dict(value) if type(value).__name__ == "Filter" else _json_value(_plain(value))
+    if is_model(value):
+        return _json_value(_plain(value))
     if isinstance(value, Mapping):
         return {k: _json_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -361,7 +382,10 @@ def _json_value(value: Any) -> Any:
         return [_json_value(v) for v in value]
     if hasattr(value, "tolist"):
         return value.tolist()
-    return value
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    name = getattr(value, "name", None)
+    return name if isinstance(name, str) else f"<{type(value).__name__}>"
 
 
 def from_kwargs(query: Any = None, **kwargs: Any) -> dict[str, Any]:

@@ -373,6 +373,19 @@ class Request:
         ]
         return [e.id for e in examples if e is not None and e.is_id]
 
+    def left_out_ids(self, here: Any, source: Any) -> list[int | str]:
+        """The ids this request leaves out of its answer in ``here``: its example ids when they
+        are looked up in ``here`` (:func:`same_collection` with the lookup ``source``), none when
+        they come from another collection (Qdrant's rule; the one place it is decided).
+
+        >>> class Here:
+        ...     name = "docs"
+        >>> r = Request("search", query=Example(id=7))
+        >>> r.left_out_ids(Here(), None), r.left_out_ids(Here(), "docs"), r.left_out_ids(Here(), "other")
+        ([7], [7], [])
+        """
+        return self.referenced_ids if same_collection(here, source) else []
+
     def to_body(self) -> dict:
         """The request as a Qdrant ``/points/query`` body (JSON-able), which ``col.query`` accepts."""
         query: Any
@@ -423,3 +436,18 @@ def _filter_json(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return to_filter_dict(value)
     return "<boolean mask>"
+
+
+def same_collection(here: Any, source: Any) -> bool:
+    """Whether ``source`` (a lookup_from collection: an object, a name, or None for none) is
+    ``here``: the same object, or the same name when ``here`` has one.
+
+    >>> class Here:
+    ...     name = "docs"
+    >>> same_collection(Here(), None), same_collection(Here(), "docs"), same_collection(Here(), "other")
+    (True, True, False)
+    """
+    if source is None or source is here:
+        return True
+    name = source if isinstance(source, str) else getattr(source, "name", None)
+    return here.name is not None and name == here.name

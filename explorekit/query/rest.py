@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from explorekit._support.errors import RequestError, short_repr, unknown
-from explorekit.query.filter_parse import check_model_depth
+from explorekit.query.filter_parse import dump_model, is_model
 from explorekit.query.overview import FACET_ENDPOINT, MATRIX_ENDPOINTS, parse_overview_body
 from explorekit.query.requests import Request
 
@@ -116,12 +116,8 @@ def detect_endpoint(body: Mapping[str, Any]) -> str:
 
 def parse_body(body: Mapping[str, Any], endpoint: str | None = None) -> tuple[list[Request], bool]:
     """Requests for one REST body, and whether the body was a batch."""
-    if hasattr(body, "model_dump"):
-        check_model_depth(body, "query: the request's filter")  # before pydantic tries to dump it
-        try:
-            body = body.model_dump(exclude_none=True, by_alias=True)
-        except ValueError as err:
-            raise RequestError(f"query: the request model cannot be read: {err}.") from None
+    if is_model(body):
+        body = dump_model(body, "query: the request", RequestError)
     if not isinstance(body, Mapping):
         raise RequestError(f"query: the body must be a dict (a Qdrant REST JSON body), got {short_repr(body)}.")
     endpoint = _clean_endpoint(endpoint) if endpoint else detect_endpoint(body)
