@@ -260,6 +260,16 @@ def test_slope_chart_ranks_equal_the_rescoring_call(quantized, text):
     assert limit.y[0] == 9.5
 
 
+def test_slope_chart_k_is_checked_and_capped(quantized, text):
+    frame = rescoring_effect(quantized, "search", query=text.vectors()[17].tolist(), limit=5, oversampling=2)
+    with pytest.raises(ek.RequestError, match="k: -1 is below 1"):
+        plots.rescoring(frame, k=-1)
+    with pytest.raises(ek.RequestError, match="k: True is not an integer"):
+        plots.rescoring(frame, k=True)
+    whole = plots.rescoring(frame)
+    assert plots.rescoring(frame, k=10_000).layout.yaxis.range == whole.layout.yaxis.range
+
+
 def test_recall_curve_draws_the_measurements(quantized, text):
     frame = recall_by_oversampling(
         quantized, [{"query": v.tolist()} for v in text.vectors()[:8]], oversampling=(1, 2, 4)
