@@ -59,6 +59,14 @@ def test_map_draws_every_point_once_coloured_by_category(fruit):
     assert fig.layout.yaxis.scaleanchor == "x"  # the plane: equal scales
 
 
+def test_map_hover_of_a_column_missing_everywhere():
+    vectors = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    col = ek.Collection.from_arrays(vectors, payload=[{"color": None, "k": i} for i in range(6)])
+    fig = plots.map(col, projection="pca", hover_data=["color", "k"])  # raised TypeError: 'add' str/object
+    (points,) = role(fig, "points")
+    assert sorted(points.text) == [f"id {i}<br>color: -<br>k: {i}" for i in range(6)]
+
+
 def test_map_numeric_colour_missing_values_and_size(fruit):
     fig = plots.map(fruit, color="price", size="sweetness")
     coloured, missing = role(fig, "points")
