@@ -208,6 +208,9 @@ def test_formula_terms_through_a_collection_without_store(col):
 def test_not_a_multi_stage_result_is_a_clear_error(col):
     with pytest.raises(ek.ExploreError, match="attrs\\['stages'\\]"):
         ek.analysis.stages(col.search(query=[1.0], using="full", limit=2))
+    with pytest.raises(ek.ExploreError) as err:
+        ek.analysis.stages(col.query({"query": [1.0], "using": "full", "limit": 2}))
+    assert "got a DataFrame of 2 rows without attrs['stages']" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(ek.ExploreError, match="multi-stage"):
         ek.plots.stages([1, 2])
 
