@@ -158,6 +158,18 @@ def test_figure_nodes_carry_ids_and_hover(line):
     assert fig.layout.meta["graph"] == {"start": 4, "limit": 2, "depth": 2, "using": None, "distance": "euclid"}
 
 
+def test_figure_hover_of_payload_missing_for_every_shown_node():
+    payload = [{"color": None}, {"color": "blue"}, {}]
+    col = ek.Collection.from_arrays([[0.0], [1.0], [3.0]], distance="euclid", payload=payload)
+    start = roles(ek.plots.graph(col, start=0, depth=0), "nodes")[0]  # raised TypeError: 'add' str/object
+    assert list(start.hovertext) == ["start (not expanded)<br>id 0<br>color: -"]
+    hop = roles(ek.plots.graph(col, start=1, limit=2, depth=1), "nodes")[1]  # some missing: was NaN text
+    assert sorted(hop.hovertext) == [
+        "1 hop (not expanded)<br>id 0<br>color: -",
+        "1 hop (not expanded)<br>id 2<br>color: -",
+    ]
+
+
 def test_figure_draws_each_pair_once_wider_when_closer(line):
     fig = ek.plots.graph(line, start=4, limit=2, depth=2)
     segments = [(len(t.x) // 3, t.line.width) for t in roles(fig, "edges")]

@@ -59,6 +59,14 @@ def test_map_draws_every_point_once_coloured_by_category(fruit):
     assert fig.layout.yaxis.scaleanchor == "x"  # the plane: equal scales
 
 
+def test_map_hover_of_a_column_missing_everywhere():
+    vectors = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    col = ek.Collection.from_arrays(vectors, payload=[{"color": None, "k": i} for i in range(6)])
+    fig = plots.map(col, projection="pca", hover_data=["color", "k"])  # raised TypeError: 'add' str/object
+    (points,) = role(fig, "points")
+    assert sorted(points.text) == [f"id {i}<br>color: -<br>k: {i}" for i in range(6)]
+
+
 def test_map_numeric_colour_missing_values_and_size(fruit):
     fig = plots.map(fruit, color="price", size="sweetness")
     coloured, missing = role(fig, "points")
@@ -258,6 +266,16 @@ def test_slope_chart_ranks_equal_the_rescoring_call(quantized, text):
     assert frame["rescued"].any()
     limit = role(fig, "limit")[0]
     assert limit.y[0] == 9.5
+
+
+def test_slope_chart_k_is_checked_and_capped(quantized, text):
+    frame = rescoring_effect(quantized, "search", query=text.vectors()[17].tolist(), limit=5, oversampling=2)
+    with pytest.raises(ek.RequestError, match="k: -1 is below 1"):
+        plots.rescoring(frame, k=-1)
+    with pytest.raises(ek.RequestError, match="k: True is not an integer"):
+        plots.rescoring(frame, k=True)
+    whole = plots.rescoring(frame)
+    assert plots.rescoring(frame, k=10_000).layout.yaxis.range == whole.layout.yaxis.range
 
 
 def test_recall_curve_draws_the_measurements(quantized, text):

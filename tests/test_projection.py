@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 import explorekit as ek
 from explorekit._support import progress as _progress
@@ -205,6 +206,20 @@ def _clusters(distance: str) -> ek.Collection:
     centres = rng.normal(size=(4, 16)) * 4
     vectors = np.vstack([c + rng.normal(size=(60, 16)) for c in centres]).astype(np.float32)
     return ek.Collection.from_arrays(vectors, payload=[{"group": i // 60} for i in range(240)], distance=distance)
+
+
+@pytest.mark.parametrize("distance", ["cosine", "dot", "euclid", "manhattan"])
+def test_matrix_distances_are_the_clusters_distances_plus_a_zero_diagonal(distance):
+    """One score -> distance rule for clusters and UMAP maps (they differed: min/max, clipping, TINY)."""
+    from explorekit.analysis.clusters import distances
+    from explorekit.analysis.projection import matrix_distances
+
+    matrix, _ = _clusters(distance).distance_matrix(sample=40, limit=4, format="offsets", seed=2)
+    umap_input, clusters_input = matrix_distances(matrix, distance), distances(matrix, distance)
+    off_diagonal = umap_input - sp.diags(umap_input.diagonal())
+    off_diagonal.eliminate_zeros()
+    assert (off_diagonal != clusters_input).nnz == 0
+    assert umap_input.nnz == clusters_input.nnz + matrix.shape[0]  # each point's 0 to itself is stored
 
 
 @pytest.mark.parametrize("distance", ["cosine", "dot", "euclid", "manhattan"])

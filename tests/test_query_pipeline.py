@@ -475,6 +475,21 @@ def test_keyword_form_and_models():
     )
 
 
+def test_keyword_form_takes_the_query_positionally_as_query_points_does():
+    lm = CLIENT.query_points(NAME, vec("cos", 3), using="cos", limit=6).points  # query is its 2nd positional
+    for query in (vec("cos", 3), np.asarray(vec("cos", 3))):
+        mine = COL.query(query, using="cos", limit=6)  # said "got a body and the keywords"
+        assert mine["id"].tolist() == [p.id for p in lm]
+        np.testing.assert_allclose(mine["score"], [p.score for p in lm], rtol=1e-5, atol=1e-6)
+    assert COL.query(IDS[4], using="euc", limit=3)["id"].tolist() == [
+        p.id for p in CLIENT.query_points(NAME, IDS[4], using="euc", limit=3).points
+    ]
+    with pytest.raises(ek.RequestError, match="got the query twice, positionally .* and as query="):
+        COL.query(vec("cos", 3), query=vec("cos", 3), using="cos")
+    with pytest.raises(ek.RequestError, match="a query model goes in as query="):
+        COL.query(models.NearestQuery(nearest=vec("cos", 3)), using="cos")
+
+
 def test_batch_with_stages():
     a, b = COL.query(
         {"searches": [{"query": vec("cos", 1), "using": "cos"}, {"prefetch": WIDE, "query": {"fusion": "rrf"}}]}

@@ -208,6 +208,9 @@ def test_formula_terms_through_a_collection_without_store(col):
 def test_not_a_multi_stage_result_is_a_clear_error(col):
     with pytest.raises(ek.ExploreError, match="attrs\\['stages'\\]"):
         ek.analysis.stages(col.search(query=[1.0], using="full", limit=2))
+    with pytest.raises(ek.ExploreError) as err:
+        ek.analysis.stages(col.query({"query": [1.0], "using": "full", "limit": 2}))
+    assert "got a DataFrame of 2 rows without attrs['stages']" in str(err.value) and "\n" not in str(err.value)
     with pytest.raises(ek.ExploreError, match="multi-stage"):
         ek.plots.stages([1, 2])
 
@@ -239,6 +242,19 @@ def test_figure_lines_are_the_stage_ranks(col):
     assert "id 2" in hover and "title: doc 2" in hover and "final: rank 1, score 6.0000" in hover
     assert "prefetch[0]: rank 3" in hover
     assert by_role["limit"].y == (1.5, 1.5)
+
+
+@pytest.mark.parametrize("k", [0, -1, 1.5, True, "x", np.int64(0)])
+def test_figure_k_must_be_a_positive_integer(col, k):
+    with pytest.raises(ek.RequestError, match="^k: .* Use an integer >= 1"):
+        ek.plots.stages(two_stage(col), k=k)
+
+
+def test_figure_k_is_capped_at_the_ranks_there_are(col):
+    fig = ek.plots.stages(two_stage(col), k=1000)  # 10**9 used to allocate 22 GB of ticks
+    assert list(fig.layout.yaxis.range) == [4.5, -0.5]  # ranks 1..4 and "not ranked", as with no k
+    fig = ek.plots.stages(two_stage(col), k=2)
+    assert lines(traces(fig)["up"]) == {2: [2.0, 0.0], 3: [2.0, 1.0]}  # rank 3 and 4 sit on "not ranked"
 
 
 def test_figure_of_a_formula_shows_terms_and_payload(col):

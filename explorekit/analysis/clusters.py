@@ -39,13 +39,12 @@ from scipy.sparse import csgraph
 
 from explorekit._support.errors import ExploreError, RequestError, short_repr, unknown
 from explorekit._support.validation import check_count
+from explorekit.analysis.projection import score_distances as distances  # the one score -> distance rule
 
 METHODS = ("hdbscan", "dbscan")
-DISTANCES = ("euclid", "manhattan")
 NOISE = -1
 MEDOID_SOURCES = 256  # medoids from all shortest paths up to this cluster size, a seeded sample beyond
 FACET_LIMIT = 10_000  # values per key counted (every value of a key that is worth describing)
-TINY = 1e-9  # a zero distance stays an edge of the sparse matrix
 
 
 class Clusters(NamedTuple):
@@ -140,26 +139,6 @@ def clusters(
     medoids = {c: ids[r] for c, r in medoid_rows(graph, labels, seed).items()}
     values = over_represented(col, frame, keys, min_share=min_share, min_lift=min_lift)
     return Clusters(frame, _summary(frame, medoids, values), values)
-
-
-def distances(matrix: sp.csr_matrix, distance: str) -> sp.csr_matrix:
-    """The matrix's scores as a symmetric sparse distance matrix (the union of both directions).
-
-    >>> m = sp.csr_matrix(([0.9, 0.9, 0.5], ([0, 1, 2], [1, 0, 0])), shape=(3, 3))
-    >>> distances(m, "cosine").toarray().round(3).tolist()
-    [[0.0, 0.1, 0.5], [0.1, 0.0, 0.0], [0.5, 0.0, 0.0]]
-    """
-    m = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
-    if distance == "cosine":
-        m.data = 1.0 - m.data
-    elif distance not in DISTANCES:  # dot: the most similar pair at distance 0
-        m.data = (m.data.max() if m.nnz else 0.0) - m.data
-    m.data = np.maximum(m.data, 0.0) + TINY  # rounding below 0; a zero stays an edge
-    both = m.maximum(m.T).tocsr()  # a pair held in one direction holds in both
-    both.setdiag(0.0)  # a point is never its own neighbour in the matrix; this keeps it so
-    both.eliminate_zeros()
-    both.sort_indices()
-    return both
 
 
 def _check_min_samples(min_samples: Any, limit: int) -> int:

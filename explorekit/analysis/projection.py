@@ -574,14 +574,48 @@ def matrix_map(col: Any, using: str | None, sample: int, n_neighbors: int, min_d
     return frame
 
 
+_TINY = 1e-9  # a zero distance (duplicates) stays a stored edge of the sparse matrix
+
+
+def score_distances(matrix: Any, distance: str) -> Any:
+    """The matrix's scores as a symmetric sparse distance matrix (the union of both directions).
+
+    The one score -> distance rule of a distance matrix, for clusters
+    (:mod:`explorekit.analysis.clusters`) and UMAP maps (:func:`matrix_distances`). Euclid and manhattan scores are
+    distances; cosine becomes ``1 - s``; dot, unbounded, ``max(s) - s`` (0 for the closest
+    pair, every point's order of neighbours kept). Every distance is clipped at 0 (float32
+    rounding) and raised by ``_TINY`` (1e-9) so a zero distance (duplicates) stays a stored edge, which
+    sparse operations would otherwise drop as "not neighbours". A pair found in both directions
+    has the same score both ways up to rounding; the larger is kept because the sparse
+    ``maximum`` is the union in one step (a minimum would lose one-way pairs to the implicit 0).
+    No diagonal: a point is not its own neighbour.
+
+    >>> import scipy.sparse as sp
+    >>> m = sp.csr_matrix(([0.9, 0.9, 0.5], ([0, 1, 2], [1, 0, 0])), shape=(3, 3))
+    >>> score_distances(m, "cosine").toarray().round(3).tolist()
+    [[0.0, 0.1, 0.5], [0.1, 0.0, 0.0], [0.5, 0.0, 0.0]]
+    """
+    import scipy.sparse as sp  # slow to import; only clusters and maps from a matrix need it
+
+    m = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+    if distance == "cosine":
+        m.data = 1.0 - m.data
+    elif distance not in ("euclid", "manhattan"):  # dot: the most similar pair at distance 0
+        m.data = (m.data.max() if m.nnz else 0.0) - m.data
+    m.data = np.maximum(m.data, 0.0) + _TINY  # rounding below 0; a zero stays an edge
+    both = m.maximum(m.T).tocsr()  # a pair held in one direction holds in both
+    both.setdiag(0.0)  # a point is never its own neighbour in the matrix; this keeps it so
+    both.eliminate_zeros()
+    both.sort_indices()
+    return both
+
+
 def matrix_distances(matrix: Any, distance: str) -> Any:
     """The distance matrix's scores as UMAP's precomputed sparse distances (CSR, symmetric).
 
-    Euclid and manhattan scores already are distances. Cosine similarities become ``1 - s``
-    (the cosine distance, in [0, 2]). Dot similarities have no upper bound: they become
-    ``max(s) - s``, which keeps every point's order of neighbours (what UMAP's neighbour graph
-    is built from) and is 0 for the closest pair. Each pair gets both directions (the smaller
-    distance where both were found) and every point a 0 to itself, as UMAP requires.
+    The scores become distances by the same rule as clusters' (:func:`score_distances`:
+    cosine ``1 - s``, dot ``max(s) - s``, both directions of each pair); UMAP also wants every
+    point at a stored 0 from itself, added here.
 
     >>> import scipy.sparse
     >>> m = scipy.sparse.csr_matrix((np.array([0.9, 0.5], np.float32), ([0, 1], [1, 2])), shape=(3, 3))
@@ -590,18 +624,11 @@ def matrix_distances(matrix: Any, distance: str) -> Any:
     """
     import scipy.sparse  # slow to import; only maps from a matrix need it
 
-    coo = matrix.tocoo()
-    scores = coo.data.astype(np.float64)
-    if distance == "cosine":
-        values = np.maximum(1.0 - scores, 0.0)
-    elif distance == "dot":
-        values = (scores.max() - scores) if len(scores) else scores
-    else:
-        values = scores
+    pairs = score_distances(matrix, distance).tocoo()
     n = matrix.shape[0]
-    rows = np.concatenate([coo.row, coo.col, np.arange(n)])
-    cols = np.concatenate([coo.col, coo.row, np.arange(n)])
-    values = np.concatenate([values, values, np.zeros(n)])
-    pairs = pd.DataFrame({"r": rows, "c": cols, "d": values}).groupby(["r", "c"], sort=True)["d"].min().reset_index()
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(pairs["r"].to_numpy(), minlength=n))])
-    return scipy.sparse.csr_matrix((pairs["d"].to_numpy(), pairs["c"].to_numpy(), indptr), shape=(n, n))
+    rows = np.concatenate([pairs.row, np.arange(n)])
+    cols = np.concatenate([pairs.col, np.arange(n)])
+    values = np.concatenate([pairs.data, np.zeros(n)])  # the diagonal: stored zeros (no pair is on it)
+    out = scipy.sparse.csr_matrix((values, (rows, cols)), shape=(n, n))
+    out.sort_indices()
+    return out

@@ -208,9 +208,15 @@ def _stage_frames(result: Any) -> list[pd.DataFrame]:
     """The per-stage answers of a multi-stage result, or a clear error."""
     frames = result.attrs.get("stages") if isinstance(result, pd.DataFrame) else None
     if not frames or not isinstance(result.attrs.get("query"), Mapping):
+        got = (
+            f"a DataFrame of {len(result)} rows without attrs['{'query' if frames else 'stages'}'] (the "
+            "result of a single-stage query, or a frame whose attrs were dropped)"
+            if isinstance(result, pd.DataFrame)
+            else short_repr(result)
+        )
         raise ExploreError(
             f"stages: expected the DataFrame of a multi-stage col.query(...) (with prefetch, fusion, "
-            f"formula or mmr), which carries attrs['stages']; got {short_repr(result)}. Ask e.g. "
+            f"formula or mmr), which carries attrs['stages']; got {got}. Ask e.g. "
             "col.query({'prefetch': [{'query': v, 'limit': 50}], 'query': v, 'limit': 10})."
         )
     return list(frames)

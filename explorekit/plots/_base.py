@@ -133,10 +133,23 @@ def frame_hover_text(
     if columns and values is not None:
         values = values.reset_index(drop=True)
         for name in columns:
-            shown = values[name].astype(str).str.slice(0, 80)
-            shown = shown.str.replace("&", "&amp;").str.replace("<", "&lt;").str.replace(">", "&gt;")
-            text = text + f"<br>{html.escape(name)}: " + shown.to_numpy(dtype=object)
+            shown = [html.escape(_cell_text(value), quote=False) for value in values[name].tolist()]
+            text = text + f"<br>{html.escape(name)}: " + np.asarray(shown, dtype=object)
     return text.to_numpy(dtype=object)
+
+
+def _cell_text(value: Any) -> str:
+    """A payload value as hover text (at most 80 characters); a missing one (None, NaN, <NA>) is ``-``.
+
+    Done value by value: pandas 3 keeps missing values missing through ``astype(str)``, and
+    ``"..." + NaN`` made the whole hover string NaN, or a TypeError when every value was missing.
+
+    >>> _cell_text(None), _cell_text(float("nan")), _cell_text([1, 2])
+    ('-', '-', '[1, 2]')
+    """
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return "-"
+    return str(value)[:80]
 
 
 def column_values(col: "Collection", rows: np.ndarray, name: str, what: str) -> pd.Series:

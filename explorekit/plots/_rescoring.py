@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError, short_repr
+from explorekit._support.validation import check_count
 from explorekit.plots import _base
 
 _STATUS = {
@@ -38,7 +39,7 @@ def rescoring(
         bool columns ``rescued`` (returned only thanks to rescoring) and ``lost`` (in the exact
         top ``limit`` but not returned), when present; ``attrs["limit"]`` draws the cut.
     ranks : the rank columns, left to right (those present in the frame; at least two).
-    k : ranks drawn (default: all); points ranked beyond it, or not at all, sit on the
+    k : ranks drawn, a positive int (default, or more than there are: all); points ranked beyond it, or not at all, sit on the
         bottom row "not ranked" in the first two columns; in later columns (the exact top
         ``limit``) their line simply ends.
     label : a column to show next to each id on hover.
@@ -101,12 +102,14 @@ def slope_chart(
 
     ``values`` holds one row per point and one 0-based rank per column (NaN: not ranked there);
     ``groups`` are ``(role, colour, legend name, mask)``, one trace each (``meta["role"]``), in
-    drawing order. Ranks from ``k`` on, and NaN, sit on the bottom row "not ranked" (the y
+    drawing order. ``k`` is a positive int (capped at the ranks there are; anything else
+    raises :class:`RequestError`). Ranks from ``k`` on, and NaN, sit on the bottom row "not ranked" (the y
     range is fitted to it); from column ``unranked_ends_after`` on, a line simply ends there
     instead. A dashed line marks ``limit`` when it cuts the ranks shown.
     """
     finite = values[np.isfinite(values)]
-    top = int(k) if k is not None else (int(finite.max()) + 1 if len(finite) else 1)
+    ranked = int(finite.max()) + 1 if len(finite) else 1  # every rank any candidate has
+    top = ranked if k is None else min(check_count(k, "k", 1), ranked)
     outside = float(top)  # the "not ranked" row, just below the last rank
     ys = np.where(np.isfinite(values) & (values < top), values, outside)
     ends = len(columns) if unranked_ends_after is None else unranked_ends_after

@@ -54,7 +54,7 @@ def stages(
         the frame :func:`explorekit.analysis.stages` made of it.
     col : the collection it was asked of; gives hover payload (and formula terms) for the
         candidates the result does not show.
-    k : ranks drawn (default: all); candidates ranked beyond it, or not returned by a stage,
+    k : ranks drawn, a positive int (default, or more than there are: all); candidates ranked beyond it, or not returned by a stage,
         sit on the bottom row "not ranked".
     label : a payload field shown first in the hover text (e.g. a title).
     payload : payload fields shown on hover (default: every payload column of the result).

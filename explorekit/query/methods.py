@@ -239,7 +239,9 @@ class QueryMethods:
         The endpoint is recognised from the body's keys (or given as ``endpoint``); a batch body
         (``{"searches": [...]}``) returns a list of DataFrames. Without a body, the keyword
         arguments (qdrant-client's ``query_points`` names too) are the body:
-        ``col.query(prefetch=[...], query={"fusion": "rrf"}, limit=5)``.
+        ``col.query(prefetch=[...], query={"fusion": "rrf"}, limit=5)``. As in ``query_points``,
+        a first argument that is a vector or an id is the ``query``:
+        ``col.query([0.1, 0.2], using="image", limit=5)``.
         A multi-stage answer carries each stage's candidates in ``attrs["stages"]``. A body with
         ``"key"`` is a facet (:meth:`facet`); one with a top-level ``"sample"`` a distance matrix
         (:meth:`distance_matrix`), as pairs unless ``endpoint`` names the offsets endpoint.
@@ -258,11 +260,18 @@ class QueryMethods:
             "with_vector": with_vectors,
         }
         keywords = {key: value for key, value in keywords.items() if value is not None}
+        if _is_positional_query(body, keywords):
+            if "query" in keywords:
+                raise RequestError(
+                    f"query: got the query twice, positionally ({short_repr(body)}) and as query=. Pass it once."
+                )
+            body, keywords = None, {**keywords, "query": body}
         if keywords:
             if body is not None:
                 raise RequestError(
                     f"query: got a body and the keywords {sorted(keywords)}. Put everything in the body, "
-                    "or pass only keywords (as qdrant-client's query_points takes them)."
+                    "or pass only keywords (as qdrant-client's query_points takes them): a query model "
+                    "goes in as query=, e.g. col.query(query=models.NearestQuery(nearest=v), using='image')."
                 )
             body, endpoint = from_kwargs(**keywords), endpoint or "/points/query"
         elif body is None:
@@ -406,3 +415,18 @@ def from_kwargs_or_body(kind: str, item: dict) -> Request:
     if kind == "discover":
         kind = "discover" if item.get("target") is not None else "context"
     return Request.build(kind, **item)
+
+
+def _is_positional_query(body: Any, keywords: Mapping[str, Any]) -> bool:
+    """Whether ``body`` is really qdrant-client's positional ``query`` (``query_points(name, query)``).
+
+    A dict is a REST body (so is a query model: :func:`qdrant_names` has made it a dict by
+    now). Anything else (a vector, an id, a numpy array) is the query; a pydantic model left
+    (a ``QueryRequest``) is a request body when it comes alone, the query with keywords.
+
+    >>> _is_positional_query([0.1, 0.2], {}), _is_positional_query({"query": [0.1]}, {"limit": 1})
+    (True, False)
+    """
+    if body is None or isinstance(body, Mapping):
+        return False
+    return bool(keywords) or not hasattr(body, "model_dump")
