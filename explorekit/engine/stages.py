@@ -50,7 +50,7 @@ from explorekit.engine.exact import finish, rescore
 from explorekit.engine.formula_eval import candidate_union, formula_order, formula_terms
 from explorekit.engine.matrix import sample_rows
 from explorekit.engine.prepare import Prepared, prepare
-from explorekit.query.filters import filter_mask, to_filter_dict
+from explorekit.query.filters import store_mask, to_filter_dict
 from explorekit.query.order import ordered_rows
 from explorekit.query.pipeline import Pipeline, Stage, StageFrames, merge_filters, stage_frame
 from explorekit.query.requests import Request
@@ -99,9 +99,9 @@ class Scope:
         """Rows passing the scope (None: every row)."""
         if self.filter is None and not self.others and not self.excluded:
             return None
-        mask = filter_mask(self.filter, store.payload, store.ids)
+        mask = store_mask(self.filter, store)
         for other in self.others:
-            mask &= filter_mask(other, store.payload, store.ids)
+            mask &= store_mask(other, store)
         if self.excluded:
             mask[store.ids.rows(list(self.excluded))] = False
         return mask
@@ -226,7 +226,9 @@ class _Runner:
             column = np.full(len(rows), np.nan)
             column[positions] = scores
             aligned.append(column)
-        terms = formula_terms(stage.spec["formula"], self.store.payload, self.store.ids, rows, aligned)
+        terms = formula_terms(
+            stage.spec["formula"], self.store.payload, self.store.ids, rows, aligned, self.store.spaces
+        )
         order = formula_order(terms["score"])
         self.terms[stage.path] = (rows[order], {k: v[order] for k, v in terms.items() if k != "score"})
         return rows[order], terms["score"][order]
