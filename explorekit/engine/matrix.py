@@ -98,6 +98,7 @@ def distance_matrix(
         empty = np.empty((0, limit))
         return Matrix(np.empty(0, np.int64), empty.astype(np.int64), empty.astype(np.float32), np.empty(0, np.int64))
     rows = scroll_order(store.ids, rows)
+    limit = min(limit, len(rows) - 1)  # each point has sample-1 others: a larger limit allocates nothing more
     neighbours, scores, counts = nearest_within(space, rows, limit)
     return Matrix(rows, neighbours, scores, counts)
 
