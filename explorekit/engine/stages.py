@@ -43,11 +43,11 @@ import pandas as pd
 from explorekit._support.errors import RequestError
 from explorekit.data.ids import scroll_order
 from explorekit.data.jsonpath import parse_key
-from explorekit.data.pathvalues import walk
 from explorekit.data.store import Store
 from explorekit.engine import planner
 from explorekit.engine.exact import finish, rescore
 from explorekit.engine.formula_eval import candidate_union, formula_order, formula_terms
+from explorekit.engine.formula_values import flat_values
 from explorekit.engine.matrix import sample_rows
 from explorekit.engine.prepare import Prepared, prepare
 from explorekit.query.filters import store_mask, to_filter_dict
@@ -378,20 +378,11 @@ def _swap_remove(items: list[int], position: int) -> int:
     return value
 
 
-def _flat(values: list) -> list:
-    out: list = []
-    for value in values:
-        out += value if isinstance(value, list) else [value]
-    return out
-
-
 def group_values(store: Store, row: int, key: str) -> list | None:
     """The groups a point joins for ``group_by=key``: its values at the key (arrays unwrapped one
     level), each once in payload order; None when it has none or one that is not an integer or a
     string (Qdrant then leaves the whole point out)."""
-    found: list = []
-    walk(store.payload.record(row), parse_key(key, "group_by"), found)
-    values = _flat(found)
+    values = flat_values(store.payload, row, parse_key(key, "group_by"))
     if not values or any(type(v) not in (int, str) for v in values):
         return None
     return list(dict.fromkeys(values))
