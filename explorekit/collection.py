@@ -42,7 +42,7 @@ from explorekit.engine import overview, planner, stages
 from explorekit.engine.prepare import Prepared, prepare
 from explorekit.index import build_index
 from explorekit.quantization import make_quantizer
-from explorekit.query.filters import filter_mask
+from explorekit.query.filters import store_mask
 from explorekit.query.keywords import qdrant_names
 from explorekit.query.methods import QueryMethods
 from explorekit.query.order import OrderBy, ordered_rows, parse_order_by
@@ -344,16 +344,14 @@ class Collection(QueryMethods):
         order = parse_order_by(order_by)
         with self._lock:
             store = self._store
-            rows, values = _scrolled_rows(
-                store, filter_mask(filter, store.payload, store.ids, store.spaces), order, limit
-            )
+            rows, values = _scrolled_rows(store, store_mask(filter, store), order, limit)
             return with_order_values(to_frame(store, rows, None, *selected), values)
 
     def _scroll_request(self, request: Request) -> pd.DataFrame:
         """A query-less request (Qdrant's scroll form of /points/query): score 1 for every point."""
         with self._lock:
             store = self._store
-            mask = filter_mask(request.filter, store.payload, store.ids, store.spaces)
+            mask = store_mask(request.filter, store)
             if request.scroll_from is not None:  # /points/scroll: from this id on
                 first = scroll_key(request.scroll_from)
                 mask = mask & np.array([scroll_key(v) >= first for v in store.ids.values], dtype=bool)
@@ -375,7 +373,7 @@ class Collection(QueryMethods):
         """
         with self._lock:
             store = self._store
-            return int(np.count_nonzero(filter_mask(filter, store.payload, store.ids, store.spaces)))
+            return int(np.count_nonzero(store_mask(filter, store)))
 
     def prepare(self, request: Request) -> Prepared:
         """``request`` checked against this collection and made ready to score (see engine.prepare)."""

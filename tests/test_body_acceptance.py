@@ -329,6 +329,15 @@ def test_the_scroll_form_in_a_batch_and_its_errors(nested):
         nested.col.scroll(order_by={"key": "n", "start_from": "later"})
 
 
+@pytest.mark.parametrize("start", [float("nan"), float("inf"), -float("inf")])
+def test_a_non_finite_start_from_is_refused_naming_it(nested, start):
+    """Regression (review 2021 #11): start_from NaN returned 0 rows silently (scroll and body)."""
+    with pytest.raises(RequestError, match=rf"start_from.*{start}.*not a finite number"):
+        nested.col.scroll(order_by={"key": "n", "start_from": start})
+    with pytest.raises(RequestError, match=rf"start_from.*{start}.*not a finite number"):
+        nested.col.query({"order_by": {"key": "n", "start_from": start}, "limit": 2})
+
+
 @pytest.mark.oracle
 @settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(

@@ -515,3 +515,15 @@ def test_a_point_alone_in_its_cell_still_gets_limit_neighbours():
     approx = col.distance_matrix(sample=2500, limit=3, exact=False)
     assert approx.attrs["path"] == "cells"
     assert len(approx) == 2500 * 3 and approx.groupby("a").size().eq(3).all()
+
+
+@pytest.mark.parametrize("limit", [10**12, 2**40])
+def test_a_limit_beyond_the_sample_is_capped_before_anything_is_allocated(limit):
+    """Regression (review 2021 #3): limit=10**12 tried to allocate (sample, limit) arrays
+    (MemoryError 36 TiB); Qdrant answers each sampled point's sample-1 others."""
+    col = ek.Collection.from_arrays(VECTORS["cosine"], ids=INT_IDS)
+    whole = col.distance_matrix(sample=5, limit=4, seed=3)
+    assert len(whole) == 20
+    pd.testing.assert_frame_equal(col.distance_matrix(sample=5, limit=limit, seed=3), whole)
+    body = col.query({"sample": 5, "limit": limit})  # the REST body form answers the same
+    assert len(body) == 20

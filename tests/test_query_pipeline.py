@@ -658,3 +658,49 @@ def stages(draw, depth):
 @given(stages(3))
 def test_generated_pipelines_agree_with_local_mode(body):
     same(body, exact_order="order_by" in str(body.get("query")) or "mmr" in str(body.get("query")))
+
+
+HAS_COS = {"must": [{"has_vector": "cos"}]}  # every point has it: the filter keeps all of them
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "query": {"nearest": vec("cos", 30), "mmr": {"diversity": 0.5}},
+            "using": "cos",
+            "limit": 5,
+            "filter": HAS_COS,
+        },
+        {
+            "prefetch": [{"query": vec("cos", 31), "using": "cos", "limit": 9}],
+            "query": vec("dot", 32),
+            "using": "dot",
+            "limit": 5,
+            "filter": HAS_COS,
+        },
+        {
+            "prefetch": [{"query": vec("cos", 33), "using": "cos", "limit": 9, "filter": HAS_COS}],
+            "query": {"fusion": "rrf"},
+            "limit": 5,
+        },
+        {
+            "prefetch": [{"query": vec("cos", 34), "using": "cos", "limit": 9}],
+            "query": {"formula": {"sum": ["$score", {"has_vector": "cos"}]}},
+            "limit": 5,
+        },
+    ],
+    ids=["mmr", "outer filter", "prefetch filter", "formula condition"],
+)
+def test_has_vector_filters_every_stage_kind(body):
+    """Regression (review 2021 #1): has_vector passed nothing outside the plain query path."""
+    same(body)
+
+
+def test_has_vector_filters_groups_facet_matrix_and_sample():
+    """Regression (review 2021 #1): the store's vector names reach every filter, not just the plain query."""
+    groups = COL.query_groups(vec("cos", 35), using="cos", group_by="tag", filter=HAS_COS)
+    assert groups["group"].nunique() == 3
+    assert COL.facet("tag", filter=HAS_COS)["count"].sum() == N
+    assert len(COL.distance_matrix(sample=10, limit=2, using="cos", filter=HAS_COS)) == 20
+    assert len(COL.sample(7, filter=HAS_COS)) == 7

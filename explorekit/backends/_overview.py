@@ -20,6 +20,7 @@ import numpy as np
 
 from explorekit.backends._convert import ID_FIELD, original_id, qdrant_modules, server_errors
 from explorekit.backends._queries import payload_selector, to_filter, to_frame, vector_selector
+from explorekit.data.ids import scroll_key
 from explorekit.query.overview import (
     FacetRequest,
     MatrixRequest,
@@ -73,7 +74,7 @@ def _matrix(remote: Any, request: MatrixRequest, flt: Any) -> Any:
             columns = [position[p.b] for p in pairs]
             scores = [p.score for p in pairs]
     ids = _original_ids(remote, point_ids)
-    order = sorted(range(len(ids)), key=lambda i: (0, ids[i], "") if isinstance(ids[i], int) else (1, 0, ids[i]))
+    order = sorted(range(len(ids)), key=lambda i: scroll_key(ids[i]))  # Qdrant's id order, as locally
     new_position = np.empty(len(ids), dtype=np.int64)
     new_position[order] = np.arange(len(ids))
     rows = new_position[np.asarray(rows, dtype=np.int64)]

@@ -34,7 +34,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +78,7 @@ class _Context:
     ids: IdIndex | None
     rows: np.ndarray
     scores: Sequence[np.ndarray]
+    vectors: Collection[str] = ()  # the vector names every point has (for has_vector)
     masks: dict[int, np.ndarray] = field(default_factory=dict)
     trace: dict[int, np.ndarray] | None = None  # node id -> its values per candidate (formula_terms)
 
@@ -220,7 +221,7 @@ def _score(ctx: _Context, node: tuple, at: np.ndarray) -> np.ndarray:
 def _condition(ctx: _Context, node: tuple, at: np.ndarray) -> np.ndarray:
     key = id(node)
     if key not in ctx.masks:
-        ctx.masks[key] = filter_mask({"must": [node[2]]}, ctx.payload, ctx.ids)
+        ctx.masks[key] = filter_mask({"must": [node[2]]}, ctx.payload, ctx.ids, ctx.vectors)
     return ctx.masks[key][ctx.rows[at]].astype(np.float64)
 
 
@@ -345,6 +346,7 @@ def evaluate_formula(
     ids: IdIndex | None,
     rows: np.ndarray,
     scores: Sequence[np.ndarray],
+    vectors: Collection[str] = (),
 ) -> np.ndarray:
     """Float32 formula scores of the candidates ``rows`` (store rows).
 
@@ -359,7 +361,7 @@ def evaluate_formula(
         value that is not one number, division by zero without ``by_zero_default``, a
         non-finite result (also after the cast to float32), as Qdrant fails the whole query.
     """
-    return _evaluate(parse_formula(formula), payload, ids, rows, scores, None)
+    return _evaluate(parse_formula(formula), payload, ids, rows, scores, None, vectors)
 
 
 def _evaluate(
@@ -369,9 +371,10 @@ def _evaluate(
     rows: np.ndarray,
     scores: Sequence[np.ndarray],
     trace: dict[int, np.ndarray] | None,
+    vectors: Collection[str] = (),
 ) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.int64)
-    ctx = _Context(formula, payload, ids, rows, scores, trace=trace)
+    ctx = _Context(formula, payload, ids, rows, scores, vectors, trace=trace)
     at = np.arange(len(rows))
     with np.errstate(all="ignore"):
         values = _eval(ctx, formula.root, at)
@@ -399,6 +402,7 @@ def formula_terms(
     ids: IdIndex | None,
     rows: np.ndarray,
     scores: Sequence[np.ndarray],
+    vectors: Collection[str] = (),
 ) -> dict[str, np.ndarray]:
     """What each candidate's formula score is made of, from the evaluation itself.
 
@@ -422,7 +426,7 @@ def formula_terms(
     seen = {id(n) for n in top}
     picked = top + [n for n in formula_nodes(root) if n[0] in _INPUTS and id(n) not in seen]
     trace = {id(n): np.full(len(rows), np.nan) for n in picked}
-    final = _evaluate(formula, payload, ids, rows, scores, trace)
+    final = _evaluate(formula, payload, ids, rows, scores, trace, vectors)
     out: dict[str, np.ndarray] = {}
     for node in picked:
         label, values = describe(node), trace[id(node)]

@@ -112,6 +112,7 @@ def distance_matrix(
         empty = np.empty((0, limit))
         return Matrix(np.empty(0, np.int64), empty.astype(np.int64), empty.astype(np.float32), np.empty(0, np.int64))
     rows = scroll_order(store.ids, rows)
+    limit = min(limit, len(rows) - 1)  # each point has sample-1 others: a larger limit allocates nothing more
     path, reason = choose_path(len(rows), space.dim, space.distance, exact)
     if path == "cells" and len(rows) >= limit + 2:
         rng = np.random.default_rng(0 if seed is None else seed)  # the same cells for the same sample

@@ -22,7 +22,7 @@ from explorekit._support.threads import blas_threads
 from explorekit.data.store import Store
 from explorekit.engine.facet import facet_counts
 from explorekit.engine.matrix import distance_matrix, sample_rows
-from explorekit.query.filters import filter_mask
+from explorekit.query.filters import store_mask
 from explorekit.query.overview import (
     FacetRequest,
     MatrixRequest,
@@ -37,7 +37,7 @@ from explorekit.query.results import id_values, to_frame
 
 def answer(store: Store, request: OverviewRequest) -> Any:
     """The answer to one distance-matrix, facet or sample request (see the module docstring)."""
-    mask = filter_mask(request.filter, store.payload, store.ids)
+    mask = store_mask(request.filter, store)
     if isinstance(request, MatrixRequest):
         space = store.space(request.using)  # an unknown vector name fails before sampling
         points = min(request.sample, int(mask.sum()))

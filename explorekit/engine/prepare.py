@@ -25,7 +25,7 @@ import numpy as np
 
 from explorekit._support.errors import DimensionError
 from explorekit.data.store import Store, VectorSpace
-from explorekit.query.filters import filter_mask
+from explorekit.query.filters import store_mask
 from explorekit.query.requests import Example, Request, same_collection
 from explorekit.scoring.distances import preprocess
 from explorekit.scoring.formulas import ScoringQuery
@@ -121,7 +121,7 @@ def prepare(store: Store, request: Request, lookup: Store | None = None) -> Prep
     stacked = preprocess(np.vstack(vectors) if vectors else np.zeros((0, space.dim), np.float32), space.distance)
     mask = None
     if request.filter is not None:
-        mask = filter_mask(request.filter, store.payload, store.ids, store.spaces)
+        mask = store_mask(request.filter, store)
     excluded = request.left_out_ids(store, lookup)
     if excluded:
         mask = np.ones(len(store), dtype=bool) if mask is None else mask.copy()

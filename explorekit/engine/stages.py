@@ -43,14 +43,14 @@ import pandas as pd
 from explorekit._support.errors import RequestError
 from explorekit.data.ids import scroll_order
 from explorekit.data.jsonpath import parse_key
-from explorekit.data.pathvalues import walk
 from explorekit.data.store import Store
 from explorekit.engine import planner
 from explorekit.engine.exact import finish, rescore
 from explorekit.engine.formula_eval import candidate_union, formula_order, formula_terms
+from explorekit.engine.formula_values import flat_values
 from explorekit.engine.matrix import sample_rows
 from explorekit.engine.prepare import Prepared, prepare
-from explorekit.query.filters import filter_mask, to_filter_dict
+from explorekit.query.filters import store_mask, to_filter_dict
 from explorekit.query.order import ordered_rows
 from explorekit.query.pipeline import Pipeline, Stage, StageFrames, merge_filters, stage_frame
 from explorekit.query.requests import Request
@@ -99,9 +99,9 @@ class Scope:
         """Rows passing the scope (None: every row)."""
         if self.filter is None and not self.others and not self.excluded:
             return None
-        mask = filter_mask(self.filter, store.payload, store.ids)
+        mask = store_mask(self.filter, store)
         for other in self.others:
-            mask &= filter_mask(other, store.payload, store.ids)
+            mask &= store_mask(other, store)
         if self.excluded:
             mask[store.ids.rows(list(self.excluded))] = False
         return mask
@@ -222,7 +222,9 @@ class _Runner:
             column = np.full(len(rows), np.nan)
             column[positions] = scores
             aligned.append(column)
-        terms = formula_terms(stage.spec["formula"], self.store.payload, self.store.ids, rows, aligned)
+        terms = formula_terms(
+            stage.spec["formula"], self.store.payload, self.store.ids, rows, aligned, self.store.spaces
+        )
         order = formula_order(terms["score"])
         self.terms[stage.path] = (rows[order], {k: v[order] for k, v in terms.items() if k != "score"})
         return rows[order], terms["score"][order]
@@ -372,20 +374,11 @@ def _swap_remove(items: list[int], position: int) -> int:
     return value
 
 
-def _flat(values: list) -> list:
-    out: list = []
-    for value in values:
-        out += value if isinstance(value, list) else [value]
-    return out
-
-
 def group_values(store: Store, row: int, key: str) -> list | None:
     """The groups a point joins for ``group_by=key``: its values at the key (arrays unwrapped one
     level), each once in payload order; None when it has none or one that is not an integer or a
     string (Qdrant then leaves the whole point out)."""
-    found: list = []
-    walk(store.payload.record(row), parse_key(key, "group_by"), found)
-    values = _flat(found)
+    values = flat_values(store.payload, row, parse_key(key, "group_by"))
     if not values or any(type(v) not in (int, str) for v in values):
         return None
     return list(dict.fromkeys(values))

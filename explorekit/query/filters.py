@@ -61,6 +61,7 @@ from explorekit._support.errors import ExploreError, FilterError, short_repr
 from explorekit.data.ids import IdIndex, normalize_id
 from explorekit.data.jsonpath import parse_datetime, parse_key
 from explorekit.data.payload import Payload
+from explorekit.data.store import Store
 from explorekit.query.filter_eval import evaluate
 from explorekit.query.filter_parse import parse_filter, to_filter_dict
 from explorekit.query.pandas_query import local_query_filter, pandas_query_to_filter
@@ -71,6 +72,7 @@ FilterLike = Union[dict, str, np.ndarray, pd.Series, Any, None]  # noqa: UP007 -
 __all__ = [
     "FilterLike",
     "filter_mask",
+    "store_mask",
     "validate_filter",
     "pandas_query_to_filter",
     "to_filter_dict",
@@ -205,3 +207,18 @@ def filter_mask(filter: FilterLike, payload: Payload, ids: IdIndex | None, vecto
             "Pass one value per point, in row order."
         )
     return np.array(filter, dtype=bool)
+
+
+def store_mask(filter: FilterLike, store: Store) -> np.ndarray:
+    """Which of ``store``'s points pass ``filter``: the one place a store's filter is decided.
+
+    :func:`filter_mask` with the store's payload, ids and vector names (``has_vector``
+    needs the names; forgetting them made every ``has_vector`` condition pass nothing).
+
+    >>> from explorekit.data.ids import IdIndex
+    >>> from explorekit.data.payload import Payload
+    >>> store = Store(IdIndex([0, 1]), {"img": None}, Payload.from_records([{}, {}]))
+    >>> store_mask({"must": [{"has_vector": "img"}]}, store).tolist()
+    [True, True]
+    """
+    return filter_mask(filter, store.payload, store.ids, store.spaces)

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from explorekit._support.errors import FilterError, RequestError, short_repr, unknown
+from explorekit._support.validation import check_real
 from explorekit.data.jsonpath import parse_datetime, parse_key
 from explorekit.data.pathvalues import Group
 from explorekit.data.payload import Payload
@@ -111,6 +112,8 @@ def parse_order_by(value: Any, where: str = "order_by") -> OrderBy | None:
                 f"{where}['start_from']: {short_repr(start_json)} is not a number or an RFC 3339 datetime. "
                 "Use e.g. 100 or '2024-01-31T00:00:00Z'."
             )
+        # NaN compares false with every value: it would silently drop every point
+        check_real(start, f"{where}['start_from']", -np.inf, np.inf, "Use a finite number, e.g. 100.")
     return OrderBy(value["key"], path, direction, start, start_json)
 
 
