@@ -37,7 +37,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -338,20 +338,13 @@ class Payload:
         """
 
         def build() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            col = self._cols.get(path[0]) if path and isinstance(path[0], str) else None
             rows: list[int] = []
             coords: list[tuple[float, float]] = []
-            if col is not None and col.kind == "json":
-                found: list[Any] = []
-                for r in np.flatnonzero(col.present).tolist():
-                    found.clear()
-                    walk(col.data[r], path[1:], found)
-                    for value in found:
-                        for item in value if type(value) is list else (value,):
-                            point = _geo_point(item)
-                            if point is not None:
-                                rows.append(r)
-                                coords.append(point)
+            for r, item in self._json_items(path):
+                point = _geo_point(item)
+                if point is not None:
+                    rows.append(r)
+                    coords.append(point)
             lat_lon = np.array(coords, dtype=np.float64).reshape(-1, 2)
             return np.array(rows, dtype=np.int64), lat_lon[:, 0].copy(), lat_lon[:, 1].copy()
 
@@ -361,23 +354,31 @@ class Payload:
         """The objects inside the arrays at ``path`` as a payload of their own, and their parent rows."""
 
         def build() -> tuple[Payload, np.ndarray]:
-            col = self._cols.get(path[0]) if path and isinstance(path[0], str) else None
             records: list[dict] = []
             parents: list[int] = []
-            if col is not None and col.kind == "json":
-                found: list[Any] = []
-                for r in np.flatnonzero(col.present).tolist():
-                    found.clear()
-                    walk(col.data[r], path[1:], found)
-                    for value in found:
-                        if type(value) is list:
-                            for item in value:
-                                if type(item) is dict:
-                                    records.append(item)
-                                    parents.append(r)
+            for r, item in self._json_items(path, arrays_only=True):
+                if type(item) is dict:
+                    records.append(item)
+                    parents.append(r)
             return Payload.from_records(records, normalised=True), np.array(parents, dtype=np.int64)
 
         return self.cached(("nested", path), build)
+
+    def _json_items(self, path: tuple, arrays_only: bool = False) -> Iterator[tuple[int, Any]]:
+        """``(row, item)`` for every value at ``path`` in a JSON column, an array at the end of the
+        path element by element (``arrays_only``: only the elements of arrays, no lone values)."""
+        col = self._cols.get(path[0]) if path and isinstance(path[0], str) else None
+        if col is None or col.kind != "json":
+            return
+        found: list[Any] = []
+        for r in np.flatnonzero(col.present).tolist():
+            found.clear()
+            walk(col.data[r], path[1:], found)
+            for value in found:
+                if type(value) is list:
+                    yield from ((r, item) for item in value)
+                elif not arrays_only:
+                    yield r, value
 
 
 def _geo_point(value: Any) -> tuple[float, float] | None:
