@@ -176,7 +176,9 @@ CASES = [
         RequestError,
         ["score_threshold"],
     ),
-    ("rest not a dict", lambda c, p: p.query([1, 2]), RequestError, ["must be a dict"]),
+    # a positional vector is query_points' query= (not a body): checked like any query vector
+    ("query positional vector", lambda c, p: p.query([1, 2]), DimensionError, ["expected dim: 4, got 2"]),
+    ("query not a body", lambda c, p: p.query({1, 2}), RequestError, ["query"]),
     ("rest bad batch", lambda c, p: p.query({"searches": []}), RequestError, ["non-empty list"]),
     (
         "batch bad item",
