@@ -40,6 +40,7 @@ import pandas as pd
 from explorekit._support.cards import Card, Table
 from explorekit._support.errors import RequestError, UnknownIdError, short_repr, unknown
 from explorekit._support.progress import counter
+from explorekit._support.validation import check_count
 from explorekit.analysis.projection import DEFAULT_PROJECTION, place, project, projection_argument
 from explorekit.backends import _overview
 from explorekit.backends._convert import (
@@ -475,8 +476,8 @@ class QdrantCollection(QueryMethods):
         """Points passing ``filter``, in Qdrant's id order (at most ``limit`` of them); with
         ``order_by``, in the order of a payload key (Qdrant needs a range index on it), with an
         ``order_value`` column."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
-            raise RequestError(f"limit: {short_repr(limit)} is not a positive integer.")
+        if limit is not None:
+            limit = check_count(limit, "limit", 1)  # the same rule as Collection.scroll
         selected = parse_selectors(with_payload, with_vectors)
         order = parse_order_by(order_by)
         _, models = qdrant_modules()
