@@ -254,12 +254,13 @@ class Collection(QueryMethods):
     def _card(self) -> Card:
         with self._lock:
             store = self._store
+            status = self.index_status()
         spaces = [
             [
                 space.name or "(unnamed)",
                 f"{space.dim}",
                 space.distance,
-                _index_state(space.index),
+                status[space.name],
                 _quantization_state(space.quantizer),
                 size_text(_space_bytes(space)),
             ]
@@ -452,7 +453,7 @@ class Collection(QueryMethods):
 
         ``vectors`` is a 2-D array (unnamed vector) or ``{name: 2-D array}`` covering every vector
         name. Quantized codes are re-encoded with the fitted quantizer, the approximate index is
-        marked stale (rebuilt on next need) and cached projections are dropped. Everything is
+        dropped (queries scan exactly until it is rebuilt: see :meth:`index_status`) and cached projections are dropped. Everything is
         checked first: a failed upsert changes nothing.
         """
         new_ids = IdIndex(_id_list(ids))
@@ -712,7 +713,7 @@ def _build_note(running: bool | None) -> str:
 
 def _index_state(index: Any) -> str:
     if index is None:
-        return "not built (queries scan exactly until col.build_index())"
+        return "not built"
     trees = getattr(index, "n_trees", None)
     return f"built ({trees} trees)" if trees else "built"
 
