@@ -444,7 +444,13 @@ class Collection(QueryMethods):
                 with blas_threads(work=len(store) * max((s.dim for s in store.spaces.values()), default=0)):
                     answer = run(store, pipeline, self._lookup_store)
                 frames.append(stages.result_frame(store, pipeline, answer))
-            self._start_index_builds({name for name, space in store.spaces.items() if planner.wants_index(space)})
+            used = {
+                self._space(stage.request.using).name
+                for pipeline in pipelines
+                for stage in pipeline.stages()
+                if stage.request is not None and not stage.request.params.exact
+            }
+            self._start_index_builds({name for name in used if planner.wants_index(store.spaces[name])})
         return frames
 
     # ------------------------------------------------------------------ changes

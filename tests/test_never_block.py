@@ -171,3 +171,15 @@ def test_load_without_an_index_answers_exactly_and_builds_nothing(tmp_path, slow
     assert found.attrs["path"] == "exact" and found.attrs["reason"].startswith(planner.NO_INDEX)
     assert found["id"].tolist() == _exact(loaded, vectors[2])
     assert slow_build.calls == 0 and loaded.index_status() == {"": "not built"}
+
+
+def test_a_multi_stage_query_builds_only_for_the_vectors_it_searched(slow_build, background):
+    rng = np.random.default_rng(2)
+    col = ek.Collection.from_arrays({"a": rng.normal(size=(300, 4)), "b": rng.normal(size=(300, 6))})
+    query = rng.normal(size=4).tolist()
+    body = {"prefetch": {"query": query, "using": "a", "limit": 20, "params": {"exact": True}}, "query": query}
+    col.query({**body, "using": "a", "limit": 3, "params": {"exact": True}})
+    assert slow_build.calls == 0 and col.index_status() == {"a": "not built", "b": "not built"}
+    col.query({**body, "using": "a", "limit": 3})
+    assert slow_build.started.wait(HANG_GUARD)
+    assert col.index_status() == {"a": "building in the background", "b": "not built"}
