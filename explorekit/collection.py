@@ -40,7 +40,7 @@ from explorekit.data.payload import Payload
 from explorekit.data.store import Store, VectorSpace
 from explorekit.engine import overview, planner, stages
 from explorekit.engine.prepare import Prepared, prepare
-from explorekit.index import build_index
+from explorekit.index import BACKGROUND_ENVIRONMENT, background_builds, build_index
 from explorekit.quantization import make_quantizer
 from explorekit.query.filters import store_mask
 from explorekit.query.keywords import qdrant_names
@@ -79,6 +79,8 @@ class Collection(QueryMethods):
             raise ExploreError(f"name: {short_repr(name)} is not a non-empty string.")
         self._store = store
         self._lock = threading.RLock()  # queries from widget callbacks vs changes in a cell
+        self._builds: dict[str, threading.Thread] = {}  # background index builds by vector name
+        self._build_errors: dict[str, str] = {}  # why the last background build of a name failed
         if name is not None:
             Collection._by_name[name] = self
 
@@ -252,12 +254,13 @@ class Collection(QueryMethods):
     def _card(self) -> Card:
         with self._lock:
             store = self._store
+            status = self.index_status()
         spaces = [
             [
                 space.name or "(unnamed)",
                 f"{space.dim}",
                 space.distance,
-                _index_state(space.index),
+                status[space.name],
                 _quantization_state(space.quantizer),
                 size_text(_space_bytes(space)),
             ]
@@ -411,8 +414,11 @@ class Collection(QueryMethods):
             work = max((p.allowed * p.space.dim for p in plans), default=0)
             with blas_threads(work=work):
                 answers = planner.answer(plans)
+            started = self._start_index_builds({p.space.name for p in plans if p.wants_index})
             frames = []
             for plan, (rows, scores) in zip(plans, answers):
+                if plan.wants_index:
+                    plan.reason += _build_note(started.get(plan.space.name))
                 r = plan.request
                 frame = to_frame(store, rows, scores, r.with_payload, r.with_vectors, r.to_body())
                 frame.attrs["path"] = plan.path
@@ -438,6 +444,13 @@ class Collection(QueryMethods):
                 with blas_threads(work=len(store) * max((s.dim for s in store.spaces.values()), default=0)):
                     answer = run(store, pipeline, self._lookup_store)
                 frames.append(stages.result_frame(store, pipeline, answer))
+            used = {
+                self._space(stage.request.using).name
+                for pipeline in pipelines
+                for stage in pipeline.stages()
+                if stage.request is not None and not stage.request.params.exact
+            }
+            self._start_index_builds({name for name in used if planner.wants_index(store.spaces[name])})
         return frames
 
     # ------------------------------------------------------------------ changes
@@ -446,7 +459,7 @@ class Collection(QueryMethods):
 
         ``vectors`` is a 2-D array (unnamed vector) or ``{name: 2-D array}`` covering every vector
         name. Quantized codes are re-encoded with the fitted quantizer, the approximate index is
-        marked stale (rebuilt on next need) and cached projections are dropped. Everything is
+        dropped (queries scan exactly until it is rebuilt: see :meth:`index_status`) and cached projections are dropped. Everything is
         checked first: a failed upsert changes nothing.
         """
         new_ids = IdIndex(_id_list(ids))
@@ -536,14 +549,96 @@ class Collection(QueryMethods):
         return self
 
     def build_index(self, using: str | None = None, n_trees: int | None = None) -> "Collection":
-        """Build the approximate (annoy) index of one vector space now instead of on first need.
+        """Build the approximate (annoy) index of one vector space now, with a progress bar.
 
-        When it returns, the vectors of ``using`` as they are then carry the index.
+        When it returns, the vectors of ``using`` as they are then carry the index. A background
+        build of ``using`` that is running (see :meth:`index_status`) is waited for first; with
+        ``n_trees=None`` its index is kept when it is current, else this builds one.
         """
-        self._build_and_attach(using, "index", lambda space: build_index(space, n_trees=n_trees))
+        name = self._space(using).name
+        self.wait_for_index(using)
+        if n_trees is None and planner.current_index(self._space(using)) is not None:
+            return self
+        self._build_and_attach(name, "index", lambda space: build_index(space, n_trees=n_trees))
         return self
 
-    def _build_and_attach(self, using: str | None, attribute: str, build: Callable[[VectorSpace], Any]) -> None:
+    def index_status(self) -> dict[str, str]:
+        """Per vector name, the state of its approximate index: ``"built (N trees)"``,
+        ``"building in the background"``, ``"not built"`` (queries scan exactly), or why the last
+        background build failed.
+
+        A query on a large collection without an index answers exactly at once (its
+        ``attrs["reason"]`` starts with ``"no approximate index of"`` and says whether a
+        background build started); once the build is attached, queries use the index.
+
+        >>> Collection.from_arrays([[1.0, 0.0], [0.0, 1.0]]).index_status()
+        {'': 'not built'}
+        """
+        with self._lock:
+            spaces = dict(self._store.spaces)
+            running = {name for name, thread in self._builds.items() if thread.is_alive()}
+            errors = dict(self._build_errors)
+        status = {}
+        for name, space in spaces.items():
+            if planner.current_index(space) is not None:
+                status[name] = _index_state(space.index)
+            elif name in running:
+                status[name] = "building in the background"
+            elif name in errors:
+                status[name] = f"not built: the background build failed ({errors[name]})"
+            else:
+                status[name] = "not built"
+        return status
+
+    def wait_for_index(self, using: str | None = None, timeout: float | None = None) -> "Collection":
+        """Wait until the background index build of ``using`` (if one runs) has ended.
+
+        >>> Collection.from_arrays([[1.0, 0.0]]).wait_for_index().index_status()
+        {'': 'not built'}
+        """
+        name = self._space(using).name
+        with self._lock:
+            thread = self._builds.get(name)
+        if thread is not None:
+            thread.join(timeout)
+        return self
+
+    def _start_index_builds(self, names: set[str]) -> dict[str, bool]:
+        """Start one background index build per vector name that has none running (unless
+        :func:`explorekit.index.background_builds` is off); per name, whether one is running."""
+        running = {}
+        if not names or not background_builds():
+            return {name: False for name in names}
+        with self._lock:
+            for name in sorted(names):
+                thread = self._builds.get(name)
+                if thread is None or not thread.is_alive():
+                    thread = threading.Thread(
+                        target=self._background_build, args=(name,), name=f"explorekit-index-{name}", daemon=True
+                    )
+                    self._builds[name] = thread
+                    self._build_errors.pop(name, None)
+                    thread.start()
+                running[name] = True
+        return running
+
+    def _background_build(self, name: str) -> None:
+        """One background build of ``name``'s index; never holds the lock while building (an
+        overtaken build gives up: the next query that finds no index starts another)."""
+        try:
+            self._build_and_attach(name, "index", build_index, last_under_lock=False)
+        except Exception as err:  # noqa: BLE001 - reported by index_status, queries stay exact
+            with self._lock:
+                self._build_errors[name] = f"{type(err).__name__}: {err}"
+
+    def _build_and_attach(
+        self,
+        using: str | None,
+        attribute: str,
+        build: Callable[[VectorSpace], Any],
+        *,
+        last_under_lock: bool = True,
+    ) -> None:
         """``build(space)`` for the current vector space of ``using``, attached to that space.
 
         Training takes seconds to minutes, so it runs without the lock on the space as it was
@@ -552,6 +647,8 @@ class Collection(QueryMethods):
         delete replaced it, it is built again on the new vectors. After ``_BUILD_TRIES`` builds
         overtaken that way, the last build holds the lock, so the call always ends with the
         current vectors carrying what it built, never with it attached to old vectors or lost.
+        With ``last_under_lock=False`` (background builds, which must never block a query) it
+        gives up instead.
 
         >>> col = Collection.from_arrays([[1.0, 0.0], [0.0, 1.0]])
         >>> col._build_and_attach(None, "quantizer", lambda space: "fitted")
@@ -565,6 +662,8 @@ class Collection(QueryMethods):
                 if self._space(using) is space:
                     setattr(space, attribute, built)
                     return
+        if not last_under_lock:
+            return
         with self._lock:
             space = self._space(using)
             setattr(space, attribute, build(space))
@@ -611,9 +710,16 @@ def _quantized_bytes(space: VectorSpace) -> int:
     return int(getattr(space.quantizer, "nbytes", 0) or 0)
 
 
+def _build_note(running: bool | None) -> str:
+    """What a reason adds when a query found no index: whether a background build runs."""
+    if running:
+        return "; building it in the background meanwhile (col.index_status() says when it is ready)"
+    return f"; background builds are off ({BACKGROUND_ENVIRONMENT}=0)"
+
+
 def _index_state(index: Any) -> str:
     if index is None:
-        return "not built (built on first need)"
+        return "not built"
     trees = getattr(index, "n_trees", None)
     return f"built ({trees} trees)" if trees else "built"
 

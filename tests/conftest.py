@@ -11,6 +11,10 @@ settings.register_profile("dev", deadline=None)
 settings.register_profile("mutation", derandomize=True, deadline=None, max_examples=20)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+# A query that finds no index starts a background build (issue 17, explorekit.index.background_builds);
+# in tests only tests/test_never_block.py turns that on, so no other test races a build it did not ask for.
+os.environ.setdefault("EXPLOREKIT_BACKGROUND_INDEX", "0")
+
 
 # The bundled datasets as collections, one fresh copy per test module (tests add projections,
 # indexes and quantizers to them, so modules must not share one).

@@ -253,13 +253,19 @@ def test_auto_method_picks_a_path_and_says_why(indexed, text):
     assert "estimated ms" in plan.reason
 
 
-def test_index_is_built_on_first_need(indexed):
+def test_first_query_without_an_index_answers_exactly_and_builds_nothing(indexed):
+    """A query never builds the index in the caller's thread (issue 17): exact, and the reason
+    names col.build_index(); after build_index the same query may use the index."""
     vectors = np.random.default_rng(0).normal(size=(500, 8)).astype(np.float32)
     col = ek.Collection.from_arrays(vectors, distance="euclid")
-    assert col._space(None).index is None
     rows, _, plan = answer(col, Request.build("search", query=vectors[0], limit=3))
-    assert isinstance(col._space(None).index, AnnIndex)
-    assert rows[0] == 0
+    assert col._space(None).index is None
+    assert plan.path == "exact" and plan.reason.startswith(planner.NO_INDEX) and plan.wants_index
+    assert "col.build_index()" in plan.reason and rows[0] == 0
+    col.build_index()
+    rows, _, plan = answer(col, Request.build("search", query=vectors[0], limit=3))
+    assert isinstance(col._space(None).index, AnnIndex) and not plan.wants_index
+    assert planner.NO_INDEX not in plan.reason and rows[0] == 0
 
 
 def test_fallback_is_recorded(indexed):

@@ -614,6 +614,8 @@ def _use(col):
         for name in list(col._spaces):  # a manifest without a space is a smaller collection
             query = np.linspace(-1, 1, col.vectors(name).shape[1])
             for params in ({"exact": True}, None, {"quantization": {"rescore": False}}):
+                if params is None and col._space(name).index is None:
+                    col.build_index(using=name)  # queries never build one (issue 17: never block)
                 assert len(col.search(query, using=name, limit=5, params=params)) == 5
             col.recommend(positive=[first], using=name, limit=3)
             space = col._space(name)

@@ -48,7 +48,7 @@ class VectorSpace:
     name: str
     distance: str
     stored: np.ndarray
-    index: Any = None  # approximate index (explorekit.index), built on need
+    index: Any = None  # approximate index (explorekit.index): col.build_index or a background build
     quantizer: Any = None  # explorekit.quantization.Quantizer, from col.quantize
     extras: dict = field(default_factory=dict)  # cached projections and the like (or their SavedState)
 

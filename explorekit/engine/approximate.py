@@ -47,9 +47,10 @@ import math
 
 import numpy as np
 
+from explorekit.data.store import VectorSpace
 from explorekit.engine.exact import exact_candidates, rescore
 from explorekit.engine.prepare import Prepared
-from explorekit.index import AnnIndex, build_index, select
+from explorekit.index import AnnIndex, select
 from explorekit.scoring.formulas import scaled_fast_sigmoid
 
 # Annoy's cost counts double: its tuned effort is for nearest searches of stored points, and its
@@ -226,13 +227,17 @@ def _probes(plan: Prepared):
 # the cost model and what each generator can serve
 
 
-def ensure_index(plan: Prepared) -> AnnIndex:
-    """The space's index, built now if it is missing or was built on other rows."""
-    space = plan.space
+def current_index(space: VectorSpace) -> AnnIndex | None:
+    """The space's index if it was built on these rows, else None (a query never builds one:
+    ``col.build_index()`` or the collection's background build does).
+
+    >>> import numpy as np
+    >>> current_index(VectorSpace("", "cosine", np.eye(3, dtype=np.float32))) is None
+    True
+    """
     index = space.index
     if index is None or len(index) != len(space.stored) or index.dim != space.dim:
-        index = build_index(space)
-        space.index = index
+        return None
     return index
 
 

@@ -14,7 +14,10 @@ Rules, in the order they are checked (the first that applies decides; ``plan.pat
    ``full_scan_threshold`` (10,000 KB; ``explorekit.index.FULL_SCAN_THRESHOLD_KB``): exact
    scan of those points, as Qdrant does. The count is exact (the filter is already a mask),
    not an estimate. Ids a request leaves out (its examples) are not a filter here.
-6. Otherwise the index (built now if missing) proposes candidates that are rescored exactly:
+6. No index built on these vectors yet: exact, and ``plan.wants_index`` is set so the
+   collection can start its background build (a query never builds an index in the caller's
+   thread; ``col.build_index()`` builds one now). The reason names ``NO_INDEX``.
+7. Otherwise the index proposes candidates that are rescored exactly:
    ``"annoy"`` or ``"sign_codes"``, whichever the cost model
    (:func:`explorekit.engine.approximate.estimate_costs`) finds cheapest, the exact scan
    included; ``index.method`` forces one generator. Where annoy is not installed (an
@@ -37,10 +40,11 @@ from __future__ import annotations
 import numpy as np
 
 from explorekit import index as index_settings
+from explorekit.data.store import VectorSpace
 from explorekit.engine.approximate import (
     annoy_serves,
+    current_index,
     effort,
-    ensure_index,
     estimate_costs,
     index_candidates,
     kind_factor,
@@ -50,6 +54,8 @@ from explorekit.engine.exact import exact_candidates, finish
 from explorekit.engine.prepare import Prepared
 from explorekit.engine.quantized import quantized_batch
 from explorekit.index import ANNOY_FIX, AnnIndex, annoy_missing_error
+
+NO_INDEX = "no approximate index of"  # how a reason starts when rule 6 answered exactly
 
 
 def choose(plan: Prepared) -> str:
@@ -85,7 +91,14 @@ def choose(plan: Prepared) -> str:
                 f"filter keeps {allowed:,} of {n:,} points ({akb:,.0f} KB < full_scan_threshold "
                 f"{full_scan_kb:,} KB): exact scan of those points, as Qdrant does",
             )
-    index = ensure_index(plan)
+    index = current_index(space)
+    if index is None:
+        plan.wants_index = True
+        return plan.decide(
+            "exact",
+            f"{NO_INDEX} {space.label} yet ({n:,} vectors x {dim} dims = {kb:,.0f} KB): exact scan; "
+            "col.build_index() builds it now (with a progress bar)",
+        )
     if index.method != "auto":
         method = index.method
         if method == "annoy" and index.forest is None:
@@ -110,6 +123,13 @@ def choose(plan: Prepared) -> str:
     if best == "exact":
         return plan.decide("exact", "exact scan is cheapest; " + why)
     return plan.decide(best, why + _effort_text(plan, index, best))
+
+
+def wants_index(space: VectorSpace) -> bool:
+    """Whether queries on ``space`` would use an index that is not built yet (rule 6 for a
+    request without filter or quantization): large enough, not quantized, no current index."""
+    kb = len(space.stored) * space.dim * 4 / 1024
+    return kb >= index_settings.INDEXING_THRESHOLD_KB and space.quantizer is None and current_index(space) is None
 
 
 def _effort_text(plan: Prepared, index: AnnIndex, method: str) -> str:

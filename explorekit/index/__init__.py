@@ -1,7 +1,8 @@
 """The approximate path: an annoy forest and sign codes propose, Qdrant's formulas score.
 
 This package holds the structures only: :func:`build_index` builds the :class:`AnnIndex` of a
-vector space (``col.build_index``, or on the first request that needs it), :func:`load_index`
+vector space (``col.build_index``, or in the background after the first request that needs
+it: see :func:`background_builds`), :func:`load_index`
 reads a saved one, and :func:`select` picks candidates from sign-code estimates. The planner
 (:mod:`explorekit.engine.planner`) decides when to use them, and
 :mod:`explorekit.engine.approximate` turns their candidates into exact answers.
@@ -29,6 +30,8 @@ True
 
 from __future__ import annotations
 
+import os
+
 from explorekit.index._ann import AnnIndex, build_index, default_n_trees, load_index
 from explorekit.index._ann import check_meta as check_index_meta
 from explorekit.index._codes import select
@@ -36,15 +39,32 @@ from explorekit.index._forest import ANNOY_FIX, METRICS, annoy_available, annoy_
 
 INDEXING_THRESHOLD_KB = 10_000  # Qdrant's default indexing_threshold: smaller data is scanned
 FULL_SCAN_THRESHOLD_KB = 10_000  # Qdrant's default full_scan_threshold: filters keeping less, too
+BACKGROUND_ENVIRONMENT = "EXPLOREKIT_BACKGROUND_INDEX"  # 0/off: never build an index unasked
+
+
+def background_builds() -> bool:
+    """Whether a query that finds no index starts building one in a background thread.
+
+    On unless ``EXPLOREKIT_BACKGROUND_INDEX`` is ``0``/``off``/``false``/``no`` (read at each
+    query). Either way the query itself answers exactly at once; with it off, only
+    ``col.build_index()`` builds an index.
+
+    >>> background_builds() in (True, False)
+    True
+    """
+    return os.environ.get(BACKGROUND_ENVIRONMENT, "").strip().lower() not in ("0", "off", "false", "no")
+
 
 __all__ = [
     "ANNOY_FIX",
+    "BACKGROUND_ENVIRONMENT",
     "FULL_SCAN_THRESHOLD_KB",
     "INDEXING_THRESHOLD_KB",
     "METRICS",
     "AnnIndex",
     "annoy_available",
     "annoy_missing_error",
+    "background_builds",
     "build_index",
     "check_index_meta",
     "default_n_trees",

@@ -27,7 +27,8 @@ inside the folder, every file read is listed with size and checksum, every field
 and ids, vectors, payload, quantizer codes and index agree in length. ``verify=False`` skips
 the checksums of the big array files only; those are checked structurally (shapes, dtypes,
 every annoy node reference), so a damaged file gives an error, never a crash. A damaged index
-is dropped with a warning and rebuilt when a query needs it.
+is dropped with a warning; loading never builds one (queries scan exactly until
+``col.build_index()`` or the collection's background build attaches one).
 
 Checksums: ``sum64`` (the sum of the file's 64-bit words modulo 2**64, plus a CRC32 of the tail)
 for large files, which numpy computes at memory speed, so a flipped byte anywhere is detected
@@ -398,8 +399,8 @@ def _load_index(m: Manifest, entry: SpaceEntry, space: VectorSpace, verify: bool
     except PersistenceError as err:
         reason = str(err).removesuffix(" Rebuild it with col.build_index().")
         warnings.warn(
-            f"load: the approximate index of {space.label} was not loaded ({reason}) It is rebuilt "
-            "when a query needs it, or now with col.build_index().",
+            f"load: the approximate index of {space.label} was not loaded ({reason}) Queries scan "
+            "exactly until it is built again in the background or now with col.build_index().",
             UserWarning,
             stacklevel=6,
         )
