@@ -16,6 +16,11 @@ returns the same data as an :class:`explorekit.Collection` with each vector's de
 wheel: ``explorekit/_datasets``); each folder has a ``CARD.md`` with source, licence and how it
 was built (``datasets/build.py``). Only numpy, pandas and pyarrow are needed to load them.
 
+Every vector of every set also ships its 2-D maps, seeded PCA and UMAP (``layout-<vector>-
+<method>.npz``, listed in ``meta.json`` with SHA-256s): a loaded collection draws its first map,
+UMAP included, without fitting. Changing the collection (upsert, delete) drops them; the next
+map is computed from the changed vectors.
+
 Examples
 --------
 >>> import explorekit as ek
