@@ -33,6 +33,7 @@ from explorekit._support.errors import (
     short_repr,
     unknown,
 )
+from explorekit._support.progress import quiet as progress_quiet
 from explorekit._support.threads import blas_threads
 from explorekit._support.validation import as_matrix, check_count, check_name
 from explorekit.data.ids import IdIndex, scroll_key, scroll_order
@@ -624,9 +625,11 @@ class Collection(QueryMethods):
 
     def _background_build(self, name: str) -> None:
         """One background build of ``name``'s index; never holds the lock while building (an
-        overtaken build gives up: the next query that finds no index starts another)."""
+        overtaken build gives up: the next query that finds no index starts another). It draws no
+        progress bar (``col.index_status()`` says how it goes)."""
         try:
-            self._build_and_attach(name, "index", build_index, last_under_lock=False)
+            with progress_quiet():
+                self._build_and_attach(name, "index", build_index, last_under_lock=False)
         except Exception as err:  # noqa: BLE001 - reported by index_status, queries stay exact
             with self._lock:
                 self._build_errors[name] = f"{type(err).__name__}: {err}"

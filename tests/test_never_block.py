@@ -16,6 +16,7 @@ import explorekit as ek
 import explorekit.collection as collection_module
 import explorekit.engine.approximate as approximate_module
 from explorekit import index
+from explorekit._support import progress
 from explorekit.engine import planner
 from explorekit.index import BACKGROUND_ENVIRONMENT, AnnIndex
 
@@ -183,3 +184,22 @@ def test_a_multi_stage_query_builds_only_for_the_vectors_it_searched(slow_build,
     col.query({**body, "using": "a", "limit": 3})
     assert slow_build.started.wait(HANG_GUARD)
     assert col.index_status() == {"a": "building in the background", "b": "not built"}
+
+
+def test_a_background_build_draws_no_progress_bar(slow_build, background, monkeypatch):
+    """In a notebook a bar drawn from the build's thread would land in whatever cell runs then."""
+    monkeypatch.setenv(progress.ENVIRONMENT, "1")  # every bar shown at once, for the caller's own work
+    seen = []
+    real = slow_build.real
+
+    def watching_build(space, n_trees=None, **kwargs):
+        seen.append(progress.bar_options("index build")["disable"])
+        return real(space, n_trees=n_trees, **kwargs)
+
+    slow_build.real = watching_build
+    col, vectors = _collection()
+    col.search(vectors[0], limit=5)
+    slow_build.release()
+    col.wait_for_index()
+    assert seen == [True]  # silenced in the background thread
+    assert progress.bar_options("index build")["disable"] is False  # and not in the caller's

@@ -14,7 +14,8 @@ Three forms:
   counting seconds from a background thread, so a notebook never looks frozen.
 
 ``EXPLOREKIT_PROGRESS=0`` silences every bar; ``EXPLOREKIT_PROGRESS=1`` shows every bar at once
-(no delay). :func:`bar_options` gives the same settings to other libraries' bars (UMAP's epochs).
+(no delay). Work the user did not start (a background index build) runs inside :func:`quiet`:
+its thread draws no bar (in a notebook a bar would land in whatever cell is running then). :func:`bar_options` gives the same settings to other libraries' bars (UMAP's epochs).
 
 Examples
 --------
@@ -40,9 +41,28 @@ from tqdm.auto import tqdm
 ENVIRONMENT = "EXPLOREKIT_PROGRESS"
 THRESHOLD = 1.0  # seconds of work before a bar appears
 _BEAT = 0.5  # seconds between two refreshes of a task's bar
+_QUIET = threading.local()  # .on is True in a thread running quiet() work
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Draw no bar from this thread while the block runs (background work nobody asked to watch).
+
+    >>> with quiet():
+    ...     bar_options("index build")["disable"]
+    True
+    """
+    before = getattr(_QUIET, "on", False)
+    _QUIET.on = True
+    try:
+        yield
+    finally:
+        _QUIET.on = before
 
 
 def _mode() -> str:
+    if getattr(_QUIET, "on", False):
+        return "off"
     value = os.environ.get(ENVIRONMENT, "").strip().lower()
     if value in ("0", "off", "false", "no"):
         return "off"
