@@ -25,7 +25,16 @@ HITS = 20  # hits listed under the search box
 NEAR_PIXELS = 6  # a click "lands on several points" when others are this close (in screen pixels)
 
 
-def match(labels: pd.Series, text: Any, cap: int = HITS) -> tuple[pd.Series, int]:
+def fold(labels: pd.Series) -> pd.Series:
+    """The labels as :func:`match` compares them: present ones only, as text, case-folded.
+
+    >>> fold(pd.Series(["Straße", None, 7])).tolist()
+    ['strasse', '7']
+    """
+    return labels.dropna().astype(str).str.casefold()
+
+
+def match(labels: pd.Series, text: Any, cap: int = HITS, folded: pd.Series | None = None) -> tuple[pd.Series, int]:
     """The labels that match typed ``text``, best first, and how many match in all.
 
     Case-insensitive (``str.casefold``) and literal (``.``, ``*``, ``(`` are plain characters).
@@ -34,6 +43,7 @@ def match(labels: pd.Series, text: Any, cap: int = HITS) -> tuple[pd.Series, int
     Missing labels (None, NaN) never match; numbers match by their text. Empty text matches nothing.
 
     ``labels`` is indexed by point id; the result keeps the ids and the labels as given, at most ``cap``.
+    ``folded`` is :func:`fold` of ``labels``, for a caller that matches the same labels on every keystroke.
 
     >>> labels = pd.Series(["re.sub", "sub", "a.b*c", None, 42], index=[1, 2, 3, 4, 5])
     >>> match(labels, "sub")[0].tolist()
@@ -44,18 +54,17 @@ def match(labels: pd.Series, text: Any, cap: int = HITS) -> tuple[pd.Series, int
     (Series([], dtype: object), 0)
     """
     needle = "" if text is None else str(text).strip().casefold()
-    present = labels.dropna()
-    if not needle or present.empty:
+    folded = fold(labels) if folded is None else folded
+    if not needle or folded.empty:
         return labels.iloc[:0].astype(object), 0
-    folded = present.astype(str).str.casefold()
     inside = folded.str.contains(needle, regex=False).to_numpy(dtype=bool)
     if not inside.any():
         return labels.iloc[:0].astype(object), 0
-    starts = folded.str.startswith(needle).to_numpy(dtype=bool)
-    lengths = folded.str.len().to_numpy()
     rows = np.flatnonzero(inside)
-    order = rows[np.lexsort((rows, lengths[rows], ~starts[rows]))]
-    return present.iloc[order[:cap]].astype(object), len(rows)
+    found = folded.iloc[rows]
+    starts = found.str.startswith(needle).to_numpy(dtype=bool)
+    order = rows[np.lexsort((rows, found.str.len().to_numpy(), ~starts))]
+    return labels.loc[folded.index[order[:cap]]].astype(object), len(rows)
 
 
 def near(x: np.ndarray, y: np.ndarray, row: int, radius: float) -> np.ndarray:

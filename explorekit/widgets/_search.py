@@ -35,7 +35,7 @@ import traitlets
 
 from explorekit.plots._base import hover_columns
 from explorekit.query.display import category_field, label_field, name_with_id
-from explorekit.widgets._find import HITS, NEAR_PIXELS, data_per_pixel, match, near
+from explorekit.widgets._find import HITS, NEAR_PIXELS, data_per_pixel, fold, match, near
 from explorekit.widgets._map import MapIndex
 
 ESM = (Path(__file__).resolve().parent / "_assets" / "find_box.js").read_text(encoding="utf-8")
@@ -120,6 +120,7 @@ class Finder:
     ) -> None:
         self.figure, self.ring, self.index = figure, ring, index
         self.labels, self.notes, self.on_choose = labels, notes, on_choose
+        self.folded = fold(labels)  # once: every keystroke matches against it
         self.ids: list[Any] = []  # the listed hits, by position
         self.replaces: Any = None  # the clicked point a list of close points offers alternatives to
         self.shown: Any = None  # the ringed point
@@ -147,7 +148,7 @@ class Finder:
 
     def find(self, text: str) -> list[Any]:
         """List the points whose label matches ``text`` (:func:`~explorekit.widgets._find.match`)."""
-        hits, total = match(self.labels, text, HITS)
+        hits, total = match(self.labels, text, HITS, self.folded)
         ids = hits.index.tolist()
         if not str(text).strip():
             note = ""
