@@ -222,6 +222,8 @@ def test_an_isolated_click_lists_nothing(ex):
 
 
 def test_hover_texts_name_the_points_and_the_result_rings(ex):
+    # plotly hands a click to the point nearest the cursor ("closest"), the one whose hover shows
+    assert ex.figure.layout.hovermode == "closest" and ex.figure.layout.clickmode == "event"
     assert ex.figure.data[0].text[0].startswith("id 0<br>name: ABC")
     ex.examples = {"positive": [JSON_DUMPS]}
     rings = ex.figure.data[ex._results]

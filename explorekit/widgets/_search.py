@@ -40,7 +40,10 @@ from explorekit.widgets._map import MapIndex
 
 ESM = (Path(__file__).resolve().parent / "_assets" / "find_box.js").read_text(encoding="utf-8")
 CSS = """
-.ek-find { position: relative; width: 380px; font-size: 13px; }
+.ek-find { display: flex; align-items: flex-start; font-size: 13px; margin: 2px 0; }
+.ek-find-caption { width: var(--jp-widgets-inline-label-width, 80px); flex: none; text-align: right;
+  padding: 4px 8px 0 0; box-sizing: border-box; }
+.ek-find-field { position: relative; width: 380px; }
 .ek-find-input { width: 100%; box-sizing: border-box; padding: 3px 6px; }
 .ek-find-list { position: absolute; z-index: 1000; left: 0; right: 0; max-height: 240px; overflow-y: auto;
   background: var(--jp-layout-color0, white); border: 1px solid #bbb; box-shadow: 0 2px 6px rgba(0,0,0,.2); }

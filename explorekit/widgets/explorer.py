@@ -87,6 +87,10 @@ class Explorer(W.VBox):
 
     Notes
     -----
+    The "find" box lists the points whose label starts with, then contains, the typed text;
+    Up/Down ring and centre a hit, Enter adds it in the click mode. A click takes plotly's
+    nearest point to the cursor; when others lie within a few pixels of it, the box lists them
+    to take one instead.
     Clicks and selections on the map, typed ids, queries and filters that are wrong show a
     message in the status line and change nothing. The base map is sent to the browser once;
     a click updates only the overlay traces (examples, results, context-pair lines).

@@ -5,7 +5,8 @@ keyboard (Down, then Up back to ``json.dumps``), presses Enter; checks that the 
 point (the page's ``found`` trace sits on json.dumps), that the kernel added it as positive and
 that the examples list in the page names it ("dumps (2778)"). Then clicks the map on a point
 with close neighbours and checks that the search box lists them and that Enter on another one
-takes its place. Screenshot: ``tests/artifacts/explorer_lab_find.png``.
+takes its place. Screenshots: ``tests/artifacts/explorer_lab_find.png`` (after the choice) and
+``explorer_lab_find_hits.png`` (the open list of hits).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import explorekit as ek
 
 pytestmark = pytest.mark.browser
 JSON_DUMPS = 2778
+SEARCH_AREA = {"x": 300, "y": 150, "width": 980, "height": 600}  # the controls and the map's top
 SETUP = """\
 import explorekit as ek
 col = ek.datasets.load("stdlib_docs", as_collection=True)
@@ -99,6 +101,7 @@ def test_type_a_name_choose_it_with_the_keyboard_and_it_is_ringed_and_added(tmp_
             page.wait_for_function(f"() => ({HITS})().length >= 5", timeout=30_000)
             hits = page.evaluate(HITS)
             assert hits[0].startswith("dumps (2778)"), hits
+            page.screenshot(path=str(ARTIFACTS / "explorer_lab_find_hits.png"), clip=SEARCH_AREA)
             assert page.evaluate(ACTIVE).startswith("dumps (2778)")
             page.keyboard.press("ArrowDown")
             assert not page.evaluate(ACTIVE).startswith("dumps (2778)")

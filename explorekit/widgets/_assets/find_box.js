@@ -18,7 +18,13 @@ function render({ model, el }) {
   const list = document.createElement("div");
   list.className = "ek-find-list";
   list.setAttribute("role", "listbox");
-  box.append(input, list);
+  const caption = document.createElement("span");
+  caption.className = "ek-find-caption";
+  caption.textContent = "find";
+  const field = document.createElement("div");
+  field.className = "ek-find-field";
+  field.append(input, list);
+  box.append(caption, field);
   el.append(box);
   let active = 0;
   let open = false;
