@@ -34,7 +34,7 @@ from explorekit.analysis.projection import DEFAULT_PROJECTION
 from explorekit.query.requests import STRATEGIES
 from explorekit.query.results import results_text
 from explorekit.report import Report
-from explorekit.widgets import _map
+from explorekit.widgets import _map, _search
 from explorekit.widgets._explain import explanation_figure, is_quantized
 from explorekit.widgets._figure import LeanFigureWidget
 from explorekit.widgets._graph import GraphTab
@@ -66,6 +66,10 @@ class Explorer(W.VBox):
         Results per query.
     height : int, default 520
         Height of the map in pixels.
+    label : str, optional
+        The payload field that names a point (default: the first text field of short, mostly
+        distinct values, :func:`explorekit.query.display.label_field`): the search box finds
+        points by it, and examples, notes, hovers and result rings show it beside the id.
 
     max_points : int, default 100,000
         Above this many points the map draws a seeded sample (queries still use every point).
@@ -83,6 +87,10 @@ class Explorer(W.VBox):
 
     Notes
     -----
+    The "find" box lists the points whose label starts with, then contains, the typed text;
+    Up/Down ring and centre a hit, Enter adds it in the click mode. A click takes plotly's
+    nearest point to the cursor; when others lie within a few pixels of it, the box lists them
+    to take one instead.
     Clicks and selections on the map, typed ids, queries and filters that are wrong show a
     message in the status line and change nothing. The base map is sent to the browser once;
     a click updates only the overlay traces (examples, results, context-pair lines).
@@ -101,20 +109,32 @@ class Explorer(W.VBox):
         limit: int = 10,
         height: int = 520,
         max_points: int = 100_000,
+        label: str | None = None,
     ) -> None:
-        self.state = ExplorerState(collection, using)
-        self.state.set_limit(limit)  # checked here: a bad limit raises RequestError
         self.method = projection
         self.map_col = _map.map_collection(collection)
+        payload = self.map_col.payload
+        self.labels, notes = _search.label_columns(payload, label, color)  # RequestError names the fields
+        hover = _search.hover_with_label(self.map_col, hover, self.labels.name)
+        self.state = ExplorerState(collection, using, names=self.labels)
+        self.state.set_limit(limit)  # checked here: a bad limit raises RequestError
         self.points = _map.project_points(self.map_col, using, projection)
         self.index = _map.MapIndex(self.points, collection, self.map_col, using, projection)
         base = _map.base_figure(self.map_col, using, projection, color, hover, height, max_points)
         self._base_ids = [_map.trace_ids(trace) for trace in base.data]
         n = len(base.data)
         self._results, self._lines, self._examples = n, n + 1, n + 2  # overlay trace indexes
-        self.figure = LeanFigureWidget(data=[*base.data, *_map.overlay_traces()], layout=base.layout)
+        self.figure = LeanFigureWidget(
+            data=[*base.data, *_map.overlay_traces(), _search.ring_trace()], layout=base.layout
+        )
         self.figure.update_layout(clickmode="event", dragmode="pan", uirevision="explorer")
         self.figure.on_ready(self._resend_overlays)
+        self.finder = _search.Finder(
+            self.figure, len(self.figure.data) - 1, self.index, self.labels, notes, self._on_found
+        )
+        results = self.figure.data[self._results]
+        results.hoverinfo = "text"  # a result ring names its point; a click on it picks that point
+        results.on_click(self._on_click)
         for trace in self.figure.data[:n]:
             trace.on_click(self._on_click)
             trace.on_selection(self._on_selection)
@@ -200,6 +220,7 @@ class Explorer(W.VBox):
         super().__init__(
             [
                 self.mode,
+                self.finder.box,
                 W.HBox([self.kind, self.strategy, self.limit]),
                 W.HBox([self.add_box, self.add_button, self.clear_button]),
                 self.filter_box,
@@ -285,18 +306,35 @@ class Explorer(W.VBox):
         return True
 
     def _ids_of(self, points: Any) -> list[Any]:
-        ids = self._base_ids[points.trace_index]
-        return [ids[k] for k in points.point_inds]
+        if points.trace_index == self._results:  # a result ring
+            ids = [] if self.state.result is None else self.state.result["id"].tolist()
+        else:
+            ids = self._base_ids[points.trace_index]
+        return [ids[k] for k in points.point_inds if k < len(ids)]
 
     def _on_click(self, trace: Any, points: Any, _state: Any) -> None:
-        """A click on the map: plotly calls this once per base trace; one of them has the point."""
-        if not points.point_inds:
+        """A click on the map: plotly calls this once per base trace; one of them has the point
+        (plotly's nearest point to the cursor, hovermode "closest"). When other points lie within
+        a few pixels of it, the search box lists them to take one instead (:meth:`Finder.offer_near`)."""
+        chosen = self._ids_of(points)
+        if not chosen:
             return
-        point = self._ids_of(points)[0]
+        point = chosen[0]
         if self.mode.value == "inspect":
             self._show_selection([point])
-            return
-        self._apply(lambda: self.state.click(self.mode.value, point))
+        else:
+            self._apply(lambda: self.state.click(self.mode.value, point))
+        self.finder.offer_near(point)
+
+    def _on_found(self, point: Any, replaces: Any) -> None:
+        """A point chosen in the search box: add it in the click mode (in place of the clicked
+        ``replaces``, when the list offered the points around a click); in inspect mode, show it."""
+        if self.mode.value == "inspect":
+            self._show_selection([point])
+        elif replaces is None:
+            self._apply(lambda: self.state.add(self.mode.value, [point]))
+        elif replaces != point:
+            self._apply(lambda: self.state.swap(self.mode.value, replaces, point))
 
     def _on_selection(self, trace: Any, points: Any, _selector: Any) -> None:
         """A box or lasso: plotly calls this once per base trace, in order; act after the last one."""
@@ -397,10 +435,23 @@ class Explorer(W.VBox):
         with self.figure.batch_update():
             results, lines, examples = (self.figure.data[i] for i in (self._results, self._lines, self._examples))
             results.x, results.y = rx, ry
+            results.text = self._result_names()
             lines.x, lines.y = ex["line_x"], ex["line_y"]
             examples.x, examples.y = ex["x"], ex["y"]
             examples.marker.color, examples.marker.symbol = ex["color"], ex["symbol"]
         self.timings["overlays"] = time.perf_counter() - start
+
+    def _result_names(self) -> list[str]:
+        """Hover text of the result rings: rank, ``label (id)`` and score."""
+        result = self.state.result
+        if result is None:
+            return []
+        names = [self.finder.name(i) for i in result["id"].tolist()]
+        scores = result["score"].tolist() if "score" in result.columns else [None] * len(names)
+        return [
+            html.escape(f"#{rank} {name}") + ("" if score is None else f"<br>score {score:.4g}")
+            for rank, (name, score) in enumerate(zip(names, scores), start=1)
+        ]
 
     def _resend_overlays(self) -> None:
         """A front end has just drawn the map: send again what changed since it was built.

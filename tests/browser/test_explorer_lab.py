@@ -83,10 +83,11 @@ ISOLATED = """([candidates]) => {
 TABLE = "() => { const t = document.querySelector('table.ek-results'); return t ? t.innerText : ''; }"
 
 
-# how many markers the examples overlay (the map's last trace) draws
+# how many markers the examples overlay (the map's trace named "examples") draws
 EXAMPLES_DRAWN = (
     "() => { const gd = document.querySelector('.js-plotly-plot');"
-    " return gd && gd.data ? gd.data[gd.data.length - 1].x.length : -1; }"
+    " const t = gd && gd.data ? gd.data.find(d => d.name === 'examples') : null;"
+    " return t ? t.x.length : -1; }"
 )
 
 
