@@ -115,15 +115,32 @@ def test_t_and_offset_by_hand_euclid():
     assert points.loc[[0, 1], "role"].tolist() == ["negative", "positive"]
 
 
-def test_t_by_hand_cosine_uses_unit_vectors():
-    vectors = [[3, 0, 0], [0, 5, 0], [2, 2, 0], [0, 0, 1]]
+def test_t_by_hand_cosine_places_points_by_direction():
+    vectors = [[3, 0, 0], [0, 5, 0], [2, 2, 0], [1, 3, 0], [2, 2, 1], [0, 0, 1], [-1, -1, 0]]
     col = ek.Collection.from_arrays(vectors, distance="cosine")
     points = score_path(col, col.recommend(positive=[1], negative=[0], strategy="best_score")).points
     by_id = points.set_index("id")
-    # n = (1, 0, 0), p = (0, 1, 0): (2, 2, 0) becomes (h, h, 0), h = 1/sqrt(2), half way and
-    # 1 - h off the chord; (0, 0, 1) is as far from n as from p: half way too, sqrt(1.5) off
-    np.testing.assert_allclose(by_id.loc[[2, 3], "t"].astype(float), [0.5, 0.5], atol=1e-6)
-    np.testing.assert_allclose(by_id.loc[[2, 3], "offset"].astype(float), [1 - np.sqrt(0.5), np.sqrt(1.5)], atol=1e-6)
+    # n = (1, 0, 0), p = (0, 1, 0), x(t) = (1 - t, t, 0): direction (1, 1) at t = 1/2, (1, 3) at
+    # t = 3/4; (2, 2, 1) projects onto the plane along (1, 1): t = 1/2, and its unit vector is
+    # |(2, 2, 1)/3 - (1, 1, 0)/sqrt(2)| from the arc; (0, 0, 1) and (-1, -1, 0) have no place
+    t = by_id.loc[[0, 1, 2, 3, 4], "t"].astype(float)
+    np.testing.assert_allclose(t, [0, 1, 0.5, 0.75, 0.5], atol=1e-6)
+    off = np.linalg.norm(np.array([2, 2, 1]) / 3 - np.array([1, 1, 0]) / np.sqrt(2))
+    np.testing.assert_allclose(by_id.loc[[2, 3, 4], "offset"].astype(float), [0, 0, off], atol=1e-6)
+    assert by_id.loc[[5, 6], ["t", "offset"]].isna().all().all()
+
+
+def test_points_on_the_path_land_on_the_curve(data):
+    """A point stored at x(t) is drawn at t with the curve's score there (cosine included)."""
+    for distance in DISTANCES:
+        vectors = np.vstack([data, _along(data, distance, 0.3), _along(data, distance, 0.85)])
+        col = ek.Collection.from_arrays(vectors, distance=distance)
+        path = score_path(col, col.discover(context=[(1, 2)]), span=(0, 1), steps=21)
+        mine = path.points.set_index("id").loc[[40, 41]]
+        np.testing.assert_allclose(mine["t"].astype(float), [0.3, 0.85], atol=1e-5)
+        np.testing.assert_allclose(mine["offset"].astype(float), [0, 0], atol=1e-5)
+        curve = path.curve.set_index(path.curve["t"].round(6))["score"]
+        np.testing.assert_allclose(mine["score"].astype(float), curve.loc[[0.3, 0.85]], rtol=1e-5, atol=1e-6)
 
 
 def test_raw_vector_examples_have_no_id_but_a_place(data):
@@ -178,3 +195,81 @@ def test_curve_columns_follow_the_kind(data):
     assert {"loss", "zero_loss"} <= set(context.columns)
     assert context.loc[context["t"] == 1.0, "zero_loss"].item()
     assert isinstance(context, pd.DataFrame)
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def _subtitle(fig):
+    return fig.layout.title.subtitle.text
+
+
+@pytest.mark.parametrize("figure, query", [("discovery", dict(target=0)), ("context", {})])
+def test_zone_figures_say_the_colours_are_exact_only_at_the_points_in_high_dim(data, figure, query):
+    col = ek.Collection.from_arrays(data, distance="cosine")
+    result = col.discover(context=[(1, 2)], **query)
+    text = _subtitle(getattr(ek.plots, figure)(col, result))
+    assert "exact scores of the points, drawn on a PCA projection of 6-D vectors" in text
+    assert "plane between points is not scored" in text
+
+
+@pytest.mark.parametrize("figure, query", [("discovery", dict(target=0)), ("context", {})])
+def test_zone_figures_on_the_plane_say_they_are_exact(figure, query):
+    plane = np.random.default_rng(5).normal(size=(30, 2)).astype(np.float32)
+    col = ek.Collection.from_arrays(plane, distance="euclid")
+    text = _subtitle(getattr(ek.plots, figure)(col, col.discover(context=[(1, 2)], **query)))
+    assert "Colours are exact: the map is the 2-D vector space itself." in text
+    assert "projection" not in text.lower()
+
+
+def test_a_zone_field_is_never_drawn_on_a_projection():
+    plane = np.random.default_rng(5).normal(size=(30, 2)).astype(np.float32) + [5, 0]
+    col = ek.Collection.from_arrays(plane, distance="euclid")
+    with pytest.raises(RequestError, match="projection='identity'"):
+        ek.plots.context(col, col.discover(context=[(1, 2)]), projection="pca", field=True)
+    text = _subtitle(ek.plots.context(col, col.discover(context=[(1, 2)]), projection="pca"))
+    assert "PCA projection of 2-D vectors" in text
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_path_figure_draws_the_analysis(data, distance):
+    col = ek.Collection.from_arrays(data, distance=distance)
+    result = col.discover(target=0, context=[(1, 2), (3, 4)], limit=5)
+    fig = ek.plots.path(col, result)
+    found = score_path(col, result)
+    roles = [t.meta["role"] for t in fig.data]
+    assert roles == ["path", "points", "target", "negative", "positive", "results"]
+    curve = fig.data[0]
+    np.testing.assert_allclose(curve.x, found.curve["t"])
+    np.testing.assert_allclose(curve.y, found.curve["score"].astype(float))
+    results = fig.data[roles.index("results")]
+    assert results.customdata[:, 0].tolist() == result["id"].tolist()
+    np.testing.assert_allclose(results.y, result["score"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results.x, found.points.loc[found.points["role"] == "result", "t"].astype(float))
+    positive = fig.data[roles.index("positive")]
+    assert positive.customdata[:, 0].tolist() == [1, 3] and positive.x[0] == pytest.approx(1.0)
+    assert sorted(v.x0 for v in fig.layout.shapes if v.type == "line") == [0.0, 1.0]
+    assert "exact score along the path from context[0].negative (id 2) to context[0].positive (id 1)" in (
+        fig.layout.title.text
+    )
+    assert ("x(t) normalised" in _subtitle(fig)) == (distance == "cosine")
+    assert fig.layout.yaxis.title.text == "discovery score (rank + target term)"
+
+
+def test_path_figure_keeps_the_points_closest_to_the_line(data):
+    col = ek.Collection.from_arrays(data, distance="euclid")
+    result = col.recommend(positive=[1], negative=[2], strategy="best_score", limit=3)
+    fig = ek.plots.path(col, result, max_points=5)
+    points = score_path(col, result).points
+    others = points[points["role"] == "point"]
+    drawn = next(t for t in fig.data if t.meta["role"] == "points")
+    assert sorted(drawn.customdata[:, 0].tolist()) == sorted(others.nsmallest(5, "offset")["id"].tolist())
+    assert "Showing the 5 of 35 other points closest to the line." in _subtitle(fig)
+    assert fig.layout.yaxis.title.text == "best_score score"
+
+
+def test_path_figure_says_which_cosine_points_have_no_place():
+    vectors = [[3, 0, 0], [0, 5, 0], [2, 2, 0], [0, 0, 1], [-1, -1, 0]]
+    col = ek.Collection.from_arrays(vectors, distance="cosine")
+    fig = ek.plots.path(col, col.recommend(positive=[1], negative=[0], strategy="sum_scores", limit=1))
+    assert "2 points not drawn: pointing away from the line" in _subtitle(fig)

@@ -18,8 +18,11 @@ vectors; the path is the straight chord between them and each ``x(t)`` is normal
 scored (every stored vector is), so the scores are those along the great-circle arc from
 ``n`` to ``p`` (uneven in angle: faster near ``t = 0.5``). ``t`` of the collection's points is
 their orthogonal projection onto the line, ``(x - n) . (p - n) / |p - n|**2``, with ``offset``
-their distance from it (unit vectors for cosine), so a point with a small offset scores close
-to the path at its ``t``.
+their distance from it; for cosine, which scores directions, a point's ``t`` is where the line
+meets the ray from the origin through the point's projection onto the plane of ``n`` and ``p``,
+and ``offset`` its distance from that point of the arc (NaN ``t`` for a point whose projection
+points away from the line). A point on the path lands on the curve; a point with a small
+offset scores close to it.
 
 Examples
 --------
@@ -50,6 +53,7 @@ if TYPE_CHECKING:
 
 SPAN = (-0.25, 1.25)  #: default range of t: a quarter beyond each example
 STEPS = 301  #: default number of scored positions along the path (plus t = 0 and t = 1 exactly)
+_PROJECT_ROWS = 8_192  # rows per block when placing points along the path
 _MARGIN = 0.05  # of the span, beyond the outermost result or example
 _SCORE_NAMES = {
     "discover": "discovery score (rank + target term)",
@@ -72,7 +76,7 @@ class ScorePath:
         of the collection: ``id`` (None for a raw-vector example), ``role`` (``result``,
         ``positive``, ``negative``, ``target``, ``average``, ``point``), ``label``,
         ``result_rank`` (0-based, <NA> but for results), ``t``, ``offset`` (distance from the
-        line), ``score`` (the point's own exact score) and the zone columns as in ``curve``.
+        path; both as the module says, NaN for cosine points with no place), ``score`` (the point's own exact score) and the zone columns as in ``curve``.
     negative, positive : the labels of the two examples the path joins.
     distance : the vector space's distance.
     kind : ``discover``, ``context``, or the recommend strategy.
@@ -137,8 +141,9 @@ def score_path(
         )
     plan = col.prepare(request)
     stored = plan.space.stored
-    point_t = _project(stored, n, direction, length)
-    example_t = _project(np.vstack(ex["vector"].tolist()), n, direction, length)
+    distance = plan.space.distance
+    point_t = _project(stored, n, direction, length, distance)
+    example_t = _project(np.vstack(ex["vector"].tolist()), n, direction, length, distance)
     result_rows = col.store.ids.rows(frame["id"].tolist(), what="result id") if len(frame) else np.empty(0, np.int64)
     t = _positions(span, steps, np.concatenate([point_t[0][result_rows], example_t[0]]))
     curve = pd.DataFrame({"t": t, **zones.score_at(plan, n + t[:, None] * direction)})
@@ -206,12 +211,44 @@ def _row(ex: pd.DataFrame, role: str, column: str, k: int, count: int, name: str
     return int(hits[0])
 
 
-def _project(vectors: np.ndarray, n: np.ndarray, direction: np.ndarray, length: float) -> tuple[np.ndarray, np.ndarray]:
-    """``t`` of each vector's orthogonal projection onto the line, and its distance from it."""
-    shifted = np.asarray(vectors, np.float64) - n
-    t = shifted @ direction / length
-    offset = np.sqrt(np.maximum((shifted * shifted).sum(axis=1) - t * t * length, 0.0))
-    return t, offset
+def _project(
+    vectors: np.ndarray, n: np.ndarray, direction: np.ndarray, length: float, distance: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``t`` of each vector's place along the line, and its distance from the path.
+
+    Cosine scores directions, so a vector's place is where the line meets the ray from the
+    origin through its projection onto the plane of ``n`` and ``p`` (a point of the scored arc
+    lands at its own ``t``), and ``offset`` is the distance from its unit vector to that point
+    of the arc; a vector whose projection points away from the line (or is 0) has no place: NaN.
+    Other distances: the orthogonal projection onto the line and the distance from it. Done in
+    blocks of rows, with the residual vectors themselves (no cancellation).
+    """
+    basis = np.vstack([n, direction])
+    gram = basis @ basis.T
+    by_direction = distance == "cosine" and np.linalg.det(gram) > 1e-9 * gram[0, 0] * gram[1, 1]
+    parts = []
+    for start in range(0, len(vectors), _PROJECT_ROWS):
+        x = np.asarray(vectors[start : start + _PROJECT_ROWS], np.float64)
+        if by_direction:
+            a, b = np.linalg.solve(gram, basis @ x.T)
+            placed = a > 1e-9
+            t = np.where(placed, b / np.where(placed, a, 1.0), np.nan)
+            on_line = a[:, None] * n + b[:, None] * direction
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gap = _unit(x) - _unit(on_line)
+            offset = np.where(placed, np.linalg.norm(gap, axis=1), np.nan)
+        else:
+            shifted = x - n
+            t = shifted @ direction / length
+            offset = np.linalg.norm(shifted - t[:, None] * direction, axis=1)
+        parts.append((t, offset))
+    if not parts:
+        return np.empty(0), np.empty(0)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 def _positions(span: Any, steps: Any, focus: np.ndarray) -> np.ndarray:
