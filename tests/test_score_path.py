@@ -16,6 +16,7 @@ import explorekit as ek
 from explorekit._support.errors import ExploreError, RequestError
 from explorekit.analysis.path import SPAN, score_path
 from explorekit.scoring.distances import preprocess
+from tests.oracle import Trio
 
 DISTANCES = ["cosine", "dot", "euclid", "manhattan"]
 KINDS = {
@@ -92,6 +93,22 @@ def test_score_at_any_t_is_a_direct_query(data, distance, kind, position):
     row = path.curve.iloc[position % len(path.curve)]
     vector = _along(data, distance, float(row["t"]))
     np.testing.assert_allclose(row["score"], _score_of_vector(data, distance, kind, vector), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("distance", DISTANCES)
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_path_scores_are_qdrants_scores_of_points_at_x_t(data, distance, kind):
+    """Points stored at x(t) in qdrant-client local mode get the path's score at t."""
+    ts = [-0.25, 0.0, 0.4, 1.0, 1.25]  # not 0.5: the knife edge of best_score (sim(p) = sim(n))
+    extra = np.vstack([_along(data, distance, t) for t in ts])
+    trio = Trio(np.vstack([data, extra]), distance=distance, edge=False)
+    path = score_path(trio.col, _run(trio.col, kind), span=(-0.25, 1.25), steps=31)
+    curve = path.curve.set_index(path.curve["t"].round(9))["score"].astype(float)
+    kw = dict(KINDS[kind], limit=len(data) + len(ts))
+    qdrant = dict(trio.local("recommend" if "positive" in kw else "discover", **kw))
+    got = [qdrant[len(data) + i] for i in range(len(ts))]
+    np.testing.assert_allclose(curve.loc[ts], got, rtol=1e-5, atol=2e-6)
 
 
 def test_other_pairs_and_recommend_examples(data):
