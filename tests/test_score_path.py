@@ -169,6 +169,16 @@ def test_raw_vector_examples_have_no_id_but_a_place(data):
     assert positive["t"] == pytest.approx(1.0)
 
 
+def test_the_default_span_widens_to_near_results_only():
+    vectors = [[0, 0], [1, 0], [0.5, 0.2], [1.8, 0.0], [40.0, 0.0]]
+    col = ek.Collection.from_arrays(vectors, distance="euclid")
+    path = score_path(col, col.discover(context=[(1, 0)]))
+    assert path.curve["t"].max() == pytest.approx(1.8 + 0.05 * 2.05) and path.curve["t"].min() == -0.25
+    fig = ek.plots.path(col, col.discover(context=[(1, 0)]))
+    assert list(fig.layout.xaxis.range) == [-0.25, pytest.approx(1.9025)]
+    assert "1 beyond t = -0.25 … 1.90 (zoom out)" in _subtitle(fig)
+
+
 def test_span_and_steps(data):
     col = ek.Collection.from_arrays(data, distance="cosine")
     result = col.discover(context=[(1, 2)])
@@ -281,7 +291,7 @@ def test_path_figure_keeps_the_points_closest_to_the_line(data):
     others = points[points["role"] == "point"]
     drawn = next(t for t in fig.data if t.meta["role"] == "points")
     assert sorted(drawn.customdata[:, 0].tolist()) == sorted(others.nsmallest(5, "offset")["id"].tolist())
-    assert "Showing the 5 of 35 other points closest to the line." in _subtitle(fig)
+    assert "the 5 of 35 other points closest to the line drawn" in _subtitle(fig)
     assert fig.layout.yaxis.title.text == "best_score score"
 
 
@@ -289,4 +299,4 @@ def test_path_figure_says_which_cosine_points_have_no_place():
     vectors = [[3, 0, 0], [0, 5, 0], [2, 2, 0], [0, 0, 1], [-1, -1, 0]]
     col = ek.Collection.from_arrays(vectors, distance="cosine")
     fig = ek.plots.path(col, col.recommend(positive=[1], negative=[0], strategy="sum_scores", limit=1))
-    assert "2 points not drawn: pointing away from the line" in _subtitle(fig)
+    assert "2 with no place along the line (their direction points away from it)" in _subtitle(fig)

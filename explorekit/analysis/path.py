@@ -6,8 +6,8 @@ everywhere: the segment from a negative example ``n`` to a positive example ``p`
 
     ``x(t) = n + t * (p - n)``,  ``t = 0`` at the negative, ``t = 1`` at the positive,
 
-by default for ``t`` in ``[-0.25, 1.25]`` (:data:`SPAN`), widened to take in every result and
-example. Each ``x(t)`` is scored as the engine would score a point stored with that vector
+by default for ``t`` in ``[-0.25, 1.25]`` (:data:`SPAN`), widened to take in the results and
+examples that lie within ``[-1, 2]`` (:data:`WIDEST`). Each ``x(t)`` is scored as the engine would score a point stored with that vector
 (:func:`explorekit.analysis.zones.score_at`: ``col.prepare``, ``exact_similarity``,
 ``ScoringQuery.combine``): discovery its rank + target term, context its loss, recommend the
 strategy's score (``average_vector``: the similarity to the averaged query, as a distance for
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from explorekit.collection import Collection
 
 SPAN = (-0.25, 1.25)  #: default range of t: a quarter beyond each example
+WIDEST = (-1.0, 2.0)  #: the default range widens to results and examples up to here, no further
 STEPS = 301  #: default number of scored positions along the path (plus t = 0 and t = 1 exactly)
 _PROJECT_ROWS = 8_192  # rows per block when placing points along the path
 _MARGIN = 0.05  # of the span, beyond the outermost result or example
@@ -112,8 +113,8 @@ def score_path(
     pair : which examples the path joins. Discover and context: the context pair ``k``
         (default 0). Recommend: ``(i, j)``, positive ``i`` and negative ``j`` (default
         ``(0, 0)``).
-    span : ``(t0, t1)``, the range of ``t``; default :data:`SPAN` widened to every result and
-        example (with a 5% margin).
+    span : ``(t0, t1)``, the range of ``t``; default :data:`SPAN` widened to the results and
+        examples within :data:`WIDEST` (with a 5% margin).
     steps : positions scored evenly over the span (2 to 100,000); ``t = 0`` and ``t = 1`` are
         always among them.
 
@@ -257,7 +258,7 @@ def _positions(span: Any, steps: Any, focus: np.ndarray) -> np.ndarray:
         raise ExploreError(f"steps: {short_repr(steps)} is not an integer from 2 to 100,000. Try steps={STEPS}.")
     if span is None:
         low, high = SPAN
-        focus = focus[np.isfinite(focus)]
+        focus = focus[np.isfinite(focus) & (focus >= WIDEST[0]) & (focus <= WIDEST[1])]
         if len(focus):
             margin = _MARGIN * (max(high, focus.max()) - min(low, focus.min()))
             low, high = min(low, float(focus.min()) - margin), max(high, float(focus.max()) + margin)

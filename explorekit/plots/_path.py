@@ -77,7 +77,6 @@ def path(
     fig = go.Figure()
     fig.add_trace(_curve_trace(found))
     others = points[(points["role"] == "point") & points["t"].notna()]
-    unplaced = int(points["t"].isna().sum())
     shown = others.nsmallest(int(max_points), "offset") if len(others) > max_points else others
     if len(shown):
         fig.add_trace(_points_trace(col, shown, hover_data))
@@ -92,18 +91,15 @@ def path(
         fig.add_vline(x=t, line=dict(color=_base.ROLE_STYLE[name]["color"], width=1, dash="dot"))
     if found.kind == "context":
         fig.add_hline(y=0.0, line=dict(color="rgba(80, 80, 80, 0.6)", width=1, dash="dot"))
+    low, high = float(found.curve["t"].min()), float(found.curve["t"].max())
     notes = [
         "Exact: the curve is the query's score at x(t) = n + t·(p − n), each scored as a stored point would be"
         + (" (cosine: x(t) normalised, the arc between the unit vectors)." if found.distance == "cosine" else "."),
         "Markers: points at their projection t onto the line, at their own exact score (darker: nearer the line).",
     ]
-    if len(shown) < len(others):
-        notes.append(f"Showing the {len(shown):,} of {len(others):,} other points closest to the line.")
-    if unplaced:
-        notes.append(
-            f"{unplaced:,} point{'s' * (unplaced != 1)} not drawn: pointing away from the line, "
-            "no direction along it matches."
-        )
+    counts = _counts(points, shown, len(others), low, high)
+    if counts:
+        notes.append(counts)
     fig.update_layout(
         template="plotly_white",
         width=width,
@@ -112,14 +108,29 @@ def path(
             text=title or f"{found.kind}: exact score along the path from {found.negative} to {found.positive}",
             subtitle=dict(text="<br>".join(notes), font=dict(size=11)),
         ),
-        margin=dict(t=90 + 14 * (len(notes) - 1), l=60, r=30, b=60),
+        margin=dict(t=80 + 16 * len(notes), l=60, r=30, b=60),
         legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=-0.16, yanchor="top"),
         hovermode="closest",
         meta={"path": {"negative": found.negative, "positive": found.positive, "kind": found.kind}},
     )
-    fig.update_xaxes(title_text="t (0: negative example, 1: positive example)", zeroline=False)
+    fig.update_xaxes(title_text="t (0: negative example, 1: positive example)", zeroline=False, range=[low, high])
     fig.update_yaxes(title_text=found.score_name, zeroline=False)
     return fig
+
+
+def _counts(points: pd.DataFrame, shown: pd.DataFrame, others: int, low: float, high: float) -> str:
+    """One line on what is not in view: the sample, markers beyond the t shown, points with no t."""
+    parts = []
+    if len(shown) < others:
+        parts.append(f"the {len(shown):,} of {others:,} other points closest to the line drawn")
+    drawn = pd.concat([shown["t"], points.loc[points["role"] != "point", "t"]]).dropna()
+    beyond = int(((drawn < low) | (drawn > high)).sum())
+    if beyond:
+        parts.append(f"{beyond:,} beyond t = {low:.2f} … {high:.2f} (zoom out)")
+    unplaced = int(points["t"].isna().sum())
+    if unplaced:
+        parts.append(f"{unplaced:,} with no place along the line (their direction points away from it)")
+    return ("Points: " + "; ".join(parts) + ".") if parts else ""
 
 
 def _curve_trace(found: ScorePath) -> go.Scatter:
