@@ -221,8 +221,8 @@ def _project(
     origin through its projection onto the plane of ``n`` and ``p`` (a point of the scored arc
     lands at its own ``t``), and ``offset`` is the distance from its unit vector to that point
     of the arc; a vector whose projection points away from the line (or is 0) has no place: NaN.
-    Other distances: the orthogonal projection onto the line and the distance from it. Done in
-    blocks of rows, with the residual vectors themselves (no cancellation).
+    Other distances: the orthogonal projection onto the line and the distance from it. In
+    float64, in blocks of rows.
     """
     basis = np.vstack([n, direction])
     gram = basis @ basis.T
@@ -230,26 +230,22 @@ def _project(
     parts = []
     for start in range(0, len(vectors), _PROJECT_ROWS):
         x = np.asarray(vectors[start : start + _PROJECT_ROWS], np.float64)
-        if by_direction:
+        if by_direction:  # cos(x, its projection) = |projection| / |x|; 2 - 2 cos = |unit gap|^2
             a, b = np.linalg.solve(gram, basis @ x.T)
-            placed = a > 1e-9
+            squared = np.einsum("ij,ij->i", x, x)
+            inside = gram[0, 0] * a * a + 2 * gram[0, 1] * a * b + gram[1, 1] * b * b
+            placed = (a > 1e-9) & (squared > 0)
             t = np.where(placed, b / np.where(placed, a, 1.0), np.nan)
-            on_line = a[:, None] * n + b[:, None] * direction
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gap = _unit(x) - _unit(on_line)
-            offset = np.where(placed, np.linalg.norm(gap, axis=1), np.nan)
+            cos = np.sqrt(np.maximum(inside, 0.0) / np.where(placed, squared, 1.0))
+            offset = np.where(placed, np.sqrt(np.maximum(2.0 - 2.0 * cos, 0.0)), np.nan)
         else:
             shifted = x - n
             t = shifted @ direction / length
-            offset = np.linalg.norm(shifted - t[:, None] * direction, axis=1)
+            offset = np.sqrt(np.maximum(np.einsum("ij,ij->i", shifted, shifted) - t * t * length, 0.0))
         parts.append((t, offset))
     if not parts:
         return np.empty(0), np.empty(0)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 def _positions(span: Any, steps: Any, focus: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ from explorekit.widgets._explain import _note
 from explorekit.widgets._figure import LeanFigureWidget
 from explorekit.widgets._state import ExplorerState
 
-PATH_POINTS = 5_000  # other points drawn along the path: the closest to the line
+PATH_POINTS = 2_000  # other points drawn along the path: the closest to the line
 MAX_PAIRS = 50  # recommend: positive x negative choices offered
 
 
