@@ -266,7 +266,14 @@ def zoom_to(fig: go.Figure, q: QueryView, margin: float = 0.3, minimum: float = 
 
 def draws_field(q: QueryView, field: bool | None) -> bool:
     """Whether a zone figure draws its background field: as asked, else when the map is the
-    plane itself (2-D vectors drawn as they are, ``projection="identity"``)."""
+    plane itself (2-D vectors drawn as they are, ``projection="identity"``). The field is in the
+    vectors' own coordinates, so it is drawn on no other map."""
+    if field and q.m.method != "identity":
+        raise RequestError(
+            f"field=True: the zone field is scored on the plane of 2-D vectors, and this map is a "
+            f"{q.m.method.upper()} projection. Use projection='identity' (or 'auto') for 2-D vectors, "
+            "or ek.plots.path(...) for the exact score along a line."
+        )
     return q.m.method == "identity" if field is None else bool(field)
 
 
@@ -290,7 +297,27 @@ def finish_zones(
     fig.add_traces(pair_traces(q))
     fig.add_traces(example_traces(q, roles))
     fig.add_trace(results_trace(q, ringed=True))
-    _base.finish(fig, q.m, title=title, subtitle=subtitle, width=width, height=height)
+    _base.finish(fig, q.m, title=title, subtitle=f"{subtitle}<br>{exactness_note(q)}", width=width, height=height)
+    fig.update_layout(margin_t=fig.layout.margin.t + 14)  # the note's line
     if zoom:
         zoom_to(fig, q)
     return fig
+
+
+def exactness_note(q: QueryView) -> str:
+    """What a zone figure's colours are worth: exact everywhere on the plane itself; on a
+    projection, exact at the points only (the one sentence every zone figure shows).
+
+    >>> import explorekit as ek
+    >>> col = ek.Collection.from_arrays([[0, 0, 1], [4, 0, 0], [1, 1, 0], [3, 1, 2]], distance="euclid")
+    >>> exactness_note(query_view(col, col.discover(context=[(0, 1)]), "pca", 100, 0, ("context",), "context"))
+    'Colours: exact scores of the points, drawn on a PCA projection of 3-D vectors; the plane between points is not scored (plots.path: the exact score along a line).'
+    """
+    if q.m.method == "identity":
+        return "Colours are exact: the map is the 2-D vector space itself."
+    name = {"pca": "PCA", "umap": "UMAP"}.get(q.m.method, q.m.method)
+    dim = q.col.space(q.request.using).dim
+    return (
+        f"Colours: exact scores of the points, drawn on a {name} projection of {dim}-D vectors; "
+        "the plane between points is not scored (plots.path: the exact score along a line)."
+    )

@@ -216,6 +216,8 @@ class Report:
                 self._add_table(snap["result"], "Result", None, snap.get("query"), 200)
             if snap.get("explanation") is not None and len(snap["explanation"].data):
                 self._add_figure(snap["explanation"], "Why these results", None, None, None, k, max_points, label)
+            if snap.get("path") is not None:
+                self._add_figure(snap["path"], "Score along the path", None, None, None, k, max_points, label)
         except Exception:
             del self._blocks[blocks_before:]  # nothing half-added
             raise

@@ -39,6 +39,7 @@ from explorekit.widgets._explain import explanation_figure, is_quantized
 from explorekit.widgets._figure import LeanFigureWidget
 from explorekit.widgets._graph import GraphTab
 from explorekit.widgets._model import KINDS, MODES
+from explorekit.widgets._path import PathTab
 from explorekit.widgets._stage_controls import StageControls
 from explorekit.widgets._state import ExplorerState
 from explorekit.widgets._table import to_html
@@ -204,6 +205,8 @@ class Explorer(W.VBox):
             self.state, on_example=lambda role, point: self._apply(lambda: self.state.click(role, point))
         )
         self.add_tab("graph", self.graph_tab, on_show=self.graph_tab.show)
+        self.path_tab = PathTab(self.state)  # the exact score along a line, next to the map
+        self.add_tab("path", self.path_tab, on_show=self.path_tab.show)
 
         self.mode.observe(self._on_mode, names="value")
         self.kind.observe(lambda ch: self._apply(lambda: self.state.set_kind(ch["new"])), names="value")
@@ -521,17 +524,23 @@ class Explorer(W.VBox):
         -------
         dict with ``map`` (``go.Figure`` of the map with its overlays), ``explanation``
         (``go.Figure``), ``result`` (DataFrame copy or None), ``query`` (``/points/query`` body or
-        None) and ``examples`` (every role as a list: ``target`` is ``[]`` or ``[id]``).
+        None) and ``examples`` (every role as a list: ``target`` is ``[]`` or ``[id]``); ``path``
+        (``go.Figure``, the exact score along the line from a negative example to a positive one)
+        when the result has such a pair.
         """
         examples = self.examples
         examples["target"] = [] if examples["target"] is None else [examples["target"]]
-        return {
+        snap = {
             "map": go.Figure(self.figure),
             "explanation": self.explanation_figure(),
             "result": None if self.result is None else self.result.copy(),
             "query": self.query,
             "examples": examples,
         }
+        path = self.path_tab.snapshot()
+        if path is not None:
+            snap["path"] = path
+        return snap
 
     def to_report(self, report: Any = None, *, title: str | None = None) -> Any:
         """Add the current state (map, examples, result, explanation) to an ``ek.Report``.
