@@ -1,0 +1,182 @@
+"""Query by text: ``encoder=`` on search, recommend, discover and query, local and on Qdrant.
+
+The encoder here is a real, deterministic function (each word hashed to a seeded random
+vector, summed): texts that share words land near each other. The documents are embedded
+with the same function, so a text query must find the document it shares words with, and it
+must answer exactly as the same query given as the encoder's vector does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import numpy as np
+import pytest
+from oracle import assert_same as _assert_same
+from oracle import ids_scores
+from qdrant_client import QdrantClient
+
+import explorekit as ek
+from explorekit.backends.qdrant import to_qdrant
+
+DIM = 16
+DOCS = [
+    "serialize an object to json",
+    "parse a json string into an object",
+    "open a file for reading",
+    "sort a list in place",
+    "join path components",
+    "split a string at a separator",
+    "read a csv file into rows",
+    "compute the square root",
+]
+
+
+def assert_same(got, want) -> None:
+    """Same ids and scores (tied groups as sets): the text query ran as its vector."""
+    _assert_same(ids_scores(got), ids_scores(want))
+
+
+def word_vector(word: str) -> np.ndarray:
+    seed = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "little")
+    return np.random.default_rng(seed).normal(size=DIM)
+
+
+def hashing_encoder(texts: list[str]) -> np.ndarray:
+    """Sum of one seeded random vector per word: a stand-in for a sentence model."""
+    return np.array([sum(word_vector(w) for w in text.lower().split()) for text in texts], np.float32)
+
+
+class CountingEncoder:
+    """The hashing encoder, recording what it was asked (every call and its texts)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return hashing_encoder(texts)
+
+
+def text_collection(**kwargs) -> ek.Collection:
+    return ek.Collection.from_arrays(hashing_encoder(DOCS), payload=[{"doc": d} for d in DOCS], **kwargs)
+
+
+@pytest.fixture(scope="module")
+def both():
+    """The text collection locally and on a Qdrant (local mode) server."""
+    local = text_collection(distance="cosine")
+    client = QdrantClient(":memory:")
+    remote = to_qdrant(local, client, "texts", progress=False)
+    yield {"local": local, "qdrant": remote}
+    client.close()
+
+
+@pytest.mark.parametrize("where", ["local", "qdrant"])
+def test_a_text_query_answers_as_its_vector(both, where):
+    col = both[where]
+    text = "how do I parse json"
+    by_text = col.search(text, encoder=hashing_encoder, limit=4)
+    assert_same(by_text, col.search(hashing_encoder([text])[0], limit=4))
+    assert by_text["doc"].iloc[0] == "parse a json string into an object"
+    assert_same(col.query(text, encoder=hashing_encoder, limit=4), by_text)
+    assert_same(col.query(query=text, encoder=hashing_encoder, limit=4), by_text)
+    assert_same(col.query({"query": {"nearest": text}, "limit": 4}, encoder=hashing_encoder), by_text)
+
+
+@pytest.mark.parametrize("where", ["local", "qdrant"])
+def test_texts_as_recommend_and_discover_examples(both, where):
+    col = both[where]
+    vec = dict(zip(["json", "file", "string"], hashing_encoder(["json", "file", "string"])))
+    assert_same(
+        col.recommend(positive=["json", 2], negative="file", strategy="best_score", encoder=hashing_encoder),
+        col.recommend(positive=[vec["json"], 2], negative=[vec["file"]], strategy="best_score"),
+    )
+    assert_same(
+        col.discover(target="json", context=[("string", "file")], encoder=hashing_encoder, limit=3),
+        col.discover(target=vec["json"], context=[(vec["string"], vec["file"])], limit=3),
+    )
+    assert_same(
+        col.discover(context=[{"positive": "json", "negative": 2}], encoder=hashing_encoder, limit=3),
+        col.discover(context=[{"positive": vec["json"], "negative": 2}], limit=3),
+    )
+    body = {"prefetch": [{"query": {"recommend": {"positive": ["json"]}}, "limit": 5}], "query": "string", "limit": 3}
+    plain = {"prefetch": [{"query": {"recommend": {"positive": [vec["json"].tolist()]}}, "limit": 5}]}
+    assert_same(col.query(body, encoder=hashing_encoder), col.query({**body, **plain, "query": vec["string"].tolist()}))
+
+
+def test_the_encoder_gets_every_text_of_a_call_once():
+    col, encoder = text_collection(), CountingEncoder()
+    col.recommend(positive=["json", "file", "json"], negative=["file", 3], encoder=encoder)
+    assert encoder.calls == [["json", "file"]]
+    col.search([0.0] * DIM, encoder=encoder)  # no text: the encoder is not called
+    assert len(encoder.calls) == 1
+
+
+@pytest.mark.parametrize("where", ["local", "qdrant"])
+def test_a_string_is_a_text_only_with_an_encoder(both, where):
+    """Without encoder= a string is a point id; an unknown one says how to search by text."""
+    col = both[where]
+    for call in (lambda: col.search("parse json"), lambda: col.query("parse json"), lambda: col.recommend(["json"])):
+        with pytest.raises(ek.UnknownIdError, match=r"'parse json'|'json'") as err:
+            call()
+        assert "encoder=ek.encoders.sentence_transformer()" in str(err.value)
+
+
+def test_string_ids_keep_meaning_the_id():
+    """A collection with string ids: "doc3" is the id without an encoder, a text with one, and
+    {"id": "doc3"} (or a UUID object) is the id with one."""
+    ids = [f"doc{i}" for i in range(len(DOCS))]
+    col = text_collection(ids=ids)
+    by_id = col.search("doc3", limit=3)
+    assert "doc3" not in by_id["id"].tolist()  # the example itself is left out, as for any id query
+    assert_same(col.search({"id": "doc3"}, encoder=hashing_encoder, limit=3), by_id)
+    by_text = col.search("doc3", encoder=hashing_encoder, limit=3)
+    assert_same(by_text, col.search(hashing_encoder(["doc3"])[0], limit=3))
+    assert not by_text["id"].equals(by_id["id"])
+    assert_same(
+        col.recommend(positive=[{"id": "doc3"}, "sort"], encoder=hashing_encoder, limit=3),
+        col.recommend(positive=["doc3", hashing_encoder(["sort"])[0]], limit=3),
+    )
+    uuids = [str(uuid.UUID(int=i + 1)) for i in range(len(DOCS))]
+    ucol = text_collection(ids=uuids)
+    assert_same(ucol.search(uuid.UUID(uuids[3]), encoder=hashing_encoder, limit=3), ucol.search(uuids[3], limit=3))
+
+
+BAD_ENCODERS = {
+    "wrong dim": (
+        lambda texts: np.ones((len(texts), 3)),
+        ek.DimensionError,
+        r"dim 3, but the collection's vectors have dim 16",
+    ),
+    "one row too few": (lambda texts: np.ones((len(texts) - 1, DIM)), ek.RequestError, r"shape \(0, 16\) for 1 text"),
+    "flat": (lambda texts: np.ones(DIM), ek.RequestError, r"shape \(16,\) for 1 text"),
+    "strings": (lambda texts: [["a"] * DIM for _ in texts], ek.RequestError, "an encoder returns numbers"),
+    "ragged": (lambda texts: [[1.0, 2.0], [1.0]], ek.RequestError, "an encoder returns numbers"),
+    "nan": (lambda texts: np.full((len(texts), DIM), np.nan), ek.NonFiniteError, r"NaN or infinite .* \['json'\]"),
+    "not callable": ("all-MiniLM-L6-v2", ek.RequestError, "is not callable"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_ENCODERS)
+def test_a_bad_encoder_is_a_clear_error(name):
+    encoder, error, message = BAD_ENCODERS[name]
+    col = text_collection()
+    with pytest.raises(error, match=message):
+        col.search("json", encoder=encoder)
+
+
+def test_the_dimension_error_names_the_vector():
+    col = ek.Collection.from_arrays({"a": hashing_encoder(DOCS), "b": np.ones((len(DOCS), 3), np.float32)})
+    with pytest.raises(ek.DimensionError, match="dim 16, but the collection's vectors 'b' have dim 3"):
+        col.search("json", using="b", encoder=hashing_encoder)
+    assert len(col.search("json", using="a", encoder=hashing_encoder)) == len(DOCS)
+    with pytest.raises(ek.UnknownVectorError):
+        col.search("json", using="c", encoder=hashing_encoder)
+
+
+def test_batches_refuse_an_encoder_with_the_fix():
+    col = text_collection()
+    with pytest.raises(ek.RequestError, match=r"requests\[0\]: encoder= is taken by single calls"):
+        col.search_batch([{"query": "json", "encoder": hashing_encoder}])
