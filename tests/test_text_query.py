@@ -9,6 +9,8 @@ must answer exactly as the same query given as the encoder's vector does.
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import uuid
 
 import numpy as np
@@ -180,3 +182,24 @@ def test_batches_refuse_an_encoder_with_the_fix():
     col = text_collection()
     with pytest.raises(ek.RequestError, match=r"requests\[0\]: encoder= is taken by single calls"):
         col.search_batch([{"query": "json", "encoder": hashing_encoder}])
+
+
+def test_the_ready_encoder_without_the_text_extra_names_the_install():
+    """``ek.encoders`` imports sentence-transformers only when asked; without it the error says what to install."""
+    code = (
+        "import sys; sys.modules['sentence_transformers'] = None\n"
+        "import explorekit as ek\n"
+        "try:\n"
+        "    ek.encoders.sentence_transformer()\n"
+        "except ek.MissingDependencyError as err:\n"
+        "    print(err)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pip install 'explorekit[text]'" in out, out
+
+
+def test_only_a_text_set_has_a_dataset_encoder():
+    with pytest.raises(
+        ek.ExploreError, match=r"'digits': its vectors were not made by a text model.*\['stdlib_docs'\]"
+    ):
+        ek.encoders.for_dataset("digits")

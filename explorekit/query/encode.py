@@ -60,7 +60,7 @@ def encode(
 
     >>> encode(lambda texts: [[1, 2, 3]] * len(texts), ["a", "b"], dim=3).shape
     (2, 3)
-    >>> encode(lambda texts: [[1, 2]] * len(texts), ["a"], dim=3)
+    >>> encode(lambda texts: [[1, 2]] * len(texts), ["a"], dim=3)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     explorekit.DimensionError: encoder: returned vectors of dim 2, but the query's vectors have dim 3...
