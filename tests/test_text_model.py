@@ -72,3 +72,11 @@ def test_sentence_transformer_returns_unit_float32_rows(encoder):
     vectors = encoder(["parse a JSON string", "sort a list"])
     assert vectors.dtype == np.float32 and vectors.shape == (2, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_explorer_text_box_with_the_real_model(col, encoder):
+    ex = ek.Explorer(col, encoder=encoder, color="kind")
+    ex.text_query.text.value = "serialize an object to a JSON formatted string"
+    assert "json.dumps" in _names(ex.result.head(5))
+    marks = ex.figure.data[ex._examples]
+    assert list(marks.marker.symbol) == ["hexagram"] and np.isfinite([marks.x[0], marks.y[0]]).all()

@@ -203,3 +203,64 @@ def test_only_a_text_set_has_a_dataset_encoder():
         ek.ExploreError, match=r"'digits': its vectors were not made by a text model.*\['stdlib_docs'\]"
     ):
         ek.encoders.for_dataset("digits")
+
+
+# --- the Explorer's text box -------------------------------------------------------------------
+
+
+def _listed(explorer) -> list[str]:
+    return [row.children[1].value for row in explorer.example_list.children if row.layout.display != "none"]
+
+
+def test_the_explorer_shows_the_text_box_only_with_an_encoder():
+    col = text_collection()
+    assert ek.Explorer(col).text_query.layout.display == "none"
+    assert ek.Explorer(col, encoder=hashing_encoder).text_query.layout.display == "flex"
+    with pytest.raises(ek.RequestError, match="Explorer: encoder: 'all-MiniLM-L6-v2' is not callable"):
+        ek.Explorer(col, encoder="all-MiniLM-L6-v2")
+
+
+def test_a_typed_text_is_placed_marked_and_run_as_a_positive():
+    col = text_collection()
+    ex = ek.Explorer(col, encoder=hashing_encoder, projection="pca")
+    ex.text_query.text.value = "how do I parse json"  # Enter in the box
+    vector = hashing_encoder(["how do I parse json"])[0]
+    assert_same(ex.result, col.search("how do I parse json", encoder=hashing_encoder))
+    assert ex.result["doc"].iloc[0] == "parse a json string into an object"
+    assert_same(col.query(ex.query), ex.result)  # the body holds the vector: no encoder needed to repeat it
+    np.testing.assert_array_equal(ex.examples["positive"][0], vector)
+    assert _listed(ex) == ["<b>positive</b> \u201chow do I parse json\u201d"]
+    marks = ex.figure.data[ex._examples]
+    assert list(marks.marker.symbol) == ["hexagram"] and list(marks.marker.color) == ["#1a9850"]
+    where = ek.projection.place(col, [vector], projection="pca")[0]
+    np.testing.assert_allclose([marks.x[0], marks.y[0]], where, rtol=1e-5)
+
+
+def test_a_new_text_replaces_the_old_one_and_clicks_combine_with_it():
+    col = text_collection()
+    ex = ek.Explorer(col, encoder=hashing_encoder, projection="pca")
+    ex.text_query.submit("open a file")
+    ex.text_query.submit("parse json")
+    assert _listed(ex) == ["<b>positive</b> \u201cparse json\u201d"]
+    ex.mode.value = "negative"
+    ex.text_query.submit("serialize")
+    ex.state.click("negative", 3)
+    ex._refresh()
+    assert _listed(ex) == [
+        "<b>positive</b> \u201cparse json\u201d",
+        "<b>negative</b> \u201cserialize\u201d",
+        "<b>negative</b> 3",
+    ]
+    want = col.recommend(positive=["parse json"], negative=["serialize", 3], encoder=hashing_encoder)
+    assert_same(ex.result, want)
+    assert list(ex.figure.data[ex._examples].marker.symbol) == ["hexagram", "hexagram", "triangle-down"]
+
+
+def test_a_bad_encoder_in_the_box_shows_the_error_and_changes_nothing():
+    col = text_collection()
+    ex = ek.Explorer(col, encoder=lambda texts: np.ones((len(texts), 3)), projection="pca")
+    ex.state.click("positive", 1)
+    before = ex.examples
+    assert not ex.text_query.submit("parse json")
+    assert "dim 3, but the collection&#x27;s vectors have dim 16" in ex.status.value
+    assert ex.examples == before

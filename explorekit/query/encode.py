@@ -98,6 +98,13 @@ def encode(
     return vectors
 
 
+def encode_for(collection: Any, using: str | None, encoder: Encoder, texts: list[str], where: str) -> np.ndarray:
+    """:func:`encode` checked against the dimension of ``collection``'s vector ``using`` (named in the error)."""
+    dim = collection.space(using).dim  # UnknownVectorError for a wrong using=, before the encoder runs
+    named = f"the collection's vectors {using!r}" if using else "the collection's vectors"
+    return encode(encoder, texts, dim, where, named)
+
+
 def check_encoder(encoder: Any, where: str = "encoder") -> None:
     """A RequestError unless ``encoder`` is callable (or None: no texts)."""
     if encoder is not None and not callable(encoder):
@@ -191,9 +198,7 @@ def _swapped(
     if encoder is None or not texts:
         return walk(lambda text: text)
     unique = list(dict.fromkeys(texts))
-    dim = collection.space(using).dim  # UnknownVectorError for a wrong using=, before the encoder runs
-    named = f"the collection's vectors {using!r}" if using else "the collection's vectors"
-    vectors = dict(zip(unique, encode(encoder, unique, dim, f"{where}: encoder", named)))
+    vectors = dict(zip(unique, encode_for(collection, using, encoder, unique, f"{where}: encoder")))
     return walk(lambda text: vectors[text])
 
 
