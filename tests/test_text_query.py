@@ -15,6 +15,8 @@ import uuid
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oracle import assert_same as _assert_same
 from oracle import ids_scores
 from qdrant_client import QdrantClient
@@ -106,6 +108,27 @@ def test_texts_as_recommend_and_discover_examples(both, where):
     body = {"prefetch": [{"query": {"recommend": {"positive": ["json"]}}, "limit": 5}], "query": "string", "limit": 3}
     plain = {"prefetch": [{"query": {"recommend": {"positive": [vec["json"].tolist()]}}, "limit": 5}]}
     assert_same(col.query(body, encoder=hashing_encoder), col.query({**body, **plain, "query": vec["string"].tolist()}))
+
+
+WORDS = sorted({w for doc in DOCS for w in doc.split()} | {"xml", "socket", "thread"})
+TEXTS = st.lists(st.sampled_from(WORDS), min_size=1, max_size=5).map(" ".join)
+LOCAL = text_collection(distance="cosine")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    positive=st.lists(TEXTS | st.integers(0, len(DOCS) - 1), min_size=1, max_size=3),
+    negative=st.lists(TEXTS, max_size=2),
+)
+def test_any_texts_answer_as_their_vectors(positive, negative):
+    """Property: texts among ids, in any order and with repeats, answer as the encoder's vectors do."""
+    as_vectors = [hashing_encoder([e])[0] if isinstance(e, str) else e for e in positive]
+    for strategy in ("average_vector", "best_score"):
+        got = LOCAL.recommend(positive=positive, negative=negative, strategy=strategy, encoder=hashing_encoder)
+        want = LOCAL.recommend(
+            positive=as_vectors, negative=[hashing_encoder([t])[0] for t in negative], strategy=strategy
+        )
+        assert_same(got, want)
 
 
 def test_the_encoder_gets_every_text_of_a_call_once():
@@ -264,3 +287,12 @@ def test_a_bad_encoder_in_the_box_shows_the_error_and_changes_nothing():
     assert not ex.text_query.submit("parse json")
     assert "dim 3, but the collection&#x27;s vectors have dim 16" in ex.status.value
     assert ex.examples == before
+
+
+def test_the_text_box_on_a_qdrant_collection(both):
+    """The box asks the collection's public API only: on a Qdrant server it answers the same."""
+    ex = ek.Explorer(both["qdrant"], encoder=hashing_encoder, projection="pca")
+    ex.text_query.submit("how do I parse json")
+    assert_same(ex.result, both["local"].search("how do I parse json", encoder=hashing_encoder))
+    marks = ex.figure.data[ex._examples]
+    assert list(marks.marker.symbol) == ["hexagram"] and np.isfinite([marks.x[0], marks.y[0]]).all()
