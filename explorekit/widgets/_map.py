@@ -26,6 +26,7 @@ from explorekit.plots._base import ROLE_STYLE
 # role -> (colour, symbol), as the explanation figures draw them; context sides as positive/negative
 STYLE = {role: (ROLE_STYLE[role]["color"], ROLE_STYLE[role]["symbol"]) for role in ("positive", "negative", "target")}
 STYLE.update({"context+": STYLE["positive"], "context-": STYLE["negative"], "pending": ("#737373", "triangle-up")})
+TEXT_SYMBOL = "hexagram"  # an example embedded from a typed text: its role's colour, this marker (targets are stars)
 
 MAP_SAMPLE = 20_000  # points mapped from a remote collection (a sample; the rest is placed on need)
 
@@ -177,7 +178,7 @@ def example_overlay(index: MapIndex, selection: Any) -> dict[str, Any]:
         "x": x,
         "y": y,
         "color": [STYLE[r][0] for r, _ in items],
-        "symbol": [STYLE[r][1] for r, _ in items],
+        "symbol": [TEXT_SYMBOL if selection.text_of(e) is not None else STYLE[r][1] for r, e in items],
         "line_x": lx,
         "line_y": ly,
     }

@@ -95,10 +95,15 @@ class Selection:
         self.target: Any = None
         self.context: list[tuple[Any, Any]] = []
         self.pending: Any = None  # the positive side of a context pair waiting for its negative
+        self.texts: dict[Any, str] = {}  # key of a vector example -> the text it was embedded from
 
     # ------------------------------------------------------------------ reading
     def name(self, example: Any) -> str:
-        """How an example is shown: its label with the id beside it, else :func:`label`."""
+        """How an example is shown: a typed text in quotes, an id with its label beside it, else
+        :func:`label`."""
+        text = self.text_of(example)
+        if text is not None:
+            return f"\u201c{text}\u201d"
         if not is_id(example):
             return label(example)
         return name_with_id(self.names.get(example), label(example))
@@ -131,6 +136,10 @@ class Selection:
             rows.append(("pending", 0, f"{self.name(self.pending)} vs ?"))
         return rows
 
+    def text_of(self, example: Any) -> str | None:
+        """The text a vector example was embedded from (:meth:`add_text`), or None."""
+        return None if is_id(example) else self.texts.get(_key(example))
+
     def is_empty(self) -> bool:
         return not (self.positive or self.negative or self.context) and self.target is None
 
@@ -150,6 +159,7 @@ class Selection:
         other = Selection(self.names)
         other.positive, other.negative = list(self.positive), list(self.negative)
         other.target, other.context, other.pending = self.target, list(self.context), self.pending
+        other.texts = dict(self.texts)
         return other
 
     def clear(self) -> None:
@@ -233,6 +243,20 @@ class Selection:
         return f"{len(new)} {mode} example(s) added" + (
             f" ({len(values) - len(new)} already chosen)" if len(new) < len(values) else ""
         )
+
+    def add_text(self, mode: str, text: str, vector: Any) -> str:
+        """A text's vector as the example of ``mode`` (positive, negative or target); it replaces
+        the text example that role had, so typing a new text moves the query."""
+        if mode not in ("positive", "negative", "target"):
+            raise RequestError(f"text: {mode!r} takes no text example. Use 'positive', 'negative' or 'target'.")
+        vector = _example(vector, "text")
+        if mode == "target":
+            self.target = None if self.text_of(self.target) is not None else self.target
+        else:
+            setattr(self, mode, [e for e in getattr(self, mode) if self.text_of(e) is None])
+        self.texts[_key(vector)] = text
+        self.add(mode, [vector])
+        return f"{mode} text {text!r} added"
 
     def remove(self, role: str, index: int = 0) -> str:
         """Remove the ``index``-th example of ``role`` (``"pending"`` drops a half-made pair)."""

@@ -234,6 +234,11 @@ class ExplorerState:
 
         return self._change(apply, new_ids=[new] if is_id(new) else None)
 
+    def add_embedded(self, mode: str, text: str, vector: Any) -> pd.DataFrame | None:
+        """A typed text, embedded (by the Explorer's encoder) into ``vector``, as an example of
+        ``mode``: it replaces the text that role had (:meth:`Selection.add_text`)."""
+        return self._change(lambda: setattr(self, "note", self.selection.add_text(mode, text, vector)))
+
     def remove(self, role: str, index: int = 0) -> pd.DataFrame | None:
         return self._change(lambda: setattr(self, "note", self.selection.remove(role, index)))
 

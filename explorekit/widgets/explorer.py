@@ -43,6 +43,7 @@ from explorekit.widgets._path import PathTab
 from explorekit.widgets._stage_controls import StageControls
 from explorekit.widgets._state import ExplorerState
 from explorekit.widgets._table import to_html
+from explorekit.widgets._text_query import TextQueryBox
 
 INSPECT_CAP = 1_000  # points a typed query selects in inspect mode
 
@@ -74,6 +75,10 @@ class Explorer(W.VBox):
 
     max_points : int, default 100,000
         Above this many points the map draws a seeded sample (queries still use every point).
+    encoder : callable, optional
+        ``texts -> vectors`` (e.g. ``ek.encoders.for_dataset("stdlib_docs")``): shows a text box
+        whose text is embedded, placed on the map and added as an example
+        (:mod:`explorekit.widgets._text_query`). Without it the box is not shown.
 
     Attributes
     ----------
@@ -111,6 +116,7 @@ class Explorer(W.VBox):
         height: int = 520,
         max_points: int = 100_000,
         label: str | None = None,
+        encoder: Any = None,
     ) -> None:
         self.method = projection
         self.map_col = _map.map_collection(collection)
@@ -190,6 +196,7 @@ class Explorer(W.VBox):
             collection, lambda settings: self._apply(lambda: self.state.set_stages(**settings))
         )
         self.clear_button = W.Button(description="clear examples", layout=W.Layout(width="130px"))
+        self.text_query = TextQueryBox(self.state, encoder, mode=lambda: self.mode.value, apply=self._apply)
         self.example_list = W.VBox(layout=W.Layout(max_height="150px", overflow="auto"))
         self.status = W.HTML()
         self.table = W.HTML(to_html(None))
@@ -226,6 +233,7 @@ class Explorer(W.VBox):
                 self.finder.box,
                 W.HBox([self.kind, self.strategy, self.limit]),
                 W.HBox([self.add_box, self.add_button, self.clear_button]),
+                self.text_query,
                 self.filter_box,
                 self.quantization,
                 self.stage_controls,
