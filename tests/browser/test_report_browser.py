@@ -329,6 +329,7 @@ def test_search_box_finds_a_point_by_name_and_opens_it_offline(named):
         page.keyboard.press("ArrowDown")
         page.keyboard.press("ArrowUp")
         assert [h["selected"] for h in page.evaluate(SEARCH_HITS, FIND)].index(True) == target
+        screenshot(page, "report_search", docs=True)
         page.keyboard.press("Enter")
 
         # the panel opens with the label, the id beside it, and the neighbours named with their kind
@@ -353,7 +354,14 @@ def test_search_box_finds_a_point_by_name_and_opens_it_offline(named):
             " return [(l.xaxis.range[0] + l.xaxis.range[1]) / 2, (l.yaxis.range[0] + l.yaxis.range[1]) / 2]; })()"
         )
         assert centre == pytest.approx([x, y], abs=1e-6)
-        screenshot(page, "report_search", docs=True)
+        screenshot(page, "report_search_chosen")
+
+        # the mouse chooses a hit too
+        type_into(page, FIND, "urlpars")
+        page.click(".ek-find-list [role=option] >> nth=0")
+        urlparse = int(payload.index[payload["name"] == "urlparse"][0])
+        page.wait_for_function(f"document.getElementById('ek-panel').dataset.id === '{urlparse}'")
+        assert page.inner_text("#ek-panel .ek-panel-label") == "urlparse"
         assert log.errors == [] and log.blocked == [] and log.dialogs == [], (log.errors, log.blocked)
 
 
