@@ -153,3 +153,11 @@ def test_row_counter_knows_how_many_rows_the_page_holds():
     result = col.search(VEC[0], limit=25)
     page = ek.Report("T").add(result, max_rows=20).to_html()
     assert '<span class="ek-count" data-rows="20" aria-live="polite">25 row(s)</span>' in page
+
+
+def test_a_report_of_an_explorer_names_points_by_the_explorers_label_field():
+    col = ek.datasets.load("clusters2d", as_collection=True)
+    explorer = ek.Explorer(col, projection="identity", label="family")
+    explorer.examples = {"positive": [0]}
+    page = explorer.to_report().to_html()
+    assert "positive [pome (0)]" in page  # the Explorer's label=, not the report's default (fruit)

@@ -209,9 +209,12 @@ class Report:
     def _add_explorer(
         self, explorer: Any, *, title: str | None, k: int, max_points: int, label: str | None
     ) -> "Report":
-        """The Explorer's current state: its map (clickable), examples, result and explanation."""
+        """The Explorer's current state: its map (clickable), examples, result and explanation.
+        Points are named by the Explorer's own label field unless ``label`` says otherwise."""
         snap = explorer.snapshot()
         col, using = explorer.state.col, explorer.state.using
+        if label is None:
+            label = getattr(getattr(explorer, "labels", None), "name", None)
         blocks_before = len(self._blocks)
         try:
             self._add_figure(snap["map"], None, None, col, using, k, max_points, label)
