@@ -49,6 +49,7 @@ out = {"available": index.annoy_available()}
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")          # the once-only rule is explorekit's own, not the filter's
     col = ek.Collection.from_arrays(vectors, distance=DISTANCE)
+    col.build_index()                         # a query never builds one (issue 17): asked for here
     requests = [
         dict(query=vectors[5], limit=10),
         dict(query=vectors[9], limit=7, offset=3),
