@@ -432,7 +432,11 @@ def finish(
         height=height or 640,
         title=dict(text=title or "", subtitle=dict(text="<br>".join(notes), font=dict(size=11))),
         margin=dict(t=90 + 14 * max(0, len(notes) - 1), l=60, r=30, b=60),
-        legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=-0.12, yanchor="top"),
+        # at the bottom of the figure, not of the plot: plotly makes room for it below the x-axis
+        # title at any height (y=-0.12 of the plot covered the title of a 520-px Explorer map)
+        legend=dict(
+            itemsizing="constant", orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom"
+        ),
         hovermode="closest",
     )
     fig.update_xaxes(title_text=xt, zeroline=False)
