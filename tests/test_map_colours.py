@@ -72,8 +72,9 @@ def test_the_base_layer_is_light_and_dimmed(fruit):
 def test_overlay_colours_are_not_category_colours():
     palette = {rgb(c) for c in _base.CATEGORY_PALETTE} | {rgb(_base.OTHER_COLOUR)}
     overlay = [style["color"] for style in _base.ROLE_STYLE.values()] + [_base.RING["color"], _base.OUTLINE]
-    overlay += [colour for colour, _ in STYLE.values()] + ["#d62728"]  # the report's neighbour rings (report.js)
-    assert not {rgb(c) for c in overlay} & palette
+    overlay += [colour for colour, _ in STYLE.values()]
+    overlay += ["#d62728", "#fdb863"]  # the report's neighbour rings (report.js), filled results (plots/_query.py)
+    assert len(set(_base.CATEGORY_PALETTE)) == 19 and not {rgb(c) for c in overlay} & palette
     for colour in overlay:  # and not close to one: at least 60 apart in RGB
         assert min(np.linalg.norm(np.subtract(rgb(colour), p)) for p in palette) > 60, colour
 
@@ -149,3 +150,18 @@ def test_kmeans_labels_say_they_are_of_the_map():
     grid = ek.Collection.from_arrays([[i, j] for i in range(7) for j in range(7)], distance="euclid")
     fig = Explorer(grid, clusters=True).snapshot()["map"]
     assert "k-means (k=" in fig.layout.title.subtitle.text and "on this 2-D map" in fig.layout.title.subtitle.text
+
+
+def test_plots_map_clusters_true_labels_over_the_colours(fruit):
+    fig = ek.plots.map(fruit, clusters=True)  # d62a2a1: "True is not a clustering"
+    assert sorted(t.name for t in points_traces(fig)) == sorted(fruit.payload["fruit"].unique())
+    assert len(fig.layout.annotations) >= 2
+    assert "Cluster labels: HDBSCAN" in fig.layout.title.subtitle.text
+    assert fig.layout.legend.title.text == "fruit"
+
+
+def test_explorer_thumbnails_lie_under_the_overlays():
+    digits = ek.datasets.load("digits", as_collection=True)
+    fig = Explorer(digits, using="pixels", projection="pca").figure
+    assert len(fig.layout.images) > 0
+    assert {image.layer for image in fig.layout.images} == {"below"}  # d62a2a1: "above", over the examples

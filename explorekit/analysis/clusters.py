@@ -376,7 +376,7 @@ def map_clusters(
     if callable(getattr(col, "distance_matrix", None)) and callable(getattr(col, "facet", None)):
         try:
             found = clusters(col, using=using, seed=seed)
-        except (ExploreError, ImportError) as err:
+        except (ExploreError, ImportError, ValueError) as err:  # ValueError: scikit-learn's, on tiny samples
             reason = f"HDBSCAN of the distance matrix failed: {err}"
         else:
             if len(found.summary) >= 2:

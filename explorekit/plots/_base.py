@@ -32,12 +32,18 @@ PALETTE = qualitative.D3 + qualitative.Pastel  # lines and bars (strong colours 
 # Map points by category: light colours, drawn at BASE_OPACITY, so that the overlays drawn on top
 # (black result rings, examples in ROLE_STYLE's strong colours with a dark outline) stay visible
 # on every category; none of the overlay colours is in this palette (tests/test_map_colours.py).
-# (19 light qualitative colours, each at least 60 apart in RGB from every overlay colour).
+# (19 light qualitative colours, each at least 60 apart in RGB from every overlay colour: no
+# strong orange, red, green or purple, which mark results and examples).
 CATEGORY_PALETTE = [
-    *(qualitative.Pastel[i] for i in (0, 1, 3, 4, 5, 6, 7, 8, 9)),
-    *(qualitative.Set2[i] for i in (0, 2, 3, 4, 6)),
-    *(qualitative.Set3[i] for i in (4, 7, 9)),
+    *(qualitative.Pastel[i] for i in (0, 3, 4, 5, 6, 7, 8, 9)),
     *(qualitative.Pastel1[i] for i in (0, 4)),
+    *(qualitative.Set2[i] for i in (2,)),
+    *(qualitative.Set3[i] for i in (9,)),
+    *(qualitative.Set2[i] for i in (3,)),
+    *(qualitative.Pastel1[i] for i in (6,)),
+    *(qualitative.Pastel2[i] for i in (1,)),
+    *(qualitative.Set3[i] for i in (1, 7, 10)),
+    *(qualitative.Set2[i] for i in (0,)),
 ]
 BASE_OPACITY = 0.8
 GREY = "rgba(150, 150, 150, 0.35)"

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError, short_repr
+from explorekit.analysis.clusters import map_clusters
 from explorekit.analysis.projection import DEFAULT_PROJECTION, projection_argument
 from explorekit.plots import _base, _clusters
 
@@ -49,6 +50,10 @@ def map(
     clusters : ``ek.analysis.clusters(col, ...)`` (or a frame with ``id`` and ``cluster``):
         colour by cluster instead (the default colour is then not used), each cluster labelled
         at the middle of its points; noise and points outside the clustered sample are grey.
+        ``True``: keep the colours and label the clusters that
+        :func:`explorekit.analysis.clusters.map_clusters` finds (HDBSCAN of the distance
+        matrix, else k-means on the map; the subtitle says which), as ``ek.Explorer(col,
+        clusters=True)`` does.
     size : numeric payload column scaled to 3-14 px.
     hover_data : payload columns shown on hover (default: up to four short ones).
     thumbnails : column of image data URIs (detected when None; False: none); up to
@@ -72,12 +77,16 @@ def map(
     'kind'
     >>> len(ek.plots.map(col, color=False).data)   # one colour
     1
+    >>> ek.plots.map(col, clusters=True).layout.title.subtitle.text.split("<br>")[-1][:30]
+    'Cluster labels: k-means (k=2) '
     """
     projection = projection_argument(projection, method, "plots.map")
     _base.check_size("width", width)
     _base.check_size("height", height)
     if isinstance(max_thumbnails, bool) or not isinstance(max_thumbnails, (int, np.integer)) or max_thumbnails < 0:
         raise ExploreError(f"max_thumbnails: {short_repr(max_thumbnails)} is not a non-negative integer.")
+    labelled = clusters is True  # label the clusters over the colours
+    clusters = None if clusters is False or labelled else clusters
     if clusters is not None and color not in (None, False):
         raise ExploreError(f"map: pass color={color!r} or clusters=, not both (both colour the points).")
     color = None if clusters is not None else _base.map_color(col, color)
@@ -109,4 +118,6 @@ def map(
     fig = _base.finish(fig, m, title=title or default, width=width, height=height)
     if color is not None:
         fig.update_layout(legend_title_text=color)
+    if labelled:
+        _clusters.label_clusters(fig, m, map_clusters(col, using, projection, seed=seed))
     return fig

@@ -129,6 +129,7 @@ def base_figure(
     fig = plot_map(
         map_col, using=using, projection=method, color=color, hover_data=hover, height=height, max_points=max_points
     )
+    fig.update_layout_images(layer="below")  # thumbnails under the points: they hid examples and rings
     if clusters is not None:
         _clusters.label_clusters(fig, _base.build_map(map_col, using, method, max_points, 0), clusters)
     return fig
