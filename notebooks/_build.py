@@ -96,10 +96,12 @@ rec[["id", "score", "module", "qualname"]]
 # %% [markdown]
 # ## The map
 # Each dot is a docstring, placed by a 2-D projection of the 384-d vectors. Hover for the text.
-# The projection is computed once and kept on the collection.
+# The projection is computed once and kept on the collection. The colours are the first
+# categorical payload field, here `kind` (`color=` picks another, `color=False` draws one colour);
+# `clusters=True` labels the clusters of the collection (the subtitle says how they were found).
 
 # %%
-ek.plots.map(col, projection=PROJECTION, color="kind", hover_data=["module", "qualname", "first_line"])
+ek.plots.map(col, projection=PROJECTION, clusters=True, hover_data=["module", "qualname", "first_line"])
 
 # %% [markdown]
 # ## Why these results?
@@ -115,7 +117,7 @@ ek.plots.recommendation(col, rec, projection=PROJECTION, color="kind")
 # notebook exported to HTML this cell stays blank. The report below keeps its state instead.
 
 # %%
-explorer = ek.Explorer(col, projection=PROJECTION, color="kind", hover=["module", "qualname"])
+explorer = ek.Explorer(col, projection=PROJECTION, hover=["module", "qualname"])  # clusters=True labels clusters
 explorer
 
 # %% [markdown]
@@ -285,7 +287,7 @@ PROJECTION = "pca"    # the map of the text set at the end ("umap" shows cluster
 from explorekit import zones
 
 fruit = ek.datasets.load("clusters2d", as_collection=True)
-ek.plots.map(fruit, color="fruit")
+ek.plots.map(fruit)  # coloured by fruit, the first categorical field
 
 # %% [markdown]
 # ## One pair
@@ -505,14 +507,14 @@ hits.attrs["query"]
 
 # %%
 sample = remote.sample(limit=2000)
-ek.plots.map(sample, projection=PROJECTION, color="kind", title="2,000 points sampled by the server")
+ek.plots.map(sample, projection=PROJECTION, title="2,000 points sampled by the server")
 
 # %% [markdown]
 # ## The Explorer on the server
 # The Explorer maps a sample and sends every query to Qdrant.
 
 # %%
-explorer = ek.Explorer(remote, projection=PROJECTION, color="kind")
+explorer = ek.Explorer(remote, projection=PROJECTION)
 explorer
 
 # %% [markdown]
@@ -525,7 +527,7 @@ explorer
 report = (ek.Report("Qdrant: the standard library")
           .add("Results and neighbours computed by Qdrant.")
           .add(hits, title="Functions near json.dumps")
-          .add(ek.plots.map(sample, projection=PROJECTION, color="kind"), collection=remote, k=5, max_points=100))
+          .add(ek.plots.map(sample, projection=PROJECTION), collection=remote, k=5, max_points=100))
 report.save("reports/05_qdrant.html")
 
 # %% [markdown]

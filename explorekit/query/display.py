@@ -85,11 +85,14 @@ def label_field(frame: pd.DataFrame, preferred: str | None = None) -> str | None
 
 def category_field(frame: pd.DataFrame, preferred: str | None = None) -> str | None:
     """The payload column to colour a map by: ``preferred`` if given, else the first text,
-    boolean or integer column with 2 to 12 distinct values (each value its own colour), else None.
+    boolean or integer column with 2 to 12 distinct values (each value its own colour) that
+    repeat (a column whose every value differs names points, it does not group them), else None.
 
     >>> category_field(pd.DataFrame({"id": [1, 2, 3], "fruit": ["pear", "fig", "pear"]}))
     'fruit'
     >>> category_field(pd.DataFrame({"id": [1, 2], "price": [0.5, 0.7]})) is None
+    True
+    >>> category_field(pd.DataFrame({"id": [1, 2, 3], "rank": [1, 2, 3]})) is None
     True
     """
     if preferred is not None:
@@ -103,7 +106,7 @@ def category_field(frame: pd.DataFrame, preferred: str | None = None) -> str | N
         if text is None and not (pd.api.types.is_bool_dtype(series) or pd.api.types.is_integer_dtype(series)):
             continue
         values = series.dropna() if text is None else text
-        if 2 <= values.nunique() <= MAX_CATEGORIES:
+        if 2 <= values.nunique() <= min(MAX_CATEGORIES, len(values) - 1):
             return str(column)
     return None
 

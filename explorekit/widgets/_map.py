@@ -17,11 +17,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError, short_repr
+from explorekit.analysis.clusters import map_clusters
 from explorekit.analysis.projection import place, project
 from explorekit.collection import Collection
 from explorekit.data.ids import is_id
+from explorekit.plots import _base, _clusters
 from explorekit.plots import map as plot_map
-from explorekit.plots._base import ROLE_STYLE
+from explorekit.plots._base import OUTLINE, RING, ROLE_STYLE
 
 # role -> (colour, symbol), as the explanation figures draw them; context sides as positive/negative
 STYLE = {role: (ROLE_STYLE[role]["color"], ROLE_STYLE[role]["symbol"]) for role in ("positive", "negative", "target")}
@@ -114,12 +116,36 @@ class MapIndex:
 
 
 def base_figure(
-    map_col: Any, using: str | None, method: str, color: str | None, hover: Any, height: int, max_points: int
+    map_col: Any,
+    using: str | None,
+    method: str,
+    color: Any,
+    hover: Any,
+    height: int,
+    max_points: int,
+    clusters: Any = None,
 ) -> go.Figure:
-    """The plain map (:func:`explorekit.plots.map`): its traces are the base, built once."""
-    return plot_map(
+    """The plain map (:func:`explorekit.plots.map`): its traces are the base, built once; with
+    ``clusters`` (a clustering of ``map_col``) its labels on top (:func:`~explorekit.plots._clusters.label_clusters`)."""
+    fig = plot_map(
         map_col, using=using, projection=method, color=color, hover_data=hover, height=height, max_points=max_points
     )
+    fig.update_layout_images(layer="below")  # thumbnails under the points: they hid examples and rings
+    if clusters is not None:
+        _clusters.label_clusters(fig, _base.build_map(map_col, using, method, max_points, 0), clusters)
+    return fig
+
+
+def explorer_clusters(map_col: Any, using: str | None, method: str, clusters: Any) -> Any:
+    """The Explorer's ``clusters=``: None/False (no labels), True (:func:`~explorekit.analysis.clusters.map_clusters`
+    of the map's collection: HDBSCAN of the distance matrix, else k-means on the map), or a
+    clustering (``ek.analysis.clusters(...)`` or a frame with ``id`` and ``cluster``) used as given."""
+    if clusters is None or clusters is False:
+        return None
+    if clusters is True:
+        return map_clusters(map_col, using, method)
+    _clusters.cluster_frames(clusters)  # checks it: a clear error for anything else
+    return clusters
 
 
 def trace_ids(trace: Any) -> list[Any]:
@@ -132,19 +158,21 @@ def trace_ids(trace: Any) -> list[Any]:
 
 
 def overlay_traces() -> list[go.Scattergl]:
-    """Empty overlay traces (results, context lines, examples), drawn above the base map."""
+    """Empty overlay traces (results, context lines, examples), drawn above the base map: results
+    as dark rings (:data:`~explorekit.plots._base.RING`, as the explanation figures ring them),
+    examples in their role's colour and symbol with a dark outline; none of these colours is a
+    category colour of the base map, whose points are drawn lighter underneath."""
     common = dict(hoverinfo="skip", showlegend=False)
     return [
+        go.Scattergl(x=[], y=[], mode="markers", name="results", **common, marker=RING, meta={"role": "results"}),
         go.Scattergl(
             x=[],
             y=[],
-            mode="markers",
-            name="results",
+            mode="lines",
+            name="context pairs",
             **common,
-            marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#ff7f00")),
-        ),
-        go.Scattergl(
-            x=[], y=[], mode="lines", name="context pairs", **common, line=dict(width=1.5, color="#636363", dash="dash")
+            line=dict(width=1.5, color="#636363", dash="dash"),
+            meta={"role": "pair"},
         ),
         go.Scattergl(
             x=[],
@@ -152,7 +180,8 @@ def overlay_traces() -> list[go.Scattergl]:
             mode="markers",
             name="examples",
             **common,
-            marker=dict(size=16, line=dict(width=1.5, color="black")),
+            marker=dict(size=16, line=dict(width=2, color=OUTLINE)),
+            meta={"role": "examples"},
         ),
     ]
 

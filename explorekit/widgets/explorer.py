@@ -60,8 +60,9 @@ class Explorer(W.VBox):
     projection : {"auto", "pca", "umap", "identity"}, default "auto"
         How the map is made (:func:`explorekit.analysis.projection.project`); the default, as in
         ``ek.plots.map``, is PCA at once (the plane itself for 2-D vectors); ``"umap"`` on request.
-    color : str, optional
-        A payload column to colour the map by.
+    color : str or False, optional
+        A payload column to colour the map by; None (default): the collection's categorical
+        field if it has one (as ``ek.plots.map``); False: one colour.
     hover : list of str, optional
         Payload columns shown when hovering a point.
     limit : int, default 10
@@ -79,6 +80,10 @@ class Explorer(W.VBox):
         ``texts -> vectors`` (e.g. ``ek.encoders.for_dataset("stdlib_docs")``): shows a text box
         whose text is embedded, placed on the map and added as an example
         (:mod:`explorekit.widgets._text_query`). Without it the box is not shown.
+    clusters : bool or clustering, default None
+        ``True``: label the map's clusters (HDBSCAN of the distance matrix, else k-means on the
+        map; the map's subtitle says which), placed apart; or pass ``ek.analysis.clusters(col)``.
+        The clustering is kept in ``explorer.clusters``.
 
     Attributes
     ----------
@@ -117,6 +122,7 @@ class Explorer(W.VBox):
         max_points: int = 100_000,
         label: str | None = None,
         encoder: Any = None,
+        clusters: Any = None,
     ) -> None:
         self.method = projection
         self.map_col = _map.map_collection(collection)
@@ -127,7 +133,8 @@ class Explorer(W.VBox):
         self.state.set_limit(limit)  # checked here: a bad limit raises RequestError
         self.points = _map.project_points(self.map_col, using, projection)
         self.index = _map.MapIndex(self.points, collection, self.map_col, using, projection)
-        base = _map.base_figure(self.map_col, using, projection, color, hover, height, max_points)
+        self.clusters = _map.explorer_clusters(self.map_col, using, projection, clusters)
+        base = _map.base_figure(self.map_col, using, projection, color, hover, height, max_points, self.clusters)
         self._base_ids = [_map.trace_ids(trace) for trace in base.data]
         n = len(base.data)
         self._results, self._lines, self._examples = n, n + 1, n + 2  # overlay trace indexes

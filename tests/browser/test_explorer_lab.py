@@ -53,7 +53,7 @@ NEGATIVE = 120  # chosen from Python right after display, before the page has pl
 SETUP = f"""\
 import explorekit as ek
 col = ek.datasets.load("clusters2d", as_collection=True)
-explorer = ek.Explorer(col, projection="auto", height=460)
+explorer = ek.Explorer(col, projection="auto", height=460, color=False)  # one base trace: marker k is row k
 display(explorer)
 explorer.examples = {{"negative": [{NEGATIVE}]}}"""
 REPORT = """\
