@@ -13,6 +13,7 @@ from explorekit._support.errors import RequestError
 from explorekit.analysis import zones
 from explorekit.analysis.explain import as_request, examples
 from explorekit.plots import _base
+from explorekit.query.display import format_score
 from explorekit.query.requests import Request
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def results_trace(q: QueryView, *, ringed: bool, hover_extra: list[str] | None =
     ranks = q.request.offset + np.arange(len(q.rows))
     scores = q.result["score"].to_numpy(np.float64) if "score" in q.result.columns else np.full(len(q.rows), np.nan)
     head = [
-        f"result #{r + 1}, score {s:.4f}" + (f"<br>{e}" if hover_extra else "")
+        f"result #{r + 1}, score {format_score(s)}" + (f"<br>{e}" if hover_extra else "")
         for r, s, e in zip(ranks, scores, hover_extra or [""] * len(ranks))
     ]
     text = _base.hover_text(q.col, q.rows, _base.hover_columns(q.col, None), head=head) if len(q.rows) else []

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from explorekit._support.errors import ExploreError, short_repr
 from explorekit._support.validation import check_count
 from explorekit.plots import _base
+from explorekit.query.display import format_score
 
 _STATUS = {
     "rescued": ("#1a9850", "rescued by rescoring"),
@@ -201,7 +202,7 @@ def _hover(frame: pd.DataFrame, i: int, columns: list[str], label: str | None) -
         parts.append(f"{_title(column)} rank: {'-' if pd.isna(value) else int(value) + 1}")
     for column in ("quantized_score", "exact_score"):
         if column in frame.columns and not pd.isna(row[column]):
-            parts.append(f"{column.replace('_', ' ')}: {float(row[column]):.4f}")
+            parts.append(f"{column.replace('_', ' ')}: {format_score(row[column])}")
     return "<br>".join(parts)
 
 

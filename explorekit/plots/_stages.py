@@ -13,6 +13,7 @@ from explorekit.analysis.stages import FROM, SIMILARITY, TERM, stage_ranks
 from explorekit.analysis.stages import stages as stage_table
 from explorekit.plots import _base
 from explorekit.plots._rescoring import slope_chart
+from explorekit.query.display import format_score
 
 #: role -> (colour, legend name); drawn in this order (the returned points on top).
 _ROLES = {
@@ -189,19 +190,19 @@ def _hover(
             rank = wide[path].iloc[i]
             parts.append(f"{names[path]}: {'-' if pd.isna(rank) else int(rank) + 1}")
         elif at is not None:
-            parts.append(f"{name}: rank {int(at['rank']) + 1}, score {float(at['score']):.4f}")
+            parts.append(f"{name}: rank {int(at['rank']) + 1}, score {format_score(at['score'])}")
         else:
             parts.append(f"{name}: -")
     for column in [c for c in wide.columns if c.startswith(TERM)]:
         value = row[column]
         if _present(value):
-            parts.append(f"formula term {column[len(TERM) :]} = {float(value):.4g}")
+            parts.append(f"formula term {column[len(TERM) :]} = {format_score(value)}")
     for path in order:
         at = rows.get(path) or {}
         for column, value in at.items():
             if column.startswith(FROM) and _present(value):
                 where = "" if path == "query" else f" (in {path})"
-                parts.append(f"{column}{where}: +{float(value):.4f}")
+                parts.append(f"{column}{where}: +{format_score(value)}")
     for column in extra.columns:
         value = extra[column].iloc[i]
         if column != label and _present(value):
