@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from explorekit._support.errors import ExploreError, short_repr
+from explorekit._support.errors import ExploreError, short_repr, unknown
 from explorekit.analysis.stages import FROM, SIMILARITY, TERM, stage_ranks
 from explorekit.analysis.stages import stages as stage_table
 from explorekit.plots import _base
@@ -57,7 +57,8 @@ def stages(
         candidates the result does not show.
     k : ranks drawn, a positive int (default, or more than there are: all); candidates ranked beyond it, or not returned by a stage,
         sit on the bottom row "not ranked".
-    label : a payload field shown first in the hover text (e.g. a title).
+    label : a payload field that names each candidate (e.g. a title): written beside the final
+        ranks and first in the hover text.
     payload : payload fields shown on hover (default: every payload column of the result).
 
     Returns
@@ -86,6 +87,16 @@ def stages(
         "up": returned & (moved > 0),
     }
     extra = _hover_values(result, col, wide, label, payload)
+    if label is not None and label not in extra.columns:
+        raise ExploreError(
+            unknown(
+                "label field",
+                label,
+                extra.columns,
+                "label= names a payload field of the candidates: pass the collection (col) or a result "
+                "with that field in its payload, or label=None.",
+            )
+        )
     names = {path: _stage_name(long, path) for path in order}
     by_id = _by_id(long)
     hover = [_hover(by_id.get(ident, {}), wide, i, order, names, extra, label) for i, ident in enumerate(wide["id"])]
@@ -96,6 +107,7 @@ def stages(
         groups=[(role, *_ROLES[role], mask) for role, mask in roles.items()],
         columns=[names[path] for path in order],
         hover=hover,
+        labels=None if label is None else extra[label].tolist(),
         k=k,
         limit=limit,
         title=title or "Where the results came from, stage by stage",
