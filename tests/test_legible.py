@@ -86,3 +86,110 @@ def test_stages_chart_refuses_a_label_it_cannot_find():
     result = col.query({"prefetch": [{"query": [1, 0, 0], "using": "a", "limit": 3}], "query": [1, 0, 0], "using": "a"})
     with pytest.raises(ek.ExploreError, match="label field 'title'"):
         plots.stages(result, col, label="title")
+
+
+# ------------------------------------------------------------------ explanation figures
+def query_figures(fruit, text):
+    pairs = [(1, 175), (135, 255), (50, 220)]
+    p = text.payload
+    dumps = int(p.index[(p.module == "json") & (p.qualname == "dumps")][0])
+    pdumps = int(p.index[(p.module == "pickle") & (p.qualname == "dumps")][0])
+    remove = int(p.index[(p.module == "os") & (p.qualname == "remove")][0])
+    best = text.recommend(positive=[dumps, pdumps], negative=[remove], strategy="best_score", limit=10)
+    return {
+        "discovery, one pair (notebook 03, figure 2)": plots.discovery(
+            fruit, fruit.discover(target=90, context=pairs[:1], limit=8)
+        ),
+        "discovery, three pairs (notebook 03, figure 4)": plots.discovery(
+            fruit, fruit.discover(target=90, context=pairs, limit=8)
+        ),
+        "context": plots.context(fruit, fruit.discover(context=pairs, limit=20)),
+        "recommendation (the demo's why)": plots.recommendation(text, best, color="kind", height=620),
+        "recommendation, small": plots.recommendation(
+            fruit, fruit.recommend(positive=[10, 11], negative=[130], limit=12), height=420
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def figures(fruit, text):
+    return query_figures(fruit, text)
+
+
+def test_the_legend_sits_beside_the_plot(figures):
+    for name, fig in figures.items():
+        legend = fig.layout.legend
+        assert legend.x > 1 and legend.xanchor == "left" and legend.orientation == "v", name  # was y=-0.12
+        for trace in fig.data:
+            bar = getattr(getattr(trace, "marker", None), "colorbar", None)
+            if bar is not None and trace.marker.colorscale is not None:
+                assert bar.x > 1 and bar.y + bar.len <= 0.5, name  # the colour bar below the legend
+
+
+def test_examples_are_drawn_over_the_results(figures):
+    examples = {"positive", "negative", "target", "average", "query"}
+    for name, fig in figures.items():
+        roles = [(t.meta or {}).get("role") for t in fig.data]
+        last_result = roles.index("results")
+        assert all(i > last_result for i, r in enumerate(roles) if r in examples), (name, roles)
+        assert all(
+            isinstance(t, go.Scattergl) for t in fig.data if (t.meta or {}).get("role") in examples | {"results"}
+        )
+
+
+def label_boxes_px(fig):
+    """The rank numbers' boxes (x, y, w, h) in pixels, and the result positions in pixels."""
+    from explorekit.plots._clusters import label_boxes
+    from explorekit.plots._query import LABEL_SHRINK, units_per_pixel
+
+    x0, x1 = fig.layout.xaxis.range
+    y0, y1 = fig.layout.yaxis.range
+    low, high = np.array([x0, y0]), np.array([x1, y1])
+    scale = units_per_pixel(fig, low, high, equal=fig.layout.yaxis.scaleanchor == "x")
+    numbers = [a for a in fig.layout.annotations if (a.name or "").startswith("rank ")]
+    spots = np.array([[a.x, a.y] for a in numbers]) / scale
+    sizes = label_boxes([a.text for a in numbers], np.ones(2)) * LABEL_SHRINK
+    (results,) = role(fig, "results")
+    rings = np.column_stack([results.x, results.y]) / scale
+    return numbers, np.column_stack([spots, sizes]), rings
+
+
+def test_rank_numbers_do_not_pile_up(figures):
+    for name, fig in figures.items():
+        numbers, boxes, rings = label_boxes_px(fig)
+        (results,) = role(fig, "results")
+        assert [a.text for a in numbers] == [str(i + 1) for i in range(len(results.x))], name
+        assert not any("+text" in (t.mode or "") for t in role(fig, "results"))  # no numbers stacked on rings
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                apart = abs(a[0] - b[0]) * 2 >= a[2] + b[2] or abs(a[1] - b[1]) * 2 >= a[3] + b[3]
+                assert apart, (name, numbers[i].text, numbers[j].text)
+            x, y, w, h = boxes[i]
+            covered = (np.abs(rings[:, 0] - x) * 2 < w) & (np.abs(rings[:, 1] - y) * 2 < h)
+            assert not covered.any(), (name, numbers[i].text)
+
+
+def test_far_numbers_get_a_line_back_to_their_ring(figures):
+    fig = figures["context"]
+    (lines,) = role(fig, "rank_lines")
+    starts = [(lines.x[i], lines.y[i]) for i in range(0, len(lines.x), 3)]
+    (results,) = role(fig, "results")
+    ring_xy = np.column_stack([results.x, results.y]).astype(np.float64)
+    assert len(starts) > 0
+    for start in starts:
+        assert np.abs(ring_xy - np.asarray(start)).max(axis=1).min() < 1e-5  # each line starts at a ring
+
+
+def test_example_names_are_annotations_over_the_points(figures):
+    fig = figures["discovery, three pairs (notebook 03, figure 4)"]
+    names = sorted(a.name for a in fig.layout.annotations if not (a.name or "").startswith("rank "))
+    assert names == [
+        "negative 1−",
+        "negative 2−",
+        "negative 3−",
+        "positive 1+",
+        "positive 2+",
+        "positive 3+",
+        "target target",
+    ]
