@@ -3,6 +3,8 @@ slope charts, the legend outside the plot, rank numbers that do not pile up, the
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -10,9 +12,11 @@ import pytest
 
 import explorekit as ek
 from explorekit import plots
-from explorekit._support.text import shorten
+from explorekit._support.text import clean_rst, shorten
 from explorekit.analysis.rescoring import rescoring_effect
 from explorekit.plots._rescoring import LABEL_CHARS
+from explorekit.report._neighbours import _text
+from explorekit.report.tables import result_table
 
 
 def role(fig: go.Figure, name: str) -> list:
@@ -193,3 +197,37 @@ def test_example_names_are_annotations_over_the_points(figures):
         "positive 3+",
         "target target",
     ]
+
+
+# ------------------------------------------------------------------ docstrings as people read them
+RST = re.compile(r":[\w.:+-]+:`|``|(?<![\w*])\*[A-Za-z][^*]*[A-Za-z]\*(?![\w*])")
+
+
+def test_clean_rst_on_the_real_docstrings(text):
+    payload = text.payload
+    raw = payload["first_line"].dropna()
+    marked = raw[raw.str.contains(RST)]
+    assert len(marked) > 50  # the bundled set does carry reStructuredText
+    cleaned = marked.map(clean_rst)
+    assert not cleaned.str.contains(RST).any(), cleaned[cleaned.str.contains(RST)].head().tolist()
+    by_name = dict(zip(payload.loc[marked.index, "qualname"], cleaned))
+    assert by_name["NodeTransformer"].startswith("A NodeVisitor subclass")  # was A :class:`NodeVisitor` subclass
+    stars = raw[raw.str.contains(r"\*args|\*\*kw|stmt\* ")]
+    assert len(stars) and (stars.map(clean_rst) == stars.str.replace("`", "")).all()  # stars that mark nothing stay
+
+
+def test_stored_text_is_untouched(text):
+    payload = text.payload
+    assert payload["first_line"].str.contains("``").any() and payload["text"].str.contains("``").any()
+
+
+def test_tables_hover_and_panel_show_clean_docstrings(text):
+    payload = text.payload
+    p = payload[payload["first_line"].str.contains(":class:`", regex=False)].head(1)
+    point = int(p.index[0])
+    page = result_table(text.retrieve([point]), max_rows=5)
+    assert ":class:" not in page and "A NodeVisitor subclass" in page
+    fig = plots.map(text, hover_data=["qualname", "first_line"])
+    hover = [h for t in fig.data for h in (t.text if t.text is not None else []) if "NodeVisitor subclass" in h]
+    assert hover and all(":class:" not in h for h in hover)
+    assert _text(payload.loc[point, "first_line"]).startswith("A NodeVisitor subclass")

@@ -23,7 +23,7 @@ import pandas as pd
 
 from explorekit._support.errors import ExploreError, short_repr, unknown
 from explorekit._support.progress import progress
-from explorekit._support.text import shorten
+from explorekit._support.text import clean_rst, shorten
 from explorekit.data.images import SAMPLE, is_image, is_image_column
 from explorekit.data.jsonvalues import is_top_missing
 
@@ -230,4 +230,4 @@ def _labels(col: Any, ids: list[Any], label: str | None) -> tuple[dict[str, str]
 
 def _text(value: Any, limit: int = 160) -> str:
     """A label: empty for a missing value, else its text cut to ``limit`` characters."""
-    return "" if is_top_missing(value) else shorten(str(value), limit)
+    return "" if is_top_missing(value) else shorten(clean_rst(str(value)), limit)

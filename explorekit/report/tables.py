@@ -9,8 +9,9 @@ Every cell follows the same rule wherever the table is shown:
   (``true`` / ``false``), missing values (None, NaN, NA) empty (class ``ek-na``);
 * a vector (a list or array of more than four numbers) abbreviated: ``[0.1, 0.2, 0.3, 0.4, …] (6-d)``;
   other lists show up to six items (``[a, b, c, d, e, f, … 2 more]``), objects are JSON;
-* text longer than :data:`TEXT_LIMIT` characters is cut; an image data URI (``data:image/...``)
-  is a thumbnail; an ``http(s)`` image address only where the page may load from the web
+* text without its reStructuredText markup (:func:`explorekit._support.text.clean_rst`: a
+  docstring's ``:func:`json.dumps``` reads json.dumps), cut after :data:`TEXT_LIMIT` characters;
+  an image data URI (``data:image/...``) is a thumbnail; an ``http(s)`` image address only where the page may load from the web
   (``web_images=True``: the Explorer, never the offline report);
 * every string (headers, ids, values, addresses) is escaped.
 
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explorekit._support.text import shorten
+from explorekit._support.text import clean_rst, shorten
 from explorekit.data.images import is_image
 from explorekit.data.jsonvalues import is_top_missing
 from explorekit.query.display import format_score
@@ -125,7 +126,7 @@ def cell(value: Any, *, score: bool = False, web_images: bool = False) -> Cell:
     elif isinstance(value, dict):
         text = json.dumps(value, default=str)
     else:
-        text = str(value)
+        text = clean_rst(str(value))
     return html.escape(shorten(text, TEXT_LIMIT)), "", ""
 
 
