@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 FIGURE_PX, LEGEND_PX = 950, 190  # a figure's width in a notebook when not given; the legend beside it
 RING_PX, MARKER_PX = 17.0, 15.0  # a result ring, an example marker (their sizes)
-NAME_LIFT_PX = 14.0  # how far above its marker an example's name is written
 LABEL_SHRINK = np.array([0.8, 0.75])  # label_boxes sizes 11-px cluster labels with padding; numbers need less
 NUMBERED = 30  # results numbered on the figure (the others are ringed; their hover gives the rank)
 #: gaps (px) between a result and the edge of its number, tried in turn; the first needs no line back
@@ -344,46 +343,36 @@ def units_per_pixel(fig: go.Figure, low: np.ndarray, high: np.ndarray, *, equal:
 
 
 def add_labels(fig: go.Figure, q: QueryView, *, grid_bounds: list[float] | None = None) -> None:
-    """The examples' names above their markers, then the first :data:`NUMBERED` results' numbers
-    (1, 2, ...) beside their rings, apart from each other, from the rings and from the examples
-    and their names (:func:`place_apart`).
+    """The examples' names (above their markers when there is room), then the first
+    :data:`NUMBERED` results' numbers (1, 2, ...) beside their rings: each apart from the others,
+    from the rings and from the example markers (:func:`place_apart`).
 
     Names and numbers are annotations (they draw above the WebGL points and carry a light
     background), named ``<role> <name>`` and ``rank <n>``; a number moved away from its ring gets
     a thin line back to it (the trace ``rank_lines``)."""
-    names = [
-        _short(role, k, pair) for role, k, pair in zip(q.examples["role"], q.examples["example"], q.examples["pair"])
-    ]
-    for role, name, ex_x, ex_y in zip(q.examples["role"], names, q.examples["x"], q.examples["y"]):
-        fig.add_annotation(
-            x=float(ex_x),
-            y=float(ex_y),
-            yshift=NAME_LIFT_PX,
-            text=name,
-            showarrow=False,
-            font=dict(size=11, color=_base.ROLE_STYLE[role]["color"]),
-            bgcolor="rgba(255, 255, 255, 0.8)",
-            borderpad=1,
-            name=f"{role} {name}",
-        )
-    count = min(len(q.rows), NUMBERED)
-    if not count:
-        return
     low, high = view_box(fig, q, grid_bounds)
     scale = units_per_pixel(fig, low, high, equal=q.m.method != "umap")
+    count = min(len(q.rows), NUMBERED)
     x, y = q.m.xy(q.rows)
-    anchors = np.column_stack([x, y]).astype(np.float64) / scale
-    words = [str(r + 1) for r in q.request.offset + np.arange(count)]
-    ex = q.examples[["x", "y"]].to_numpy(np.float64) / scale
-    obstacles = [(ax, ay, RING_PX, RING_PX) for ax, ay in anchors.tolist()]
+    rings_px = np.column_stack([x, y]).astype(np.float64).reshape(-1, 2) / scale
+    anchors = rings_px[:count]
+    ex = q.examples[["x", "y"]].to_numpy(np.float64).reshape(-1, 2) / scale
+    roles = q.examples["role"].tolist()
+    names = [_short(role, k, pair) for role, k, pair in zip(roles, q.examples["example"], q.examples["pair"])]
+    obstacles = [(ax, ay, RING_PX, RING_PX) for ax, ay in rings_px.tolist()]
     obstacles += [(ax, ay, MARKER_PX, MARKER_PX) for ax, ay in ex.tolist()]
-    obstacles += [
-        (ax, ay + NAME_LIFT_PX, w, h) for (ax, ay), (w, h) in zip(ex.tolist(), label_boxes(names, np.ones(2)).tolist())
-    ]
-    spots, rings = place_apart(anchors[:count], label_boxes(words, np.ones(2)) * LABEL_SHRINK, obstacles)
+    name_boxes = label_boxes(names, np.ones(2)) * LABEL_SHRINK
+    name_spots, _ = place_apart(ex, name_boxes, obstacles, first=90.0)
+    for role, name, (sx, sy) in zip(roles, names, (name_spots * scale).tolist()):
+        _annotate(fig, sx, sy, name, f"{role} {name}", _base.ROLE_STYLE[role]["color"])
+    if not count:
+        return
+    obstacles += [(sx, sy, w, h) for (sx, sy), (w, h) in zip(name_spots.tolist(), name_boxes.tolist())]
+    words = [str(r + 1) for r in q.request.offset + np.arange(count)]
+    spots, rings = place_apart(anchors, label_boxes(words, np.ones(2)) * LABEL_SHRINK, obstacles)
     lines_x: list[float | None] = []
     lines_y: list[float | None] = []
-    for (ax, ay), (sx, sy), ring in zip(anchors[:count] * scale, spots * scale, rings):
+    for (ax, ay), (sx, sy), ring in zip(anchors * scale, spots * scale, rings):
         if ring > 0:  # beyond the first ring: a line leads back to the result
             lines_x += [float(ax), float(sx), None]
             lines_y += [float(ay), float(sy), None]
@@ -400,24 +389,32 @@ def add_labels(fig: go.Figure, q: QueryView, *, grid_bounds: list[float] | None 
         )
     )
     for word, (sx, sy) in zip(words, (spots * scale).tolist()):
-        fig.add_annotation(
-            x=sx,
-            y=sy,
-            text=word,
-            showarrow=False,
-            font=dict(size=11, color="#111111"),
-            bgcolor="rgba(255, 255, 255, 0.8)",
-            borderpad=1,
-            name=f"rank {word}",
-        )
+        _annotate(fig, sx, sy, word, f"rank {word}", "#111111")
+
+
+def _annotate(fig: go.Figure, x: float, y: float, text: str, name: str, colour: str) -> None:
+    fig.add_annotation(
+        x=x,
+        y=y,
+        text=text,
+        showarrow=False,
+        font=dict(size=11, color=colour),
+        bgcolor="rgba(255, 255, 255, 0.8)",
+        borderpad=1,
+        name=name,
+    )
 
 
 def place_apart(
-    anchors: np.ndarray, boxes: np.ndarray, obstacles: list[tuple[float, float, float, float]]
+    anchors: np.ndarray,
+    boxes: np.ndarray,
+    obstacles: list[tuple[float, float, float, float]],
+    *,
+    first: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(spots, rings)``: a spot per label (pixels, y up), in the given order, and the ring it is
     on. Rings of growing gap (:data:`RING_STEPS_PX`) between the anchor and the label's edge, 16
-    directions each, the right first; the first spot whose box covers neither an obstacle
+    directions each, from the direction ``first`` (degrees: 0 right, 90 above) counterclockwise; the first spot whose box covers neither an obstacle
     ``(x, y, width, height)`` nor a label placed before wins; with no free spot, the first one
     covering the fewest.
 
@@ -428,7 +425,7 @@ def place_apart(
     taken = np.asarray(obstacles, np.float64).reshape(-1, 4)
     out = np.zeros((len(anchors), 2), np.float64)
     rings = np.zeros(len(anchors), np.int64)
-    angles = np.deg2rad(np.arange(16) * 22.5)
+    angles = np.deg2rad(first + np.arange(16) * 22.5)
     directions = np.tile(np.column_stack([np.cos(angles), np.sin(angles)]), (len(RING_STEPS_PX), 1))
     gaps = np.repeat(np.asarray(RING_STEPS_PX, np.float64), len(angles))[:, None]
     for i, ((ax, ay), (w, h)) in enumerate(zip(anchors.tolist(), boxes.tolist())):
