@@ -363,9 +363,12 @@ def add_labels(fig: go.Figure, q: QueryView, *, grid_bounds: list[float] | None 
     obstacles += [(ax, ay, MARKER_PX, MARKER_PX) for ax, ay in ex.tolist()]
     name_boxes = label_boxes(names, np.ones(2)) * LABEL_SHRINK
     name_spots, _ = place_apart(ex, name_boxes, obstacles, first=90.0)
-    for role, name, (sx, sy) in zip(roles, names, (name_spots * scale).tolist()):
-        _annotate(fig, sx, sy, name, f"{role} {name}", _base.ROLE_STYLE[role]["color"])
+    notes = [
+        _note(sx, sy, name, f"{role} {name}", _base.ROLE_STYLE[role]["color"])
+        for role, name, (sx, sy) in zip(roles, names, (name_spots * scale).tolist())
+    ]
     if not count:
+        fig.layout.annotations += tuple(notes)
         return
     obstacles += [(sx, sy, w, h) for (sx, sy), (w, h) in zip(name_spots.tolist(), name_boxes.tolist())]
     words = [str(r + 1) for r in q.request.offset + np.arange(count)]
@@ -388,12 +391,12 @@ def add_labels(fig: go.Figure, q: QueryView, *, grid_bounds: list[float] | None 
             meta={"role": "rank_lines"},
         )
     )
-    for word, (sx, sy) in zip(words, (spots * scale).tolist()):
-        _annotate(fig, sx, sy, word, f"rank {word}", "#111111")
+    notes += [_note(sx, sy, word, f"rank {word}", "#111111") for word, (sx, sy) in zip(words, (spots * scale).tolist())]
+    fig.layout.annotations += tuple(notes)  # at once: fig.add_annotation checks every earlier one again
 
 
-def _annotate(fig: go.Figure, x: float, y: float, text: str, name: str, colour: str) -> None:
-    fig.add_annotation(
+def _note(x: float, y: float, text: str, name: str, colour: str) -> go.layout.Annotation:
+    return go.layout.Annotation(
         x=x,
         y=y,
         text=text,
