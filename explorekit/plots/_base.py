@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from explorekit._support.errors import ExploreError, short_repr, unknown
+from explorekit._support.text import clean_rst
 from explorekit.analysis.projection import place, project
 from explorekit.data.images import SAMPLE, is_image, is_image_column
 from explorekit.query import display
@@ -171,7 +172,7 @@ def _cell_text(value: Any) -> str:
     """
     if pd.api.types.is_scalar(value) and pd.isna(value):
         return "-"
-    return str(value)[:80]
+    return clean_rst(str(value))[:80]  # docstrings without their reStructuredText markup
 
 
 def column_values(col: "Collection", rows: np.ndarray, name: str, what: str) -> pd.Series:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from explorekit._support.errors import ExploreError, short_repr
 from explorekit._support.progress import progress
-from explorekit._support.text import shorten
+from explorekit._support.text import clean_rst, shorten
 from explorekit.data.images import SAMPLE as IMAGE_SAMPLE
 from explorekit.data.images import is_image, is_image_column
 from explorekit.data.jsonvalues import is_top_missing
@@ -194,9 +194,16 @@ def precompute(
 
 
 def _score(value: float) -> float | str:
-    """A score for the page's JSON: rounded, or its text when it is not finite (JSON has no inf)."""
+    """A score for the page's JSON: 9 significant digits (a float32 score exactly, so the page's
+    4-digit ``formatScore`` prints what :func:`~explorekit.query.display.format_score` prints for the
+    same score; rounding to 6 decimals first moved about 1 score in 200 across a rounding tie), or
+    its text when it is not finite (JSON has no inf).
+
+    >>> _score(0.76124996), _score(float("inf"))
+    (0.76124996, 'inf')
+    """
     value = float(value)
-    return round(value, 6) if math.isfinite(value) else str(value)
+    return float(f"{value:.9g}") if math.isfinite(value) else str(value)
 
 
 def point_names(col: Any, ids: list[Any], label: str | None = None) -> dict[str, Any]:
@@ -239,4 +246,4 @@ def point_names(col: Any, ids: list[Any], label: str | None = None) -> dict[str,
 
 def _text(value: Any, limit: int = 160) -> str:
     """A label: empty for a missing value, else its text cut to ``limit`` characters."""
-    return "" if is_top_missing(value) else shorten(str(value), limit)
+    return "" if is_top_missing(value) else shorten(clean_rst(str(value)), limit)

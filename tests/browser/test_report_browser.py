@@ -17,6 +17,7 @@ import pytest
 from _chromium import PLOT_STATUS, SEARCH_HITS, browser, click_point, offline_page, screenshot, type_into
 
 import explorekit as ek
+from explorekit.query.display import format_score
 from explorekit.query.results import results_text
 
 pytestmark = pytest.mark.browser
@@ -88,8 +89,8 @@ def test_report_renders_offline_and_clicks_show_neighbours(saved):
         expected = fruit.search(int(clicked), limit=K, params={"exact": True})
         assert clicked == str(fruit.ids[7])
         assert panel_ids(page) == [str(i) for i in expected["id"]]
-        scores = page.eval_on_selector_all("#ek-panel .ek-score", "els => els.map(e => +e.textContent)")
-        np.testing.assert_allclose(scores, expected["score"], atol=1e-4)
+        scores = page.eval_on_selector_all("#ek-panel .ek-score", "els => els.map(e => e.textContent)")
+        assert scores == [format_score(s) for s in expected["score"]]  # 4 significant digits, as in tables
         # the point and its neighbours are ringed on the map
         page.wait_for_function(f"document.getElementById('{status[0]['id']}').data.at(-1).x.length === {K + 1}")
         screenshot(page, "report_click", docs=True)

@@ -29,11 +29,27 @@
   function shownId(key) {
     return /^[su]:/.test(key) ? key.slice(2) : key;
   }
-  function fmt(score) {
+  // formatScore: begin (the same strings as explorekit.query.display.format_score; tests run both)
+  function formatScore(score) {
     if (typeof score !== "number") return String(score);
-    var a = Math.abs(score);
-    return a !== 0 && (a < 1e-3 || a >= 1e5) ? score.toExponential(3) : score.toFixed(4);
+    if (isNaN(score)) return "nan";
+    if (!isFinite(score)) return score > 0 ? "inf" : "-inf";
+    if (score === 0) return "0";
+    var parts = Math.abs(score).toExponential(3).split("e"); // rounded once, half away from zero
+    var digits = parts[0].replace(".", "").replace(/0+$/, "") || "0";
+    var exponent = Number(parts[1]), minus = score < 0 ? "-" : "";
+    if (exponent < -4 || exponent >= 4) {
+      var mantissa = digits.length > 1 ? digits[0] + "." + digits.slice(1) : digits;
+      var size = String(Math.abs(exponent));
+      return minus + mantissa + "e" + (exponent < 0 ? "-" : "+") + (size.length < 2 ? "0" + size : size);
+    }
+    if (exponent < 0) return minus + "0." + "0".repeat(-exponent - 1) + digits;
+    var whole = digits.slice(0, exponent + 1), fraction = digits.slice(exponent + 1);
+    while (whole.length < exponent + 1) whole += "0";
+    return minus + whole + (fraction ? "." + fraction : "");
   }
+  // formatScore: end
+  var fmt = formatScore;
   function label(ex, key) {
     var text = ex.labels[key];
     return text ? text : "id " + shownId(key);
