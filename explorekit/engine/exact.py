@@ -93,7 +93,10 @@ def _shared_pass(plans: list[Prepared], tops: list[int]) -> list[tuple[np.ndarra
             if plan.mask is not None:
                 scores = np.where(plan.mask[begin : begin + len(chunk)], scores, np.float32(-np.inf))
             keep = top_k(scores, _refine_width(tops[j]), rows)
-            best[j] = merge_top_k(*best[j], rows[keep], scores[keep], _refine_width(tops[j]))
+            if begin == 0:  # the first block's best are the best so far (no merge with nothing)
+                best[j] = rows[keep], scores[keep]
+            else:
+                best[j] = merge_top_k(*best[j], rows[keep], scores[keep], _refine_width(tops[j]))
     return best
 
 
