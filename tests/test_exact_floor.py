@@ -230,3 +230,20 @@ def test_building_a_collection_peaks_at_one_copy_of_the_vectors(build):
     """Issue 17: at most 1.5x the vectors' size (the one copy a collection owns, plus ids and
     blocks of temporaries). benchmarks/bench_memory.py checks 1,000,000 x 384 the same way."""
     assert _peak_ratio(build) <= 1.5
+
+
+def test_a_batch_of_many_examples_stays_on_the_blas_product(compiled_always, monkeypatch):
+    """The compiled scan's work grows with the examples; from ``_KERNEL_QUERIES`` on, the
+    blocked product is faster, so a large batch is scored by it (same answers either way)."""
+    used = []
+    original = _scan_kernel.load
+    monkeypatch.setattr(_scan_kernel, "load", lambda: used.append(1) or original())
+    few, many = VECTORS[: distances._KERNEL_QUERIES], VECTORS[: distances._KERNEL_QUERIES + 1]
+    scan_similarity(few, VECTORS, "dot")
+    assert used == [1]
+    scan_similarity(many, VECTORS, "dot")
+    assert used == [1]
+    col = _collection(VECTORS, "cosine")
+    requests = [dict(positive=[i], negative=[i + 1], limit=5, params={"exact": True}) for i in range(10)]
+    batch = col.recommend_batch(requests)
+    assert [f["id"].tolist() for f in batch] == [col.recommend(**r)["id"].tolist() for r in requests]
