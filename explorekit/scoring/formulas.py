@@ -101,8 +101,8 @@ def _best_score(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     best_pos = pos.max(axis=0) if len(pos) else minus_inf
     best_neg = neg.max(axis=0) if len(neg) else minus_inf
     positive_side = best_pos > best_neg  # ties go to the negative branch, as in Qdrant
-    chosen = np.where(positive_side, best_pos, best_neg)
-    return np.where(positive_side, scaled_fast_sigmoid(chosen), -scaled_fast_sigmoid(chosen)).astype(np.float32)
+    shaped = scaled_fast_sigmoid(np.where(positive_side, best_pos, best_neg))  # once: negation is exact
+    return np.where(positive_side, shaped, -shaped).astype(np.float32, copy=False)
 
 
 def _pair_ranks(pairs: np.ndarray) -> np.ndarray:
