@@ -59,6 +59,7 @@ class Prepared:
     reason: str = ""  # one sentence per decision, "; "-joined
     ties: Ties | None = None  # set by the exact rescoring when equal scores straddle the cut
     wants_index: bool = False  # the planner would have used an index that is not built yet
+    scanned: np.ndarray | None = None  # the exact pass's similarities of every row, when one block held them
 
     @property
     def top(self) -> int:
