@@ -432,6 +432,7 @@ class Collection(QueryMethods):
                 frame = to_frame(store, rows, scores, r.with_payload, r.with_vectors, r.to_body())
                 frame.attrs["path"] = plan.path
                 frame.attrs["reason"] = plan.reason
+                frame.attrs["estimated_recall"] = planner.answer_recall(plan)
                 if plan.ties is not None:
                     t = plan.ties
                     with_ties(frame, t.display if t.display is not None else t.score, t.count, t.shown, t.exact)

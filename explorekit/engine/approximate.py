@@ -50,7 +50,7 @@ import numpy as np
 from explorekit.data.store import VectorSpace
 from explorekit.engine.exact import exact_candidates, rescore
 from explorekit.engine.prepare import Prepared
-from explorekit.index import AnnIndex, select
+from explorekit.index import GOAL, AnnIndex, combined_estimates, estimated_recall, expected_missed, select
 from explorekit.scoring.formulas import scaled_fast_sigmoid
 
 # Annoy's cost counts double: its tuned effort is for nearest searches of stored points, and its
@@ -105,18 +105,79 @@ def _width(ef: int, top: int) -> int:
 
 
 def codes_candidates(plan: Prepared, index: AnnIndex, ef: int) -> tuple[np.ndarray, np.ndarray]:
-    """Best ``ef x max(1, top/10)`` points by estimated score, rescored exactly."""
+    """Best ``ef x kind factor x max(1, top/10)`` points by estimated score, rescored exactly, then
+    checked: while the estimated recall (:mod:`explorekit.index._recall`) is below ``GOAL`` the
+    candidates are doubled, and when doubling would cost more than the exact scan the exact scan
+    answers. A request with its own ``hnsw_ef`` is taken at its word (not widened). The estimate
+    is left on ``plan.estimated_recall``.
+    """
     rows = plan.scan_rows()
     estimates = index.codes.estimate(plan.query.vectors, rows)
+    allowed = plan.mask if (plan.mask is not None and rows is None) else None
+    scores = combined_estimates(plan.query, estimates, allowed)
+    sigma = index.tuning.get("sigma", 0.0)
     width = _width(int(math.ceil(ef * kind_factor(plan, index))), plan.top)
-    keep = select(
-        plan.query,
-        estimates,
-        index.tuning.get("sigma", 0.0),
-        width,
-        plan.mask if (plan.mask is not None and rows is None) else None,
-    )
-    return rescore(plan, keep if rows is None else rows[keep], plan.top)
+    need = min(plan.top, plan.allowed)
+    widen = plan.request.params.hnsw_ef is None
+    while True:
+        keep = select(plan.query, estimates, sigma, width, allowed, scores=scores)
+        found = rescore(plan, keep if rows is None else rows[keep], plan.top)
+        recall = _estimated_recall(plan, index, scores, keep, found[1], need)
+        if recall >= GOAL or not widen or len(keep) < width:
+            plan.estimated_recall = recall
+            return found
+        width *= 2
+        if _rescoring_costs_more(index, width, len(plan.query.vectors)):
+            plan.fall_back(
+                "exact",
+                f"the sign codes' answer was estimated to hold {recall:.0%} of the true top {need} "
+                f"(goal {GOAL:.0%}); exact scan",
+            )
+            plan.estimated_recall = 1.0
+            return exact_candidates([plan])[0]
+
+
+def _estimated_recall(
+    plan: Prepared, index: AnnIndex, scores: np.ndarray, keep: np.ndarray, best: np.ndarray, need: int
+) -> float:
+    """The estimated share of the true top ``need`` among the rescored candidates ``keep``."""
+    if need == 0:
+        return 1.0
+    if len(best) < need:
+        return 0.0
+    kth = float(best[need - 1])
+    if kth >= best_possible(plan.query):
+        return 1.0  # nothing can score above the k-th: certain
+    return estimated_recall(expected_missed(scores, keep, kth, kind_error(plan, index)), need)
+
+
+def best_possible(query) -> float:
+    """The highest score a point can have for this query kind (+inf where unbounded).
+
+    >>> from explorekit.scoring.formulas import ScoringQuery
+    >>> best_possible(ScoringQuery("context", np.zeros((2, 3), np.float32), n_pairs=1))
+    0.0
+    """
+    if query.kind == "context":
+        return 0.0
+    if query.kind == "best_score":
+        return 1.0
+    return math.inf
+
+
+def _rescoring_costs_more(index: AnnIndex, width: int, examples: int) -> bool:
+    """Whether rescoring ``width`` candidates costs more than one exact scan (tuned timings)."""
+    ms = index.tuning["ms"]
+    if not ms.get("rescore_row") or not ms.get("exact"):
+        return width >= len(index)
+    return ms["rescore_row"] * width * examples > ms["exact"] * (1 + 0.1 * (examples - 1)) or width >= len(index)
+
+
+def kind_error(plan: Prepared, index: AnnIndex) -> float:
+    """The tuned error of this kind's estimated scores near its best (the global sigma of the
+    estimate for an index tuned before errors were measured per kind)."""
+    errors = index.tuning.get("error") or {}
+    return float(errors.get(kind_key(plan), index.tuning.get("sigma", 0.0)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,10 +219,12 @@ def annoy_candidates(plan: Prepared, index: AnnIndex, ef: int) -> tuple[np.ndarr
             cand = cand[plan.mask[cand]]
         if len(cand) >= need:
             best_rows, best_scores = rescore(plan, cand, top)
-            if bound_of is None:
+            if bound_of is None:  # not certified: the recall measured when the index was tuned
+                plan.estimated_recall = tuning["recall"]["annoy"]
                 return best_rows, best_scores
             limit = bound_of(bounds)
             if len(best_rows) >= need and best_scores[need - 1] >= limit:
+                plan.estimated_recall = 1.0  # certified complete
                 return best_rows, best_scores
         width *= 4
     return None

@@ -160,3 +160,22 @@ def answer(plans: list[Prepared]) -> list[tuple[np.ndarray, np.ndarray]]:
         if path in ("annoy", "sign_codes"):
             out[i] = finish(plans[i], *index_candidates(plans[i]))
     return out
+
+
+def answer_recall(plan: Prepared) -> float | None:
+    """The estimated recall of a plan's answer, for ``result.attrs["estimated_recall"]``: 1 for
+    the exact scan, the approximate path's own estimate (sign codes: per query; annoy: 1 when
+    certified complete, else the recall measured when the index was tuned), None for quantized
+    scores (their recall depends on rescoring and oversampling: see ``plots.rescoring``).
+
+    >>> import numpy as np, explorekit as ek
+    >>> from explorekit.engine.prepare import prepare
+    >>> from explorekit.query.requests import Request
+    >>> col = ek.Collection.from_arrays(np.eye(4, dtype=np.float32))
+    >>> plan = prepare(col.store, Request.build("search", query=[1, 0, 0, 0], limit=2))
+    >>> _ = answer([plan]); answer_recall(plan)
+    1.0
+    """
+    if plan.estimated_recall is not None:
+        return round(float(plan.estimated_recall), 4)
+    return 1.0 if plan.path == "exact" else None

@@ -58,6 +58,7 @@ class Prepared:
     path: str = "exact"  # one of PATHS, set by the planner (and by fallbacks)
     reason: str = ""  # one sentence per decision, "; "-joined
     ties: Ties | None = None  # set by the exact rescoring when equal scores straddle the cut
+    estimated_recall: float | None = None  # set by the approximate paths (exact: None, meaning 1)
     wants_index: bool = False  # the planner would have used an index that is not built yet
     scanned: np.ndarray | None = None  # the exact pass's similarities of every row, when one block held them
 

@@ -34,8 +34,9 @@ import os
 
 from explorekit.index._ann import AnnIndex, build_index, default_n_trees, load_index
 from explorekit.index._ann import check_meta as check_index_meta
-from explorekit.index._codes import select
+from explorekit.index._codes import combined_estimates, select
 from explorekit.index._forest import ANNOY_FIX, METRICS, annoy_available, annoy_missing_error
+from explorekit.index._recall import GOAL, estimated_recall, expected_missed
 
 INDEXING_THRESHOLD_KB = 10_000  # Qdrant's default indexing_threshold: smaller data is scanned
 FULL_SCAN_THRESHOLD_KB = 10_000  # Qdrant's default full_scan_threshold: filters keeping less, too
@@ -57,6 +58,10 @@ def background_builds() -> bool:
 
 __all__ = [
     "ANNOY_FIX",
+    "GOAL",
+    "combined_estimates",
+    "estimated_recall",
+    "expected_missed",
     "BACKGROUND_ENVIRONMENT",
     "FULL_SCAN_THRESHOLD_KB",
     "INDEXING_THRESHOLD_KB",

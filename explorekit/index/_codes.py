@@ -181,8 +181,22 @@ def _pack(centred: np.ndarray, n_words: int) -> np.ndarray:
     return padded.view(np.uint64)
 
 
+def combined_estimates(query: ScoringQuery, estimates: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+    """The query's formula on estimated similarities; ``-inf`` where ``allowed`` is False."""
+    scores = query.combine(estimates)
+    if allowed is not None:
+        scores = np.where(allowed, scores, np.float32(-np.inf))
+    return scores
+
+
 def select(
-    query: ScoringQuery, estimates: np.ndarray, sigma: float, width: int, allowed: np.ndarray | None = None
+    query: ScoringQuery,
+    estimates: np.ndarray,
+    sigma: float,
+    width: int,
+    allowed: np.ndarray | None = None,
+    *,
+    scores: np.ndarray | None = None,
 ) -> np.ndarray:
     """Positions of (up to) ``width`` candidates by the query's formula on estimated similarities.
 
@@ -195,11 +209,10 @@ def select(
     (measured: an optimistic shift does not help best_score and hurts context, whose ties at 0
     it multiplies). ``allowed`` (bool) marks the positions that may be chosen. Candidates come
     in selection order (best estimate first, ties by position), so a longer list always extends
-    a shorter one.
+    a shorter one. ``scores`` are :func:`combined_estimates`, when already computed.
     """
-    scores = query.combine(estimates)
-    if allowed is not None:
-        scores = np.where(allowed, scores, np.float32(-np.inf))
+    if scores is None:
+        scores = combined_estimates(query, estimates, allowed)
     if query.kind != "discover" or sigma <= 0:
         return top_k(scores, width)
     shifted = estimates.copy()

@@ -14,6 +14,9 @@ overrides the effort per request.
 * annoy: ``ef`` = ``search_k / n_trees`` (annoy's own default is ``search_k = n * n_trees``
   for ``n`` results); tried on a 1.5x grid until the recall is reached.
 
+Each kind also records ``error``: the root mean square of (estimated - exact) score over each
+sample query's best points, which :mod:`._recall` turns into a per-query recall estimate.
+
 A generator is *eligible* for the planner's automatic choice only if it reached the target and
 was faster than the exact scan. The target is set above the 0.95 promised for new queries
 because held-out queries can be a little harder than stored points.
@@ -28,6 +31,7 @@ import numpy as np
 
 from explorekit._support.threads import blas_threads
 from explorekit.index._codes import select
+from explorekit.index._recall import estimated_recall, expected_missed
 from explorekit.scoring.distances import Distance, exact_similarity, preprocess, similarity
 from explorekit.scoring.formulas import ScoringQuery
 from explorekit.scoring.topk import top_k
@@ -40,6 +44,8 @@ TARGET_RECALL = 0.98
 K = 10
 MIN_EF = 16
 KIND_SAMPLES = 24
+CALIBRATION_QUERIES = 32  # nearest-search sample queries that calibrate the recall estimate
+TOP_ERROR_POINTS = 50  # at least this many best points per query measure the estimate's error
 _ANNOY_BUDGET_S = 8.0
 
 
@@ -64,6 +70,7 @@ def _tune(forest, codes, stored, distance, n_queries, seed) -> dict[str, Any]:
         "queries": 0,
         "ef": {"binary": MIN_EF, "annoy": MIN_EF},
         "kind_factor": {},
+        "error": {},
         "recall": {"binary": None, "annoy": None},
         "ms": {"exact": None, "binary": None, "annoy": None},
         "eligible": {"binary": False, "annoy": False},
@@ -80,16 +87,25 @@ def _tune(forest, codes, stored, distance, n_queries, seed) -> dict[str, Any]:
     sims[np.arange(count), rows] = -np.inf
     truth = np.argpartition(-sims, K - 1, axis=1)[:, :K]
     del sims
+    users = user_like_queries(stored, distance, rows, truth, rng)
+    user_sims = similarity(users, stored, distance)
+    user_truth = np.argpartition(-user_sims, K - 1, axis=1)[:, :K]
     exact_ms = out["ms"]["exact"] = _median_ms(lambda q: _exact(q, stored, distance), queries)
 
-    ef_b, rec_b = _tune_codes(codes, queries, rows, truth, n)
+    stored_est = codes.estimate(queries)
+    stored_est[np.arange(count), rows] = -np.inf
+    user_est = codes.estimate(users)
+    ef_b, rec_b = _tune_codes(np.vstack([stored_est, user_est]), np.vstack([truth, user_truth]), n)
+    out["user_like_queries"] = len(users)
     out["ef"]["binary"], out["recall"]["binary"] = ef_b, rec_b
     out["sigma"] = _estimate_error(codes, queries, stored, distance, rng)
     out["ms"]["binary"] = _median_ms(lambda q: _codes_search(q, codes, stored, distance, ef_b), queries)
     out["ms"]["binary_scan"] = _median_ms(lambda q: codes.estimate(q[None, :]), queries)
     out["ms"]["rescore_row"] = _rescore_row_ms(stored, distance, rng)
     out["eligible"]["binary"] = bool(ef_b <= n // 4 and out["ms"]["binary"] < exact_ms)
-    out["kind_factor"] = _kind_factors(codes, stored, distance, rows, truth, ef_b, out["sigma"], rng)
+    out["kind_factor"], out["error"] = _kind_factors(codes, stored, distance, rows, truth, ef_b, out["sigma"], rng)
+    out["error"]["nearest"] = calibrated_error(user_sims, user_est, ef_b)
+    del user_sims, user_est, stored_est
 
     if forest is not None:  # None where annoy is not installed: its entries keep the defaults
         ef_a, rec_a, ms_a = _tune_annoy(forest, queries, rows, truth, stored, distance)
@@ -102,9 +118,26 @@ def _tune(forest, codes, stored, distance, n_queries, seed) -> dict[str, Any]:
     return out
 
 
-def _tune_codes(codes: "SignCodes", queries, rows, truth, n) -> tuple[int, float]:
-    est = codes.estimate(queries)
-    est[np.arange(len(rows)), rows] = -np.inf
+def user_like_queries(stored: np.ndarray, distance: Distance, rows: np.ndarray, truth: np.ndarray, rng) -> np.ndarray:
+    """Query vectors like users' rather than stored points: per sample point ``x`` with a random
+    one of its neighbours ``y``, a point between them, moved off both by noise of half their
+    distance (like a new text near two stored ones), and a recommendation's average vector
+    ``2 mean(x, y) - z`` with a random point ``z`` (which lies off the data). Preprocessed as
+    the distance wants (cosine: unit length)."""
+    x = stored[rows].astype(np.float32)
+    y = stored[truth[np.arange(len(rows)), rng.integers(0, truth.shape[1], len(rows))]].astype(np.float32)
+    z = stored[rng.integers(0, len(stored), len(rows))].astype(np.float32)
+    gap = np.linalg.norm(x - y, axis=1, keepdims=True)
+    noise = rng.normal(size=x.shape).astype(np.float32)
+    noise *= 0.5 * gap / np.maximum(np.linalg.norm(noise, axis=1, keepdims=True), 1e-12)
+    between = x + rng.uniform(0.3, 0.7, (len(rows), 1)).astype(np.float32) * (y - x) + noise
+    average = (x + y) - z
+    return preprocess(np.vstack([between, average]), distance)
+
+
+def _tune_codes(est: np.ndarray, truth: np.ndarray, n: int) -> tuple[int, float]:
+    """Smallest candidate count (rounded up) holding TARGET_RECALL of the true top K, from the
+    estimates of sample queries (``-inf`` where a point may not be chosen) and their true top K."""
     true_est = np.take_along_axis(est, truth, axis=1)  # (q, K)
     ranks = np.stack([(est > true_est[:, j : j + 1]).sum(axis=1) for j in range(K)], axis=1)
     needed = int(np.quantile(ranks.ravel(), TARGET_RECALL, method="higher")) + 1
@@ -127,28 +160,76 @@ def _rescore_row_ms(stored, distance, rng, rows: int = 1000) -> float:
     return ms / len(pick)
 
 
-def _kind_factors(codes, stored, distance, rows, truth, ef, sigma, rng) -> dict[str, float]:
-    """Candidates each query kind needs for the target recall, relative to a nearest search."""
+def calibrated_error(exact: np.ndarray, estimated: np.ndarray, width: int) -> float:
+    """The error ``sigma`` of :mod:`._recall`'s model that makes its recall estimate honest here.
+
+    ``exact``/``estimated`` are sample requests' scores of every point (rows; ``-inf`` where a
+    point may not be chosen). For candidate lists of ``width / 2``, ``width`` and ``2 width``
+    points (best estimates first), the recall actually reached is compared with the recall the
+    model predicts; the smallest ``sigma`` on a grid around the estimate's measured error whose
+    mean prediction is nowhere above the mean actual recall (+0.005) is returned, so the
+    estimate errs on the side of widening. Estimates' errors are correlated (a point estimated
+    low stays low), so the honest ``sigma`` is usually below their raw spread.
+    """
+    estimated = np.where(np.isfinite(exact), estimated, -np.inf).astype(np.float32)
+    n = exact.shape[1]
+    rough = _top_error(exact, estimated)
+    if rough <= 0:
+        return 0.0
+    grid = rough * np.geomspace(0.1, 3.0, 24)
+    ok = np.ones(len(grid), bool)
+    for w in sorted({max(K, width // 2), max(K, width), max(K, 2 * width)}):
+        if w >= n:
+            continue
+        actual, predicted = [], np.zeros(len(grid))
+        for x, e in zip(exact, estimated):
+            keep = np.argpartition(-e, w - 1)[:w]
+            found = np.sort(x[keep])[::-1][:K]
+            truth = np.partition(x, n - K)[n - K]
+            actual.append(float(np.count_nonzero(found >= truth - 1e-6)) / K)
+            predicted += [estimated_recall(expected_missed(e, keep, float(found[-1]), g), K) for g in grid]
+        ok &= predicted / len(exact) <= np.mean(actual) + 0.005
+    return round(float(grid[np.argmax(ok)] if ok.any() else grid[-1]), 6)
+
+
+def _top_error(exact: np.ndarray, estimated: np.ndarray) -> float:
+    """Root mean square of ``estimated - exact`` over each row's best exact scores (the points
+    near a k-th score); -inf entries skipped."""
+    n = exact.shape[1]
+    top = min(n, max(TOP_ERROR_POINTS, n // 200))
+    best = np.argpartition(-exact, top - 1, axis=1)[:, :top]
+    diff = np.take_along_axis(estimated, best, axis=1) - np.take_along_axis(exact, best, axis=1)
+    diff = diff[np.isfinite(diff)]
+    return float(np.sqrt(np.mean(np.square(diff, dtype=np.float64)))) if diff.size else 0.0
+
+
+def _kind_factors(codes, stored, distance, rows, truth, ef, sigma, rng) -> tuple[dict[str, float], dict[str, float]]:
+    """Candidates each query kind needs for the target recall, relative to a nearest search, and
+    the error of each kind's estimated scores near its best (see :func:`_top_error`)."""
     n = len(stored)
     picks = min(KIND_SAMPLES, len(rows))
     longest = max(K, n // 4)
-    factors = {}
+    factors, errors = {}, {}
     for kind in ("best_score", "best_score_negatives", "sum_scores", "discover", "context"):
         made = [_sample_request(kind, stored, distance, rows[i], truth[i], rng) for i in range(picks)]
         vectors = np.vstack([query.vectors for _, query in made])
         sims, ests = similarity(vectors, stored, distance), codes.estimate(vectors)  # one pass each
-        per_request, start = [], 0
+        per_request, exacts, estimated, start = [], [], [], 0
         for used, query in made:
             stop = start + len(query.vectors)
             exact = query.combine(sims[start:stop])
             exact[used] = -np.inf
+            exacts.append(exact)
+            estimated.append(query.combine(ests[start:stop]))
             allowed = np.ones(n, bool)
             allowed[used] = False
             kth = np.partition(exact, n - K)[n - K]
             per_request.append(_ranks_of_good(query, ests[start:stop], sigma, exact, kth, allowed, longest))
             start = stop
         factors[kind] = round(max(1.0, _needed(per_request, n) / ef), 2)
-    return factors
+        width = int(np.ceil(ef * factors[kind]))
+        errors[kind] = calibrated_error(np.vstack(exacts), np.vstack(estimated), width)
+    return factors, errors
 
 
 def _ranks_of_good(query, estimates, sigma, exact, kth, allowed, longest) -> np.ndarray:
