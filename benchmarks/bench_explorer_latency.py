@@ -64,6 +64,8 @@ MAP_POINTS = """() => {
   for (let i = 0; i < gd._fullData.length - 3; i++) n += gd._fullData[i]._length || 0;
   return n;
 }"""
+CELL_ERROR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+FAILED = f'() => Array.from(document.querySelectorAll("{CELL_ERROR}")).some(e => /Traceback|Error/.test(e.innerText))'
 # JS: up to `want` well separated points of the base traces, as [trace, index], nearest-neighbour gap > 6 px
 ISOLATED = """([want, seed]) => {
   const gd = document.querySelector('.js-plotly-plot');
@@ -189,13 +191,19 @@ def measure(dataset: str, clicks: int, explanations: int, root: Path, name: str)
         frames.attach(page)
         try:
             page.goto(url + lab.notebook_path.format(name="latency.ipynb"), timeout=60_000)
+            page.on("pageerror", lambda err: print(f"page error: {err}", flush=True))
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
             dismiss_dialogs(page, url)  # the kernel has started and is idle: a fresh kernel
             cell = page.locator(".jp-Notebook .jp-Cell").nth(0)
             cell.locator(".jp-InputArea-editor").click()
             t0 = page.evaluate("() => performance.now()")
             page.keyboard.press("Shift+Enter")
-            handle = page.wait_for_function(f"() => ({MAP_POINTS})() > 0 ? performance.now() : false", timeout=180_000)
+            handle = page.wait_for_function(
+                f"() => ({FAILED})() ? -1 : ({MAP_POINTS})() > 0 ? performance.now() : false",
+                timeout=180_000,
+            )
+            if handle.json_value() == -1:
+                raise RuntimeError("the Explorer cell failed: " + page.locator(CELL_ERROR).first.inner_text()[-2000:])
             rows.append({"step": "cell run -> map drawn", "median_ms": handle.json_value() - t0, "n": 1})
             page.wait_for_selector("text=No result yet", timeout=60_000)
             page.wait_for_timeout(1500)  # plotly's first layout settles
@@ -258,6 +266,9 @@ def measure(dataset: str, clicks: int, explanations: int, root: Path, name: str)
                 {"step": "explanation tab -> drawn", "median_ms": statistics.median(explained), "n": len(explained)}
             )
             state = kernel_state(page, 1)
+        except Exception:
+            page.screenshot(path=str(RESULTS / f"{name}_failed.png"), full_page=True)
+            raise
         finally:
             browser.close()
     kernel = [k["total"] * 1e3 for k in state["kernel"] if "total" in k]
