@@ -160,5 +160,6 @@ class MapSwitch(W.HBox):
             self.buttons.value = self._shown  # back to the map on screen (this callback returns at once)
             return
         self._shown = method
-        self.progress.clear_output()
+        if self.progress.outputs:  # the bars of a fit: done (outside a kernel nothing was captured)
+            self.progress.outputs = ()
         self._say_ready()
