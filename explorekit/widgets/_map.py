@@ -46,20 +46,23 @@ def map_collection(col: Any, sample: int = MAP_SAMPLE) -> Any:
 
 
 def project_points(map_col: Any, using: str | None, method: str) -> pd.DataFrame:
-    """The map's points ``(id, x, y)`` from :func:`explorekit.analysis.projection.project` (cached there)."""
+    """The map's points ``(id, x, y)`` from :func:`explorekit.analysis.projection.project` (cached there),
+    with its ``attrs["projection"]``."""
     if not isinstance(method, str):
         raise ExploreError(
             f"projection: {short_repr(method)} is not a projection method. "
             "Use 'umap', 'pca', 'auto' or 'identity' (2-D vectors)."
         )
     points = project(map_col, using=using, projection=method)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "id": points["id"].to_numpy(),
             "x": np.asarray(points["x"], np.float32),
             "y": np.asarray(points["y"], np.float32),
         }
     )
+    out.attrs["projection"] = points.attrs["projection"]  # how the map was made (figure notes)
+    return out
 
 
 class MapIndex:

@@ -38,11 +38,12 @@ from explorekit.widgets import _map, _search
 from explorekit.widgets._explain import explanation_figure, is_quantized
 from explorekit.widgets._figure import LeanFigureWidget
 from explorekit.widgets._graph import GraphTab
+from explorekit.widgets._layout_switch import MapSwitch, first_screen, swap_coordinates
 from explorekit.widgets._model import KINDS, MODES
 from explorekit.widgets._path import PathTab
 from explorekit.widgets._stage_controls import StageControls
 from explorekit.widgets._state import ExplorerState
-from explorekit.widgets._table import to_html
+from explorekit.widgets._table import first_columns, to_html
 from explorekit.widgets._text_query import TextQueryBox
 
 INSPECT_CAP = 1_000  # points a typed query selects in inspect mode
@@ -156,6 +157,7 @@ class Explorer(W.VBox):
         self._selected: list[Any] = []  # ids of the last inspect-mode box/lasso selection
         self._gathering: list[Any] = []  # ids of one selection event, gathered over base traces
         self._explained: Any = None  # (result identity, figure) of the last explanation
+        self.map_switch = MapSwitch(self.map_col.space(using), projection, self._switch_map)  # PCA | UMAP
         self.timings: dict[str, float] = {}
 
         self.mode = W.ToggleButtons(
@@ -207,12 +209,17 @@ class Explorer(W.VBox):
         self.example_list = W.VBox(layout=W.Layout(max_height="150px", overflow="auto"))
         self.status = W.HTML()
         self.table = W.HTML(to_html(None))
+        self._first_columns = first_columns(self.map_col.payload.head(5_000))  # label, category: the first screen
+        self.all_columns = W.Checkbox(value=False, description="all columns", indent=False)
+        self.all_columns.observe(lambda _: self._refresh_table(), names="value")
         self.explanation = LeanFigureWidget(layout=dict(height=380, margin=dict(l=40, r=10, t=40, b=40)))
         self.explanation.on_ready(self._refresh_explanation)
         self.inspect = W.HTML("<i>Inspect mode: click a point, or box/lasso points, to read them here.</i>")
         self.tabs = W.Tab()
         self._on_show: dict[str, Callable[[], None]] = {}  # tab title -> what to build when it shows
-        self.add_tab("results", self.table)
+        self.add_tab(
+            "results", W.VBox([self.all_columns, self.table], layout=W.Layout(max_height="420px", overflow="auto"))
+        )
         self.add_tab("explanation", self.explanation, on_show=self._refresh_explanation)
         self.add_tab("inspect", self.inspect)
         self.graph_tab = GraphTab(
@@ -246,8 +253,8 @@ class Explorer(W.VBox):
                 self.stage_controls,
                 self.example_list,
                 self.status,
-                self.figure,
-                self.tabs,
+                self.map_switch,
+                first_screen(self.figure, self.tabs),
             ]
         )
         self._refresh()
@@ -424,7 +431,7 @@ class Explorer(W.VBox):
     def _refresh(self) -> None:
         state = self.state
         self._refresh_overlays()
-        self.table.value = to_html(state.result)
+        self._refresh_table()
         self._refresh_examples()
         kind = state.resolved_kind()
         self.strategy.disabled = kind != "recommend"
@@ -441,6 +448,10 @@ class Explorer(W.VBox):
         else:
             self.status.value = " &middot; ".join(parts)
         self._refresh_shown_tab()
+
+    def _refresh_table(self) -> None:
+        columns = None if self.all_columns.value else self._first_columns
+        self.table.value = to_html(self.state.result, columns=columns)
 
     def _refresh_overlays(self) -> None:
         start = time.perf_counter()
@@ -514,6 +525,15 @@ class Explorer(W.VBox):
             role, index, _ = self._entries[slot]
             self._apply(lambda: self.state.remove(role, index))
 
+    def _switch_map(self, method: str) -> None:
+        """Show the ``method`` map in the same figure (:mod:`explorekit.widgets._layout_switch`)."""
+        points = _map.project_points(self.map_col, self.state.using, method)
+        self.index = _map.MapIndex(points, self.state.col, self.map_col, self.state.using, method)
+        self.method, self._explained = method, None
+        swap_coordinates(self.figure, self._base_ids, self.index, points.attrs["projection"])
+        self._refresh_overlays()
+        self._refresh_shown_tab()
+
     def _refresh_explanation(self) -> None:
         """Build the explanation of the current result when its tab is showing (it costs a query)."""
         if self.shown_tab() != "explanation":
@@ -521,8 +541,8 @@ class Explorer(W.VBox):
         figure = self.explanation_figure()
         with self.explanation.batch_update():
             self.explanation.data = ()
+        self.explanation.layout = figure.layout  # on the empty figure: only the traces draw points
         self.explanation.add_traces(list(figure.data))
-        self.explanation.layout = figure.layout
 
     def explanation_figure(self) -> go.Figure:
         """The explanation of the current result as a plain figure (see :mod:`explorekit.analysis.explain`)."""
