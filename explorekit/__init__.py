@@ -53,6 +53,7 @@ __all__ = [
     "analysis",
     "connect",
     "datasets",
+    "encoders",
     "explain",
     "plots",
     "projection",
@@ -64,6 +65,7 @@ __all__ = [
 
 _LAZY_MODULES = {
     "datasets": "datasets",
+    "encoders": "encoders",
     "plots": "plots",
     "widgets": "widgets",
     "report": "report",

@@ -51,7 +51,7 @@ from explorekit.query.overview import OverviewRequest
 from explorekit.query.pipeline import Pipeline
 from explorekit.query.requests import Request, parse_selectors
 from explorekit.query.results import id_series, to_frame, with_order_values, with_ties
-from explorekit.scoring.distances import normalize_distance, preprocess
+from explorekit.scoring.distances import normalize_distance, preprocess_in_place
 
 _RESERVED = ("id", "score")
 _BUILD_TRIES = 3  # builds overtaken by changes before quantize/build_index builds holding the lock
@@ -131,6 +131,19 @@ class Collection(QueryMethods):
         for key in named:
             check_name(key, "vectors: vector name", "Vector names are strings, e.g. {'image': array}.")
         matrices = {key: as_matrix(value, f"vectors[{key!r}]" if key else "vectors") for key, value in named.items()}
+        return cls._from_matrices(matrices, ids, payload, distance, name)
+
+    @classmethod
+    def _from_matrices(
+        cls,
+        matrices: dict[str, np.ndarray],
+        ids: Sequence[Any] | None,
+        payload: Any,
+        distance: str | Mapping[str, str],
+        name: str | None,
+    ) -> "Collection":
+        """:meth:`from_arrays` of checked float32 matrices that this collection now owns (they
+        are normalised in place and kept: no second copy of the vectors)."""
         lengths = {key: len(m) for key, m in matrices.items()}
         n = next(iter(lengths.values()))
         if len(set(lengths.values())) > 1:
@@ -189,18 +202,13 @@ class Collection(QueryMethods):
             raise ExploreError(
                 unknown("id column", id, df.columns, "id= must name a column, or None to use the index.")
             )
-        matrices = {
-            key: _vector_matrix(df, cols, f"vectors[{key!r}]" if key else "vectors") for key, cols in columns.items()
-        }
+        matrices = {}
+        for key, cols in columns.items():
+            where = f"vectors[{key!r}]" if key else "vectors"
+            matrices[key] = as_matrix(_vector_matrix(df, cols, where), where, copy=False)  # a new array: ours
         ids = df[id].tolist() if id is not None else df.index.tolist()
         rest = df.drop(columns=used + ([id] if id is not None else []))
-        return cls.from_arrays(
-            matrices if not (len(matrices) == 1 and "" in matrices) else matrices[""],
-            ids=ids,
-            payload=rest.reset_index(drop=True),
-            distance=distance,
-            name=name,
-        )
+        return cls._from_matrices(matrices, ids, rest.reset_index(drop=True), distance, name)
 
     @classmethod
     def _assemble(
@@ -230,7 +238,7 @@ class Collection(QueryMethods):
                 )
         spaces = {}
         for key, matrix in matrices.items():
-            stored = preprocess(matrix, distances[key])
+            stored = preprocess_in_place(matrix, distances[key])  # the matrices are ours (see callers)
             stored.setflags(write=False)
             spaces[key] = VectorSpace(key, distances[key], stored)
         return cls(Store(ids, spaces, payload, name))
@@ -492,7 +500,7 @@ class Collection(QueryMethods):
             self._apply(
                 keep,
                 new_ids.values,
-                {k: preprocess(m, self._spaces[k].distance) for k, m in matrices.items()},
+                {k: preprocess_in_place(m, self._spaces[k].distance) for k, m in matrices.items()},  # copies
                 incoming,
             )
         return self
@@ -794,7 +802,7 @@ def _vector_matrix(df: pd.DataFrame, spec: list, where: str) -> np.ndarray:
             "columns (a wide frame); for a column holding whole vectors give its column name, or "
             "{vector name: column name} for several."
         )
-    return df[cols].to_numpy(dtype=np.float32)
+    return df[cols].to_numpy(dtype=np.float32, copy=True)  # never a view of the caller's frame
 
 
 def _stack_column(column: pd.Series, name: str) -> np.ndarray:
@@ -816,7 +824,13 @@ def _stack_column(column: pd.Series, name: str) -> np.ndarray:
         )
     if not values:
         return np.zeros((0, 0), np.float32)
+    out = np.empty((len(values), next(iter(lengths))), np.float32)  # filled row by row: no list of rows
     try:
-        return np.asarray(np.stack([np.asarray(v, dtype=np.float32) for v in values]))
+        for row, value in enumerate(values):
+            vector = np.asarray(value, dtype=np.float32)
+            if vector.shape != out.shape[1:]:  # not flat: stacked as given (a 3-D array, reported later)
+                return np.stack([np.asarray(v, dtype=np.float32) for v in values])
+            out[row] = vector
     except (TypeError, ValueError) as err:
         raise NonFiniteError(f"vector column {name!r}: {err}. Vectors must hold numbers.") from None
+    return out

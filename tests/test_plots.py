@@ -80,12 +80,12 @@ def test_map_numeric_colour_missing_values_and_size(fruit):
 
 
 def test_map_samples_above_max_points_and_says_so(fruit):
-    fig = plots.map(fruit, max_points=100, seed=3)
+    fig = plots.map(fruit, max_points=100, seed=3, color=False)  # one trace (fruit would colour it)
     drawn = ids_of(fig.data[0])
     assert len(drawn) == 100 and len(set(drawn)) == 100
     assert "Showing 100 of 300 points (random sample, seed 3)" in fig.layout.title.subtitle.text
-    assert ids_of(plots.map(fruit, max_points=100, seed=3).data[0]) == drawn
-    assert ids_of(plots.map(fruit, max_points=100, seed=4).data[0]) != drawn
+    assert ids_of(plots.map(fruit, max_points=100, seed=3, color=False).data[0]) == drawn
+    assert ids_of(plots.map(fruit, max_points=100, seed=4, color=False).data[0]) != drawn
     assert "Showing" not in (plots.map(fruit).layout.title.subtitle.text or "")
 
 

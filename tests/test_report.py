@@ -226,7 +226,7 @@ def test_save_writes_one_file(col, tmp_path):
     [
         (lambda r, c: r.add(42), "cannot add int"),
         (lambda r, c: r.add(map_of(c), collection=c, k=0), "k: 0 is not a positive integer"),
-        (lambda r, c: r.add(map_of(c), collection=c, label="nope"), "Unknown label column 'nope'"),
+        (lambda r, c: r.add(map_of(c), collection=c, label="nope"), "label='nope' is not a payload field"),
         (lambda r, c: r.add(map_of(c), collection=c, using="image"), "vector name"),
         (lambda r, c: r.add(go.Figure(go.Bar(y=[1])), collection=c), "no trace of this figure holds ids"),
         (lambda r, c: r.add(c.search(VEC[0]), max_rows=0), "max_rows: 0"),
@@ -254,7 +254,7 @@ def test_describe_requests():
                 "using": "text",
             }
         )
-        == "discover \u00b7 target 3 \u00b7 1 context pair(s) \u00b7 using 'text' \u00b7 limit 4"
+        == "discover \u00b7 target 3 \u00b7 1 context pair(s) \u00b7 [+1 / \u22122] \u00b7 using 'text' \u00b7 limit 4"
     )
     assert (
         _tables.describe({"query": {"context": [{}, {}]}, "limit": 10, "filter": "kind == 'x'"})
@@ -308,8 +308,12 @@ def test_command_line_report(tmp_path):
     found = specs(page)
     assert path == out.resolve() and len(found) == 3  # the map and one figure per query
     assert all(spec["explore"]["k"] == 3 for spec in found)
-    assert "recommend \u00b7 positive [1, 2] \u00b7 negative [200] \u00b7 strategy best_score" in page
-    assert "discover \u00b7 target 90 \u00b7 1 context pair(s)" in page
+    fruit = ek.datasets.load("clusters2d").set_index("id")["fruit"]  # the map names the examples
+    positive, negative, target = (f"{fruit[i]} ({i})" for i in (1, 200, 90))
+    assert (
+        f"recommend \u00b7 positive [{positive}, {fruit[2]} (2)] \u00b7 negative [{negative}] \u00b7 strategy" in page
+    )
+    assert f"discover \u00b7 target {target} \u00b7 1 context pair(s) \u00b7 [+{positive} / \u2212{negative}]" in page
 
 
 def test_command_line_errors_are_one_line(capsys, tmp_path):
@@ -346,7 +350,8 @@ def test_explorer_hands_its_state_to_a_report():
     assert explore["computed"] == len(fruit) and explore["k"] == 3
     rows = [int(r) for r in re.findall(r'<tr data-id="(\d+)" data-key="\1">', page)]
     assert rows == explorer.result["id"].tolist()
-    assert "positive**: 1, 2" not in page and "<strong>positive</strong>: 1, 2" in page
+    fruit = fruit.payload["fruit"]
+    assert f"<b>positive</b>: {fruit[1]} (1), {fruit[2]} (2)</li><li><b>negative</b>: {fruit[200]} (200)" in page
 
 
 # ---------------------------------------------------------------- issue 15: saving the page

@@ -232,14 +232,16 @@ def lines(trace) -> dict[object, list]:
 def test_figure_lines_are_the_stage_ranks(col):
     fig = ek.plots.stages(two_stage(col), col, label="title")
     by_role = traces(fig)
-    assert set(by_role) == {"limit", "up", "dropped"}
+    assert set(by_role) == {"limit", "up", "dropped", "labels"}
+    assert list(by_role["labels"].text) == ["doc 2", "doc 3"]  # label= names the final ranks
+    assert list(by_role["labels"].y) == [0.0, 1.0]
     assert lines(by_role["up"]) == {2: [2.0, 0.0], 3: [3.0, 1.0]}
     assert lines(by_role["dropped"]) == {0: [0.0, 4.0], 1: [1.0, 4.0]}  # 4: the "not ranked" row
     assert list(fig.layout.xaxis.ticktext) == ['prefetch[0]: nearest using "small"', 'final: nearest using "full"']
     assert list(fig.layout.yaxis.range) == [4.5, -0.5]  # fitted: ranks 1..4 and "not ranked"
     assert fig.layout.yaxis.ticktext[-1] == "not ranked"
     hover = by_role["up"].hovertext[0]
-    assert "id 2" in hover and "title: doc 2" in hover and "final: rank 1, score 6.0000" in hover
+    assert "id 2" in hover and "title: doc 2" in hover and "final: rank 1, score 6" in hover
     assert "prefetch[0]: rank 3" in hover
     assert by_role["limit"].y == (1.5, 1.5)
 
@@ -289,7 +291,7 @@ def test_figure_of_fusion_shows_each_source(col):
     assert lines(by_role["down"]) == {0: [0.0, 3.0, 1.0]}
     assert lines(by_role["dropped"]) == {1: [1.0, 3.0, 3.0], 3: [3.0, 1.0, 3.0]}
     hover = by_role["up"].hovertext[0]
-    assert "from prefetch[0]: +0.2500" in hover and "from prefetch[1]: +0.5000" in hover
+    assert "from prefetch[0]: +0.25" in hover and "from prefetch[1]: +0.5" in hover
 
 
 @settings(max_examples=25, deadline=None)

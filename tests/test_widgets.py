@@ -350,7 +350,10 @@ def test_assigning_examples_updates_the_widget(explorer, fruit):
     assert explorer.state.resolved_kind() == "discover" or explorer.state.resolved_kind() == "context"
     same(explorer.result, fruit.discover(context=[(1, 2)]))
     shown = [row.children[1].value for row in explorer.example_list.children if row.layout.display != "none"]
-    assert shown == ["<b>positive</b> 3", "<b>positive</b> 60", "<b>negative</b> 250", "<b>context</b> 1 vs 2"]
+    names = [f"{fruit.payload['fruit'][i]} ({i})" for i in (3, 60, 250, 1, 2)]  # by name (issue 19)
+    assert shown == [f"<b>positive</b> {names[0]}", f"<b>positive</b> {names[1]}", f"<b>negative</b> {names[2]}"] + [
+        f"<b>context</b> {names[3]} vs {names[4]}"
+    ]
     examples = explorer.figure.data[explorer._examples]
     assert len(examples.x) == 5 and np.isfinite(np.asarray(examples.x, float)).all()
     assert len(explorer.figure.data[explorer._lines].x) == 3  # one segment and its gap
@@ -407,7 +410,8 @@ def test_only_overlays_travel_after_construction(explorer):
     for name, message in sent:
         assert name == "_py2js_update", name
         assert min(message["style_traces"]) >= n_base, message["style_traces"]
-        assert set(message["style_data"]) <= {"x", "y", "marker.color", "marker.symbol"}
+        # "text": the result rings' hover names (issue 19), ten short strings
+        assert set(message["style_data"]) <= {"x", "y", "marker.color", "marker.symbol", "text"}
 
 
 def test_front_end_click_message_reaches_the_model(explorer, fruit):

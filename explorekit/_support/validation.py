@@ -8,16 +8,21 @@ import numpy as np
 
 from explorekit._support.errors import DimensionError, ExploreError, NonFiniteError, RequestError, short_repr
 
+_FINITE_ROWS = 1 << 12  # rows checked for NaN/inf at a time (no n x d mask)
 
-def as_matrix(value: Any, where: str, dim: int | None = None) -> np.ndarray:
+
+def as_matrix(value: Any, where: str, dim: int | None = None, *, copy: bool = True) -> np.ndarray:
     """A C-contiguous float32 2-D copy of ``value``, checked for shape and finiteness.
+
+    ``copy=False`` for an array the caller has just made and owns: it is used as it is when
+    already float32 and C-contiguous (no second copy of a large matrix).
 
     >>> as_matrix([[1, 2], [3, 4]], "vectors").dtype
     dtype('float32')
     """
     try:
         with np.errstate(over="ignore"):  # beyond float32's range -> inf, reported below
-            matrix = np.array(value, dtype=np.float32, copy=True)
+            matrix = np.array(value, dtype=np.float32, copy=True) if copy else np.asarray(value, dtype=np.float32)
     except (TypeError, ValueError, OverflowError) as err:
         raise ExploreError(
             f"{where}: cannot read as a 2-D array of numbers ({err}). "
@@ -34,15 +39,23 @@ def as_matrix(value: Any, where: str, dim: int | None = None) -> np.ndarray:
         raise DimensionError(f"{where}: vectors of dimension 0. Vectors need at least one component.")
     if dim is not None and matrix.shape[1] != dim:
         raise DimensionError(f"{where}: expected dim: {dim}, got {matrix.shape[1]}.")
-    finite = np.isfinite(matrix)
-    if not finite.all():
-        rows = np.flatnonzero(~finite.all(axis=1))
+    rows = _non_finite_rows(matrix)
+    if len(rows):
         raise NonFiniteError(
             f"{where}: NaN or infinite values (or beyond float32's range) in rows {rows[:10].tolist()}"
             f"{' and more' if len(rows) > 10 else ''} ({len(rows)} rows). "
             "Drop or fix those rows (e.g. np.nan_to_num) first."
         )
     return np.ascontiguousarray(matrix)
+
+
+def _non_finite_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows holding NaN or an infinity, checked a block of rows at a time."""
+    found = [
+        start + np.flatnonzero(~np.isfinite(matrix[start : start + _FINITE_ROWS]).all(axis=1))
+        for start in range(0, len(matrix), _FINITE_ROWS)
+    ]
+    return np.concatenate(found) if found else np.empty(0, np.int64)
 
 
 MAX_COUNT = 2**64 - 1  # Qdrant reads limits, offsets, efforts and integer ids as unsigned 64-bit

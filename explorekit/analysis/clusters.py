@@ -39,12 +39,15 @@ from scipy.sparse import csgraph
 
 from explorekit._support.errors import ExploreError, RequestError, short_repr, unknown
 from explorekit._support.validation import check_count
+from explorekit.analysis.projection import DEFAULT_PROJECTION, project
 from explorekit.analysis.projection import score_distances as distances  # the one score -> distance rule
 
 METHODS = ("hdbscan", "dbscan")
 NOISE = -1
 MEDOID_SOURCES = 256  # medoids from all shortest paths up to this cluster size, a seeded sample beyond
 FACET_LIMIT = 10_000  # values per key counted (every value of a key that is worth describing)
+LAYOUT_K = range(2, 11)  # k-means on a map tries these k and keeps the best silhouette
+LAYOUT_SAMPLE = 1_000  # points of a map the silhouette and the cluster descriptions look at
 
 
 class Clusters(NamedTuple):
@@ -293,3 +296,94 @@ def _summary(labels: pd.DataFrame, medoids: dict[int, Any], values: pd.DataFrame
     frame = pd.DataFrame(rows, columns=["cluster", "size", "medoid", "label", "values"])
     frame["medoid"] = frame["medoid"].astype(object)
     return frame
+
+
+def layout_clusters(
+    col: Any, using: str | None = None, projection: str = DEFAULT_PROJECTION, *, seed: int = 0
+) -> Clusters:
+    """Clusters of the 2-D map itself: k-means (scikit-learn, seeded) on every point's map
+    position, with the ``k`` of 2-10 whose silhouette on a sample of :data:`LAYOUT_SAMPLE` points
+    is best; each cluster described as :func:`clusters` does (on that sample), its medoid the
+    point nearest its centre. The clusters are of the picture, not of the full space: for
+    vectors of more than two dimensions the map is a projection.
+
+    >>> import numpy as np, explorekit as ek
+    >>> rng = np.random.default_rng(0)
+    >>> points = np.vstack([c + rng.normal(size=(30, 2)) for c in ([0, 0], [10, 0], [0, 10])])
+    >>> col = ek.Collection.from_arrays(points, distance="euclid",
+    ...                                 payload=[{"side": "abc"[i // 30]} for i in range(90)])
+    >>> found = layout_clusters(col)
+    >>> found.summary[["size", "label"]].values.tolist(), found.labels.attrs["clusters"]["method"]
+    ([[30, 'side=a'], [30, 'side=b'], [30, 'side=c']], 'kmeans')
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    points = project(col, using=using, projection=projection)
+    coords = np.column_stack([points["x"].to_numpy(np.float64), points["y"].to_numpy(np.float64)])
+    ids = points["id"].tolist()
+    if len(ids) < 3:
+        raise RequestError(f"layout_clusters: {len(ids)} point(s) on the map; at least 3 are needed to cluster.")
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(len(ids), size=min(LAYOUT_SAMPLE, len(ids)), replace=False))
+    best: tuple[float, Any] = (-np.inf, None)
+    for k in [k for k in LAYOUT_K if k < len(sample)]:
+        fit = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(coords[sample])
+        if len(set(fit.labels_.tolist())) > 1:
+            score = float(silhouette_score(coords[sample], fit.labels_))
+            best = max(best, (score, fit), key=lambda pair: pair[0])
+    if best[1] is None:
+        raise RequestError("layout_clusters: every point of the map is at the same place; nothing to cluster.")
+    fit = best[1]
+    labels = _renumber(fit.predict(coords).astype(np.int64))
+    frame = pd.DataFrame({"id": pd.Series(ids, dtype=object), "cluster": labels})
+    frame.attrs["clusters"] = {
+        "method": "kmeans",
+        "on": "map",
+        "projection": points.attrs.get("projection", {}).get("method", projection),
+        "k": int(fit.n_clusters),
+        "silhouette": best[0],
+        "points": len(ids),
+        "using": using,
+        "seed": seed,
+    }
+    medoids = {}
+    for c in range(int(labels.max()) + 1):
+        rows = np.flatnonzero(labels == c)
+        centre = coords[rows].mean(axis=0)
+        medoids[c] = ids[rows[np.argmin(((coords[rows] - centre) ** 2).sum(axis=1))]]
+    described = frame.iloc[sample].reset_index(drop=True)
+    values = over_represented(col, described, None)
+    return Clusters(frame, _summary(frame, medoids, values), values)
+
+
+def map_clusters(
+    col: Any, using: str | None = None, projection: str = DEFAULT_PROJECTION, *, seed: int = 0
+) -> Clusters:
+    """Clusters to label a map with: :func:`clusters` (HDBSCAN of the distance matrix of a sample
+    of 1,000 points, so its cost does not grow with the collection) when the collection answers
+    ``distance_matrix`` and ``facet`` and at least two clusters are found; else
+    :func:`layout_clusters` (k-means on the 2-D map). ``labels.attrs["clusters"]["method"]``
+    says which (``"hdbscan"`` or ``"kmeans"``); ``["instead_of"]`` says why k-means was used.
+
+    >>> import numpy as np, explorekit as ek
+    >>> grid = [[i, j] for i in range(7) for j in range(7)]    # evenly spread: no dense clusters
+    >>> found = map_clusters(ek.Collection.from_arrays(grid, distance="euclid"))
+    >>> found.labels.attrs["clusters"]["method"], found.labels.attrs["clusters"]["instead_of"]
+    ('kmeans', 'HDBSCAN of the distance matrix found 0 clusters')
+    """
+    reason = "the collection has no distance matrix"
+    if callable(getattr(col, "distance_matrix", None)) and callable(getattr(col, "facet", None)):
+        try:
+            found = clusters(col, using=using, seed=seed)
+        except (ExploreError, ImportError, ValueError) as err:  # ValueError: scikit-learn's, on tiny samples
+            reason = f"HDBSCAN of the distance matrix failed: {err}"
+        else:
+            if len(found.summary) >= 2:
+                return found
+            reason = (
+                f"HDBSCAN of the distance matrix found {len(found.summary)} cluster{'s' * (len(found.summary) != 1)}"
+            )
+    fallback = layout_clusters(col, using, projection, seed=seed)
+    fallback.labels.attrs["clusters"]["instead_of"] = reason
+    return fallback

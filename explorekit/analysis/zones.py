@@ -98,7 +98,7 @@ def grid(
     ys = np.linspace(y0, y1, int(resolution), dtype=np.float64)
     gx, gy = np.meshgrid(xs, ys)
     cells = np.column_stack([gx.ravel(), gy.ravel()]).astype(np.float32)
-    columns = _parts(plan, preprocess(cells, space.distance))
+    columns = score_at(plan, cells)
     frame = pd.DataFrame({"x": cells[:, 0], "y": cells[:, 1], **columns})
     frame.attrs["grid"] = {"nx": int(resolution), "ny": int(resolution), "bounds": [x0, x1, y0, y1]}
     frame.attrs["query"] = request.to_body()
@@ -133,6 +133,23 @@ def boundaries(col: "Collection", source: Any = None, **kwargs: Any) -> pd.DataF
     else:  # cosine (unit p, n) and dot: (p-n).x > 0
         normal, offset = pos - neg, np.zeros(len(pos))
     return pd.DataFrame({"pair": np.arange(len(pos)), "a": normal[:, 0], "b": normal[:, 1], "c": offset})
+
+
+def score_at(plan: Any, vectors: np.ndarray) -> dict[str, np.ndarray]:
+    """Every column of :func:`points` (but ``id`` and ``eligible``) for vectors that are not points.
+
+    ``plan`` is ``col.prepare(request)``; each row of ``vectors`` (raw, shape ``(m, dim)``) is
+    preprocessed as the engine stores a point (cosine: normalised) and scored as that point
+    would be, so a point upserted with such a vector gets exactly this score.
+
+    >>> import explorekit as ek
+    >>> from explorekit.query.requests import Request
+    >>> col = ek.Collection.from_arrays([[0, 0], [4, 0]], distance="euclid")
+    >>> plan = col.prepare(Request.build("context", context=[(1, 0)]))
+    >>> score_at(plan, np.array([[3.0, 0.0], [1.0, 0.0]]))["zero_loss"].tolist()
+    [True, False]
+    """
+    return _parts(plan, preprocess(np.asarray(vectors, np.float32), plan.space.distance))
 
 
 def _parts(plan: Any, stored: np.ndarray) -> dict[str, np.ndarray]:

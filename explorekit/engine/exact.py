@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from explorekit.engine.prepare import Prepared, Ties
-from explorekit.scoring.distances import display, exact_similarity, passes_threshold, similarity
+from explorekit.scoring.distances import display, exact_similarity, passes_threshold, scan_similarity
 from explorekit.scoring.topk import merge_top_k, top_k
 
 _BLOCK_FLOATS = 1 << 22  # similarity block size (examples x rows) for one pass
@@ -65,7 +65,7 @@ def _score_rows(plan: Prepared, rows: np.ndarray, k: int) -> tuple[np.ndarray, n
     if len(rows) == 0:
         return empty()
     if len(plan.query.vectors):
-        scores = plan.query.combine(similarity(plan.query.vectors, plan.space.stored[rows], plan.space.distance))
+        scores = plan.query.combine(scan_similarity(plan.query.vectors, plan.space.stored, plan.space.distance, rows))
     else:  # context search with no pairs: every point scores 0
         scores = np.zeros(len(rows), np.float32)
     keep = top_k(scores, _refine_width(k), rows)
@@ -81,17 +81,22 @@ def _shared_pass(plans: list[Prepared], tops: list[int]) -> list[tuple[np.ndarra
     block = max(4096, _BLOCK_FLOATS // max(1, len(examples)))
     for begin in range(0, len(stored), block):
         chunk = stored[begin : begin + block]
-        sims = similarity(examples, chunk, distance) if len(examples) else None
+        sims = scan_similarity(examples, chunk, distance) if len(examples) else None
         rows = np.arange(begin, begin + len(chunk))
         for j, plan in enumerate(plans):
             if sims is None or starts[j] == starts[j + 1]:
                 scores = np.zeros(len(chunk), np.float32)
             else:
                 scores = plan.query.combine(sims[starts[j] : starts[j + 1]])
+                if len(chunk) == len(stored):  # one block: kept for count_ties (no second pass)
+                    plan.scanned = sims[starts[j] : starts[j + 1]]
             if plan.mask is not None:
                 scores = np.where(plan.mask[begin : begin + len(chunk)], scores, np.float32(-np.inf))
             keep = top_k(scores, _refine_width(tops[j]), rows)
-            best[j] = merge_top_k(*best[j], rows[keep], scores[keep], _refine_width(tops[j]))
+            if begin == 0:  # the first block's best are the best so far (no merge with nothing)
+                best[j] = rows[keep], scores[keep]
+            else:
+                best[j] = merge_top_k(*best[j], rows[keep], scores[keep], _refine_width(tops[j]))
     return best
 
 
@@ -129,13 +134,27 @@ def count_ties(plan: Prepared, score: float) -> int:
         return int(len(rows) if plan.mask is None else np.count_nonzero(plan.mask[rows]))
     window = _TIE_WINDOW * max(1.0, abs(float(score)))
     block = max(4096, _BLOCK_FLOATS // max(1, len(plan.query.vectors)))
+    kept = plan.scanned if scan is None else None
+    if kept is not None and kept.shape[1] == len(rows):
+        block = len(rows)
     found = 0
     for begin in range(0, len(rows), block):
         chunk = rows[begin : begin + block]
-        product = plan.query.combine(similarity(plan.query.vectors, stored[chunk], distance))
+        if kept is not None and len(chunk) == kept.shape[1]:
+            sims = kept
+        else:
+            sims = scan_similarity(
+                plan.query.vectors, stored, distance, None if scan is None and len(chunk) == len(stored) else chunk
+            )
+        product = plan.query.combine(sims)
         near = np.abs(product.astype(np.float64) - score) <= window
         if plan.mask is not None:
             near &= plan.mask[chunk]
+        certain = plan.query.certainly(score, sims, window)
+        if certain is not None:  # exactly `score` whatever the last bits: no canonical rescoring
+            certain &= near
+            found += int(np.count_nonzero(certain))
+            near &= ~certain
         candidates = chunk[near]
         if len(candidates):
             canonical = plan.query.combine(exact_similarity(plan.query.vectors, stored[candidates], distance))

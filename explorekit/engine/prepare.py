@@ -60,6 +60,7 @@ class Prepared:
     ties: Ties | None = None  # set by the exact rescoring when equal scores straddle the cut
     estimated_recall: float | None = None  # set by the approximate paths (exact: None, meaning 1)
     wants_index: bool = False  # the planner would have used an index that is not built yet
+    scanned: np.ndarray | None = None  # the exact pass's similarities of every row, when one block held them
 
     @property
     def top(self) -> int:

@@ -19,6 +19,8 @@ colours are always computed on the whole collection.
 ``graph``           a point's nearest neighbours and theirs as a force-directed graph (Qdrant
                     Web UI's graph view), edges by score
 ``stages``          slope chart of a multi-stage query: each candidate's rank in every stage
+``path``            the exact score along the line from a negative example to a positive one
+                    (1-D, exact in any dimension), with the points at their place along it
 =================== ==========================================================================
 
 Examples
@@ -34,8 +36,19 @@ from explorekit.plots._context import context
 from explorekit.plots._discovery import discovery
 from explorekit.plots._graph import graph
 from explorekit.plots._map import map
+from explorekit.plots._path import path
 from explorekit.plots._recommend import recommendation
 from explorekit.plots._rescoring import recall_curve, rescoring
 from explorekit.plots._stages import stages
 
-__all__ = ["context", "discovery", "graph", "map", "recall_curve", "recommendation", "rescoring", "stages"]
+__all__ = [
+    "context",
+    "discovery",
+    "graph",
+    "map",
+    "path",
+    "recall_curve",
+    "recommendation",
+    "rescoring",
+    "stages",
+]

@@ -19,16 +19,39 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from explorekit._support.errors import ExploreError, short_repr, unknown
+from explorekit._support.text import clean_rst
 from explorekit.analysis.projection import place, project
 from explorekit.data.images import SAMPLE, is_image, is_image_column
+from explorekit.query import display
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
 
 MAX_POINTS = 100_000  # drawn smoothly by a WebGL trace (exploration-peers.md §5.2)
 MAX_CATEGORIES = 20
-PALETTE = qualitative.D3 + qualitative.Pastel
+PALETTE = qualitative.D3 + qualitative.Pastel  # lines and bars (strong colours on white)
+# Map points by category: light colours, drawn at BASE_OPACITY, so that the overlays drawn on top
+# (black result rings, examples in ROLE_STYLE's strong colours with a dark outline) stay visible
+# on every category; none of the overlay colours is in this palette (tests/test_map_colours.py).
+# (19 light qualitative colours, each at least 60 apart in RGB from every overlay colour: no
+# strong orange, red, green or purple, which mark results and examples).
+CATEGORY_PALETTE = [
+    *(qualitative.Pastel[i] for i in (0, 3, 4, 5, 6, 7, 8, 9)),
+    *(qualitative.Pastel1[i] for i in (0, 4)),
+    *(qualitative.Set2[i] for i in (2,)),
+    *(qualitative.Set3[i] for i in (9,)),
+    *(qualitative.Set2[i] for i in (3,)),
+    *(qualitative.Pastel1[i] for i in (6,)),
+    *(qualitative.Pastel2[i] for i in (1,)),
+    *(qualitative.Set3[i] for i in (1, 7, 10)),
+    *(qualitative.Set2[i] for i in (0,)),
+]
+BASE_OPACITY = 0.8
 GREY = "rgba(150, 150, 150, 0.35)"
+MISSING = "(missing)"  # the category of points without a value
+OTHER_COLOUR = "rgb(200, 200, 200)"  # the "other (n values)" and "(missing)" categories
+OUTLINE = "#111111"  # the dark outline of every overlay marker
+RING = dict(symbol="circle-open", color=OUTLINE, size=14, line=dict(width=2.5))  # a result, ringed
 ROLE_STYLE = {
     "positive": dict(symbol="triangle-up", color="#1a9850", size=15),
     "negative": dict(symbol="triangle-down", color="#d73027", size=15),
@@ -149,7 +172,7 @@ def _cell_text(value: Any) -> str:
     """
     if pd.api.types.is_scalar(value) and pd.isna(value):
         return "-"
-    return str(value)[:80]
+    return clean_rst(str(value))[:80]  # docstrings without their reStructuredText markup
 
 
 def column_values(col: "Collection", rows: np.ndarray, name: str, what: str) -> pd.Series:
@@ -163,6 +186,31 @@ def column_values(col: "Collection", rows: np.ndarray, name: str, what: str) -> 
             )
         )
     return col.store.payload.select(rows, [name])[name]
+
+
+def map_color(col: "Collection", color: Any) -> str | None:
+    """The payload column a map is coloured by: ``color`` itself when it names one; for None the
+    collection's categorical field (:func:`explorekit.query.display.category_field`, judged on its
+    first points), if it has one; for False none (one colour).
+
+    >>> import explorekit as ek
+    >>> col = ek.Collection.from_arrays([[0, 0], [1, 1], [2, 0]], payload=[{"kind": k} for k in "aba"])
+    >>> map_color(col, None), map_color(col, False), map_color(col, "kind")
+    ('kind', None, 'kind')
+    """
+    if color is False:
+        return None
+    if isinstance(color, str):
+        return color
+    if color is not None:
+        raise ExploreError(
+            f"color: {short_repr(color)} is not a payload column. Pass a column name, None "
+            "(colour by the collection's categorical field, if it has one) or False (one colour)."
+        )
+    payload = col.store.payload
+    if not len(payload.columns) or not len(col):
+        return None
+    return display.category_field(payload.select(np.arange(min(len(col), display.SAMPLE)), list(payload.columns)))
 
 
 def is_numeric(values: pd.Series) -> bool:
@@ -200,7 +248,7 @@ def point_traces(
                 customdata=customdata(col, rows),
                 text=text,
                 name=name,
-                marker=dict(color=base_color, size=sizes),
+                marker=dict(color=base_color, size=sizes, opacity=1.0 if base_color == GREY else BASE_OPACITY),
                 **common,
             )
         ]
@@ -221,6 +269,7 @@ def point_traces(
                     size=sizes if np.isscalar(sizes) else sizes[ok],
                     showscale=True,
                     colorbar=dict(title=dict(text=color), thickness=14),
+                    opacity=BASE_OPACITY,
                 ),
                 showlegend=False,
                 **common,
@@ -247,7 +296,8 @@ def point_traces(
         labels = np.where(np.isin(labels, keep), labels, other).astype(object)
         keep.append(other)
     traces = []
-    for i, label in enumerate(sorted(keep, key=lambda v: (v.startswith("other ("), v))):
+    ordered = sorted(keep, key=lambda v: (v.startswith("other (") or v == MISSING, v))
+    for label, colour in zip(ordered, category_colours(ordered)):
         sel = labels == label
         traces.append(
             go.Scattergl(
@@ -257,18 +307,35 @@ def point_traces(
                 text=text[sel],
                 name=label,
                 legendgroup=label,
-                marker=dict(color=PALETTE[i % len(PALETTE)], size=sizes if np.isscalar(sizes) else sizes[sel]),
+                marker=dict(color=colour, size=sizes if np.isscalar(sizes) else sizes[sel], opacity=BASE_OPACITY),
                 **common,
             )
         )
     return traces
 
 
+def category_colours(labels: list[str]) -> list[str]:
+    """One colour per category label: :data:`CATEGORY_PALETTE` in order, light grey for
+    "other (n values)" and "(missing)".
+
+    >>> category_colours(["a", "(missing)"]) == [CATEGORY_PALETTE[0], OTHER_COLOUR]
+    True
+    """
+    out, i = [], 0
+    for label in labels:
+        if label == MISSING or label.startswith("other ("):
+            out.append(OTHER_COLOUR)
+        else:
+            out.append(CATEGORY_PALETTE[i % len(CATEGORY_PALETTE)])
+            i += 1
+    return out
+
+
 def _label(value: Any) -> str:
     if isinstance(value, (list, tuple, np.ndarray)):
         return ", ".join(map(str, value)) if len(value) else "(empty)"
     if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "(missing)"
+        return MISSING
     return str(value)
 
 
@@ -372,7 +439,11 @@ def finish(
         height=height or 640,
         title=dict(text=title or "", subtitle=dict(text="<br>".join(notes), font=dict(size=11))),
         margin=dict(t=90 + 14 * max(0, len(notes) - 1), l=60, r=30, b=60),
-        legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=-0.12, yanchor="top"),
+        # at the bottom of the figure, not of the plot: plotly makes room for it below the x-axis
+        # title at any height (y=-0.12 of the plot covered the title of a 520-px Explorer map)
+        legend=dict(
+            itemsizing="constant", orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom"
+        ),
         hovermode="closest",
     )
     fig.update_xaxes(title_text=xt, zeroline=False)

@@ -76,8 +76,10 @@ def cluster_traces(m: _base.Map, rows: np.ndarray, clusters: Any, hover_data: An
     return traces
 
 
-def add_cluster_labels(fig: go.Figure, m: _base.Map, clusters: Any) -> None:
-    """Each cluster's label near the middle of its points, apart from the others (annotations)."""
+def add_cluster_labels(fig: go.Figure, m: _base.Map, clusters: Any, *, coloured: bool = True) -> None:
+    """Each cluster's label near the middle of its points, apart from the others (annotations);
+    framed in its cluster's colour, or in grey on a see-through background when the points are
+    coloured by something else and overlays may lie underneath (``coloured=False``)."""
     labels, summary = cluster_frames(clusters)
     rows_of = m.col.store.ids.rows(labels["id"].tolist(), what="clusters")
     coords = m.coords[rows_of]
@@ -104,11 +106,43 @@ def add_cluster_labels(fig: go.Figure, m: _base.Map, clusters: Any) -> None:
             arrowcolor="#555555",
             arrowwidth=1,
             font=dict(size=11, color="#111111"),
-            bgcolor="rgba(255, 255, 255, 0.8)",
-            bordercolor=_base.PALETTE[c % len(_base.PALETTE)],
-            borderwidth=1.5,
+            bgcolor="rgba(255, 255, 255, 0.8)" if coloured else "rgba(255, 255, 255, 0.55)",  # overlays show through
+            bordercolor=_base.PALETTE[c % len(_base.PALETTE)] if coloured else "#555555",
+            borderwidth=1.5 if coloured else 1,
             name=f"cluster {c}",
         )
+
+
+def label_clusters(fig: go.Figure, m: _base.Map, clusters: Any) -> None:
+    """Cluster labels over a map coloured by something else (the Explorer's ``clusters=True``):
+    framed in a dark outline, placed apart as :func:`add_cluster_labels` places them, and the
+    subtitle says where the clusters come from (:func:`clusters_note`)."""
+    add_cluster_labels(fig, m, clusters, coloured=False)
+    subtitle = fig.layout.title.subtitle.text or ""
+    fig.layout.title.subtitle.text = "<br>".join(t for t in (subtitle, clusters_note(clusters)) if t)
+    fig.layout.margin.t = (fig.layout.margin.t or 90) + (14 if subtitle else 0)
+
+
+def clusters_note(clusters: Any) -> str:
+    """Where cluster labels come from, said in one line (``labels.attrs["clusters"]``).
+
+    >>> frame = pd.DataFrame({"id": [0], "cluster": [0]})
+    >>> frame.attrs["clusters"] = {"method": "kmeans", "k": 4, "instead_of": "HDBSCAN ... found 1 cluster"}
+    >>> clusters_note(frame)
+    'Cluster labels: k-means (k=4) on this 2-D map (HDBSCAN ... found 1 cluster).'
+    """
+    labels, _ = cluster_frames(clusters)
+    info = labels.attrs.get("clusters", {})
+    method = info.get("method")
+    if method == "kmeans":
+        why = f" ({info['instead_of']})" if info.get("instead_of") else ""
+        return f"Cluster labels: k-means (k={info.get('k')}) on this 2-D map{why}."
+    if method in ("hdbscan", "dbscan"):
+        return (
+            f"Cluster labels: {method.upper()} of the distance matrix of {info.get('sample', len(labels)):,} "
+            "sampled points (ek.analysis.clusters), each label at the middle of its cluster's points."
+        )
+    return "Cluster labels: the given clustering."
 
 
 def map_height(legend_entries: int) -> int:

@@ -11,6 +11,7 @@ from explorekit.analysis import zones
 from explorekit.analysis.projection import DEFAULT_PROJECTION, projection_argument
 from explorekit.plots import _base
 from explorekit.plots._query import draws_field, field_trace, finish_zones, query_view
+from explorekit.query.display import format_score
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -86,7 +87,7 @@ def context(
     columns = _base.hover_columns(col, hover_data)
     satisfied = z["satisfied"].to_numpy()[rows]
     head = [
-        f"loss {v:.4f}: no loss on {s} of {pairs} pair{'s' * (pairs != 1)}"
+        f"loss {format_score(v)}: no loss on {s} of {pairs} pair{'s' * (pairs != 1)}"
         for v, s in zip(loss[rows].tolist(), satisfied.tolist())
     ]
     text = _base.hover_text(col, rows, columns, head=head)

@@ -12,6 +12,7 @@ from explorekit.analysis import zones
 from explorekit.analysis.projection import DEFAULT_PROJECTION, projection_argument
 from explorekit.plots import _base
 from explorekit.plots._query import draws_field, field_trace, finish_zones, query_view, stepped_scale
+from explorekit.query.display import format_score
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -75,7 +76,7 @@ def discovery(
     rank = z["rank"].to_numpy()[rows]
     satisfied, target = z["satisfied"].to_numpy()[rows].tolist(), z["target"].to_numpy()[rows].tolist()
     head = [
-        f"rank {r:+d}: positive side of {s} of {pairs} pair{'s' * (pairs != 1)}<br>target term {t:.3f}"
+        f"rank {r:+d}: positive side of {s} of {pairs} pair{'s' * (pairs != 1)}<br>target term {format_score(t)}"
         for r, s, t in zip(rank.tolist(), satisfied, target)
     ]
     x, y = q.m.xy(rows)

@@ -19,6 +19,7 @@ from explorekit._support.errors import ExploreError, short_repr, unknown
 from explorekit.analysis.graph import MAX_NODES, NeighbourGraph, neighbour_graph
 from explorekit.analysis.projection import project
 from explorekit.plots import _base
+from explorekit.query.display import format_score
 
 DISTANCES = ("euclid", "manhattan")  # smaller score = closer
 EDGE_BINS = 4
@@ -180,7 +181,7 @@ def edge_traces(data: NeighbourGraph, xy: pd.DataFrame) -> list[go.Scatter]:
                 mode="lines",
                 line=dict(width=EDGE_WIDTHS[b], color=colours[b]),
                 hoverinfo="skip",
-                name=f"score {scores.min():.3g}\u2013{scores.max():.3g}",
+                name=f"score {format_score(scores.min())}\u2013{format_score(scores.max())}",
                 legendgroup="edges",
                 meta={"role": "edges"},
             )
@@ -189,7 +190,7 @@ def edge_traces(data: NeighbourGraph, xy: pd.DataFrame) -> list[go.Scatter]:
     mid_y = [(where[s][1] + where[t][1]) / 2 for s, t in zip(pairs["source"], pairs["target"])]
     arrow = np.where(pairs["mutual"].to_numpy(bool), "\u2194", "\u2192")
     text = [
-        f"{s} {a} {t}<br>score {score:.4g}"
+        f"{s} {a} {t}<br>score {format_score(score)}"
         for s, a, t, score in zip(pairs["source"], arrow, pairs["target"], pairs["score"])
     ]
     traces.append(

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError, short_repr
+from explorekit.analysis.clusters import map_clusters
 from explorekit.analysis.projection import DEFAULT_PROJECTION, projection_argument
 from explorekit.plots import _base, _clusters
 
@@ -20,7 +21,7 @@ def map(
     using: str | None = None,
     *,
     projection: str = DEFAULT_PROJECTION,
-    color: str | None = None,
+    color: str | bool | None = None,
     clusters: Any = None,
     size: str | None = None,
     hover_data: Any = None,
@@ -42,10 +43,17 @@ def map(
         ``"auto"`` (default: PCA, the plane itself for 2-D vectors), ``"pca"``, ``"umap"`` or
         ``"identity"``; computed once and cached. ``method=`` is its deprecated old name.
     color : payload column; numbers get a colour scale, anything else one legend entry per
-        value (the 19 most common, then "other").
+        value (the 19 most common, then "other"), in light colours that overlays stand out on.
+        None (default): the collection's categorical field
+        (:func:`explorekit.query.display.category_field`: the first column of 2-12 distinct
+        values), one colour when it has none; ``color=False``: one colour.
     clusters : ``ek.analysis.clusters(col, ...)`` (or a frame with ``id`` and ``cluster``):
-        colour by cluster instead, each cluster labelled at the middle of its points; noise
-        and points outside the clustered sample are grey.
+        colour by cluster instead (the default colour is then not used), each cluster labelled
+        at the middle of its points; noise and points outside the clustered sample are grey.
+        ``True``: keep the colours and label the clusters that
+        :func:`explorekit.analysis.clusters.map_clusters` finds (HDBSCAN of the distance
+        matrix, else k-means on the map; the subtitle says which), as ``ek.Explorer(col,
+        clusters=True)`` does.
     size : numeric payload column scaled to 3-14 px.
     hover_data : payload columns shown on hover (default: up to four short ones).
     thumbnails : column of image data URIs (detected when None; False: none); up to
@@ -62,17 +70,26 @@ def map(
     >>> import explorekit as ek
     >>> col = ek.Collection.from_arrays([[0, 0], [1, 1], [2, 0]], distance="euclid",
     ...                                 payload=[{"kind": "a"}, {"kind": "b"}, {"kind": "a"}])
-    >>> fig = ek.plots.map(col, color="kind")
+    >>> fig = ek.plots.map(col)                     # coloured by "kind", its categorical field
     >>> [(t.name, t.customdata[:, 0].tolist()) for t in fig.data]
     [('a', [0, 2]), ('b', [1])]
+    >>> fig.layout.legend.title.text
+    'kind'
+    >>> len(ek.plots.map(col, color=False).data)   # one colour
+    1
+    >>> ek.plots.map(col, clusters=True).layout.title.subtitle.text.split("<br>")[-1][:30]
+    'Cluster labels: k-means (k=2) '
     """
     projection = projection_argument(projection, method, "plots.map")
     _base.check_size("width", width)
     _base.check_size("height", height)
     if isinstance(max_thumbnails, bool) or not isinstance(max_thumbnails, (int, np.integer)) or max_thumbnails < 0:
         raise ExploreError(f"max_thumbnails: {short_repr(max_thumbnails)} is not a non-negative integer.")
-    if clusters is not None and color is not None:
+    labelled = clusters is True  # label the clusters over the colours
+    clusters = None if clusters is False or labelled else clusters
+    if clusters is not None and color not in (None, False):
         raise ExploreError(f"map: pass color={color!r} or clusters=, not both (both colour the points).")
+    color = None if clusters is not None else _base.map_color(col, color)
     m = _base.build_map(col, using, projection, max_points, seed)
     if clusters is not None:
         fig = go.Figure(_clusters.cluster_traces(m, m.drawn, clusters, hover_data=hover_data))
@@ -98,4 +115,9 @@ def map(
     name = f"{col.name}: " if col.name else ""
     vector = f"vector {space.name!r}, " if space.name else ""
     default = f"{name}{len(col):,} points, {vector}{space.dim}-d {space.distance}"
-    return _base.finish(fig, m, title=title or default, width=width, height=height)
+    fig = _base.finish(fig, m, title=title or default, width=width, height=height)
+    if color is not None:
+        fig.update_layout(legend_title_text=color)
+    if labelled:
+        _clusters.label_clusters(fig, m, map_clusters(col, using, projection, seed=seed))
+    return fig

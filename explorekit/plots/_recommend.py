@@ -10,7 +10,14 @@ import plotly.graph_objects as go
 from explorekit.analysis.explain import explain_ids
 from explorekit.analysis.projection import DEFAULT_PROJECTION, projection_argument
 from explorekit.plots import _base
-from explorekit.plots._query import example_traces, query_view, results_trace, zoom_to
+from explorekit.plots._query import (
+    add_labels,
+    example_traces,
+    legend_beside,
+    query_view,
+    results_trace,
+    zoom_to,
+)
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -56,7 +63,7 @@ def recommendation(
     >>> col = ek.Collection.from_arrays([[1, 0], [0, 1], [0.6, 0.8], [0.8, 0.6]])
     >>> fig = ek.plots.recommendation(col, col.recommend(positive=[0], negative=[1], strategy="best_score"))
     >>> [t.meta["role"] for t in fig.data]
-    ['points', 'decision', 'decision', 'positive', 'negative', 'results']
+    ['points', 'decision', 'decision', 'results', 'positive', 'negative', 'rank_lines']
     """
     projection = projection_argument(projection, method, "plots.recommendation")
     _base.check_size("width", width)
@@ -68,8 +75,8 @@ def recommendation(
     ranks = q.request.offset + np.arange(len(q.rows))
     fig = go.Figure(_base.point_traces(q.m, q.m.drawn, color=color, hover_data=hover_data))
     fig.add_traces(_decision_traces(q, deciders))
-    fig.add_traces(example_traces(q, ("positive", "negative", "average", "query")))
     fig.add_trace(results_trace(q, ringed=False, hover_extra=[f"decided by {label_of.get(r, '-')}" for r in ranks]))
+    fig.add_traces(example_traces(q, ("positive", "negative", "average", "query")))  # never under a result
     column = _base.thumbnail_column(col, thumbnails)
     r = q.request
     if r.kind == "recommend":
@@ -85,7 +92,9 @@ def recommendation(
     else:
         default, how = f"search: {len(q.rows)} results", "lines join each result to the query"
     _base.finish(fig, q.m, title=title or default, subtitle=how.capitalize() + ".", width=width, height=height)
+    legend_beside(fig)
     shown = zoom_to(fig, q) if zoom else None
+    add_labels(fig, q)
     if column is not None:
         local = q.examples[q.examples["local"]]
         rows = np.concatenate([col.store.ids.rows(local["example_id"].tolist()), q.rows]) if len(local) else q.rows
@@ -93,7 +102,7 @@ def recommendation(
     return fig
 
 
-def _decision_traces(q, deciders) -> list[go.Scatter]:
+def _decision_traces(q, deciders) -> list[go.Scattergl]:
     """One line trace per deciding role; segment i joins result i to its deciding example."""
     traces = []
     ex = q.examples.set_index(["role", "example"])
@@ -109,7 +118,7 @@ def _decision_traces(q, deciders) -> list[go.Scatter]:
             ids += [q.col.store.ids.values[q.rows[i]], e["label"], None]
         name = f"decided by a {role}" if role in ("positive", "negative") else f"scored by the {role}"
         traces.append(
-            go.Scatter(
+            go.Scattergl(
                 x=xs,
                 y=ys,
                 mode="lines",

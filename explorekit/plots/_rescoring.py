@@ -9,9 +9,13 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from explorekit._support.errors import ExploreError, short_repr
+from explorekit._support.errors import ExploreError, short_repr, unknown
+from explorekit._support.text import shorten
 from explorekit._support.validation import check_count
 from explorekit.plots import _base
+from explorekit.query.display import format_score
+
+LABEL_ROOM, LABEL_CHARS = 0.9, 28  # x room (in columns) right of the last column for names; their length
 
 _STATUS = {
     "rescued": ("#1a9850", "rescued by rescoring"),
@@ -42,7 +46,8 @@ def rescoring(
     k : ranks drawn, a positive int (default, or more than there are: all); points ranked beyond it, or not at all, sit on the
         bottom row "not ranked" in the first two columns; in later columns (the exact top
         ``limit``) their line simply ends.
-    label : a column to show next to each id on hover.
+    label : a column (e.g. a payload field asked for with ``with_payload=``) that names each
+        point: written at the end of its line (right of the last column) and first on hover.
 
     Returns
     -------
@@ -64,6 +69,16 @@ def rescoring(
     values = np.column_stack(
         [pd.to_numeric(frame[c], errors="coerce").to_numpy(np.float64, na_value=np.nan) for c in columns]
     )
+    if label is not None and label not in frame.columns:
+        raise ExploreError(
+            unknown(
+                "label column",
+                label,
+                frame.columns,
+                f"label= names a column of the frame ({list(frame.columns)}); ask rescoring_effect for it "
+                f"with with_payload=[{label!r}], or pass label=None.",
+            )
+        )
     status = np.where(_flag(frame, "rescued"), "rescued", np.where(_flag(frame, "lost"), "lost", "kept"))
     what = frame.attrs.get("quantization")
     return slope_chart(
@@ -72,6 +87,7 @@ def rescoring(
         groups=[(key, *_STATUS[key], status == key) for key in ("kept", "rescued", "lost")],
         columns=[_title(c) for c in columns],
         hover=[_hover(frame, i, columns, label) for i in range(len(frame))],
+        labels=None if label is None else frame[label].tolist(),
         k=k,
         limit=frame.attrs.get("limit"),
         unranked_ends_after=2,
@@ -90,6 +106,7 @@ def slope_chart(
     groups: Sequence[tuple[str, str, str, np.ndarray]],
     columns: Sequence[str],
     hover: Sequence[str],
+    labels: Sequence[Any] | None = None,
     k: int | None = None,
     limit: Any = None,
     unranked_ends_after: int | None = None,
@@ -105,7 +122,9 @@ def slope_chart(
     drawing order. ``k`` is a positive int (capped at the ranks there are; anything else
     raises :class:`RequestError`). Ranks from ``k`` on, and NaN, sit on the bottom row "not ranked" (the y
     range is fitted to it); from column ``unranked_ends_after`` on, a line simply ends there
-    instead. A dashed line marks ``limit`` when it cuts the ranks shown.
+    instead. A dashed line marks ``limit`` when it cuts the ranks shown. ``labels`` (one per
+    point, None for none) are written right of the last column, beside the points ranked there
+    (one text trace, ``meta["role"] == "labels"``).
     """
     finite = values[np.isfinite(values)]
     ranked = int(finite.max()) + 1 if len(finite) else 1  # every rank any candidate has
@@ -150,6 +169,8 @@ def slope_chart(
                 meta={"role": key},
             )
         )
+    if labels is not None:
+        fig.add_trace(_label_trace(ys[:, -1], ids, labels, outside, len(columns) - 1))
     ticks = list(range(top)) + [outside]
     step = max(1, top // 25)
     shown = [t for t in ticks[:-1] if t % step == 0] + [outside]
@@ -165,7 +186,7 @@ def slope_chart(
     fig.update_xaxes(
         tickvals=list(range(len(columns))),
         ticktext=list(columns),
-        range=[-0.3, len(columns) - 0.7],
+        range=[-0.3, len(columns) - 1 + (0.3 if labels is None else LABEL_ROOM)],
         showgrid=False,
         side="top",
     )
@@ -177,6 +198,28 @@ def slope_chart(
         zeroline=False,
     )
     return fig
+
+
+def _label_trace(last: np.ndarray, ids: list[Any], labels: Sequence[Any], outside: float, x: int) -> go.Scatter:
+    """The names of the points ranked in the last column, written just right of it."""
+    keep = [i for i, (y, text) in enumerate(zip(last.tolist(), labels)) if y != outside and _shown(text)]
+    return go.Scatter(
+        x=[x + 0.04] * len(keep),
+        y=[float(last[i]) for i in keep],
+        text=[shorten(str(labels[i]), LABEL_CHARS) for i in keep],
+        mode="text",
+        textposition="middle right",
+        textfont=dict(size=10, color="#333333"),
+        hoverinfo="skip",
+        showlegend=False,
+        name="labels",
+        customdata=np.asarray([ids[i] for i in keep], dtype=object).reshape(-1, 1),
+        meta={"role": "labels"},
+    )
+
+
+def _shown(text: Any) -> bool:
+    return text is not None and not (isinstance(text, float) and np.isnan(text)) and str(text) != ""
 
 
 def _flag(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -201,7 +244,7 @@ def _hover(frame: pd.DataFrame, i: int, columns: list[str], label: str | None) -
         parts.append(f"{_title(column)} rank: {'-' if pd.isna(value) else int(value) + 1}")
     for column in ("quantized_score", "exact_score"):
         if column in frame.columns and not pd.isna(row[column]):
-            parts.append(f"{column.replace('_', ' ')}: {float(row[column]):.4f}")
+            parts.append(f"{column.replace('_', ' ')}: {format_score(row[column])}")
     return "<br>".join(parts)
 
 
@@ -226,7 +269,9 @@ def recall_curve(
 
     Returns
     -------
-    ``go.Figure``: ``Scatter`` lines, x sorted within each group (``meta={"role": "recall"}``).
+    ``go.Figure``: ``Scatter`` lines, x sorted within each group, named in words
+    (:func:`group_name`: "binary, no rescoring"), ``meta={"role": "recall", "group": "method=binary,
+    rescore=False"}``; the y range fitted to the values (:func:`fitted_range`).
     """
     _base.check_size("width", width)
     _base.check_size("height", height)
@@ -251,14 +296,14 @@ def recall_curve(
             raise ExploreError(f"recall_curve: group {missing} is not a column; it has {list(frame.columns)}.")
     fig = go.Figure()
     parts = (
-        [(y, frame)]
+        [(y, y, frame)]
         if not group
         else [
-            (", ".join(f"{g}={v}" for g, v in zip(group, key if isinstance(key, tuple) else (key,))), part)
+            (group_name(group, _as_tuple(key)), ", ".join(f"{g}={v}" for g, v in zip(group, _as_tuple(key))), part)
             for key, part in frame.groupby(group, sort=True)
         ]
     )
-    for i, (name, part) in enumerate(parts):
+    for i, (name, key, part) in enumerate(parts):
         part = part.sort_values(x)
         fig.add_trace(
             go.Scatter(
@@ -266,7 +311,7 @@ def recall_curve(
                 y=part[y].to_numpy(np.float64),
                 mode="lines+markers",
                 name=str(name),
-                meta={"role": "recall", "group": str(name)},
+                meta={"role": "recall", "group": str(key)},
                 line=dict(color=_base.PALETTE[i % len(_base.PALETTE)], width=2),
             )
         )
@@ -279,5 +324,45 @@ def recall_curve(
         margin=dict(t=70, l=60, r=30, b=50),
     )
     fig.update_xaxes(title_text=x)
-    fig.update_yaxes(title_text=y, range=[0, 1.02])
+    fig.update_yaxes(title_text=y, range=fitted_range(frame[y]))
     return fig
+
+
+def _as_tuple(key: Any) -> tuple:
+    return key if isinstance(key, tuple) else (key,)
+
+
+def group_name(columns: Sequence[str], values: Sequence[Any]) -> str:
+    """A legend name for one group of measurements, in words: the method as it is, rescoring
+    as "rescored" / "no rescoring", other columns as ``column value``.
+
+    >>> group_name(["method", "rescore"], ["binary", False])
+    'binary, no rescoring'
+    >>> group_name(["quantization", "rescore", "k"], ["scalar", True, 10])
+    'scalar, rescored, k 10'
+    """
+    words = []
+    for column, value in zip(columns, values):
+        if column == "rescore" and isinstance(value, (bool, np.bool_)):
+            words.append("rescored" if value else "no rescoring")
+        elif column in ("method", "quantization", "config"):
+            words.append(str(value))
+        else:
+            words.append(f"{column} {value}")
+    return ", ".join(words)
+
+
+def fitted_range(values: Any, *, margin: float = 0.08, least: float = 0.01) -> list[float]:
+    """A y range around the finite ``values``: their span plus ``margin`` of it on each side (at
+    least ``least``), so 0.77 ... 1.0 fills the chart instead of a sliver of 0 ... 1.
+
+    >>> [round(v, 4) for v in fitted_range([0.77, 1.0])]
+    [0.7516, 1.0184]
+    """
+    data = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    data = data[np.isfinite(data)]
+    if not len(data):
+        return [0.0, 1.0]
+    low, high = float(data.min()), float(data.max())
+    pad = max((high - low) * margin, least)
+    return [low - pad, high + pad]

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from explorekit._support.errors import ExploreError, short_repr
+from explorekit._support.errors import ExploreError, short_repr, unknown
 from explorekit.analysis.stages import FROM, SIMILARITY, TERM, stage_ranks
 from explorekit.analysis.stages import stages as stage_table
 from explorekit.plots import _base
 from explorekit.plots._rescoring import slope_chart
+from explorekit.query.display import format_score
 
 #: role -> (colour, legend name); drawn in this order (the returned points on top).
 _ROLES = {
@@ -56,7 +57,8 @@ def stages(
         candidates the result does not show.
     k : ranks drawn, a positive int (default, or more than there are: all); candidates ranked beyond it, or not returned by a stage,
         sit on the bottom row "not ranked".
-    label : a payload field shown first in the hover text (e.g. a title).
+    label : a payload field that names each candidate (e.g. a title): written beside the final
+        ranks and first in the hover text.
     payload : payload fields shown on hover (default: every payload column of the result).
 
     Returns
@@ -85,6 +87,16 @@ def stages(
         "up": returned & (moved > 0),
     }
     extra = _hover_values(result, col, wide, label, payload)
+    if label is not None and label not in extra.columns:
+        raise ExploreError(
+            unknown(
+                "label field",
+                label,
+                extra.columns,
+                "label= names a payload field of the candidates: pass the collection (col) or a result "
+                "with that field in its payload, or label=None.",
+            )
+        )
     names = {path: _stage_name(long, path) for path in order}
     by_id = _by_id(long)
     hover = [_hover(by_id.get(ident, {}), wide, i, order, names, extra, label) for i, ident in enumerate(wide["id"])]
@@ -95,6 +107,7 @@ def stages(
         groups=[(role, *_ROLES[role], mask) for role, mask in roles.items()],
         columns=[names[path] for path in order],
         hover=hover,
+        labels=None if label is None else extra[label].tolist(),
         k=k,
         limit=limit,
         title=title or "Where the results came from, stage by stage",
@@ -189,19 +202,19 @@ def _hover(
             rank = wide[path].iloc[i]
             parts.append(f"{names[path]}: {'-' if pd.isna(rank) else int(rank) + 1}")
         elif at is not None:
-            parts.append(f"{name}: rank {int(at['rank']) + 1}, score {float(at['score']):.4f}")
+            parts.append(f"{name}: rank {int(at['rank']) + 1}, score {format_score(at['score'])}")
         else:
             parts.append(f"{name}: -")
     for column in [c for c in wide.columns if c.startswith(TERM)]:
         value = row[column]
         if _present(value):
-            parts.append(f"formula term {column[len(TERM) :]} = {float(value):.4g}")
+            parts.append(f"formula term {column[len(TERM) :]} = {format_score(value)}")
     for path in order:
         at = rows.get(path) or {}
         for column, value in at.items():
             if column.startswith(FROM) and _present(value):
                 where = "" if path == "query" else f" (in {path})"
-                parts.append(f"{column}{where}: +{float(value):.4f}")
+                parts.append(f"{column}{where}: +{format_score(value)}")
     for column in extra.columns:
         value = extra[column].iloc[i]
         if column != label and _present(value):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, TypeVar
@@ -20,7 +19,7 @@ import numpy as np
 
 from explorekit._support.errors import QuantizationError
 from explorekit._support.progress import task
-from explorekit._support.threads import blas_threads
+from explorekit._support.threads import in_parts
 from explorekit.scoring.distances import DISTANCES, Distance
 from explorekit.scoring.distances import display as _display
 
@@ -28,8 +27,6 @@ FORMAT_VERSION = 1
 _ENCODE_ELEMENTS = 1 << 18  # vector components encoded at a time (elementwise encoders)
 PARALLEL_SCAN = 1 << 21  # codes read by one scan above which it is split across the cores
 _T = TypeVar("_T")
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
 
 
 def parallel_map(func: Callable[[_T], Any], items: Iterable[_T], workers: int | None = None) -> list[Any]:
@@ -42,53 +39,16 @@ def parallel_map(func: Callable[[_T], Any], items: Iterable[_T], workers: int | 
         return list(pool.map(func, items))
 
 
-def _forget_pool() -> None:
-    """A forked child has none of the parent's threads: it starts its own pool when needed."""
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _scan_pool() -> ThreadPoolExecutor:
-    """One long-lived pool for scans (starting threads per query would cost more than a scan)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=max(1, (os.cpu_count() or 1) - 1), thread_name_prefix="explorekit-scan"
-            )
-        return _pool
-
-
 def scan_parts(func: Callable[[tuple[int, int]], None], n: int, work: int, step: int = 1) -> None:
     """``func((start, stop))`` over runs of ``range(n)`` that cover it, one run per core.
 
     A scan converting codes or reading lookup tables is bound by one core's speed (numpy's
     kernels and ours are single-threaded), so a scan reading more than ``PARALLEL_SCAN`` codes
-    is split into one run per core (run boundaries on multiples of ``step``); numpy and the
-    compiled kernels (``nogil``) release the GIL, so the runs proceed in parallel. The caller
-    scans the first run itself. BLAS is held to one thread meanwhile (the runs already keep
-    every core busy). Each output element is computed by exactly the same operations however
-    the rows are split.
+    is split into one run per core (run boundaries on multiples of ``step``; see
+    :func:`explorekit._support.threads.in_parts`). Each output element is computed by exactly
+    the same operations however the rows are split.
     """
-    workers = os.cpu_count() or 1
-    if workers <= 1 or work < PARALLEL_SCAN or n < 2 * step:
-        with blas_threads(1):
-            func((0, n))
-        return
-    size = -(-n // (workers * step)) * step
-    parts = [(s, min(s + size, n)) for s in range(0, n, size)]
-    with blas_threads(1):
-        pool = _scan_pool()
-        futures = [pool.submit(func, part) for part in parts[1:]]
-        try:
-            func(parts[0])
-        finally:
-            for future in futures:
-                future.result()
+    in_parts(func, n, work >= PARALLEL_SCAN, step)
 
 
 class Quantizer:

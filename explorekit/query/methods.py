@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from explorekit._support.errors import ExploreError, RequestError, short_repr
+from explorekit.query.encode import Encoder, body_strings, body_texts_embedded, text_hint, texts_embedded
 from explorekit.query.keywords import qdrant_names
 from explorekit.query.overview import FacetRequest, MatrixRequest, OverviewRequest, SampleRequest
 from explorekit.query.pipeline import Pipeline, from_kwargs, parse_pipeline, parse_query_body
@@ -67,27 +68,39 @@ class QueryMethods:
         params: Any = None,
         with_payload: Any = True,
         with_vectors: Any = False,
+        encoder: Encoder | None = None,
     ) -> pd.DataFrame:
         """Nearest points to a vector, or to a stored point given by id (which is left out).
 
         For euclid and manhattan the score is the distance (smaller first), as in Qdrant.
+
+        ``encoder``: a callable ``texts -> vectors`` (list of str -> array ``(n, dim)``); with it
+        a string ``query`` is a text, embedded first (:mod:`explorekit.query.encode` has the
+        rules). Without it a string is a point id, as in Qdrant.
+
+        >>> import explorekit as ek
+        >>> col = ek.Collection.from_arrays([[1.0, 0.0], [0.0, 1.0]], payload=[{"w": "apple"}, {"w": "pear"}])
+        >>> apple_or_pear = lambda texts: [[1.0, 0.0] if "apple" in t else [0.0, 1.0] for t in texts]
+        >>> col.search("apple pie", encoder=apple_or_pear, limit=1)["w"].tolist()
+        ['apple']
         """
-        return self._run(
-            [
-                Request.build(
-                    "search",
-                    query=query,
-                    using=using,
-                    filter=filter,
-                    limit=limit,
-                    offset=offset,
-                    score_threshold=score_threshold,
-                    params=params,
-                    with_payload=with_payload,
-                    with_vectors=with_vectors,
-                )
-            ]
-        )[0]
+        with texts_embedded(self, encoder, using, "search", query=query) as examples:
+            return self._run(
+                [
+                    Request.build(
+                        "search",
+                        query=examples["query"],
+                        using=using,
+                        filter=filter,
+                        limit=limit,
+                        offset=offset,
+                        score_threshold=score_threshold,
+                        params=params,
+                        with_payload=with_payload,
+                        with_vectors=with_vectors,
+                    )
+                ]
+            )[0]
 
     @qdrant_names
     def recommend(
@@ -105,32 +118,36 @@ class QueryMethods:
         params: Any = None,
         with_payload: Any = True,
         with_vectors: Any = False,
+        encoder: Encoder | None = None,
     ) -> pd.DataFrame:
         """Points like the positive examples and unlike the negative ones (ids and/or vectors).
 
         ``strategy``: ``"average_vector"`` (a nearest search with ``2 avg(P) - avg(N)``),
         ``"best_score"`` (each point scored by its closest example) or ``"sum_scores"``.
-        Ids given as examples are left out of the results.
+        Ids given as examples are left out of the results. With ``encoder`` (a callable
+        ``texts -> vectors``) the strings among the examples are texts, embedded first
+        (:mod:`explorekit.query.encode`); ids that are strings are then given as ``{"id": ...}``.
         """
-        return self._run(
-            [
-                Request.build(
-                    "recommend",
-                    positive=positive,
-                    negative=negative,
-                    strategy=strategy,
-                    using=using,
-                    lookup_from=lookup_from,
-                    filter=filter,
-                    limit=limit,
-                    offset=offset,
-                    score_threshold=score_threshold,
-                    params=params,
-                    with_payload=with_payload,
-                    with_vectors=with_vectors,
-                )
-            ]
-        )[0]
+        with texts_embedded(self, encoder, using, "recommend", positive=positive, negative=negative) as examples:
+            return self._run(
+                [
+                    Request.build(
+                        "recommend",
+                        positive=examples["positive"],
+                        negative=examples["negative"],
+                        strategy=strategy,
+                        using=using,
+                        lookup_from=lookup_from,
+                        filter=filter,
+                        limit=limit,
+                        offset=offset,
+                        score_threshold=score_threshold,
+                        params=params,
+                        with_payload=with_payload,
+                        with_vectors=with_vectors,
+                    )
+                ]
+            )[0]
 
     @qdrant_names
     def discover(
@@ -147,30 +164,34 @@ class QueryMethods:
         params: Any = None,
         with_payload: Any = True,
         with_vectors: Any = False,
+        encoder: Encoder | None = None,
     ) -> pd.DataFrame:
         """Discovery search (a target and context pairs), or context search when ``target=None``.
 
         ``context``: ``[(positive, negative), ...]`` or ``[{"positive": p, "negative": n}, ...]``.
+        With ``encoder`` (a callable ``texts -> vectors``) the strings among the target and the
+        context are texts, embedded first (:mod:`explorekit.query.encode`).
         """
         kind = "discover" if target is not None else "context"
-        return self._run(
-            [
-                Request.build(
-                    kind,
-                    target=target,
-                    context=context,
-                    using=using,
-                    lookup_from=lookup_from,
-                    filter=filter,
-                    limit=limit,
-                    offset=offset,
-                    score_threshold=score_threshold,
-                    params=params,
-                    with_payload=with_payload,
-                    with_vectors=with_vectors,
-                )
-            ]
-        )[0]
+        with texts_embedded(self, encoder, using, "discover", target=target, context=context) as examples:
+            return self._run(
+                [
+                    Request.build(
+                        kind,
+                        target=examples["target"],
+                        context=examples["context"],
+                        using=using,
+                        lookup_from=lookup_from,
+                        filter=filter,
+                        limit=limit,
+                        offset=offset,
+                        score_threshold=score_threshold,
+                        params=params,
+                        with_payload=with_payload,
+                        with_vectors=with_vectors,
+                    )
+                ]
+            )[0]
 
     @qdrant_names
     def search_batch(self, requests: Sequence[Mapping[str, Any]]) -> list[pd.DataFrame]:
@@ -195,6 +216,11 @@ class QueryMethods:
             if isinstance(item, Request):
                 out.append(item)
             elif isinstance(item, Mapping):
+                if "encoder" in item:
+                    raise RequestError(
+                        f"requests[{i}]: encoder= is taken by single calls ({kind}(..., encoder=...)), not by "
+                        f"batches. Embed the texts first (vectors = encoder(texts)) and send the vectors."
+                    )
                 try:
                     out.append(from_kwargs_or_body(kind, self._item_keywords(kind, item)))
                 except ExploreError as err:
@@ -230,6 +256,7 @@ class QueryMethods:
         lookup_from: Any = None,
         with_payload: Any = None,
         with_vectors: Any = None,
+        encoder: Encoder | None = None,
     ) -> Any:
         """Run a Qdrant REST body of ``/points/search``, ``/points/recommend``,
         ``/points/recommend/batch``, ``/points/discover``, ``/points/query`` (with ``prefetch``
@@ -245,6 +272,11 @@ class QueryMethods:
         A multi-stage answer carries each stage's candidates in ``attrs["stages"]``. A body with
         ``"key"`` is a facet (:meth:`facet`); one with a top-level ``"sample"`` a distance matrix
         (:meth:`distance_matrix`), as pairs unless ``endpoint`` names the offsets endpoint.
+
+        ``encoder`` (a callable ``texts -> vectors``): the strings at the example positions of a
+        ``/points/query`` body (its ``query``: a text, ``nearest``, ``recommend``, ``discover``,
+        ``context``; in ``prefetch`` stages too) are texts, embedded first
+        (:mod:`explorekit.query.encode`): ``col.query("parse a JSON string", encoder=enc, limit=5)``.
         """
         keywords = {
             "query": query,
@@ -279,6 +311,11 @@ class QueryMethods:
                 "query: nothing to run. Pass a Qdrant REST body, e.g. col.query({'query': [0.1, 0.2], "
                 "'limit': 5}), or query_points keywords, e.g. col.query(query=[0.1, 0.2], limit=5)."
             )
+        with text_hint([] if encoder is not None else body_strings(body)):
+            return self._query_body(body_texts_embedded(self, encoder, body), endpoint)
+
+    def _query_body(self, body: Any, endpoint: str | None) -> Any:
+        """The answer to a checked body of :meth:`query` (one request, a pipeline, a batch or an overview)."""
         items, batch = parse_query_body(body, endpoint)
         overviews = [item for item in items if isinstance(item, (MatrixRequest, FacetRequest, SampleRequest))]
         if overviews:

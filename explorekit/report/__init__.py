@@ -6,14 +6,19 @@
 script (``_assets/report.js``) keeps two things working with no Python behind the page:
 
 * clicking a point of a map shows its nearest neighbours with their scores in a side panel and
-  rings them on the map. They are exact top-k answers of ``col.search(id)`` computed when the
+  rings them on the map; a search box above the map finds a point by its label (prefix matches
+  first, then any part of the label; arrow keys, Enter, Escape) and opens it the same way.
+  Points are named by their label field with the id beside it, neighbours with their category
+  too (:func:`explorekit.query.display.label_field` and ``category_field``, as in the Explorer). They are exact top-k answers of ``col.search(id)`` computed when the
   figure was added with ``collection=`` (at most ``max_points`` points, default 5,000; a
   seeded sample beyond that, as the caption says);
 * a neighbour graph (:func:`explorekit.plots.graph`) added with ``collection=`` works the same
   way: a click on a node lists its ``limit`` nearest (the nodes its edges lead to) and rings
   those in the graph;
-* result tables stay browsable: sortable, filterable, each with the request that made it
-  (``attrs["query"]``), and a row whose point is on a map shows it and its neighbours.
+* result tables stay browsable: sortable, filterable (the row count follows the filter), each
+  with the request that made it (``attrs["query"]``, its examples named by label), ties said out
+  loud (``attrs["ties"]``: how many points share the last score and in which order they were
+  cut), and a row whose point is on a map shows it and its neighbours.
 
 Text is data, never code: Markdown has no raw HTML and only ``http(s):``, ``mailto:`` and
 relative links (:mod:`._markdown`); every other string is escaped, and JSON in the page is
@@ -56,6 +61,7 @@ import pandas as pd
 from explorekit import __version__
 from explorekit._support.cards import Card, Table, size_text
 from explorekit._support.errors import ExploreError, PersistenceError, short_repr
+from explorekit.query.display import name_with_id
 from explorekit.query.results import results_text
 from explorekit.report import _figures, _markdown, _neighbours, _tables, tables
 from explorekit.report._notebook import setup_notebook
@@ -156,7 +162,9 @@ class Report:
         collection : Collection or QdrantCollection, optional
             For a map (a figure whose traces carry point ids in ``customdata``): precompute each
             shown point's exact top-``k`` neighbours in this collection so that a click shows
-            them in the saved page. Takes about 1-2 ms per point.
+            them in the saved page. Takes about 1-2 ms per point. For a result table: name the
+            request's examples by their label (a map added with ``collection=`` anywhere in the
+            report names them too).
         using : str, optional
             The vector name the neighbours are computed with (for a graph of
             :func:`explorekit.plots.graph`: the graph's own, unless given).
@@ -166,8 +174,9 @@ class Report:
         max_points : int, default 5000
             At most this many points get neighbours (a seeded random sample beyond that).
         label : str, optional
-            The payload column shown for each point; default the first of
-            ``label, title, qualname, name, text, fruit, digit`` present.
+            The payload field that names each point (on the map's search box, in its panel and
+            in request summaries); default :func:`explorekit.query.display.label_field`'s choice
+            (the first short, mostly distinct text field), as in the Explorer.
         request : dict, optional
             The request of a DataFrame that has lost its ``attrs`` (e.g. after ``concat``).
         max_rows : int, default 200
@@ -188,7 +197,7 @@ class Report:
             self._blocks.append(_Block("markdown", title, html=_markdown.render(item)))
             return self
         if isinstance(item, pd.DataFrame):
-            return self._add_table(item, title, caption, request, max_rows)
+            return self._add_table(item, title, caption, request, max_rows, collection, label)
         if _is_figure(item):
             return self._add_figure(item, title, caption, collection, using, k, max_points, label)
         raise ExploreError(
@@ -200,29 +209,45 @@ class Report:
     def _add_explorer(
         self, explorer: Any, *, title: str | None, k: int, max_points: int, label: str | None
     ) -> "Report":
-        """The Explorer's current state: its map (clickable), examples, result and explanation."""
+        """The Explorer's current state: its map (clickable), examples, result and explanation.
+        Points are named by the Explorer's own label field unless ``label`` says otherwise."""
         snap = explorer.snapshot()
         col, using = explorer.state.col, explorer.state.using
+        if label is None:
+            label = getattr(getattr(explorer, "labels", None), "name", None)
         blocks_before = len(self._blocks)
         try:
-            examples = {role: ids for role, ids in (snap.get("examples") or {}).items() if ids}
-            lines = [f"- **{role}**: {', '.join(map(str, ids))}" for role, ids in examples.items()]
-            text = "Explorer state when the report was made." + (
-                "\n\n" + "\n".join(lines) if lines else " No examples were chosen."
-            )
-            self._blocks.append(_Block("markdown", title or "Explorer", html=_markdown.render(text)))
             self._add_figure(snap["map"], None, None, col, using, k, max_points, label)
+            named = self._blocks[-1].explore or {}
+            examples = {role: ids for role, ids in (snap.get("examples") or {}).items() if ids}
+            lines = [
+                f"<li><b>{html.escape(role)}</b>: {html.escape(_example_names(ids, named.get('labels', {})))}</li>"
+                for role, ids in examples.items()
+            ]
+            text = "<p>Explorer state when the report was made." + (
+                "</p><ul>" + "".join(lines) + "</ul>" if lines else " No examples were chosen.</p>"
+            )
+            self._blocks.insert(-1, _Block("markdown", title or "Explorer", html=text))
             if snap.get("result") is not None:
-                self._add_table(snap["result"], "Result", None, snap.get("query"), 200)
+                self._add_table(snap["result"], "Result", None, snap.get("query"), 200, None, label)
             if snap.get("explanation") is not None and len(snap["explanation"].data):
                 self._add_figure(snap["explanation"], "Why these results", None, None, None, k, max_points, label)
+            if snap.get("path") is not None:
+                self._add_figure(snap["path"], "Score along the path", None, None, None, k, max_points, label)
         except Exception:
             del self._blocks[blocks_before:]  # nothing half-added
             raise
         return self
 
     def _add_table(
-        self, frame: pd.DataFrame, title: str | None, caption: str | None, request: dict[str, Any] | None, max_rows: int
+        self,
+        frame: pd.DataFrame,
+        title: str | None,
+        caption: str | None,
+        request: dict[str, Any] | None,
+        max_rows: int,
+        collection: Any = None,
+        label: str | None = None,
     ) -> "Report":
         if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
             raise ExploreError(f"max_rows: {short_repr(max_rows)} is not a positive integer.")
@@ -230,26 +255,29 @@ class Report:
             raise ExploreError(f"request: {short_repr(request)} is not a dict (a Qdrant /points/query body).")
         body = request if request is not None else frame.attrs.get("query")
         json.dumps(body, default=str)  # fails early on something that cannot be shown
+        examples = _tables.example_ids(body)
+        names = _neighbours.point_names(collection, examples, label)["labels"] if collection is not None else {}
         rest = len(frame) - max_rows
         note = f'<p class="ek-note">{rest:,} more row(s) not written (max_rows={max_rows}).</p>' if rest > 0 else ""
+        ties = ""
         if frame.attrs.get("ties"):  # ties said out loud, as in the Explorer's status line
-            note += f'<p class="ek-note ek-ties">{html.escape(results_text(frame))}</p>'
+            ties = f'<p class="ek-ties" role="note">{html.escape(results_text(frame))}</p>'
+        written = min(len(frame), max_rows)
         tools = (
             f'<div class="ek-tools"><input class="ek-filter" type="search" placeholder="Filter rows" '
-            f'aria-label="Filter rows"><span>{len(frame):,} row(s); click a header to sort</span></div>'
+            f'aria-label="Filter rows"><span class="ek-count" data-rows="{written}" aria-live="polite">'
+            f"{len(frame):,} row(s)</span><span>click a header to sort</span></div>"
         )
         markup = (
-            '<div class="ek-result">'
-            + _tables.request_html(body)
+            ties
             + tools
             + '<div class="ek-scroll">'
             + tables.result_table(frame, max_rows=max_rows)
             + "</div>"
             + note
             + (f'<p class="ek-note">{_markdown.inline(caption)}</p>' if caption else "")
-            + "</div>"
         )
-        self._blocks.append(_Block("table", title, html=markup))
+        self._blocks.append(_Block("table", title, html=markup, extra={"request": body, "names": names}))
         return self
 
     def _add_figure(
@@ -328,6 +356,7 @@ class Report:
     def _page(self) -> str:
         sections, specs = [], []
         n_fig = 0
+        known_names = {key: text for b in self._blocks if b.explore for key, text in b.explore["labels"].items()}
         for i, block in enumerate(self._blocks):
             head = f"<h2>{html.escape(block.title)}</h2>" if block.title else ""
             if block.kind == "figure":
@@ -351,6 +380,9 @@ class Report:
                     + (f"<figcaption>{caption}</figcaption>" if caption else "")
                     + "</figure>"
                 )
+            elif block.kind == "table":
+                names = {**known_names, **block.extra["names"]}
+                body = f'<div class="ek-result">{_tables.request_html(block.extra["request"], names)}{block.html}</div>'
             else:
                 body = block.html
             sections.append(f'<section class="ek-{block.kind}" id="item-{i}">{head}{body}</section>')
@@ -370,13 +402,30 @@ class Report:
             f"<title>{html.escape(self.title)}</title><style>{css}</style>{plotly_js}</head>\n<body>"
             f'<header class="ek-head"><h1>{html.escape(self.title)}</h1>{description}'
             f'<p class="ek-meta">explorekit {__version__} \u00b7 {stamp} \u00b7 {len(self._blocks)} item(s) \u00b7 '
-            "works offline; click a point of a map to see its nearest neighbours</p></header>\n"
+            "works offline; find a point by name or click it on a map to see its nearest neighbours</p></header>\n"
             f'<main>{"".join(sections)}</main>\n<aside id="ek-panel" hidden aria-live="polite"></aside>\n'
             f"<footer class=\"ek-foot\">Made with explorekit. Scores are the collection's own (Qdrant's "
             "semantics); neighbours were computed exactly when the report was saved.</footer>\n"
             + "\n".join(specs)
             + f"\n<script>{js}</script>\n</body></html>\n"
         )
+
+
+def _example_names(ids: list[Any], labels: dict[str, str]) -> str:
+    """Example ids (or context pairs) as people read them, each named by its label (``labels``:
+    point key -> text).
+
+    >>> _example_names([2778, 3950], {"2778": "dumps"}), _example_names([(1, 2)], {"2": "loads"})
+    ('dumps (2778), 3950', '+1 / −loads (2)')
+    """
+
+    def named(pid: Any) -> str:
+        return name_with_id(labels.get(_neighbours.point_key(pid)), pid)
+
+    return ", ".join(
+        f"+{named(i[0])} / \u2212{named(i[1])}" if isinstance(i, (tuple, list)) and len(i) == 2 else named(i)
+        for i in ids
+    )
 
 
 def _is_explorer(item: Any) -> bool:

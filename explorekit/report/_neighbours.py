@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explorekit._support.errors import ExploreError, short_repr, unknown
+from explorekit._support.errors import ExploreError, short_repr
 from explorekit._support.progress import progress
-from explorekit._support.text import shorten
-from explorekit.data.images import SAMPLE, is_image, is_image_column
+from explorekit._support.text import clean_rst, shorten
+from explorekit.data.images import SAMPLE as IMAGE_SAMPLE
+from explorekit.data.images import is_image, is_image_column
 from explorekit.data.jsonvalues import is_top_missing
+from explorekit.query.display import SAMPLE, category_field, label_field
 
-#: payload columns tried, in order, for the text shown next to an id
-LABEL_COLUMNS = ("label", "title", "qualname", "name", "text", "fruit", "digit")
 _SEED = 0
 _BATCH = 256  # searches per search_batch call: a step of the progress bar
 
@@ -93,24 +93,6 @@ def trace_xy(trace: Any) -> tuple[np.ndarray, np.ndarray] | None:
         return None
 
 
-def pick_label(payload_columns: list[str], label: str | None) -> str | None:
-    if label is not None:
-        if label not in payload_columns:
-            raise ExploreError(
-                unknown(
-                    "label column",
-                    label,
-                    payload_columns,
-                    f"label= must name a payload column: one of {payload_columns[:20]}, or None.",
-                )
-            )
-        return label
-    for name in LABEL_COLUMNS:
-        if name in payload_columns:
-            return name
-    return None
-
-
 def pick_image(payload: pd.DataFrame) -> str | None:
     """The first payload column of image data URIs (thumbnails), judged on these (sampled) rows."""
     return next((name for name in payload.columns if is_image_column(payload[name].tolist())), None)
@@ -122,9 +104,12 @@ def precompute(
     """The JSON the report's click handler reads for one figure.
 
     Returns ``{"ids": [[key per point] or None per trace], "xy": {key: [x, y]}, "neighbours":
-    {key: [[key, score], ...]}, "labels": {key: text}, "images": {key: uri}, "k", "distance",
-    "computed", "shown", "note"}``, every point named by its :func:`point_key`. A point whose
-    coordinates are not finite has no ``xy`` (the figure does not draw it).
+    {key: [[key, score], ...]}, "labels": {key: text}, "images": {key: uri}, "categories": {key:
+    text}, "label_field", "category_field", "k", "distance", "computed", "shown", "note"}``, every
+    point named by its :func:`point_key`. A point whose coordinates are not finite has no ``xy``
+    (the figure does not draw it). The label field is :func:`explorekit.query.display.label_field`'s
+    choice (``label`` when given), the category field :func:`~explorekit.query.display.category_field`'s:
+    the same rules as the Explorer's, so the page's search box and panel name points alike.
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ExploreError(f"k: {short_repr(k)} is not a positive integer. Pass k=5 for five neighbours per point.")
@@ -157,6 +142,8 @@ def precompute(
             "in its customdata, so there is nothing to precompute. Draw the figure with "
             "explorekit.plots (which puts point ids in customdata), or leave out collection=."
         )
+    if label is not None:  # a misspelt label fails before the searches, not after
+        label_field(col.retrieve(list(order.values())[:1]), label)
     chosen = list(order.items())
     if len(chosen) > max_points:
         rng = np.random.default_rng(_SEED)
@@ -182,7 +169,7 @@ def precompute(
                 rows.append([point_key(pid), _score(score)])
                 wanted.setdefault(point_key(pid), json_id(pid))
             neighbours[key] = rows
-    labels, images = _labels(col, list(wanted.values()), label)
+    names = point_names(col, list(wanted.values()), label)
     note = (
         f"Click a point to see its {k} nearest neighbours (exact, {distance} "
         f"{'distance, smaller is closer' if distance in ('euclid', 'manhattan') else 'score'})."
@@ -196,8 +183,7 @@ def precompute(
         "ids": keys_per_trace,
         "xy": xy,
         "neighbours": neighbours,
-        "labels": labels,
-        "images": images,
+        **names,
         "k": int(k),
         "distance": distance,
         "using": using,
@@ -208,26 +194,56 @@ def precompute(
 
 
 def _score(value: float) -> float | str:
-    """A score for the page's JSON: rounded, or its text when it is not finite (JSON has no inf)."""
+    """A score for the page's JSON: 9 significant digits (a float32 score exactly, so the page's
+    4-digit ``formatScore`` prints what :func:`~explorekit.query.display.format_score` prints for the
+    same score; rounding to 6 decimals first moved about 1 score in 200 across a rounding tie), or
+    its text when it is not finite (JSON has no inf).
+
+    >>> _score(0.76124996), _score(float("inf"))
+    (0.76124996, 'inf')
+    """
     value = float(value)
-    return round(value, 6) if math.isfinite(value) else str(value)
+    return float(f"{value:.9g}") if math.isfinite(value) else str(value)
 
 
-def _labels(col: Any, ids: list[Any], label: str | None) -> tuple[dict[str, str], dict[str, str]]:
-    payload_cols = list(col.retrieve(ids[:1]).columns[1:]) if ids else []
-    name = pick_label(payload_cols, label)
-    probe = col.retrieve(ids[:SAMPLE]) if ids else pd.DataFrame()
-    image = pick_image(probe.drop(columns=["id"])) if len(probe) else None
-    fields = [c for c in (name, image) if c is not None]
-    if not fields:
-        return {}, {}
-    frame = col.retrieve(ids, with_payload=fields)
-    keys = [point_key(i) for i in frame["id"].tolist()]
-    labels = {} if name is None else {key: _text(v) for key, v in zip(keys, frame[name].tolist())}
-    images = {} if image is None else {key: v for key, v in zip(keys, frame[image].tolist()) if is_image(v)}
-    return labels, images
+def point_names(col: Any, ids: list[Any], label: str | None = None) -> dict[str, Any]:
+    """How the page names the points ``ids``: ``{"labels": {key: text}, "images": {key: uri},
+    "categories": {key: text}, "label_field": name or None, "category_field": name or None}``.
+
+    The fields are chosen on the payload of the first points (``label`` when given, checked); the
+    category field is never the label field (for fruit named by ``fruit``, it is ``family``).
+
+    >>> import explorekit as ek
+    >>> col = ek.Collection.from_arrays([[1, 0], [0, 1], [1, 1], [2, 1]], payload=pd.DataFrame(
+    ...     {"module": ["json", "json", "os", "os"], "name": ["dumps", "loads", "walk", "sep"]}))
+    >>> names = point_names(col, [0, 1, 2, 3])
+    >>> names["labels"]["2"], names["categories"]["2"], names["label_field"], names["category_field"]
+    ('walk', 'os', 'name', 'module')
+    """
+    probe = col.retrieve(ids[:SAMPLE]) if ids else pd.DataFrame({"id": []})
+    name = label_field(probe, label) if label is not None or len(probe) else None
+    # the colour field says something the name does not: chosen among the other fields
+    category = category_field(probe.drop(columns=[name]) if name else probe) if len(probe) else None
+    image = pick_image(probe.iloc[:IMAGE_SAMPLE].drop(columns=["id"])) if len(probe) else None
+    fields = list(dict.fromkeys(c for c in (name, category, image) if c is not None))
+    found = col.retrieve(ids, with_payload=fields) if fields else pd.DataFrame({"id": []})
+    keys = [point_key(i) for i in found["id"].tolist()]
+
+    def texts(column: str | None, limit: int) -> dict[str, str]:
+        if column is None:
+            return {}
+        return {key: text for key, v in zip(keys, found[column].tolist()) if (text := _text(v, limit))}
+
+    images = {} if image is None else {key: v for key, v in zip(keys, found[image].tolist()) if is_image(v)}
+    return {
+        "labels": texts(name, 160),
+        "images": images,
+        "categories": texts(category, 60),
+        "label_field": name,
+        "category_field": category,
+    }
 
 
 def _text(value: Any, limit: int = 160) -> str:
     """A label: empty for a missing value, else its text cut to ``limit`` characters."""
-    return "" if is_top_missing(value) else shorten(str(value), limit)
+    return "" if is_top_missing(value) else shorten(clean_rst(str(value)), limit)

@@ -2,13 +2,16 @@
 
 Every cell follows the same rule wherever the table is shown:
 
-* ``score``: 4 significant digits; every number keeps its exact value in ``data-v`` (for sorting);
+* ``score`` (and every score column, :func:`is_score_column`): 4 significant digits, by
+  :func:`explorekit.query.display.format_score` (the report's script prints the same);
+  every number keeps its exact value in ``data-v`` (for sorting);
 * integers (ids too) as they are, other floats with 6 significant digits, booleans as JSON
   (``true`` / ``false``), missing values (None, NaN, NA) empty (class ``ek-na``);
 * a vector (a list or array of more than four numbers) abbreviated: ``[0.1, 0.2, 0.3, 0.4, …] (6-d)``;
   other lists show up to six items (``[a, b, c, d, e, f, … 2 more]``), objects are JSON;
-* text longer than :data:`TEXT_LIMIT` characters is cut; an image data URI (``data:image/...``)
-  is a thumbnail; an ``http(s)`` image address only where the page may load from the web
+* text without its reStructuredText markup (:func:`explorekit._support.text.clean_rst`: a
+  docstring's ``:func:`json.dumps``` reads json.dumps), cut after :data:`TEXT_LIMIT` characters;
+  an image data URI (``data:image/...``) is a thumbnail; an ``http(s)`` image address only where the page may load from the web
   (``web_images=True``: the Explorer, never the offline report);
 * every string (headers, ids, values, addresses) is escaped.
 
@@ -33,9 +36,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from explorekit._support.text import shorten
+from explorekit._support.text import clean_rst, shorten
 from explorekit.data.images import is_image
 from explorekit.data.jsonvalues import is_top_missing
+from explorekit.query.display import format_score
 from explorekit.report._neighbours import json_id, point_key
 
 #: characters of text a cell shows before it is cut
@@ -47,13 +51,14 @@ _WEB_IMAGE = re.compile(r"^https?://\S+\.(png|jpe?g|gif|webp|svg)$", re.IGNORECA
 Cell = tuple[str, str, str]  # (html, sort value, css class)
 
 
-def format_score(value: float) -> str:
-    """A score as tables show it: 4 significant digits.
+def is_score_column(name: str) -> bool:
+    """Whether a column holds scores (``score``, ``exact_score``, ``score_before``...), shown with
+    :func:`~explorekit.query.display.format_score`.
 
-    >>> format_score(0.987654), format_score(12.34567), format_score(3e-05)
-    ('0.9877', '12.35', '3e-05')
+    >>> is_score_column("score"), is_score_column("quantized_score"), is_score_column("price")
+    (True, True, False)
     """
-    return f"{float(value):.4g}"
+    return name == "score" or name.endswith("_score") or name.startswith("score_")
 
 
 def _is_number(value: Any) -> bool:
@@ -121,7 +126,7 @@ def cell(value: Any, *, score: bool = False, web_images: bool = False) -> Cell:
     elif isinstance(value, dict):
         text = json.dumps(value, default=str)
     else:
-        text = str(value)
+        text = clean_rst(str(value))
     return html.escape(shorten(text, TEXT_LIMIT)), "", ""
 
 
@@ -148,7 +153,7 @@ def result_table(
     for i, pid in enumerate(ids):
         cells = [f'<td class="ek-num" data-v="{i}">{i}</td>'] if rank else []
         for name, values in zip(names, columns):
-            text, sort, cls = cell(values[i], score=name == "score", web_images=web_images)
+            text, sort, cls = cell(values[i], score=is_score_column(name), web_images=web_images)
             attrs = (f' class="{cls}"' if cls else "") + (f' data-v="{html.escape(sort)}"' if sort else "")
             cells.append(f"<td{attrs}>{text}</td>")
         rows.append(f"<tr{_row_attributes(pid)}>{''.join(cells)}</tr>")

@@ -77,6 +77,23 @@ class ScoringQuery:
             return _pair_ranks(sims[1:]) + scaled_fast_sigmoid(sims[0])
         return _context(sims)
 
+    def certainly(self, score: float, sims: np.ndarray, margin: float) -> np.ndarray | None:
+        """Points whose score is exactly ``score`` even if every similarity in ``sims`` were off
+        by up to ``margin``, or None when no kind-specific rule says so.
+
+        One rule: a context score of 0 is every pair satisfied by at least ``margin``
+        (``P - N - EPS >= margin``), which many points share; counting them needs no
+        canonical rescoring (see :func:`explorekit.engine.exact.count_ties`).
+
+        >>> q = ScoringQuery("context", np.zeros((2, 2), np.float32), n_pairs=1)
+        >>> q.certainly(0.0, np.array([[0.9, 0.5], [0.1, 0.5]], np.float32), 1e-3).tolist()
+        [True, False]
+        """
+        if self.kind != "context" or score != 0.0 or self.n_pairs == 0:
+            return None
+        sims = np.asarray(sims, dtype=np.float32)
+        return np.all(sims[0::2] - sims[1::2] - EPS >= np.float32(margin), axis=0)
+
 
 def _best_score(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     n = pos.shape[1] if len(pos) else neg.shape[1]
@@ -84,8 +101,8 @@ def _best_score(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     best_pos = pos.max(axis=0) if len(pos) else minus_inf
     best_neg = neg.max(axis=0) if len(neg) else minus_inf
     positive_side = best_pos > best_neg  # ties go to the negative branch, as in Qdrant
-    chosen = np.where(positive_side, best_pos, best_neg)
-    return np.where(positive_side, scaled_fast_sigmoid(chosen), -scaled_fast_sigmoid(chosen)).astype(np.float32)
+    shaped = scaled_fast_sigmoid(np.where(positive_side, best_pos, best_neg))  # once: negation is exact
+    return np.where(positive_side, shaped, -shaped).astype(np.float32, copy=False)
 
 
 def _pair_ranks(pairs: np.ndarray) -> np.ndarray:

@@ -19,7 +19,8 @@ from explorekit import plots
 from explorekit._support.errors import ExploreError
 from explorekit.collection import Collection
 
-EXPLAIN_POINTS = 5_000  # background points drawn under an explanation (a seeded sample)
+EXPLAIN_POINTS = 2_000  # background points drawn under an explanation (a seeded sample; their hover
+# text and drawing were most of the tab's time at 5,000)
 _FIGURES = {"search": "recommendation", "recommend": "recommendation", "discover": "discovery", "context": "context"}
 
 

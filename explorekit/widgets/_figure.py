@@ -8,6 +8,10 @@ plotly's bundle once (a custom message, the bytes as a binary buffer), imports i
 figure on the page reuses the module. Each figure is then plotly's own widget, unchanged: the
 same Python API (``on_click``, ``batch_update``, ...) and the same front end code.
 
+Hover events stay in the page (the loader does not send them to the kernel: nothing in explorekit
+listens, and each would cost a round trip queued ahead of the next click), so ``on_hover``
+callbacks do not fire; clicks and selections travel as in plotly.
+
 Without a kernel (a notebook opened from its saved widget state, an HTML export) the figure
 shows a note instead of the plot; ``Report`` pages are the offline form.
 

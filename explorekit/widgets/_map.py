@@ -17,15 +17,18 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError, short_repr
+from explorekit.analysis.clusters import map_clusters
 from explorekit.analysis.projection import place, project
 from explorekit.collection import Collection
 from explorekit.data.ids import is_id
+from explorekit.plots import _base, _clusters
 from explorekit.plots import map as plot_map
-from explorekit.plots._base import ROLE_STYLE
+from explorekit.plots._base import OUTLINE, RING, ROLE_STYLE
 
 # role -> (colour, symbol), as the explanation figures draw them; context sides as positive/negative
 STYLE = {role: (ROLE_STYLE[role]["color"], ROLE_STYLE[role]["symbol"]) for role in ("positive", "negative", "target")}
 STYLE.update({"context+": STYLE["positive"], "context-": STYLE["negative"], "pending": ("#737373", "triangle-up")})
+TEXT_SYMBOL = "hexagram"  # an example embedded from a typed text: its role's colour, this marker (targets are stars)
 
 MAP_SAMPLE = 20_000  # points mapped from a remote collection (a sample; the rest is placed on need)
 
@@ -43,20 +46,23 @@ def map_collection(col: Any, sample: int = MAP_SAMPLE) -> Any:
 
 
 def project_points(map_col: Any, using: str | None, method: str) -> pd.DataFrame:
-    """The map's points ``(id, x, y)`` from :func:`explorekit.analysis.projection.project` (cached there)."""
+    """The map's points ``(id, x, y)`` from :func:`explorekit.analysis.projection.project` (cached there),
+    with its ``attrs["projection"]``."""
     if not isinstance(method, str):
         raise ExploreError(
             f"projection: {short_repr(method)} is not a projection method. "
             "Use 'umap', 'pca', 'auto' or 'identity' (2-D vectors)."
         )
     points = project(map_col, using=using, projection=method)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "id": points["id"].to_numpy(),
             "x": np.asarray(points["x"], np.float32),
             "y": np.asarray(points["y"], np.float32),
         }
     )
+    out.attrs["projection"] = points.attrs["projection"]  # how the map was made (figure notes)
+    return out
 
 
 class MapIndex:
@@ -113,12 +119,36 @@ class MapIndex:
 
 
 def base_figure(
-    map_col: Any, using: str | None, method: str, color: str | None, hover: Any, height: int, max_points: int
+    map_col: Any,
+    using: str | None,
+    method: str,
+    color: Any,
+    hover: Any,
+    height: int,
+    max_points: int,
+    clusters: Any = None,
 ) -> go.Figure:
-    """The plain map (:func:`explorekit.plots.map`): its traces are the base, built once."""
-    return plot_map(
+    """The plain map (:func:`explorekit.plots.map`): its traces are the base, built once; with
+    ``clusters`` (a clustering of ``map_col``) its labels on top (:func:`~explorekit.plots._clusters.label_clusters`)."""
+    fig = plot_map(
         map_col, using=using, projection=method, color=color, hover_data=hover, height=height, max_points=max_points
     )
+    fig.update_layout_images(layer="below")  # thumbnails under the points: they hid examples and rings
+    if clusters is not None:
+        _clusters.label_clusters(fig, _base.build_map(map_col, using, method, max_points, 0), clusters)
+    return fig
+
+
+def explorer_clusters(map_col: Any, using: str | None, method: str, clusters: Any) -> Any:
+    """The Explorer's ``clusters=``: None/False (no labels), True (:func:`~explorekit.analysis.clusters.map_clusters`
+    of the map's collection: HDBSCAN of the distance matrix, else k-means on the map), or a
+    clustering (``ek.analysis.clusters(...)`` or a frame with ``id`` and ``cluster``) used as given."""
+    if clusters is None or clusters is False:
+        return None
+    if clusters is True:
+        return map_clusters(map_col, using, method)
+    _clusters.cluster_frames(clusters)  # checks it: a clear error for anything else
+    return clusters
 
 
 def trace_ids(trace: Any) -> list[Any]:
@@ -131,19 +161,21 @@ def trace_ids(trace: Any) -> list[Any]:
 
 
 def overlay_traces() -> list[go.Scattergl]:
-    """Empty overlay traces (results, context lines, examples), drawn above the base map."""
+    """Empty overlay traces (results, context lines, examples), drawn above the base map: results
+    as dark rings (:data:`~explorekit.plots._base.RING`, as the explanation figures ring them),
+    examples in their role's colour and symbol with a dark outline; none of these colours is a
+    category colour of the base map, whose points are drawn lighter underneath."""
     common = dict(hoverinfo="skip", showlegend=False)
     return [
+        go.Scattergl(x=[], y=[], mode="markers", name="results", **common, marker=RING, meta={"role": "results"}),
         go.Scattergl(
             x=[],
             y=[],
-            mode="markers",
-            name="results",
+            mode="lines",
+            name="context pairs",
             **common,
-            marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="#ff7f00")),
-        ),
-        go.Scattergl(
-            x=[], y=[], mode="lines", name="context pairs", **common, line=dict(width=1.5, color="#636363", dash="dash")
+            line=dict(width=1.5, color="#636363", dash="dash"),
+            meta={"role": "pair"},
         ),
         go.Scattergl(
             x=[],
@@ -151,7 +183,8 @@ def overlay_traces() -> list[go.Scattergl]:
             mode="markers",
             name="examples",
             **common,
-            marker=dict(size=16, line=dict(width=1.5, color="black")),
+            marker=dict(size=16, line=dict(width=2, color=OUTLINE)),
+            meta={"role": "examples"},
         ),
     ]
 
@@ -177,7 +210,7 @@ def example_overlay(index: MapIndex, selection: Any) -> dict[str, Any]:
         "x": x,
         "y": y,
         "color": [STYLE[r][0] for r, _ in items],
-        "symbol": [STYLE[r][1] for r, _ in items],
+        "symbol": [TEXT_SYMBOL if selection.text_of(e) is not None else STYLE[r][1] for r, e in items],
         "line_x": lx,
         "line_y": ly,
     }

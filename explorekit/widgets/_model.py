@@ -33,6 +33,7 @@ import numpy as np
 
 from explorekit._support.errors import RequestError, short_repr
 from explorekit.data.ids import is_id, normalize_id
+from explorekit.query.display import name_with_id
 
 ROLES: tuple[str, ...] = ("positive", "negative", "target", "context")
 MODES: tuple[str, ...] = ("positive", "negative", "target", "context pair", "inspect")
@@ -78,16 +79,35 @@ class Selection:
 
     An id is in at most one of positive, negative and target: choosing it for another role
     moves it. Clicking a chosen example again in its own mode removes it.
+
+    ``names`` (id -> label, e.g. a Series of the label field indexed by id) names the examples in
+    the list and in the notes, with the id beside the label (:func:`~explorekit.query.display.name_with_id`):
+
+    >>> sel = Selection({2778: "dumps"})
+    >>> sel.click("positive", 2778), sel.entries()
+    ('positive dumps (2778) added', [('positive', 0, 'dumps (2778)')])
     """
 
-    def __init__(self) -> None:
+    def __init__(self, names: Mapping[Any, Any] | None = None) -> None:
+        self.names = {} if names is None else names
         self.positive: list[Any] = []
         self.negative: list[Any] = []
         self.target: Any = None
         self.context: list[tuple[Any, Any]] = []
         self.pending: Any = None  # the positive side of a context pair waiting for its negative
+        self.texts: dict[Any, str] = {}  # key of a vector example -> the text it was embedded from
 
     # ------------------------------------------------------------------ reading
+    def name(self, example: Any) -> str:
+        """How an example is shown: a typed text in quotes, an id with its label beside it, else
+        :func:`label`."""
+        text = self.text_of(example)
+        if text is not None:
+            return f"\u201c{text}\u201d"
+        if not is_id(example):
+            return label(example)
+        return name_with_id(self.names.get(example), label(example))
+
     def as_dict(self) -> dict[str, Any]:
         """``{"positive": [...], "negative": [...], "target": x or None, "context": [(p, n), ...]}``."""
         return {
@@ -107,14 +127,18 @@ class Selection:
 
     def entries(self) -> list[tuple[str, int, str]]:
         """``(role, index, text)`` per listed example, for the view's remove buttons."""
-        rows = [("positive", i, label(e)) for i, e in enumerate(self.positive)]
-        rows += [("negative", i, label(e)) for i, e in enumerate(self.negative)]
+        rows = [("positive", i, self.name(e)) for i, e in enumerate(self.positive)]
+        rows += [("negative", i, self.name(e)) for i, e in enumerate(self.negative)]
         if self.target is not None:
-            rows.append(("target", 0, label(self.target)))
-        rows += [("context", i, f"{label(p)} vs {label(n)}") for i, (p, n) in enumerate(self.context)]
+            rows.append(("target", 0, self.name(self.target)))
+        rows += [("context", i, f"{self.name(p)} vs {self.name(n)}") for i, (p, n) in enumerate(self.context)]
         if self.pending is not None:
-            rows.append(("pending", 0, f"{label(self.pending)} vs ?"))
+            rows.append(("pending", 0, f"{self.name(self.pending)} vs ?"))
         return rows
+
+    def text_of(self, example: Any) -> str | None:
+        """The text a vector example was embedded from (:meth:`add_text`), or None."""
+        return None if is_id(example) else self.texts.get(_key(example))
 
     def is_empty(self) -> bool:
         return not (self.positive or self.negative or self.context) and self.target is None
@@ -132,9 +156,10 @@ class Selection:
 
     # ------------------------------------------------------------------ changing
     def copy(self) -> "Selection":
-        other = Selection()
+        other = Selection(self.names)
         other.positive, other.negative = list(self.positive), list(self.negative)
         other.target, other.context, other.pending = self.target, list(self.context), self.pending
+        other.texts = dict(self.texts)
         return other
 
     def clear(self) -> None:
@@ -156,28 +181,28 @@ class Selection:
         if mode in ("positive", "negative"):
             if any(_key(e) == key for e in getattr(self, mode)):
                 self._drop(key, [mode])
-                return f"{mode} {label(point)} removed"
+                return f"{mode} {self.name(point)} removed"
             self._drop(key, ("positive", "negative", "target"))
             getattr(self, mode).append(point)
-            return f"{mode} {label(point)} added"
+            return f"{mode} {self.name(point)} added"
         if mode == "target":
             if self.target is not None and _key(self.target) == key:
                 self.target = None
-                return f"target {label(point)} removed"
+                return f"target {self.name(point)} removed"
             self._drop(key, ("positive", "negative"))
             self.target = point
-            return f"target set to {label(point)}"
+            return f"target set to {self.name(point)}"
         if mode == "context pair":
             if self.pending is None:
                 self.pending = point
-                return f"context pair started with {label(point)}: now click its negative side"
+                return f"context pair started with {self.name(point)}: now click its negative side"
             if _key(self.pending) == key:
                 self.pending = None
                 return "context pair cancelled"
             pair, self.pending = (self.pending, point), None
             self.context.append(pair)
-            return f"context pair ({label(pair[0])}, {label(pair[1])}) added"
-        return f"point {label(point)}"  # inspect: nothing changes
+            return f"context pair ({self.name(pair[0])}, {self.name(pair[1])}) added"
+        return f"point {self.name(point)}"  # inspect: nothing changes
 
     def add(self, mode: str, points: Iterable[Any]) -> str:
         """Add several points at once (a box, a lasso, typed ids); never toggles off.
@@ -198,7 +223,7 @@ class Selection:
             return (
                 self.click("target", values[0])
                 if (self.target is None or _key(self.target) != _key(values[0]))
-                else f"target is already {label(values[0])}"
+                else f"target is already {self.name(values[0])}"
             )
         if mode == "context pair":
             for value in values:
@@ -213,9 +238,25 @@ class Selection:
         for value in new:
             self._drop(_key(value), ("positive", "negative", "target"))
         getattr(self, mode).extend(new)
+        if len(values) == 1:
+            return f"{mode} {self.name(values[0])} {'added' if new else 'is already chosen'}"
         return f"{len(new)} {mode} example(s) added" + (
             f" ({len(values) - len(new)} already chosen)" if len(new) < len(values) else ""
         )
+
+    def add_text(self, mode: str, text: str, vector: Any) -> str:
+        """A text's vector as the example of ``mode`` (positive, negative or target); it replaces
+        the text example that role had, so typing a new text moves the query."""
+        if mode not in ("positive", "negative", "target"):
+            raise RequestError(f"text: {mode!r} takes no text example. Use 'positive', 'negative' or 'target'.")
+        vector = _example(vector, "text")
+        if mode == "target":
+            self.target = None if self.text_of(self.target) is not None else self.target
+        else:
+            setattr(self, mode, [e for e in getattr(self, mode) if self.text_of(e) is None])
+        self.texts[_key(vector)] = text
+        self.add(mode, [vector])
+        return f"{mode} text {text!r} added"
 
     def remove(self, role: str, index: int = 0) -> str:
         """Remove the ``index``-th example of ``role`` (``"pending"`` drops a half-made pair)."""
@@ -231,7 +272,7 @@ class Selection:
         if not 0 <= index < len(items):
             raise RequestError(f"remove: {role} has {len(items)} example(s); index {index} is out of range.")
         removed = items.pop(index)
-        return f"{role} {label(removed) if role != 'context' else 'pair'} removed"
+        return f"{role} {self.name(removed) if role != 'context' else 'pair'} removed"
 
     def replace(self, value: Mapping[str, Any]) -> None:
         """Set every role from a dict like :meth:`as_dict` (missing roles become empty).

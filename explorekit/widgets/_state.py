@@ -76,9 +76,10 @@ def parse_filter(text: str | None) -> Any:
 class ExplorerState:
     """Examples plus query settings, and the result of running them through the public API."""
 
-    def __init__(self, col: Any, using: str | None = None) -> None:
+    def __init__(self, col: Any, using: str | None = None, names: Mapping[Any, Any] | None = None) -> None:
         self.col, self.using = col, using
-        self.selection = Selection()
+        self.names = {} if names is None else names  # id -> label: examples are shown by name
+        self.selection = Selection(self.names)
         self.kind, self.strategy, self.limit = "auto", "average_vector", 10
         self.filter: Any = None
         self.params: dict[str, Any] | None = None
@@ -205,16 +206,49 @@ class ExplorerState:
             self.note += f" (the query matches more than {ADD_CAP} points; the first {ADD_CAP} by id were added)"
         return result
 
+    def swap(self, mode: str, old: Any, new: Any) -> pd.DataFrame | None:
+        """Use ``new`` instead of ``old``, which a click in ``mode`` just chose (the click landed on a
+        neighbour); if ``old`` is not chosen in that role (the click removed it), ``new`` is added.
+
+        >>> import explorekit as ek
+        >>> state = ExplorerState(ek.Collection.from_arrays([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]))
+        >>> _ = state.click("positive", 0); _ = state.swap("positive", 0, 2)
+        >>> state.selection.positive, state.note
+        ([2], 'positive 2 added instead of 0')
+        """
+        check_mode(mode)
+        sel = self.selection
+
+        def apply() -> None:
+            chosen = {"positive": sel.positive, "negative": sel.negative, "target": [sel.target]}.get(mode, [])
+            replaced = False
+            if old in chosen:
+                sel.click(mode, old)  # a second click on a chosen example removes it
+                replaced = True
+            elif mode == "context pair" and sel.pending == old:
+                sel.pending, replaced = None, True
+            elif mode == "context pair" and sel.context and sel.context[-1][1] == old:
+                sel.pending, replaced = sel.context.pop()[0], True
+            note = sel.add(mode, [new]) if mode != "inspect" else sel.click(mode, new)
+            self.note = f"{note} instead of {sel.name(old)}" if replaced else note
+
+        return self._change(apply, new_ids=[new] if is_id(new) else None)
+
+    def add_embedded(self, mode: str, text: str, vector: Any) -> pd.DataFrame | None:
+        """A typed text, embedded (by the Explorer's encoder) into ``vector``, as an example of
+        ``mode``: it replaces the text that role had (:meth:`Selection.add_text`)."""
+        return self._change(lambda: setattr(self, "note", self.selection.add_text(mode, text, vector)))
+
     def remove(self, role: str, index: int = 0) -> pd.DataFrame | None:
         return self._change(lambda: setattr(self, "note", self.selection.remove(role, index)))
 
     def set_examples(self, value: Mapping[str, Any]) -> pd.DataFrame | None:
-        staged = Selection()
+        staged = Selection(self.names)
         staged.replace(value)  # structure checked before anything changes
         return self._change(lambda: self._set("selection", staged, "examples set"), new_ids=staged.ids())
 
     def clear(self) -> pd.DataFrame | None:
-        return self._change(lambda: self._set("selection", Selection(), "examples cleared"))
+        return self._change(lambda: self._set("selection", Selection(self.names), "examples cleared"))
 
     def set_kind(self, kind: str) -> pd.DataFrame | None:
         if kind not in KINDS:

@@ -34,14 +34,17 @@ from explorekit.analysis.projection import DEFAULT_PROJECTION
 from explorekit.query.requests import STRATEGIES
 from explorekit.query.results import results_text
 from explorekit.report import Report
-from explorekit.widgets import _map
+from explorekit.widgets import _map, _search
 from explorekit.widgets._explain import explanation_figure, is_quantized
 from explorekit.widgets._figure import LeanFigureWidget
 from explorekit.widgets._graph import GraphTab
+from explorekit.widgets._layout_switch import MapSwitch, first_screen, swap_coordinates
 from explorekit.widgets._model import KINDS, MODES
+from explorekit.widgets._path import PathTab
 from explorekit.widgets._stage_controls import StageControls
 from explorekit.widgets._state import ExplorerState
-from explorekit.widgets._table import to_html
+from explorekit.widgets._table import first_columns, to_html
+from explorekit.widgets._text_query import TextQueryBox
 
 INSPECT_CAP = 1_000  # points a typed query selects in inspect mode
 
@@ -58,17 +61,30 @@ class Explorer(W.VBox):
     projection : {"auto", "pca", "umap", "identity"}, default "auto"
         How the map is made (:func:`explorekit.analysis.projection.project`); the default, as in
         ``ek.plots.map``, is PCA at once (the plane itself for 2-D vectors); ``"umap"`` on request.
-    color : str, optional
-        A payload column to colour the map by.
+    color : str or False, optional
+        A payload column to colour the map by; None (default): the collection's categorical
+        field if it has one (as ``ek.plots.map``); False: one colour.
     hover : list of str, optional
         Payload columns shown when hovering a point.
     limit : int, default 10
         Results per query.
     height : int, default 520
         Height of the map in pixels.
+    label : str, optional
+        The payload field that names a point (default: the first text field of short, mostly
+        distinct values, :func:`explorekit.query.display.label_field`): the search box finds
+        points by it, and examples, notes, hovers and result rings show it beside the id.
 
     max_points : int, default 100,000
         Above this many points the map draws a seeded sample (queries still use every point).
+    encoder : callable, optional
+        ``texts -> vectors`` (e.g. ``ek.encoders.for_dataset("stdlib_docs")``): shows a text box
+        whose text is embedded, placed on the map and added as an example
+        (:mod:`explorekit.widgets._text_query`). Without it the box is not shown.
+    clusters : bool or clustering, default None
+        ``True``: label the map's clusters (HDBSCAN of the distance matrix, else k-means on the
+        map; the map's subtitle says which), placed apart; or pass ``ek.analysis.clusters(col)``.
+        The clustering is kept in ``explorer.clusters``.
 
     Attributes
     ----------
@@ -83,6 +99,10 @@ class Explorer(W.VBox):
 
     Notes
     -----
+    The "find" box lists the points whose label starts with, then contains, the typed text;
+    Up/Down ring and centre a hit, Enter adds it in the click mode. A click takes plotly's
+    nearest point to the cursor; when others lie within a few pixels of it, the box lists them
+    to take one instead.
     Clicks and selections on the map, typed ids, queries and filters that are wrong show a
     message in the status line and change nothing. The base map is sent to the browser once;
     a click updates only the overlay traces (examples, results, context-pair lines).
@@ -101,20 +121,35 @@ class Explorer(W.VBox):
         limit: int = 10,
         height: int = 520,
         max_points: int = 100_000,
+        label: str | None = None,
+        encoder: Any = None,
+        clusters: Any = None,
     ) -> None:
-        self.state = ExplorerState(collection, using)
-        self.state.set_limit(limit)  # checked here: a bad limit raises RequestError
         self.method = projection
         self.map_col = _map.map_collection(collection)
+        payload = self.map_col.payload
+        self.labels, notes = _search.label_columns(payload, label, color)  # RequestError names the fields
+        hover = _search.hover_with_label(self.map_col, hover, self.labels.name)
+        self.state = ExplorerState(collection, using, names=self.labels)
+        self.state.set_limit(limit)  # checked here: a bad limit raises RequestError
         self.points = _map.project_points(self.map_col, using, projection)
         self.index = _map.MapIndex(self.points, collection, self.map_col, using, projection)
-        base = _map.base_figure(self.map_col, using, projection, color, hover, height, max_points)
+        self.clusters = _map.explorer_clusters(self.map_col, using, projection, clusters)
+        base = _map.base_figure(self.map_col, using, projection, color, hover, height, max_points, self.clusters)
         self._base_ids = [_map.trace_ids(trace) for trace in base.data]
         n = len(base.data)
         self._results, self._lines, self._examples = n, n + 1, n + 2  # overlay trace indexes
-        self.figure = LeanFigureWidget(data=[*base.data, *_map.overlay_traces()], layout=base.layout)
+        self.figure = LeanFigureWidget(
+            data=[*base.data, *_map.overlay_traces(), _search.ring_trace()], layout=base.layout
+        )
         self.figure.update_layout(clickmode="event", dragmode="pan", uirevision="explorer")
         self.figure.on_ready(self._resend_overlays)
+        self.finder = _search.Finder(
+            self.figure, len(self.figure.data) - 1, self.index, self.labels, notes, self._on_found
+        )
+        results = self.figure.data[self._results]
+        results.hoverinfo = "text"  # a result ring names its point; a click on it picks that point
+        results.on_click(self._on_click)
         for trace in self.figure.data[:n]:
             trace.on_click(self._on_click)
             trace.on_selection(self._on_selection)
@@ -122,6 +157,7 @@ class Explorer(W.VBox):
         self._selected: list[Any] = []  # ids of the last inspect-mode box/lasso selection
         self._gathering: list[Any] = []  # ids of one selection event, gathered over base traces
         self._explained: Any = None  # (result identity, figure) of the last explanation
+        self.map_switch = MapSwitch(self.map_col.space(using), projection, self._switch_map)  # PCA | UMAP
         self.timings: dict[str, float] = {}
 
         self.mode = W.ToggleButtons(
@@ -169,21 +205,29 @@ class Explorer(W.VBox):
             collection, lambda settings: self._apply(lambda: self.state.set_stages(**settings))
         )
         self.clear_button = W.Button(description="clear examples", layout=W.Layout(width="130px"))
+        self.text_query = TextQueryBox(self.state, encoder, mode=lambda: self.mode.value, apply=self._apply)
         self.example_list = W.VBox(layout=W.Layout(max_height="150px", overflow="auto"))
         self.status = W.HTML()
         self.table = W.HTML(to_html(None))
+        self._first_columns = first_columns(self.map_col.payload.head(5_000))  # label, category: the first screen
+        self.all_columns = W.Checkbox(value=False, description="all columns", indent=False)
+        self.all_columns.observe(lambda _: self._refresh_table(), names="value")
         self.explanation = LeanFigureWidget(layout=dict(height=380, margin=dict(l=40, r=10, t=40, b=40)))
         self.explanation.on_ready(self._refresh_explanation)
         self.inspect = W.HTML("<i>Inspect mode: click a point, or box/lasso points, to read them here.</i>")
         self.tabs = W.Tab()
         self._on_show: dict[str, Callable[[], None]] = {}  # tab title -> what to build when it shows
-        self.add_tab("results", self.table)
+        self.add_tab(
+            "results", W.VBox([self.all_columns, self.table], layout=W.Layout(max_height="420px", overflow="auto"))
+        )
         self.add_tab("explanation", self.explanation, on_show=self._refresh_explanation)
         self.add_tab("inspect", self.inspect)
         self.graph_tab = GraphTab(
             self.state, on_example=lambda role, point: self._apply(lambda: self.state.click(role, point))
         )
         self.add_tab("graph", self.graph_tab, on_show=self.graph_tab.show)
+        self.path_tab = PathTab(self.state)  # the exact score along a line, next to the map
+        self.add_tab("path", self.path_tab, on_show=self.path_tab.show)
 
         self.mode.observe(self._on_mode, names="value")
         self.kind.observe(lambda ch: self._apply(lambda: self.state.set_kind(ch["new"])), names="value")
@@ -200,15 +244,17 @@ class Explorer(W.VBox):
         super().__init__(
             [
                 self.mode,
+                self.finder.box,
                 W.HBox([self.kind, self.strategy, self.limit]),
                 W.HBox([self.add_box, self.add_button, self.clear_button]),
+                self.text_query,
                 self.filter_box,
                 self.quantization,
                 self.stage_controls,
                 self.example_list,
                 self.status,
-                self.figure,
-                self.tabs,
+                self.map_switch,
+                first_screen(self.figure, self.tabs),
             ]
         )
         self._refresh()
@@ -285,18 +331,35 @@ class Explorer(W.VBox):
         return True
 
     def _ids_of(self, points: Any) -> list[Any]:
-        ids = self._base_ids[points.trace_index]
-        return [ids[k] for k in points.point_inds]
+        if points.trace_index == self._results:  # a result ring
+            ids = [] if self.state.result is None else self.state.result["id"].tolist()
+        else:
+            ids = self._base_ids[points.trace_index]
+        return [ids[k] for k in points.point_inds if k < len(ids)]
 
     def _on_click(self, trace: Any, points: Any, _state: Any) -> None:
-        """A click on the map: plotly calls this once per base trace; one of them has the point."""
-        if not points.point_inds:
+        """A click on the map: plotly calls this once per base trace; one of them has the point
+        (plotly's nearest point to the cursor, hovermode "closest"). When other points lie within
+        a few pixels of it, the search box lists them to take one instead (:meth:`Finder.offer_near`)."""
+        chosen = self._ids_of(points)
+        if not chosen:
             return
-        point = self._ids_of(points)[0]
+        point = chosen[0]
         if self.mode.value == "inspect":
             self._show_selection([point])
-            return
-        self._apply(lambda: self.state.click(self.mode.value, point))
+        else:
+            self._apply(lambda: self.state.click(self.mode.value, point))
+        self.finder.offer_near(point)
+
+    def _on_found(self, point: Any, replaces: Any) -> None:
+        """A point chosen in the search box: add it in the click mode (in place of the clicked
+        ``replaces``, when the list offered the points around a click); in inspect mode, show it."""
+        if self.mode.value == "inspect":
+            self._show_selection([point])
+        elif replaces is None:
+            self._apply(lambda: self.state.add(self.mode.value, [point]))
+        elif replaces != point:
+            self._apply(lambda: self.state.swap(self.mode.value, replaces, point))
 
     def _on_selection(self, trace: Any, points: Any, _selector: Any) -> None:
         """A box or lasso: plotly calls this once per base trace, in order; act after the last one."""
@@ -368,7 +431,7 @@ class Explorer(W.VBox):
     def _refresh(self) -> None:
         state = self.state
         self._refresh_overlays()
-        self.table.value = to_html(state.result)
+        self._refresh_table()
         self._refresh_examples()
         kind = state.resolved_kind()
         self.strategy.disabled = kind != "recommend"
@@ -386,6 +449,10 @@ class Explorer(W.VBox):
             self.status.value = " &middot; ".join(parts)
         self._refresh_shown_tab()
 
+    def _refresh_table(self) -> None:
+        columns = None if self.all_columns.value else self._first_columns
+        self.table.value = to_html(self.state.result, columns=columns)
+
     def _refresh_overlays(self) -> None:
         start = time.perf_counter()
         ex = _map.example_overlay(self.index, self.state.selection)
@@ -397,10 +464,23 @@ class Explorer(W.VBox):
         with self.figure.batch_update():
             results, lines, examples = (self.figure.data[i] for i in (self._results, self._lines, self._examples))
             results.x, results.y = rx, ry
+            results.text = self._result_names()
             lines.x, lines.y = ex["line_x"], ex["line_y"]
             examples.x, examples.y = ex["x"], ex["y"]
             examples.marker.color, examples.marker.symbol = ex["color"], ex["symbol"]
         self.timings["overlays"] = time.perf_counter() - start
+
+    def _result_names(self) -> list[str]:
+        """Hover text of the result rings: rank, ``label (id)`` and score."""
+        result = self.state.result
+        if result is None:
+            return []
+        names = [self.finder.name(i) for i in result["id"].tolist()]
+        scores = result["score"].tolist() if "score" in result.columns else [None] * len(names)
+        return [
+            html.escape(f"#{rank} {name}") + ("" if score is None else f"<br>score {score:.4g}")
+            for rank, (name, score) in enumerate(zip(names, scores), start=1)
+        ]
 
     def _resend_overlays(self) -> None:
         """A front end has just drawn the map: send again what changed since it was built.
@@ -445,6 +525,15 @@ class Explorer(W.VBox):
             role, index, _ = self._entries[slot]
             self._apply(lambda: self.state.remove(role, index))
 
+    def _switch_map(self, method: str) -> None:
+        """Show the ``method`` map in the same figure (:mod:`explorekit.widgets._layout_switch`)."""
+        points = _map.project_points(self.map_col, self.state.using, method)
+        self.index = _map.MapIndex(points, self.state.col, self.map_col, self.state.using, method)
+        self.method, self._explained = method, None
+        swap_coordinates(self.figure, self._base_ids, self.index, points.attrs["projection"])
+        self._refresh_overlays()
+        self._refresh_shown_tab()
+
     def _refresh_explanation(self) -> None:
         """Build the explanation of the current result when its tab is showing (it costs a query)."""
         if self.shown_tab() != "explanation":
@@ -452,8 +541,8 @@ class Explorer(W.VBox):
         figure = self.explanation_figure()
         with self.explanation.batch_update():
             self.explanation.data = ()
+        self.explanation.layout = figure.layout  # on the empty figure: only the traces draw points
         self.explanation.add_traces(list(figure.data))
-        self.explanation.layout = figure.layout
 
     def explanation_figure(self) -> go.Figure:
         """The explanation of the current result as a plain figure (see :mod:`explorekit.analysis.explain`)."""
@@ -470,17 +559,23 @@ class Explorer(W.VBox):
         -------
         dict with ``map`` (``go.Figure`` of the map with its overlays), ``explanation``
         (``go.Figure``), ``result`` (DataFrame copy or None), ``query`` (``/points/query`` body or
-        None) and ``examples`` (every role as a list: ``target`` is ``[]`` or ``[id]``).
+        None) and ``examples`` (every role as a list: ``target`` is ``[]`` or ``[id]``); ``path``
+        (``go.Figure``, the exact score along the line from a negative example to a positive one)
+        when the result has such a pair.
         """
         examples = self.examples
         examples["target"] = [] if examples["target"] is None else [examples["target"]]
-        return {
+        snap = {
             "map": go.Figure(self.figure),
             "explanation": self.explanation_figure(),
             "result": None if self.result is None else self.result.copy(),
             "query": self.query,
             "examples": examples,
         }
+        path = self.path_tab.snapshot()
+        if path is not None:
+            snap["path"] = path
+        return snap
 
     def to_report(self, report: Any = None, *, title: str | None = None) -> Any:
         """Add the current state (map, examples, result, explanation) to an ``ek.Report``.

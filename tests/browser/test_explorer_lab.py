@@ -53,7 +53,7 @@ NEGATIVE = 120  # chosen from Python right after display, before the page has pl
 SETUP = f"""\
 import explorekit as ek
 col = ek.datasets.load("clusters2d", as_collection=True)
-explorer = ek.Explorer(col, projection="auto", height=460)
+explorer = ek.Explorer(col, projection="auto", height=460, color=False)  # one base trace: marker k is row k
 display(explorer)
 explorer.examples = {{"negative": [{NEGATIVE}]}}"""
 REPORT = """\
@@ -83,10 +83,11 @@ ISOLATED = """([candidates]) => {
 TABLE = "() => { const t = document.querySelector('table.ek-results'); return t ? t.innerText : ''; }"
 
 
-# how many markers the examples overlay (the map's last trace) draws
+# how many markers the examples overlay (the map's trace named "examples") draws
 EXAMPLES_DRAWN = (
     "() => { const gd = document.querySelector('.js-plotly-plot');"
-    " return gd && gd.data ? gd.data[gd.data.length - 1].x.length : -1; }"
+    " const t = gd && gd.data ? gd.data.find(d => d.name === 'examples') : null;"
+    " return t ? t.x.length : -1; }"
 )
 
 

@@ -35,6 +35,32 @@ function plotlyWidget(model, retry = true) {
   return retry ? loading.catch(() => plotlyWidget(model, false)) : loading;
 }
 
+// Hover events travel to Python only if something there listens; nothing in explorekit does,
+// and each one costs the kernel a round trip (and queues ahead of the next click). plotly's
+// view sends an event as model.set("_js2py_pointsCallback", msg) then save_changes(): both are
+// skipped for hovers. Clicks, selections and everything else pass unchanged.
+const QUIET = new Set(["plotly_hover", "plotly_unhover"]);
+
+function keepHoversInThePage(model) {
+  const set = model.set.bind(model);
+  const save = model.save_changes.bind(model);
+  let skipped = false;
+  model.set = (key, value, ...rest) => {
+    if (key === "_js2py_pointsCallback" && value && QUIET.has(value.event_type)) {
+      skipped = true;
+      return model;
+    }
+    return set(key, value, ...rest);
+  };
+  model.save_changes = (...args) => {
+    if (skipped) {
+      skipped = false;
+      return undefined;
+    }
+    return save(...args);
+  };
+}
+
 export default () => {
   let figure = null;
   let ready = null;
@@ -43,6 +69,7 @@ export default () => {
       ready = plotlyWidget(model).then((module) => {
         figure = module.default();
         figure.initialize({ model });
+        keepHoversInThePage(model);
         model.send({ type: READY });
       });
       ready.catch((err) => console.error("[explorekit] plotly's widget code did not load:", err));
