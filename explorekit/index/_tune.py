@@ -107,7 +107,7 @@ def _tune(forest, codes, stored, distance, n_queries, seed) -> dict[str, Any]:
     out["ms"]["rescore_row"] = _rescore_row_ms(stored, distance, rng)
     out["eligible"]["binary"] = bool(ef_b <= n // 4 and out["ms"]["binary"] < exact_ms)
     out["kind_factor"], out["error"] = _kind_factors(codes, stored, distance, rows, truth, ef_b, out["sigma"], rng)
-    out["error"]["nearest"] = calibrated_error(user_sims, user_est, ef_b)
+    out["error"]["nearest"] = calibrated_error(user_sims, user_est, ef_b, ERROR_FLOOR)
     del user_sims, user_est, stored_est
 
     if forest is not None:  # None where annoy is not installed: its entries keep the defaults
@@ -163,7 +163,7 @@ def _rescore_row_ms(stored, distance, rng, rows: int = 1000) -> float:
     return ms / len(pick)
 
 
-def calibrated_error(exact: np.ndarray, estimated: np.ndarray, width: int) -> float:
+def calibrated_error(exact: np.ndarray, estimated: np.ndarray, width: int, floor: float = 0.0) -> float:
     """The error ``sigma`` of :mod:`._recall`'s model that makes its recall estimate honest here.
 
     ``exact``/``estimated`` are sample requests' scores of every point (rows; ``-inf`` where a
@@ -173,8 +173,9 @@ def calibrated_error(exact: np.ndarray, estimated: np.ndarray, width: int) -> fl
     mean prediction is nowhere above the mean actual recall (+0.005) is returned, so the
     estimate errs on the side of widening. Estimates' errors are correlated (a point estimated
     low stays low), so the honest ``sigma`` is usually below their raw spread; it is never taken
-    below :data:`ERROR_FLOOR` times that spread, because queries unlike any sample (a text from
-    another source than the collection's) are harder than the samples.
+    below ``floor`` times that spread (:data:`ERROR_FLOOR` for the kinds whose score is a sum of
+    similarities, where the model fits), because queries unlike any sample (a text from another
+    source than the collection's) are harder than the samples.
     """
     estimated = np.where(np.isfinite(exact), estimated, -np.inf).astype(np.float32)
     n = exact.shape[1]
@@ -195,7 +196,7 @@ def calibrated_error(exact: np.ndarray, estimated: np.ndarray, width: int) -> fl
             predicted += [estimated_recall(expected_missed(e, keep, float(found[-1]), g), K) for g in grid]
         ok &= predicted / len(exact) <= np.mean(actual) + 0.005
     chosen = float(grid[np.argmax(ok)] if ok.any() else grid[-1])
-    return round(max(chosen, ERROR_FLOOR * rough), 6)
+    return round(max(chosen, floor * rough), 6)
 
 
 def _top_error(exact: np.ndarray, estimated: np.ndarray) -> float:
@@ -234,7 +235,8 @@ def _kind_factors(codes, stored, distance, rows, truth, ef, sigma, rng) -> tuple
             start = stop
         factors[kind] = round(max(1.0, _needed(per_request, n) / ef), 2)
         width = int(np.ceil(ef * factors[kind]))
-        errors[kind] = calibrated_error(np.vstack(exacts), np.vstack(estimated), width)
+        floor = ERROR_FLOOR if kind == "sum_scores" else 0.0  # best/discover/context: not sums
+        errors[kind] = calibrated_error(np.vstack(exacts), np.vstack(estimated), width, floor)
     return factors, errors
 
 
