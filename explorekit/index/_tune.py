@@ -45,9 +45,9 @@ K = 10
 MIN_EF = 16
 KIND_SAMPLES = 24
 # Set on the large benchmark set's Debian half with PyPI texts as queries (benchmarks/large_set.py),
-# where the calibrated sigma alone was too hopeful (estimated 0.996, measured 0.92); measured on
+# where the calibrated sigma alone was too hopeful (estimated 0.996, measured 0.92; with 0.45 x: 0.992 vs 0.943 for average_vector); measured on
 # the PyPI half with Debian texts, which it never saw.
-ERROR_FLOOR = 0.45
+ERROR_FLOOR = 0.6
 TOP_ERROR_POINTS = 50  # at least this many best points per query measure the estimate's error
 _ANNOY_BUDGET_S = 8.0
 
