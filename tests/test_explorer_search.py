@@ -19,6 +19,7 @@ from plotly.callbacks import Points
 
 import explorekit as ek
 from explorekit._support.errors import RequestError
+from explorekit.query.display import format_score
 from explorekit.widgets import Explorer, ExplorerState, Selection
 from explorekit.widgets._find import data_per_pixel, match, near
 
@@ -229,7 +230,7 @@ def test_hover_texts_name_the_points_and_the_result_rings(ex):
     rings = ex.figure.data[ex._results]
     first = ex.result.iloc[0]
     assert rings.hoverinfo == "text"
-    assert rings.text[0] == f"#1 {ex.finder.name(first['id'])}<br>score {first['score']:.4g}"
+    assert rings.text[0] == f"#1 {ex.finder.name(first['id'])}<br>score {format_score(first['score'])}"
     # a click on a result ring picks that result (rings now take the hover, so the click too)
     second = ex.result["id"].iloc[1]
     ring_points = Points(point_inds=[1], xs=[], ys=[], trace_name="results", trace_index=ex._results)

@@ -125,6 +125,17 @@ def test_a_map_anywhere_in_the_report_names_the_examples():
     assert request_line(bare).startswith("discover \u00b7 target 5 \u00b7")
 
 
+def test_a_tables_examples_are_named_by_the_collections_label_field_whatever_they_are():
+    # Both examples are called "dumps" (json.dumps, pickle.dumps): between those two rows alone the
+    # module differs and the name does not, which once made the report name them "m0 (0), m1 (1)".
+    names = ["dumps", "dumps"] + [f"fn_{i}" for i in range(28)]
+    payload = pd.DataFrame({"name": names, "module": [f"m{i}" for i in range(30)]})
+    col = collection(payload)
+    assert label_field(payload) == "name"
+    page = ek.Report("T").add(col.recommend(positive=[0, 1], limit=3), collection=col).to_html()
+    assert request_line(page).startswith("recommend \u00b7 positive [dumps (0), dumps (1)]")
+
+
 def test_example_ids_of_every_kind_of_request():
     assert _tables.example_ids({"query": {"recommend": {"positive": [3, {"id": 4}], "negative": [3, [0.1]]}}}) == [3, 4]
     assert _tables.example_ids({"query": {"context": [{"positive": "a", "negative": 7}]}}) == ["a", 7]

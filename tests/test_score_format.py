@@ -13,13 +13,18 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import explorekit as ek
+from explorekit.plots._path import _head
 from explorekit.query.display import format_score
+from explorekit.query.results import results_text, with_ties
 from explorekit.report.tables import result_table
+from explorekit.widgets import Explorer
 
 REPORT_JS = Path(__file__).resolve().parent.parent / "explorekit" / "report" / "_assets" / "report.js"
 TABLE = [0.76118, 0.763749, 1.0, 0.0, -0.00012, 12345.6, 1e-7]
@@ -100,3 +105,23 @@ def test_tables_format_every_score_column_alike():
     frame = pd.DataFrame({"id": [1], "score": [0.76118], "exact_score": [0.763749], "price": [0.763749]})
     page = result_table(frame, max_rows=5)
     assert ">0.7612<" in page and ">0.7637<" in page and ">0.763749<" in page
+
+
+# ---------------------------------------------------------------- the other places a score is written
+# Python's '.4g' rounds an exact binary tie half to even (0.15625 -> '0.1562'); format_score rounds it
+# away from zero ('0.1563'), as the report's script does. Each string below once used '.4g'.
+TIE = 0.15625
+
+
+def test_the_tie_sentence_writes_its_score_with_format_score():
+    frame = with_ties(pd.DataFrame({"id": range(3), "score": [TIE] * 3}), TIE, 40, 3)
+    assert f"tied at score {format_score(TIE)} (" in results_text(frame)
+
+
+def test_the_explorers_result_rings_and_the_path_points_write_scores_with_format_score():
+    vectors = np.array([[1, 0], [0.6, 0.8], [0, 1], [-1, 0.2]], np.float32)
+    ex = Explorer(ek.Collection.from_arrays(vectors, distance="dot"), projection="pca")
+    ex.state.result = pd.DataFrame({"id": [1, 2], "score": [TIE, 1.0625]})
+    assert [t.split("<br>")[1] for t in ex._result_names()] == ["score 0.1563", "score 1.063"]
+    part = pd.DataFrame({"t": [0.5], "offset": [0.0], "score": [TIE]})
+    assert _head(part)[0].endswith(f"score {format_score(TIE)}")

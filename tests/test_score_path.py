@@ -195,7 +195,14 @@ def test_span_and_steps(data):
     [
         (lambda col: score_path(col, col.search([1, 0, 0, 0, 0, 0])), "one query vector"),
         (lambda col: score_path(col, col.recommend(positive=[1])), "no negative example"),
-        (lambda col: score_path(col, col.discover(context=[(1, 2)]), pair=3), "pair: 3 is out of range"),
+        (
+            lambda col: score_path(col, col.discover(context=[(1, 2)]), pair=3),
+            "pair: 3 is out of range; this query has 1 context pair(s)",
+        ),
+        (
+            lambda col: score_path(col, col.recommend(positive=[1], negative=[2]), pair=(3, 0)),
+            ": 3 is out of range; this query has 1 positive example(s)",
+        ),
         (lambda col: score_path(col, col.discover(context=[(1, 2)]), pair=(0, 0)), "not the number of a context"),
         (lambda col: score_path(col, col.recommend(positive=[1], negative=[2]), pair=1), "pair=(0, 0)"),
         (lambda col: score_path(col, col.discover(context=[(1, 2)]), steps=1), "steps: 1"),

@@ -207,7 +207,8 @@ def _index_pair(pair: Any) -> tuple[int, int]:
 
 def _row(ex: pd.DataFrame, role: str, column: str, k: int, count: int, name: str) -> int:
     if not 0 <= k < count:
-        raise RequestError(f"{name}: {k} is out of range; this query has {count} {role} example(s) (0 to {count - 1}).")
+        what = "context pair" if column == "pair" else f"{role} example"
+        raise RequestError(f"{name}: {k} is out of range; this query has {count} {what}(s) (0 to {count - 1}).")
     hits = ex.index[(ex["role"] == role) & (ex[column] == k)]
     return int(hits[0])
 

@@ -219,8 +219,10 @@ def annoy_candidates(plan: Prepared, index: AnnIndex, ef: int) -> tuple[np.ndarr
             cand = cand[plan.mask[cand]]
         if len(cand) >= need:
             best_rows, best_scores = rescore(plan, cand, top)
-            if bound_of is None:  # not certified: the recall measured when the index was tuned
-                plan.estimated_recall = tuning["recall"]["annoy"]
+            if bound_of is None:  # not certified: the recall measured when the index was tuned,
+                # which holds for the tuned effort (or more), not for a smaller hnsw_ef: not estimated
+                tuned = ef >= index.default_ef("annoy")
+                plan.estimated_recall = tuning["recall"]["annoy"] if tuned else None
                 return best_rows, best_scores
             limit = bound_of(bounds)
             if len(best_rows) >= need and best_scores[need - 1] >= limit:

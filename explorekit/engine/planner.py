@@ -165,8 +165,9 @@ def answer(plans: list[Prepared]) -> list[tuple[np.ndarray, np.ndarray]]:
 def answer_recall(plan: Prepared) -> float | None:
     """The estimated recall of a plan's answer, for ``result.attrs["estimated_recall"]``: 1 for
     the exact scan, the approximate path's own estimate (sign codes: per query; annoy: 1 when
-    certified complete, else the recall measured when the index was tuned), None for quantized
-    scores (their recall depends on rescoring and oversampling: see ``plots.rescoring``).
+    certified complete, else the recall measured when the index was tuned, or None for a request
+    whose ``hnsw_ef`` is below the tuned effort), None for quantized scores (their recall depends
+    on rescoring and oversampling: see ``plots.rescoring``).
 
     >>> import numpy as np, explorekit as ek
     >>> from explorekit.engine.prepare import prepare

@@ -27,8 +27,8 @@ import numpy as np
 from scipy.special import ndtr
 
 GOAL = 0.97  # estimated recall a default approximate answer must reach (the promise is 0.95)
-TAIL_SIGMAS = 6.0
-MIN_SIGMA = 1e-9  # an error this small is no error (and would overflow the division)  # points estimated further below the k-th score than this are not counted
+TAIL_SIGMAS = 6.0  # points estimated further below the k-th score than this (in sigmas) are not counted
+MIN_SIGMA = 1e-9  # an error this small is no error (and would overflow the division)
 
 
 def expected_missed(estimates: np.ndarray, chosen: np.ndarray, kth: float, sigma: float) -> float:

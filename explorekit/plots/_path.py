@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from explorekit._support.errors import ExploreError, short_repr
 from explorekit.analysis.path import STEPS, ScorePath, score_path
 from explorekit.plots import _base
+from explorekit.query.display import format_score
 
 if TYPE_CHECKING:
     from explorekit.collection import Collection
@@ -148,14 +149,14 @@ def _curve_trace(found: ScorePath) -> go.Scatter:
         name="score along the path (exact)",
         line=dict(color=CURVE, width=2.5, shape="linear"),
         customdata=data,
-        hovertemplate="t %{x:.3f}<br>score %{y:.4g}" + extra + "<extra></extra>",
+        hovertemplate="t %{x:.3f}<br>score %{y:~.4g}" + extra + "<extra></extra>",
         meta={"role": "path"},
     )
 
 
 def _head(part: pd.DataFrame) -> list[str]:
     return [
-        f"t {t:.3f}, {o:.3g} from the line<br>score {s:.4g}"
+        f"t {t:.3f}, {o:.3g} from the line<br>score {format_score(s)}"
         for t, o, s in zip(part["t"].tolist(), part["offset"].tolist(), part["score"].astype(float).tolist())
     ]
 

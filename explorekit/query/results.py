@@ -21,6 +21,7 @@ import pandas as pd
 from explorekit._support.errors import FilterError, RequestError, unknown
 from explorekit.data.payload_select import ALL, exclude, include, selector_tree
 from explorekit.data.store import Store
+from explorekit.query.display import format_score
 from explorekit.query.requests import Exclude, PayloadSelector
 
 
@@ -289,4 +290,4 @@ def results_text(frame: pd.DataFrame) -> str:
         return text
     count = f"{'at least ' if ties.get('at_least') else ''}{ties['tied']:,}"
     order = str(ties.get("order", TIE_ORDER)).replace(" (", "; ").rstrip(")")
-    return f"{text}: {ties['shown']:,} shown of {count} tied at score {ties['score']:.4g} ({order})"
+    return f"{text}: {ties['shown']:,} shown of {count} tied at score {format_score(ties['score'])} ({order})"

@@ -210,8 +210,10 @@ def point_names(col: Any, ids: list[Any], label: str | None = None) -> dict[str,
     """How the page names the points ``ids``: ``{"labels": {key: text}, "images": {key: uri},
     "categories": {key: text}, "label_field": name or None, "category_field": name or None}``.
 
-    The fields are chosen on the payload of the first points (``label`` when given, checked); the
-    category field is never the label field (for fruit named by ``fruit``, it is ``family``).
+    The fields are chosen on the payload of the collection's first points (``label`` when given,
+    checked), whichever ``ids`` are named, as the Explorer and the maps choose them: a few ids alone
+    would make a column that merely differs among them look like names. The category field is
+    never the label field (for fruit named by ``fruit``, it is ``family``).
 
     >>> import explorekit as ek
     >>> col = ek.Collection.from_arrays([[1, 0], [0, 1], [1, 1], [2, 1]], payload=pd.DataFrame(
@@ -220,7 +222,7 @@ def point_names(col: Any, ids: list[Any], label: str | None = None) -> dict[str,
     >>> names["labels"]["2"], names["categories"]["2"], names["label_field"], names["category_field"]
     ('walk', 'os', 'name', 'module')
     """
-    probe = col.retrieve(ids[:SAMPLE]) if ids else pd.DataFrame({"id": []})
+    probe = col.scroll(limit=SAMPLE) if ids else pd.DataFrame({"id": []})
     name = label_field(probe, label) if label is not None or len(probe) else None
     # the colour field says something the name does not: chosen among the other fields
     category = category_field(probe.drop(columns=[name]) if name else probe) if len(probe) else None

@@ -31,6 +31,7 @@ import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError
 from explorekit.analysis.projection import DEFAULT_PROJECTION
+from explorekit.query.display import format_score
 from explorekit.query.requests import STRATEGIES
 from explorekit.query.results import results_text
 from explorekit.report import Report
@@ -478,7 +479,7 @@ class Explorer(W.VBox):
         names = [self.finder.name(i) for i in result["id"].tolist()]
         scores = result["score"].tolist() if "score" in result.columns else [None] * len(names)
         return [
-            html.escape(f"#{rank} {name}") + ("" if score is None else f"<br>score {score:.4g}")
+            html.escape(f"#{rank} {name}") + ("" if score is None else f"<br>score {format_score(score)}")
             for rank, (name, score) in enumerate(zip(names, scores), start=1)
         ]
 
