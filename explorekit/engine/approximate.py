@@ -219,17 +219,26 @@ def annoy_candidates(plan: Prepared, index: AnnIndex, ef: int) -> tuple[np.ndarr
             cand = cand[plan.mask[cand]]
         if len(cand) >= need:
             best_rows, best_scores = rescore(plan, cand, top)
-            if bound_of is None:  # not certified: the recall measured when the index was tuned,
-                # which holds for the tuned effort (or more), not for a smaller hnsw_ef: not estimated
-                tuned = ef >= index.default_ef("annoy")
-                plan.estimated_recall = tuning["recall"]["annoy"] if tuned else None
+            if bound_of is None:
+                plan.estimated_recall = annoy_recall(plan, index, ef)
                 return best_rows, best_scores
             limit = bound_of(bounds)
             if len(best_rows) >= need and best_scores[need - 1] >= limit:
-                plan.estimated_recall = 1.0  # certified complete
+                plan.estimated_recall = annoy_recall(plan, index, ef)
                 return best_rows, best_scores
         width *= 4
     return None
+
+
+def annoy_recall(plan: Prepared, index: AnnIndex, ef: int) -> float | None:
+    """What annoy's answer can claim: the recall measured when the index was tuned, which is a
+    nearest search's at the tuned effort, so only for a nearest search at that effort or more;
+    otherwise None (not estimated). The certificate of best_score/discover/context bounds the
+    points annoy returned, and annoy itself may miss some, so it claims nothing more.
+    """
+    if plan.query.kind != "nearest" or ef < index.default_ef("annoy"):
+        return None
+    return index.tuning["recall"]["annoy"]
 
 
 def _bound(rows: np.ndarray, dist: list, asked: int, n: int, metric: str) -> float:
