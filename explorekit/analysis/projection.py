@@ -43,6 +43,7 @@ import pandas as pd
 
 from explorekit._support.errors import DimensionError, ExploreError, MissingDependencyError, short_repr, unknown
 from explorekit._support.progress import bar_options, progress, task
+from explorekit._support.threads import blas_threads
 from explorekit._support.validation import MAX_COUNT
 from explorekit.collection import Collection
 from explorekit.data.store import SavedState, VectorSpace
@@ -492,7 +493,8 @@ def _fit_umap(matrix: np.ndarray, distance: str, params: dict) -> tuple[Any, np.
         index = _ExactNeighbours(data, metric)
         k = min(params["n_neighbors"], n - 1)
         status.note(f"UMAP: exact {k} nearest neighbours of {n:,} points")
-        indices, dists = index.query(data, k)
+        with blas_threads(1):  # one BLAS thread: the same seed gives the same map on any machine
+            indices, dists = index.query(data, k)
         status.note(f"UMAP: fitting {n:,} points (the first call in a process compiles numba code)")
         model = umap.UMAP(
             n_components=2,
@@ -506,7 +508,7 @@ def _fit_umap(matrix: np.ndarray, distance: str, params: dict) -> tuple[Any, np.
             verbose=False,  # no log text; the epochs still get their bar through tqdm_kwds
             tqdm_kwds=bar_options(f"UMAP: optimising the layout of {n:,} points, epochs"),
         )
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), blas_threads(1):  # sums in another order move a UMAP map far
             warnings.simplefilter("ignore")
             embedding = np.asarray(model.fit_transform(data), np.float32)
         model.tqdm_kwds = {**model.tqdm_kwds, "disable": True}  # transforms have their own bar (placing)
