@@ -33,8 +33,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import plotly.graph_objects as go
-from plotly.basewidget import BaseFigureWidget
+from explorekit._support.lazy import defer_import
+
+# plotly's renderers import nbformat (-> jsonschema -> rfc3987_syntax, ~2 s of CPU building a
+# grammar) for ``fig.show()`` only: loaded when first used, not by the first map in a fresh kernel.
+defer_import("nbformat")
+
+import plotly.graph_objects as go  # noqa: E402
+from plotly.basewidget import BaseFigureWidget  # noqa: E402
 
 LOADER = (Path(__file__).resolve().parent / "_assets" / "lean_figure.js").read_text(encoding="utf-8")
 ASK, TAKE, READY = "explorekit:plotly-bundle?", "explorekit:plotly-bundle", "explorekit:figure-ready"
