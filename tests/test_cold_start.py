@@ -59,3 +59,13 @@ def test_a_missing_module_fails_at_once_and_a_missing_deferred_one_is_left_alone
         lazy_module("surely_not_installed")
     defer_import("surely_not_installed")
     assert "surely_not_installed" not in sys.modules
+
+
+def test_the_first_figure_of_a_live_kernel_carries_plotlys_code_and_no_other_does():
+    code = (
+        "from explorekit.widgets._figure import bundle_to_carry, plotly_bundle, LeanFigureWidget; "
+        "print(bundle_to_carry(live=False) == b'', bundle_to_carry(live=True) == plotly_bundle(), "
+        "bundle_to_carry(live=True) == b'', LeanFigureWidget()._bundle == b'')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True"] * 4

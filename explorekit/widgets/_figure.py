@@ -15,6 +15,12 @@ callbacks do not fire; clicks and selections travel as in plotly.
 Without a kernel (a notebook opened from its saved widget state, an HTML export) the figure
 shows a note instead of the plot; ``Report`` pages are the offline form.
 
+In a live kernel the first figure carries plotly's code in its ``_bundle`` trait (a binary
+buffer of the comm that opens it), so that the page imports the code (2-3 s for 5 MB of
+JavaScript) while the kernel still builds the rest of the cell, instead of asking for it after
+the cell has finished; once a page has it (``READY``) the trait is emptied, so a notebook saved
+with its widgets stays small. Every other figure, and any figure outside a kernel, asks as above.
+
 Messages that plotly sends before the front end has the bundle (a cell that changes the figure
 right after the cell that showed it) find no plotly model to apply them to; the front end says
 when it is ready (``on_ready``), and the owner re-sends what changed since construction.
@@ -40,6 +46,8 @@ from explorekit._support.lazy import defer_import
 defer_import("nbformat")
 
 import plotly.graph_objects as go  # noqa: E402
+import traitlets  # noqa: E402
+from IPython import get_ipython  # noqa: E402
 from plotly.basewidget import BaseFigureWidget  # noqa: E402
 
 LOADER = (Path(__file__).resolve().parent / "_assets" / "lean_figure.js").read_text(encoding="utf-8")
@@ -52,10 +60,35 @@ def plotly_bundle() -> bytes:
     return str(BaseFigureWidget._esm).encode("utf-8")
 
 
+_CARRIED: list[bool] = []  # a figure of this process has carried plotly's code in its state
+
+
+def bundle_to_carry(live: bool) -> bytes:
+    """plotly's code for the first figure made in a live kernel (``live``), else nothing.
+
+    >>> bundle_to_carry(live=False)
+    b''
+    """
+    if not live or _CARRIED:
+        return b""
+    _CARRIED.append(True)
+    return plotly_bundle()
+
+
+def in_live_kernel() -> bool:
+    """True inside a Jupyter kernel (a front end may draw the figure), False in scripts and tests."""
+    return type(get_ipython()).__name__ == "ZMQInteractiveShell"
+
+
 class LeanFigureWidget(go.FigureWidget):
     """A ``go.FigureWidget`` whose front end code comes from the kernel once per page, not in its state."""
 
     _esm = LOADER
+    _bundle = traitlets.Bytes().tag(sync=True)  # plotly's code: the first figure of a kernel, until a page has it
+
+    @traitlets.default("_bundle")
+    def _first_figure_carries_plotly(self) -> bytes:
+        return bundle_to_carry(in_live_kernel())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -65,7 +98,7 @@ class LeanFigureWidget(go.FigureWidget):
 
     @property
     def bundles_sent(self) -> int:
-        """How often a front end asked this figure for plotly's code (once per page at most)."""
+        """How often a front end got plotly's code from this figure (asked, or in its state; once per page at most)."""
         return self._bundles_sent
 
     def on_ready(self, callback: Callable[[], None]) -> None:
@@ -78,5 +111,8 @@ class LeanFigureWidget(go.FigureWidget):
             self.send({"type": TAKE}, buffers=[plotly_bundle()])
             self._bundles_sent += 1
         elif kind == READY:
+            if self._bundle:  # the page took plotly's code from this figure's state
+                self._bundle = b""  # keep it out of a saved notebook
+                self._bundles_sent += 1
             for callback in self._ready_callbacks:
                 callback()
