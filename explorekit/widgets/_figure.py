@@ -18,8 +18,8 @@ shows a note instead of the plot; ``Report`` pages are the offline form.
 In a live kernel the first figure carries plotly's code in its ``_bundle`` trait (a binary
 buffer of the comm that opens it), so that the page imports the code (2-3 s for 5 MB of
 JavaScript) while the kernel still builds the rest of the cell, instead of asking for it after
-the cell has finished; once a page has it (``READY``) the trait is emptied, so a notebook saved
-with its widgets stays small. Every other figure, and any figure outside a kernel, asks as above.
+the cell has finished; when that cell ends the trait is emptied (IPython's ``post_run_cell``),
+so a notebook saved with its widgets stays small, also when no page is there (nbclient, nbconvert). Every other figure, and any figure outside a kernel, asks as above.
 
 Messages that plotly sends before the front end has the bundle (a cell that changes the figure
 right after the cell that showed it) find no plotly model to apply them to; the front end says
@@ -84,11 +84,21 @@ class LeanFigureWidget(go.FigureWidget):
     """A ``go.FigureWidget`` whose front end code comes from the kernel once per page, not in its state."""
 
     _esm = LOADER
-    _bundle = traitlets.Bytes().tag(sync=True)  # plotly's code: the first figure of a kernel, until a page has it
+    _bundle = traitlets.Bytes().tag(sync=True)  # plotly's code: the first figure of a kernel, until its cell ends
+    _carried = False  # this figure's state brought plotly's code to the page
 
     @traitlets.default("_bundle")
     def _first_figure_carries_plotly(self) -> bytes:
-        return bundle_to_carry(in_live_kernel())
+        bundle = bundle_to_carry(in_live_kernel())
+        if bundle:
+            self._carried = True
+            get_ipython().events.register("post_run_cell", self._drop_bundle)
+        return bundle
+
+    def _drop_bundle(self, *_: Any) -> None:
+        """After the cell that made this figure: the page has imported the code (or will ask)."""
+        get_ipython().events.unregister("post_run_cell", self._drop_bundle)
+        self._bundle = b""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -111,8 +121,8 @@ class LeanFigureWidget(go.FigureWidget):
             self.send({"type": TAKE}, buffers=[plotly_bundle()])
             self._bundles_sent += 1
         elif kind == READY:
-            if self._bundle:  # the page took plotly's code from this figure's state
-                self._bundle = b""  # keep it out of a saved notebook
+            if self._carried:  # the page took plotly's code from this figure's state
+                self._carried = False
                 self._bundles_sent += 1
             for callback in self._ready_callbacks:
                 callback()
