@@ -56,22 +56,31 @@ REPORT = """\
 import json
 print("STATE=" + json.dumps({"built_s": _built, "kernel": _kernel, "points": len(col)}))"""
 
-# JS: the map (first plotly div) and how many points its base traces hold (overlays: the last 3)
-MAP_POINTS = """() => {
+# JS: how many base traces the map has (the overlays, from the one with meta role "results", follow them)
+BASE = "(gd) => { const i = gd._fullData.findIndex(t => t.meta && t.meta.role === 'results'); return i < 0 ? gd._fullData.length - 3 : i; }"
+# JS: the map (first plotly div) and how many points its base traces hold
+MAP_POINTS = (
+    """() => {
   const gd = document.querySelector('.js-plotly-plot');
   if (!gd || !gd._fullData || !gd.calcdata) return 0;
   let n = 0;
-  for (let i = 0; i < gd._fullData.length - 3; i++) n += gd._fullData[i]._length || 0;
+  for (let i = 0; i < ("""
+    + BASE
+    + """)(gd); i++) n += gd._fullData[i]._length || 0;
   return n;
 }"""
+)
 CELL_ERROR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 FAILED = f'() => Array.from(document.querySelectorAll("{CELL_ERROR}")).some(e => /Traceback|Error/.test(e.innerText))'
 # JS: up to `want` well separated points of the base traces, as [trace, index], nearest-neighbour gap > 6 px
-ISOLATED = """([want, seed]) => {
+ISOLATED = (
+    """([want, seed]) => {
   const gd = document.querySelector('.js-plotly-plot');
   const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis;
   const pts = [];
-  for (let t = 0; t < gd._fullData.length - 3; t++) {
+  for (let t = 0; t < ("""
+    + BASE
+    + """)(gd); t++) {
     const tr = gd._fullData[t];
     for (let k = 0; k < tr._length; k++) pts.push([t, k, xa.l2p(tr.x[k]), ya.l2p(tr.y[k])]);
   }
@@ -87,6 +96,7 @@ ISOLATED = """([want, seed]) => {
   }
   return out;
 }"""
+)
 POINT = """([t, k]) => {
   const gd = document.querySelector('.js-plotly-plot');
   const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, tr = gd._fullData[t];
@@ -94,16 +104,20 @@ POINT = """([t, k]) => {
   return [box.left + xa._offset + xa.l2p(tr.x[k]), box.top + ya._offset + ya.l2p(tr.y[k])];
 }"""
 # JS: the result rings and examples drawn, and the results table's text
-STATE = """() => {
+STATE = (
+    """() => {
   const gd = document.querySelector('.js-plotly-plot');
   const d = gd && gd._fullData ? gd._fullData : [];
-  const n = d.length;
+  const n = d.length ? ("""
+    + BASE
+    + """)(gd) + 3 : 0;  // results, lines, examples follow the base traces
   const table = document.querySelector('table.ek-results');
   const shapes = gd && gd.layout && gd.layout.shapes ? gd.layout.shapes : [];
   const ringShapes = shapes.filter(s => s.type === "circle").length, exShapes = shapes.filter(s => s.type === "path").length;
   return {rings: n ? (d[n - 3]._length || 0) + ringShapes : -1, examples: n ? (d[n - 1]._length || 0) + exShapes : -1,
           table: table ? table.innerText : ''};
 }"""
+)
 # JS (arg: [rings wanted, table text before]): performance.now() once the click's answer is on screen
 ANSWERED = (
     "([rings, before]) => { const s = ("

@@ -34,13 +34,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse import csgraph
 
 from explorekit._support.errors import ExploreError, RequestError, short_repr, unknown
+from explorekit._support.lazy import lazy_module
 from explorekit._support.validation import check_count
 from explorekit.analysis.projection import DEFAULT_PROJECTION, project
 from explorekit.analysis.projection import score_distances as distances  # the one score -> distance rule
+
+sp = lazy_module("scipy.sparse")  # the clustering itself: not paid by importing explorekit
 
 METHODS = ("hdbscan", "dbscan")
 NOISE = -1
@@ -181,7 +182,7 @@ def connected(graph: sp.csr_matrix) -> sp.csr_matrix:
     >>> connected(g).toarray().tolist()
     [[0.0, 1.0, 0.0], [1.0, 0.0, 10.0], [0.0, 10.0, 0.0]]
     """
-    count, part = csgraph.connected_components(graph, directed=False)
+    count, part = sp.csgraph.connected_components(graph, directed=False)
     if count == 1:
         return graph
     far = 10.0 * (float(graph.data.max()) if graph.nnz else 1.0)
@@ -227,7 +228,7 @@ def medoid_rows(graph: sp.csr_matrix, labels: np.ndarray, seed: int = 0) -> dict
         part = graph[rows][:, rows]
         sources = rows if len(rows) <= MEDOID_SOURCES else np.sort(rng.choice(rows, MEDOID_SOURCES, replace=False))
         local = np.searchsorted(rows, sources)
-        paths = csgraph.shortest_path(part, directed=False, indices=local)
+        paths = sp.csgraph.shortest_path(part, directed=False, indices=local)
         cut = (~np.isfinite(paths)).sum(axis=0)
         total = np.where(np.isfinite(paths), paths, 0.0).sum(axis=0)
         best = np.lexsort((np.arange(len(rows)), total, cut))[0]

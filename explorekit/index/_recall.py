@@ -24,7 +24,10 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
+
+from explorekit._support.lazy import lazy_module
+
+special = lazy_module("scipy.special")  # ndtr: loaded by the first approximate search, not by import
 
 GOAL = 0.97  # estimated recall a default approximate answer must reach (the promise is 0.95)
 TAIL_SIGMAS = 6.0  # points estimated further below the k-th score than this (in sigmas) are not counted
@@ -49,7 +52,7 @@ def expected_missed(estimates: np.ndarray, chosen: np.ndarray, kth: float, sigma
         return 0.0
     if sigma <= 0:
         return float(np.count_nonzero(estimates[near] >= kth))
-    return float(ndtr((estimates[near].astype(np.float64) - kth) / sigma).sum())
+    return float(special.ndtr((estimates[near].astype(np.float64) - kth) / sigma).sum())
 
 
 def estimated_recall(missed: float, need: int) -> float:

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from explorekit._support.errors import ExploreError, short_repr, unknown
+from explorekit._support.lazy import lazy_module
 from explorekit.analysis.graph import MAX_NODES, NeighbourGraph, neighbour_graph
 from explorekit.analysis.projection import project
 from explorekit.plots import _base
 from explorekit.query.display import format_score
+
+nx = lazy_module("networkx")  # the graph tab's layout only: not paid by the first map
 
 DISTANCES = ("euclid", "manhattan")  # smaller score = closer
 EDGE_BINS = 4

@@ -15,6 +15,12 @@ callbacks do not fire; clicks and selections travel as in plotly.
 Without a kernel (a notebook opened from its saved widget state, an HTML export) the figure
 shows a note instead of the plot; ``Report`` pages are the offline form.
 
+In a live kernel the first figure carries plotly's code in its ``_bundle`` trait (a binary
+buffer of the comm that opens it), so that the page imports the code (2-3 s for 5 MB of
+JavaScript) while the kernel still builds the rest of the cell, instead of asking for it after
+the cell has finished; when that cell ends the trait is emptied (IPython's ``post_run_cell``),
+so a notebook saved with its widgets stays small, also when no page is there (nbclient, nbconvert). Every other figure, and any figure outside a kernel, asks as above.
+
 Messages that plotly sends before the front end has the bundle (a cell that changes the figure
 right after the cell that showed it) find no plotly model to apply them to; the front end says
 when it is ready (``on_ready``), and the owner re-sends what changed since construction.
@@ -33,8 +39,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import plotly.graph_objects as go
-from plotly.basewidget import BaseFigureWidget
+from explorekit._support.lazy import defer_import
+
+# plotly's renderers import nbformat (-> jsonschema -> rfc3987_syntax, ~2 s of CPU building a
+# grammar) for ``fig.show()`` only: loaded when first used, not by the first map in a fresh kernel.
+defer_import("nbformat")
+
+import plotly.graph_objects as go  # noqa: E402
+import traitlets  # noqa: E402
+from IPython import get_ipython  # noqa: E402
+from plotly.basewidget import BaseFigureWidget  # noqa: E402
 
 LOADER = (Path(__file__).resolve().parent / "_assets" / "lean_figure.js").read_text(encoding="utf-8")
 ASK, TAKE, READY = "explorekit:plotly-bundle?", "explorekit:plotly-bundle", "explorekit:figure-ready"
@@ -46,10 +60,45 @@ def plotly_bundle() -> bytes:
     return str(BaseFigureWidget._esm).encode("utf-8")
 
 
+_CARRIED: list[bool] = []  # a figure of this process has carried plotly's code in its state
+
+
+def bundle_to_carry(live: bool) -> bytes:
+    """plotly's code for the first figure made in a live kernel (``live``), else nothing.
+
+    >>> bundle_to_carry(live=False)
+    b''
+    """
+    if not live or _CARRIED:
+        return b""
+    _CARRIED.append(True)
+    return plotly_bundle()
+
+
+def in_live_kernel() -> bool:
+    """True inside a Jupyter kernel (a front end may draw the figure), False in scripts and tests."""
+    return type(get_ipython()).__name__ == "ZMQInteractiveShell"
+
+
 class LeanFigureWidget(go.FigureWidget):
     """A ``go.FigureWidget`` whose front end code comes from the kernel once per page, not in its state."""
 
     _esm = LOADER
+    _bundle = traitlets.Bytes().tag(sync=True)  # plotly's code: the first figure of a kernel, until its cell ends
+    _carried = False  # this figure's state brought plotly's code to the page
+
+    @traitlets.default("_bundle")
+    def _first_figure_carries_plotly(self) -> bytes:
+        bundle = bundle_to_carry(in_live_kernel())
+        if bundle:
+            self._carried = True
+            get_ipython().events.register("post_run_cell", self._drop_bundle)
+        return bundle
+
+    def _drop_bundle(self, *_: Any) -> None:
+        """After the cell that made this figure: the page has imported the code (or will ask)."""
+        get_ipython().events.unregister("post_run_cell", self._drop_bundle)
+        self._bundle = b""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,7 +108,7 @@ class LeanFigureWidget(go.FigureWidget):
 
     @property
     def bundles_sent(self) -> int:
-        """How often a front end asked this figure for plotly's code (once per page at most)."""
+        """How often a front end got plotly's code from this figure (asked, or in its state; once per page at most)."""
         return self._bundles_sent
 
     def on_ready(self, callback: Callable[[], None]) -> None:
@@ -72,5 +121,8 @@ class LeanFigureWidget(go.FigureWidget):
             self.send({"type": TAKE}, buffers=[plotly_bundle()])
             self._bundles_sent += 1
         elif kind == READY:
+            if self._carried:  # the page took plotly's code from this figure's state
+                self._carried = False
+                self._bundles_sent += 1
             for callback in self._ready_callbacks:
                 callback()

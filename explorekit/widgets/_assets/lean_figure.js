@@ -7,13 +7,17 @@ const ASK = "explorekit:plotly-bundle?";
 const TAKE = "explorekit:plotly-bundle";
 const READY = "explorekit:figure-ready";
 
+function load(code) {
+  const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
+  return import(url).finally(() => URL.revokeObjectURL(url));
+}
+
 function ask(model) {
   return new Promise((resolve, reject) => {
     const take = (msg, buffers) => {
       if (!msg || msg.type !== TAKE) return;
       model.off("msg:custom", take);
-      const url = URL.createObjectURL(new Blob([buffers[0]], { type: "text/javascript" }));
-      import(url).then(resolve, reject).finally(() => URL.revokeObjectURL(url));
+      load(buffers[0]).then(resolve, reject);
     };
     model.on("msg:custom", take);
     model.on("destroy", () => reject(new Error("the figure was closed before plotly's code arrived")));
@@ -26,7 +30,8 @@ function ask(model) {
 function plotlyWidget(model, retry = true) {
   let loading = globalThis[KEY];
   if (!loading) {
-    loading = ask(model);
+    const carried = model.get("_bundle"); // the first figure of a kernel brings the code along
+    loading = carried && carried.byteLength ? load(carried) : ask(model);
     globalThis[KEY] = loading;
     loading.catch(() => {
       if (globalThis[KEY] === loading) delete globalThis[KEY];
@@ -61,6 +66,15 @@ function keepHoversInThePage(model) {
   };
 }
 
+// plotly sizes a figure to its element when it draws: wait until the element is in the page
+// (a widget's view is built before its output area attaches it) and laid out. With the code
+// carried in the state, the figure is otherwise ready before it has a width (drawn at 700 px).
+async function attached(el) {
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  for (let i = 0; i < 600 && !el.isConnected; i++) await frame();
+  await frame();
+}
+
 export default () => {
   let figure = null;
   let ready = null;
@@ -88,6 +102,7 @@ export default () => {
         note.textContent = "This figure needs its running kernel (plotly's widget code is not stored in the notebook): " + err;
         return;
       }
+      await attached(el);
       note.remove();
       return figure.render({ model, el });
     },
