@@ -131,7 +131,7 @@ MAP_BOX = """() => { const gd = document.querySelector('.js-plotly-plot'); const
 ARRIVALS = """(() => {
   const Original = window.WebSocket, decoder = new TextDecoder();
   window.__ekArrivals = [];
-  const kinds = [['overlays', '"_py2js_update": {'], ['table', '"value": "<style>.ek-results']];
+  const kinds = [['overlays', '"_py2js_update": {'], ['overlays', '"_py2js_relayout": {'], ['table', '"value": "<style>.ek-results']];
   window.WebSocket = class extends Original {
     constructor(...args) {
       super(...args);
