@@ -564,3 +564,16 @@ def test_to_report(explorer):
     report = explorer.to_report(title="clicked")
     assert report.items[:3] == ["markdown", "figure", "table"]
     assert "clicked" in report.to_html()
+
+
+def test_the_pages_echo_of_an_overlay_change_is_ignored_and_other_relayouts_apply(explorer):
+    """The page reports a shapes change made from Python back (lean_figure.js keeps plotly.js
+    from recalculating the map for it); a late echo must not put back overlays replaced since."""
+    explorer.examples = {"positive": [3]}
+    old = [s.to_plotly_json() for s in explorer.figure.layout.shapes]
+    explorer.examples = {"positive": [3, 60]}
+    now = list(explorer.figure.layout.shapes)
+    explorer.figure._js2py_relayout = {"relayout_data": {"shapes": old}, "source_view_id": "page"}
+    assert list(explorer.figure.layout.shapes) == now
+    explorer.figure._js2py_relayout = {"relayout_data": {"xaxis.range": [0.0, 1.0]}, "source_view_id": "page"}
+    assert explorer.figure.layout.xaxis.range == (0.0, 1.0)  # a pan or zoom in the page still applies
