@@ -51,11 +51,14 @@ TRACE = """([name]) => {
 HITS = "() => Array.from(document.querySelectorAll('.ek-find-hit')).map(h => h.innerText)"
 ACTIVE = "() => { const a = document.querySelector('.ek-find-hit.ek-active'); return a ? a.innerText : ''; }"
 EXAMPLES = "() => Array.from(document.querySelectorAll('.widget-html-content')).map(e => e.innerText)"
-# page position of the map point with id `id` (customdata[:, 0] of the base trace)
+# page position of the map point with id `id` (customdata[:, 0] of the base trace that holds it:
+# the map has one trace per category)
 POINT_OF = """([id]) => {
   const gd = document.querySelector('.js-plotly-plot');
-  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, tr = gd._fullData[0];
-  const k = Array.from(tr.customdata, c => Array.isArray(c) ? c[0] : c).indexOf(id);
+  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis;
+  const ids = t => Array.from(t.customdata || [], c => Array.isArray(c) ? c[0] : c);
+  const tr = gd._fullData.find(t => ids(t).includes(id));
+  const k = ids(tr).indexOf(id);
   const box = gd.getBoundingClientRect();
   return [box.left + xa._offset + xa.l2p(tr.x[k]), box.top + ya._offset + ya.l2p(tr.y[k])];
 }"""
