@@ -56,31 +56,22 @@ REPORT = """\
 import json
 print("STATE=" + json.dumps({"built_s": _built, "kernel": _kernel, "points": len(col)}))"""
 
-# JS: how many base traces the map has (the overlays, from the one with meta role "results", follow them)
-BASE = "(gd) => { const i = gd._fullData.findIndex(t => t.meta && t.meta.role === 'results'); return i < 0 ? gd._fullData.length - 3 : i; }"
-# JS: the map (first plotly div) and how many points its base traces hold
+# JS: the base traces of the map (first plotly div): the traces whose meta role is "points"
+BASE = "(gd) => gd._fullData.map((t, i) => i).filter(i => ((gd.data[i] || {}).meta || {}).role === 'points')"
+# JS: how many points the base traces hold
 MAP_POINTS = (
-    """() => {
-  const gd = document.querySelector('.js-plotly-plot');
-  if (!gd || !gd._fullData || !gd.calcdata) return 0;
-  let n = 0;
-  for (let i = 0; i < ("""
-    + BASE
-    + """)(gd); i++) n += gd._fullData[i]._length || 0;
-  return n;
-}"""
+    "() => { const gd = document.querySelector('.js-plotly-plot');"
+    " if (!gd || !gd._fullData || !gd.calcdata) return 0;"
+    " return (" + BASE + ")(gd).reduce((n, i) => n + (gd._fullData[i]._length || 0), 0); }"
 )
 CELL_ERROR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 FAILED = f'() => Array.from(document.querySelectorAll("{CELL_ERROR}")).some(e => /Traceback|Error/.test(e.innerText))'
 # JS: up to `want` well separated points of the base traces, as [trace, index], nearest-neighbour gap > 6 px
-ISOLATED = (
-    """([want, seed]) => {
+ISOLATED = """([want, seed]) => {
   const gd = document.querySelector('.js-plotly-plot');
   const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis;
   const pts = [];
-  for (let t = 0; t < ("""
-    + BASE
-    + """)(gd); t++) {
+  for (const t of (BASE_FN)(gd)) {
     const tr = gd._fullData[t];
     for (let k = 0; k < tr._length; k++) pts.push([t, k, xa.l2p(tr.x[k]), ya.l2p(tr.y[k])]);
   }
@@ -95,29 +86,24 @@ ISOLATED = (
     if (gap > 6 && !out.some(o => o[0] === p[0] && o[1] === p[1])) out.push([p[0], p[1]]);
   }
   return out;
-}"""
-)
+}""".replace("BASE_FN", BASE)
 POINT = """([t, k]) => {
   const gd = document.querySelector('.js-plotly-plot');
   const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, tr = gd._fullData[t];
   const box = gd.getBoundingClientRect();
   return [box.left + xa._offset + xa.l2p(tr.x[k]), box.top + ya._offset + ya.l2p(tr.y[k])];
 }"""
-# JS: the result rings and examples drawn, and the results table's text
-STATE = (
-    """() => {
+# JS: the result rings and examples drawn (overlay traces by meta role, or layout shapes by name),
+# and the results table's text
+STATE = """() => {
   const gd = document.querySelector('.js-plotly-plot');
-  const d = gd && gd._fullData ? gd._fullData : [];
-  const n = d.length ? ("""
-    + BASE
-    + """)(gd) + 3 : 0;  // results, lines, examples follow the base traces
   const table = document.querySelector('table.ek-results');
-  const shapes = gd && gd.layout && gd.layout.shapes ? gd.layout.shapes : [];
-  const ringShapes = shapes.filter(s => s.type === "circle").length, exShapes = shapes.filter(s => s.type === "path").length;
-  return {rings: n ? (d[n - 3]._length || 0) + ringShapes : -1, examples: n ? (d[n - 1]._length || 0) + exShapes : -1,
-          table: table ? table.innerText : ''};
+  if (!gd || !gd._fullData) return {rings: -1, examples: -1, table: table ? table.innerText : ''};
+  const drawn = role => gd._fullData.filter((t, i) => ((gd.data[i] || {}).meta || {}).role === role)
+      .reduce((n, t) => n + (t._length || 0), 0)
+    + (gd.layout.shapes || []).filter(s => s.name === role && s.visible !== false).length;
+  return {rings: drawn('results'), examples: drawn('examples'), table: table ? table.innerText : ''};
 }"""
-)
 # JS (arg: [rings wanted, table text before]): performance.now() once the click's answer is on screen
 ANSWERED = (
     "([rings, before]) => { const s = ("
@@ -145,7 +131,7 @@ MAP_BOX = """() => { const gd = document.querySelector('.js-plotly-plot'); const
 ARRIVALS = """(() => {
   const Original = window.WebSocket, decoder = new TextDecoder();
   window.__ekArrivals = [];
-  const kinds = [['overlays', '"_py2js_update": {'], ['table', '"value": "<style>.ek-results']];
+  const kinds = [['overlays', '"_py2js_update": {'], ['overlays', '"_py2js_relayout": {'], ['table', '"value": "<style>.ek-results']];
   window.WebSocket = class extends Original {
     constructor(...args) {
       super(...args);

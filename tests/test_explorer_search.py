@@ -19,9 +19,9 @@ from plotly.callbacks import Points
 
 import explorekit as ek
 from explorekit._support.errors import RequestError
-from explorekit.query.display import format_score
 from explorekit.widgets import Explorer, ExplorerState, Selection
 from explorekit.widgets._find import data_per_pixel, match, near
+from explorekit.widgets._shapes import named
 
 JSON_DUMPS = 2778  # json.dumps in the bundled stdlib_docs set (label field "name": "dumps")
 
@@ -160,9 +160,9 @@ def test_choosing_a_hit_rings_it_centres_the_map_and_adds_it_with_its_label(ex, 
     assert ex.examples["positive"] == []
     ex.finder.choose(0)  # Enter on json.dumps
     x, y = ex.index.xy([JSON_DUMPS])
-    ring = ex.figure.data[ex.finder.ring]
-    assert ring.name == "found" and list(ring.x) == [x[0]] and list(ring.y) == [y[0]]
-    assert ring.text == ("dumps (2778)",)
+    (ring,) = named(ex.figure.layout.shapes, "found")  # a layout shape above the map
+    assert (ring.xanchor, ring.yanchor) == (x[0], y[0]) and ring.type == "circle"
+    assert ring.label.text == "dumps (2778)"
     x0, x1 = ex.figure.layout.xaxis.range
     assert math.isclose((x0 + x1) / 2, x[0], rel_tol=1e-6, abs_tol=1e-6)
     assert ex.examples["positive"] == [JSON_DUMPS]
@@ -222,17 +222,15 @@ def test_an_isolated_click_lists_nothing(ex):
     assert ex.examples["positive"] == [lonely] and ex.finder.ids == []
 
 
-def test_hover_texts_name_the_points_and_the_result_rings(ex):
+def test_hover_texts_name_the_points_and_a_click_on_a_result_ring_picks_it(ex):
     # plotly hands a click to the point nearest the cursor ("closest"), the one whose hover shows
     assert ex.figure.layout.hovermode == "closest" and ex.figure.layout.clickmode == "event"
     assert ex.figure.data[0].text[0].startswith("id 0<br>name: ABC")
     ex.examples = {"positive": [JSON_DUMPS]}
-    rings = ex.figure.data[ex._results]
-    first = ex.result.iloc[0]
-    assert rings.hoverinfo == "text"
-    assert rings.text[0] == f"#1 {ex.finder.name(first['id'])}<br>score {format_score(first['score'])}"
-    # a click on a result ring picks that result (rings now take the hover, so the click too)
+    rings = named(ex.figure.layout.shapes, "results")
+    assert len(rings) == len(ex.result)
+    # the rings are layout shapes that let the click through: it reaches the ringed base point
     second = ex.result["id"].iloc[1]
-    ring_points = Points(point_inds=[1], xs=[], ys=[], trace_name="results", trace_index=ex._results)
-    rings._dispatch_on_click(ring_points, None)
+    assert (rings[1].xanchor, rings[1].yanchor) == tuple(float(v[0]) for v in ex.index.xy([second]))
+    _click(ex, second)
     assert ex.examples["positive"] == [JSON_DUMPS, second]

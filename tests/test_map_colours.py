@@ -13,7 +13,8 @@ from explorekit.analysis.clusters import layout_clusters, map_clusters
 from explorekit.plots import _base
 from explorekit.plots._clusters import _overlap, label_boxes, units_per_px
 from explorekit.widgets import Explorer
-from explorekit.widgets._map import STYLE
+from explorekit.widgets._map import EXAMPLE_SIZE, STYLE
+from explorekit.widgets._shapes import marker_path, named
 
 
 @pytest.fixture(scope="module")
@@ -79,19 +80,27 @@ def test_overlay_colours_are_not_category_colours():
         assert min(np.linalg.norm(np.subtract(rgb(colour), p)) for p in palette) > 60, colour
 
 
-def test_explorer_overlays_are_outlined_and_drawn_last(fruit):
+def test_explorer_overlays_are_outlined_and_drawn_above_the_points(fruit):
     ex = Explorer(fruit, projection="auto")
     ex.examples = {"positive": [0, 1], "negative": [200]}
     fig = ex.snapshot()["map"]
     roles = [(t.meta or {}).get("role") for t in fig.data]
-    base = [i for i, r in enumerate(roles) if r == "points"]
-    results, examples = roles.index("results"), roles.index("examples")
-    assert len(base) == 7 and max(base) < results < examples  # d62a2a1: one base trace, overlays unnamed
-    ring, marks = fig.data[results], fig.data[examples]
-    assert ring.marker.symbol == "circle-open" and ring.marker.line.width >= 2 and rgb(ring.marker.color) == (17,) * 3
-    assert len(ring.x) == len(ex.result) and len(marks.x) == 3
-    assert marks.marker.line.width >= 2 and rgb(marks.marker.line.color) == (17,) * 3
-    assert list(marks.marker.symbol) == ["triangle-up", "triangle-up", "triangle-down"]
+    assert roles == ["points"] * 7  # d62a2a1: one base trace; the overlays are layout shapes now
+    shapes = list(fig.layout.shapes)
+    names = [s.name for s in shapes]
+    assert names == ["results"] * len(ex.result) + ["examples"] * 3  # examples drawn over the rings
+    assert {s.layer for s in shapes} == {"above"}  # above the WebGL points (drawn in the browser:
+    # tests/browser/test_map_overlays_browser.py)
+    rings, marks = named(shapes, "results"), named(shapes, "examples")
+    for ring in rings:  # open dark circles
+        assert ring.type == "circle" and ring.line.width >= 2 and rgb(ring.line.color) == (17,) * 3
+        assert rgb(ring.fillcolor) == (0, 0, 0) and ring.fillcolor.startswith("rgba") and ring.fillcolor.endswith(",0)")
+    for mark in marks:
+        assert mark.type == "path" and mark.line.width >= 2 and rgb(mark.line.color) == (17,) * 3
+    assert [m.path for m in marks] == [
+        marker_path(s, EXAMPLE_SIZE) for s in ("triangle-up", "triangle-up", "triangle-down")
+    ]
+    assert [m.fillcolor for m in marks] == [STYLE["positive"][0]] * 2 + [STYLE["negative"][0]]
 
 
 def test_the_legend_is_outside_the_plot(fruit):

@@ -16,6 +16,7 @@ from plotly.callbacks import Points
 import explorekit as ek
 from explorekit.analysis.projection import cached, project
 from explorekit.widgets import Explorer
+from explorekit.widgets._shapes import anchors
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +64,8 @@ def test_a_bundled_set_swaps_to_its_shipped_umap_map_in_the_same_figure(digits):
     assert layout.uirevision == "explorer-umap" and layout.xaxis.autorange is True
     assert layout.xaxis.title.text == "UMAP 1" and "Map: UMAP" in layout.title.subtitle.text
     umap = expected(digits, "pixels", "umap")
-    examples = ex.figure.data[ex._examples]
-    assert np.allclose([examples.x[0], examples.y[0]], umap.loc[first, ["x", "y"]].to_numpy(float))
+    x, y = anchors(ex.figure.layout.shapes, "examples")
+    assert np.allclose([x[0], y[0]], umap.loc[first, ["x", "y"]].to_numpy(float))
 
 
 def test_clicks_and_result_rings_use_the_new_map(digits):
@@ -75,12 +76,12 @@ def test_clicks_and_result_rings_use_the_new_map(digits):
     assert ex.examples["positive"] == [point]
     assert ex.result["id"].tolist() == digits.recommend(positive=[point], using="pixels")["id"].tolist()
     umap = expected(digits, "pixels", "umap")
-    rings = ex.figure.data[ex._results]
-    assert np.allclose(np.column_stack([rings.x, rings.y]), umap.loc[ex.result["id"], ["x", "y"]].to_numpy(float))
+    rings = anchors(ex.figure.layout.shapes, "results")
+    assert np.allclose(np.column_stack(rings), umap.loc[ex.result["id"], ["x", "y"]].to_numpy(float))
     ex.map_switch.value = "pca"  # and back
     pca = expected(digits, "pixels", "pca")
-    rings = ex.figure.data[ex._results]
-    assert np.allclose(np.column_stack([rings.x, rings.y]), pca.loc[ex.result["id"], ["x", "y"]].to_numpy(float))
+    rings = anchors(ex.figure.layout.shapes, "results")
+    assert np.allclose(np.column_stack(rings), pca.loc[ex.result["id"], ["x", "y"]].to_numpy(float))
     assert ex.figure.layout.yaxis.scaleanchor == "x"  # PCA keeps equal scales
 
 

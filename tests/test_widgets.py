@@ -20,6 +20,7 @@ import explorekit as ek
 from explorekit.widgets import Explorer, ExplorerState, Selection
 from explorekit.widgets._figure import ASK, READY, TAKE, plotly_bundle
 from explorekit.widgets._model import parse_ids_or_query
+from explorekit.widgets._shapes import anchors, named
 from explorekit.widgets._state import ADD_CAP, parse_filter
 from explorekit.widgets._table import to_html
 
@@ -354,9 +355,9 @@ def test_assigning_examples_updates_the_widget(explorer, fruit):
     assert shown == [f"<b>positive</b> {names[0]}", f"<b>positive</b> {names[1]}", f"<b>negative</b> {names[2]}"] + [
         f"<b>context</b> {names[3]} vs {names[4]}"
     ]
-    examples = explorer.figure.data[explorer._examples]
-    assert len(examples.x) == 5 and np.isfinite(np.asarray(examples.x, float)).all()
-    assert len(explorer.figure.data[explorer._lines].x) == 3  # one segment and its gap
+    x, _ = anchors(explorer.figure.layout.shapes, "examples")  # overlays are layout shapes
+    assert len(x) == 5 and np.isfinite(np.asarray(x, float)).all()
+    assert len(named(explorer.figure.layout.shapes, "pair")) == 1  # one context-pair line
     before = frozen(explorer)
     with pytest.raises(ek.UnknownIdError, match="99999"):
         explorer.examples = {"positive": [99999]}  # from Python: raises, state kept
@@ -364,7 +365,7 @@ def test_assigning_examples_updates_the_widget(explorer, fruit):
     assert "99999" in explorer.status.value
     explorer.examples = {"positive": [[-6.0, 4.0]]}  # a raw vector is placed on the map
     same(explorer.result, fruit.recommend(positive=[[-6.0, 4.0]]))
-    assert np.allclose([explorer.figure.data[explorer._examples].x[0]], [-6.0])
+    assert np.allclose([anchors(explorer.figure.layout.shapes, "examples")[0][0]], [-6.0])
 
 
 def test_remove_buttons_and_clear(explorer, fruit):
@@ -401,17 +402,16 @@ def test_only_overlays_travel_after_construction(explorer):
         explorer.figure.observe(
             lambda ch, name=name: sent.append((name, ch["new"])) if ch["new"] else None, names=[name]
         )
-    n_base = len(explorer._base_ids)
     click(explorer, 3)
     explorer.mode.value = "negative"
     click(explorer, 250)
     explorer.strategy.value = "best_score"
     assert sent, "overlay updates should reach the front end"
     for name, message in sent:
-        assert name == "_py2js_update", name
-        assert min(message["style_traces"]) >= n_base, message["style_traces"]
-        # "text": the result rings' hover names (issue 19), ten short strings
-        assert set(message["style_data"]) <= {"x", "y", "marker.color", "marker.symbol", "text"}
+        # the overlays are layout shapes: one relayout of the shapes, no trace restyle (a restyle
+        # makes plotly.js recalculate and redraw every point of the map)
+        assert name == "_py2js_relayout", name
+        assert set(message["relayout_data"]) == {"shapes"}, message["relayout_data"]
 
 
 def test_front_end_click_message_reaches_the_model(explorer, fruit):
@@ -470,13 +470,13 @@ def test_a_ready_front_end_gets_the_overlays_again(explorer, fruit):
     for name in _MESSAGES:
         explorer.figure.observe(lambda ch: sent.append(ch["new"]) if ch["new"] else None, names=[name])
     front_end_says(explorer.figure, READY)
-    examples = [
-        m["style_data"]["x"][m["style_traces"].index(explorer._examples)]
-        for m in sent
-        if explorer._examples in (m.get("style_traces") or []) and "x" in m.get("style_data", {})
+    shapes = [m["relayout_data"]["shapes"] for m in sent if "shapes" in m.get("relayout_data", {})]
+    examples = [named(s, "examples") for s in shapes]
+    assert [len(x) for x in examples] == [0, 2], sent  # emptied, then both examples again (layout shapes)
+    assert [m["relayout_data"]["dragmode"] for m in sent if "dragmode" in m.get("relayout_data", {})] == [
+        "pan",
+        "lasso",
     ]
-    assert [len(x) for x in examples] == [0, 2], sent  # emptied, then both examples again
-    assert [m["relayout_data"]["dragmode"] for m in sent if "relayout_data" in m] == ["pan", "lasso"]
     assert explorer.examples["positive"] == [3] and explorer.result is not None  # state untouched
     same(explorer.result, fruit.recommend(positive=[3], negative=[250]))
 
@@ -564,3 +564,16 @@ def test_to_report(explorer):
     report = explorer.to_report(title="clicked")
     assert report.items[:3] == ["markdown", "figure", "table"]
     assert "clicked" in report.to_html()
+
+
+def test_the_pages_echo_of_an_overlay_change_is_ignored_and_other_relayouts_apply(explorer):
+    """The page reports a shapes change made from Python back (lean_figure.js keeps plotly.js
+    from recalculating the map for it); a late echo must not put back overlays replaced since."""
+    explorer.examples = {"positive": [3]}
+    old = [s.to_plotly_json() for s in explorer.figure.layout.shapes]
+    explorer.examples = {"positive": [3, 60]}
+    now = list(explorer.figure.layout.shapes)
+    explorer.figure._js2py_relayout = {"relayout_data": {"shapes": old}, "source_view_id": "page"}
+    assert list(explorer.figure.layout.shapes) == now
+    explorer.figure._js2py_relayout = {"relayout_data": {"xaxis.range": [0.0, 1.0]}, "source_view_id": "page"}
+    assert explorer.figure.layout.xaxis.range == (0.0, 1.0)  # a pan or zoom in the page still applies

@@ -12,6 +12,14 @@ Hover events stay in the page (the loader does not send them to the kernel: noth
 listens, and each would cost a round trip queued ahead of the next click), so ``on_hover``
 callbacks do not fire; clicks and selections travel as in plotly.
 
+Changes sent from Python draw without recalculating the figure: plotly's view marks them with
+``_doNotReportToPy`` inside the data it hands to plotly.js, which took the mark for an unknown
+attribute and recalculated and redrew every trace (the Explorer's whole map for a change of its
+overlay shapes). The loader makes the mark non-enumerable, so plotly.js does not see it; plotly's
+event then reports the change back, and such an echo of a shapes-only change is ignored here
+(:meth:`LeanFigureWidget._handler_js2py_relayout`): the page never edits shapes itself, and a late
+echo would put back shapes Python has replaced since.
+
 Without a kernel (a notebook opened from its saved widget state, an HTML export) the figure
 shows a note instead of the plot; ``Report`` pages are the offline form.
 
@@ -49,6 +57,7 @@ import plotly.graph_objects as go  # noqa: E402
 import traitlets  # noqa: E402
 from IPython import get_ipython  # noqa: E402
 from plotly.basewidget import BaseFigureWidget  # noqa: E402
+from traitlets import observe  # noqa: E402
 
 LOADER = (Path(__file__).resolve().parent / "_assets" / "lean_figure.js").read_text(encoding="utf-8")
 ASK, TAKE, READY = "explorekit:plotly-bundle?", "explorekit:plotly-bundle", "explorekit:figure-ready"
@@ -114,6 +123,16 @@ class LeanFigureWidget(go.FigureWidget):
     def on_ready(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` each time a front end has plotly's code and draws this figure."""
         self._ready_callbacks.append(callback)
+
+    @observe("_js2py_relayout")
+    def _handler_js2py_relayout(self, change: dict) -> None:
+        """A relayout from the page: applied as plotly does, except the echo of a shapes-only change
+        made here (the page sends it back, see the module notes)."""
+        message = change["new"]
+        if message and set(message.get("relayout_data") or {}) == {"shapes"}:
+            self._js2py_relayout = None
+            return
+        super()._handler_js2py_relayout(change)
 
     def _on_front_end_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None

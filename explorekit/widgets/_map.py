@@ -1,11 +1,12 @@
 """The Explorer's map: the 2-D points (from :mod:`explorekit.analysis.projection`), the base trace built
-once, and the small overlay traces that change on every click.
+once, and the overlays that change on every click.
 
-Trace order in the figure: first the base traces of :func:`explorekit.plots.map` (every point,
-Scattergl, float32 x/y, ids in ``customdata[:, 0]``; one trace per colour category), then the
-three overlays: ``results``, ``lines`` (context pairs), ``examples``.
-Overlays are drawn with ``hoverinfo="skip"``, so clicks and hovers always reach the base
-trace underneath; only overlays are ever updated, inside one ``batch_update``.
+The figure's traces are the base traces of :func:`explorekit.plots.map` (every point, Scattergl,
+float32 x/y, ids in ``customdata[:, 0]``; one trace per colour category), never changed after
+they are drawn. The overlays (context-pair lines, result rings, examples) are layout shapes
+(:func:`overlay_shapes`, :mod:`explorekit.widgets._shapes`): updating them redraws the shapes
+only, not the map's points; they take no pointer events, so clicks and hovers always reach the
+base point underneath.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from explorekit.data.ids import is_id
 from explorekit.plots import _base, _clusters
 from explorekit.plots import map as plot_map
 from explorekit.plots._base import OUTLINE, RING, ROLE_STYLE
+from explorekit.widgets import _shapes
 
 # role -> (colour, symbol), as the explanation figures draw them; context sides as positive/negative
 STYLE = {role: (ROLE_STYLE[role]["color"], ROLE_STYLE[role]["symbol"]) for role in ("positive", "negative", "target")}
@@ -160,33 +162,37 @@ def trace_ids(trace: Any) -> list[Any]:
     return column.tolist()
 
 
-def overlay_traces() -> list[go.Scattergl]:
-    """Empty overlay traces (results, context lines, examples), drawn above the base map: results
-    as dark rings (:data:`~explorekit.plots._base.RING`, as the explanation figures ring them),
-    examples in their role's colour and symbol with a dark outline; none of these colours is a
-    category colour of the base map, whose points are drawn lighter underneath."""
-    common = dict(hoverinfo="skip", showlegend=False)
-    return [
-        go.Scattergl(x=[], y=[], mode="markers", name="results", **common, marker=RING, meta={"role": "results"}),
-        go.Scattergl(
-            x=[],
-            y=[],
-            mode="lines",
-            name="context pairs",
-            **common,
-            line=dict(width=1.5, color="#636363", dash="dash"),
-            meta={"role": "pair"},
-        ),
-        go.Scattergl(
-            x=[],
-            y=[],
-            mode="markers",
-            name="examples",
-            **common,
-            marker=dict(size=16, line=dict(width=2, color=OUTLINE)),
-            meta={"role": "examples"},
-        ),
+EXAMPLE_SIZE = 16  # pixels across an example mark
+PAIR_LINE = dict(width=1.5, color="#636363", dash="dash")  # a context pair: its positive and negative side
+
+
+def overlay_shapes(ex: dict[str, Any], rx: np.ndarray, ry: np.ndarray) -> dict[str, list[dict[str, Any]]]:
+    """The overlays as layout shapes (:mod:`explorekit.widgets._shapes`), by group: context-pair
+    lines (``pair``), result rings (``results``: dark open circles, :data:`~explorekit.plots._base.RING`,
+    as the explanation figures ring them) and examples (``examples``: their role's colour and
+    symbol with a dark outline), drawn in that order above the base map; none of these colours
+    is a category colour of the base map, whose points are drawn lighter underneath. ``ex`` is
+    :func:`example_overlay`; ``rx, ry`` the results' positions. Points that cannot be placed
+    (NaN) are left out.
+    """
+    pairs = [
+        _shapes.segment(
+            ex["line_x"][k], ex["line_y"][k], ex["line_x"][k + 1], ex["line_y"][k + 1], line=PAIR_LINE, name="pair"
+        )
+        for k in range(0, len(ex["line_x"]), 3)
+        if np.isfinite(ex["line_x"][k : k + 2]).all() and np.isfinite(ex["line_y"][k : k + 2]).all()
     ]
+    rings = [
+        _shapes.ring(x, y, size=RING["size"], color=RING["color"], width=RING["line"]["width"], name="results")
+        for x, y in zip(rx, ry)
+        if np.isfinite(x) and np.isfinite(y)
+    ]
+    marks = [
+        _shapes.mark(x, y, symbol=symbol, size=EXAMPLE_SIZE, fill=colour, outline=OUTLINE, width=2, name="examples")
+        for x, y, colour, symbol in zip(ex["x"], ex["y"], ex["color"], ex["symbol"])
+        if np.isfinite(x) and np.isfinite(y)
+    ]
+    return {"pair": pairs, "results": rings, "examples": marks}
 
 
 def example_overlay(index: MapIndex, selection: Any) -> dict[str, Any]:

@@ -4,8 +4,8 @@
 below it that Up/Down walk and Enter (or a mouse click) chooses; the matching runs in Python
 (:func:`explorekit.widgets._find.match`). :class:`Finder` ties it to the map: it fills the list
 from the typed text, or with the points around a click that landed on several of them
-(:meth:`Finder.offer_near`), rings the shown hit with its own overlay trace (``found``, the
-figure's last trace) and centres the map on it, and hands a chosen point to the Explorer.
+(:meth:`Finder.offer_near`), rings the shown hit (a layout shape named ``found``,
+:func:`found_ring`) and centres the map on it, and hands a chosen point to the Explorer.
 
 Examples
 --------
@@ -30,11 +30,11 @@ from typing import Any
 import anywidget
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import traitlets
 
 from explorekit.plots._base import hover_columns
 from explorekit.query.display import category_field, label_field, name_with_id
+from explorekit.widgets import _shapes
 from explorekit.widgets._find import HITS, NEAR_PIXELS, data_per_pixel, fold, match, near
 from explorekit.widgets._map import MapIndex
 
@@ -88,26 +88,19 @@ class SearchBox(anywidget.AnyWidget):
     placeholder = traitlets.Unicode("find by name: type, then \u2191\u2193 and Enter").tag(sync=True)
 
 
-def ring_trace() -> go.Scattergl:
-    """The overlay that rings the point the search box shows (empty until something is found)."""
-    return go.Scattergl(
-        x=[],
-        y=[],
-        mode="markers+text",
-        name="found",
-        hoverinfo="skip",
-        showlegend=False,
-        textposition="top center",
-        textfont=dict(color=RING, size=13),
-        marker=dict(size=26, color="rgba(0,0,0,0)", line=dict(width=3, color=RING)),
-    )
+def found_ring(x: float, y: float, name: str) -> list[dict[str, Any]]:
+    """The ring of the point the search box shows, its name above it: a layout shape named
+    ``found`` (:mod:`explorekit.widgets._shapes`); none when the point has no place on the map."""
+    if not (np.isfinite(x) and np.isfinite(y)):
+        return []
+    return [_shapes.ring(x, y, size=26, color=RING, width=3, name="found", text=name, font=dict(color=RING, size=13))]
 
 
 class Finder:
     """The search box wired to the map: hits by name, rings, centring, and the choice.
 
     ``labels`` and ``notes`` are Series indexed by point id (the label field and the colour or
-    category field); ``ring`` is the index of the :func:`ring_trace` in ``figure``.
+    category field); the shown point is ringed with :func:`found_ring`.
     ``on_choose(point, replaces)`` receives a chosen id, and for a list offered after a click
     the id that click chose (``replaces``), else None.
     """
@@ -115,13 +108,12 @@ class Finder:
     def __init__(
         self,
         figure: Any,
-        ring: int,
         index: MapIndex,
         labels: pd.Series,
         notes: pd.Series | None,
         on_choose: Callable[[Any, Any], None],
     ) -> None:
-        self.figure, self.ring, self.index = figure, ring, index
+        self.figure, self.index = figure, index
         self.labels, self.notes, self.on_choose = labels, notes, on_choose
         self.folded = fold(labels)  # once: every keystroke matches against it
         self.ids: list[Any] = []  # the listed hits, by position
@@ -216,9 +208,7 @@ class Finder:
         x, y = self.index.xy([point])
         self.shown = point
         with self.figure.batch_update():
-            trace = self.figure.data[self.ring]
-            trace.x, trace.y = x, y
-            trace.text = [html.escape(self.name(point))]
+            _shapes.replace(self.figure, {"found": found_ring(x[0], y[0], html.escape(self.name(point)))})
             if centre and np.isfinite(x[0]) and np.isfinite(y[0]):
                 self._centre(float(x[0]), float(y[0]))
 
@@ -236,8 +226,7 @@ class Finder:
     def resend(self) -> None:
         """A front end drew the map anew: send the ring again (plotly sends only changes)."""
         if self.shown is not None:
-            with self.figure.batch_update():
-                self.figure.data[self.ring].x, self.figure.data[self.ring].y = (), ()
+            _shapes.replace(self.figure, {"found": []})
             self.show(self.shown, centre=False)
 
     # ------------------------------------------------------------------ the choice

@@ -31,11 +31,10 @@ import plotly.graph_objects as go
 
 from explorekit._support.errors import ExploreError
 from explorekit.analysis.projection import DEFAULT_PROJECTION
-from explorekit.query.display import format_score
 from explorekit.query.requests import STRATEGIES
 from explorekit.query.results import results_text
 from explorekit.report import Report
-from explorekit.widgets import _map, _search
+from explorekit.widgets import _map, _search, _shapes
 from explorekit.widgets._explain import explanation_figure, is_quantized
 from explorekit.widgets._figure import LeanFigureWidget
 from explorekit.widgets._graph import GraphTab
@@ -106,7 +105,9 @@ class Explorer(W.VBox):
     to take one instead.
     Clicks and selections on the map, typed ids, queries and filters that are wrong show a
     message in the status line and change nothing. The base map is sent to the browser once;
-    a click updates only the overlay traces (examples, results, context-pair lines).
+    a click updates only the overlays (examples, result rings, context-pair lines), which are
+    layout shapes: plotly.js redraws the shapes, not the map's points (:mod:`~explorekit.widgets._shapes`).
+    A click on a result ring picks the ringed point (the ring lets the click through).
     Both figures keep plotly's front end code out of the widget state (``LeanFigureWidget``).
     More views go below the map with :meth:`add_tab` (built only while their tab shows).
     """
@@ -138,20 +139,11 @@ class Explorer(W.VBox):
         self.clusters = _map.explorer_clusters(self.map_col, using, projection, clusters)
         base = _map.base_figure(self.map_col, using, projection, color, hover, height, max_points, self.clusters)
         self._base_ids = [_map.trace_ids(trace) for trace in base.data]
-        n = len(base.data)
-        self._results, self._lines, self._examples = n, n + 1, n + 2  # overlay trace indexes
-        self.figure = LeanFigureWidget(
-            data=[*base.data, *_map.overlay_traces(), _search.ring_trace()], layout=base.layout
-        )
+        self.figure = LeanFigureWidget(data=base.data, layout=base.layout)  # overlays: layout shapes
         self.figure.update_layout(clickmode="event", dragmode="pan", uirevision="explorer")
         self.figure.on_ready(self._resend_overlays)
-        self.finder = _search.Finder(
-            self.figure, len(self.figure.data) - 1, self.index, self.labels, notes, self._on_found
-        )
-        results = self.figure.data[self._results]
-        results.hoverinfo = "text"  # a result ring names its point; a click on it picks that point
-        results.on_click(self._on_click)
-        for trace in self.figure.data[:n]:
+        self.finder = _search.Finder(self.figure, self.index, self.labels, notes, self._on_found)
+        for trace in self.figure.data:  # a click on a ring reaches the ringed point underneath
             trace.on_click(self._on_click)
             trace.on_selection(self._on_selection)
             trace.on_deselect(self._on_deselect)
@@ -332,10 +324,7 @@ class Explorer(W.VBox):
         return True
 
     def _ids_of(self, points: Any) -> list[Any]:
-        if points.trace_index == self._results:  # a result ring
-            ids = [] if self.state.result is None else self.state.result["id"].tolist()
-        else:
-            ids = self._base_ids[points.trace_index]
+        ids = self._base_ids[points.trace_index]
         return [ids[k] for k in points.point_inds if k < len(ids)]
 
     def _on_click(self, trace: Any, points: Any, _state: Any) -> None:
@@ -462,26 +451,9 @@ class Explorer(W.VBox):
             if self.state.result is not None
             else (np.empty(0, np.float32), np.empty(0, np.float32))
         )
-        with self.figure.batch_update():
-            results, lines, examples = (self.figure.data[i] for i in (self._results, self._lines, self._examples))
-            results.x, results.y = rx, ry
-            results.text = self._result_names()
-            lines.x, lines.y = ex["line_x"], ex["line_y"]
-            examples.x, examples.y = ex["x"], ex["y"]
-            examples.marker.color, examples.marker.symbol = ex["color"], ex["symbol"]
+        # one relayout of the shapes: plotly.js redraws them, not the map's points (_shapes)
+        _shapes.replace(self.figure, _map.overlay_shapes(ex, rx, ry))
         self.timings["overlays"] = time.perf_counter() - start
-
-    def _result_names(self) -> list[str]:
-        """Hover text of the result rings: rank, ``label (id)`` and score."""
-        result = self.state.result
-        if result is None:
-            return []
-        names = [self.finder.name(i) for i in result["id"].tolist()]
-        scores = result["score"].tolist() if "score" in result.columns else [None] * len(names)
-        return [
-            html.escape(f"#{rank} {name}") + ("" if score is None else f"<br>score {format_score(score)}")
-            for rank, (name, score) in enumerate(zip(names, scores), start=1)
-        ]
 
     def _resend_overlays(self) -> None:
         """A front end has just drawn the map: send again what changed since it was built.
@@ -489,9 +461,7 @@ class Explorer(W.VBox):
         plotly only sends changes, so the overlays are emptied and refilled (nothing is sent when
         they are empty), and the drag mode is set back and forth.
         """
-        with self.figure.batch_update():
-            for i in (self._results, self._lines, self._examples):
-                self.figure.data[i].x, self.figure.data[i].y = (), ()
+        _shapes.replace(self.figure, {"pair": [], "results": [], "examples": []})
         self._refresh_overlays()
         dragmode = self.figure.layout.dragmode
         if dragmode != "pan":

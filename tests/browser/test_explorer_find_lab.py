@@ -2,7 +2,7 @@
 
 On the bundled ``stdlib_docs`` set: types "dumps" in the search box, walks the hits with the
 keyboard (Down, then Up back to ``json.dumps``), presses Enter; checks that the map rings the
-point (the page's ``found`` trace sits on json.dumps), that the kernel added it as positive and
+point (the page's ``found`` ring, a layout shape, sits on json.dumps), that the kernel added it as positive and
 that the examples list in the page names it ("dumps (2778)"). Then clicks the map on a point
 with close neighbours and checks that the search box lists them and that Enter on another one
 takes its place. Screenshots: ``tests/artifacts/explorer_lab_find.png`` (after the choice) and
@@ -40,22 +40,25 @@ import json
 print("STATE=" + json.dumps({"examples": explorer.examples,
                              "shown": explorer.finder.shown,
                              "listed": explorer.finder.ids,
-                             "ring": [float(v) for v in explorer.figure.data[explorer.finder.ring].x],
+                             "ring": [s.xanchor for s in explorer.figure.layout.shapes if s.name == "found"],
                              "xy": [float(v) for v in explorer.index.xy([2778])[0]]}))"""
-# the map's trace named `name` in the page: its x values and text
+# the map's layout shapes named `name` in the page (overlays): their anchors and label texts
 TRACE = """([name]) => {
   const gd = document.querySelector('.js-plotly-plot');
-  const t = gd && gd.data ? gd.data.find(d => d.name === name) : null;
-  return t ? {x: Array.from(t.x || []), text: Array.from(t.text || [])} : null;
+  const s = gd && gd.layout ? (gd.layout.shapes || []).filter(d => d.name === name) : [];
+  return s.length ? {x: s.map(d => d.xanchor), text: s.map(d => (d.label || {}).text)} : null;
 }"""
 HITS = "() => Array.from(document.querySelectorAll('.ek-find-hit')).map(h => h.innerText)"
 ACTIVE = "() => { const a = document.querySelector('.ek-find-hit.ek-active'); return a ? a.innerText : ''; }"
 EXAMPLES = "() => Array.from(document.querySelectorAll('.widget-html-content')).map(e => e.innerText)"
-# page position of the map point with id `id` (customdata[:, 0] of the base trace)
+# page position of the map point with id `id` (customdata[:, 0] of the base trace that holds it:
+# the map has one trace per category)
 POINT_OF = """([id]) => {
   const gd = document.querySelector('.js-plotly-plot');
-  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis, tr = gd._fullData[0];
-  const k = Array.from(tr.customdata, c => Array.isArray(c) ? c[0] : c).indexOf(id);
+  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis;
+  const ids = t => Array.from(t.customdata || [], c => Array.isArray(c) ? c[0] : c);
+  const tr = gd._fullData.find(t => ids(t).includes(id));
+  const k = ids(tr).indexOf(id);
   const box = gd.getBoundingClientRect();
   return [box.left + xa._offset + xa.l2p(tr.x[k]), box.top + ya._offset + ya.l2p(tr.y[k])];
 }"""

@@ -81,13 +81,21 @@ ISOLATED = """([candidates]) => {
   return [best, bestGap];
 }"""
 TABLE = "() => { const t = document.querySelector('table.ek-results'); return t ? t.innerText : ''; }"
+# page position of the k-th result ring (a layout shape named "results")
+RING = """([k]) => {
+  const gd = document.querySelector('.js-plotly-plot');
+  const fl = gd._fullLayout, xa = fl.xaxis, ya = fl.yaxis;
+  const s = gd.layout.shapes.filter(d => d.name === 'results')[k];
+  const box = gd.getBoundingClientRect();
+  return [box.left + xa._offset + xa.l2p(s.xanchor), box.top + ya._offset + ya.l2p(s.yanchor)];
+}"""
 
 
-# how many markers the examples overlay (the map's trace named "examples") draws
+# how many example marks the map draws (layout shapes named "examples", drawn above the points)
 EXAMPLES_DRAWN = (
     "() => { const gd = document.querySelector('.js-plotly-plot');"
-    " const t = gd && gd.data ? gd.data.find(d => d.name === 'examples') : null;"
-    " return t ? t.x.length : -1; }"
+    " if (!gd || !gd._fullLayout) return -1;"
+    " return (gd.layout.shapes || []).filter(s => s.name === 'examples').length; }"
 )
 
 
@@ -311,6 +319,25 @@ def test_clicks_on_the_map_change_the_results_table(tmp_path, front_end):
             assert first != second
             # two figures (map, explanation), one copy of plotly's code for the page
             assert state["bundles"] == 1, state
+
+            # a click on a result ring (a layout shape above the points) reaches the points underneath
+            page.locator(".lm-TabBar-tab", has_text="results").first.click()
+            page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()  # not under the lab's toolbar
+            page.wait_for_timeout(300)
+            x, y = page.evaluate(RING, [1])
+            page.mouse.move(x - 3, y - 3)
+            page.mouse.move(x, y)
+            page.mouse.click(x, y)
+            page.wait_for_function(
+                f"() => {{ const t = ({TABLE})(); return t.length > 0 && t !== {json.dumps(second)}; }}", timeout=30_000
+            )
+            # the status line says a point was added (cell 1 still shows the state printed above):
+            # the ringed one or, among the dense results, plotly's nearest point to the cursor
+            page.wait_for_function(
+                "() => Array.from(document.querySelectorAll('.widget-html-content'))"
+                f".some(e => e.innerText.includes(') added') && !e.innerText.includes('({ids[citrus]}) added'))",
+                timeout=30_000,
+            )
 
             assert not front_end.own_errors(errors), errors
         finally:

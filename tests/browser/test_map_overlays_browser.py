@@ -2,7 +2,8 @@
 
 The Explorer's map (coloured by its categorical field by default, results and examples on top,
 cluster labels) is written to an offline page; the page's own plotly data must hold the base
-traces first, dimmed, and the overlays after them with their dark outlines; the legend must
+traces, dimmed, and the overlays as layout shapes with their dark outlines, drawn in the SVG
+layer above the WebGL points; the legend must
 lie outside the plotting area and clear of the x-axis title; the cluster labels, measured as
 the browser drew them, must not cover one another.
 """
@@ -24,6 +25,21 @@ PAGE_DATA = """() => {
     n: (gd._fullData[i].x || []).length, opacity: (t.marker || {}).opacity, symbol: (t.marker || {}).symbol,
     colour: (t.marker || {}).color, line: (t.marker || {}).line || null,
   }));
+}"""
+
+# the layout shapes as the page holds them, and whether plotly drew them in the SVG layer that
+# lies above the WebGL canvas of the points (later in the document, so painted over it)
+SHAPES = """() => {
+  const gd = document.querySelector('.js-plotly-plot');
+  const canvas = gd.querySelector('.gl-container canvas');
+  const drawn = Array.from(gd.querySelectorAll('.layer-above .shapelayer path'));
+  return {
+    shapes: (gd.layout.shapes || []).map(s => ({name: s.name, type: s.type, layer: s.layer, line: s.line,
+      fill: s.fillcolor})),
+    drawn: drawn.length,
+    above: drawn.every(p => canvas && (canvas.compareDocumentPosition(p) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0),
+    pointer: Array.from(new Set(drawn.map(p => getComputedStyle(p).pointerEvents))),
+  };
 }"""
 
 BOXES = """() => {
@@ -51,6 +67,7 @@ def test_overlays_stay_visible_on_a_categorical_colouring(tmp_path, fruit):
         page.wait_for_selector(".js-plotly-plot .main-svg")
         page.wait_for_function("document.querySelector('.js-plotly-plot')._fullLayout !== undefined")
         data = page.evaluate(PAGE_DATA)
+        shapes = page.evaluate(SHAPES)
         boxes = page.evaluate(BOXES)
         screenshot(page, "map_overlays_categorical")
         assert log.errors == [] and log.blocked == [], (log.errors, log.blocked)
@@ -58,15 +75,17 @@ def test_overlays_stay_visible_on_a_categorical_colouring(tmp_path, fruit):
     base = [t for t in data if t["role"] == "points"]
     assert len(base) == fruit.payload["fruit"].nunique()  # one trace per fruit (d62a2a1: one blue trace)
     assert all(t["opacity"] < 1 and t["visible"] is True for t in base)
-    roles = [t["role"] for t in data]
-    results, examples = data[roles.index("results")], data[roles.index("examples")]
-    assert max(t["index"] for t in base) < results["index"] < examples["index"]  # drawn above the base
-    assert results["n"] == len(ex.result) and examples["n"] == 3
-    assert results["symbol"] == "circle-open" and results["colour"] == _base.OUTLINE
-    assert results["line"]["width"] >= 2
-    assert examples["line"]["width"] >= 2 and examples["line"]["color"] == _base.OUTLINE
+    # the overlays are layout shapes, drawn above the WebGL points, letting clicks through
+    assert [t["role"] for t in data] == ["points"] * len(base)
+    names = [s["name"] for s in shapes["shapes"]]
+    assert names == ["results"] * len(ex.result) + ["examples"] * 3, names
+    assert shapes["drawn"] == len(names) and shapes["above"] and shapes["pointer"] == ["none"], shapes
+    rings = [s for s in shapes["shapes"] if s["name"] == "results"]
+    marks = [s for s in shapes["shapes"] if s["name"] == "examples"]
+    assert all(s["type"] == "circle" and s["line"]["color"] == _base.OUTLINE and s["line"]["width"] >= 2 for s in rings)
+    assert all(s["type"] == "path" and s["line"]["color"] == _base.OUTLINE and s["line"]["width"] >= 2 for s in marks)
     palette = set(_base.CATEGORY_PALETTE)
-    assert not ({results["colour"], *examples["colour"]} & palette)
+    assert not ({s["fill"] for s in marks} & palette)
 
     assert not overlap(boxes["legend"], boxes["plot"]) and not overlap(boxes["legend"], boxes["xtitle"])
     labels = boxes["labels"]

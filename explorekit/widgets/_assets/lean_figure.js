@@ -75,6 +75,27 @@ async function attached(el) {
   await frame();
 }
 
+// plotly's view marks a change that came from Python with `_doNotReportToPy = true` inside the
+// relayout/restyle data it hands to plotly.js (so the plotly_relayout event is not sent back).
+// plotly.js takes that key for an unknown attribute and then recalculates and redraws every trace:
+// a shapes-only change (the Explorer's overlays) redrew all the map's WebGL points. Assigning the
+// mark now makes it a non-enumerable own property: plotly's `hasOwnProperty` checks still see it,
+// plotly.js (which walks the keys) does not. The event copy then lacks the mark, so plotly reports
+// the change back to Python; LeanFigureWidget ignores those echoes (_figure.py).
+const MARK = "_doNotReportToPy";
+if (!Object.prototype.hasOwnProperty.call(Object.prototype, MARK)) {
+  Object.defineProperty(Object.prototype, MARK, {
+    configurable: true,
+    enumerable: false,
+    get() {
+      return undefined;
+    },
+    set(value) {
+      Object.defineProperty(this, MARK, { value, writable: true, enumerable: false, configurable: true });
+    },
+  });
+}
+
 export default () => {
   let figure = null;
   let ready = null;
