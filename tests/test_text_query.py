@@ -23,6 +23,8 @@ from qdrant_client import QdrantClient
 
 import explorekit as ek
 from explorekit.backends.qdrant import to_qdrant
+from explorekit.widgets._map import EXAMPLE_SIZE
+from explorekit.widgets._shapes import anchors, marker_path, named
 
 DIM = 16
 DOCS = [
@@ -243,6 +245,15 @@ def test_the_explorer_shows_the_text_box_only_with_an_encoder():
         ek.Explorer(col, encoder="all-MiniLM-L6-v2")
 
 
+def _marks(ex):
+    """The example marks of the Explorer's map (layout shapes drawn above the points)."""
+    return named(ex.figure.layout.shapes, "examples")
+
+
+def _symbol(symbol: str) -> str:
+    return marker_path(symbol, EXAMPLE_SIZE)
+
+
 def test_a_typed_text_is_placed_marked_and_run_as_a_positive():
     col = text_collection()
     ex = ek.Explorer(col, encoder=hashing_encoder, projection="pca")
@@ -253,10 +264,10 @@ def test_a_typed_text_is_placed_marked_and_run_as_a_positive():
     assert_same(col.query(ex.query), ex.result)  # the body holds the vector: no encoder needed to repeat it
     np.testing.assert_array_equal(ex.examples["positive"][0], vector)
     assert _listed(ex) == ["<b>positive</b> \u201chow do I parse json\u201d"]
-    marks = ex.figure.data[ex._examples]
-    assert list(marks.marker.symbol) == ["hexagram"] and list(marks.marker.color) == ["#1a9850"]
+    marks = _marks(ex)
+    assert [m.path for m in marks] == [_symbol("hexagram")] and [m.fillcolor for m in marks] == ["#1a9850"]
     where = ek.projection.place(col, [vector], projection="pca")[0]
-    np.testing.assert_allclose([marks.x[0], marks.y[0]], where, rtol=1e-5)
+    np.testing.assert_allclose(np.ravel(anchors(ex.figure.layout.shapes, "examples")), where, rtol=1e-5)
 
 
 def test_a_new_text_replaces_the_old_one_and_clicks_combine_with_it():
@@ -276,7 +287,7 @@ def test_a_new_text_replaces_the_old_one_and_clicks_combine_with_it():
     ]
     want = col.recommend(positive=["parse json"], negative=["serialize", 3], encoder=hashing_encoder)
     assert_same(ex.result, want)
-    assert list(ex.figure.data[ex._examples].marker.symbol) == ["hexagram", "hexagram", "triangle-down"]
+    assert [m.path for m in _marks(ex)] == [_symbol(s) for s in ("hexagram", "hexagram", "triangle-down")]
 
 
 def test_a_bad_encoder_in_the_box_shows_the_error_and_changes_nothing():
@@ -294,5 +305,5 @@ def test_the_text_box_on_a_qdrant_collection(both):
     ex = ek.Explorer(both["qdrant"], encoder=hashing_encoder, projection="pca")
     ex.text_query.submit("how do I parse json")
     assert_same(ex.result, both["local"].search("how do I parse json", encoder=hashing_encoder))
-    marks = ex.figure.data[ex._examples]
-    assert list(marks.marker.symbol) == ["hexagram"] and np.isfinite([marks.x[0], marks.y[0]]).all()
+    assert [m.path for m in _marks(ex)] == [_symbol("hexagram")]
+    assert np.isfinite(anchors(ex.figure.layout.shapes, "examples")).all()
