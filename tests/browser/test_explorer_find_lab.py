@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _chromium import publish
 from test_explorer_lab import (
     ARGS,
     ARTIFACTS,
@@ -105,6 +106,7 @@ def test_type_a_name_choose_it_with_the_keyboard_and_it_is_ringed_and_added(tmp_
             hits = page.evaluate(HITS)
             assert hits[0].startswith("dumps (2778)"), hits
             page.screenshot(path=str(ARTIFACTS / "explorer_lab_find_hits.png"), clip=SEARCH_AREA)
+            publish(ARTIFACTS / "explorer_lab_find_hits.png")
             assert page.evaluate(ACTIVE).startswith("dumps (2778)")
             page.keyboard.press("ArrowDown")
             assert not page.evaluate(ACTIVE).startswith("dumps (2778)")
@@ -126,6 +128,7 @@ def test_type_a_name_choose_it_with_the_keyboard_and_it_is_ringed_and_added(tmp_
             )
             page.wait_for_timeout(500)
             page.screenshot(path=str(ARTIFACTS / "explorer_lab_find.png"), full_page=True)
+            publish(ARTIFACTS / "explorer_lab_find.png")
             ring = page.evaluate(TRACE, ["found"])
             state = kernel_state(page, 1)
             assert state["examples"]["positive"] == [JSON_DUMPS], state

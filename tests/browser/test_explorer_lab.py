@@ -34,6 +34,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _chromium import publish
 
 import explorekit as ek
 
@@ -299,6 +300,8 @@ def test_clicks_on_the_map_change_the_results_table(tmp_path, front_end):
             )
             second = page.evaluate(TABLE)
             page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            if front_end.name == "lab":
+                publish(ARTIFACTS / f"{name}.png")  # docs/images/explorer_lab.png (README)
 
             page.locator(".lm-TabBar-tab", has_text="explanation").first.click()  # built when shown
             page.wait_for_function(

@@ -12,6 +12,7 @@ and ``explorer_lab_umap.png``.
 from __future__ import annotations
 
 import pytest
+from _chromium import publish
 from test_explorer_lab import ARGS, ARTIFACTS, CHROMIUM, FRONT_ENDS, dismiss_dialogs, jupyter_server, run_cell
 
 pytestmark = pytest.mark.browser
@@ -59,6 +60,7 @@ def test_the_umap_button_shows_progress_then_swaps_the_map(tmp_path):
             title = page.evaluate(TITLE)
             page.wait_for_function(f"() => ({PROGRESS})().trim() === ''", timeout=30_000)  # bars cleared
             page.screenshot(path=str(ARTIFACTS / "explorer_lab_umap.png"), full_page=True)
+            publish(ARTIFACTS / "explorer_lab_umap.png")
         finally:
             browser.close()
     assert "UMAP: " in progress, progress
