@@ -35,6 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "browser"))
+sys.path.insert(0, str(HERE.parent / "tests"))  # the browser tests import tests/_chromium.py
 from _common import RESULTS, report  # noqa: E402
 
 SETUP = """\
